@@ -1,0 +1,94 @@
+// Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
+#include "shmem/control.hpp"
+#include "shmem/store.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+PG_MODULE_MAGIC;
+PGDLLEXPORT void _PG_init(void);
+}
+
+namespace ruvector {
+
+int rv_worker_threads = 0;
+int rv_shared_memory_limit_mb = 1024;
+int rv_queue_size_kb = 64;
+int rv_worker_wait_timeout_ms = 10000;
+
+static shmem_request_hook_type prev_shmem_request_hook = nullptr;
+static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+
+static void shmem_request()
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(control_shmem_size(), store_shmem_size()));
+	RequestNamedLWLockTranche("ruvector", 1);
+}
+
+static void shmem_startup()
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	control_shmem_startup();
+	store_shmem_startup();
+}
+
+static void define_gucs()
+{
+	DefineCustomIntVariable("ruvector.worker_wait_timeout",
+							"How long a query waits for the ruvector worker to become ready.",
+							"After a server start or a worker restart; 0 fails at once.", &rv_worker_wait_timeout_ms,
+							10000, 0, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("ruvector.worker_threads", "Compute threads of the ruvector worker.",
+							"0 means one per CPU core.", &rv_worker_threads, 0, 0, 1024, PGC_POSTMASTER, 0,
+							nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.shared_memory_limit",
+							"Upper bound on the dynamic shared memory the ruvector worker uses.",
+							"Graphs, index centroids and request buffers count against it; a request that "
+							"would exceed it fails with an error.",
+							&rv_shared_memory_limit_mb, 1024, 8, INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_MB, nullptr,
+							nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.queue_size", "Size of each request and response queue per backend.",
+							nullptr, &rv_queue_size_kb, 64, 16, 64 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr,
+							nullptr, nullptr);
+}
+
+static void register_worker()
+{
+	BackgroundWorker w;
+	memset(&w, 0, sizeof w);
+	// A database connection (to none) makes the worker visible in pg_stat_activity and
+	// terminable with pg_terminate_backend.
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	// Consistent state: it writes no WAL, so it can serve queries on a hot standby too.
+	w.bgw_start_time = BgWorkerStart_ConsistentState;
+	w.bgw_restart_time = 1;
+	strlcpy(w.bgw_library_name, "ruvector", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "ruvector_worker_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "ruvector worker", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "ruvector worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+}  // namespace ruvector
+
+void _PG_init(void)
+{
+	using namespace ruvector;
+	define_gucs();
+	if (!process_shared_preload_libraries_in_progress)
+		return;  // the vector type works anyway; worker-backed functions say ruvector must be preloaded
+	MarkGUCPrefixReserved("ruvector");
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+	register_worker();
+}

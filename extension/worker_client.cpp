@@ -1,0 +1,308 @@
+#include "extension/worker_client.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/backendid.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace ruvector {
+
+namespace {
+
+// The request in flight in this backend (at most one). Plain data: it survives longjmps.
+struct ActiveRequest {
+	bool active;
+	int slot;
+	uint64 generation;
+	uint64 request_id;
+	shm_mq_handle *out;  // request queue: we send
+	shm_mq_handle *in;   // response queue: we receive
+	uint32 seq;
+};
+
+ActiveRequest current;
+bool callbacks_registered = false;
+
+RvSlot *my_slot() { return slot_at(current.slot); }
+
+WorkerState worker_state() { return WorkerState(pg_atomic_read_u32(&rv_control->worker_state)); }
+
+// Stop waiting: tell the worker, detach our ends. Safe to call at any point, more than once.
+void abandon_request()
+{
+	if (!current.active)
+		return;
+	current.active = false;
+	pg_atomic_write_u32(&my_slot()->cancel, 1);
+	if (rv_control->worker_procno >= 0)
+		SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
+	if (current.out)
+		shm_mq_detach(current.out);
+	if (current.in)
+		shm_mq_detach(current.in);
+	current.out = current.in = nullptr;
+}
+
+void on_xact(XactEvent event, void *)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		abandon_request();
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		abandon_request();
+}
+
+void on_backend_exit(int, Datum) { abandon_request(); }
+
+void register_callbacks()
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(on_xact, nullptr);
+	RegisterSubXactCallback(on_subxact, nullptr);
+	before_shmem_exit(on_backend_exit, 0);
+	callbacks_registered = true;
+}
+
+long remaining_ms(TimestampTz deadline)
+{
+	return std::max<long>(0, long((deadline - GetCurrentTimestamp()) / 1000));
+}
+
+// Wait until the worker is ready; returns its generation.
+uint64 wait_for_ready_worker()
+{
+	if (worker_state() == WorkerState::ready)
+		return pg_atomic_read_u64(&rv_control->generation);
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), rv_worker_wait_timeout_ms);
+	ConditionVariablePrepareToSleep(&rv_control->state_cv);
+	while (worker_state() != WorkerState::ready) {
+		long ms = remaining_ms(deadline);
+		if (ms <= 0) {
+			ConditionVariableCancelSleep();
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							errmsg("the ruvector worker is not running"),
+							errdetail("It did not become ready within %d ms (ruvector.worker_wait_timeout).",
+									  rv_worker_wait_timeout_ms),
+							errhint("The worker restarts automatically after an error; see the server log.")));
+		}
+		(void) ConditionVariableTimedSleep(&rv_control->state_cv, std::min(ms, 100L), PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return pg_atomic_read_u64(&rv_control->generation);
+}
+
+void check_worker_alive()
+{
+	if (worker_state() != WorkerState::ready || pg_atomic_read_u64(&rv_control->generation) != current.generation)
+		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
+						errmsg("the ruvector worker stopped during the request"),
+						errhint("The worker restarts automatically; retry the query.")));
+}
+
+void worker_gone_error()
+{
+	ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("the ruvector worker stopped during the request"),
+					errhint("The worker restarts automatically; retry the query.")));
+}
+
+// One latch wait; query cancel and statement_timeout are processed here.
+void wait_a_moment()
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+// A previous request that was abandoned may still be draining on the worker side.
+void wait_for_free_slot(RvSlot *rs)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), std::max(rv_worker_wait_timeout_ms, 1000));
+	while (pg_atomic_read_u32(&rs->state) != uint32(SlotState::free)) {
+		if (remaining_ms(deadline) <= 0)
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							errmsg("the ruvector worker has not released this session's previous request"),
+							errhint("Retry the query; the worker may be busy cancelling a large job.")));
+		wait_a_moment();
+	}
+}
+
+[[noreturn]] void raise_worker_error(std::span<const std::byte> payload)
+{
+	// Decoding allocates C++ strings; copy them into palloc'd memory before raising.
+	char state[5];
+	char *msg;
+	char *detail;
+	char *hint;
+	{
+		proto::ErrorPayload e = proto::decode_error(payload);
+		memcpy(state, e.sqlstate, 5);
+		msg = pstrdup(e.message.c_str());
+		detail = e.detail.empty() ? nullptr : pstrdup(e.detail.c_str());
+		hint = e.hint.empty() ? nullptr : pstrdup(e.hint.c_str());
+	}
+	ereport(ERROR, (errcode(MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])), errmsg("%s", msg),
+					detail ? errdetail("%s", detail) : 0, hint ? errhint("%s", hint) : 0));
+	pg_unreachable();
+}
+
+// Look at the response queue without blocking; raise an early error the worker sent.
+void check_early_error()
+{
+	Size n;
+	void *data;
+	shm_mq_result r = shm_mq_receive(current.in, &n, &data, true);
+	if (r == SHM_MQ_DETACHED)
+		worker_gone_error();
+	if (r == SHM_MQ_SUCCESS) {
+		std::span<const std::byte> payload;
+		proto::Header h = proto::parse_frame({static_cast<const std::byte *>(data), n}, &payload);
+		if (proto::MsgType(h.type) == proto::MsgType::error)
+			raise_worker_error(payload);
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected early reply from the ruvector worker")));
+	}
+}
+
+void send_frame(proto::MsgType type, std::span<const std::byte> payload, bool flush)
+{
+	// Build header + payload as one message without a C++ allocation (longjmp-safe).
+	Size len = sizeof(proto::Header) + payload.size();
+	char *msg = static_cast<char *>(palloc(len));
+	proto::Header h;
+	h.type = uint16(type);
+	h.seq = current.seq++;
+	h.request_id = current.request_id;
+	h.len = uint32(payload.size());
+	memcpy(msg, &h, sizeof h);
+	if (!payload.empty())
+		memcpy(msg + sizeof h, payload.data(), payload.size());
+	for (;;) {
+		shm_mq_result r = shm_mq_send(current.out, len, msg, true, flush);
+		if (r == SHM_MQ_SUCCESS)
+			break;
+		if (r == SHM_MQ_DETACHED) {
+			// The worker gave up on the request: it may have said why.
+			check_early_error();
+			worker_gone_error();
+		}
+		check_early_error();
+		check_worker_alive();
+		wait_a_moment();
+	}
+	pfree(msg);
+}
+
+}  // namespace
+
+void require_worker_support()
+{
+	if (!rv_control)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("ruvector must be loaded via shared_preload_libraries"),
+						errhint("Add ruvector to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload)
+{
+	require_worker_support();
+	register_callbacks();
+	abandon_request();  // defensive: nothing may be left from an earlier request
+
+	uint64 generation = wait_for_ready_worker();
+	current.slot = MyBackendId - 1;
+	RvSlot *rs = my_slot();
+	wait_for_free_slot(rs);
+
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	shm_mq *req = shm_mq_create(slot_request_queue(rs), rv_control->queue_size);
+	shm_mq *resp = shm_mq_create(slot_response_queue(rs), rv_control->queue_size);
+	shm_mq_set_sender(req, MyProc);
+	shm_mq_set_receiver(resp, MyProc);
+	current.out = shm_mq_attach(req, nullptr, nullptr);
+	current.in = shm_mq_attach(resp, nullptr, nullptr);
+	MemoryContextSwitchTo(old);
+
+	current.generation = generation;
+	current.request_id = pg_atomic_fetch_add_u64(&rv_control->next_request_id, 1);
+	current.seq = 0;
+	current.active = true;
+	rs->owner_procno = MyProc->pgprocno;
+	rs->request_id = current.request_id;
+	rs->generation = generation;
+	pg_atomic_write_u32(&rs->cancel, 0);
+	pg_atomic_exchange_u32(&rs->state, uint32(SlotState::posted));  // full barrier: publishes the above
+	ring_doorbell(current.slot);
+	SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
+
+	send_frame(type, payload, true);
+}
+
+void worker_request_send_data(std::span<const std::byte> bytes)
+{
+	const Size chunk = std::max<Size>(rv_control->queue_size / 2, 1024);
+	for (Size off = 0; off < bytes.size(); off += chunk)
+		send_frame(proto::MsgType::data, bytes.subspan(off, std::min(chunk, bytes.size() - off)), false);
+}
+
+void worker_request_send_end() { send_frame(proto::MsgType::end, {}, true); }
+
+proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
+{
+	for (;;) {
+		Size n;
+		void *data;
+		shm_mq_result r = shm_mq_receive(current.in, &n, &data, true);
+		if (r == SHM_MQ_SUCCESS) {
+			proto::Header h = proto::parse_frame({static_cast<const std::byte *>(data), n}, payload);
+			auto type = proto::MsgType(h.type);
+			if (type == proto::MsgType::error)
+				raise_worker_error(*payload);
+			if (h.request_id != current.request_id || (type != proto::MsgType::data && type != proto::MsgType::end))
+				ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply from the ruvector worker")));
+			return type;
+		}
+		if (r == SHM_MQ_DETACHED)
+			worker_gone_error();
+		check_worker_alive();
+		wait_a_moment();
+	}
+}
+
+Size worker_request_receive_all(char **buf)
+{
+	Size cap = 8192, len = 0;
+	*buf = static_cast<char *>(palloc(cap));
+	std::span<const std::byte> payload;
+	while (worker_request_receive(&payload) == proto::MsgType::data) {
+		if (len + payload.size() > cap) {
+			while (len + payload.size() > cap)
+				cap *= 2;
+			*buf = static_cast<char *>(repalloc_huge(*buf, cap));
+		}
+		memcpy(*buf + len, payload.data(), payload.size());
+		len += payload.size();
+	}
+	return len;
+}
+
+void worker_request_finish()
+{
+	if (!current.active)
+		return;
+	current.active = false;
+	shm_mq_detach(current.out);
+	shm_mq_detach(current.in);
+	current.out = current.in = nullptr;
+}
+
+}  // namespace ruvector

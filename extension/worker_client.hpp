@@ -1,0 +1,30 @@
+// The backend side of the worker protocol: one request at a time per backend, through the
+// backend's own slot. Waits are latch waits with CHECK_FOR_INTERRUPTS, so query cancel and
+// statement_timeout interrupt them; a worker that stops or restarts mid-request is an error,
+// never a hang. The slot is released on every exit path: normal end, ERROR (transaction or
+// subtransaction abort callback) and FATAL/terminate (before_shmem_exit).
+//
+// These functions ereport; callers keep only trivially destructible locals around them.
+#pragma once
+#include "shmem/codec/protocol.hpp"
+#include "shmem/control.hpp"
+
+namespace ruvector {
+
+// Raise a clear error unless ruvector was loaded through shared_preload_libraries.
+void require_worker_support();
+
+// Start a request: wait for a ready worker and a free slot, post, send the first frame.
+void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {});
+// Stream bulk request data (split into bounded frames), then the end frame.
+void worker_request_send_data(std::span<const std::byte> bytes);
+void worker_request_send_end();
+// Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
+// The payload points into a buffer valid until the next call.
+proto::MsgType worker_request_receive(std::span<const std::byte> *payload);
+// Receive data frames until end, appending into a palloc'd buffer; returns its size.
+Size worker_request_receive_all(char **buf);
+// Normal end of a request (after end was received).
+void worker_request_finish();
+
+}  // namespace ruvector

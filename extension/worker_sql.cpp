@@ -1,0 +1,181 @@
+// SQL functions served by the worker: ping, status, store listing and k-means.
+#include "extension/table_reader.hpp"
+#include "extension/worker_client.hpp"
+#include "shmem/store.hpp"
+#include "worker/kernels/jobs.hpp"
+
+extern "C" {
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+}
+
+using namespace ruvector;
+
+namespace {
+
+const char *state_name(WorkerState s)
+{
+	switch (s) {
+	case WorkerState::stopped:
+		return "stopped";
+	case WorkerState::starting:
+		return "starting";
+	case WorkerState::ready:
+		return "ready";
+	}
+	return "unknown";
+}
+
+// k-means metric names, as ruvector_kmeans and the index opclasses spell them.
+proto::KmeansMetric parse_metric(const char *name)
+{
+	if (strcmp(name, "l2") == 0)
+		return proto::KmeansMetric::l2;
+	if (strcmp(name, "cosine") == 0)
+		return proto::KmeansMetric::cosine;
+	if (strcmp(name, "ip") == 0 || strcmp(name, "inner_product") == 0)
+		return proto::KmeansMetric::inner_product;
+	if (strcmp(name, "l1") == 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k-means supports the l2, cosine and ip metrics"),
+						errdetail("L1 has no mean-based centroid update.")));
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown k-means metric \"%s\"", name),
+					errhint("Use one of: l2, cosine, ip.")));
+	pg_unreachable();
+}
+
+}  // namespace
+
+// Round trip of an empty request, in microseconds.
+RV_FUNCTION(ruvector_worker_ping)
+{
+	instr_time start, end;
+	INSTR_TIME_SET_CURRENT(start);
+	worker_request_begin(proto::MsgType::ping);
+	std::span<const std::byte> payload;
+	if (worker_request_receive(&payload) != proto::MsgType::end)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply to a ruvector ping")));
+	worker_request_finish();
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	PG_RETURN_FLOAT8(INSTR_TIME_GET_DOUBLE(end) * 1e6);
+}
+
+RV_FUNCTION(ruvector_worker_status)
+{
+	require_worker_support();
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	auto state = WorkerState(pg_atomic_read_u32(&rv_control->worker_state));
+	Datum values[10];
+	bool nulls[10] = {};
+	values[0] = CStringGetTextDatum(state_name(state));
+	values[1] = Int32GetDatum(rv_control->worker_pid);
+	nulls[1] = state != WorkerState::ready;
+	values[2] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->generation)));
+	values[3] = Int32GetDatum(rv_control->worker_threads);
+	values[4] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->served)));
+	values[5] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->failed)));
+	values[6] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->cancelled)));
+	values[7] = Int32GetDatum(int32(pg_atomic_read_u32(&rv_control->in_flight)));
+	values[8] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->dsa_used)));
+	values[9] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->dsa_limit)));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return Datum(0);
+}
+
+// What the shared store holds for the current database.
+RV_FUNCTION(ruvector_store_entries)
+{
+	require_worker_support();
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	LWLockAcquire(rv_store->lock, LW_SHARED);
+	for (const RvStoreEntry &e : rv_store->entries) {
+		if (!e.in_use || e.key.database != MyDatabaseId)
+			continue;
+		Datum values[6];
+		bool nulls[6] = {};
+		values[0] = ObjectIdGetDatum(e.key.object);
+		values[1] = Int32GetDatum(int32(e.key.kind));
+		values[2] = Int64GetDatum(int64(e.bytes));
+		values[3] = Int64GetDatum(int64(e.version));
+		values[4] = Int64GetDatum(int64(e.tag));
+		values[5] = TimestampTzGetDatum(e.published_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(rv_store->lock);
+	return Datum(0);
+}
+
+// ruvector_kmeans(rel regclass, column name, k int, max_iterations int, seed int, metric text)
+RV_FUNCTION(ruvector_kmeans)
+{
+	Oid relid = PG_GETARG_OID(0);
+	const char *column = NameStr(*PG_GETARG_NAME(1));
+	int32 k = PG_GETARG_INT32(2);
+	int32 max_iterations = PG_GETARG_INT32(3);
+	int32 seed = PG_GETARG_INT32(4);
+	proto::KmeansMetric metric = parse_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+
+	if (k < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
+	if (max_iterations < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_iterations must be at least 1")));
+	require_worker_support();
+
+	VectorRows rows = read_vector_column(relid, column);
+	if (rows.n == 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("k-means needs at least one non-NULL vector"),
+						errdetail("Column \"%s\" of %s has no non-NULL values.", column, qualified_relation_name(relid))));
+	if (k > rows.n)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("k must be between 1 and the number of vectors (" INT64_FORMAT ")", rows.n)));
+
+	proto::KmeansRequest req;
+	req.n = uint64(rows.n);
+	req.dim = uint32(rows.dim);
+	req.k = uint32(k);
+	req.max_iterations = uint32(max_iterations);
+	req.seed = uint64(uint32(seed));
+	req.metric = metric;
+	// The encoded header is copied to palloc'd memory: worker_request_begin may longjmp.
+	std::byte *header;
+	Size header_len;
+	{
+		std::vector<std::byte> encoded = proto::encode(req);
+		header_len = encoded.size();
+		header = static_cast<std::byte *>(palloc(header_len));
+		memcpy(header, encoded.data(), header_len);
+	}
+	worker_request_begin(proto::MsgType::kmeans, {header, header_len});
+	worker_request_send_data(std::as_bytes(std::span(rows.data, Size(rows.n) * rows.dim)));
+	worker_request_send_end();
+	char *buf;
+	Size len = worker_request_receive_all(&buf);
+	worker_request_finish();
+
+	jobs::KmeansResultHeader h;
+	Size row_bytes = sizeof(int64) + sizeof(float) * Size(rows.dim);
+	if (len < sizeof h)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));
+	memcpy(&h, buf, sizeof h);
+	if (h.k != uint32(k) || h.dim != uint32(rows.dim) || len != sizeof h + row_bytes * h.k)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed k-means reply from the ruvector worker")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	const char *p = buf + sizeof h;
+	for (uint32 c = 0; c < h.k; c++, p += row_bytes) {
+		int64 size;
+		memcpy(&size, p, sizeof size);
+		Vector *centroid = new_vector(rows.dim);
+		memcpy(centroid->x, p + sizeof size, sizeof(float) * rows.dim);
+		Datum values[3] = {Int32GetDatum(int32(c)), PointerGetDatum(centroid), Int64GetDatum(size)};
+		bool nulls[3] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
+}

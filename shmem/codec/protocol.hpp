@@ -1,0 +1,173 @@
+// The backend <-> worker wire protocol: message framing and payload encoding.
+//
+// Every message on a slot's request or response queue is one frame:
+//   Header { magic_version, type, seq, request_id, len } followed by len payload bytes.
+// Bulk data (vectors to cluster, results) travels as a stream of bounded `data` frames ended by
+// an `end` frame, so a transfer far larger than the queue never becomes one giant message.
+// PG-free, so GoogleTest covers it; both processes use these functions and nothing else.
+#pragma once
+#include "worker/kernels/pg_free.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace ruvector::proto {
+
+inline constexpr std::uint16_t kMagicVersion = 0x5201;  // 'R', protocol version 1
+
+enum class MsgType : std::uint16_t {
+	// requests (backend -> worker)
+	ping = 1,
+	kmeans = 2,        // KmeansRequest, then data frames of float rows, then end
+	store_stats = 3,   // no payload; response: StoreEntry rows
+	store_put = 4,     // StorePut, then data frames, then end
+	store_drop = 5,    // StoreKey
+	// both directions
+	data = 10,
+	end = 11,
+	// responses (worker -> backend)
+	error = 20,        // ErrorPayload
+};
+
+struct Header {
+	std::uint16_t magic_version = kMagicVersion;
+	std::uint16_t type = 0;
+	std::uint32_t seq = 0;          // frame number within the request, for sanity checks
+	std::uint64_t request_id = 0;
+	std::uint32_t len = 0;          // payload bytes after the header
+	std::uint32_t reserved = 0;
+};
+static_assert(sizeof(Header) == 24 && std::is_trivially_copyable_v<Header>);
+
+class ProtocolError : public std::runtime_error {
+public:
+	using std::runtime_error::runtime_error;
+};
+
+// Appends fixed-size values and length-prefixed strings to a byte buffer.
+class Writer {
+public:
+	template <class T>
+	void put(const T &value)
+	{
+		static_assert(std::is_trivially_copyable_v<T>);
+		auto p = reinterpret_cast<const std::byte *>(&value);
+		buf_.insert(buf_.end(), p, p + sizeof(T));
+	}
+	void put_bytes(std::span<const std::byte> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
+	void put_string(std::string_view s)
+	{
+		put(std::uint32_t(s.size()));
+		put_bytes(std::as_bytes(std::span(s.data(), s.size())));
+	}
+	std::span<const std::byte> bytes() const { return buf_; }
+	void clear() { buf_.clear(); }
+
+private:
+	std::vector<std::byte> buf_;
+};
+
+// Reads what Writer wrote; any overrun throws ProtocolError (a corrupt or truncated message).
+class Reader {
+public:
+	explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+	template <class T>
+	T get()
+	{
+		static_assert(std::is_trivially_copyable_v<T>);
+		T value;
+		std::memcpy(&value, take(sizeof(T)).data(), sizeof(T));
+		return value;
+	}
+	std::string_view get_string()
+	{
+		auto n = get<std::uint32_t>();
+		auto b = take(n);
+		return {reinterpret_cast<const char *>(b.data()), b.size()};
+	}
+	std::span<const std::byte> take(std::size_t n)
+	{
+		if (n > bytes_.size() - pos_)
+			throw ProtocolError("truncated message from the ruvector worker protocol");
+		auto b = bytes_.subspan(pos_, n);
+		pos_ += n;
+		return b;
+	}
+	std::span<const std::byte> rest() { return take(bytes_.size() - pos_); }
+	bool at_end() const { return pos_ == bytes_.size(); }
+
+private:
+	std::span<const std::byte> bytes_;
+	std::size_t pos_ = 0;
+};
+
+// Frame = header + payload, as one contiguous message.
+std::vector<std::byte> make_frame(MsgType type, std::uint32_t seq, std::uint64_t request_id,
+                                  std::span<const std::byte> payload = {});
+// Validates magic and length; throws ProtocolError.
+Header parse_frame(std::span<const std::byte> message, std::span<const std::byte> *payload);
+
+// Split `bytes` into payload chunks of at most `chunk` bytes (the last may be shorter).
+inline std::size_t chunk_count(std::size_t bytes, std::size_t chunk) { return (bytes + chunk - 1) / chunk; }
+
+/* Payloads */
+
+// A worker-side error, raised in the backend with this SQLSTATE.
+struct ErrorPayload {
+	char sqlstate[5] = {'X', 'X', '0', '0', '0'};
+	std::string message;
+	std::string detail;
+	std::string hint;
+};
+std::vector<std::byte> encode(const ErrorPayload &e);
+ErrorPayload decode_error(std::span<const std::byte> payload);
+
+enum class KmeansMetric : std::uint8_t { l2 = 0, inner_product = 1, cosine = 2, l1 = 3 };
+
+struct KmeansRequest {
+	std::uint64_t n = 0;          // rows that follow in data frames
+	std::uint32_t dim = 0;
+	std::uint32_t k = 0;
+	std::uint32_t max_iterations = 10;
+	std::uint64_t seed = 42;
+	KmeansMetric metric = KmeansMetric::l2;
+};
+std::vector<std::byte> encode(const KmeansRequest &r);
+KmeansRequest decode_kmeans(std::span<const std::byte> payload);
+
+// Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
+struct StoreKey {
+	std::uint32_t database = 0;
+	std::uint32_t object = 0;
+	std::uint32_t kind = 0;
+	bool operator==(const StoreKey &) const = default;
+};
+struct StorePut {
+	StoreKey key;
+	std::uint64_t bytes = 0;  // size of the blob that follows in data frames
+	std::uint64_t tag = 0;    // caller's version stamp (e.g. from an index metapage)
+};
+std::vector<std::byte> encode(const StorePut &r);
+StorePut decode_store_put(std::span<const std::byte> payload);
+std::vector<std::byte> encode(const StoreKey &k);
+StoreKey decode_store_key(std::span<const std::byte> payload);
+
+// One row of ruvector_store_entries().
+struct StoreEntryInfo {
+	StoreKey key;
+	std::uint64_t bytes = 0;
+	std::uint64_t version = 0;
+	std::uint64_t tag = 0;
+	std::uint32_t readers = 0;
+};
+std::vector<std::byte> encode(const StoreEntryInfo &e);
+StoreEntryInfo decode_store_entry(std::span<const std::byte> payload);
+
+}  // namespace ruvector::proto

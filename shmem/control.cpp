@@ -1,0 +1,72 @@
+#include "shmem/control.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+}
+
+namespace ruvector {
+
+RvControl *rv_control = nullptr;
+
+static Size header_size(int num_slots)
+{
+	int num_doorbells = (num_slots + 63) / 64;
+	return MAXALIGN(offsetof(RvControl, doorbell) + sizeof(pg_atomic_uint64) * num_doorbells);
+}
+
+static Size slot_stride()
+{
+	return MAXALIGN(sizeof(RvSlot)) + 2 * MAXALIGN(Size(rv_queue_size_kb) * 1024);
+}
+
+// Called from shmem_request_hook, when MaxBackends is known.
+Size control_shmem_size()
+{
+	return add_size(header_size(MaxBackends), mul_size(Size(MaxBackends), slot_stride()));
+}
+
+void control_shmem_startup()
+{
+	bool found;
+
+	rv_control = nullptr;  // a crash restart re-creates shared memory: forget the old pointer
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	auto *ctl = static_cast<RvControl *>(ShmemInitStruct("ruvector", control_shmem_size(), &found));
+	if (!found) {
+		memset(ctl, 0, control_shmem_size());
+		ctl->layout_version = kControlLayoutVersion;
+		ctl->num_slots = MaxBackends;
+		ctl->queue_size = MAXALIGN(Size(rv_queue_size_kb) * 1024);
+		ctl->slot_stride = slot_stride();
+		pg_atomic_init_u32(&ctl->worker_state, uint32(WorkerState::stopped));
+		pg_atomic_init_u64(&ctl->generation, 0);
+		ctl->worker_procno = -1;
+		ctl->dsa_tranche = LWLockNewTrancheId();
+		ctl->area = DSM_HANDLE_INVALID;
+		ConditionVariableInit(&ctl->state_cv);
+		pg_atomic_init_u64(&ctl->next_request_id, 1);
+		pg_atomic_init_u64(&ctl->served, 0);
+		pg_atomic_init_u64(&ctl->failed, 0);
+		pg_atomic_init_u64(&ctl->cancelled, 0);
+		pg_atomic_init_u32(&ctl->in_flight, 0);
+		pg_atomic_init_u64(&ctl->dsa_used, 0);
+		pg_atomic_init_u64(&ctl->dsa_limit, 0);
+		ctl->num_doorbells = (MaxBackends + 63) / 64;
+		for (int i = 0; i < ctl->num_doorbells; i++)
+			pg_atomic_init_u64(&ctl->doorbell[i], 0);
+		rv_control = ctl;
+		for (int i = 0; i < ctl->num_slots; i++) {
+			RvSlot *s = slot_at(i);
+			pg_atomic_init_u32(&s->state, uint32(SlotState::free));
+			pg_atomic_init_u32(&s->cancel, 0);
+			s->owner_procno = -1;
+		}
+	}
+	rv_control = ctl;
+	LWLockRelease(AddinShmemInitLock);
+	LWLockRegisterTranche(ctl->dsa_tranche, "ruvector_dsa");
+}
+
+}  // namespace ruvector

@@ -1,0 +1,90 @@
+// The static shared-memory block both the backends and the worker attach to.
+//
+//   RvControl            worker state, generation, DSA handle, counters, doorbell bitmap
+//   RvSlot[MaxBackends]  one per backend (index MyBackendId - 1): state, cancel flag and the
+//                        request and response shm_mq areas
+//
+// Only pgprocnos, atomics and dsa handles live here: never a raw DSA or DSM pointer, since those
+// map at different addresses in each process.
+#pragma once
+#include "shmem/pg.hpp"
+
+extern "C" {
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+#include "storage/shm_mq.h"
+#include "utils/dsa.h"
+}
+
+namespace ruvector {
+
+inline constexpr uint32 kControlLayoutVersion = 1;
+
+enum class WorkerState : uint32 { stopped = 0, starting = 1, ready = 2 };
+enum class SlotState : uint32 { free = 0, posted = 1, active = 2 };
+
+struct RvSlot {
+	pg_atomic_uint32 state;    // SlotState; FREE->POSTED by the owner, POSTED->ACTIVE->FREE by the worker
+	pg_atomic_uint32 cancel;   // set by the owner when it stops waiting
+	int owner_procno;          // pgprocno of the backend that posted
+	uint64 request_id;
+	uint64 generation;         // worker generation the request was posted to
+	// followed by two MAXALIGNed queues of ruvector.queue_size bytes: request, then response
+};
+
+struct RvControl {
+	uint32 layout_version;
+	int num_slots;
+	Size queue_size;
+	Size slot_stride;
+	pg_atomic_uint32 worker_state;  // WorkerState
+	pg_atomic_uint64 generation;    // bumped at each worker start
+	int worker_procno;
+	int worker_pid;
+	int worker_threads;
+	int dsa_tranche;
+	dsa_handle area;                // DSM_HANDLE_INVALID until the worker created it
+	ConditionVariable state_cv;     // broadcast when worker_state changes
+	pg_atomic_uint64 next_request_id;
+	// counters (written by the worker only)
+	pg_atomic_uint64 served;
+	pg_atomic_uint64 failed;
+	pg_atomic_uint64 cancelled;
+	pg_atomic_uint32 in_flight;
+	pg_atomic_uint64 dsa_used;      // bytes the store and job buffers hold
+	pg_atomic_uint64 dsa_limit;
+	int num_doorbells;
+	pg_atomic_uint64 doorbell[FLEXIBLE_ARRAY_MEMBER];  // one bit per slot
+};
+
+extern RvControl *rv_control;  // set in shmem_startup_hook; null when not preloaded
+
+Size control_shmem_size();
+void control_shmem_startup();
+inline RvSlot *slot_at(int i)
+{
+	return reinterpret_cast<RvSlot *>(reinterpret_cast<char *>(rv_control) +
+	                                  MAXALIGN(offsetof(RvControl, doorbell) + sizeof(pg_atomic_uint64) * rv_control->num_doorbells) +
+	                                  Size(i) * rv_control->slot_stride);
+}
+inline shm_mq *slot_request_queue(RvSlot *s)
+{
+	return reinterpret_cast<shm_mq *>(reinterpret_cast<char *>(s) + MAXALIGN(sizeof(RvSlot)));
+}
+inline shm_mq *slot_response_queue(RvSlot *s)
+{
+	return reinterpret_cast<shm_mq *>(reinterpret_cast<char *>(s) + MAXALIGN(sizeof(RvSlot)) + rv_control->queue_size);
+}
+inline void ring_doorbell(int slot)
+{
+	pg_atomic_fetch_or_u64(&rv_control->doorbell[slot / 64], uint64(1) << (slot % 64));
+}
+
+/* GUCs (module.cpp) */
+extern int rv_worker_threads;
+extern int rv_shared_memory_limit_mb;
+extern int rv_queue_size_kb;
+extern int rv_worker_wait_timeout_ms;
+
+}  // namespace ruvector

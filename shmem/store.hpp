@@ -1,0 +1,49 @@
+// The shared store: a directory of immutable blobs in the worker's DSA area, keyed by
+// (database, object, kind). The worker is the only writer: it builds a new version off to the
+// side and swaps it in under the store lock, then frees the old one. Backends copy a version out
+// under the shared lock and cache it by version number, so they never hold DSA memory that the
+// worker might free. Everything here is a cache: a crash restart empties it, and users of the
+// store (index centroids, graphs) rebuild their entries from durable data on first use.
+#pragma once
+#include "shmem/codec/protocol.hpp"
+#include "shmem/control.hpp"
+
+namespace ruvector {
+
+inline constexpr int kStoreCapacity = 4096;
+
+struct RvStoreEntry {
+	proto::StoreKey key;
+	bool in_use;
+	dsa_pointer data;
+	uint64 bytes;
+	uint64 version;
+	uint64 tag;
+	TimestampTz published_at;
+};
+
+struct RvStore {
+	LWLock *lock;
+	uint64 next_version;
+	RvStoreEntry entries[kStoreCapacity];
+};
+
+extern RvStore *rv_store;
+
+Size store_shmem_size();
+void store_shmem_startup();
+
+// Worker side (main thread only). Publishing takes ownership of `data` (freed on replacement or
+// drop through the worker's accounting callback).
+uint64 store_publish(dsa_area *area, const proto::StoreKey &key, uint64 tag, dsa_pointer data, uint64 bytes,
+                     void (*free_fn)(dsa_pointer, uint64));
+bool store_drop(const proto::StoreKey &key, void (*free_fn)(dsa_pointer, uint64));
+
+// Backend side: this session's attachment to the worker's DSA area.
+dsa_area *backend_dsa_area();
+// The current version of `key`, or 0 when absent. Cheap: one shared lock.
+uint64 store_current_version(const proto::StoreKey &key, uint64 *tag = nullptr);
+// A palloc'd copy of the current blob, or nullptr. *version / *tag / *bytes describe it.
+void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, uint64 *bytes);
+
+}  // namespace ruvector
