@@ -1,0 +1,29 @@
+-- A short tour of ruvector, run by ./run demo. Every result below is computed live.
+\pset footer off
+\echo '== ruvector tour =='
+DROP TABLE IF EXISTS tour_items;
+CREATE EXTENSION IF NOT EXISTS ruvector;
+
+\echo '\n-- pgvector-compatible vector type and operators'
+SELECT '[1,2,3]'::vector AS v,
+       '[1,2,3]'::vector <-> '[4,6,3]' AS l2,
+       '[1,2,3]'::vector <#> '[4,6,3]' AS neg_inner_product,
+       '[1,2,3]'::vector <=> '[4,6,3]' AS cosine_distance,
+       '[1,2,3]'::vector <+> '[4,6,3]' AS l1;
+
+\echo '\n-- 20,000 items in 3 topics (seeded), exact nearest neighbours of a query'
+SELECT setseed(0.5);
+CREATE TABLE tour_items (id bigserial PRIMARY KEY, topic int, embedding vector(16));
+INSERT INTO tour_items (topic, embedding)
+SELECT t, (SELECT array_agg(CASE WHEN j % 3 = t THEN 1.0 ELSE 0.0 END + random() * 0.3) FROM generate_series(1, 16) j WHERE g > 0)::real[]
+FROM generate_series(1, 20000) g, LATERAL (SELECT g % 3 AS t) s;
+SELECT id, topic, round((embedding <-> (SELECT embedding FROM tour_items WHERE id = 1))::numeric, 4) AS distance
+FROM tour_items ORDER BY embedding <-> (SELECT embedding FROM tour_items WHERE id = 1) LIMIT 5;
+
+\echo '\n-- aggregates: the mean embedding per topic'
+SELECT topic, count(*), subvector(avg(embedding), 1, 4) AS mean_first_4 FROM tour_items GROUP BY topic ORDER BY topic;
+
+\echo '\n-- the background worker: parallel k-means on its thread pool'
+SELECT state, threads, requests_served, shared_memory_limit FROM ruvector_worker_status();
+SELECT cluster, size, subvector(centroid, 1, 4) AS centroid_first_4 FROM ruvector_kmeans('tour_items', 'embedding', 3) ORDER BY cluster;
+SELECT round(ruvector_worker_ping()::numeric, 1) AS worker_round_trip_us;

@@ -1,0 +1,124 @@
+// Run-time selection of the distance kernels.
+#include "worker/kernels/distance.hpp"
+
+#include <xsimd/config/xsimd_cpuid.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+namespace ruvector::kernels {
+
+namespace detail {
+const DistanceKernels &kernels_scalar();
+const DistanceKernels &kernels_sse42();
+const DistanceKernels &kernels_avx2();
+const DistanceKernels &kernels_avx512();
+}  // namespace detail
+
+namespace {
+
+bool cpu_supports(Isa isa)
+{
+	auto cpu = xsimd::available_architectures();
+	switch (isa) {
+	case Isa::scalar:
+		return true;
+	case Isa::sse42:
+		return cpu.sse4_2;
+	case Isa::avx2:
+		return cpu.avx2 && cpu.fma3_avx2;
+	case Isa::avx512:
+		return cpu.avx512f;
+	}
+	return false;
+}
+
+// RUVECTOR_ISA=scalar|sse42|avx2|avx512 caps the choice (to test the fallbacks).
+Isa isa_cap()
+{
+	const char *env = std::getenv("RUVECTOR_ISA");
+	if (!env)
+		return Isa::avx512;
+	for (Isa isa : {Isa::scalar, Isa::sse42, Isa::avx2, Isa::avx512})
+		if (isa_name(isa) == env)
+			return isa;
+	return Isa::avx512;
+}
+
+const DistanceKernels &table_for(Isa isa)
+{
+	switch (isa) {
+	case Isa::sse42:
+		return detail::kernels_sse42();
+	case Isa::avx2:
+		return detail::kernels_avx2();
+	case Isa::avx512:
+		return detail::kernels_avx512();
+	default:
+		return detail::kernels_scalar();
+	}
+}
+
+const DistanceKernels &select_best()
+{
+	Isa best = Isa::scalar;
+	for (Isa isa : available_isas())
+		if (int(isa) <= int(isa_cap()))
+			best = isa;
+	return table_for(best);
+}
+
+}  // namespace
+
+std::vector<Isa> available_isas()
+{
+	std::vector<Isa> out;
+	for (Isa isa : {Isa::scalar, Isa::sse42, Isa::avx2, Isa::avx512})
+		if (cpu_supports(isa))
+			out.push_back(isa);
+	return out;
+}
+
+std::string_view isa_name(Isa isa) noexcept
+{
+	switch (isa) {
+	case Isa::scalar:
+		return "scalar";
+	case Isa::sse42:
+		return "sse42";
+	case Isa::avx2:
+		return "avx2";
+	case Isa::avx512:
+		return "avx512";
+	}
+	return "unknown";
+}
+
+const DistanceKernels &kernels_for(Isa isa)
+{
+	if (!cpu_supports(isa))
+		throw std::runtime_error("this CPU cannot run the " + std::string(isa_name(isa)) + " kernels");
+	return table_for(isa);
+}
+
+const DistanceKernels &active_kernels() noexcept
+{
+	static const DistanceKernels &best = select_best();
+	return best;
+}
+
+double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept
+{
+	CosineParts p = active_kernels().cosine_parts(a.data(), b.data(), a.size());
+	// sqrt(a * b) rather than sqrt(a) * sqrt(b), as pgvector does.
+	double similarity = double(p.dot) / std::sqrt(double(p.norm_a) * double(p.norm_b));
+	if (similarity > 1)
+		similarity = 1;
+	else if (similarity < -1)
+		similarity = -1;
+	return 1 - similarity;  // NaN for a zero vector: comparisons with NaN are false
+}
+
+}  // namespace ruvector::kernels
