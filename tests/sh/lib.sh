@@ -44,7 +44,7 @@ sqlstate_of() {
 }
 
 as_pg_user() {
-	if [ "$(id -un)" = "$RUVECTOR_PG_OS_USER" ]; then "$@"; else runuser -u "$RUVECTOR_PG_OS_USER" -- "$@"; fi
+	if [ "$(id -un)" = "$RUVECTOR_PG_OS_USER" ]; then "$@"; else (cd / && runuser -u "$RUVECTOR_PG_OS_USER" -- "$@"); fi
 }
 
 pg_ctl_test() {  # pg_ctl_test ARGS...: pg_ctl on the test cluster
