@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(27);
+SELECT plan(29);
 
 SELECT is((SELECT state FROM ruvector_worker_status()), 'ready', 'worker is ready');
 SELECT ok((SELECT threads >= 1 FROM ruvector_worker_status()), 'worker has compute threads');
@@ -36,6 +36,14 @@ SELECT ok((SELECT bool_and(abs(vector_norm(centroid) - 1) < 1e-5) FROM ruvector_
           'cosine centroids are unit vectors');
 SELECT is((SELECT sum(size) FROM ruvector_kmeans('km', 'v', 2, metric => 'ip')), 900::numeric, 'inner product metric');
 SELECT is((SELECT count(*) FROM ruvector_kmeans('km', 'v', 900)), 900::bigint, 'k equal to n');
+
+-- A result far larger than the 64 kB queue streams through it: 3000 centroids x 64-d (about 800 kB),
+-- and so does the 6000-row input (1.5 MB).
+CREATE TABLE km_wide AS
+  SELECT i, (SELECT array_agg(((i * 31 + j * 17) % 1000) / 10.0) FROM generate_series(1, 64) j)::real[]::vector AS v
+  FROM generate_series(1, 6000) i;
+SELECT is((SELECT count(*) FROM ruvector_kmeans('km_wide', 'v', 3000, 2)), 3000::bigint, 'large result streams in chunks');
+SELECT is((SELECT sum(size) FROM ruvector_kmeans('km_wide', 'v', 3000, 2)), 6000::numeric, 'and every row is accounted for');
 
 -- Bad input
 SELECT throws_ok($$SELECT * FROM ruvector_kmeans('km', 'v', 0)$$, '22023', 'k must be at least 1', 'k = 0');
