@@ -102,18 +102,18 @@ uint64 wait_for_ready_worker()
 	return pg_atomic_read_u64(&rv_control->generation);
 }
 
-void check_worker_alive()
-{
-	if (worker_state() != WorkerState::ready || pg_atomic_read_u64(&rv_control->generation) != current.generation)
-		ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
-						errmsg("the ruvector worker stopped during the request"),
-						errhint("The worker restarts automatically; retry the query.")));
-}
-
-void worker_gone_error()
+[[noreturn]] void worker_gone_error()
 {
 	ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE), errmsg("the ruvector worker stopped during the request"),
 					errhint("The worker restarts automatically; retry the query.")));
+	pg_unreachable();
+}
+
+// A static worker has no BackgroundWorkerHandle, so liveness comes from its state and generation.
+void check_worker_alive()
+{
+	if (worker_state() != WorkerState::ready || pg_atomic_read_u64(&rv_control->generation) != current.generation)
+		worker_gone_error();
 }
 
 // One latch wait; query cancel and statement_timeout are processed here.
