@@ -21,3 +21,15 @@ CREATE FUNCTION ruvector_kmeans(rel regclass, "column" name, k integer, max_iter
 	seed integer DEFAULT 42, metric text DEFAULT 'l2')
 	RETURNS TABLE (cluster integer, centroid vector, size bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+-- Low-level access to the worker's shared store (keyed by the current database, an object oid and
+-- a kind). ruvector's caches use the same store; these are for diagnostics and superusers only.
+CREATE FUNCTION ruvector_store_put(object oid, kind integer, tag bigint, data bytea) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_store_get(object oid, kind integer) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruvector_store_drop(object oid, kind integer) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION ruvector_store_put(oid, integer, bigint, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ruvector_store_get(oid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ruvector_store_drop(oid, integer) FROM PUBLIC;

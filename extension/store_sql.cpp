@@ -1,0 +1,80 @@
+// Low-level access to the worker's shared store (superuser only): publish, read and drop a blob.
+// ruvector's own caches (index centroids, graphs) go through the same calls; these functions exist
+// for diagnostics and to test the store's guarantees directly.
+#include "extension/worker_client.hpp"
+#include "shmem/store.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+#include "utils/builtins.h"
+}
+
+using namespace ruvector;
+
+namespace {
+
+proto::StoreKey store_key(FunctionCallInfo fcinfo)
+{
+	return proto::StoreKey{MyDatabaseId, PG_GETARG_OID(0), uint32(PG_GETARG_INT32(1))};
+}
+
+// Copy an encoded payload into palloc'd memory: the request calls below may longjmp.
+template <class T>
+std::span<const std::byte> encoded(const T &value)
+{
+	std::byte *buf;
+	Size len;
+	{
+		std::vector<std::byte> e = proto::encode(value);
+		len = e.size();
+		buf = static_cast<std::byte *>(palloc(len));
+		memcpy(buf, e.data(), len);
+	}
+	return {buf, len};
+}
+
+void expect_end()
+{
+	std::span<const std::byte> payload;
+	if (worker_request_receive(&payload) != proto::MsgType::end)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply from the ruvector worker")));
+	worker_request_finish();
+}
+
+}  // namespace
+
+// ruvector_store_put(object oid, kind int, tag bigint, data bytea) RETURNS bigint (the new version)
+RV_FUNCTION(ruvector_store_put)
+{
+	bytea *data = PG_GETARG_BYTEA_PP(3);
+	proto::StorePut put{store_key(fcinfo), uint64(VARSIZE_ANY_EXHDR(data)), uint64(PG_GETARG_INT64(2))};
+	worker_request_begin(proto::MsgType::store_put, encoded(put));
+	worker_request_send_data({reinterpret_cast<const std::byte *>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data)});
+	worker_request_send_end();
+	expect_end();
+	PG_RETURN_INT64(int64(store_current_version(put.key)));
+}
+
+// ruvector_store_get(object oid, kind int) RETURNS bytea (NULL when absent)
+RV_FUNCTION(ruvector_store_get)
+{
+	require_worker_support();
+	uint64 version, tag, bytes;
+	void *blob = store_copy_out(store_key(fcinfo), &version, &tag, &bytes);
+	if (!blob)
+		PG_RETURN_NULL();
+	bytea *result = static_cast<bytea *>(palloc(VARHDRSZ + bytes));
+	SET_VARSIZE(result, VARHDRSZ + bytes);
+	memcpy(VARDATA(result), blob, bytes);
+	PG_RETURN_BYTEA_P(result);
+}
+
+// ruvector_store_drop(object oid, kind int) RETURNS boolean (whether there was an entry)
+RV_FUNCTION(ruvector_store_drop)
+{
+	proto::StoreKey key = store_key(fcinfo);
+	bool existed = store_current_version(key) != 0;
+	worker_request_begin(proto::MsgType::store_drop, encoded(key));  // answered on its first frame
+	expect_end();
+	PG_RETURN_BOOL(existed);
+}
