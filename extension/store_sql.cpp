@@ -18,21 +18,6 @@ proto::StoreKey store_key(FunctionCallInfo fcinfo)
 	return proto::StoreKey{MyDatabaseId, PG_GETARG_OID(0), uint32(PG_GETARG_INT32(1))};
 }
 
-// Copy an encoded payload into palloc'd memory: the request calls below may longjmp.
-template <class T>
-std::span<const std::byte> encoded(const T &value)
-{
-	std::byte *buf;
-	Size len;
-	{
-		std::vector<std::byte> e = proto::encode(value);
-		len = e.size();
-		buf = static_cast<std::byte *>(palloc(len));
-		memcpy(buf, e.data(), len);
-	}
-	return {buf, len};
-}
-
 void expect_end()
 {
 	std::span<const std::byte> payload;
@@ -48,7 +33,7 @@ RV_FUNCTION(ruvector_store_put)
 {
 	bytea *data = PG_GETARG_BYTEA_PP(3);
 	proto::StorePut put{store_key(fcinfo), uint64(VARSIZE_ANY_EXHDR(data)), uint64(PG_GETARG_INT64(2))};
-	worker_request_begin(proto::MsgType::store_put, encoded(put));
+	worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
 	worker_request_send_data({reinterpret_cast<const std::byte *>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data)});
 	worker_request_send_end();
 	expect_end();
@@ -74,7 +59,7 @@ RV_FUNCTION(ruvector_store_drop)
 {
 	proto::StoreKey key = store_key(fcinfo);
 	bool existed = store_current_version(key) != 0;
-	worker_request_begin(proto::MsgType::store_drop, encoded(key));  // answered on its first frame
+	worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));  // answered on its first frame
 	expect_end();
 	PG_RETURN_BOOL(existed);
 }

@@ -14,6 +14,22 @@ namespace ruvector {
 // Raise a clear error unless ruvector was loaded through shared_preload_libraries.
 void require_worker_support();
 
+// An encoded request header in palloc'd memory. The request calls below may longjmp, which would
+// skip a std::vector's destructor; a palloc'd copy is freed with its memory context instead.
+template <class T>
+std::span<const std::byte> palloc_encoded(const T &value)
+{
+	std::byte *buf;
+	Size len;
+	{
+		std::vector<std::byte> e = proto::encode(value);
+		len = e.size();
+		buf = static_cast<std::byte *>(palloc(len));
+		memcpy(buf, e.data(), len);
+	}
+	return {buf, len};
+}
+
 // Start a request: wait for a ready worker and a free slot, post, send the first frame.
 void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {});
 // Stream bulk request data (split into bounded frames), then the end frame.

@@ -141,16 +141,7 @@ RV_FUNCTION(ruvector_kmeans)
 	req.max_iterations = uint32(max_iterations);
 	req.seed = uint64(uint32(seed));
 	req.metric = metric;
-	// The encoded header is copied to palloc'd memory: worker_request_begin may longjmp.
-	std::byte *header;
-	Size header_len;
-	{
-		std::vector<std::byte> encoded = proto::encode(req);
-		header_len = encoded.size();
-		header = static_cast<std::byte *>(palloc(header_len));
-		memcpy(header, encoded.data(), header_len);
-	}
-	worker_request_begin(proto::MsgType::kmeans, {header, header_len});
+	worker_request_begin(proto::MsgType::kmeans, palloc_encoded(req));
 	worker_request_send_data(std::as_bytes(std::span(rows.data, Size(rows.n) * rows.dim)));
 	worker_request_send_end();
 	char *buf;
