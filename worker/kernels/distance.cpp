@@ -1,8 +1,6 @@
 // Run-time selection of the distance kernels.
 #include "worker/kernels/distance.hpp"
 
-#include <xsimd/config/xsimd_cpuid.hpp>
-
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -19,30 +17,34 @@ const DistanceKernels &kernels_avx512();
 
 namespace {
 
+// GCC/Clang's CPU model (libgcc) rather than xsimd 8.1's available_architectures(): the latter
+// reads CPUID bits only, without checking that the OS saves the YMM/ZMM state (XCR0), and has no
+// AVX512VL flag, while the AVX-512 file is compiled with -mavx512f/bw/dq/vl and may use any of them.
 bool cpu_supports(Isa isa)
 {
-	auto cpu = xsimd::available_architectures();
+	__builtin_cpu_init();  // idempotent; needed if we run before libgcc's own constructor
 	switch (isa) {
 	case Isa::scalar:
 		return true;
 	case Isa::sse42:
-		return cpu.sse4_2;
+		return __builtin_cpu_supports("sse4.2");
 	case Isa::avx2:
-		return cpu.avx2 && cpu.fma3_avx2;
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	case Isa::avx512:
-		return cpu.avx512f;
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	}
 	return false;
 }
 
-// RUVECTOR_ISA=scalar|sse42|avx2|avx512 caps the choice (to test the fallbacks).
+// RUVECTOR_ISA=scalar|sse42|avx2|avx512 caps the choice (to test the fallbacks); anything else,
+// or nothing, means no cap.
 Isa isa_cap()
 {
 	const char *env = std::getenv("RUVECTOR_ISA");
-	if (!env)
-		return Isa::avx512;
 	for (Isa isa : {Isa::scalar, Isa::sse42, Isa::avx2, Isa::avx512})
-		if (isa_name(isa) == env)
+		if (env && isa_name(isa) == env)
 			return isa;
 	return Isa::avx512;
 }
@@ -63,9 +65,9 @@ const DistanceKernels &table_for(Isa isa)
 
 const DistanceKernels &select_best()
 {
-	Isa best = Isa::scalar;
-	for (Isa isa : available_isas())
-		if (int(isa) <= int(isa_cap()))
+	Isa cap = isa_cap(), best = Isa::scalar;
+	for (Isa isa : available_isas())  // ascending
+		if (int(isa) <= int(cap))
 			best = isa;
 	return table_for(best);
 }
