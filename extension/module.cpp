@@ -1,4 +1,5 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
+#include "extension/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 
@@ -83,6 +84,9 @@ void _PG_init(void)
 {
 	using namespace ruvector;
 	define_gucs();
+	ivf::define_ivfflat_gucs();
+	ivf::register_ivfflat_reloptions();
+	ivf::install_ivfflat_hooks();
 	if (!process_shared_preload_libraries_in_progress)
 		return;  // the vector type works anyway; worker-backed functions say ruvector must be preloaded
 	MarkGUCPrefixReserved("ruvector");

@@ -305,4 +305,8 @@ void worker_request_finish()
 	current.out = current.in = nullptr;
 }
 
+void worker_request_abandon() { abandon_request(); }
+
+bool worker_ready() { return rv_control && worker_state() == WorkerState::ready; }
+
 }  // namespace ruvector

@@ -43,4 +43,11 @@ Size worker_request_receive_all(char **buf);
 // Normal end of a request (after end was received).
 void worker_request_finish();
 
+// Give up on the request in flight, if any (after catching its error, for best-effort requests
+// such as cache publication). Transaction abort does this by itself.
+void worker_request_abandon();
+
+// Whether the worker is up right now (no waiting): best-effort callers skip it otherwise.
+bool worker_ready();
+
 }  // namespace ruvector

@@ -104,6 +104,7 @@ struct Session {
 	uint64 received = 0;
 
 	proto::KmeansRequest kmeans;
+	proto::AssignRequest assign;
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
 	bool abandoned = false;  // the client left before the answer was complete
@@ -250,6 +251,12 @@ void dispatch(Session &s)
 		start_job(s, [req, data](kernels::CancelToken c) { return jobs::run_kmeans(req, data, c); });
 		break;
 	}
+	case proto::MsgType::assign: {
+		const float *data = reinterpret_cast<const float *>(s.input);
+		proto::AssignRequest req = s.assign;
+		start_job(s, [req, data](kernels::CancelToken c) { return jobs::run_assign(req, data, c); });
+		break;
+	}
 	case proto::MsgType::store_put: {
 		proto::StoreKey key = s.put.key;
 		// Ownership of the buffer moves to the store.
@@ -296,6 +303,13 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		if (s.kmeans.dim == 0 || s.kmeans.n > (uint64(1) << 40) / s.kmeans.dim)
 			throw std::invalid_argument("k-means input is too large");
 		allocate_input(s, s.kmeans.n * s.kmeans.dim * sizeof(float));
+		break;
+	case proto::MsgType::assign:
+		s.assign = proto::decode_assign(payload);
+		jobs::check_assign_request(s.assign);
+		if (s.assign.n + s.assign.k > (uint64(1) << 40) / s.assign.dim)
+			throw std::invalid_argument("assignment input is too large");
+		allocate_input(s, (s.assign.n + s.assign.k) * s.assign.dim * sizeof(float));
 		break;
 	case proto::MsgType::store_put:
 		s.put = proto::decode_store_put(payload);

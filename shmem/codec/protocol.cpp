@@ -79,6 +79,28 @@ KmeansRequest decode_kmeans(std::span<const std::byte> payload)
 	return k;
 }
 
+std::vector<std::byte> encode(const AssignRequest &a)
+{
+	Writer w;
+	w.put(a.n);
+	w.put(a.dim);
+	w.put(a.k);
+	w.put(a.metric);
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+AssignRequest decode_assign(std::span<const std::byte> payload)
+{
+	Reader r(payload);
+	AssignRequest a;
+	a.n = r.get<std::uint64_t>();
+	a.dim = r.get<std::uint32_t>();
+	a.k = r.get<std::uint32_t>();
+	a.metric = r.get<KmeansMetric>();
+	return a;
+}
+
 std::vector<std::byte> encode(const StoreKey &k)
 {
 	Writer w;

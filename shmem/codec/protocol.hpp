@@ -29,6 +29,7 @@ enum class MsgType : std::uint16_t {
 	store_stats = 3,   // no payload; response: StoreEntry rows
 	store_put = 4,     // StorePut, then data frames, then end
 	store_drop = 5,    // StoreKey
+	assign = 6,        // AssignRequest, then data frames: k centroids, then n rows; response: n int32 labels
 	// both directions
 	data = 10,
 	end = 11,
@@ -141,6 +142,17 @@ struct KmeansRequest {
 };
 std::vector<std::byte> encode(const KmeansRequest &r);
 KmeansRequest decode_kmeans(std::span<const std::byte> payload);
+
+// Nearest centroid of each row (index builds): l2 and l1 by distance, cosine and ip by the
+// largest inner product with unit-norm centroids.
+struct AssignRequest {
+	std::uint64_t n = 0;   // rows
+	std::uint32_t dim = 0;
+	std::uint32_t k = 0;   // centroids, sent before the rows
+	KmeansMetric metric = KmeansMetric::l2;
+};
+std::vector<std::byte> encode(const AssignRequest &r);
+AssignRequest decode_assign(std::span<const std::byte> payload);
 
 // Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
 struct StoreKey {

@@ -1,6 +1,10 @@
 #include "worker/kernels/jobs.hpp"
 
+#include "worker/kernels/distance.hpp"
 #include "worker/kernels/kmeans.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -39,6 +43,47 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 	}
 	auto b = w.bytes();
 	return {b.begin(), b.end()};
+}
+
+void check_assign_request(const proto::AssignRequest &req)
+{
+	if (req.k < 1 || req.dim < 1)
+		throw std::invalid_argument("assignment needs at least one centroid of at least one dimension");
+}
+
+std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel)
+{
+	check_assign_request(req);
+	const float *centroids = data;
+	const float *rows = data + std::size_t(req.k) * req.dim;
+	std::vector<std::byte> out(req.n * sizeof(std::int32_t));
+	auto *labels = reinterpret_cast<std::int32_t *>(out.data());
+	if (req.metric != proto::KmeansMetric::l1) {
+		bool spherical = req.metric != proto::KmeansMetric::l2;
+		kernels::assign_nearest(rows, req.n, req.dim, centroids, req.k, spherical, labels, nullptr, cancel);
+		return out;
+	}
+	// L1 has no GEMM form: one distance per (row, centroid) pair.
+	const auto &kern = kernels::active_kernels();
+	tbb::parallel_for(tbb::blocked_range<std::size_t>(0, req.n, 256), [&](const tbb::blocked_range<std::size_t> &r) {
+		if (cancel.requested())
+			return;
+		for (std::size_t i = r.begin(); i < r.end(); i++) {
+			const float *x = rows + i * req.dim;
+			float best = kern.l1(x, centroids, req.dim);
+			std::int32_t label = 0;
+			for (std::uint32_t c = 1; c < req.k; c++) {
+				float d = kern.l1(x, centroids + std::size_t(c) * req.dim, req.dim);
+				if (d < best) {
+					best = d;
+					label = std::int32_t(c);
+				}
+			}
+			labels[i] = label;
+		}
+	});
+	cancel.check();
+	return out;
 }
 
 }  // namespace ruvector::jobs

@@ -26,4 +26,9 @@ struct KmeansResultHeader {
 void check_kmeans_request(const proto::KmeansRequest &req);
 std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *data, kernels::CancelToken cancel);
 
+// Nearest-centroid labels for an index build. data = k centroids, then n rows (both dim floats).
+// Result: n int32 labels. Ties go to the lower list number.
+void check_assign_request(const proto::AssignRequest &req);
+std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel);
+
 }  // namespace ruvector::jobs

@@ -1,0 +1,403 @@
+// ruivfflat: the handler, options, settings, cost estimate and statistics.
+#include "extension/ivfflat.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relation.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/selfuncs.h"
+#include "utils/spccache.h"
+#include "utils/syscache.h"
+}
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+namespace ruvector::ivf {
+
+/* Settings.
+ *
+ * ivfflat.probes is pgvector's name for ruvector.ivfflat_probes: an application written for pgvector
+ * sets it and expects it to work. The two are one setting: whichever was set last (and is still
+ * in force after RESET or rollback) decides, and both show that value. When neither is set, the
+ * index's own `probes` option applies. */
+
+namespace {
+
+struct ProbesSetting {
+	int value;
+	bool explicit_;  // set by the user (SET, ALTER ... SET, postgresql.conf), not the default
+	uint64 seq;      // when it was last assigned
+};
+ProbesSetting probes_settings[2];  // 0: ruvector.ivfflat_probes, 1: ivfflat.probes
+uint64 probes_seq = 0;
+int probes_var[2] = {1, 1};
+int iterative_scan_var = int(IterativeScan::off);
+int max_probes_var = kMaxLists;
+char probes_show_buf[16];
+
+const ProbesSetting *current_probes()
+{
+	const ProbesSetting *best = nullptr;
+	for (const auto &s : probes_settings)
+		if (s.explicit_ && (!best || s.seq > best->seq))
+			best = &s;
+	return best;
+}
+
+bool check_probes(int *, void **extra, GucSource source)
+{
+	bool *e = static_cast<bool *>(malloc(sizeof(bool)));
+	if (!e)
+		return false;
+	*e = source > PGC_S_DYNAMIC_DEFAULT;
+	*extra = e;
+	return true;
+}
+
+void assign_probes(int which, int value, void *extra)
+{
+	probes_settings[which] = ProbesSetting{value, extra && *static_cast<bool *>(extra), ++probes_seq};
+}
+void assign_ruvector_probes(int value, void *extra) { assign_probes(0, value, extra); }
+void assign_ivfflat_probes(int value, void *extra) { assign_probes(1, value, extra); }
+
+const char *show_probes()
+{
+	const ProbesSetting *s = current_probes();
+	snprintf(probes_show_buf, sizeof probes_show_buf, "%d", s ? s->value : 1);
+	return probes_show_buf;
+}
+
+const struct config_enum_entry iterative_scan_options[] = {
+	{"off", int(IterativeScan::off), false},
+	{"relaxed_order", int(IterativeScan::relaxed_order), false},
+	{"strict_order", int(IterativeScan::strict_order), false},
+	{nullptr, 0, false},
+};
+
+relopt_kind ivf_relopt_kind;
+
+}  // namespace
+
+void define_ivfflat_gucs()
+{
+	DefineCustomIntVariable("ruvector.ivfflat_probes", "Sets the number of lists a ruivfflat scan probes.",
+							"Same setting as ivfflat.probes. When neither is set, the index's probes option "
+							"applies (default 1).",
+							&probes_var[0], 1, 1, kMaxLists, PGC_USERSET, 0, check_probes, assign_ruvector_probes,
+							show_probes);
+	DefineCustomIntVariable("ivfflat.probes", "Sets the number of probes (pgvector's name for ruvector.ivfflat_probes).",
+							"Valid range is 1..lists.", &probes_var[1], 1, 1, kMaxLists, PGC_USERSET, 0, check_probes,
+							assign_ivfflat_probes, show_probes);
+	DefineCustomEnumVariable("ivfflat.iterative_scan", "Sets the mode for iterative scans.",
+							 "relaxed_order keeps probing lists until the query has its rows, ordering each batch "
+							 "of lists; strict_order never returns a row closer than one already returned.",
+							 &iterative_scan_var, int(IterativeScan::off), iterative_scan_options, PGC_USERSET, 0,
+							 nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ivfflat.max_probes", "Sets the max number of probes for iterative scans.",
+							"If this is lower than probes, probes is used.", &max_probes_var, kMaxLists, 1, kMaxLists,
+							PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("ivfflat");
+}
+
+void register_ivfflat_reloptions()
+{
+	ivf_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivf_relopt_kind, "lists", "Number of inverted lists", kDefaultLists, 1, kMaxLists,
+					  AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "probes", "Default number of lists a scan probes", 1, 1, kMaxLists,
+					  ShareUpdateExclusiveLock);
+}
+
+int effective_probes(Relation index)
+{
+	if (const ProbesSetting *s = current_probes())
+		return s->value;
+	const IvfOptions *opts = index_options(index);
+	return opts ? opts->probes : 1;
+}
+
+IterativeScan iterative_scan_mode() { return IterativeScan(iterative_scan_var); }
+int max_probes_setting() { return max_probes_var; }
+
+/* AM support */
+
+namespace {
+
+bytea *ivfoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
+		{"probes", RELOPT_TYPE_INT, offsetof(IvfOptions, probes)},
+	};
+	return static_cast<bytea *>(build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab,
+												 lengthof(tab)));
+}
+
+bool ivfvalidate(Oid) { return true; }
+
+char *ivfbuildphasename(int64 phase)
+{
+	switch (phase) {
+	case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+		return const_cast<char *>("initializing");
+	case kPhaseSampling:
+		return const_cast<char *>("sampling");
+	case kPhaseKmeans:
+		return const_cast<char *>("performing k-means");
+	case kPhaseAssigning:
+		return const_cast<char *>("assigning tuples");
+	case kPhaseWriting:
+		return const_cast<char *>("writing lists");
+	}
+	return nullptr;
+}
+
+// pgvector's cost model: the index is only for ORDER BY <op> LIMIT; the work is proportional to
+// probes / lists of the index and happens before the first row comes back.
+void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup, Cost *total,
+					 Selectivity *selectivity, double *correlation, double *pages)
+{
+	if (path->indexorderbys == NIL) {
+		// Without ORDER BY the index cannot answer anything useful.
+		*startup = DBL_MAX;
+		*total = DBL_MAX;
+		*selectivity = 0;
+		*correlation = 0;
+		*pages = 0;
+		return;
+	}
+	Relation index = index_open(path->indexinfo->indexoid, NoLock);
+	int probes = effective_probes(index);
+	double lists = kDefaultLists;
+	{
+		Buffer buf = ReadBuffer(index, kMetaBlock);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		const IvfMetaPage *m = meta_of(BufferGetPage(buf));
+		if (m->magic == kMagic)
+			lists = std::max<uint32>(m->lists, 1);
+		UnlockReleaseBuffer(buf);
+	}
+	index_close(index, NoLock);
+
+	double ratio = std::min(1.0, probes / lists);
+	GenericCosts costs;
+	memset(&costs, 0, sizeof costs);
+	costs.numIndexTuples = path->indexinfo->tuples * ratio;
+	genericcostestimate(root, path, loop_count, &costs);
+
+	double seq_page_cost;
+	get_tablespace_page_costs(path->indexinfo->reltablespace, nullptr, &seq_page_cost);
+	double scanned_pages = costs.numIndexPages * ratio;
+	double heap_pages = path->indexinfo->rel->pages;
+	if (scanned_pages > heap_pages && ratio < 0.5) {
+		// Vectors are TOASTed out of the heap, so a seq scan looks cheaper than it is.
+		costs.indexTotalCost -= scanned_pages * (costs.spc_random_page_cost - seq_page_cost);
+		costs.indexTotalCost -= (scanned_pages - heap_pages) * seq_page_cost;
+	} else {
+		// List pages are read in chain order, mostly sequentially.
+		costs.indexTotalCost -= 0.5 * scanned_pages * (costs.spc_random_page_cost - seq_page_cost);
+	}
+	if (ratio < costs.indexSelectivity)
+		costs.indexSelectivity = ratio;
+	*startup = costs.indexTotalCost;
+	*total = costs.indexTotalCost;
+	*selectivity = costs.indexSelectivity;
+	*correlation = 0;
+	*pages = costs.numIndexPages;
+}
+
+IndexAmRoutine *make_routine()
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+	am->amstrategies = 0;
+	am->amsupport = 1;
+	am->amoptsprocnum = 0;
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+	am->amusemaintenanceworkmem = false;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	am->amkeytype = InvalidOid;
+
+	am->ambuild = [](Relation heap, Relation index, IndexInfo *info) {
+		return pg::call_boundary([&] { return ivfbuild(heap, index, info); });
+	};
+	am->ambuildempty = [](Relation index) { pg::call_boundary([&] { ivfbuildempty(index); }); };
+	am->aminsert = [](Relation index, Datum *values, bool *isnull, ItemPointer tid, Relation heap,
+					  IndexUniqueCheck check, bool unchanged, IndexInfo *info) {
+		return pg::call_boundary([&] { return ivfinsert(index, values, isnull, tid, heap, check, unchanged, info); });
+	};
+	am->ambulkdelete = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback cb,
+						  void *state) { return pg::call_boundary([&] { return ivfbulkdelete(info, stats, cb, state); }); };
+	am->amvacuumcleanup = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats) {
+		return pg::call_boundary([&] { return ivfvacuumcleanup(info, stats); });
+	};
+	am->amcanreturn = nullptr;
+	am->amcostestimate = ivfcostestimate;
+	am->amoptions = ivfoptions;
+	am->amproperty = nullptr;
+	am->ambuildphasename = ivfbuildphasename;
+	am->amvalidate = ivfvalidate;
+	am->amadjustmembers = nullptr;
+	am->ambeginscan = [](Relation index, int nkeys, int norderbys) {
+		return pg::call_boundary([&] { return ivfbeginscan(index, nkeys, norderbys); });
+	};
+	am->amrescan = [](IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys) {
+		pg::call_boundary([&] { ivfrescan(scan, keys, nkeys, orderbys, norderbys); });
+	};
+	am->amgettuple = [](IndexScanDesc scan, ScanDirection dir) {
+		return pg::call_boundary([&] { return ivfgettuple(scan, dir); });
+	};
+	am->amgetbitmap = nullptr;
+	am->amendscan = [](IndexScanDesc scan) { pg::call_boundary([&] { ivfendscan(scan); }); };
+	am->ammarkpos = nullptr;
+	am->amrestrpos = nullptr;
+	am->amestimateparallelscan = nullptr;
+	am->aminitparallelscan = nullptr;
+	am->amparallelrescan = nullptr;
+	return am;
+}
+
+bool is_ivf_index(Relation rel)
+{
+	return rel->rd_rel->relkind == RELKIND_INDEX && rel->rd_indam && rel->rd_indam->amcostestimate == ivfcostestimate;
+}
+
+object_access_hook_type prev_object_access_hook = nullptr;
+
+// A dropped index's centroids leave the shared store with it (a rolled-back DROP just reloads).
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, class_id, object_id, sub_id, arg);
+	if (access != OAT_DROP || class_id != RelationRelationId || sub_id != 0)
+		return;
+	if (get_rel_relkind(object_id) != RELKIND_INDEX)
+		return;
+	HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(object_id));
+	if (!HeapTupleIsValid(tup))
+		return;
+	Oid am = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	const char *amname = get_am_name(am);
+	if (amname && (strcmp(amname, "ruivfflat") == 0 || strcmp(amname, "ivfflat") == 0))
+		forget_centroids(object_id);
+}
+
+}  // namespace
+
+void install_ivfflat_hooks()
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = on_object_access;
+}
+
+Relation open_ivf_index_for_stats(Oid relid)
+{
+	Relation index = relation_open(relid, AccessShareLock);
+	if (!is_ivf_index(index))
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						errmsg("\"%s\" is not a ruivfflat index", RelationGetRelationName(index))));
+	Oid heap = index->rd_index->indrelid;
+	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for table %s", get_rel_name(heap))));
+	return index;
+}
+
+}  // namespace ruvector::ivf
+
+using namespace ruvector;
+using namespace ruvector::ivf;
+
+RV_FUNCTION(ruivfflat_handler) { PG_RETURN_POINTER(make_routine()); }
+
+// Opclass support function 1: which metric the opclass orders by.
+RV_FUNCTION(ruivfflat_l2_support) { PG_RETURN_INT32(int32(Metric::l2)); }
+RV_FUNCTION(ruivfflat_ip_support) { PG_RETURN_INT32(int32(Metric::ip)); }
+RV_FUNCTION(ruivfflat_cosine_support) { PG_RETURN_INT32(int32(Metric::cosine)); }
+RV_FUNCTION(ruivfflat_l1_support) { PG_RETURN_INT32(int32(Metric::l1)); }
+
+// ruvector_ivfflat_stats(index regclass): the index's shape and health, read from its pages.
+RV_FUNCTION(ruvector_ivfflat_stats)
+{
+	Relation index = open_ivf_index_for_stats(PG_GETARG_OID(0));
+	IvfMetaPage meta = read_meta(index);
+
+	// Entries per list: count live line pointers along each chain.
+	int64 total = 0, min_n = INT64_MAX, max_n = 0;
+	double sum_sq = 0;
+	for (uint32 l = 0; l < meta.lists; l++) {
+		IvfListEntry e = read_list_entry(index, meta, l);
+		int64 n = 0;
+		for (BlockNumber blk = e.start; blk != InvalidBlockNumber;) {
+			CHECK_FOR_INTERRUPTS();
+			Buffer buf = ReadBuffer(index, blk);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			Page page = BufferGetPage(buf);
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+				if (ItemIdIsNormal(PageGetItemId(page, off)))
+					n++;
+			blk = page_opaque(page)->next;
+			UnlockReleaseBuffer(buf);
+		}
+		total += n;
+		min_n = std::min(min_n, n);
+		max_n = std::max(max_n, n);
+		sum_sq += double(n) * double(n);
+	}
+	if (meta.lists == 0)
+		min_n = 0;
+	BlockNumber pages = RelationGetNumberOfBlocks(index);
+
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	Datum values[15];
+	bool nulls[15] = {};
+	double mean = meta.lists ? double(total) / meta.lists : 0;
+	values[0] = Int32GetDatum(int32(meta.lists));
+	values[1] = Int32GetDatum(int32(meta.lists_requested));
+	values[2] = Int32GetDatum(std::min<int32>(effective_probes(index), int32(meta.lists)));
+	values[3] = Int32GetDatum(int32(meta.dimensions));
+	values[4] = CStringGetTextDatum(metric_name(Metric(meta.metric)));
+	values[5] = Int64GetDatum(total);
+	values[6] = Int64GetDatum(min_n);
+	values[7] = Float8GetDatum(mean);
+	values[8] = Int64GetDatum(max_n);
+	// FAISS's imbalance factor: 1.0 when all lists are the same size, lists when one list holds all.
+	values[9] = Float8GetDatum(total ? double(meta.lists) * sum_sq / (double(total) * double(total)) : 1.0);
+	values[10] = Int64GetDatum(int64(pages));
+	values[11] = Int64GetDatum(int64(pages) * BLCKSZ);
+	values[12] = CStringGetTextDatum(centroid_cache_state(index, meta));
+	values[13] = Int64GetDatum(int64(meta.built_rows));
+	values[14] = Int64GetDatum(int64(meta.sample_rows));
+	relation_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

@@ -1,0 +1,160 @@
+// ruivfflat: an IVFFlat index access method (also registered as `ivfflat`).
+//
+// Page layout (every page is a standard page; the special space is IvfPageOpaque):
+//   block 0         meta page: IvfMetaPage (dimensions, lists, metric, build stamp, where things are)
+//   centroid pages  the trained centroids as one stream of floats (list c at float offset c * dim)
+//   directory pages one IvfListEntry per list: first entry page and the page inserts try first
+//   entry pages     one chain per list; each item is IvfEntryHeader (heap TID) then the vector
+// Centroids are written once per build and never change, so any copy of them is valid as long as
+// the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
+// filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
+// at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
+#pragma once
+#include "extension/vector.hpp"
+
+extern "C" {
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/itup.h"
+#include "access/reloptions.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "utils/rel.h"
+}
+
+namespace ruvector::ivf {
+
+enum class Metric : uint16 { l2 = 1, ip = 2, cosine = 3, l1 = 4 };
+const char *metric_name(Metric m);
+
+inline constexpr uint32 kMagic = 0x52564946;  // "RVIF"
+inline constexpr uint32 kLayoutVersion = 1;
+inline constexpr BlockNumber kMetaBlock = 0;
+inline constexpr uint16 kPageId = 0xFF91;
+inline constexpr int kMaxLists = 32768;
+inline constexpr int kDefaultLists = 100;
+
+// Build progress sub-phases (pg_stat_progress_create_index.phase); 1 is core's "initializing".
+inline constexpr int kPhaseSampling = 2;
+inline constexpr int kPhaseKmeans = 3;
+inline constexpr int kPhaseAssigning = 4;
+inline constexpr int kPhaseWriting = 5;
+
+struct IvfMetaPage {
+	uint32 magic;
+	uint32 layout_version;
+	uint32 dimensions;
+	uint32 lists;            // trained lists (fewer than requested when the table had little data)
+	uint32 lists_requested;  // the `lists` option at build time
+	uint16 metric;           // Metric
+	uint16 flags;
+	uint64 stamp;            // differs for every build: identifies this set of centroids
+	BlockNumber centroid_start;
+	uint32 centroid_pages;
+	BlockNumber directory_start;
+	uint32 directory_pages;
+	uint64 built_rows;       // rows indexed by the build
+	uint64 sample_rows;      // rows k-means was trained on
+};
+
+struct IvfListEntry {
+	BlockNumber start;   // first entry page of the list
+	BlockNumber insert;  // page where the next insert starts looking for room
+};
+
+struct IvfPageOpaque {
+	BlockNumber next;  // next page of the same chain, or InvalidBlockNumber
+	uint16 flags;
+	uint16 page_id;    // kPageId, identifies ruivfflat pages in tools
+};
+
+inline constexpr uint16 kPageMeta = 1, kPageCentroids = 2, kPageDirectory = 4, kPageEntries = 8;
+
+// An entry item: the heap TID, padding, then the vector's floats (8-byte aligned).
+struct IvfEntryHeader {
+	ItemPointerData tid;
+	uint16 unused;
+};
+static_assert(sizeof(IvfEntryHeader) == 8);
+
+inline Size entry_size(int dim) { return sizeof(IvfEntryHeader) + sizeof(float) * Size(dim); }
+inline const float *entry_vector(const IvfEntryHeader *e) { return reinterpret_cast<const float *>(e + 1); }
+
+// Room for raw data on a page (centroid and directory pages hold a plain array after the header).
+inline constexpr Size kPageDataSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IvfPageOpaque));
+inline constexpr Size kFloatsPerCentroidPage = kPageDataSpace / sizeof(float);
+inline constexpr Size kListsPerDirectoryPage = kPageDataSpace / sizeof(IvfListEntry);
+// The widest vector one entry page holds: one item, its line pointer, the page header and special.
+inline constexpr int kMaxDimensions =
+	int((kPageDataSpace - sizeof(ItemIdData) - sizeof(IvfEntryHeader)) / sizeof(float)) & ~1;
+
+inline IvfPageOpaque *page_opaque(Page page) { return reinterpret_cast<IvfPageOpaque *>(PageGetSpecialPointer(page)); }
+inline IvfMetaPage *meta_of(Page page) { return reinterpret_cast<IvfMetaPage *>(PageGetContents(page)); }
+
+// Reloptions (`lists`, `probes`).
+struct IvfOptions {
+	int32 vl_len_;
+	int lists;
+	int probes;  // 0 = not set
+};
+
+// GUCs (defined in ivfflat.cpp, registered from _PG_init).
+enum class IterativeScan { off = 0, relaxed_order = 1, strict_order = 2 };
+void define_ivfflat_gucs();
+void install_ivfflat_hooks();
+void register_ivfflat_reloptions();
+int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
+IterativeScan iterative_scan_mode();
+int max_probes_setting();
+
+/* ivfutils.cpp */
+void init_page(Page page, uint16 flags);
+Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);
+IvfMetaPage read_meta(Relation index);  // validated copy of the meta page
+Metric index_metric(Relation index);    // from the opclass support function
+int index_dimensions(Relation index);   // from the column's typmod (-1 when none)
+const IvfOptions *index_options(Relation index);
+
+// The query/stored form of a vector for this metric: cosine indexes store unit vectors.
+// Returns false for a cosine zero vector (not indexable).
+bool prepare_vector(Metric metric, const float *in, int dim, float *out);
+// The ordering distance the index uses (squared L2, negative inner product, L1).
+float order_distance(Metric metric, const float *a, const float *b, int dim);
+
+// Centroids of an index: a backend-local copy, valid while the meta page's stamp matches.
+struct Centroids {
+	uint64 stamp;
+	uint32 lists;
+	uint32 dim;
+	Metric metric;
+	const float *data;  // lists * dim
+	const char *source; // where this backend got them: "local", "shared", "pages"
+};
+const Centroids &index_centroids(Relation index, const IvfMetaPage &meta);
+// Publish centroids to the worker's shared store (best effort: skipped when the worker is down).
+void publish_centroids(Oid index_oid, uint64 stamp, uint32 lists, uint32 dim, const float *data);
+// Forget cached centroids of an index (backend-local and shared), e.g. when it is dropped.
+void forget_centroids(Oid index_oid);
+const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);
+
+// The nearest `count` lists to a query, nearest first.
+void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out);
+
+// Update a list's insert page (generic WAL). Only ever moves forward unless `reset`.
+void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, BlockNumber blkno, bool reset);
+IvfListEntry read_list_entry(Relation index, const IvfMetaPage &meta, uint32 list);
+
+/* AM callbacks (one file per concern, as in pgvector and contrib/bloom) */
+IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info);
+void ivfbuildempty(Relation index);
+bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+               IndexUniqueCheck check, bool unchanged, IndexInfo *info);
+IndexBulkDeleteResult *ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+                                     IndexBulkDeleteCallback callback, void *state);
+IndexBulkDeleteResult *ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys);
+void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool ivfgettuple(IndexScanDesc scan, ScanDirection dir);
+void ivfendscan(IndexScanDesc scan);
+
+}  // namespace ruvector::ivf

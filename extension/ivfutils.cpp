@@ -1,0 +1,394 @@
+// ruivfflat helpers: pages, the meta page, metric and options, and the centroid cache.
+#include "extension/ivfflat.hpp"
+#include "extension/worker_client.hpp"
+#include "shmem/store.hpp"
+#include "worker/kernels/distance.hpp"
+
+extern "C" {
+#include "access/relscan.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+}
+
+#include <algorithm>
+#include <cmath>
+
+namespace ruvector::ivf {
+
+// The shared-store kind of an index's centroids (object = index oid).
+inline constexpr uint32 kStoreKindCentroids = 1;
+
+const char *metric_name(Metric m)
+{
+	switch (m) {
+	case Metric::l2:
+		return "l2";
+	case Metric::ip:
+		return "ip";
+	case Metric::cosine:
+		return "cosine";
+	case Metric::l1:
+		return "l1";
+	}
+	return "unknown";
+}
+
+void init_page(Page page, uint16 flags)
+{
+	PageInit(page, BLCKSZ, sizeof(IvfPageOpaque));
+	IvfPageOpaque *op = page_opaque(page);
+	op->next = InvalidBlockNumber;
+	op->flags = flags;
+	op->page_id = kPageId;
+}
+
+// A new page at the end of the index, exclusively locked. Callers hold the extension lock when
+// other backends may extend concurrently.
+Buffer new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, nullptr);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	return buf;
+}
+
+IvfMetaPage read_meta(Relation index)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	IvfMetaPage meta = *meta_of(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	if (meta.magic != kMagic || meta.layout_version != kLayoutVersion)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+						errmsg("index \"%s\" is not a valid ruivfflat index", RelationGetRelationName(index)),
+						errhint("REINDEX it.")));
+	return meta;
+}
+
+Metric index_metric(Relation index)
+{
+	FmgrInfo *proc = index_getprocinfo(index, 1, 1);
+	int32 m = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(nullptr)));
+	if (m < int32(Metric::l2) || m > int32(Metric::l1))
+		elog(ERROR, "ruivfflat support function returned an unknown metric %d", m);
+	return Metric(m);
+}
+
+int index_dimensions(Relation index)
+{
+	return TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+}
+
+const IvfOptions *index_options(Relation index)
+{
+	return reinterpret_cast<const IvfOptions *>(index->rd_options);
+}
+
+bool prepare_vector(Metric metric, const float *in, int dim, float *out)
+{
+	if (metric != Metric::cosine) {
+		if (out != in)
+			memcpy(out, in, sizeof(float) * Size(dim));
+		return true;
+	}
+	double norm = 0;
+	for (int i = 0; i < dim; i++)
+		norm += double(in[i]) * in[i];
+	if (norm == 0) {
+		if (out != in)
+			memcpy(out, in, sizeof(float) * Size(dim));
+		return false;
+	}
+	double inv = 1.0 / std::sqrt(norm);
+	for (int i = 0; i < dim; i++)
+		out[i] = float(in[i] * inv);
+	return true;
+}
+
+float order_distance(Metric metric, const float *a, const float *b, int dim)
+{
+	const auto &k = kernels::active_kernels();
+	switch (metric) {
+	case Metric::l2:
+		return k.l2_squared(a, b, Size(dim));
+	case Metric::ip:
+	case Metric::cosine:
+		return -k.inner_product(a, b, Size(dim));
+	case Metric::l1:
+		return k.l1(a, b, Size(dim));
+	}
+	return 0;
+}
+
+/* Centroids */
+
+namespace {
+
+// Backend-local copies, in TopMemoryContext. A handful of indexes per session is typical.
+struct LocalCentroids {
+	Oid index;
+	Centroids c;
+};
+constexpr int kLocalSlots = 32;
+LocalCentroids local_cache[kLocalSlots];
+int local_next = 0;
+
+struct CentroidBlobHeader {
+	uint64 stamp;
+	uint32 lists;
+	uint32 dim;
+};
+
+LocalCentroids *find_local(Oid index)
+{
+	for (auto &e : local_cache)
+		if (e.c.data && e.index == index)
+			return &e;
+	return nullptr;
+}
+
+void drop_local(LocalCentroids *e)
+{
+	pfree(const_cast<float *>(e->c.data));
+	e->c = {};
+	e->index = InvalidOid;
+}
+
+LocalCentroids *remember(Oid index, const IvfMetaPage &meta, float *data, const char *source)
+{
+	LocalCentroids *e = find_local(index);
+	if (!e) {
+		e = &local_cache[local_next];
+		local_next = (local_next + 1) % kLocalSlots;
+		if (e->c.data)
+			drop_local(e);
+	} else if (e->c.data != data) {
+		drop_local(e);
+	}
+	e->index = index;
+	e->c = Centroids{meta.stamp, meta.lists, meta.dimensions, Metric(meta.metric), data, source};
+	return e;
+}
+
+float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
+{
+	Size total = Size(meta.lists) * meta.dimensions;
+	float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, total * sizeof(float)));
+	Size done = 0;
+	BlockNumber blkno = meta.centroid_start;
+	while (done < total) {
+		if (blkno == InvalidBlockNumber)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+							errmsg("centroid pages of index \"%s\" end early", RelationGetRelationName(index))));
+		Buffer buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		Size n = std::min<Size>(kFloatsPerCentroidPage, total - done);
+		memcpy(data + done, PageGetContents(page), n * sizeof(float));
+		done += n;
+		blkno = page_opaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return data;
+}
+
+// Best effort: a failure here must not fail the query that only wanted to warm the cache.
+template <class Fn>
+void best_effort(Fn &&fn)
+{
+	if (!worker_ready())
+		return;
+	MemoryContext cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		fn();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		worker_request_abandon();
+		ErrorData *ed = CopyErrorData();
+		FlushErrorState();
+		// Cancels and timeouts still belong to the query.
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED) {
+			ReThrowError(ed);
+		}
+		ereport(DEBUG1, (errmsg_internal("ruivfflat: centroid cache not updated: %s", ed->message)));
+		FreeErrorData(ed);
+	}
+	PG_END_TRY();
+}
+
+}  // namespace
+
+void publish_centroids(Oid index_oid, uint64 stamp, uint32 lists, uint32 dim, const float *data)
+{
+	best_effort([&] {
+		Size bytes = sizeof(CentroidBlobHeader) + Size(lists) * dim * sizeof(float);
+		proto::StorePut put{proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, bytes, stamp};
+		CentroidBlobHeader h{stamp, lists, dim};
+		worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
+		worker_request_send_data(std::as_bytes(std::span(&h, 1)));
+		worker_request_send_data(std::as_bytes(std::span(data, Size(lists) * dim)));
+		worker_request_send_end();
+		std::span<const std::byte> payload;
+		while (worker_request_receive(&payload) != proto::MsgType::end) {
+		}
+		worker_request_finish();
+	});
+}
+
+void forget_centroids(Oid index_oid)
+{
+	if (LocalCentroids *e = find_local(index_oid))
+		drop_local(e);
+	if (!rv_control)
+		return;
+	proto::StoreKey key{MyDatabaseId, index_oid, kStoreKindCentroids};
+	if (store_current_version(key) == 0)
+		return;
+	best_effort([&] {
+		worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
+		std::span<const std::byte> payload;
+		while (worker_request_receive(&payload) != proto::MsgType::end) {
+		}
+		worker_request_finish();
+	});
+}
+
+const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
+{
+	Oid oid = RelationGetRelid(index);
+	if (LocalCentroids *e = find_local(oid); e && e->c.stamp == meta.stamp) {
+		e->c.source = "local";
+		return e->c;
+	}
+	// The worker's shared store: filled by the build or by the first backend that read the pages.
+	if (rv_control) {
+		proto::StoreKey key{MyDatabaseId, oid, kStoreKindCentroids};
+		uint64 tag = 0;
+		if (store_current_version(key, &tag) != 0 && tag == meta.stamp) {
+			uint64 version, bytes;
+			void *blob = store_copy_out(key, &version, &tag, &bytes);
+			Size want = sizeof(CentroidBlobHeader) + Size(meta.lists) * meta.dimensions * sizeof(float);
+			if (blob && tag == meta.stamp && bytes == want) {
+				CentroidBlobHeader h;
+				memcpy(&h, blob, sizeof h);
+				if (h.stamp == meta.stamp && h.lists == meta.lists && h.dim == meta.dimensions) {
+					float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, want - sizeof h));
+					memcpy(data, static_cast<char *>(blob) + sizeof h, want - sizeof h);
+					pfree(blob);
+					return remember(oid, meta, data, "shared")->c;
+				}
+			}
+			if (blob)
+				pfree(blob);
+		}
+	}
+	float *data = read_centroid_pages(index, meta);
+	const Centroids &c = remember(oid, meta, data, "pages")->c;
+	publish_centroids(oid, meta.stamp, meta.lists, meta.dimensions, data);
+	return c;
+}
+
+const char *centroid_cache_state(Relation index, const IvfMetaPage &meta)
+{
+	Oid oid = RelationGetRelid(index);
+	if (rv_control) {
+		uint64 tag = 0;
+		if (store_current_version(proto::StoreKey{MyDatabaseId, oid, kStoreKindCentroids}, &tag) != 0)
+			return tag == meta.stamp ? "shared" : "stale";
+	}
+	if (LocalCentroids *e = find_local(oid); e && e->c.stamp == meta.stamp)
+		return "local";
+	return "not loaded";
+}
+
+void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out)
+{
+	const auto &k = kernels::active_kernels();
+	float *d = static_cast<float *>(palloc(sizeof(float) * c.lists));
+	switch (c.metric) {
+	case Metric::l2:
+		k.l2_squared_batch(query, c.data, c.lists, c.dim, c.dim, d);
+		break;
+	case Metric::ip:
+	case Metric::cosine:
+		// Spherical centroids: the nearest list has the largest inner product.
+		k.inner_product_batch(query, c.data, c.lists, c.dim, c.dim, d);
+		for (uint32 i = 0; i < c.lists; i++)
+			d[i] = -d[i];
+		break;
+	case Metric::l1:
+		for (uint32 i = 0; i < c.lists; i++)
+			d[i] = k.l1(query, c.data + Size(i) * c.dim, c.dim);
+		break;
+	}
+	count = std::min<int>(count, int(c.lists));
+	int32 *order = static_cast<int32 *>(palloc(sizeof(int32) * c.lists));
+	for (uint32 i = 0; i < c.lists; i++)
+		order[i] = int32(i);
+	auto less = [d](int32 a, int32 b) { return d[a] < d[b] || (d[a] == d[b] && a < b); };
+	std::partial_sort(order, order + count, order + c.lists, less);
+	for (int i = 0; i < count; i++) {
+		lists_out[i] = order[i];
+		if (dist_out)
+			dist_out[i] = d[order[i]];
+	}
+	pfree(order);
+	pfree(d);
+}
+
+/* The list directory */
+
+namespace {
+
+void directory_position(const IvfMetaPage &meta, uint32 list, BlockNumber *blkno, Size *offset)
+{
+	if (list >= meta.lists)
+		elog(ERROR, "ruivfflat list %u out of range (%u lists)", list, meta.lists);
+	*blkno = meta.directory_start + BlockNumber(list / kListsPerDirectoryPage);
+	*offset = (list % kListsPerDirectoryPage) * sizeof(IvfListEntry);
+}
+
+}  // namespace
+
+IvfListEntry read_list_entry(Relation index, const IvfMetaPage &meta, uint32 list)
+{
+	BlockNumber blkno;
+	Size offset;
+	directory_position(meta, list, &blkno, &offset);
+	Buffer buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	IvfListEntry e;
+	memcpy(&e, PageGetContents(BufferGetPage(buf)) + offset, sizeof e);
+	UnlockReleaseBuffer(buf);
+	return e;
+}
+
+void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, BlockNumber blkno, bool reset)
+{
+	BlockNumber dir;
+	Size offset;
+	directory_position(meta, list, &dir, &offset);
+	Buffer buf = ReadBuffer(index, dir);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	IvfListEntry e;
+	memcpy(&e, PageGetContents(BufferGetPage(buf)) + offset, sizeof e);
+	// Inserts only move the hint forward (a later page in the chain is a larger block number,
+	// since chains only grow by extension); vacuum resets it to where it freed space.
+	if (e.insert == blkno || (!reset && e.insert != InvalidBlockNumber && blkno < e.insert)) {
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	e.insert = blkno;
+	memcpy(PageGetContents(page) + offset, &e, sizeof e);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+}  // namespace ruvector::ivf
