@@ -11,6 +11,7 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -166,8 +167,9 @@ char *ivfbuildphasename(int64 phase)
 	return nullptr;
 }
 
-// pgvector's cost model: the index is only for ORDER BY <op> LIMIT; the work is proportional to
-// probes / lists of the index and happens before the first row comes back.
+// The index only serves ORDER BY <op> LIMIT: a scan reads probes / lists of the entries, in
+// list-chain order (sequential pages), computes one distance per entry and does all of it before
+// the first row comes back.
 void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup, Cost *total,
 					 Selectivity *selectivity, double *correlation, double *pages)
 {
@@ -201,23 +203,20 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 
 	double seq_page_cost;
 	get_tablespace_page_costs(path->indexinfo->reltablespace, nullptr, &seq_page_cost);
-	double scanned_pages = costs.numIndexPages * ratio;
-	double heap_pages = path->indexinfo->rel->pages;
-	if (scanned_pages > heap_pages && ratio < 0.5) {
-		// Vectors are TOASTed out of the heap, so a seq scan looks cheaper than it is.
-		costs.indexTotalCost -= scanned_pages * (costs.spc_random_page_cost - seq_page_cost);
-		costs.indexTotalCost -= (scanned_pages - heap_pages) * seq_page_cost;
-	} else {
-		// List pages are read in chain order, mostly sequentially.
-		costs.indexTotalCost -= 0.5 * scanned_pages * (costs.spc_random_page_cost - seq_page_cost);
-	}
-	if (ratio < costs.indexSelectivity)
-		costs.indexSelectivity = ratio;
-	*startup = costs.indexTotalCost;
-	*total = costs.indexTotalCost;
-	*selectivity = costs.indexSelectivity;
+	double scanned_pages = costs.numIndexPages;
+	double heap_pages = std::max<double>(path->indexinfo->rel->pages, 1);
+	// Wide vectors live in TOAST, which the seq scan's cost ignores: compare like with like.
+	double page_cost = std::min(scanned_pages, heap_pages * ratio) * seq_page_cost;
+	double cost = page_cost + costs.numIndexTuples * (cpu_index_tuple_cost + cpu_operator_cost) +
+				  lists * cpu_operator_cost;
+	// Without LIMIT a query wants every row, which a scan of fewer than all lists does not give.
+	if (root->parse->limitCount == nullptr && ratio < 1.0)
+		cost += disable_cost;
+	*startup = cost;
+	*total = cost;
+	*selectivity = std::min(costs.indexSelectivity, ratio);
 	*correlation = 0;
-	*pages = costs.numIndexPages;
+	*pages = scanned_pages;
 }
 
 IndexAmRoutine *make_routine()

@@ -4,9 +4,12 @@
 // `bound` best candidates in a max-heap instead of sorting every row read. When the executor
 // wants more rows than the bound held, the batch is scanned again with a larger bound, skipping
 // what was already returned (candidates are ordered by (distance, TID), so "after the last one
-// returned" is exact). When a batch runs out and an iterative scan is on, the next `probes` lists
-// become the next batch, up to ivfflat.max_probes lists in all.
+// returned" is exact). When a batch runs out and an iterative scan is on (relaxed_order), the next
+// `probes` lists become the next batch, up to ivfflat.max_probes lists in all; rows are ordered
+// within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
+// whole result is in exact distance order over them (max_probes bounds the work).
 #include "extension/ivfflat.hpp"
+#include "worker/kernels/distance.hpp"
 
 extern "C" {
 #include "access/relscan.h"
@@ -55,9 +58,61 @@ struct ScanState {
 	bool overflowed;     // the batch had more candidates than the bound kept
 	bool have_last;      // last returned candidate of this batch (for rescans)
 	Candidate last;
-	bool have_floor;     // strict order: nothing at or before this is returned again
-	Candidate floor;
 };
+
+// Pull a whole page towards the cache while the previous one is being scanned: list pages sit at
+// scattered shared-buffer addresses, so the hardware prefetcher cannot run ahead across them.
+inline void prefetch_page(Buffer buf)
+{
+	const char *p = static_cast<const char *>(BufferGetPage(buf));
+	for (Size off = 0; off < BLCKSZ; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+// Distances of every live entry on a page. Entries added in order sit back to back (the last one
+// lowest in the page), so when nothing was deleted one batch kernel call covers the page.
+int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHeader **entries)
+{
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	int n = 0;
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+		ItemId iid = PageGetItemId(page, off);
+		if (ItemIdIsNormal(iid))
+			entries[n++] = reinterpret_cast<const IvfEntryHeader *>(PageGetItem(page, iid));
+	}
+	if (n == 0)
+		return 0;
+	if (!so->query) {
+		for (int i = 0; i < n; i++)
+			dist[i] = 0;
+		return n;
+	}
+	Size stride = MAXALIGN(entry_size(so->dim));
+	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
+	bool packed = stride % sizeof(float) == 0 && (so->metric == Metric::l2 || so->metric == Metric::ip ||
+												  so->metric == Metric::cosine);
+	for (int i = 0; packed && i < n; i++)
+		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i);
+	if (!packed) {
+		for (int i = 0; i < n; i++)
+			dist[i] = order_distance(so->metric, so->query, entry_vector(entries[i]), so->dim);
+		return n;
+	}
+	// Rows from the lowest address up are entries n-1 .. 0.
+	float tmp[MaxOffsetNumber];
+	const auto &k = kernels::active_kernels();
+	const float *rows = entry_vector(entries[n - 1]);
+	if (so->metric == Metric::l2)
+		k.l2_squared_batch(so->query, rows, Size(n), Size(so->dim), stride / sizeof(float), tmp);
+	else {
+		k.inner_product_batch(so->query, rows, Size(n), Size(so->dim), stride / sizeof(float), tmp);
+		for (int i = 0; i < n; i++)
+			tmp[i] = -tmp[i];
+	}
+	for (int i = 0; i < n; i++)
+		dist[i] = tmp[n - 1 - i];
+	return n;
+}
 
 // Scan the lists of the current batch, keeping the `bound` best candidates after `after`.
 void scan_batch(Relation index, ScanState *so, const Candidate *after)
@@ -74,40 +129,65 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 	Candidate *heap = so->cand;
 	int n = 0;
 	auto worse = [](const Candidate &a, const Candidate &b) { return before(a, b); };  // max-heap on (distance, tid)
-	for (int b = so->batch_start; b < so->batch_end; b++) {
-		IvfListEntry e = read_list_entry(index, so->meta, uint32(so->lists[b]));
-		for (BlockNumber blkno = e.start; blkno != InvalidBlockNumber;) {
-			CHECK_FOR_INTERRUPTS();
-			Buffer buf = ReadBuffer(index, blkno);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			Page page = BufferGetPage(buf);
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
-				ItemId iid = PageGetItemId(page, off);
-				if (!ItemIdIsNormal(iid))
-					continue;
-				auto *entry = reinterpret_cast<const IvfEntryHeader *>(PageGetItem(page, iid));
-				Candidate c;
-				c.distance = so->query ? order_distance(so->metric, so->query, entry_vector(entry), so->dim) : 0.0f;
-				c.tid = entry->tid;
-				if (after && !before(*after, c))
-					continue;
-				if (n < so->bound) {
-					heap[n++] = c;
+	float dist[MaxOffsetNumber];
+	const IvfEntryHeader *entries[MaxOffsetNumber];
+
+	// The chain heads of the batch, so the next list's first page can be prefetched too.
+	int nbatch = so->batch_end - so->batch_start;
+	BlockNumber *heads = static_cast<BlockNumber *>(palloc(sizeof(BlockNumber) * nbatch));
+	for (int b = 0; b < nbatch; b++)
+		heads[b] = read_list_entry(index, so->meta, uint32(so->lists[so->batch_start + b])).start;
+
+	int next_list = 0;
+	BlockNumber blkno = InvalidBlockNumber;
+	Buffer buf = InvalidBuffer;
+	for (;;) {
+		if (!BufferIsValid(buf)) {
+			while (blkno == InvalidBlockNumber && next_list < nbatch)
+				blkno = heads[next_list++];
+			if (blkno == InvalidBlockNumber)
+				break;
+			buf = ReadBuffer(index, blkno);
+		}
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		BlockNumber next = page_opaque(page)->next;
+		// Pin and prefetch the page that comes next (this chain's, or the next list's head).
+		BlockNumber ahead = next;
+		int ahead_list = next_list;
+		while (ahead == InvalidBlockNumber && ahead_list < nbatch)
+			ahead = heads[ahead_list++];
+		Buffer ahead_buf = InvalidBuffer;
+		if (ahead != InvalidBlockNumber) {
+			ahead_buf = ReadBuffer(index, ahead);
+			prefetch_page(ahead_buf);
+		}
+		int count = page_distances(so, page, dist, entries);
+		for (int i = 0; i < count; i++) {
+			Candidate c;
+			c.distance = dist[i];
+			c.tid = entries[i]->tid;
+			if (after && !before(*after, c))
+				continue;
+			if (n < so->bound) {
+				heap[n++] = c;
+				std::push_heap(heap, heap + n, worse);
+			} else {
+				so->overflowed = true;
+				if (before(c, heap[0])) {
+					std::pop_heap(heap, heap + n, worse);
+					heap[n - 1] = c;
 					std::push_heap(heap, heap + n, worse);
-				} else {
-					so->overflowed = true;
-					if (before(c, heap[0])) {
-						std::pop_heap(heap, heap + n, worse);
-						heap[n - 1] = c;
-						std::push_heap(heap, heap + n, worse);
-					}
 				}
 			}
-			blkno = page_opaque(page)->next;
-			UnlockReleaseBuffer(buf);
 		}
+		UnlockReleaseBuffer(buf);
+		buf = ahead_buf;
+		blkno = ahead;
+		next_list = ahead_list;
 	}
+	pfree(heads);
 	std::sort_heap(heap, heap + n, worse);
 	so->ncand = n;
 }
@@ -144,10 +224,10 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 			nearest_lists(index_centroids(index, so->meta), so->query, so->nlists, so->lists, nullptr);
 	}
 	so->batch_start = 0;
-	so->batch_end = so->probes;
+	// strict_order: one batch of every list it may probe, so the order is exact over all of them.
+	so->batch_end = so->mode == IterativeScan::strict_order ? so->nlists : so->probes;
 	so->bound = kInitialBound;
 	so->have_last = false;
-	so->have_floor = false;
 	pgstat_count_index_scan(index);
 	scan_batch(index, so, nullptr);
 	so->started = true;
@@ -208,18 +288,12 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (so->mode == IterativeScan::off || so->batch_end >= so->nlists)
 			break;
-		// Iterative scan: the next lists. Strict order drops what would come before a returned row.
-		if (so->mode == IterativeScan::strict_order && so->have_last) {
-			if (!so->have_floor || before(so->floor, so->last))
-				so->floor = so->last;
-			so->have_floor = true;
-		}
+		// relaxed_order: the next lists.
 		so->batch_start = so->batch_end;
 		so->batch_end = std::min(so->nlists, so->batch_end + so->probes);
 		so->bound = kInitialBound;
-		so->have_last = so->have_floor;
-		so->last = so->floor;
-		scan_batch(index, so, so->have_floor ? &so->floor : nullptr);
+		so->have_last = false;
+		scan_batch(index, so, nullptr);
 	}
 	MemoryContextSwitchTo(old);
 	return false;

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# ruivfflat across sessions and restarts: vacuum space reuse, CONCURRENTLY, REINDEX, DROP, TRUNCATE,
+# build progress, concurrent inserts, crash recovery, unlogged tables. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+export PGDATABASE=ruvector_ivf
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
+q "CREATE EXTENSION ruvector"
+
+# Clustered data: 50 centres in 8 dimensions (deterministic).
+q "CREATE TABLE pts (id int PRIMARY KEY, v vector(8))"
+q "INSERT INTO pts SELECT i, ARRAY(SELECT (((i % 50) * 7 + d * 13) % 41)::real + ((i * 31 + d * 17) % 100) / 100.0 FROM generate_series(1, 8) d)::vector(8) FROM generate_series(1, 20000) i"
+Q="(SELECT v FROM pts WHERE id = 777)"
+top() {  # top PROBES: the ids of the 20 nearest rows through the index
+	psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = ${1}" \
+		-c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pts ORDER BY v <-> $Q LIMIT 20) s"
+}
+exact=$(psql -X -q -At -c "SET enable_indexscan = off" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM pts ORDER BY v <-> $Q, id LIMIT 20) s")
+
+# --- CREATE INDEX CONCURRENTLY, and the centroid cache follows the index
+q "CREATE INDEX CONCURRENTLY pts_idx ON pts USING ruivfflat (v) WITH (lists = 40)"
+is "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'pts_idx'::regclass")" t "CREATE INDEX CONCURRENTLY builds a valid index"
+is "$(top 40)" "$exact" "it answers exactly with probes = lists"
+tag1=$(q "SELECT tag FROM ruvector_store_entries() WHERE object = 'pts_idx'::regclass AND kind = 1")
+[ -n "$tag1" ]; ok $? "the build published the centroids to the shared store"
+
+# --- REINDEX: new centroids, new cache entry, same answers
+q "REINDEX INDEX pts_idx"
+tag2=$(q "SELECT tag FROM ruvector_store_entries() WHERE object = 'pts_idx'::regclass AND kind = 1")
+[ -n "$tag2" ] && [ "$tag2" != "$tag1" ]; ok $? "REINDEX replaces the cached centroids"
+is "$(top 40)" "$exact" "and the index still answers exactly"
+q "REINDEX INDEX CONCURRENTLY pts_idx"
+is "$(top 40)" "$exact" "REINDEX CONCURRENTLY too"
+is "$(q "SELECT centroid_cache FROM ruvector_ivfflat_stats('pts_idx')")" shared "the new index's centroids are cached"
+
+# --- build progress is reported in phases
+q "CREATE TABLE big (id int, v vector(32))"
+q "INSERT INTO big SELECT i, ARRAY(SELECT ((i * d) % 97)::real FROM generate_series(1, 32) d)::vector(32) FROM generate_series(1, 200000) i"
+psql -X -q -c "SET maintenance_work_mem = '256MB'" -c "CREATE INDEX big_idx ON big USING ruivfflat (v) WITH (lists = 1000)" &
+builder=$!
+phases=""
+while kill -0 $builder 2>/dev/null; do
+	p=$(q "SELECT phase FROM pg_stat_progress_create_index WHERE relid = 'big'::regclass" 2>/dev/null)
+	[ -n "$p" ] && phases="$phases|$p"
+	sleep 0.02
+done
+wait $builder; ok $? "a 200k-row, 1000-list build succeeds"
+seen=$(echo "$phases" | tr '|' '\n' | grep -v '^$' | sort -u | tr '\n' ',')
+echo "# phases seen: $seen"
+n=$(echo "$seen" | tr ',' '\n' | grep -cE 'sampling|performing k-means|assigning tuples|writing lists')
+[ "$n" -ge 2 ]; ok $? "pg_stat_progress_create_index shows the build's phases ($seen)"
+q "DROP TABLE big"
+
+# --- DROP INDEX removes the cache entry
+oid=$(q "SELECT 'pts_idx'::regclass::oid")
+q "DROP INDEX pts_idx"
+is "$(q "SELECT count(*) FROM ruvector_store_entries() WHERE object = $oid")" 0 "DROP INDEX removes the cached centroids"
+
+# --- VACUUM removes dead entries and inserts reuse the space
+q "CREATE INDEX pts_idx ON pts USING ruivfflat (v) WITH (lists = 40)"
+size0=$(q "SELECT pg_relation_size('pts_idx')")
+q "CREATE TABLE pts_copy AS SELECT * FROM pts"
+q "DELETE FROM pts"
+q "VACUUM pts"
+is "$(q "SELECT vectors FROM ruvector_ivfflat_stats('pts_idx')")" 0 "VACUUM removes the entries of deleted rows"
+q "INSERT INTO pts SELECT * FROM pts_copy"
+is "$(q "SELECT pg_relation_size('pts_idx')")" "$size0" "re-inserting the same rows after VACUUM reuses the space (size unchanged)"
+is "$(top 40)" "$exact" "and the index answers exactly again"
+
+# --- TRUNCATE leaves an empty, working index
+q "CREATE TABLE tr (id int, v vector(2))"
+q "INSERT INTO tr SELECT i, ARRAY[i, i]::vector FROM generate_series(1, 1000) i"
+q "CREATE INDEX tr_idx ON tr USING ruivfflat (v) WITH (lists = 10)"
+q "TRUNCATE tr" 2>/dev/null
+is "$(q "SELECT vectors FROM ruvector_ivfflat_stats('tr_idx')")" 0 "TRUNCATE empties the index"
+q "INSERT INTO tr VALUES (1, '[5,5]'), (2, '[9,9]')"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT id FROM tr ORDER BY v <-> '[8,8]' LIMIT 1")" 2 "and rows inserted afterwards are found"
+
+# --- concurrent inserts into an index built on an empty table: nothing lost
+q "CREATE TABLE ins (id bigserial PRIMARY KEY, v vector(8))"
+q "CREATE INDEX ins_idx ON ins USING ruivfflat (v) WITH (lists = 100)" 2>/dev/null
+cat >"$RUVECTOR_TEST_DATA/../ins.sql" <<'SQL'
+INSERT INTO ins (v) SELECT ARRAY(SELECT ((((random() * 50)::int) * 7 + d * 13) % 41)::real + random()::real FROM generate_series(1, 8) d)::vector(8) FROM generate_series(1, 10);
+SQL
+"$RUVECTOR_PG_BIN/pgbench" -n -c 10 -j 2 -t 1000 -f "$RUVECTOR_TEST_DATA/../ins.sql" >"$RUVECTOR_TEST_DATA/../pgbench.out" 2>&1
+ok $? "10 pgbench clients insert 100k rows concurrently"
+is "$(q "SELECT count(*) FROM ins")" 100000 "the table has 100k rows"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 100" -c "SELECT count(*) FROM (SELECT id FROM ins ORDER BY v <-> '[1,2,3,4,5,6,7,8]') s")" 100000 \
+	"an index scan over every list returns every row"
+recall() {  # recall PROBES over 20 queries against an exact scan
+	psql -X -q -At <<-SQL
+	SET enable_indexscan = off;
+	CREATE TEMP TABLE t AS SELECT q, array(SELECT id FROM ins ORDER BY v <-> (SELECT v FROM ins WHERE id = q * 997) LIMIT 10) ids FROM generate_series(1, 20) q;
+	RESET enable_indexscan; SET enable_seqscan = off; SET ivfflat.probes = $1;
+	SELECT round(avg((SELECT count(*) FROM unnest(g.ids) x WHERE x = ANY (t.ids)) / 10.0), 3) FROM t,
+		LATERAL (SELECT array(SELECT id FROM ins ORDER BY v <-> (SELECT v FROM ins WHERE id = t.q * 997) LIMIT 10) ids) g;
+	SQL
+}
+r=$(recall 10)
+awk "BEGIN {exit !($r >= 0.95)}"; ok $? "recall at probes 10 after the concurrent inserts: $r (index built empty: one list)"
+q "REINDEX INDEX ins_idx"
+is "$(q "SELECT lists FROM ruvector_ivfflat_stats('ins_idx')")" 100 "REINDEX after loading trains the 100 lists"
+r=$(recall 10)
+awk "BEGIN {exit !($r >= 0.95)}"; ok $? "recall at probes 10 of 100 lists after REINDEX: $r"
+
+# --- crash: immediate shutdown, restart, same answers (the shared cache is rebuilt from the pages)
+q "CREATE UNLOGGED TABLE ul (id int, v vector(2))"
+q "INSERT INTO ul SELECT i, ARRAY[i, 0]::vector FROM generate_series(1, 500) i"
+q "CREATE INDEX ul_idx ON ul USING ruivfflat (v) WITH (lists = 5)"
+q "INSERT INTO pts SELECT id + 100000, v FROM pts_copy WHERE id % 10 = 0"
+before10=$(top 10)
+before40=$(top 40)
+pg_ctl_test stop -m immediate >/dev/null 2>&1
+pg_ctl_test start >/dev/null 2>&1
+wait_for_worker; ok $? "the server restarts after an immediate shutdown"
+is "$(q "SELECT centroid_cache FROM ruvector_ivfflat_stats('pts_idx')")" "not loaded" "the shared cache is empty after the crash"
+is "$(top 10)" "$before10" "probes 10: the same results as before the crash"
+is "$(top 40)" "$before40" "probes = lists: the same results as before the crash"
+is "$(q "SELECT centroid_cache FROM ruvector_ivfflat_stats('pts_idx')")" shared "the first scan reloaded the shared cache from the index pages"
+is "$(q "SELECT count(*) FROM ul")" 0 "the unlogged table is empty after the crash"
+q "INSERT INTO ul VALUES (1, '[3,0]'), (2, '[7,0]')"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT id FROM ul ORDER BY v <-> '[6,0]' LIMIT 1")" 2 "its index was reset from the init fork and works"
+
+psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
+done_testing
