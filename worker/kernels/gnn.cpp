@@ -1,0 +1,813 @@
+#include "worker/kernels/gnn.hpp"
+
+#include "worker/kernels/distance.hpp"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace ruvector::kernels {
+
+namespace {
+
+// Rows per aggregation task: 10k nodes make ~80 tasks, enough to balance uneven degrees over the
+// arena, and a block's scratch (rows x width floats) stays in L2 at the widths GNNs use.
+constexpr std::size_t kRows = 128;
+// Rows per GEMM call when a layer only transforms. Every call packs the whole weight matrix again,
+// so taller blocks pay for that less often (10k x 256 -> 128 on one AVX-512 core: about 7.5 ms in
+// 512-row calls, 8.9 ms in 128-row calls).
+constexpr std::size_t kGemmRows = 512;
+// How many edges ahead the aggregation prefetches source rows: they are scattered over a feature
+// matrix larger than L2, and a row of 128 floats is 8 cache lines.
+constexpr std::size_t kPrefetchEdges = 4;
+
+// Runs body(lo, hi) for the fixed blocks [b*size, min(n, (b+1)*size)). The blocks never depend on
+// the thread count, so each row is computed the same way whoever runs it.
+template <class Body>
+void for_blocks(std::size_t n, std::size_t size, const CancelToken &cancel, const Body &body)
+{
+	std::size_t count = (n + size - 1) / size;
+	tbb::parallel_for(
+		tbb::blocked_range<std::size_t>(0, count, 1),
+		[&](const tbb::blocked_range<std::size_t> &r) {
+			for (std::size_t b = r.begin(); b != r.end(); b++) {
+				cancel.check();
+				body(b * size, std::min(n, (b + 1) * size));
+			}
+		},
+		tbb::simple_partitioner());
+}
+
+// Intermediate matrices are written in full before they are read: skip the zeroing, so pages are
+// first touched by the parallel writers rather than by one memset.
+std::unique_ptr<float[]> uninitialized(std::size_t count)
+{
+	return std::make_unique_for_overwrite<float[]>(count);
+}
+
+// Per-thread buffer that only grows: blocks reuse it rather than allocate. Contents are scratch,
+// never carried from one block to the next.
+class Scratch {
+public:
+	float *get(std::size_t floats)
+	{
+		auto &v = local_.local();
+		if (v.size() < floats)
+			v.resize(floats);
+		return v.data();
+	}
+
+private:
+	tbb::enumerable_thread_specific<std::vector<float>> local_;
+};
+
+// ---- Vectors ------------------------------------------------------------------------------------
+// GCC vector types: one source for every width. Loads and stores go through memcpy (unaligned,
+// and no vector crosses a function boundary, so no ABI questions).
+
+template <int W>
+struct VecOf;
+template <>
+struct VecOf<4> {
+	typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct VecOf<8> {
+	typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct VecOf<16> {
+	typedef float type __attribute__((vector_size(64)));
+};
+template <int W>
+using Vec = typename VecOf<W>::type;
+
+// y += x on one row (baseline SSE2; per node, not per edge).
+void add_into(const float *x, float *y, std::size_t d)
+{
+	using V = Vec<4>;
+	std::size_t k = 0;
+	for (; k + 4 <= d; k += 4) {
+		V vx, vy;
+		std::memcpy(&vx, x + k, sizeof(V));
+		std::memcpy(&vy, y + k, sizeof(V));
+		vy += vx;
+		std::memcpy(y + k, &vy, sizeof(V));
+	}
+	for (; k < d; k++)
+		y[k] += x[k];
+}
+
+void add_bias(float *rows, std::size_t count, std::size_t d, const float *bias)
+{
+	if (bias)
+		for (std::size_t r = 0; r < count; r++)
+			add_into(bias, rows + r * d, d);
+}
+
+const float *bias_or_null(std::span<const float> b)
+{
+	return b.empty() ? nullptr : b.data();
+}
+
+// F.normalize(p=2): v / max(||v||, 1e-12).
+void l2_normalize(float *v, std::size_t d)
+{
+	double s = 0;
+	for (std::size_t k = 0; k < d; k++)
+		s += double(v[k]) * v[k];
+	float norm = std::max(float(std::sqrt(s)), 1e-12f);
+	for (std::size_t k = 0; k < d; k++)
+		v[k] /= norm;
+}
+
+// ---- Aggregation over in-edges: the hot loop ---------------------------------------------------
+// For rows lo..hi-1 of a Csr:
+//   out_i = reduce over the in-edges e of i of h[col e]  (weighted_sum: coef_e * h[col e];
+//           mean: the sum divided by the in-degree; no in-edges: zero)
+//           + self_scale * self_i + bias                 (the epilogue, while still in registers)
+// Accumulators stay in registers for the whole edge list, eight vectors per pass (one pass for 128
+// features with AVX-512), so an edge costs one load and one FMA per vector and no store, and the
+// rows a few edges ahead are prefetched. The body is written once and compiled for AVX-512, AVX2
+// and baseline SSE2 through function target attributes (this file is built for any x86-64); the
+// ISA is the one the distance kernels picked. Results can differ across ISAs in the last bits
+// (FMA), never across runs or thread counts.
+
+enum class Reduce { weighted_sum = 0, sum, mean, max, min };
+
+struct RowsJob {
+	const std::uint64_t *row_ptr;
+	const std::uint32_t *col;
+	std::size_t lo, hi;
+	const float *h;        // node j's row at h + j * ldh; the first d floats are read
+	std::size_t ldh, d;
+	float *out;            // row i at out + (i - lo) * ldo
+	std::size_t ldo;
+	const float *coef = nullptr;  // weighted_sum: edge e weighs coef[(e - coef_base) * coef_stride]
+	std::uint64_t coef_base = 0;
+	std::size_t coef_stride = 1;
+	// Nonzero: column group g = [g * coef_group, (g + 1) * coef_group) takes edge e's weight from
+	// coef[(e - coef_base) * coef_stride + g] (GAT heads in one pass). Must be a multiple of 16, so
+	// that no vector straddles two groups at any width.
+	std::size_t coef_group = 0;
+	const float *self = nullptr;  // node i's row at self + i * ld_self; null = none
+	std::size_t ld_self = 0;
+	float self_scale = 1.0f;
+	const float *bias = nullptr;  // d floats; null = none
+};
+
+// R vectors of W lanes: columns [c, c + R*W) of row i, edges [e0, e1).
+template <int W, int R, Reduce M>
+[[gnu::always_inline]] inline void reduce_chunk(const RowsJob &j, std::size_t i, std::uint64_t e0, std::uint64_t e1,
+                                                std::uint64_t e_stop, std::size_t c, bool prefetch, float *o)
+{
+	using V = Vec<W>;
+	V acc[R];
+	const float *h = j.h + c;
+	std::uint64_t e = e0;
+	std::size_t group[R];  // the coefficient group of each vector
+	for (int r = 0; r < R; r++)
+		group[r] = j.coef_group ? (c + std::size_t(r) * W) / j.coef_group : 0;
+	if ((M == Reduce::max || M == Reduce::min) && e < e1) {
+		const float *s = h + std::size_t(j.col[e++]) * j.ldh;
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			std::memcpy(&acc[r], s + r * W, sizeof(V));
+	} else {
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			acc[r] = V{};
+	}
+	for (; e < e1; e++) {
+		if (prefetch && e + kPrefetchEdges < e_stop) {
+			const float *p = j.h + std::size_t(j.col[e + kPrefetchEdges]) * j.ldh;
+			for (std::size_t off = 0; off < j.d; off += 16)
+				__builtin_prefetch(p + off);
+			__builtin_prefetch(p + j.d - 1);  // the row's last line when it is not line-aligned
+		}
+		const float *s = h + std::size_t(j.col[e]) * j.ldh;
+		const float *ce = nullptr;
+		V a{};
+		if constexpr (M == Reduce::weighted_sum) {
+			ce = j.coef + (e - j.coef_base) * j.coef_stride;
+			a = ce[0] - V{};  // broadcast; x - (+0) is x, signed zeros included
+		}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			V x;
+			std::memcpy(&x, s + r * W, sizeof(V));
+			if constexpr (M == Reduce::weighted_sum)
+				acc[r] += (j.coef_group ? ce[group[r]] - V{} : a) * x;
+			else if constexpr (M == Reduce::sum || M == Reduce::mean)
+				acc[r] += x;
+			else if constexpr (M == Reduce::max)
+				acc[r] = x > acc[r] ? x : acc[r];  // a NaN in x leaves acc alone
+			else
+				acc[r] = x < acc[r] ? x : acc[r];
+		}
+	}
+	if constexpr (M == Reduce::mean) {
+		if (e1 > e0) {
+			const V deg = float(e1 - e0) - V{};
+#pragma GCC unroll 8
+			for (int r = 0; r < R; r++)
+				acc[r] /= deg;  // a division, as scatter-mean does
+		}
+	}
+	if (j.self) {
+		const float *s = j.self + i * j.ld_self + c;
+		const V scale = j.self_scale - V{};
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			V x;
+			std::memcpy(&x, s + r * W, sizeof(V));
+			acc[r] += scale * x;
+		}
+	}
+	if (j.bias) {
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			V b;
+			std::memcpy(&b, j.bias + c + r * W, sizeof(V));
+			acc[r] += b;
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+		std::memcpy(o + c + r * W, &acc[r], sizeof(V));
+}
+
+// The last columns [c, d) (fewer than W), one at a time, with the same operations in the same order.
+template <Reduce M>
+[[gnu::always_inline]] inline void reduce_tail(const RowsJob &j, std::size_t i, std::uint64_t e0, std::uint64_t e1,
+                                               std::size_t c, float *o)
+{
+	for (std::size_t t = c; t < j.d; t++) {
+		const std::size_t group = j.coef_group ? t / j.coef_group : 0;
+		float acc = 0;
+		std::uint64_t e = e0;
+		if ((M == Reduce::max || M == Reduce::min) && e < e1)
+			acc = j.h[std::size_t(j.col[e++]) * j.ldh + t];
+		for (; e < e1; e++) {
+			float x = j.h[std::size_t(j.col[e]) * j.ldh + t];
+			if constexpr (M == Reduce::weighted_sum)
+				acc += j.coef[(e - j.coef_base) * j.coef_stride + group] * x;
+			else if constexpr (M == Reduce::sum || M == Reduce::mean)
+				acc += x;
+			else if constexpr (M == Reduce::max)
+				acc = x > acc ? x : acc;
+			else
+				acc = x < acc ? x : acc;
+		}
+		if (M == Reduce::mean && e1 > e0)
+			acc /= float(e1 - e0);
+		if (j.self)
+			acc += j.self_scale * j.self[i * j.ld_self + t];
+		if (j.bias)
+			acc += j.bias[t];
+		o[t] = acc;
+	}
+}
+
+template <int W, Reduce M>
+[[gnu::always_inline]] inline void reduce_rows(const RowsJob &j)
+{
+	const std::uint64_t e_stop = j.row_ptr[j.hi];
+	for (std::size_t i = j.lo; i < j.hi; i++) {
+		const std::uint64_t e0 = j.row_ptr[i], e1 = j.row_ptr[i + 1];
+		float *o = j.out + (i - j.lo) * j.ldo;
+		std::size_t c = 0;
+		bool first = true;  // the first pass over the edges prefetches whole rows for the next passes
+		for (; c + 8 * W <= j.d; c += 8 * W, first = false)
+			reduce_chunk<W, 8, M>(j, i, e0, e1, e_stop, c, first, o);
+		const std::size_t vectors = (j.d - c) / W;
+		switch (vectors) {  // what is left, in one more pass
+		case 7: reduce_chunk<W, 7, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 6: reduce_chunk<W, 6, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 5: reduce_chunk<W, 5, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 4: reduce_chunk<W, 4, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 3: reduce_chunk<W, 3, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 2: reduce_chunk<W, 2, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		case 1: reduce_chunk<W, 1, M>(j, i, e0, e1, e_stop, c, first, o); break;
+		default: break;
+		}
+		c += vectors * W;
+		if (c < j.d)
+			reduce_tail<M>(j, i, e0, e1, c, o);
+	}
+}
+
+template <Reduce M>
+[[gnu::target("avx512f")]] void reduce_rows_avx512(const RowsJob &j)
+{
+	reduce_rows<16, M>(j);
+}
+
+template <Reduce M>
+[[gnu::target("avx2,fma")]] void reduce_rows_avx2(const RowsJob &j)
+{
+	reduce_rows<8, M>(j);
+}
+
+template <Reduce M>
+void reduce_rows_sse2(const RowsJob &j)
+{
+	reduce_rows<4, M>(j);
+}
+
+using RowsFn = void (*)(const RowsJob &);
+
+RowsFn rows_kernel(Reduce m)
+{
+	using Table = std::array<RowsFn, 5>;
+	static const Table table = [] {
+		using enum Reduce;
+		switch (active_kernels().isa) {
+		case Isa::avx512:
+			return Table{reduce_rows_avx512<weighted_sum>, reduce_rows_avx512<sum>, reduce_rows_avx512<mean>,
+			             reduce_rows_avx512<max>, reduce_rows_avx512<min>};
+		case Isa::avx2:
+			return Table{reduce_rows_avx2<weighted_sum>, reduce_rows_avx2<sum>, reduce_rows_avx2<mean>,
+			             reduce_rows_avx2<max>, reduce_rows_avx2<min>};
+		default:
+			return Table{reduce_rows_sse2<weighted_sum>, reduce_rows_sse2<sum>, reduce_rows_sse2<mean>,
+			             reduce_rows_sse2<max>, reduce_rows_sse2<min>};
+		}
+	}();
+	return table[std::size_t(m)];
+}
+
+Reduce reduce_of(Aggr a)
+{
+	switch (a) {
+	case Aggr::mean: return Reduce::mean;
+	case Aggr::max: return Reduce::max;
+	case Aggr::sum: return Reduce::sum;
+	case Aggr::min: return Reduce::min;
+	}
+	throw std::invalid_argument("unknown aggregation");
+}
+
+// ---- Checks and dense transforms ----------------------------------------------------------------
+
+std::string str(std::size_t v)
+{
+	return std::to_string(v);
+}
+
+void check_linear(const Linear &l, const std::string &what)
+{
+	if (l.weight.size() != l.in * l.out)
+		throw std::invalid_argument(what + ": weight holds " + str(l.weight.size()) + " values, expected " +
+		                            str(l.out) + " x " + str(l.in));
+	if (!l.bias.empty() && l.bias.size() != l.out)
+		throw std::invalid_argument(what + ": bias holds " + str(l.bias.size()) + " values, expected " + str(l.out));
+}
+
+void check_features(const Csr &g, std::span<const float> x, std::size_t dim, const char *layer)
+{
+	validate(g);
+	if (x.size() != g.n * dim)
+		throw std::invalid_argument(std::string(layer) + ": features hold " + str(x.size()) + " values, expected " +
+		                            str(g.n) + " nodes x " + str(dim));
+}
+
+void check_sage(const Linear &lin_l, const Linear &lin_r, const SageOptions &opts)
+{
+	check_linear(lin_l, "SAGEConv lin_l");
+	if (opts.root_weight) {
+		check_linear(lin_r, "SAGEConv lin_r");
+		if (lin_r.in != lin_l.in || lin_r.out != lin_l.out)
+			throw std::invalid_argument("SAGEConv: lin_r is " + str(lin_r.out) + " x " + str(lin_r.in) +
+			                            ", lin_l is " + str(lin_l.out) + " x " + str(lin_l.in));
+	}
+}
+
+// The MLP's output width; widest = the widest rows it passes through (input included).
+std::size_t check_mlp(std::size_t in_dim, std::span<const MlpStep> mlp, std::size_t &widest)
+{
+	std::size_t d = in_dim;
+	widest = in_dim;
+	for (std::size_t s = 0; s < mlp.size(); s++) {
+		const Linear *l = std::get_if<Linear>(&mlp[s]);
+		if (!l)
+			continue;
+		std::string what = "GINConv mlp step " + str(s);
+		check_linear(*l, what);
+		if (l->in != d)
+			throw std::invalid_argument(what + ": takes " + str(l->in) + " features, gets " + str(d));
+		d = l->out;
+		widest = std::max(widest, d);
+	}
+	return d;
+}
+
+// The output width.
+std::size_t check_gat(const GatParams &p, const GatOptions &opts)
+{
+	if (p.heads == 0)
+		throw std::invalid_argument("GATConv: heads must be at least 1");
+	const std::size_t hc = p.heads * p.channels;
+	check_linear(Linear{p.weight, {}, p.in, hc}, "GATConv lin");
+	if (p.att_src.size() != hc || p.att_dst.size() != hc)
+		throw std::invalid_argument("GATConv: att_src and att_dst must hold heads x channels = " + str(hc) +
+		                            " values, got " + str(p.att_src.size()) + " and " + str(p.att_dst.size()));
+	const std::size_t out = opts.concat ? hc : p.channels;
+	if (!p.bias.empty() && p.bias.size() != out)
+		throw std::invalid_argument("GATConv: bias holds " + str(p.bias.size()) + " values, expected " + str(out));
+	return out;
+}
+
+void check_output(std::span<float> y, std::size_t n, std::size_t dim, const char *layer)
+{
+	if (y.size() != n * dim)
+		throw std::invalid_argument(std::string(layer) + ": output holds " + str(y.size()) + " values, expected " +
+		                            str(n) + " nodes x " + str(dim));
+}
+
+// y (n rows, ldy apart) = x (n x in) w^T, w [out, in].
+void transform(const float *x, std::size_t n, std::size_t in, const float *w, std::size_t out, float *y,
+               std::size_t ldy, const CancelToken &cancel)
+{
+	const auto &K = active_kernels();
+	for_blocks(n, kGemmRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		K.gemm_nt(x + lo * in, in, w, in, y + lo * ldy, ldy, hi - lo, out, in);
+	});
+}
+
+// The edges a layer reads: g itself, or a copy with PyG's self-loop rule applied.
+struct EdgeSet {
+	Csr owned;
+	const Csr *g;
+};
+
+}  // namespace
+
+// ---- GCNConv --------------------------------------------------------------------------------------
+
+void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, std::span<float> y,
+                   const GcnOptions &opts, CancelToken cancel)
+{
+	check_linear(lin, "GCNConv lin");
+	check_features(g, x, lin.in, "GCNConv");
+	const std::size_t n = g.n, in = lin.in, out = lin.out;
+	check_output(y, n, out, "GCNConv");
+
+	EdgeSet es{{}, &g};
+	if (opts.normalize && opts.add_self_loops) {
+		es.owned = add_remaining_self_loops(g);
+		es.g = &es.owned;
+	}
+	const Csr &a = *es.g;
+
+	// Edge coefficients w_ji / sqrt(deg_j deg_i), multiplied in PyG's order.
+	std::unique_ptr<float[]> coef;
+	if (opts.normalize) {
+		auto dis = uninitialized(n);
+		for_blocks(n, 4096, cancel, [&](std::size_t lo, std::size_t hi) {
+			for (std::size_t i = lo; i < hi; i++) {
+				double deg = 0;
+				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
+					deg += a.edge_weight(std::size_t(e));
+				// deg^-1/2 with inf -> 0 (PyG's masked_fill); a negative degree gives NaN there too.
+				dis[i] = deg == 0 ? 0.0f : float(1.0 / std::sqrt(deg));
+			}
+		});
+		coef = uninitialized(a.edges());
+		for_blocks(n, 4096, cancel, [&](std::size_t lo, std::size_t hi) {
+			for (std::size_t i = lo; i < hi; i++)
+				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
+					coef[e] = dis[a.col[e]] * a.edge_weight(std::size_t(e)) * dis[i];
+		});
+	}
+	const float *c = opts.normalize ? coef.get() : bias_or_null(a.weight);
+	const RowsFn reduce = rows_kernel(c ? Reduce::weighted_sum : Reduce::sum);
+	const float *bias = bias_or_null(lin.bias);
+
+	if (out < in) {
+		// Transform first: the aggregation then moves out-wide rows instead of in-wide ones.
+		auto h = uninitialized(n * out);
+		transform(x.data(), n, in, lin.weight.data(), out, h.get(), out, cancel);
+		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+			reduce(RowsJob{.row_ptr = a.row_ptr.data(), .col = a.col.data(), .lo = lo, .hi = hi, .h = h.get(),
+			               .ldh = out, .d = out, .out = y.data() + lo * out, .ldo = out, .coef = c, .bias = bias});
+		});
+	} else {
+		const auto &K = active_kernels();
+		Scratch scratch;
+		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+			float *agg = scratch.get(kRows * in);
+			reduce(RowsJob{.row_ptr = a.row_ptr.data(), .col = a.col.data(), .lo = lo, .hi = hi, .h = x.data(),
+			               .ldh = in, .d = in, .out = agg, .ldo = in, .coef = c});
+			K.gemm_nt(agg, in, lin.weight.data(), in, y.data() + lo * out, out, hi - lo, out, in);
+			add_bias(y.data() + lo * out, hi - lo, out, bias);
+		});
+	}
+}
+
+std::vector<float> gcn_conv(const Csr &g, std::span<const float> x, const Linear &lin, const GcnOptions &opts,
+                            CancelToken cancel)
+{
+	check_linear(lin, "GCNConv lin");  // before sizing the result from it
+	std::vector<float> y(g.n * lin.out);
+	gcn_conv_into(g, x, lin, y, opts, cancel);
+	return y;
+}
+
+// ---- SAGEConv -------------------------------------------------------------------------------------
+
+void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+                    std::span<float> y, const SageOptions &opts, CancelToken cancel)
+{
+	check_sage(lin_l, lin_r, opts);
+	const bool root = opts.root_weight;
+	check_features(g, x, lin_l.in, "SAGEConv");
+	const std::size_t n = g.n, in = lin_l.in, out = lin_l.out;
+	check_output(y, n, out, "SAGEConv");
+	const RowsFn reduce = rows_kernel(reduce_of(opts.aggr));
+
+	// lin_l's bias, plus lin_r's if it has one: added once, at the end.
+	std::vector<float> bias(lin_l.bias.begin(), lin_l.bias.end());
+	if (root && !lin_r.bias.empty()) {
+		bias.resize(out, 0.0f);
+		for (std::size_t o = 0; o < out; o++)
+			bias[o] += lin_r.bias[o];
+	}
+	const float *b = bias.empty() ? nullptr : bias.data();
+	auto normalize = [&](float *rows, std::size_t count) {
+		if (opts.normalize)
+			for (std::size_t r = 0; r < count; r++)
+				l2_normalize(rows + r * out, out);
+	};
+
+	if ((opts.aggr == Aggr::mean || opts.aggr == Aggr::sum) && out < in) {
+		// Transform first (mean and sum commute with lin_l): one GEMM against [W_l; W_r] gives each
+		// node's lin_l and lin_r images side by side; only out-wide rows are aggregated, and the lin_r
+		// image and the bias are added in the aggregation's epilogue.
+		const std::size_t hw = root ? 2 * out : out;
+		std::vector<float> w(lin_l.weight.begin(), lin_l.weight.end());
+		if (root)
+			w.insert(w.end(), lin_r.weight.begin(), lin_r.weight.end());
+		auto h = uninitialized(n * hw);
+		transform(x.data(), n, in, w.data(), hw, h.get(), hw, cancel);
+		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+			float *rows = y.data() + lo * out;
+			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = h.get(),
+			               .ldh = hw, .d = out, .out = rows, .ldo = out, .self = root ? h.get() + out : nullptr,
+			               .ld_self = hw, .bias = b});
+			normalize(rows, hi - lo);
+		});
+	} else {
+		// Aggregate first, then one GEMM of [aggr | x_i] against [W_l | W_r].
+		const auto &K = active_kernels();
+		const std::size_t kw = root ? 2 * in : in;
+		std::vector<float> wcat;
+		const float *w = lin_l.weight.data();
+		if (root) {
+			wcat.resize(out * kw);
+			for (std::size_t r = 0; r < out; r++) {
+				std::copy_n(lin_l.weight.data() + r * in, in, wcat.data() + r * kw);
+				std::copy_n(lin_r.weight.data() + r * in, in, wcat.data() + r * kw + in);
+			}
+			w = wcat.data();
+		}
+		Scratch scratch;
+		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+			float *buf = scratch.get(kRows * kw);
+			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = x.data(),
+			               .ldh = in, .d = in, .out = buf, .ldo = kw});
+			if (root)
+				for (std::size_t i = lo; i < hi; i++)
+					std::copy_n(x.data() + i * in, in, buf + (i - lo) * kw + in);
+			float *rows = y.data() + lo * out;
+			K.gemm_nt(buf, kw, w, kw, rows, out, hi - lo, out, kw);
+			add_bias(rows, hi - lo, out, b);
+			normalize(rows, hi - lo);
+		});
+	}
+}
+
+std::vector<float> sage_conv(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+                             const SageOptions &opts, CancelToken cancel)
+{
+	check_sage(lin_l, lin_r, opts);
+	std::vector<float> y(g.n * lin_l.out);
+	sage_conv_into(g, x, lin_l, lin_r, y, opts, cancel);
+	return y;
+}
+
+// ---- GINConv --------------------------------------------------------------------------------------
+
+std::size_t mlp_output_dim(std::size_t in_dim, std::span<const MlpStep> mlp) noexcept
+{
+	std::size_t d = in_dim;
+	for (const MlpStep &s : mlp)
+		if (const Linear *l = std::get_if<Linear>(&s))
+			d = l->out;
+	return d;
+}
+
+void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+                   std::span<float> y, float eps, CancelToken cancel)
+{
+	check_features(g, x, in_dim, "GINConv");
+	std::size_t widest = 0;
+	const std::size_t n = g.n, out = check_mlp(in_dim, mlp, widest);
+	check_output(y, n, out, "GINConv");
+	const auto &K = active_kernels();
+	const RowsFn reduce = rows_kernel(Reduce::sum);
+
+	// Transform first when the MLP opens with a narrowing Linear: it commutes with the sum, and its
+	// bias is then added once, in the aggregation's epilogue.
+	const Linear *first = mlp.empty() ? nullptr : std::get_if<Linear>(&mlp[0]);
+	const bool pre = first && first->out < in_dim;
+	std::unique_ptr<float[]> h;
+	const float *src = x.data();
+	std::size_t sd = in_dim;
+	std::span<const MlpStep> rest = mlp;
+	if (pre) {
+		h = uninitialized(n * first->out);
+		transform(x.data(), n, in_dim, first->weight.data(), first->out, h.get(), first->out, cancel);
+		src = h.get();
+		sd = first->out;
+		rest = mlp.subspan(1);
+	}
+
+	Scratch s0, s1;
+	for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		const std::size_t rows = hi - lo;
+		float *cur = s0.get(kRows * widest), *next = s1.get(kRows * widest);
+		// sum_j x_j + (1 + eps) x_i, in PyG's order: neighbours first.
+		reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = src, .ldh = sd,
+		               .d = sd, .out = cur, .ldo = sd, .self = src, .ld_self = sd, .self_scale = 1.0f + eps,
+		               .bias = pre ? bias_or_null(first->bias) : nullptr});
+		std::size_t w = sd;
+		for (const MlpStep &step : rest) {
+			if (const Linear *l = std::get_if<Linear>(&step)) {
+				K.gemm_nt(cur, w, l->weight.data(), w, next, l->out, rows, l->out, w);
+				w = l->out;
+				add_bias(next, rows, w, bias_or_null(l->bias));
+				std::swap(cur, next);
+			} else {
+				relu_inplace(std::span<float>(cur, rows * w));
+			}
+		}
+		std::copy_n(cur, rows * out, y.data() + lo * out);
+	});
+}
+
+std::vector<float> gin_conv(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+                            float eps, CancelToken cancel)
+{
+	std::size_t widest = 0;
+	std::vector<float> y(g.n * check_mlp(in_dim, mlp, widest));
+	gin_conv_into(g, x, in_dim, mlp, y, eps, cancel);
+	return y;
+}
+
+// ---- GATConv --------------------------------------------------------------------------------------
+
+void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, std::span<float> y,
+                   const GatOptions &opts, CancelToken cancel)
+{
+	const std::size_t out = check_gat(p, opts);
+	const std::size_t H = p.heads, C = p.channels, hc = H * C, in = p.in;
+	check_features(g, x, in, "GATConv");
+	const std::size_t n = g.n;
+	check_output(y, n, out, "GATConv");
+
+	EdgeSet es{{}, &g};
+	if (opts.add_self_loops) {
+		es.owned = add_self_loops(remove_self_loops(g));
+		es.g = &es.owned;
+	}
+	const Csr &a = *es.g;
+
+	// Z = x W^T, and each node's attention terms from the same GEMM kernel: <Z_i,h, att_h> =
+	// x_i . (W_h^T att_h), so 2 * heads weight rows W_h^T att_src_h, W_h^T att_dst_h give them all.
+	// They live apart from Z, [node][src heads, dst heads]: the softmax reads a source's terms once
+	// per edge, from a table small enough for L2.
+	std::vector<float> wa(2 * H * in);
+	for (std::size_t h = 0; h < H; h++)
+		for (std::size_t k = 0; k < in; k++) {
+			double s = 0, t = 0;
+			for (std::size_t c = 0; c < C; c++) {
+				s += double(p.att_src[h * C + c]) * p.weight[(h * C + c) * in + k];
+				t += double(p.att_dst[h * C + c]) * p.weight[(h * C + c) * in + k];
+			}
+			wa[h * in + k] = float(s);
+			wa[(H + h) * in + k] = float(t);
+		}
+	auto z = uninitialized(n * hc), att = uninitialized(n * 2 * H);
+	const auto &K = active_kernels();
+	for_blocks(n, kGemmRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		K.gemm_nt(x.data() + lo * in, in, p.weight.data(), in, z.get() + lo * hc, hc, hi - lo, hc, in);
+		K.gemm_nt(x.data() + lo * in, in, wa.data(), in, att.get() + lo * 2 * H, 2 * H, hi - lo, 2 * H, in);
+	});
+	auto att_src = [&](std::size_t j, std::size_t h) { return att[j * 2 * H + h]; };
+	auto att_dst = [&](std::size_t i, std::size_t h) { return att[i * 2 * H + H + h]; };
+
+	const RowsFn reduce = rows_kernel(Reduce::weighted_sum);
+	Scratch s_alpha, s_acc;
+	for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		// Attention coefficients of the block's edges, [edge][head]: softmax over each node's in-edges,
+		// shifted by the maximum like torch_geometric.utils.softmax.
+		const std::uint64_t e_lo = a.row_ptr[lo];
+		float *alpha = s_alpha.get(std::size_t(a.row_ptr[hi] - e_lo) * H);
+		for (std::size_t i = lo; i < hi; i++) {
+			const std::uint64_t e0 = a.row_ptr[i], e1 = a.row_ptr[i + 1];
+			for (std::size_t h = 0; h < H; h++) {
+				float *al = alpha + (e0 - e_lo) * H + h;  // edge e's at al[(e - e0) * H]
+				const float dst_term = att_dst(i, h);
+				float mx = -std::numeric_limits<float>::infinity(), sum = 0;
+				for (std::uint64_t e = e0; e < e1; e++) {
+					float v = att_src(a.col[e], h) + dst_term;
+					v = v > 0 ? v : v * opts.negative_slope;
+					al[(e - e0) * H] = v;
+					mx = std::max(mx, v);
+				}
+				for (std::uint64_t e = e0; e < e1; e++) {
+					float v = std::exp(al[(e - e0) * H] - mx);
+					al[(e - e0) * H] = v;
+					sum += v;
+				}
+				const float inv = 1.0f / (sum + 1e-16f);  // PyG's guard against an empty sum
+				for (std::uint64_t e = e0; e < e1; e++)
+					al[(e - e0) * H] *= inv;
+			}
+		}
+		// out_i = sum_j alpha_ji Z_j: all heads in one pass over the edges when every vector falls
+		// inside one head, else head by head.
+		float *dst = opts.concat ? y.data() + lo * out : s_acc.get(kRows * hc);
+		const float *b = opts.concat ? bias_or_null(p.bias) : nullptr;
+		RowsJob job{.row_ptr = a.row_ptr.data(), .col = a.col.data(), .lo = lo, .hi = hi, .h = z.get(), .ldh = hc,
+		            .d = hc, .out = dst, .ldo = hc, .coef = alpha, .coef_base = e_lo, .coef_stride = H,
+		            .coef_group = C, .bias = b};
+		if (C % 16 == 0) {
+			reduce(job);
+		} else {
+			for (std::size_t h = 0; h < H; h++) {
+				RowsJob head = job;
+				head.h = z.get() + h * C;
+				head.d = C;
+				head.out = dst + h * C;
+				head.coef = alpha + h;
+				head.coef_group = 0;
+				head.bias = b ? b + h * C : nullptr;
+				reduce(head);
+			}
+		}
+		if (!opts.concat)
+			for (std::size_t i = lo; i < hi; i++) {
+				const float *acc = dst + (i - lo) * hc;
+				float *row = y.data() + i * out;
+				std::copy_n(acc, C, row);
+				for (std::size_t h = 1; h < H; h++)
+					add_into(acc + h * C, row, C);
+				for (std::size_t c = 0; c < C; c++)
+					row[c] /= float(H);
+				add_bias(row, 1, C, bias_or_null(p.bias));
+			}
+	});
+}
+
+std::vector<float> gat_conv(const Csr &g, std::span<const float> x, const GatParams &p, const GatOptions &opts,
+                            CancelToken cancel)
+{
+	std::vector<float> y(g.n * check_gat(p, opts));
+	gat_conv_into(g, x, p, y, opts, cancel);
+	return y;
+}
+
+// ---- Helpers ----------------------------------------------------------------------------------
+
+void relu_inplace(std::span<float> v) noexcept
+{
+	for (float &f : v)
+		if (f < 0)
+			f = 0;
+}
+
+std::vector<float> glorot(std::size_t out, std::size_t in, std::uint64_t seed)
+{
+	std::vector<float> w(out * in);
+	if (w.empty())
+		return w;
+	const double bound = std::sqrt(6.0 / double(in + out));
+	SplitMix64 rng(seed);
+	for (float &v : w)
+		v = float((2 * rng.uniform() - 1) * bound);
+	return w;
+}
+
+}  // namespace ruvector::kernels

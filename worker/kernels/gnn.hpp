@@ -1,0 +1,126 @@
+// Graph neural network layers, forward pass only, matching PyTorch Geometric 2.x in eval mode
+// (GCNConv, SAGEConv, GINConv, GATConv) to float32 precision.
+//
+// Conventions shared by every layer:
+//   - X is g.n rows of in features, row-major; the result is g.n rows of the layer's output width.
+//   - An edge src -> dst sends a message from src to dst; node i aggregates over its in-edges (its
+//     Csr row). Duplicate edges count once per copy; a node without in-edges aggregates to zero.
+//   - Parameters are viewed exactly as PyTorch stores them (Linear weight [out, in]), in caller
+//     memory; nothing is copied out of it except small concatenations.
+//
+// Each layer comes twice: returning a new matrix, or writing into caller memory of exactly
+// g.n x output-width floats (the *_into form, for a caller that owns the destination, e.g. a
+// worker writing straight into shared memory; it also spares the zero-fill of a fresh vector; out
+// must not overlap x). Shape mismatches throw std::invalid_argument.
+//
+// Dense transforms go through the distance table's gemm_nt (C = A B^T is x weight^T as PyTorch
+// stores weight). Work is cut into fixed row blocks run on the TBB arena the caller runs in; each
+// output row is computed by one thread in a fixed order, so results are bit-for-bit the same at
+// any thread count (across instruction sets they can differ in the last bits, as the distance
+// kernels' do). Linear maps commute with sums, so GCN, GIN and SAGE (mean/sum) transform
+// before aggregating when that makes the aggregated rows narrower (out < in), which moves the
+// result by rounding only. The cancel token is polled between blocks.
+#pragma once
+#include "worker/kernels/pg_free.hpp"
+
+#include "worker/kernels/cancel.hpp"
+#include "worker/kernels/graph.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+namespace ruvector::kernels {
+
+// torch.nn.Linear: y = x weight^T + bias.
+struct Linear {
+	std::span<const float> weight;  // [out, in], row-major
+	std::span<const float> bias;    // [out], or empty for none
+	std::size_t in = 0;
+	std::size_t out = 0;
+};
+
+struct Relu {};
+
+// One step of a GIN MLP (torch.nn.Sequential of Linear and ReLU).
+using MlpStep = std::variant<Linear, Relu>;
+
+// Width of the rows an MLP produces from rows of in_dim features (in_dim when it has no Linear).
+std::size_t mlp_output_dim(std::size_t in_dim, std::span<const MlpStep> mlp) noexcept;
+
+// ---- GCNConv ------------------------------------------------------------------------------------
+struct GcnOptions {
+	bool add_self_loops = true;  // add_remaining_self_loops before normalising (only with normalize)
+	bool normalize = true;       // false: plain weighted sum over in-edges, no loops
+};
+
+// out_i = bias + sum_{j->i} w_ji / sqrt(deg_j deg_i) (x_j W), deg = weighted in-degree after
+// the self-loop rule (both factors are in-degrees, directed graphs too); zero degree, zero factor.
+// x: g.n x lin.in. Result: g.n x lin.out.
+std::vector<float> gcn_conv(const Csr &g, std::span<const float> x, const Linear &lin, const GcnOptions &opts = {},
+                            CancelToken cancel = {});
+void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, std::span<float> out,
+                   const GcnOptions &opts = {}, CancelToken cancel = {});
+
+// ---- SAGEConv -----------------------------------------------------------------------------------
+enum class Aggr { mean, max, sum, min };
+
+struct SageOptions {
+	Aggr aggr = Aggr::mean;
+	bool normalize = false;    // L2-normalise each output row (norm floored at 1e-12)
+	bool root_weight = true;   // false: no lin_r term (lin_r is then not read)
+};
+
+// out_i = lin_l(aggr_{j->i} x_j) + lin_r(x_i). Edge weights are not used; self-loops in g are
+// ordinary edges and none are added. PyG gives lin_l the bias and lin_r none; a bias on lin_r is
+// added if present. x: g.n x lin_l.in. Result: g.n x lin_l.out.
+std::vector<float> sage_conv(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+                             const SageOptions &opts = {}, CancelToken cancel = {});
+void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+                    std::span<float> out, const SageOptions &opts = {}, CancelToken cancel = {});
+
+// ---- GINConv ------------------------------------------------------------------------------------
+// out_i = mlp((1 + eps) x_i + sum_{j->i} x_j). Edge weights are not used; self-loops in g are
+// ordinary edges. x: g.n x in_dim. Result: g.n x mlp_output_dim(in_dim, mlp).
+std::vector<float> gin_conv(const Csr &g, std::span<const float> x, std::size_t in_dim,
+                            std::span<const MlpStep> mlp, float eps = 0.0f, CancelToken cancel = {});
+void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+                   std::span<float> out, float eps = 0.0f, CancelToken cancel = {});
+
+// ---- GATConv (eval mode, no edge features) ------------------------------------------------------
+struct GatParams {
+	std::span<const float> weight;   // lin.weight [heads * channels, in]; head h is rows h*C .. h*C+C-1
+	std::span<const float> att_src;  // [heads * channels] (PyG's [1, heads, channels], flattened)
+	std::span<const float> att_dst;  // [heads * channels]
+	std::span<const float> bias;     // [heads * channels] with concat, [channels] without; empty = none
+	std::size_t in = 0;
+	std::size_t heads = 1;
+	std::size_t channels = 0;
+};
+
+struct GatOptions {
+	bool concat = true;           // heads side by side (heads * channels wide) or averaged (channels)
+	float negative_slope = 0.2f;  // of the LeakyReLU on attention logits
+	bool add_self_loops = true;   // drop every existing loop, then add exactly one per node
+};
+
+// Z = x W^T; e_ji = LeakyReLU(<Z_j, att_src_h> + <Z_i, att_dst_h>) per head, softmax over the
+// in-edges of i, out_i = sum_j alpha_ji Z_j, heads concatenated or averaged, then bias. Edge
+// weights are ignored. x: g.n x p.in. (<Z_i, att_h> is computed as x_i . (W_h^T att_h), equal up
+// to rounding.)
+std::vector<float> gat_conv(const Csr &g, std::span<const float> x, const GatParams &p, const GatOptions &opts = {},
+                            CancelToken cancel = {});
+void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, std::span<float> out,
+                   const GatOptions &opts = {}, CancelToken cancel = {});
+
+// ---- Helpers ------------------------------------------------------------------------------------
+// max(v, 0) elementwise (NaN stays NaN), for the activation a caller puts between layers.
+void relu_inplace(std::span<float> v) noexcept;
+
+// Glorot (Xavier) uniform initial weights for a Linear [out, in]: U(-b, b), b = sqrt(6 / (in + out)),
+// from SplitMix64(seed), so the values depend on nothing but (out, in, seed).
+std::vector<float> glorot(std::size_t out, std::size_t in, std::uint64_t seed);
+
+}  // namespace ruvector::kernels

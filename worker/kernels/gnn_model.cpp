@@ -1,0 +1,398 @@
+#include "worker/kernels/gnn_model.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace ruvector::kernels {
+
+const char *layer_type_name(LayerType t) noexcept
+{
+	switch (t) {
+	case LayerType::gcn:
+		return "gcn";
+	case LayerType::sage:
+		return "sage";
+	case LayerType::gin:
+		return "gin";
+	case LayerType::gat:
+		return "gat";
+	}
+	return "unknown";
+}
+
+const GnnParam *GnnLayer::param(std::string_view name) const noexcept
+{
+	for (const auto &p : params)
+		if (p.name == name)
+			return &p;
+	return nullptr;
+}
+
+/* Encoding: the protocol's Writer/Reader, one field after the other. */
+
+std::vector<std::byte> encode(const GnnModel &m)
+{
+	proto::Writer w;
+	w.put(std::uint32_t(0x474e4e31));  // "GNN1"
+	w.put(std::uint8_t(m.relu_between));
+	w.put(m.sample_size);
+	w.put(m.seed);
+	w.put(std::uint32_t(m.layers.size()));
+	for (const auto &l : m.layers) {
+		w.put(l.type);
+		w.put(l.in_dim);
+		w.put(l.out_dim);
+		w.put(std::uint8_t(l.add_self_loops));
+		w.put(std::uint8_t(l.normalize));
+		w.put(l.aggr);
+		w.put(std::uint8_t(l.root_weight));
+		w.put(l.eps);
+		w.put(std::uint32_t(l.mlp.size()));
+		for (auto s : l.mlp)
+			w.put(s);
+		w.put(l.heads);
+		w.put(std::uint8_t(l.concat));
+		w.put(l.negative_slope);
+		w.put(std::uint32_t(l.params.size()));
+		for (const auto &p : l.params) {
+			w.put_string(p.name);
+			w.put(std::uint32_t(p.shape.size()));
+			for (auto d : p.shape)
+				w.put(d);
+			w.put(std::uint64_t(p.data.size()));
+			w.put_bytes(std::as_bytes(std::span(p.data)));
+		}
+	}
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+GnnModel decode_gnn_model(std::span<const std::byte> bytes)
+{
+	proto::Reader r(bytes);
+	if (r.get<std::uint32_t>() != 0x474e4e31)
+		throw std::invalid_argument("not a ruvector GNN model");
+	GnnModel m;
+	m.relu_between = r.get<std::uint8_t>() != 0;
+	m.sample_size = r.get<std::uint32_t>();
+	m.seed = r.get<std::uint64_t>();
+	std::uint32_t nl = r.get<std::uint32_t>();
+	if (nl > 1024)
+		throw std::invalid_argument("too many GNN layers");
+	m.layers.resize(nl);
+	for (auto &l : m.layers) {
+		l.type = r.get<LayerType>();
+		if (std::uint8_t(l.type) > std::uint8_t(LayerType::gat))
+			throw std::invalid_argument("unknown GNN layer type");
+		l.in_dim = r.get<std::uint32_t>();
+		l.out_dim = r.get<std::uint32_t>();
+		l.add_self_loops = r.get<std::uint8_t>() != 0;
+		l.normalize = r.get<std::uint8_t>() != 0;
+		l.aggr = r.get<Aggr>();
+		l.root_weight = r.get<std::uint8_t>() != 0;
+		l.eps = r.get<float>();
+		std::uint32_t ns = r.get<std::uint32_t>();
+		if (ns > 1024)
+			throw std::invalid_argument("GIN MLP too long");
+		l.mlp.resize(ns);
+		for (auto &s : l.mlp)
+			s = r.get<std::uint8_t>();
+		l.heads = r.get<std::uint32_t>();
+		l.concat = r.get<std::uint8_t>() != 0;
+		l.negative_slope = r.get<float>();
+		std::uint32_t np = r.get<std::uint32_t>();
+		if (np > 4096)
+			throw std::invalid_argument("too many GNN parameters");
+		l.params.resize(np);
+		for (auto &p : l.params) {
+			p.name = std::string(r.get_string());
+			std::uint32_t nd = r.get<std::uint32_t>();
+			if (nd > 8)
+				throw std::invalid_argument("GNN parameter of too many dimensions");
+			p.shape.resize(nd);
+			for (auto &d : p.shape)
+				d = r.get<std::uint32_t>();
+			std::uint64_t count = r.get<std::uint64_t>();
+			auto b = r.take(count * sizeof(float));
+			p.data.resize(count);
+			std::memcpy(p.data.data(), b.data(), b.size());
+		}
+	}
+	if (!r.at_end())
+		throw std::invalid_argument("trailing bytes after a GNN model");
+	return m;
+}
+
+/* Checking and running */
+
+namespace {
+
+std::string where(std::size_t k, const GnnLayer &l)
+{
+	return "layer " + std::to_string(k) + " (" + layer_type_name(l.type) + ")";
+}
+
+const GnnParam &need(std::size_t k, const GnnLayer &l, const char *name, std::size_t rows, std::size_t cols)
+{
+	const GnnParam *p = l.param(name);
+	if (!p)
+		throw std::invalid_argument(where(k, l) + ": missing \"" + name + "\"");
+	std::size_t count = rows * (cols ? cols : 1);
+	if (p->data.size() != count)
+		throw std::invalid_argument(where(k, l) + ": \"" + name + "\" has " + std::to_string(p->data.size()) +
+		                            " values, expected " + std::to_string(count));
+	return *p;
+}
+
+std::span<const float> optional(std::size_t k, const GnnLayer &l, const char *name, std::size_t count)
+{
+	const GnnParam *p = l.param(name);
+	if (!p)
+		return {};
+	if (p->data.size() != count)
+		throw std::invalid_argument(where(k, l) + ": \"" + name + "\" has " + std::to_string(p->data.size()) +
+		                            " values, expected " + std::to_string(count));
+	return p->data;
+}
+
+Linear linear(std::size_t k, const GnnLayer &l, const std::string &prefix, std::size_t in, std::size_t out,
+              bool with_bias)
+{
+	const GnnParam &w = need(k, l, (prefix + "weight").c_str(), out, in);
+	Linear lin;
+	lin.weight = w.data;
+	lin.in = in;
+	lin.out = out;
+	if (with_bias)
+		lin.bias = optional(k, l, (prefix + "bias").c_str(), out);
+	return lin;
+}
+
+// The GIN MLP's steps; Linear widths follow the stored weight shapes.
+std::vector<MlpStep> gin_mlp(std::size_t k, const GnnLayer &l)
+{
+	std::vector<MlpStep> steps;
+	std::size_t width = l.in_dim;
+	for (std::size_t i = 0; i < l.mlp.size(); i++) {
+		if (l.mlp[i] == 1) {
+			steps.emplace_back(Relu{});
+			continue;
+		}
+		std::string prefix = "nn." + std::to_string(i) + ".";
+		const GnnParam *w = l.param(prefix + "weight");
+		if (!w || w->shape.size() != 2 || w->shape[1] != width)
+			throw std::invalid_argument(where(k, l) + ": \"" + prefix + "weight\" must be [out, " +
+			                            std::to_string(width) + "]");
+		std::size_t out = w->shape[0];
+		steps.emplace_back(linear(k, l, prefix, width, out, true));
+		width = out;
+	}
+	if (width != l.out_dim)
+		throw std::invalid_argument(where(k, l) + ": the MLP ends at width " + std::to_string(width) + ", expected " +
+		                            std::to_string(l.out_dim));
+	return steps;
+}
+
+std::vector<float> run_layer(std::size_t k, const GnnLayer &l, const Csr &g, std::span<const float> x,
+                             const GnnModel &m, CancelToken cancel)
+{
+	switch (l.type) {
+	case LayerType::gcn: {
+		Linear lin = linear(k, l, "lin.", l.in_dim, l.out_dim, false);
+		lin.bias = optional(k, l, "bias", l.out_dim);
+		return gcn_conv(g, x, lin, GcnOptions{l.add_self_loops, l.normalize}, cancel);
+	}
+	case LayerType::sage: {
+		Linear lin_l = linear(k, l, "lin_l.", l.in_dim, l.out_dim, true);
+		Linear lin_r;
+		if (l.root_weight)
+			lin_r = linear(k, l, "lin_r.", l.in_dim, l.out_dim, true);
+		SageOptions opts{l.aggr, l.normalize, l.root_weight};
+		if (m.sample_size > 0) {
+			Csr sampled = sample_neighbors(g, m.sample_size, m.seed + 0x9e3779b97f4a7c15ULL * (k + 1));
+			return sage_conv(sampled, x, lin_l, lin_r, opts, cancel);
+		}
+		return sage_conv(g, x, lin_l, lin_r, opts, cancel);
+	}
+	case LayerType::gin: {
+		std::vector<MlpStep> mlp = gin_mlp(k, l);
+		return gin_conv(g, x, l.in_dim, mlp, l.eps, cancel);
+	}
+	case LayerType::gat: {
+		if (l.heads == 0)
+			throw std::invalid_argument(where(k, l) + ": heads must be at least 1");
+		std::size_t width = l.concat ? l.out_dim : std::size_t(l.out_dim) * l.heads;
+		if (width % l.heads != 0)
+			throw std::invalid_argument(where(k, l) + ": output width is not a multiple of heads");
+		GatParams p;
+		p.in = l.in_dim;
+		p.heads = l.heads;
+		p.channels = width / l.heads;
+		p.weight = need(k, l, "lin.weight", width, l.in_dim).data;
+		p.att_src = need(k, l, "att_src", width, 0).data;
+		p.att_dst = need(k, l, "att_dst", width, 0).data;
+		p.bias = optional(k, l, "bias", l.out_dim);
+		GatOptions opts;
+		opts.concat = l.concat;
+		opts.negative_slope = l.negative_slope;
+		opts.add_self_loops = l.add_self_loops;
+		return gat_conv(g, x, p, opts, cancel);
+	}
+	}
+	throw std::invalid_argument("unknown GNN layer type");
+}
+
+}  // namespace
+
+void check_model(const GnnModel &m, std::size_t in_dim)
+{
+	if (m.layers.empty())
+		throw std::invalid_argument("the model has no layers");
+	std::size_t width = in_dim;
+	for (std::size_t k = 0; k < m.layers.size(); k++) {
+		const GnnLayer &l = m.layers[k];
+		if (l.in_dim != width)
+			throw std::invalid_argument(where(k, l) + ": expects " + std::to_string(l.in_dim) +
+			                            " input features, but " + (k == 0 ? "the graph's embeddings have " : "the previous layer gives ") +
+			                            std::to_string(width));
+		width = l.out_dim;
+	}
+}
+
+std::vector<float> run_model(const GnnModel &m, const Csr &g, std::span<const float> x, std::size_t in_dim,
+                             CancelToken cancel)
+{
+	check_model(m, in_dim);
+	std::vector<float> cur;
+	std::span<const float> input = x;
+	for (std::size_t k = 0; k < m.layers.size(); k++) {
+		std::vector<float> out = run_layer(k, m.layers[k], g, input, m, cancel);
+		if (m.relu_between && k + 1 < m.layers.size())
+			relu_inplace(out);
+		cur = std::move(out);
+		input = cur;
+	}
+	return cur;
+}
+
+GnnLayer identity_layer(LayerType type, std::uint32_t dim)
+{
+	GnnLayer l;
+	l.type = type;
+	l.in_dim = l.out_dim = dim;
+	std::vector<float> eye(std::size_t(dim) * dim, 0.0f);
+	for (std::uint32_t i = 0; i < dim; i++)
+		eye[std::size_t(i) * dim + i] = 1.0f;
+	switch (type) {
+	case LayerType::gcn:
+		l.params.push_back({"lin.weight", {dim, dim}, eye});
+		break;
+	case LayerType::sage:
+		l.normalize = false;
+		l.params.push_back({"lin_l.weight", {dim, dim}, eye});
+		l.params.push_back({"lin_r.weight", {dim, dim}, eye});
+		break;
+	case LayerType::gin:
+		l.mlp = {0};
+		l.params.push_back({"nn.0.weight", {dim, dim}, eye});
+		break;
+	case LayerType::gat:
+		// Zero attention vectors: every logit is 0, so softmax weighs all in-neighbours and self equally.
+		l.params.push_back({"lin.weight", {dim, dim}, eye});
+		l.params.push_back({"att_src", {1, 1, dim}, std::vector<float>(dim, 0.0f)});
+		l.params.push_back({"att_dst", {1, 1, dim}, std::vector<float>(dim, 0.0f)});
+		break;
+	}
+	return l;
+}
+
+/* Graph blobs */
+
+namespace {
+
+std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t(7); }
+
+struct Sections {
+	std::size_t row_ptr, col, weight, x, ids, total;
+};
+
+Sections sections(const GraphHeader &h)
+{
+	Sections s;
+	s.row_ptr = align8(sizeof(GraphHeader));
+	s.col = s.row_ptr + align8(sizeof(std::uint64_t) * (h.nodes + 1));
+	s.weight = s.col + align8(sizeof(std::uint32_t) * h.edges);
+	s.x = s.weight + (h.has_weight ? align8(sizeof(float) * h.edges) : 0);
+	s.ids = s.x + align8(sizeof(float) * h.nodes * h.dim);
+	s.total = s.ids + sizeof(std::int64_t) * h.nodes;
+	return s;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,
+                                    std::span<const std::int64_t> ids)
+{
+	GraphHeader h{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0};
+	if (x.size() != g.n * std::size_t(dim) || ids.size() != g.n)
+		throw std::invalid_argument("graph features or ids do not match the node count");
+	Sections s = sections(h);
+	std::vector<std::byte> out(s.total);
+	std::memcpy(out.data(), &h, sizeof h);
+	std::memcpy(out.data() + s.row_ptr, g.row_ptr.data(), sizeof(std::uint64_t) * (g.n + 1));
+	if (g.edges()) {
+		std::memcpy(out.data() + s.col, g.col.data(), sizeof(std::uint32_t) * g.edges());
+		if (h.has_weight)
+			std::memcpy(out.data() + s.weight, g.weight.data(), sizeof(float) * g.edges());
+	}
+	if (!x.empty())
+		std::memcpy(out.data() + s.x, x.data(), sizeof(float) * x.size());
+	if (!ids.empty())
+		std::memcpy(out.data() + s.ids, ids.data(), sizeof(std::int64_t) * ids.size());
+	return out;
+}
+
+GraphHeader graph_header(std::span<const std::byte> bytes)
+{
+	GraphHeader h;
+	if (bytes.size() < sizeof h)
+		throw std::invalid_argument("truncated graph");
+	std::memcpy(&h, bytes.data(), sizeof h);
+	if (h.magic != kGraphMagic)
+		throw std::invalid_argument("not a ruvector graph");
+	if (h.nodes > (std::uint64_t(1) << 32) || h.edges > (std::uint64_t(1) << 40) || h.dim > 65536)
+		throw std::invalid_argument("graph dimensions out of range");
+	if (sections(h).total != bytes.size())
+		throw std::invalid_argument("graph size does not match its header");
+	return h;
+}
+
+Graph decode_graph(std::span<const std::byte> bytes)
+{
+	GraphHeader h = graph_header(bytes);
+	Sections s = sections(h);
+	Graph out;
+	out.dim = h.dim;
+	out.csr.n = h.nodes;
+	out.csr.row_ptr.resize(h.nodes + 1);
+	std::memcpy(out.csr.row_ptr.data(), bytes.data() + s.row_ptr, sizeof(std::uint64_t) * (h.nodes + 1));
+	out.csr.col.resize(h.edges);
+	if (h.edges)
+		std::memcpy(out.csr.col.data(), bytes.data() + s.col, sizeof(std::uint32_t) * h.edges);
+	if (h.has_weight) {
+		out.csr.weight.resize(h.edges);
+		if (h.edges)
+			std::memcpy(out.csr.weight.data(), bytes.data() + s.weight, sizeof(float) * h.edges);
+	}
+	out.x.resize(h.nodes * h.dim);
+	if (!out.x.empty())
+		std::memcpy(out.x.data(), bytes.data() + s.x, sizeof(float) * out.x.size());
+	out.ids.resize(h.nodes);
+	if (h.nodes)
+		std::memcpy(out.ids.data(), bytes.data() + s.ids, sizeof(std::int64_t) * h.nodes);
+	validate(out.csr);
+	return out;
+}
+
+}  // namespace ruvector::kernels

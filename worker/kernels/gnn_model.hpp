@@ -1,0 +1,100 @@
+// A GNN model and a graph as the worker receives them, and running a model over a graph.
+//
+// GnnModel is the catalog's model (sql/gnn.sql: ruvector_gnn_model_layers / _params) in plain
+// memory; the backend fills it from the tables, encodes it, and the worker decodes and runs it.
+// GraphBlob is the one binary form of a graph: what the backend builds from the node and edge
+// tables, what the shared store caches, and what a request carries inline.
+#pragma once
+#include "worker/kernels/pg_free.hpp"
+
+#include "shmem/codec/protocol.hpp"
+#include "worker/kernels/cancel.hpp"
+#include "worker/kernels/gnn.hpp"
+#include "worker/kernels/graph.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ruvector::kernels {
+
+enum class LayerType : std::uint8_t { gcn = 0, sage = 1, gin = 2, gat = 3 };
+const char *layer_type_name(LayerType t) noexcept;
+
+struct GnnParam {
+	std::string name;                 // normalised state_dict key, e.g. "lin.weight"
+	std::vector<std::uint32_t> shape;
+	std::vector<float> data;          // row-major
+};
+
+struct GnnLayer {
+	LayerType type = LayerType::gcn;
+	std::uint32_t in_dim = 0;
+	std::uint32_t out_dim = 0;
+	// options (each type reads its own)
+	bool add_self_loops = true;  // gcn, gat
+	bool normalize = true;       // gcn (default true); sage (default false)
+	Aggr aggr = Aggr::mean;      // sage
+	bool root_weight = true;     // sage
+	float eps = 0;               // gin
+	std::vector<std::uint8_t> mlp;  // gin: 0 = linear, 1 = relu, by Sequential index
+	std::uint32_t heads = 1;     // gat
+	bool concat = true;          // gat
+	float negative_slope = 0.2f; // gat
+	std::vector<GnnParam> params;
+
+	const GnnParam *param(std::string_view name) const noexcept;
+};
+
+struct GnnModel {
+	bool relu_between = true;       // activation between layers (never after the last)
+	std::uint32_t sample_size = 0;  // GraphSAGE neighbour sampling per layer; 0 = all neighbours
+	std::uint64_t seed = 0;         // sampling seed
+	std::vector<GnnLayer> layers;
+};
+
+std::vector<std::byte> encode(const GnnModel &m);
+GnnModel decode_gnn_model(std::span<const std::byte> bytes);
+
+// Checks shapes and the dimension chain; throws std::invalid_argument naming the layer and key.
+void check_model(const GnnModel &m, std::size_t in_dim);
+
+// Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer.
+std::vector<float> run_model(const GnnModel &m, const Csr &g, std::span<const float> x, std::size_t in_dim,
+                             CancelToken cancel = {});
+
+// The identity-weight layer of each type (ruvector_message_pass without a model): GCN normalised
+// propagation, sage x_i + mean_j x_j, gin x_i + sum_j x_j, gat uniform attention over in-neighbours
+// and self; no bias, no activation.
+GnnLayer identity_layer(LayerType type, std::uint32_t dim);
+
+/* Graph blobs */
+
+struct GraphHeader {
+	std::uint32_t magic;     // kGraphMagic
+	std::uint32_t dim;
+	std::uint64_t nodes;
+	std::uint64_t edges;
+	std::uint32_t has_weight;
+	std::uint32_t reserved;
+};
+inline constexpr std::uint32_t kGraphMagic = 0x52474731;  // "RGG1"
+
+// Layout after the header: row_ptr u64[n+1], col u32[e], weight f32[e] (if has_weight),
+// x f32[n*dim], ids i64[n] (user ids in node order). All sections 8-byte aligned.
+std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,
+                                    std::span<const std::int64_t> ids);
+
+struct Graph {
+	Csr csr;
+	std::vector<float> x;
+	std::vector<std::int64_t> ids;
+	std::uint32_t dim = 0;
+};
+// Copies out of `bytes` and validates the structure; throws std::invalid_argument.
+Graph decode_graph(std::span<const std::byte> bytes);
+GraphHeader graph_header(std::span<const std::byte> bytes);
+
+}  // namespace ruvector::kernels
