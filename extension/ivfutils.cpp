@@ -194,38 +194,11 @@ float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
 	return data;
 }
 
-// Best effort: a failure here must not fail the query that only wanted to warm the cache.
-template <class Fn>
-void best_effort(Fn &&fn)
-{
-	if (!worker_ready())
-		return;
-	MemoryContext cxt = CurrentMemoryContext;
-	PG_TRY();
-	{
-		fn();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		worker_request_abandon();
-		ErrorData *ed = CopyErrorData();
-		FlushErrorState();
-		// Cancels and timeouts still belong to the query.
-		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED) {
-			ReThrowError(ed);
-		}
-		ereport(DEBUG1, (errmsg_internal("ruivfflat: centroid cache not updated: %s", ed->message)));
-		FreeErrorData(ed);
-	}
-	PG_END_TRY();
-}
-
 }  // namespace
 
 void publish_centroids(Oid index_oid, uint64 stamp, uint32 lists, uint32 dim, const float *data)
 {
-	best_effort([&] {
+	worker_best_effort([&] {
 		Size bytes = sizeof(CentroidBlobHeader) + Size(lists) * dim * sizeof(float);
 		proto::StorePut put{proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, bytes, stamp};
 		CentroidBlobHeader h{stamp, lists, dim};
@@ -249,7 +222,7 @@ void forget_centroids(Oid index_oid)
 	proto::StoreKey key{MyDatabaseId, index_oid, kStoreKindCentroids};
 	if (store_current_version(key) == 0)
 		return;
-	best_effort([&] {
+	worker_best_effort([&] {
 		worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
 		std::span<const std::byte> payload;
 		while (worker_request_receive(&payload) != proto::MsgType::end) {

@@ -19,7 +19,7 @@ extern "C" {
 namespace ruvector {
 
 // The schema ruvector was installed into (PG15 has no get_extension_schema()).
-static Oid extension_schema()
+Oid extension_schema()
 {
 	Oid ext = get_extension_oid("ruvector", false);
 	Relation rel = table_open(ExtensionRelationId, AccessShareLock);

@@ -9,6 +9,9 @@ extern "C" {
 
 namespace ruvector {
 
+// The schema ruvector is installed in.
+Oid extension_schema();
+
 // The oid of ruvector's `vector` type (cached per backend).
 Oid vector_type_oid();
 

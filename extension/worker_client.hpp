@@ -50,4 +50,31 @@ void worker_request_abandon();
 // Whether the worker is up right now (no waiting): best-effort callers skip it otherwise.
 bool worker_ready();
 
+// Run a request that only warms a cache: skipped when the worker is not ready, and any error
+// except a query cancel is logged at DEBUG1 and swallowed. fn keeps only trivially destructible
+// locals (it may longjmp).
+template <class Fn>
+void worker_best_effort(Fn &&fn)
+{
+	if (!worker_ready())
+		return;
+	MemoryContext cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		fn();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		worker_request_abandon();
+		ErrorData *ed = CopyErrorData();
+		FlushErrorState();
+		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(ed);
+		ereport(DEBUG1, (errmsg_internal("ruvector: cache not updated: %s", ed->message)));
+		FreeErrorData(ed);
+	}
+	PG_END_TRY();
+}
+
 }  // namespace ruvector

@@ -138,4 +138,39 @@ void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, u
 	return copy;
 }
 
+// The first `want` bytes of the current blob (at most its size), or nullptr.
+void *store_copy_prefix(const proto::StoreKey &key, Size want, uint64 *tag, uint64 *bytes, TimestampTz *published)
+{
+	dsa_area *area = backend_dsa_area();
+	if (!area || !rv_store)
+		return nullptr;
+	void *copy = palloc(want ? want : 1);
+	bool found = false;
+	LWLockAcquire(rv_store->lock, LW_SHARED);
+	if (RvStoreEntry *e = find_entry(key)) {
+		found = true;
+		*tag = e->tag;
+		*bytes = e->bytes;
+		if (published)
+			*published = e->published_at;
+		memcpy(copy, dsa_get_address(area, e->data), Min(want, e->bytes));
+	}
+	LWLockRelease(rv_store->lock);
+	if (!found) {
+		pfree(copy);
+		return nullptr;
+	}
+	return copy;
+}
+
+const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes)
+{
+	RvStoreEntry *e = find_entry(key);
+	if (!e)
+		return nullptr;
+	*tag = e->tag;
+	*bytes = e->bytes;
+	return dsa_get_address(area, e->data);
+}
+
 }  // namespace ruvector

@@ -45,5 +45,10 @@ dsa_area *backend_dsa_area();
 uint64 store_current_version(const proto::StoreKey &key, uint64 *tag = nullptr);
 // A palloc'd copy of the current blob, or nullptr. *version / *tag / *bytes describe it.
 void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, uint64 *bytes);
+// A palloc'd copy of the first `want` bytes of the current blob (e.g. a header), or nullptr.
+void *store_copy_prefix(const proto::StoreKey &key, Size want, uint64 *tag, uint64 *bytes, TimestampTz *published);
+// Worker side (main thread): the current blob's address. Only the worker changes the store, so
+// the address stays valid until the worker's main thread publishes or drops that key.
+const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes);
 
 }  // namespace ruvector

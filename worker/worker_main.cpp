@@ -105,6 +105,7 @@ struct Session {
 
 	proto::KmeansRequest kmeans;
 	proto::AssignRequest assign;
+	proto::GnnForwardRequest gnn;
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
 	bool abandoned = false;  // the client left before the answer was complete
@@ -257,6 +258,31 @@ void dispatch(Session &s)
 		start_job(s, [req, data](kernels::CancelToken c) { return jobs::run_assign(req, data, c); });
 		break;
 	}
+	case proto::MsgType::gnn_forward: {
+		std::span<const std::byte> model(s.input, s.gnn.model_bytes);
+		if (s.gnn.graph_bytes > 0) {
+			std::span<const std::byte> graph(s.input + s.gnn.model_bytes, s.gnn.graph_bytes);
+			start_job(s, [model, graph](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c); });
+			break;
+		}
+		// A cached graph: copy it now, on the main thread, the only one that ever replaces it.
+		proto::StoreKey key{s.gnn.graph_database, s.gnn.graph_object, s.gnn.graph_kind};
+		uint64 tag = 0, bytes = 0;
+		const void *addr = pg::guard([&] { return store_worker_address(W->area, key, &tag, &bytes); });
+		if (!addr || tag != s.gnn.graph_tag) {
+			proto::GnnForwardResult stale;
+			stale.stale = 1;
+			proto::Writer w;
+			w.put(stale);
+			queue_data(s, w.bytes());
+			s.phase = Session::Phase::sending;
+			break;
+		}
+		auto copy = std::make_shared<std::vector<std::byte>>(static_cast<const std::byte *>(addr),
+		                                                     static_cast<const std::byte *>(addr) + bytes);
+		start_job(s, [model, copy](kernels::CancelToken c) { return jobs::run_gnn_forward(model, *copy, c); });
+		break;
+	}
 	case proto::MsgType::store_put: {
 		proto::StoreKey key = s.put.key;
 		// Ownership of the buffer moves to the store.
@@ -310,6 +336,12 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		if (s.assign.n + s.assign.k > (uint64(1) << 40) / s.assign.dim)
 			throw std::invalid_argument("assignment input is too large");
 		allocate_input(s, (s.assign.n + s.assign.k) * s.assign.dim * sizeof(float));
+		break;
+	case proto::MsgType::gnn_forward:
+		s.gnn = proto::decode_gnn_forward(payload);
+		if (s.gnn.model_bytes == 0 || s.gnn.model_bytes > (uint64(1) << 36) || s.gnn.graph_bytes > (uint64(1) << 40))
+			throw std::invalid_argument("malformed GNN request");
+		allocate_input(s, s.gnn.model_bytes + s.gnn.graph_bytes);
 		break;
 	case proto::MsgType::store_put:
 		s.put = proto::decode_store_put(payload);

@@ -101,6 +101,23 @@ AssignRequest decode_assign(std::span<const std::byte> payload)
 	return a;
 }
 
+std::vector<std::byte> encode(const GnnForwardRequest &g)
+{
+	Writer w;
+	w.put(g);
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload)
+{
+	Reader r(payload);
+	auto g = r.get<GnnForwardRequest>();
+	if (!r.at_end())
+		throw ProtocolError("malformed gnn_forward request");
+	return g;
+}
+
 std::vector<std::byte> encode(const StoreKey &k)
 {
 	Writer w;

@@ -30,6 +30,7 @@ enum class MsgType : std::uint16_t {
 	store_put = 4,     // StorePut, then data frames, then end
 	store_drop = 5,    // StoreKey
 	assign = 6,        // AssignRequest, then data frames: k centroids, then n rows; response: n int32 labels
+	gnn_forward = 7,   // GnnForwardRequest, then data frames: model, then an inline graph (if any)
 	// both directions
 	data = 10,
 	end = 11,
@@ -153,6 +154,26 @@ struct AssignRequest {
 };
 std::vector<std::byte> encode(const AssignRequest &r);
 AssignRequest decode_assign(std::span<const std::byte> payload);
+
+// Run a GNN model over a graph: inline (graph_bytes > 0) or the shared store's entry `graph_key`
+// when its tag is still `graph_tag`. Response: GnnForwardResult, then nodes int64 ids, then
+// nodes x out_dim floats; `stale` set (and nothing else) when the store entry changed meanwhile.
+struct GnnForwardRequest {
+	std::uint64_t model_bytes = 0;
+	std::uint64_t graph_bytes = 0;
+	std::uint32_t graph_database = 0;
+	std::uint32_t graph_object = 0;
+	std::uint32_t graph_kind = 0;
+	std::uint32_t reserved = 0;
+	std::uint64_t graph_tag = 0;
+};
+struct GnnForwardResult {
+	std::uint64_t nodes = 0;
+	std::uint32_t out_dim = 0;
+	std::uint32_t stale = 0;
+};
+std::vector<std::byte> encode(const GnnForwardRequest &r);
+GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload);
 
 // Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
 struct StoreKey {

@@ -1,6 +1,7 @@
 #include "worker/kernels/jobs.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/gnn_model.hpp"
 #include "worker/kernels/kmeans.hpp"
 
 #include <tbb/blocked_range.h>
@@ -41,6 +42,23 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 		w.put(std::int64_t(r.sizes[c]));
 		w.put_bytes(std::as_bytes(std::span(r.centroids.data() + std::size_t(c) * req.dim, req.dim)));
 	}
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, std::span<const std::byte> graph_bytes,
+                                       kernels::CancelToken cancel)
+{
+	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
+	kernels::Graph g = kernels::decode_graph(graph_bytes);
+	std::vector<float> y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
+	proto::GnnForwardResult h;
+	h.nodes = g.csr.n;
+	h.out_dim = model.layers.back().out_dim;
+	proto::Writer w;
+	w.put(h);
+	w.put_bytes(std::as_bytes(std::span(g.ids)));
+	w.put_bytes(std::as_bytes(std::span(y)));
 	auto b = w.bytes();
 	return {b.begin(), b.end()};
 }

@@ -1,0 +1,593 @@
+// GNN SQL functions: forward passes over named graphs, over tables, over arrays, and message passing.
+//
+// The backend reads the model (catalog tables) and the graph (user tables, with the caller's
+// privileges and snapshot), the worker runs the layers on its threads. A named graph's CSR is
+// cached in the worker's shared store, tagged with the graph's version (bumped by statement
+// triggers on both tables at every change); a query uses the cached copy only when its snapshot
+// sees exactly that version, the caller may read every column involved, and no row-level security
+// applies to the caller on either table. Otherwise it builds a private copy from what it can see.
+#include "extension/graph_reader.hpp"
+#include "extension/table_reader.hpp"
+#include "extension/worker_client.hpp"
+#include "shmem/store.hpp"
+#include "worker/kernels/gnn_model.hpp"
+
+extern "C" {
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+}
+
+using namespace ruvector;
+
+namespace {
+
+inline constexpr uint32 kStoreKindGraph = 2;
+
+/* Models, from the catalog tables (sql/gnn.sql) */
+
+struct LayerRow {
+	int layer;
+	char type[8];
+	int in_dim, out_dim;
+	bool add_self_loops, normalize, root_weight, concat;
+	char aggr[8];
+	float eps, negative_slope;
+	int heads;
+	int nmlp;
+	uint8 mlp[64];
+};
+
+struct ParamRow {
+	int layer;
+	char *name;
+	int ndim;
+	uint32 shape[8];
+	int64 count;
+	float *data;
+};
+
+struct ModelRows {
+	bool relu_between;
+	int nlayers;
+	LayerRow *layers;
+	int nparams;
+	ParamRow *params;
+};
+
+const char *schema_prefix()
+{
+	return quote_identifier(get_namespace_name(extension_schema()));
+}
+
+[[noreturn]] void unknown_model(const char *name)
+{
+	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("gnn model \"%s\" does not exist", name),
+					errhint("See ruvector_gnn_models for the models there are.")));
+	pg_unreachable();
+}
+
+ModelRows read_model(const char *name)
+{
+	ModelRows m{};
+	MemoryContext caller = CurrentMemoryContext;
+	const char *nsp = schema_prefix();
+	Oid argtypes[1] = {TEXTOID};
+	Datum args[1] = {CStringGetTextDatum(name)};
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("SELECT activation FROM %s.ruvector_gnn_model_catalog WHERE name = $1", nsp), 1,
+							  argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the gnn model catalog failed");
+	if (SPI_processed == 0)
+		unknown_model(name);
+	char *activation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	m.relu_between = activation && strcmp(activation, "relu") == 0;
+
+	const char *layers_q = psprintf(
+		"SELECT layer, type, in_dim, out_dim,"
+		" coalesce((options->>'add_self_loops')::bool, true), coalesce((options->>'normalize')::bool, type = 'gcn'),"
+		" coalesce(options->>'aggr', 'mean'), coalesce((options->>'root_weight')::bool, true),"
+		" coalesce((options->>'eps')::real, 0), coalesce((options->>'heads')::int, 1),"
+		" coalesce((options->>'concat')::bool, true), coalesce((options->>'negative_slope')::real, 0.2),"
+		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(options->'mlp') = 'array'"
+		"   THEN options->'mlp' ELSE '[]' END)), ','), '')"
+		" FROM %s.ruvector_gnn_model_layers WHERE model = $1 ORDER BY layer",
+		nsp);
+	if (SPI_execute_with_args(layers_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the gnn model layers failed");
+	m.nlayers = int(SPI_processed);
+	m.layers = static_cast<LayerRow *>(MemoryContextAllocZero(caller, sizeof(LayerRow) * (m.nlayers + 1)));
+	for (int i = 0; i < m.nlayers; i++) {
+		HeapTuple t = SPI_tuptable->vals[i];
+		TupleDesc d = SPI_tuptable->tupdesc;
+		bool isnull;
+		LayerRow &r = m.layers[i];
+		r.layer = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+		strlcpy(r.type, SPI_getvalue(t, d, 2), sizeof r.type);
+		r.in_dim = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
+		r.out_dim = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
+		r.add_self_loops = DatumGetBool(SPI_getbinval(t, d, 5, &isnull));
+		r.normalize = DatumGetBool(SPI_getbinval(t, d, 6, &isnull));
+		strlcpy(r.aggr, SPI_getvalue(t, d, 7), sizeof r.aggr);
+		r.root_weight = DatumGetBool(SPI_getbinval(t, d, 8, &isnull));
+		r.eps = DatumGetFloat4(SPI_getbinval(t, d, 9, &isnull));
+		r.heads = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
+		r.concat = DatumGetBool(SPI_getbinval(t, d, 11, &isnull));
+		r.negative_slope = DatumGetFloat4(SPI_getbinval(t, d, 12, &isnull));
+		char *mlp = SPI_getvalue(t, d, 13);
+		for (char *tok = mlp ? strtok(mlp, ",") : nullptr; tok && r.nmlp < 64; tok = strtok(nullptr, ","))
+			r.mlp[r.nmlp++] = strcmp(tok, "relu") == 0 ? 1 : 0;
+	}
+	const char *params_q = psprintf(
+		"SELECT layer, name, shape, data FROM %s.ruvector_gnn_model_params WHERE model = $1 ORDER BY layer, name", nsp);
+	if (SPI_execute_with_args(params_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the gnn model parameters failed");
+	m.nparams = int(SPI_processed);
+	m.params = static_cast<ParamRow *>(MemoryContextAllocZero(caller, sizeof(ParamRow) * (m.nparams + 1)));
+	for (int i = 0; i < m.nparams; i++) {
+		HeapTuple t = SPI_tuptable->vals[i];
+		TupleDesc d = SPI_tuptable->tupdesc;
+		bool isnull;
+		ParamRow &p = m.params[i];
+		p.layer = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		p.name = SPI_getvalue(t, d, 2);
+		ArrayType *shape = DatumGetArrayTypePCopy(SPI_getbinval(t, d, 3, &isnull));
+		ArrayType *data = DatumGetArrayTypePCopy(SPI_getbinval(t, d, 4, &isnull));
+		MemoryContextSwitchTo(old);
+		p.ndim = std::min(ArrayGetNItems(ARR_NDIM(shape), ARR_DIMS(shape)), 8);
+		for (int k = 0; k < p.ndim; k++)
+			p.shape[k] = uint32(reinterpret_cast<int32 *>(ARR_DATA_PTR(shape))[k]);
+		p.count = ArrayGetNItems(ARR_NDIM(data), ARR_DIMS(data));
+		if (ARR_ELEMTYPE(data) != FLOAT4OID || array_contains_nulls(data))
+			elog(ERROR, "gnn model parameter \"%s\" is not a real[] without NULLs", p.name);
+		p.data = reinterpret_cast<float *>(ARR_DATA_PTR(data));
+	}
+	SPI_finish();
+	if (m.nlayers == 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("gnn model \"%s\" has no layers", name)));
+	return m;
+}
+
+kernels::GnnLayer layer_from_row(const LayerRow &r, const ModelRows &m)
+{
+	kernels::GnnLayer l;
+	std::string_view type = r.type;
+	l.type = type == "gcn" ? kernels::LayerType::gcn
+		   : type == "sage" ? kernels::LayerType::sage
+		   : type == "gin" ? kernels::LayerType::gin
+		   : type == "gat" ? kernels::LayerType::gat
+						   : throw std::invalid_argument("unknown layer type \"" + std::string(type) + "\"");
+	l.in_dim = uint32(r.in_dim);
+	l.out_dim = uint32(r.out_dim);
+	l.add_self_loops = r.add_self_loops;
+	l.normalize = r.normalize;
+	std::string_view aggr = r.aggr;
+	l.aggr = aggr == "max" ? kernels::Aggr::max : aggr == "sum" ? kernels::Aggr::sum : aggr == "min" ? kernels::Aggr::min : kernels::Aggr::mean;
+	l.root_weight = r.root_weight;
+	l.eps = r.eps;
+	l.mlp.assign(r.mlp, r.mlp + r.nmlp);
+	l.heads = uint32(std::max(r.heads, 1));
+	l.concat = r.concat;
+	l.negative_slope = r.negative_slope;
+	for (int i = 0; i < m.nparams; i++) {
+		const ParamRow &p = m.params[i];
+		if (p.layer != r.layer)
+			continue;
+		l.params.push_back({p.name, std::vector<uint32>(p.shape, p.shape + p.ndim), std::vector<float>(p.data, p.data + p.count)});
+	}
+	return l;
+}
+
+// A palloc'd copy of bytes produced by C++ (no PostgreSQL call may happen while they are owned).
+std::span<const std::byte> palloc_copy(const std::vector<std::byte> &bytes)
+{
+	auto *out = static_cast<std::byte *>(palloc_extended(bytes.size(), MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+	if (!out)
+		throw std::bad_alloc();
+	memcpy(out, bytes.data(), bytes.size());
+	return {out, bytes.size()};
+}
+
+struct ForwardOptions {
+	uint32 sample_size = 0;
+	uint64 seed = 0;
+};
+
+std::span<const std::byte> encode_model(const ModelRows &rows, const ForwardOptions &fo)
+{
+	kernels::GnnModel m;
+	m.relu_between = rows.relu_between;
+	m.sample_size = fo.sample_size;
+	m.seed = fo.seed;
+	for (int i = 0; i < rows.nlayers; i++)
+		m.layers.push_back(layer_from_row(rows.layers[i], rows));
+	return palloc_copy(kernels::encode(m));
+}
+
+/* Running on the worker */
+
+struct ForwardResult {
+	bool stale;
+	int64 nodes;
+	int out_dim;
+	const int64 *ids;
+	const float *y;
+};
+
+ForwardResult forward(std::span<const std::byte> model, std::span<const std::byte> graph, proto::StoreKey key,
+					  uint64 tag)
+{
+	proto::GnnForwardRequest req;
+	req.model_bytes = model.size();
+	req.graph_bytes = graph.size();
+	req.graph_database = key.database;
+	req.graph_object = key.object;
+	req.graph_kind = key.kind;
+	req.graph_tag = tag;
+	worker_request_begin(proto::MsgType::gnn_forward, palloc_encoded(req));
+	worker_request_send_data(model);
+	if (!graph.empty())
+		worker_request_send_data(graph);
+	worker_request_send_end();
+	char *buf;
+	Size len = worker_request_receive_all(&buf);
+	worker_request_finish();
+	proto::GnnForwardResult h;
+	if (len < sizeof h)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short GNN reply from the ruvector worker")));
+	memcpy(&h, buf, sizeof h);
+	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), nullptr, nullptr};
+	if (r.stale)
+		return r;
+	Size want = sizeof h + sizeof(int64) * h.nodes + sizeof(float) * h.nodes * h.out_dim;
+	if (len != want)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed GNN reply from the ruvector worker")));
+	r.ids = reinterpret_cast<const int64 *>(buf + sizeof h);
+	r.y = reinterpret_cast<const float *>(buf + sizeof h + sizeof(int64) * h.nodes);
+	return r;
+}
+
+void return_rows(FunctionCallInfo fcinfo, const ForwardResult &r)
+{
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int64 i = 0; i < r.nodes; i++) {
+		Vector *v = new_vector(r.out_dim);
+		memcpy(v->x, r.y + Size(i) * r.out_dim, sizeof(float) * r.out_dim);
+		Datum values[2] = {Int64GetDatum(r.ids[i]), PointerGetDatum(v)};
+		bool nulls[2] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(v);
+	}
+}
+
+ForwardOptions forward_options(FunctionCallInfo fcinfo, int sample_arg, int seed_arg)
+{
+	ForwardOptions fo;
+	if (!PG_ARGISNULL(sample_arg)) {
+		int32 s = PG_GETARG_INT32(sample_arg);
+		if (s < 1)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("sample_size must be at least 1")));
+		fo.sample_size = uint32(s);
+	}
+	if (!PG_ARGISNULL(seed_arg))
+		fo.seed = uint64(uint32(PG_GETARG_INT32(seed_arg)));
+	return fo;
+}
+
+const char *name_arg(FunctionCallInfo fcinfo, int n, const char *dflt)
+{
+	return PG_ARGISNULL(n) ? dflt : pstrdup(NameStr(*PG_GETARG_NAME(n)));
+}
+
+/* Named graphs */
+
+struct NamedGraph {
+	GraphSource src;
+	int32 graph_id;
+	int64 version;
+	bool changed_here;  // this transaction changed the tables (its snapshot is not the shared one)
+};
+
+NamedGraph read_named_graph(const char *name)
+{
+	NamedGraph g{};
+	Oid argtypes[1] = {TEXTOID};
+	Datum args[1] = {CStringGetTextDatum(name)};
+	MemoryContext caller = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	const char *q = psprintf("SELECT graph_id, node_table::oid, edge_table::oid, embedding_column, id_column, src_column,"
+							 " dst_column, weight_column, version, xmin FROM %s.ruvector_graph_catalog WHERE name = $1",
+							 schema_prefix());
+	if (SPI_execute_with_args(q, 1, argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the graph catalog failed");
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("graph \"%s\" does not exist", name),
+						errhint("Create it with ruvector_graph_create(); ruvector_graphs() lists the graphs.")));
+	HeapTuple t = SPI_tuptable->vals[0];
+	TupleDesc d = SPI_tuptable->tupdesc;
+	bool isnull;
+	g.graph_id = DatumGetInt32(SPI_getbinval(t, d, 1, &isnull));
+	g.src.nodes = DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull));
+	g.src.edges = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
+	MemoryContext old = MemoryContextSwitchTo(caller);
+	g.src.embedding = SPI_getvalue(t, d, 4);
+	g.src.id = SPI_getvalue(t, d, 5);
+	g.src.src = SPI_getvalue(t, d, 6);
+	g.src.dst = SPI_getvalue(t, d, 7);
+	g.src.weight = SPI_getvalue(t, d, 8);
+	MemoryContextSwitchTo(old);
+	g.version = DatumGetInt64(SPI_getbinval(t, d, 9, &isnull));
+	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(t, d, 10, &isnull));
+	g.changed_here = TransactionIdIsCurrentTransactionId(xmin);
+	SPI_finish();
+	return g;
+}
+
+proto::StoreKey graph_key(int32 graph_id) { return {MyDatabaseId, uint32(graph_id), kStoreKindGraph}; }
+
+// Publish a graph blob for other sessions (best effort: skipped when the worker is busy restarting).
+void publish_graph(int32 graph_id, int64 version, std::span<const std::byte> blob)
+{
+	proto::StorePut put{graph_key(graph_id), blob.size(), uint64(version)};
+	worker_best_effort([&] {
+		worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
+		worker_request_send_data(blob);
+		worker_request_send_end();
+		std::span<const std::byte> payload;
+		while (worker_request_receive(&payload) != proto::MsgType::end) {
+		}
+		worker_request_finish();
+	});
+}
+
+}  // namespace
+
+// ruvector_gnn_forward(model text, graph text)
+RV_FUNCTION(ruvector_gnn_forward_graph)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model and graph must not be NULL")));
+	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ForwardOptions fo;
+	require_worker_support();
+	NamedGraph g = read_named_graph(graph_name);
+	// Checked on every call, cached or not: a role without SELECT gets an error even when cached.
+	bool shareable = may_share_graph(g.src) && !g.changed_here;
+	ModelRows rows = read_model(model_name);
+	std::span<const std::byte> model = encode_model(rows, fo);
+	proto::StoreKey key = graph_key(g.graph_id);
+	if (shareable) {
+		uint64 tag = 0;
+		if (store_current_version(key, &tag) != 0 && tag == uint64(g.version)) {
+			ForwardResult r = forward(model, {}, key, tag);
+			if (!r.stale) {
+				return_rows(fcinfo, r);
+				return Datum(0);
+			}
+		}
+	}
+	GraphTables t = read_graph_tables(g.src);
+	std::span<const std::byte> blob = graph_blob(t);
+	if (shareable) {
+		// Only move the cache forward: an older snapshot must not replace a newer version.
+		uint64 tag = 0;
+		bool present = store_current_version(key, &tag) != 0;
+		if (!present || tag < uint64(g.version))
+			publish_graph(g.graph_id, g.version, blob);
+	}
+	ForwardResult r = forward(model, blob, {}, 0);
+	return_rows(fcinfo, r);
+	return Datum(0);
+}
+
+// ruvector_gnn_forward(model, node_table, edge_table, embedding_column, id_column, src_column,
+//                      dst_column, weight_column, sample_size, seed): a private read every call.
+RV_FUNCTION(ruvector_gnn_forward_tables)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model, node_table and edge_table must not be NULL")));
+	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	GraphSource src{PG_GETARG_OID(1), PG_GETARG_OID(2), name_arg(fcinfo, 3, "embedding"), name_arg(fcinfo, 4, "id"),
+					name_arg(fcinfo, 5, "src_id"), name_arg(fcinfo, 6, "dst_id"), name_arg(fcinfo, 7, nullptr)};
+	ForwardOptions fo = forward_options(fcinfo, 8, 9);
+	require_worker_support();
+	ModelRows rows = read_model(model_name);
+	std::span<const std::byte> model = encode_model(rows, fo);
+	GraphTables t = read_graph_tables(src);
+	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	return_rows(fcinfo, r);
+	return Datum(0);
+}
+
+namespace {
+
+kernels::LayerType parse_layer_type(const char *s)
+{
+	if (strcmp(s, "gcn") == 0)
+		return kernels::LayerType::gcn;
+	if (strcmp(s, "sage") == 0 || strcmp(s, "graphsage") == 0)
+		return kernels::LayerType::sage;
+	if (strcmp(s, "gin") == 0)
+		return kernels::LayerType::gin;
+	if (strcmp(s, "gat") == 0)
+		return kernels::LayerType::gat;
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown layer type \"%s\"", s),
+					errhint("Use one of: gcn, sage, gin, gat.")));
+	pg_unreachable();
+}
+
+std::span<const std::byte> identity_model(kernels::LayerType type, int hops, int dim)
+{
+	kernels::GnnModel m;
+	m.relu_between = false;
+	for (int h = 0; h < hops; h++)
+		m.layers.push_back(kernels::identity_layer(type, uint32(dim)));
+	return palloc_copy(kernels::encode(m));
+}
+
+}  // namespace
+
+// ruvector_message_pass(node_table, edge_table, embedding_column, num_hops, layer_type, model)
+RV_FUNCTION(ruvector_message_pass)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("node_table and edge_table must not be NULL")));
+	GraphSource src{PG_GETARG_OID(0), PG_GETARG_OID(1), name_arg(fcinfo, 2, "embedding"), "id", "src_id", "dst_id", nullptr};
+	int32 hops = PG_ARGISNULL(3) ? 2 : PG_GETARG_INT32(3);
+	const char *type = PG_ARGISNULL(4) ? "gcn" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	kernels::LayerType lt = parse_layer_type(type);
+	if (PG_ARGISNULL(5) && (hops < 1 || hops > 64))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_hops must be between 1 and 64")));
+	require_worker_support();
+	GraphTables t = read_graph_tables(src);
+	std::span<const std::byte> model;
+	if (PG_ARGISNULL(5))
+		model = identity_model(lt, hops, t.dim);
+	else
+		model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(5))), {});
+	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	return_rows(fcinfo, r);
+	return Datum(0);
+}
+
+namespace {
+
+// The array forms: one layer of `type` with Glorot weights (seed 42) when no model is named.
+Datum array_forward(FunctionCallInfo fcinfo, kernels::LayerType type)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("embeddings, edge_src and edge_dst must not be NULL")));
+	GraphTables t = graph_from_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_ARRAYTYPE_P(2),
+									  PG_ARGISNULL(3) ? nullptr : PG_GETARG_ARRAYTYPE_P(3));
+	int extra = PG_NARGS() > 6 && !PG_ARGISNULL(6) ? PG_GETARG_INT32(6) : 0;  // sage: sample_size, gat: heads, gin: -
+	require_worker_support();
+	std::span<const std::byte> model;
+	if (!PG_ARGISNULL(4)) {
+		const char *name = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		ModelRows rows = read_model(name);
+		for (int i = 0; i < rows.nlayers; i++)
+			if (strcmp(rows.layers[i].type, kernels::layer_type_name(type)) != 0)
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								errmsg("gnn model \"%s\" has a %s layer, this function runs %s layers", name,
+									   rows.layers[i].type, kernels::layer_type_name(type))));
+		ForwardOptions fo;
+		if (type == kernels::LayerType::sage && extra > 0) {
+			fo.sample_size = uint32(extra);
+			fo.seed = PG_ARGISNULL(7) ? 42 : uint64(uint32(PG_GETARG_INT32(7)));
+		}
+		model = encode_model(rows, fo);
+	} else {
+		int out = PG_ARGISNULL(5) ? t.dim : PG_GETARG_INT32(5);
+		if (out < 1)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("out_features must be at least 1")));
+		int heads = type == kernels::LayerType::gat ? std::max(extra, 1) : 1;
+		if (type == kernels::LayerType::gat && out % heads != 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("out_features must be a multiple of heads")));
+		std::vector<std::byte> bytes;
+		{
+			kernels::GnnModel m;
+			m.relu_between = false;
+			if (type == kernels::LayerType::sage && extra > 0) {
+				m.sample_size = uint32(extra);
+				m.seed = PG_ARGISNULL(7) ? 42 : uint64(uint32(PG_GETARG_INT32(7)));
+			}
+			kernels::GnnLayer l;
+			l.type = type;
+			l.in_dim = uint32(t.dim);
+			l.out_dim = uint32(out);
+			l.normalize = type == kernels::LayerType::gcn;
+			uint32 o = uint32(out), i = uint32(t.dim);
+			switch (type) {
+			case kernels::LayerType::gcn:
+				l.params.push_back({"lin.weight", {o, i}, kernels::glorot(o, i, 42)});
+				break;
+			case kernels::LayerType::sage:
+				l.params.push_back({"lin_l.weight", {o, i}, kernels::glorot(o, i, 42)});
+				l.params.push_back({"lin_r.weight", {o, i}, kernels::glorot(o, i, 43)});
+				break;
+			case kernels::LayerType::gin:
+				l.mlp = {0, 1, 0};
+				l.params.push_back({"nn.0.weight", {o, i}, kernels::glorot(o, i, 42)});
+				l.params.push_back({"nn.2.weight", {o, o}, kernels::glorot(o, o, 43)});
+				break;
+			case kernels::LayerType::gat:
+				l.heads = uint32(heads);
+				l.params.push_back({"lin.weight", {o, i}, kernels::glorot(o, i, 42)});
+				l.params.push_back({"att_src", {1, uint32(heads), o / uint32(heads)}, kernels::glorot(1, o, 43)});
+				l.params.push_back({"att_dst", {1, uint32(heads), o / uint32(heads)}, kernels::glorot(1, o, 44)});
+				break;
+			}
+			m.layers.push_back(std::move(l));
+			bytes = kernels::encode(m);
+		}
+		model = palloc_copy(bytes);
+	}
+	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * Size(r.nodes) * r.out_dim + 1));
+	for (Size k = 0; k < Size(r.nodes) * r.out_dim; k++)
+		elems[k] = Float4GetDatum(r.y[k]);
+	int dims[2] = {int(r.nodes), r.out_dim};
+	int lbs[2] = {1, 1};
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nullptr, 2, dims, lbs, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT));
+}
+
+}  // namespace
+
+RV_FUNCTION(ruvector_gcn_forward) { return array_forward(fcinfo, kernels::LayerType::gcn); }
+RV_FUNCTION(ruvector_graphsage_forward) { return array_forward(fcinfo, kernels::LayerType::sage); }
+RV_FUNCTION(ruvector_gat_forward) { return array_forward(fcinfo, kernels::LayerType::gat); }
+RV_FUNCTION(ruvector_gin_forward) { return array_forward(fcinfo, kernels::LayerType::gin); }
+
+// ruvector_graph_cache(graph_id int): what the shared store holds for a named graph.
+RV_FUNCTION(ruvector_graph_cache)
+{
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	Datum values[5] = {};
+	bool nulls[5] = {true, true, true, true, true};
+	if (rv_control) {
+		uint64 tag = 0, bytes = 0;
+		TimestampTz published = 0;
+		void *head = store_copy_prefix(graph_key(PG_GETARG_INT32(0)), sizeof(kernels::GraphHeader), &tag, &bytes, &published);
+		if (head && bytes >= sizeof(kernels::GraphHeader)) {
+			kernels::GraphHeader h;
+			memcpy(&h, head, sizeof h);
+			values[0] = Int64GetDatum(int64(h.nodes));
+			values[1] = Int64GetDatum(int64(h.edges));
+			values[2] = Int64GetDatum(int64(bytes));
+			values[3] = Int64GetDatum(int64(tag));
+			values[4] = TimestampTzGetDatum(published);
+			for (bool &n : nulls)
+				n = false;
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// ruvector_graph_uncache(graph_id int): drop a named graph's cached copy (on ruvector_graph_drop).
+RV_FUNCTION(ruvector_graph_uncache)
+{
+	proto::StoreKey key = graph_key(PG_GETARG_INT32(0));
+	if (!rv_control || store_current_version(key) == 0)
+		PG_RETURN_BOOL(false);
+	worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
+	std::span<const std::byte> payload;
+	while (worker_request_receive(&payload) != proto::MsgType::end) {
+	}
+	worker_request_finish();
+	PG_RETURN_BOOL(true);
+}

@@ -1,0 +1,266 @@
+#include "extension/graph_reader.hpp"
+#include "extension/table_reader.hpp"
+#include "worker/kernels/gnn_model.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rls.h"
+}
+
+#include <algorithm>
+
+namespace ruvector {
+
+namespace {
+
+AttrNumber check_column(Oid relid, const char *column, const char *role)
+{
+	AttrNumber att = get_attnum(relid, column);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("column \"%s\" of relation %s does not exist", column, qualified_relation_name(relid)),
+						errhint("Name the %s column explicitly.", role)));
+	return att;
+}
+
+void check_integer_column(Oid relid, const char *column, const char *role)
+{
+	AttrNumber att = check_column(relid, column, role);
+	Oid type = get_atttype(relid, att);
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("%s column \"%s\" of relation %s must be an integer", role, column,
+							   qualified_relation_name(relid)),
+						errdetail("It is of type %s.", format_type_be(type))));
+}
+
+Portal open_cursor(const char *query)
+{
+	SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
+	if (!plan)
+		elog(ERROR, "SPI_prepare failed for \"%s\"", query);
+	return SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
+}
+
+// Dense index of a user id (ids sorted), or -1.
+int64 find_node(const int64 *ids, int64 n, int64 id)
+{
+	const int64 *p = std::lower_bound(ids, ids + n, id);
+	return (p != ids + n && *p == id) ? p - ids : -1;
+}
+
+template <class T>
+T *grow(T *p, Size *cap, Size need, MemoryContext cxt)
+{
+	if (need <= *cap)
+		return p;
+	*cap = std::max<Size>(need * 2, 1024);
+	return static_cast<T *>(p ? repalloc_huge(p, *cap * sizeof(T)) : MemoryContextAllocHuge(cxt, *cap * sizeof(T)));
+}
+
+}  // namespace
+
+GraphTables read_graph_tables(const GraphSource &s)
+{
+	check_vector_column(s.nodes, s.embedding);
+	check_integer_column(s.nodes, s.id, "id");
+	check_integer_column(s.edges, s.src, "source");
+	check_integer_column(s.edges, s.dst, "destination");
+	if (s.weight)
+		check_column(s.edges, s.weight, "weight");
+	char *nodes_name = qualified_relation_name(s.nodes);
+	char *edges_name = qualified_relation_name(s.edges);
+	MemoryContext caller = CurrentMemoryContext;
+	GraphTables t{};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	// Nodes, in id order: the dense index of a node is its rank.
+	Portal portal = open_cursor(psprintf("SELECT %s::bigint, %s FROM %s ORDER BY 1", quote_identifier(s.id),
+										 quote_identifier(s.embedding), nodes_name));
+	Size cap_ids = 0, cap_x = 0;
+	for (;;) {
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			bool null_id, null_v;
+			HeapTuple tup = SPI_tuptable->vals[i];
+			Datum id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &null_id);
+			Datum vd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &null_v);
+			if (null_id)
+				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("node table %s has a NULL id", nodes_name)));
+			int64 node = DatumGetInt64(id);
+			if (t.n > 0 && t.ids[t.n - 1] == node)
+				ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
+								errmsg("node id " INT64_FORMAT " appears more than once in %s", node, nodes_name)));
+			if (null_v)
+				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+								errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
+			Vector *v = datum_get_vector(vd);
+			if (t.n == 0)
+				t.dim = v->dim;
+			else if (v->dim != t.dim)
+				ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+								errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name,
+									   v->dim, t.dim)));
+			t.ids = grow(t.ids, &cap_ids, Size(t.n + 1), caller);
+			t.x = grow(t.x, &cap_x, Size(t.n + 1) * t.dim, caller);
+			t.ids[t.n] = node;
+			memcpy(t.x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
+			t.n++;
+			if (reinterpret_cast<Pointer>(v) != DatumGetPointer(vd))
+				pfree(v);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	if (t.n == 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
+						errhint("A graph needs at least one node.")));
+	if (t.n > int64(UINT32_MAX))
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("graphs are limited to 2^32 - 1 nodes")));
+
+	// Edges.
+	portal = open_cursor(psprintf("SELECT %s::bigint, %s::bigint%s%s FROM %s", quote_identifier(s.src),
+								  quote_identifier(s.dst), s.weight ? ", " : "",
+								  s.weight ? psprintf("%s::real", quote_identifier(s.weight)) : "", edges_name));
+	Size cap_e = 0, cap_w = 0, cap_d = 0;
+	for (;;) {
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			HeapTuple tup = SPI_tuptable->vals[i];
+			bool n1, n2 = false, n3 = false;
+			int64 a = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &n1));
+			int64 b = n1 ? 0 : DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &n2));
+			if (n1 || n2)
+				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("edge table %s has a NULL endpoint", edges_name)));
+			float w = 1;
+			if (s.weight) {
+				Datum wd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &n3);
+				if (n3)
+					ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+									errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a NULL weight", a, b, edges_name)));
+				w = DatumGetFloat4(wd);
+			}
+			int64 ia = find_node(t.ids, t.n, a), ib = find_node(t.ids, t.n, b);
+			if (ia < 0 || ib < 0)
+				ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+								errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a dangling endpoint", a, b, edges_name),
+								errdetail("Node " INT64_FORMAT " is not in %s.", ia < 0 ? a : b, nodes_name)));
+			t.src = grow(t.src, &cap_e, Size(t.e + 1), caller);
+			t.dst = grow(t.dst, &cap_d, Size(t.e + 1), caller);
+			t.src[t.e] = uint32(ia);
+			t.dst[t.e] = uint32(ib);
+			if (s.weight) {
+				t.w = grow(t.w, &cap_w, Size(t.e + 1), caller);
+				t.w[t.e] = w;
+			}
+			t.e++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return t;
+}
+
+GraphTables graph_from_arrays(ArrayType *emb, ArrayType *src, ArrayType *dst, ArrayType *weights)
+{
+	GraphTables t{};
+	if (ARR_NDIM(emb) != 2 || ARR_ELEMTYPE(emb) != FLOAT4OID)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("embeddings must be a two-dimensional real array"),
+						errhint("One row per node, e.g. ARRAY[[1,0],[0,1]]::real[][].")));
+	if (array_contains_nulls(emb))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("embeddings must not contain NULLs")));
+	t.n = ARR_DIMS(emb)[0];
+	t.dim = ARR_DIMS(emb)[1];
+	t.x = static_cast<float *>(palloc(sizeof(float) * Size(t.n) * t.dim));
+	memcpy(t.x, ARR_DATA_PTR(emb), sizeof(float) * Size(t.n) * t.dim);
+	for (Size i = 0; i < Size(t.n) * t.dim; i++)
+		check_element(t.x[i]);
+	t.ids = static_cast<int64 *>(palloc(sizeof(int64) * t.n));
+	for (int64 i = 0; i < t.n; i++)
+		t.ids[i] = i;
+	auto int64s = [](ArrayType *a, const char *what, int *count) -> int64 * {
+		if (ARR_NDIM(a) > 1 || ARR_ELEMTYPE(a) != INT8OID || array_contains_nulls(a))
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s must be a one-dimensional bigint array without NULLs", what)));
+		*count = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+		return reinterpret_cast<int64 *>(ARR_DATA_PTR(a));
+	};
+	int ns, nd;
+	int64 *s = int64s(src, "edge_src", &ns);
+	int64 *d = int64s(dst, "edge_dst", &nd);
+	if (ns != nd)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("edge_src has %d entries, edge_dst %d", ns, nd)));
+	t.e = ns;
+	t.src = static_cast<uint32 *>(palloc(sizeof(uint32) * (ns + 1)));
+	t.dst = static_cast<uint32 *>(palloc(sizeof(uint32) * (ns + 1)));
+	for (int i = 0; i < ns; i++) {
+		if (s[i] < 0 || s[i] >= t.n || d[i] < 0 || d[i] >= t.n)
+			ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+							errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " has a dangling endpoint", s[i], d[i]),
+							errdetail("Nodes are the embedding rows, numbered from 0 to " INT64_FORMAT ".", t.n - 1)));
+		t.src[i] = uint32(s[i]);
+		t.dst[i] = uint32(d[i]);
+	}
+	if (weights) {
+		if (ARR_NDIM(weights) > 1 || ARR_ELEMTYPE(weights) != FLOAT4OID || array_contains_nulls(weights))
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("edge_weights must be a one-dimensional real array without NULLs")));
+		int nw = ARR_NDIM(weights) == 0 ? 0 : ARR_DIMS(weights)[0];
+		if (nw != ns)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("edge_weights has %d entries, the edges %d", nw, ns)));
+		t.w = static_cast<float *>(palloc(sizeof(float) * (ns + 1)));
+		memcpy(t.w, ARR_DATA_PTR(weights), sizeof(float) * ns);
+	}
+	return t;
+}
+
+std::span<const std::byte> graph_blob(const GraphTables &t)
+{
+	std::byte *out;
+	Size len;
+	{
+		kernels::Csr g = kernels::build_csr(Size(t.n), std::span(t.src, Size(t.e)), std::span(t.dst, Size(t.e)),
+											t.w ? std::span<const float>(t.w, Size(t.e)) : std::span<const float>());
+		std::vector<std::byte> blob = kernels::encode_graph(g, std::span(t.x, Size(t.n) * t.dim), uint32(t.dim),
+															std::span(t.ids, Size(t.n)));
+		len = blob.size();
+		out = static_cast<std::byte *>(palloc_extended(len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+		if (!out)
+			throw std::bad_alloc();
+		memcpy(out, blob.data(), len);
+	}
+	return {out, len};
+}
+
+bool may_share_graph(const GraphSource &s)
+{
+	Oid user = GetUserId();
+	struct Col {
+		Oid rel;
+		const char *name;
+	} cols[] = {{s.nodes, s.embedding}, {s.nodes, s.id}, {s.edges, s.src}, {s.edges, s.dst}, {s.edges, s.weight}};
+	for (const Col &c : cols) {
+		if (!c.name)
+			continue;
+		if (pg_class_aclcheck(c.rel, user, ACL_SELECT) == ACLCHECK_OK)
+			continue;
+		AttrNumber att = get_attnum(c.rel, c.name);
+		if (att == InvalidAttrNumber || pg_attribute_aclcheck(c.rel, att, user, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							errmsg("permission denied for table %s", get_rel_name(c.rel))));
+	}
+	return check_enable_rls(s.nodes, InvalidOid, true) != RLS_ENABLED &&
+		   check_enable_rls(s.edges, InvalidOid, true) != RLS_ENABLED;
+}
+
+}  // namespace ruvector

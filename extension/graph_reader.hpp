@@ -1,0 +1,49 @@
+// Reading a graph (node table + edge table) in the calling backend, with the caller's privileges,
+// row-level security and snapshot, and turning it into the one binary graph form (GraphBlob).
+#pragma once
+#include "extension/vector.hpp"
+#include "shmem/codec/protocol.hpp"
+
+extern "C" {
+#include "utils/array.h"
+}
+
+namespace ruvector {
+
+struct GraphSource {
+	Oid nodes;
+	Oid edges;
+	const char *embedding;
+	const char *id;
+	const char *src;
+	const char *dst;
+	const char *weight;  // nullptr: every edge weighs 1
+};
+
+// The tables as plain palloc'd arrays. Nodes are in id order; edges hold dense node indexes.
+struct GraphTables {
+	int64 n;
+	int dim;
+	int64 *ids;
+	float *x;
+	int64 e;
+	uint32 *src;
+	uint32 *dst;
+	float *w;  // nullptr when there is no weight column
+};
+
+// Reads and validates: duplicate or NULL ids, NULL or mixed-dimension embeddings, NULL or dangling
+// edge endpoints, NULL weights are errors; an empty node table is an error; no edges is fine.
+GraphTables read_graph_tables(const GraphSource &src);
+
+// Graph tables from arrays (the array forms of the layer functions): node i is row i.
+GraphTables graph_from_arrays(ArrayType *embeddings, ArrayType *edge_src, ArrayType *edge_dst, ArrayType *weights);
+
+// CSR + features + ids as a palloc'd blob (kernels::encode_graph's layout).
+std::span<const std::byte> graph_blob(const GraphTables &t);
+
+// Whether a shared, cached copy of these tables may serve the current user: SELECT on every column
+// used and no row-level security in force for them on either table.
+bool may_share_graph(const GraphSource &src);
+
+}  // namespace ruvector

@@ -1,0 +1,158 @@
+-- GNN forward passes and named graphs (GraphStore). The model catalog is in gnn.sql.
+
+-- Named graphs: a node table and an edge table, cached on the worker as CSR. The catalog is
+-- written only through ruvector_graph_create/drop; a row's tables never change, and its version
+-- moves forward at every change to either table (statement triggers), which is what keeps a cached
+-- copy from serving data a query's snapshot does not see.
+CREATE TABLE ruvector_graph_catalog (
+	name text PRIMARY KEY,
+	graph_id integer GENERATED ALWAYS AS IDENTITY UNIQUE,
+	node_table regclass NOT NULL,
+	edge_table regclass NOT NULL,
+	embedding_column name NOT NULL,
+	id_column name NOT NULL,
+	src_column name NOT NULL,
+	dst_column name NOT NULL,
+	weight_column name,
+	version bigint NOT NULL DEFAULT 1,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('ruvector_graph_catalog', '');
+REVOKE ALL ON ruvector_graph_catalog FROM PUBLIC;
+GRANT SELECT ON ruvector_graph_catalog TO PUBLIC;
+
+-- Statement trigger on a graph's tables: the graph's version moves on (at commit, for everyone).
+CREATE FUNCTION ruvector_graph_touch() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	UPDATE @extschema@.ruvector_graph_catalog SET version = version + 1 WHERE name = TG_ARGV[0];
+	RETURN NULL;
+END $$;
+
+CREATE FUNCTION ruvector_graph_trigger_name(graph text) RETURNS name
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ('ruvector_graph_' || left(md5(graph), 16))::name $$;
+
+-- Registers the catalog row once the caller has shown it can put triggers on both tables.
+CREATE FUNCTION ruvector_graph_register(graph text, p_nodes regclass, p_edges regclass, p_embedding name,
+	p_id name, p_src name, p_dst name, p_weight name) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+BEGIN
+	IF (SELECT count(DISTINCT tgrelid) FROM pg_trigger WHERE tgname = ruvector_graph_trigger_name(graph)
+	    AND tgrelid IN (p_nodes, p_edges)) < (SELECT count(DISTINCT r) FROM unnest(ARRAY[p_nodes, p_edges]) r) THEN
+		RAISE EXCEPTION 'graph "%" has no version triggers', graph USING ERRCODE = '55000';
+	END IF;
+	INSERT INTO ruvector_graph_catalog (name, node_table, edge_table, embedding_column, id_column, src_column, dst_column, weight_column)
+	VALUES (graph, p_nodes, p_edges, p_embedding, p_id, p_src, p_dst, p_weight);
+END $$;
+REVOKE ALL ON FUNCTION ruvector_graph_register(text, regclass, regclass, name, name, name, name, name) FROM PUBLIC;
+
+CREATE FUNCTION ruvector_graph_unregister(graph text) RETURNS integer
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+DECLARE r record;
+BEGIN
+	SELECT * INTO r FROM ruvector_graph_catalog WHERE name = graph;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'graph "%" does not exist', graph USING ERRCODE = '42704';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ruvector_graph_trigger_name(graph) AND tgrelid IN (r.node_table, r.edge_table)) THEN
+		RAISE EXCEPTION 'graph "%" still has its version triggers', graph USING ERRCODE = '55000';
+	END IF;
+	DELETE FROM ruvector_graph_catalog WHERE name = graph;
+	PERFORM ruvector_graph_uncache(r.graph_id);
+	RETURN r.graph_id;
+END $$;
+REVOKE ALL ON FUNCTION ruvector_graph_unregister(text) FROM PUBLIC;
+
+CREATE FUNCTION ruvector_graph_create(name text, node_table regclass, edge_table regclass,
+	embedding_column name DEFAULT 'embedding', id_column name DEFAULT 'id', src_column name DEFAULT 'src_id',
+	dst_column name DEFAULT 'dst_id', weight_column name DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE
+	trg name := ruvector_graph_trigger_name(name);
+	col record;
+BEGIN
+	IF EXISTS (SELECT 1 FROM ruvector_graph_catalog c WHERE c.name = ruvector_graph_create.name) THEN
+		RAISE EXCEPTION 'graph "%" already exists', name USING ERRCODE = '42710';
+	END IF;
+	FOR col IN SELECT * FROM (VALUES (node_table, embedding_column, 'embedding'), (node_table, id_column, 'id'),
+	                                 (edge_table, src_column, 'source'), (edge_table, dst_column, 'destination'),
+	                                 (edge_table, weight_column, 'weight')) v(rel, colname, role)
+	           WHERE colname IS NOT NULL LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = col.rel AND attname = col.colname AND attnum > 0 AND NOT attisdropped) THEN
+			RAISE EXCEPTION 'column "%" of relation % does not exist', col.colname, col.rel
+				USING ERRCODE = '42703', HINT = format('Name the %s column explicitly.', col.role);
+		END IF;
+	END LOOP;
+	-- As the caller: only an owner (or a role with TRIGGER) can attach the version triggers.
+	EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION ruvector_graph_touch(%L)',
+	               trg, node_table, name);
+	IF edge_table <> node_table THEN
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION ruvector_graph_touch(%L)',
+		               trg, edge_table, name);
+	END IF;
+	PERFORM ruvector_graph_register(name, node_table, edge_table, embedding_column, id_column, src_column, dst_column, weight_column);
+END $$;
+COMMENT ON FUNCTION ruvector_graph_create(text, regclass, regclass, name, name, name, name, name) IS 'register a named graph over a node table and an edge table';
+
+CREATE FUNCTION ruvector_graph_uncache(graph_id integer) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION ruvector_graph_uncache(integer) FROM PUBLIC;
+
+CREATE FUNCTION ruvector_graph_drop(name text) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE r record; id integer;
+BEGIN
+	SELECT * INTO r FROM ruvector_graph_catalog c WHERE c.name = ruvector_graph_drop.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'graph "%" does not exist', name USING ERRCODE = '42704';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.node_table);
+	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.edge_table);
+	id := ruvector_graph_unregister(name);
+END $$;
+
+CREATE FUNCTION ruvector_graph_cache(graph_id integer, OUT nodes bigint, OUT edges bigint, OUT bytes bigint,
+	OUT version bigint, OUT loaded_at timestamptz) RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION ruvector_graphs(OUT name text, OUT node_table regclass, OUT edge_table regclass, OUT nodes bigint,
+	OUT edges bigint, OUT bytes bigint, OUT version bigint, OUT cached_version bigint, OUT loaded_at timestamptz)
+	RETURNS SETOF record LANGUAGE sql STABLE AS $$
+	SELECT g.name, g.node_table, g.edge_table, c.nodes, c.edges, c.bytes, g.version, c.version, c.loaded_at
+	FROM ruvector_graph_catalog g, LATERAL ruvector_graph_cache(g.graph_id) c ORDER BY g.name
+$$;
+
+-- Forward passes.
+CREATE FUNCTION ruvector_gnn_forward(model text, graph text)
+	RETURNS TABLE (node_id bigint, embedding vector)
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_forward_graph' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_gnn_forward(model text, node_table regclass, edge_table regclass,
+	embedding_column name DEFAULT 'embedding', id_column name DEFAULT 'id', src_column name DEFAULT 'src_id',
+	dst_column name DEFAULT 'dst_id', weight_column name DEFAULT NULL, sample_size integer DEFAULT NULL,
+	seed integer DEFAULT 42)
+	RETURNS TABLE (node_id bigint, embedding vector)
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_forward_tables' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_message_pass(node_table regclass, edge_table regclass, embedding_column name DEFAULT 'embedding',
+	num_hops integer DEFAULT 2, layer_type text DEFAULT 'gcn', model text DEFAULT NULL)
+	RETURNS TABLE (node_id bigint, updated_embedding vector)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- Array forms for small graphs: node i is row i of embeddings (0-based in the edge arrays).
+CREATE FUNCTION ruvector_gcn_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
+	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_graphsage_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
+	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL,
+	sample_size integer DEFAULT NULL, seed integer DEFAULT 42) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_gat_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
+	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL,
+	heads integer DEFAULT 1) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_gin_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
+	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- Models are shared definitions: every role may run them (importing and dropping are up to the
+-- catalog tables' privileges, by default the extension owner's).
+GRANT SELECT ON ruvector_gnn_model_catalog, ruvector_gnn_model_layers, ruvector_gnn_model_params TO PUBLIC;

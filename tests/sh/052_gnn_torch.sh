@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# GNN layers through SQL against the same layers written in PyTorch (PyG's definitions), when
+# python3-torch is installed; skipped otherwise. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+if ! $PY -c "import torch, numpy" 2>/dev/null; then
+	echo "1..0 # SKIP python3-torch is not installed"
+	exit 0
+fi
+export PGDATABASE=ruvector_torch
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
+q "CREATE EXTENSION ruvector"
+$PY "$(dirname "$0")/../gnn_torch_check.py"
+rc=$?
+psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
+exit $rc
