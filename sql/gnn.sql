@@ -1,0 +1,713 @@
+-- GNN models: a catalog of layer stacks (PyTorch Geometric GCNConv, SAGEConv, GINConv, GATConv) and
+-- their parameters, imported from PyG state_dicts or created with Glorot initial weights.
+-- docs/gnn-models.md describes the import format; the forward functions read these tables.
+
+CREATE TABLE ruvector_gnn_model_catalog (
+	name text PRIMARY KEY,
+	activation text NOT NULL DEFAULT 'relu',   -- applied between layers (never after the last): 'relu' or 'none'
+	created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE ruvector_gnn_model_layers (
+	model text NOT NULL REFERENCES ruvector_gnn_model_catalog (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	layer integer NOT NULL,          -- 0-based
+	type text NOT NULL CHECK (type IN ('gcn', 'sage', 'gin', 'gat')),
+	options jsonb NOT NULL,          -- normalised: every option of the type present, defaults filled in
+	in_dim integer NOT NULL, out_dim integer NOT NULL,
+	PRIMARY KEY (model, layer));
+CREATE TABLE ruvector_gnn_model_params (
+	model text NOT NULL, layer integer NOT NULL,
+	name text NOT NULL,              -- normalised state_dict key
+	shape integer[] NOT NULL,
+	data real[] NOT NULL,            -- row-major, product(shape) values, 1-D array
+	PRIMARY KEY (model, layer, name),
+	FOREIGN KEY (model, layer) REFERENCES ruvector_gnn_model_layers ON DELETE CASCADE ON UPDATE CASCADE);
+COMMENT ON TABLE ruvector_gnn_model_catalog IS 'GNN models (one row per model); see ruvector_gnn_model_import';
+COMMENT ON TABLE ruvector_gnn_model_layers IS 'layers of the GNN models, with normalised options and dimensions';
+COMMENT ON TABLE ruvector_gnn_model_params IS 'parameters of the GNN model layers (PyG state_dict tensors, row-major float32)';
+-- User models are data: pg_dump keeps them.
+SELECT pg_catalog.pg_extension_config_dump('ruvector_gnn_model_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('ruvector_gnn_model_layers', '');
+SELECT pg_catalog.pg_extension_config_dump('ruvector_gnn_model_params', '');
+
+CREATE VIEW ruvector_gnn_models AS
+	SELECT c.name, c.activation,
+		(SELECT count(*)::integer FROM ruvector_gnn_model_layers l WHERE l.model = c.name) AS layers,
+		ARRAY(SELECT l.type FROM ruvector_gnn_model_layers l WHERE l.model = c.name ORDER BY l.layer) AS layer_types,
+		ARRAY(SELECT s.dim FROM (
+			SELECT -1 AS k, l.in_dim AS dim FROM ruvector_gnn_model_layers l WHERE l.model = c.name AND l.layer = 0
+			UNION ALL
+			SELECT l.layer, l.out_dim FROM ruvector_gnn_model_layers l WHERE l.model = c.name) s ORDER BY s.k) AS dims,
+		(SELECT coalesce(sum(cardinality(p.data)), 0)::bigint FROM ruvector_gnn_model_params p WHERE p.model = c.name)
+			AS parameters,
+		c.created_at
+	FROM ruvector_gnn_model_catalog c;
+COMMENT ON VIEW ruvector_gnn_models IS 'GNN models: layer types, widths (input, then each layer''s output) and parameter count';
+
+-- ---- Tensors: PyG's nested lists <-> (shape, row-major real[]) --------------------------------------
+
+CREATE FUNCTION ruvector_gnn_glorot(out_dim integer, in_dim integer, seed bigint) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ruvector_gnn_glorot(integer, integer, bigint) IS
+	'Glorot-uniform [out_dim, in_dim] weights (row-major, 1-D), deterministic in (out_dim, in_dim, seed)';
+
+-- A number or a regular nested array of numbers (what torch.Tensor.tolist() gives) as its shape and
+-- its values flattened row-major. "what" names the value in error messages.
+CREATE FUNCTION ruvector_gnn_tensor_from_jsonb(value jsonb, what text DEFAULT 'tensor',
+	OUT shape integer[], OUT data real[])
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := value;
+	depth integer;
+	from_list text := '(VALUES (1)) a0(o)';  -- the elements at the current depth, as nested expansions
+	order_by text := 'a0.o';
+	elem text := '$1';
+	bad bigint;
+	badtype text;
+	toobig bigint;
+BEGIN
+	IF value IS NULL THEN
+		RAISE EXCEPTION '% is missing', what USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	shape := '{}';
+	WHILE jsonb_typeof(v) = 'array' LOOP
+		IF jsonb_array_length(v) = 0 THEN
+			RAISE EXCEPTION '% has an empty dimension', what USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		shape := shape || jsonb_array_length(v);
+		v := v -> 0;
+	END LOOP;
+	depth := cardinality(shape);
+	-- Every sub-array at depth k (the root is depth 1) has shape[k] elements, like the first one.
+	FOR k IN 1 .. depth LOOP
+		IF k > 1 THEN
+			EXECUTE format('SELECT count(*) FROM %s WHERE CASE WHEN jsonb_typeof(%s) = ''array'' '
+				'THEN jsonb_array_length(%s) <> $2 ELSE true END', from_list, elem, elem)
+				INTO bad USING value, shape[k];
+			IF bad > 0 THEN
+				RAISE EXCEPTION '% is a ragged array: every sub-array at depth % must have % elements, like the first',
+					what, k, shape[k] USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END IF;
+		from_list := format('%s, jsonb_array_elements(%s) WITH ORDINALITY a%s(x, o)', from_list, elem, k);
+		order_by := format('%s, a%s.o', order_by, k);
+		elem := format('a%s.x', k);
+	END LOOP;
+	-- The leaves: numbers that fit a float32 (JSON has no NaN or infinities). Magnitudes below 1e-45
+	-- (about the smallest float32 subnormal, which is 1.4e-45) become 0.
+	EXECUTE format($q$
+		SELECT count(*) FILTER (WHERE z.t <> 'number'), min(z.t) FILTER (WHERE z.t <> 'number'),
+			count(*) FILTER (WHERE abs(z.n) > 3.4028234663852886e38),
+			array_agg(CASE WHEN z.n IS NULL OR abs(z.n) > 3.4028234663852886e38 THEN NULL
+				WHEN abs(z.n) < 1e-45 THEN 0::real ELSE z.n::real END ORDER BY %s)
+		FROM %s, LATERAL (SELECT jsonb_typeof(%s) AS t,
+			CASE WHEN jsonb_typeof(%s) = 'number' THEN (%s)::numeric END AS n) z$q$,
+		order_by, from_list, elem, elem, elem)
+		INTO bad, badtype, toobig, data USING value;
+	IF bad > 0 THEN
+		IF badtype = 'array' THEN
+			RAISE EXCEPTION '% is a ragged array: its elements are nested to different depths', what
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		RAISE EXCEPTION '% must be a number or a nested array of numbers, found a % value', what, badtype
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF toobig > 0 THEN
+		RAISE EXCEPTION '% has a value out of range for real (float32)', what USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_tensor_from_jsonb(jsonb, text) IS
+	'shape and row-major float32 values of a number or regular nested JSON array of numbers';
+
+-- The inverse: values nested by shape (a bare number when shape is empty).
+CREATE FUNCTION ruvector_gnn_tensor_to_jsonb(shape integer[], data real[]) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 1   -- shortest text that reads back as the same float32
+AS $$
+DECLARE
+	depth integer := cardinality(shape);
+	cur jsonb[];
+	n bigint := 1;
+BEGIN
+	FOR k IN 1 .. depth LOOP
+		n := n * shape[k];
+	END LOOP;
+	IF n <> cardinality(data) OR array_ndims(data) > 1 THEN
+		RAISE EXCEPTION 'shape [%] does not match % values', array_to_string(shape, ', '), cardinality(data)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF depth = 0 THEN
+		RETURN to_jsonb(data[array_lower(data, 1)]);
+	END IF;
+	-- Innermost rows straight from the values, then each outer level groups the one below.
+	cur := ARRAY(SELECT jsonb_agg(g.x ORDER BY g.o)
+		FROM (SELECT u.x, u.o, (u.o - 1) / shape[depth] AS chunk FROM unnest(data) WITH ORDINALITY u(x, o)) g
+		GROUP BY g.chunk ORDER BY g.chunk);
+	FOR k IN REVERSE depth - 1 .. 1 LOOP
+		cur := ARRAY(SELECT jsonb_agg(g.e ORDER BY g.o)
+			FROM (SELECT u.e, u.o, (u.o - 1) / shape[k] AS chunk FROM unnest(cur) WITH ORDINALITY u(e, o)) g
+			GROUP BY g.chunk ORDER BY g.chunk);
+	END LOOP;
+	RETURN cur[1];
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_tensor_to_jsonb(integer[], real[]) IS
+	'row-major values as a nested JSON array of the given shape (the inverse of ruvector_gnn_tensor_from_jsonb)';
+
+-- ---- Internal helpers of import and create ---------------------------------------------------------
+
+-- "shape" as [a, b], for messages.
+CREATE FUNCTION _ruvector_gnn_shape_text(shape anyarray) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$SELECT '[' || pg_catalog.array_to_string(shape, ', ') || ']'$$;
+COMMENT ON FUNCTION _ruvector_gnn_shape_text(anyarray) IS 'internal to the GNN model catalog';
+
+-- Raise unless shape matches expected: same rank, and equal where expected names a number (other
+-- entries, like 'out', are labels that match anything).
+CREATE FUNCTION _ruvector_gnn_expect(ctx text, key text, shape integer[], expected text[]) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+	IF cardinality(shape) <> cardinality(expected)
+		OR EXISTS (SELECT 1 FROM unnest(shape, expected) u(s, e) WHERE u.e ~ '^[0-9]+$' AND u.s <> u.e::integer) THEN
+		RAISE EXCEPTION '%: "%" has shape %, expected %', ctx, key, _ruvector_gnn_shape_text(shape),
+			_ruvector_gnn_shape_text(expected) USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_expect(text, text, integer[], text[]) IS 'internal to the GNN model catalog';
+
+-- state_dict[key] as (shape, data); NULLs when absent and not required.
+CREATE FUNCTION _ruvector_gnn_param(ctx text, sd jsonb, key text, required boolean,
+	OUT shape integer[], OUT data real[])
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+	IF NOT sd ? key THEN
+		IF required THEN
+			RAISE EXCEPTION '%: "%" is missing from the state_dict', ctx, key USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		RETURN;
+	END IF;
+	SELECT * INTO shape, data FROM ruvector_gnn_tensor_from_jsonb(sd -> key, format('%s: "%s"', ctx, key));
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_param(text, jsonb, text, boolean) IS 'internal to the GNN model catalog';
+
+-- A float32 option value as JSON (the shortest text of the float32).
+CREATE FUNCTION _ruvector_gnn_real_option(ctx text, key text, v jsonb) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 1
+AS $$
+DECLARE
+	n numeric;
+BEGIN
+	IF jsonb_typeof(v) IS DISTINCT FROM 'number' THEN
+		RAISE EXCEPTION '%: option "%" must be a number, got %', ctx, key, v USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	n := v::numeric;
+	IF abs(n) > 3.4028234663852886e38 THEN
+		RAISE EXCEPTION '%: option "%" is out of range for real (float32)', ctx, key USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN to_jsonb(CASE WHEN abs(n) < 1e-45 THEN 0::real ELSE n::real END);
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_real_option(text, text, jsonb) IS 'internal to the GNN model catalog';
+
+-- Check a layer's options and fill in the defaults. GIN's "mlp" is checked here but filled in by
+-- the caller (it depends on the state_dict).
+CREATE FUNCTION _ruvector_gnn_options(ctx text, layer_type text, options jsonb) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+	defaults jsonb;
+	result jsonb;
+	k text;
+	v jsonb;
+BEGIN
+	IF options IS NULL OR jsonb_typeof(options) = 'null' THEN
+		options := '{}';
+	END IF;
+	IF jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION '%: "options" must be a JSON object, got %', ctx, options USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	defaults := CASE layer_type
+		WHEN 'gcn' THEN '{"add_self_loops": true, "normalize": true}'
+		WHEN 'sage' THEN '{"aggr": "mean", "normalize": false, "root_weight": true}'
+		WHEN 'gin' THEN '{"eps": 0}'
+		WHEN 'gat' THEN '{"heads": 1, "concat": true, "negative_slope": 0.2, "add_self_loops": true}'
+	END::jsonb;
+	result := defaults;
+	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(options) e LOOP
+		IF NOT (defaults ? k OR (layer_type = 'gin' AND k = 'mlp')) THEN
+			RAISE EXCEPTION '%: unknown option "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
+				HINT = format('%s options: %s.', layer_type,
+					(SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(defaults || CASE WHEN layer_type = 'gin'
+						THEN '{"mlp": null}'::jsonb ELSE '{}'::jsonb END) x));
+		END IF;
+		IF k IN ('add_self_loops', 'normalize', 'root_weight', 'concat') THEN
+			IF jsonb_typeof(v) <> 'boolean' THEN
+				RAISE EXCEPTION '%: option "%" must be true or false, got %', ctx, k, v USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF k = 'aggr' THEN
+			IF jsonb_typeof(v) <> 'string' OR NOT (v #>> '{}') IN ('mean', 'max', 'sum', 'min') THEN
+				RAISE EXCEPTION '%: option "aggr" must be "mean", "max", "sum" or "min", got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF k = 'heads' THEN
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'number'
+					THEN v::numeric = trunc(v::numeric) AND v::numeric BETWEEN 1 AND 65536 ELSE false END) THEN
+				RAISE EXCEPTION '%: option "heads" must be an integer from 1 to 65536, got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			v := to_jsonb(v::numeric::integer);
+		ELSIF k IN ('eps', 'negative_slope') THEN
+			v := _ruvector_gnn_real_option(ctx, k, v);
+		ELSIF k = 'mlp' THEN
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) > 0
+					AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) s(e) WHERE NOT s.e IN ('"linear"', '"relu"'))
+					ELSE false END) THEN
+				RAISE EXCEPTION '%: option "mlp" must be a non-empty array of "linear" and "relu", got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END IF;
+		result := result || jsonb_build_object(k, v);
+	END LOOP;
+	RETURN result;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_options(text, text, jsonb) IS 'internal to the GNN model catalog';
+
+-- The model row, or 42710 when the name is taken.
+CREATE FUNCTION _ruvector_gnn_model_insert(model text, activation text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+	m text := $1;
+	a text := $2;
+	n bigint;
+BEGIN
+	IF m IS NULL OR m = '' THEN
+		RAISE EXCEPTION 'gnn model name must not be null or empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO ruvector_gnn_model_catalog AS c (name, activation) VALUES (m, a) ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'gnn model "%" already exists', m USING ERRCODE = 'duplicate_object',
+			HINT = 'Drop it first with ruvector_gnn_model_drop(), or import under another name.';
+	END IF;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_model_insert(text, text) IS 'internal to the GNN model catalog';
+
+-- Check and store one layer of an imported model; returns its output width.
+CREATE FUNCTION _ruvector_gnn_import_layer(p_model text, p_layer integer, p_spec jsonb, p_prev_out integer)
+	RETURNS integer
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+	SET extra_float_digits = 1
+AS $$
+DECLARE
+	m text := p_model;
+	li integer := p_layer;
+	t text;
+	ctx text;
+	opts jsonb;
+	sd jsonb;
+	k text;
+	allowed text[];
+	sh integer[];
+	dat real[];
+	sh2 integer[];
+	dat2 real[];
+	in_d integer;
+	out_d integer;
+	heads integer;
+	ch integer;
+	steps text[];
+	widx integer[];
+	cur integer;
+	wkey text;
+	eps real;
+BEGIN
+	ctx := format('layer %s', li);
+	IF jsonb_typeof(p_spec) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION '%: must be a JSON object with "type", "options" and "state_dict", got %', ctx, p_spec
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT p_spec ? 'type' THEN
+		RAISE EXCEPTION '%: "type" is missing', ctx USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(p_spec -> 'type') <> 'string' OR NOT (p_spec ->> 'type') IN ('gcn', 'sage', 'gin', 'gat') THEN
+		RAISE EXCEPTION '%: unknown layer type %', ctx, p_spec -> 'type' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Layer types: gcn (GCNConv), sage (SAGEConv), gin (GINConv), gat (GATConv).';
+	END IF;
+	t := p_spec ->> 'type';
+	ctx := format('layer %s (%s)', li, t);
+	FOR k IN SELECT x FROM jsonb_object_keys(p_spec) x ORDER BY x LOOP
+		IF NOT k IN ('type', 'options', 'state_dict') THEN
+			RAISE EXCEPTION '%: unknown layer field "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'A layer has "type", "options" and "state_dict".';
+		END IF;
+	END LOOP;
+	opts := _ruvector_gnn_options(ctx, t, p_spec -> 'options');
+	sd := p_spec -> 'state_dict';
+	IF sd IS NULL THEN
+		RAISE EXCEPTION '%: "state_dict" is missing', ctx USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(sd) <> 'object' THEN
+		RAISE EXCEPTION '%: "state_dict" must be a JSON object of nested arrays', ctx USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	allowed := CASE t
+		WHEN 'gcn' THEN '{lin.weight,bias}'
+		WHEN 'sage' THEN CASE WHEN (opts ->> 'root_weight')::boolean
+			THEN '{lin_l.weight,lin_l.bias,lin_r.weight}' ELSE '{lin_l.weight,lin_l.bias}' END
+		WHEN 'gat' THEN '{lin.weight,lin_src.weight,lin_dst.weight,att_src,att_dst,bias}'
+	END::text[];
+	FOR k IN SELECT x FROM jsonb_object_keys(sd) x ORDER BY x LOOP
+		IF (CASE WHEN t = 'gin' THEN NOT (k = 'eps' OR k ~ '^nn\.(0|[1-9][0-9]{0,3})\.(weight|bias)$')
+				ELSE NOT k = ANY (allowed) END) THEN
+			RAISE EXCEPTION '%: unknown key "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
+				HINT = CASE
+					WHEN t = 'gin' THEN 'GINConv keys: nn.K.weight and nn.K.bias (K: the index of a Linear in the Sequential), eps.'
+					WHEN t = 'sage' AND k = 'lin_r.weight' THEN 'lin_r.weight is only used with root_weight = true.'
+					ELSE format('%s keys: %s.', t, array_to_string(allowed, ', ')) END;
+		END IF;
+	END LOOP;
+
+	-- A row to hang the parameters on; dimensions and the final options are set at the end.
+	INSERT INTO ruvector_gnn_model_layers (model, layer, type, options, in_dim, out_dim) VALUES (m, li, t, opts, 0, 0);
+
+	IF t = 'gcn' THEN
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin.weight', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'lin.weight', sh, '{out,in}');
+		out_d := sh[1];
+		in_d := sh[2];
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin.weight', sh, dat);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'bias', false);
+		IF sh IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, 'bias', sh, ARRAY[out_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'bias', sh, dat);
+		END IF;
+
+	ELSIF t = 'sage' THEN
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin_l.weight', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'lin_l.weight', sh, '{out,in}');
+		out_d := sh[1];
+		in_d := sh[2];
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin_l.weight', sh, dat);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin_l.bias', false);
+		IF sh IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, 'lin_l.bias', sh, ARRAY[out_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin_l.bias', sh, dat);
+		END IF;
+		IF (opts ->> 'root_weight')::boolean THEN
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin_r.weight', true);
+			PERFORM _ruvector_gnn_expect(ctx, 'lin_r.weight', sh, ARRAY[out_d::text, in_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin_r.weight', sh, dat);
+		END IF;
+
+	ELSIF t = 'gin' THEN
+		widx := ARRAY(SELECT substring(x FROM '^nn\.([0-9]+)\.weight$')::integer AS i
+			FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.weight$' ORDER BY i);
+		FOR k IN SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.bias$' ORDER BY x LOOP
+			IF NOT sd ? regexp_replace(k, 'bias$', 'weight') THEN
+				RAISE EXCEPTION '%: "%" has no matching "%"', ctx, k, regexp_replace(k, 'bias$', 'weight')
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END LOOP;
+		IF opts ? 'mlp' THEN
+			steps := ARRAY(SELECT s.step FROM jsonb_array_elements_text(opts -> 'mlp') WITH ORDINALITY s(step, o) ORDER BY s.o);
+			FOR j IN 1 .. cardinality(steps) LOOP
+				IF steps[j] = 'linear' AND NOT (j - 1) = ANY (widx) THEN
+					RAISE EXCEPTION '%: option "mlp" has a Linear at index % but "nn.%.weight" is missing', ctx, j - 1, j - 1
+						USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+			END LOOP;
+			FOREACH cur IN ARRAY widx LOOP
+				IF cur >= cardinality(steps) THEN
+					RAISE EXCEPTION '%: "nn.%.weight" does not fit option "mlp", which has % steps', ctx, cur, cardinality(steps)
+						USING ERRCODE = 'invalid_parameter_value';
+				ELSIF steps[cur + 1] <> 'linear' THEN
+					RAISE EXCEPTION '%: "nn.%.weight" does not fit option "mlp", whose step % is "%"', ctx, cur, cur, steps[cur + 1]
+						USING ERRCODE = 'invalid_parameter_value';
+				END IF;
+			END LOOP;
+		ELSE
+			IF cardinality(widx) = 0 THEN
+				RAISE EXCEPTION '%: the state_dict has no Linear weights ("nn.K.weight")', ctx USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			steps := ARRAY(SELECT CASE WHEN g = ANY (widx) THEN 'linear' ELSE 'relu' END
+				FROM generate_series(0, widx[cardinality(widx)]) g ORDER BY g);
+			opts := opts || jsonb_build_object('mlp', to_jsonb(steps));
+		END IF;
+		IF cardinality(widx) = 0 THEN
+			RAISE EXCEPTION '%: option "mlp" has no "linear" step', ctx USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		cur := NULL;
+		FOREACH ch IN ARRAY widx LOOP
+			wkey := format('nn.%s.weight', ch);
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, true);
+			PERFORM _ruvector_gnn_expect(ctx, wkey, sh, '{out,in}');
+			IF cur IS NULL THEN
+				in_d := sh[2];
+			ELSE
+				PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[sh[1]::text, cur::text]);
+			END IF;
+			cur := sh[1];
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+			wkey := format('nn.%s.bias', ch);
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, false);
+			IF sh IS NOT NULL THEN
+				PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[cur::text]);
+				INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+			END IF;
+		END LOOP;
+		out_d := cur;
+		-- eps: a parameter (train_eps=True) or a buffer in PyG; stored as an option.
+		IF sd ? 'eps' THEN
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'eps', true);
+			IF cardinality(sh) > 0 THEN
+				PERFORM _ruvector_gnn_expect(ctx, 'eps', sh, '{1}');
+			END IF;
+			eps := dat[1];
+			IF (p_spec -> 'options') ? 'eps' AND (opts ->> 'eps')::real <> eps THEN
+				RAISE EXCEPTION '%: option "eps" (%) does not match the state_dict''s "eps" (%)', ctx, opts -> 'eps', eps
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			opts := opts || jsonb_build_object('eps', to_jsonb(eps));
+		END IF;
+
+	ELSE  -- gat
+		IF sd ? 'lin.weight' AND (sd ? 'lin_src.weight' OR sd ? 'lin_dst.weight') THEN
+			RAISE EXCEPTION '%: "lin.weight" and "%" given together', ctx,
+				CASE WHEN sd ? 'lin_src.weight' THEN 'lin_src.weight' ELSE 'lin_dst.weight' END
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF sd ? 'lin_dst.weight' AND NOT sd ? 'lin_src.weight' THEN
+			RAISE EXCEPTION '%: "lin_dst.weight" given without "lin_src.weight"', ctx USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		wkey := CASE WHEN sd ? 'lin_src.weight' THEN 'lin_src.weight' ELSE 'lin.weight' END;
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, true);
+		PERFORM _ruvector_gnn_expect(ctx, wkey, sh, '{heads * C,in}');
+		in_d := sh[2];
+		SELECT * INTO sh2, dat2 FROM _ruvector_gnn_param(ctx, sd, 'att_src', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'att_src', sh2, '{1,heads,C}');
+		-- heads: the option, else what att_src says.
+		IF (p_spec -> 'options') ? 'heads' THEN
+			heads := (opts ->> 'heads')::integer;
+		ELSE
+			heads := sh2[2];
+			opts := opts || jsonb_build_object('heads', heads);
+		END IF;
+		IF sh[1] % heads <> 0 THEN
+			RAISE EXCEPTION '%: "%" has shape %, expected [% * C, %] (heads = %)', ctx, wkey, _ruvector_gnn_shape_text(sh),
+				heads, in_d, heads USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		ch := sh[1] / heads;
+		PERFORM _ruvector_gnn_expect(ctx, 'att_src', sh2, ARRAY['1', heads::text, ch::text]);
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin.weight', sh, dat), (m, li, 'att_src', sh2, dat2);
+		IF wkey = 'lin_src.weight' AND sd ? 'lin_dst.weight' THEN
+			SELECT * INTO sh2, dat2 FROM _ruvector_gnn_param(ctx, sd, 'lin_dst.weight', true);
+			IF sh2 IS DISTINCT FROM sh OR dat2 IS DISTINCT FROM dat THEN
+				RAISE EXCEPTION '%: "lin_dst.weight" differs from "lin_src.weight"', ctx USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Only GATConv with one transform for sources and targets (integer in_channels) is supported.';
+			END IF;
+		END IF;
+		SELECT * INTO sh2, dat2 FROM _ruvector_gnn_param(ctx, sd, 'att_dst', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'att_dst', sh2, ARRAY['1', heads::text, ch::text]);
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'att_dst', sh2, dat2);
+		out_d := CASE WHEN (opts ->> 'concat')::boolean THEN heads * ch ELSE ch END;
+		SELECT * INTO sh2, dat2 FROM _ruvector_gnn_param(ctx, sd, 'bias', false);
+		IF sh2 IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, 'bias', sh2, ARRAY[out_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'bias', sh2, dat2);
+		END IF;
+	END IF;
+
+	IF p_prev_out IS NOT NULL AND in_d <> p_prev_out THEN
+		RAISE EXCEPTION '%: input dimension % does not match the previous layer''s output %', ctx, in_d, p_prev_out
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE ruvector_gnn_model_layers l SET options = opts, in_dim = in_d, out_dim = out_d
+		WHERE l.model = m AND l.layer = li;
+	RETURN out_d;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_import_layer(text, integer, jsonb, integer) IS 'internal to the GNN model catalog';
+
+-- ---- The model functions ----------------------------------------------------------------------
+
+CREATE FUNCTION ruvector_gnn_model_import(name text, spec jsonb) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+	m text := $1;
+	s jsonb := $2;
+	act text := 'relu';
+	k text;
+	prev integer;
+BEGIN
+	IF m IS NULL OR m = '' THEN
+		RAISE EXCEPTION 'gnn model name must not be null or empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF s IS NULL OR jsonb_typeof(s) <> 'object' THEN
+		RAISE EXCEPTION 'gnn model spec must be a JSON object with "layers" and optionally "activation"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k IN SELECT x FROM jsonb_object_keys(s) x ORDER BY x LOOP
+		IF NOT k IN ('activation', 'layers') THEN
+			RAISE EXCEPTION 'unknown top-level key "%" in the gnn model spec', k USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'A model spec has "activation" and "layers".';
+		END IF;
+	END LOOP;
+	IF s ? 'activation' THEN
+		IF jsonb_typeof(s -> 'activation') <> 'string' OR NOT (s ->> 'activation') IN ('relu', 'none') THEN
+			RAISE EXCEPTION '"activation" must be "relu" or "none", got %', s -> 'activation'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		act := s ->> 'activation';
+	END IF;
+	IF NOT (CASE WHEN jsonb_typeof(s -> 'layers') = 'array' THEN jsonb_array_length(s -> 'layers') > 0 ELSE false END) THEN
+		RAISE EXCEPTION '"layers" must be a non-empty array' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM _ruvector_gnn_model_insert(m, act);
+	FOR i IN 0 .. jsonb_array_length(s -> 'layers') - 1 LOOP
+		prev := _ruvector_gnn_import_layer(m, i, s -> 'layers' -> i, prev);
+	END LOOP;
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_model_import(text, jsonb) IS
+	'store a GNN model given as {"activation", "layers": [{"type", "options", "state_dict"}]} (PyG state_dicts)';
+
+CREATE FUNCTION ruvector_gnn_model_export(name text) RETURNS jsonb
+	LANGUAGE plpgsql STABLE STRICT
+	SET search_path = pg_catalog, @extschema@, pg_temp
+	SET extra_float_digits = 1
+AS $$
+DECLARE
+	m text := $1;
+	result jsonb;
+BEGIN
+	SELECT jsonb_build_object('activation', c.activation, 'layers', coalesce((
+		SELECT jsonb_agg(jsonb_build_object('type', l.type, 'options', l.options, 'state_dict', coalesce((
+				SELECT jsonb_object_agg(p.name, ruvector_gnn_tensor_to_jsonb(p.shape, p.data))
+				FROM ruvector_gnn_model_params p WHERE p.model = l.model AND p.layer = l.layer), '{}'::jsonb))
+			ORDER BY l.layer)
+		FROM ruvector_gnn_model_layers l WHERE l.model = c.name), '[]'::jsonb))
+	INTO result
+	FROM ruvector_gnn_model_catalog c WHERE c.name = m;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'gnn model "%" does not exist', m USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN result;
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_model_export(text) IS
+	'a stored GNN model in the import format (nested arrays, normalised options)';
+
+CREATE FUNCTION ruvector_gnn_model_create(name text, layer_type text, dims integer[], options jsonb DEFAULT '{}',
+	seed integer DEFAULT 42) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+	SET extra_float_digits = 1
+AS $$
+DECLARE
+	m text := $1;
+	t text := $2;
+	d integer[] := $3;
+	o jsonb := coalesce($4, '{}');
+	ctx text;
+	opts jsonb;
+	in_d integer;
+	out_d integer;
+	base bigint;
+	heads integer;
+	ch integer;
+BEGIN
+	IF t IS NULL OR NOT t IN ('gcn', 'sage', 'gin', 'gat') THEN
+		RAISE EXCEPTION 'unknown layer type "%"', t USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Layer types: gcn (GCNConv), sage (SAGEConv), gin (GINConv), gat (GATConv).';
+	END IF;
+	IF d IS NULL OR array_ndims(d) <> 1 OR cardinality(d) < 2 THEN
+		RAISE EXCEPTION 'dims must list the input width and each layer''s output width, e.g. ARRAY[16, 32, 8], got %', d
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	d := d[array_lower(d, 1):array_upper(d, 1)];  -- 1-based
+	IF array_position(d, NULL) IS NOT NULL OR EXISTS (SELECT 1 FROM unnest(d) x WHERE x < 1) THEN
+		RAISE EXCEPTION 'dims must be positive, got %', d USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF $5 IS NULL THEN
+		RAISE EXCEPTION 'seed must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM _ruvector_gnn_model_insert(m, 'relu');
+	FOR li IN 0 .. cardinality(d) - 2 LOOP
+		ctx := format('layer %s (%s)', li, t);
+		opts := _ruvector_gnn_options(ctx, t, o);
+		in_d := d[li + 1];
+		out_d := d[li + 2];
+		-- Parameter k of layer li is drawn with seed * 2^20 + 16 * li + k.
+		base := $5::bigint * 1048576 + 16 * li;
+		IF t = 'gin' THEN
+			IF opts ? 'mlp' AND opts -> 'mlp' <> '["linear", "relu", "linear"]' THEN
+				RAISE EXCEPTION '%: ruvector_gnn_model_create builds a Linear-ReLU-Linear MLP; option "mlp" must be ["linear", "relu", "linear"] or absent',
+					ctx USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			opts := opts || '{"mlp": ["linear", "relu", "linear"]}';
+		END IF;
+		INSERT INTO ruvector_gnn_model_layers (model, layer, type, options, in_dim, out_dim) VALUES (m, li, t, opts, in_d, out_d);
+		IF t = 'gcn' THEN
+			INSERT INTO ruvector_gnn_model_params VALUES
+				(m, li, 'lin.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
+				(m, li, 'bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));
+		ELSIF t = 'sage' THEN
+			INSERT INTO ruvector_gnn_model_params VALUES
+				(m, li, 'lin_l.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
+				(m, li, 'lin_l.bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));
+			IF (opts ->> 'root_weight')::boolean THEN
+				INSERT INTO ruvector_gnn_model_params VALUES
+					(m, li, 'lin_r.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base + 1));
+			END IF;
+		ELSIF t = 'gin' THEN
+			INSERT INTO ruvector_gnn_model_params VALUES
+				(m, li, 'nn.0.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
+				(m, li, 'nn.0.bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d])),
+				(m, li, 'nn.2.weight', ARRAY[out_d, out_d], ruvector_gnn_glorot(out_d, out_d, base + 1)),
+				(m, li, 'nn.2.bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));
+		ELSE  -- gat
+			heads := (opts ->> 'heads')::integer;
+			IF (opts ->> 'concat')::boolean THEN
+				IF out_d % heads <> 0 THEN
+					RAISE EXCEPTION '%: layer width % is not divisible by heads %', ctx, out_d, heads
+						USING ERRCODE = 'invalid_parameter_value',
+						HINT = 'With concat = true a layer is heads * C wide.';
+				END IF;
+				ch := out_d / heads;
+			ELSE
+				ch := out_d;
+			END IF;
+			INSERT INTO ruvector_gnn_model_params VALUES
+				(m, li, 'lin.weight', ARRAY[heads * ch, in_d], ruvector_gnn_glorot(heads * ch, in_d, base)),
+				(m, li, 'att_src', ARRAY[1, heads, ch], ruvector_gnn_glorot(heads, ch, base + 1)),
+				(m, li, 'att_dst', ARRAY[1, heads, ch], ruvector_gnn_glorot(heads, ch, base + 2)),
+				(m, li, 'bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));
+		END IF;
+	END LOOP;
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_model_create(text, text, integer[], jsonb, integer) IS
+	'a GNN model of one layer type with Glorot weights (deterministic in seed) and zero biases; dims = [in, hidden..., out]';
+
+CREATE FUNCTION ruvector_gnn_model_drop(name text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+	m text := $1;
+BEGIN
+	DELETE FROM ruvector_gnn_model_catalog c WHERE c.name = m;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'gnn model "%" does not exist', m USING ERRCODE = 'undefined_object';
+	END IF;
+END $$;
+COMMENT ON FUNCTION ruvector_gnn_model_drop(text) IS 'delete a GNN model with its layers and parameters';
+
+-- end of model catalog
