@@ -248,6 +248,9 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), nullptr, nullptr};
 	if (r.stale)
 		return r;
+	// Benchmarks read this (client_min_messages = debug1): the worker's share of the call.
+	ereport(DEBUG1, (errmsg_internal("ruvector gnn forward: " INT64_FORMAT " nodes, %d outputs, worker compute %.3f ms",
+									 r.nodes, r.out_dim, double(h.compute_ns) / 1e6)));
 	Size want = sizeof h + sizeof(int64) * h.nodes + sizeof(float) * h.nodes * h.out_dim;
 	if (len != want)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed GNN reply from the ruvector worker")));

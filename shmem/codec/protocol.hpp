@@ -171,6 +171,7 @@ struct GnnForwardResult {
 	std::uint64_t nodes = 0;
 	std::uint32_t out_dim = 0;
 	std::uint32_t stale = 0;
+	std::uint64_t compute_ns = 0;  // the layers' time on the worker's threads (decode included)
 };
 std::vector<std::byte> encode(const GnnForwardRequest &r);
 GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload);

@@ -7,6 +7,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -49,10 +50,12 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, std::span<const std::byte> graph_bytes,
                                        kernels::CancelToken cancel)
 {
+	auto start = std::chrono::steady_clock::now();
 	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
 	kernels::Graph g = kernels::decode_graph(graph_bytes);
 	std::vector<float> y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
 	proto::GnnForwardResult h;
+	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 	h.nodes = g.csr.n;
 	h.out_dim = model.layers.back().out_dim;
 	proto::Writer w;
