@@ -51,20 +51,27 @@ COMMENT ON FUNCTION ruvector_gnn_glorot(integer, integer, bigint) IS
 
 -- A number or a regular nested array of numbers (what torch.Tensor.tolist() gives) as its shape and
 -- its values flattened row-major. "what" names the value in error messages.
+-- (Not parallel safe: the fast path uses a subtransaction.)
 CREATE FUNCTION ruvector_gnn_tensor_from_jsonb(value jsonb, what text DEFAULT 'tensor',
 	OUT shape integer[], OUT data real[])
-	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v jsonb := value;
 	depth integer;
+	txt text;
+	arr real[];
 	from_list text := '(VALUES (1)) a0(o)';  -- the elements at the current depth, as nested expansions
 	order_by text := 'a0.o';
 	elem text := '$1';
 	bad bigint;
 	badtype text;
 	toobig bigint;
+	-- float32 rounding limits: FLT_MAX + half an ulp rounds to infinity, half the smallest
+	-- subnormal (2^-150) and less to zero; PostgreSQL's cast rejects both, so they are decided here.
+	huge constant numeric := 3.40282356779733661637539395458142568448e38;
+	tiny constant numeric := 7.00649232162408535461864791644958065640130970938257885878534141944895541342930300743319094181060791015625e-46;
 BEGIN
 	IF value IS NULL THEN
 		RAISE EXCEPTION '% is missing', what USING ERRCODE = 'invalid_parameter_value';
@@ -78,6 +85,24 @@ BEGIN
 		v := v -> 0;
 	END LOOP;
 	depth := cardinality(shape);
+	-- Fast path: a regular nested array of plain numbers is a PostgreSQL array literal once [] are {};
+	-- array input checks that it is regular and float4in rounds each number as the checks below do.
+	-- Whatever it refuses (irregular, not numbers, out of float32 range, more than 6 dimensions)
+	-- goes through those checks, which accept what rounds to zero and explain the rest.
+	IF depth BETWEEN 1 AND 6 THEN
+		txt := value::text;
+	END IF;
+	IF depth BETWEEN 1 AND 6 AND txt !~ '[^-0-9.eE+, \[\]]' THEN
+		BEGIN
+			arr := translate(txt, '[]', '{}')::real[];
+			IF ARRAY(SELECT array_length(arr, d) FROM generate_series(1, array_ndims(arr)) d ORDER BY d) = shape THEN
+				data := ('{' || translate(txt, '[]', '') || '}')::real[];  -- the same values, 1-D
+				RETURN;
+			END IF;
+		EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+			NULL;
+		END;
+	END IF;
 	-- Every sub-array at depth k (the root is depth 1) has shape[k] elements, like the first one.
 	FOR k IN 1 .. depth LOOP
 		IF k > 1 THEN
@@ -93,17 +118,17 @@ BEGIN
 		order_by := format('%s, a%s.o', order_by, k);
 		elem := format('a%s.x', k);
 	END LOOP;
-	-- The leaves: numbers that fit a float32 (JSON has no NaN or infinities). Magnitudes below 1e-45
-	-- (about the smallest float32 subnormal, which is 1.4e-45) become 0.
+	-- The leaves: numbers that round to a finite float32 (JSON has no NaN or infinities); those that
+	-- round to zero become 0.
 	EXECUTE format($q$
 		SELECT count(*) FILTER (WHERE z.t <> 'number'), min(z.t) FILTER (WHERE z.t <> 'number'),
-			count(*) FILTER (WHERE abs(z.n) > 3.4028234663852886e38),
-			array_agg(CASE WHEN z.n IS NULL OR abs(z.n) > 3.4028234663852886e38 THEN NULL
-				WHEN abs(z.n) < 1e-45 THEN 0::real ELSE z.n::real END ORDER BY %s)
+			count(*) FILTER (WHERE abs(z.n) >= $2),
+			array_agg(CASE WHEN z.n IS NULL OR abs(z.n) >= $2 THEN NULL
+				WHEN abs(z.n) <= $3 THEN 0::real ELSE z.n::real END ORDER BY %s)
 		FROM %s, LATERAL (SELECT jsonb_typeof(%s) AS t,
 			CASE WHEN jsonb_typeof(%s) = 'number' THEN (%s)::numeric END AS n) z$q$,
 		order_by, from_list, elem, elem, elem)
-		INTO bad, badtype, toobig, data USING value;
+		INTO bad, badtype, toobig, data USING value, huge, tiny;
 	IF bad > 0 THEN
 		IF badtype = 'array' THEN
 			RAISE EXCEPTION '% is a ragged array: its elements are nested to different depths', what
@@ -180,7 +205,7 @@ COMMENT ON FUNCTION _ruvector_gnn_expect(text, text, integer[], text[]) IS 'inte
 -- state_dict[key] as (shape, data); NULLs when absent and not required.
 CREATE FUNCTION _ruvector_gnn_param(ctx text, sd jsonb, key text, required boolean,
 	OUT shape integer[], OUT data real[])
-	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
@@ -207,10 +232,10 @@ BEGIN
 		RAISE EXCEPTION '%: option "%" must be a number, got %', ctx, key, v USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	n := v::numeric;
-	IF abs(n) > 3.4028234663852886e38 THEN
+	IF abs(n) >= 3.40282356779733661637539395458142568448e38 THEN
 		RAISE EXCEPTION '%: option "%" is out of range for real (float32)', ctx, key USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	RETURN to_jsonb(CASE WHEN abs(n) < 1e-45 THEN 0::real ELSE n::real END);
+	RETURN to_jsonb(CASE WHEN abs(n) <= 7.00649232162408535461864791644958065640130970938257885878534141944895541342930300743319094181060791015625e-46 THEN 0::real ELSE n::real END);
 END $$;
 COMMENT ON FUNCTION _ruvector_gnn_real_option(text, text, jsonb) IS 'internal to the GNN model catalog';
 
