@@ -66,22 +66,9 @@ T *grow(T *p, Size *cap, Size need, MemoryContext cxt)
 
 }  // namespace
 
-GraphTables read_graph_tables(const GraphSource &s)
+// Nodes, in id order: the dense index of a node is its rank. The caller is connected to SPI.
+static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller)
 {
-	check_vector_column(s.nodes, s.embedding);
-	check_integer_column(s.nodes, s.id, "id");
-	check_integer_column(s.edges, s.src, "source");
-	check_integer_column(s.edges, s.dst, "destination");
-	if (s.weight)
-		check_column(s.edges, s.weight, "weight");
-	char *nodes_name = qualified_relation_name(s.nodes);
-	char *edges_name = qualified_relation_name(s.edges);
-	MemoryContext caller = CurrentMemoryContext;
-	GraphTables t{};
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	// Nodes, in id order: the dense index of a node is its rank.
 	Portal portal = open_cursor(psprintf("SELECT %s::bigint, %s FROM %s ORDER BY 1", quote_identifier(s.id),
 										 quote_identifier(s.embedding), nodes_name));
 	Size cap_ids = 0, cap_x = 0;
@@ -121,6 +108,25 @@ GraphTables read_graph_tables(const GraphSource &s)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+}
+
+GraphTables read_graph_tables(const GraphSource &s)
+{
+	check_vector_column(s.nodes, s.embedding);
+	check_integer_column(s.nodes, s.id, "id");
+	check_integer_column(s.edges, s.src, "source");
+	check_integer_column(s.edges, s.dst, "destination");
+	if (s.weight)
+		check_column(s.edges, s.weight, "weight");
+	char *nodes_name = qualified_relation_name(s.nodes);
+	char *edges_name = qualified_relation_name(s.edges);
+	MemoryContext caller = CurrentMemoryContext;
+	GraphTables t{};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	read_nodes(s, nodes_name, t, caller);
+	Portal portal;
 	if (t.n == 0)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
 						errhint("A graph needs at least one node.")));
@@ -221,6 +227,24 @@ GraphTables graph_from_arrays(ArrayType *emb, ArrayType *src, ArrayType *dst, Ar
 		t.w = static_cast<float *>(palloc(sizeof(float) * (ns + 1)));
 		memcpy(t.w, ARR_DATA_PTR(weights), sizeof(float) * ns);
 	}
+	return t;
+}
+
+GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embedding_column)
+{
+	GraphSource s{relid, relid, embedding_column, id_column, nullptr, nullptr, nullptr};
+	check_vector_column(relid, embedding_column);
+	check_integer_column(relid, id_column, "id");
+	char *nodes_name = qualified_relation_name(relid);
+	GraphTables t{};
+	MemoryContext caller = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	read_nodes(s, nodes_name, t, caller);
+	SPI_finish();
+	if (t.n == 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
+						errhint("A graph needs at least one node.")));
 	return t;
 }
 

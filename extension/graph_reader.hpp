@@ -36,6 +36,9 @@ struct GraphTables {
 // edge endpoints, NULL weights are errors; an empty node table is an error; no edges is fine.
 GraphTables read_graph_tables(const GraphSource &src);
 
+// Only the nodes (ids and embeddings, in id order; no edges), with the same checks.
+GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embedding_column);
+
 // Graph tables from arrays (the array forms of the layer functions): node i is row i.
 GraphTables graph_from_arrays(ArrayType *embeddings, ArrayType *edge_src, ArrayType *edge_dst, ArrayType *weights);
 

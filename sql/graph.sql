@@ -156,3 +156,13 @@ CREATE FUNCTION ruvector_gin_forward(embeddings real[], edge_src bigint[], edge_
 -- Models are shared definitions: every role may run them (importing and dropping are up to the
 -- catalog tables' privileges, by default the extension owner's).
 GRANT SELECT ON ruvector_gnn_model_catalog, ruvector_gnn_model_layers, ruvector_gnn_model_params TO PUBLIC;
+
+-- Graph construction from vectors: a new edge table (src_id, dst_id, weight = distance).
+CREATE FUNCTION ruvector_build_knn_graph(node_table regclass, embedding_column name, edge_table text, k integer,
+	distance_metric text DEFAULT 'l2', id_column name DEFAULT 'id', exact boolean DEFAULT true) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ruvector_build_knn_graph(regclass, name, text, integer, text, name, boolean) IS 'edges from every node''s k nearest neighbours (itself excluded), weighted by distance';
+CREATE FUNCTION ruvector_build_eps_graph(node_table regclass, embedding_column name, edge_table text, epsilon real,
+	distance_metric text DEFAULT 'l2', id_column name DEFAULT 'id', max_edges bigint DEFAULT 10000000) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ruvector_build_eps_graph(regclass, name, text, real, text, name, bigint) IS 'edges between all pairs within distance epsilon (at most max_edges)';

@@ -74,6 +74,8 @@ void record_failure(Job &job)
 		set("57014", "canceling statement due to user request");
 	} catch (const std::invalid_argument &e) {
 		set("22023", e.what());
+	} catch (const std::length_error &e) {
+		set("54000", e.what());  // a size guard (e.g. max_edges) was hit
 	} catch (const std::bad_alloc &) {
 		set("53200", "out of memory in the ruvector worker");
 	} catch (const std::exception &e) {
@@ -106,6 +108,7 @@ struct Session {
 	proto::KmeansRequest kmeans;
 	proto::AssignRequest assign;
 	proto::GnnForwardRequest gnn;
+	proto::GraphBuildRequest graph_build;
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
 	bool abandoned = false;  // the client left before the answer was complete
@@ -283,6 +286,20 @@ void dispatch(Session &s)
 		start_job(s, [model, copy](kernels::CancelToken c) { return jobs::run_gnn_forward(model, *copy, c); });
 		break;
 	}
+	case proto::MsgType::graph_build: {
+		// The vectors stay in the store: only the requesting backend replaces or drops its scratch
+		// key, and its next request waits for this one to finish.
+		proto::GraphBuildRequest req = s.graph_build;
+		proto::StoreKey key{req.database, req.object, req.kind};
+		uint64 tag = 0, bytes = 0;
+		const void *addr = pg::guard([&] { return store_worker_address(W->area, key, &tag, &bytes); });
+		if (!addr || tag != req.tag)
+			throw std::invalid_argument("graph build: the vectors are no longer in the shared store");
+		jobs::check_graph_build_request(req, bytes);
+		const float *base = static_cast<const float *>(addr);
+		start_job(s, [req, base](kernels::CancelToken c) { return jobs::run_graph_build(req, base, c); });
+		break;
+	}
 	case proto::MsgType::store_put: {
 		proto::StoreKey key = s.put.key;
 		// Ownership of the buffer moves to the store.
@@ -342,6 +359,10 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		if (s.gnn.model_bytes == 0 || s.gnn.model_bytes > (uint64(1) << 36) || s.gnn.graph_bytes > (uint64(1) << 40))
 			throw std::invalid_argument("malformed GNN request");
 		allocate_input(s, s.gnn.model_bytes + s.gnn.graph_bytes);
+		break;
+	case proto::MsgType::graph_build:
+		s.graph_build = proto::decode_graph_build(payload);
+		dispatch(s);
 		break;
 	case proto::MsgType::store_put:
 		s.put = proto::decode_store_put(payload);

@@ -118,6 +118,23 @@ GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload)
 	return g;
 }
 
+std::vector<std::byte> encode(const GraphBuildRequest &g)
+{
+	Writer w;
+	w.put(g);
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+GraphBuildRequest decode_graph_build(std::span<const std::byte> payload)
+{
+	Reader r(payload);
+	auto g = r.get<GraphBuildRequest>();
+	if (!r.at_end())
+		throw ProtocolError("malformed graph_build request");
+	return g;
+}
+
 std::vector<std::byte> encode(const StoreKey &k)
 {
 	Writer w;

@@ -31,6 +31,7 @@ enum class MsgType : std::uint16_t {
 	store_drop = 5,    // StoreKey
 	assign = 6,        // AssignRequest, then data frames: k centroids, then n rows; response: n int32 labels
 	gnn_forward = 7,   // GnnForwardRequest, then data frames: model, then an inline graph (if any)
+	graph_build = 8,   // GraphBuildRequest (the vectors are a shared-store entry); response below
 	// both directions
 	data = 10,
 	end = 11,
@@ -175,6 +176,29 @@ struct GnnForwardResult {
 };
 std::vector<std::byte> encode(const GnnForwardRequest &r);
 GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload);
+
+// k-NN or epsilon graph edges for rows [row_begin, row_end) of a set of vectors the backend put in
+// the shared store (n x dim floats, cosine rows unit-norm). Response: knn: rows x k
+// { int32 index, float distance }; eps: uint64 count, then count x { uint32 src, uint32 dst, float }.
+struct GraphBuildRequest {
+	std::uint32_t database = 0;
+	std::uint32_t object = 0;
+	std::uint32_t kind = 0;
+	std::uint8_t metric = 0;   // kernels::GraphMetric
+	std::uint8_t epsilon_mode = 0;
+	std::uint16_t reserved = 0;
+	std::uint64_t tag = 0;
+	std::uint64_t n = 0;
+	std::uint32_t dim = 0;
+	std::uint32_t k = 0;
+	std::uint64_t row_begin = 0;
+	std::uint64_t row_end = 0;
+	float epsilon = 0;
+	std::uint32_t reserved2 = 0;
+	std::uint64_t max_edges = 0;
+};
+std::vector<std::byte> encode(const GraphBuildRequest &r);
+GraphBuildRequest decode_graph_build(std::span<const std::byte> payload);
 
 // Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
 struct StoreKey {

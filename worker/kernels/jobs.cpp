@@ -2,6 +2,7 @@
 
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
+#include "worker/kernels/knn.hpp"
 #include "worker/kernels/kmeans.hpp"
 
 #include <tbb/blocked_range.h>
@@ -62,6 +63,37 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	w.put(h);
 	w.put_bytes(std::as_bytes(std::span(g.ids)));
 	w.put_bytes(std::as_bytes(std::span(y)));
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+void check_graph_build_request(const proto::GraphBuildRequest &req, std::uint64_t blob_bytes)
+{
+	if (req.dim == 0 || req.n == 0 || req.n * req.dim * sizeof(float) != blob_bytes)
+		throw std::invalid_argument("graph build: the vectors do not match the request");
+	if (req.row_begin > req.row_end || req.row_end > req.n)
+		throw std::invalid_argument("graph build: row range out of bounds");
+	if (req.metric > std::uint8_t(kernels::GraphMetric::l1))
+		throw std::invalid_argument("graph build: unknown metric");
+	if (!req.epsilon_mode && (req.k == 0 || req.k > 10000))
+		throw std::invalid_argument("k must be between 1 and 10000");
+}
+
+std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel)
+{
+	auto metric = kernels::GraphMetric(req.metric);
+	std::size_t rows = req.row_end - req.row_begin;
+	if (!req.epsilon_mode) {
+		std::vector<std::byte> out(rows * req.k * sizeof(kernels::Neighbor));
+		kernels::knn_rows(base, req.n, req.dim, metric, req.row_begin, req.row_end, req.k,
+		                  reinterpret_cast<kernels::Neighbor *>(out.data()), cancel);
+		return out;
+	}
+	std::vector<kernels::EpsEdge> edges =
+		kernels::eps_rows(base, req.n, req.dim, metric, req.row_begin, req.row_end, req.epsilon, req.max_edges, cancel);
+	proto::Writer w;
+	w.put(std::uint64_t(edges.size()));
+	w.put_bytes(std::as_bytes(std::span(edges)));
 	auto b = w.bytes();
 	return {b.begin(), b.end()};
 }

@@ -33,6 +33,10 @@ void check_assign_request(const proto::AssignRequest &req);
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model, std::span<const std::byte> graph,
                                        kernels::CancelToken cancel);
 
+// k-NN / epsilon graph edges for a row range (GraphBuildRequest's response).
+void check_graph_build_request(const proto::GraphBuildRequest &req, std::uint64_t blob_bytes);
+std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel);
+
 std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel);
 
 }  // namespace ruvector::jobs
