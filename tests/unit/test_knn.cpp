@@ -1,0 +1,144 @@
+// k-NN and epsilon graphs against brute force in double precision.
+#include "worker/kernels/knn.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+
+using namespace ruvector::kernels;
+
+namespace {
+
+std::vector<float> random_rows(std::size_t n, std::size_t dim, unsigned seed, bool unit = false)
+{
+	std::mt19937 rng(seed);
+	std::normal_distribution<float> dist;
+	std::vector<float> x(n * dim);
+	for (auto &v : x)
+		v = dist(rng);
+	if (unit)
+		for (std::size_t i = 0; i < n; i++) {
+			double s = 0;
+			for (std::size_t j = 0; j < dim; j++)
+				s += double(x[i * dim + j]) * x[i * dim + j];
+			for (std::size_t j = 0; j < dim; j++)
+				x[i * dim + j] = float(x[i * dim + j] / std::sqrt(s));
+		}
+	return x;
+}
+
+double ref_distance(const float *a, const float *b, std::size_t dim, GraphMetric m)
+{
+	double s = 0;
+	for (std::size_t j = 0; j < dim; j++) {
+		switch (m) {
+		case GraphMetric::l2:
+			s += (double(a[j]) - b[j]) * (double(a[j]) - b[j]);
+			break;
+		case GraphMetric::ip:
+		case GraphMetric::cosine:
+			s += double(a[j]) * b[j];
+			break;
+		case GraphMetric::l1:
+			s += std::abs(double(a[j]) - b[j]);
+			break;
+		}
+	}
+	switch (m) {
+	case GraphMetric::l2:
+		return std::sqrt(s);
+	case GraphMetric::ip:
+		return -s;
+	case GraphMetric::cosine:
+		return 1 - s;
+	case GraphMetric::l1:
+		return s;
+	}
+	return 0;
+}
+
+}  // namespace
+
+class KnnMetric : public ::testing::TestWithParam<GraphMetric> {};
+
+TEST_P(KnnMetric, MatchesBruteForce)
+{
+	GraphMetric m = GetParam();
+	const std::size_t n = 1500, dim = 37, k = 7;  // several row and column blocks, ragged ends
+	auto x = random_rows(n, dim, 11, m == GraphMetric::cosine);
+	std::vector<Neighbor> out((n - 100) * k);
+	knn_rows(x.data(), n, dim, m, 100, n, k, out.data());
+	for (std::size_t r = 100; r < n; r += 37) {
+		std::vector<std::pair<double, std::size_t>> all;
+		for (std::size_t j = 0; j < n; j++)
+			if (j != r)
+				all.push_back({ref_distance(&x[r * dim], &x[j * dim], dim, m), j});
+		std::partial_sort(all.begin(), all.begin() + k, all.end());
+		for (std::size_t i = 0; i < k; i++) {
+			const Neighbor &nb = out[(r - 100) * k + i];
+			// the same distance; indexes may differ only between (near-)ties
+			EXPECT_NEAR(nb.distance, all[i].first, 2e-4 * (1 + std::abs(all[i].first))) << r << " " << i;
+			bool clear_gap = i + 1 < k && std::abs(all[i].first - all[i + 1].first) > 1e-3 &&
+			                 (i == 0 || std::abs(all[i].first - all[i - 1].first) > 1e-3);
+			if (clear_gap) {
+				EXPECT_EQ(std::size_t(nb.index), all[i].second) << r << " " << i;
+			}
+		}
+	}
+}
+
+INSTANTIATE_TEST_SUITE_P(AllMetrics, KnnMetric,
+                         ::testing::Values(GraphMetric::l2, GraphMetric::ip, GraphMetric::cosine, GraphMetric::l1));
+
+TEST(Knn, FewerRowsThanKAndSelfExcluded)
+{
+	std::vector<float> x{0, 0, 1, 0, 3, 0};
+	std::vector<Neighbor> out(3 * 4);
+	knn_rows(x.data(), 3, 2, GraphMetric::l2, 0, 3, 4, out.data());
+	EXPECT_EQ(out[0].index, 1);
+	EXPECT_FLOAT_EQ(out[0].distance, 1);
+	EXPECT_EQ(out[1].index, 2);
+	EXPECT_EQ(out[2].index, -1);  // only two other rows
+	EXPECT_EQ(out[4].index, 0);   // row 1: 0 at distance 1 before 2 at distance 2
+}
+
+TEST(Knn, ZeroVectorsHaveNoCosineNeighbours)
+{
+	std::vector<float> x{1, 0, 0, 0, 0, 1};
+	std::vector<Neighbor> out(3 * 2);
+	knn_rows(x.data(), 3, 2, GraphMetric::cosine, 0, 3, 2, out.data());
+	EXPECT_EQ(out[0].index, 2);
+	EXPECT_EQ(out[1].index, -1);  // the zero row is never a neighbour
+	EXPECT_EQ(out[2].index, -1);  // and has none
+}
+
+TEST(Eps, MatchesBruteForceAndGuardsTheSize)
+{
+	const std::size_t n = 700, dim = 5;
+	auto x = random_rows(n, dim, 3);
+	auto edges = eps_rows(x.data(), n, dim, GraphMetric::l2, 0, n, 1.5f, n * n);
+	std::size_t want = 0;
+	for (std::size_t i = 0; i < n; i++)
+		for (std::size_t j = 0; j < n; j++)
+			if (i != j && ref_distance(&x[i * dim], &x[j * dim], dim, GraphMetric::l2) <= 1.5 - 1e-4)
+				want++;
+	EXPECT_GE(edges.size(), want);
+	EXPECT_LE(edges.size(), want + 10);  // pairs within rounding of epsilon
+	for (std::size_t e = 1; e < edges.size(); e++)
+		EXPECT_TRUE(edges[e - 1].dst < edges[e].dst || (edges[e - 1].dst == edges[e].dst && edges[e - 1].src < edges[e].src));
+	for (const auto &e : edges)
+		EXPECT_LE(e.distance, 1.5f);
+	EXPECT_THROW(eps_rows(x.data(), n, dim, GraphMetric::l2, 0, n, 1.5f, want / 2), std::length_error);
+	EXPECT_THROW(eps_rows(x.data(), n, dim, GraphMetric::l2, 0, n, -1.0f, 10), std::invalid_argument);
+}
+
+TEST(Knn, CancelStops)
+{
+	auto x = random_rows(5000, 16, 1);
+	std::atomic<bool> flag{true};
+	std::vector<Neighbor> out(5000 * 3);
+	EXPECT_THROW(knn_rows(x.data(), 5000, 16, GraphMetric::l2, 0, 5000, 3, out.data(), CancelToken(&flag)), Cancelled);
+}
