@@ -25,6 +25,9 @@ extern "C" {
 #include "utils/tuplestore.h"
 }
 
+#include <algorithm>
+#include <cmath>
+
 using namespace ruvector;
 
 namespace {
@@ -357,27 +360,28 @@ void publish_graph(int32 graph_id, int64 version, std::span<const std::byte> blo
 }  // namespace
 
 // ruvector_gnn_forward(model text, graph text)
-RV_FUNCTION(ruvector_gnn_forward_graph)
+namespace {
+
+// The model over a named graph: the worker's cached copy when this query may use it, else the
+// tables read with the query's snapshot (and then cached for others when allowed and newer).
+// `model_of` builds the model once the graph is known (some models depend on its width).
+template <class ModelOf>
+ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
 {
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model and graph must not be NULL")));
-	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	ForwardOptions fo;
 	require_worker_support();
 	NamedGraph g = read_named_graph(graph_name);
 	// Checked on every call, cached or not: a role without SELECT gets an error even when cached.
 	bool shareable = may_share_graph(g.src) && !g.changed_here;
-	ModelRows rows = read_model(model_name);
-	std::span<const std::byte> model = encode_model(rows, fo);
 	proto::StoreKey key = graph_key(g.graph_id);
 	if (shareable) {
 		uint64 tag = 0;
 		if (store_current_version(key, &tag) != 0 && tag == uint64(g.version)) {
-			ForwardResult r = forward(model, {}, key, tag);
-			if (!r.stale) {
-				return_rows(fcinfo, r);
-				return Datum(0);
+			uint64 bytes;
+			auto *head = static_cast<kernels::GraphHeader *>(store_copy_prefix(key, sizeof(kernels::GraphHeader), &tag, &bytes, nullptr));
+			if (head && tag == uint64(g.version)) {
+				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag);
+				if (!r.stale)
+					return r;
 			}
 		}
 	}
@@ -390,7 +394,23 @@ RV_FUNCTION(ruvector_gnn_forward_graph)
 		if (!present || tag < uint64(g.version))
 			publish_graph(g.graph_id, g.version, blob);
 	}
-	ForwardResult r = forward(model, blob, {}, 0);
+	return forward(model_of(t.dim), blob, {}, 0);
+}
+
+}  // namespace
+
+RV_FUNCTION(ruvector_gnn_forward_graph)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model and graph must not be NULL")));
+	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	std::span<const std::byte> model;
+	ForwardResult r = forward_named_graph(graph_name, [&](int) {
+		if (model.empty())
+			model = encode_model(read_model(model_name), {});
+		return model;
+	});
 	return_rows(fcinfo, r);
 	return Datum(0);
 }
@@ -593,4 +613,213 @@ RV_FUNCTION(ruvector_graph_uncache)
 	}
 	worker_request_finish();
 	PG_RETURN_BOOL(true);
+}
+
+/* Per-row graph functions: the whole graph's result is computed once per query (kept in fn_extra,
+ * which lives as long as the query's function call site) and looked up per row. */
+
+namespace {
+
+struct NodeTable {
+	char *graph;
+	char *model;  // or the hop count, for gnn_score
+	int32 hops;
+	int64 n;
+	int dim;
+	int64 *ids;  // sorted
+	float *y;
+};
+
+NodeTable *node_table_for(FunctionCallInfo fcinfo, const char *graph, const char *model, int32 hops,
+						  std::span<const std::byte> (*make_model)(const char *model, int32 hops, int dim))
+{
+	auto *nt = static_cast<NodeTable *>(fcinfo->flinfo->fn_extra);
+	if (nt && strcmp(nt->graph, graph) == 0 && strcmp(nt->model, model) == 0 && nt->hops == hops)
+		return nt;
+	ForwardResult r = forward_named_graph(graph, [&](int dim) { return make_model(model, hops, dim); });
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	nt = static_cast<NodeTable *>(palloc0(sizeof(NodeTable)));
+	nt->graph = pstrdup(graph);
+	nt->model = pstrdup(model);
+	nt->hops = hops;
+	nt->n = r.nodes;
+	nt->dim = r.out_dim;
+	nt->ids = static_cast<int64 *>(palloc(sizeof(int64) * (r.nodes + 1)));
+	nt->y = static_cast<float *>(palloc(sizeof(float) * (Size(r.nodes) * r.out_dim + 1)));
+	memcpy(nt->ids, r.ids, sizeof(int64) * r.nodes);
+	memcpy(nt->y, r.y, sizeof(float) * Size(r.nodes) * r.out_dim);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = nt;
+	return nt;
+}
+
+const float *node_row(const NodeTable *nt, int64 node, const char *graph)
+{
+	const int64 *p = std::lower_bound(nt->ids, nt->ids + nt->n, node);
+	if (p == nt->ids + nt->n || *p != node)
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("node " INT64_FORMAT " is not in graph \"%s\"", node, graph)));
+	return nt->y + Size(p - nt->ids) * nt->dim;
+}
+
+std::span<const std::byte> propagation_model(const char *, int32 hops, int dim)
+{
+	return identity_model(kernels::LayerType::gcn, hops, dim);
+}
+
+std::span<const std::byte> catalog_model(const char *model, int32, int)
+{
+	return encode_model(read_model(model), {});
+}
+
+double cosine(const float *a, const float *b, int dim)
+{
+	double dot = 0, na = 0, nb = 0;
+	for (int i = 0; i < dim; i++) {
+		dot += double(a[i]) * b[i];
+		na += double(a[i]) * a[i];
+		nb += double(b[i]) * b[i];
+	}
+	return (na == 0 || nb == 0) ? std::nan("") : dot / std::sqrt(na * nb);
+}
+
+// argmax and its softmax probability
+void classify_row(const float *logits, int dim, int32 *cls, double *prob)
+{
+	int best = 0;
+	for (int i = 1; i < dim; i++)
+		if (logits[i] > logits[best])
+			best = i;
+	double sum = 0;
+	for (int i = 0; i < dim; i++)
+		sum += std::exp(double(logits[i]) - logits[best]);
+	*cls = best;
+	*prob = 1.0 / sum;
+}
+
+}  // namespace
+
+// ruvector_gnn_score(node_id bigint, query vector, graph text, num_hops int): cosine similarity of
+// the query and the node's embedding after num_hops of parameter-free GCN propagation.
+RV_FUNCTION(ruvector_gnn_score)
+{
+	int64 node = PG_GETARG_INT64(0);
+	Vector *q = RV_GETARG_VECTOR(1);
+	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int32 hops = PG_GETARG_INT32(3);
+	if (hops < 1 || hops > 64)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_hops must be between 1 and 64")));
+	NodeTable *nt = node_table_for(fcinfo, graph, "", hops, propagation_model);
+	const float *row = node_row(nt, node, graph);
+	if (q->dim != nt->dim)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %d and %d", q->dim, nt->dim)));
+	PG_RETURN_FLOAT8(cosine(q->x, row, nt->dim));
+}
+
+// ruvector_gnn_classify(node_id bigint, graph text, model text, OUT class int, OUT score float8)
+RV_FUNCTION(ruvector_gnn_classify_node)
+{
+	int64 node = PG_GETARG_INT64(0);
+	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *model = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	NodeTable *nt = node_table_for(fcinfo, graph, model, 0, catalog_model);
+	int32 cls;
+	double prob;
+	classify_row(node_row(nt, node, graph), nt->dim, &cls, &prob);
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	Datum values[2] = {Int32GetDatum(cls), Float8GetDatum(prob)};
+	bool nulls[2] = {};
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// ruvector_gnn_classify(graph text, model text) RETURNS TABLE(node_id bigint, class int, score float8)
+RV_FUNCTION(ruvector_gnn_classify_graph)
+{
+	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *model = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	std::span<const std::byte> m;
+	ForwardResult r = forward_named_graph(graph, [&](int) {
+		if (m.empty())
+			m = encode_model(read_model(model), {});
+		return m;
+	});
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int64 i = 0; i < r.nodes; i++) {
+		int32 cls;
+		double prob;
+		classify_row(r.y + Size(i) * r.out_dim, r.out_dim, &cls, &prob);
+		Datum values[3] = {Int64GetDatum(r.ids[i]), Int32GetDatum(cls), Float8GetDatum(prob)};
+		bool nulls[3] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
+}
+
+// ruvector_graphsage_search(node_table, edge_table, query, num_layers, sample_size, k, model)
+// RETURNS TABLE(id bigint, score float8): nodes ranked by cosine similarity between the query and
+// their GraphSAGE-enhanced embeddings (identity-weight mean SAGE layers, or the model), with
+// neighbour sampling.
+RV_FUNCTION(ruvector_graphsage_search)
+{
+	for (int i = 0; i < 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("only model may be NULL")));
+	GraphSource src{PG_GETARG_OID(0), PG_GETARG_OID(1), "embedding", "id", "src_id", "dst_id", nullptr};
+	Vector *q = RV_GETARG_VECTOR(2);
+	int32 layers = PG_GETARG_INT32(3), sample = PG_GETARG_INT32(4), k = PG_GETARG_INT32(5);
+	if (layers < 1 || layers > 64)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_layers must be between 1 and 64")));
+	if (sample < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("sample_size must be at least 1")));
+	if (k < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
+	require_worker_support();
+	GraphTables t = read_graph_tables(src);
+	std::span<const std::byte> model;
+	if (PG_ARGISNULL(6)) {
+		std::vector<std::byte> bytes;
+		{
+			kernels::GnnModel m;
+			m.relu_between = false;
+			m.sample_size = uint32(sample);
+			m.seed = 42;
+			for (int h = 0; h < layers; h++)
+				m.layers.push_back(kernels::identity_layer(kernels::LayerType::sage, uint32(t.dim)));
+			bytes = kernels::encode(m);
+		}
+		model = palloc_copy(bytes);
+	} else {
+		ForwardOptions fo;
+		fo.sample_size = uint32(sample);
+		fo.seed = 42;
+		model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(6))), fo);
+	}
+	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	if (q->dim != r.out_dim)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %d and %d", q->dim, r.out_dim),
+						errdetail("The query must have the width of the enhanced embeddings.")));
+	// Top k by score (descending), ties by id.
+	int64 *order = static_cast<int64 *>(palloc(sizeof(int64) * r.nodes));
+	double *score = static_cast<double *>(palloc(sizeof(double) * r.nodes));
+	int64 valid = 0;
+	for (int64 i = 0; i < r.nodes; i++) {
+		score[i] = cosine(q->x, r.y + Size(i) * r.out_dim, r.out_dim);
+		if (!std::isnan(score[i]))
+			order[valid++] = i;
+	}
+	int64 take = std::min<int64>(k, valid);
+	std::partial_sort(order, order + take, order + valid, [&](int64 a, int64 b) {
+		return score[a] > score[b] || (score[a] == score[b] && r.ids[a] < r.ids[b]);
+	});
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int64 i = 0; i < take; i++) {
+		Datum values[2] = {Int64GetDatum(r.ids[order[i]]), Float8GetDatum(score[order[i]])};
+		bool nulls[2] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
 }

@@ -116,7 +116,7 @@ void progress(Builder &b, int64 done)
 	INSTR_TIME_SET_CURRENT(now);
 	instr_time since = now;
 	INSTR_TIME_SUBTRACT(since, b.last_notice);
-	if (INSTR_TIME_GET_DOUBLE(since) < 5.0 || done >= b.nodes.n)
+	if (INSTR_TIME_GET_DOUBLE(since) * 1000 < rv_progress_interval_ms || done >= b.nodes.n)
 		return;
 	b.last_notice = now;
 	instr_time total = now;

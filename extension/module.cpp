@@ -19,6 +19,7 @@ int rv_worker_threads = 0;
 int rv_shared_memory_limit_mb = 1024;
 int rv_queue_size_kb = 64;
 int rv_worker_wait_timeout_ms = 10000;
+int rv_progress_interval_ms = 5000;
 
 static shmem_request_hook_type prev_shmem_request_hook = nullptr;
 static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
@@ -45,6 +46,9 @@ static void define_gucs()
 							"How long a query waits for the ruvector worker to become ready.",
 							"After a server start or a worker restart; 0 fails at once.", &rv_worker_wait_timeout_ms,
 							10000, 0, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.progress_interval", "How often long graph builds report progress.",
+							"A NOTICE with the nodes done, edges written and time left.", &rv_progress_interval_ms, 5000,
+							0, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("ruvector.worker_threads", "Compute threads of the ruvector worker.",

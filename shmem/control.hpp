@@ -86,5 +86,6 @@ extern int rv_worker_threads;
 extern int rv_shared_memory_limit_mb;
 extern int rv_queue_size_kb;
 extern int rv_worker_wait_timeout_ms;
+extern int rv_progress_interval_ms;  // ruvector.progress_interval
 
 }  // namespace ruvector

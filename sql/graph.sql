@@ -166,3 +166,135 @@ CREATE FUNCTION ruvector_build_eps_graph(node_table regclass, embedding_column n
 	distance_metric text DEFAULT 'l2', id_column name DEFAULT 'id', max_edges bigint DEFAULT 10000000) RETURNS bigint
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ruvector_build_eps_graph(regclass, name, text, real, text, name, bigint) IS 'edges between all pairs within distance epsilon (at most max_edges)';
+
+-- Graph-aware queries.
+CREATE FUNCTION ruvector_gnn_score(node_id bigint, query vector, graph text, num_hops integer DEFAULT 2)
+	RETURNS double precision AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ruvector_gnn_score(bigint, vector, text, integer) IS 'cosine similarity of the query and the node''s embedding after num_hops of parameter-free GCN propagation';
+
+CREATE FUNCTION ruvector_gnn_classify(node_id bigint, graph text, model text, OUT class integer, OUT score double precision)
+	RETURNS record AS 'MODULE_PATHNAME', 'ruvector_gnn_classify_node' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION ruvector_gnn_classify(graph text, model text)
+	RETURNS TABLE (node_id bigint, class integer, score double precision)
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_classify_graph' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+CREATE FUNCTION ruvector_graphsage_search(node_table regclass, edge_table regclass, query vector,
+	num_layers integer DEFAULT 2, sample_size integer DEFAULT 10, k integer DEFAULT 10, model text DEFAULT NULL)
+	RETURNS TABLE (id bigint, score double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- The k nodes within max_hops of the center (edges followed in either direction), closest to the query.
+CREATE FUNCTION ruvector_subgraph_search(center_node bigint, query_embedding vector, max_hops integer DEFAULT 3,
+	k integer DEFAULT 10, graph text DEFAULT NULL, distance_metric text DEFAULT 'l2')
+	RETURNS TABLE (node_id bigint, hops integer, distance double precision)
+	LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	g record;
+	op text := CASE distance_metric WHEN 'l2' THEN '<->' WHEN 'cosine' THEN '<=>' WHEN 'ip' THEN '<#>' WHEN 'l1' THEN '<+>' END;
+	frontier bigint[] := ARRAY[center_node];
+	seen bigint[] := ARRAY[center_node];
+	seen_hops integer[] := ARRAY[0];
+	next_ids bigint[];
+	depth integer := 0;
+	center_ok boolean;
+BEGIN
+	IF graph IS NULL THEN
+		RAISE EXCEPTION 'graph must be given' USING ERRCODE = '22004', HINT = 'Pass graph => ''name'' (see ruvector_graphs()).';
+	END IF;
+	IF k IS NULL OR k < 1 THEN
+		RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = '22023';
+	END IF;
+	IF max_hops IS NULL OR max_hops < 0 THEN
+		RAISE EXCEPTION 'max_hops must be at least 0' USING ERRCODE = '22023';
+	END IF;
+	IF op IS NULL THEN
+		RAISE EXCEPTION 'unknown distance metric "%"', distance_metric USING ERRCODE = '22023', HINT = 'Use one of: l2, cosine, ip, l1.';
+	END IF;
+	SELECT * INTO g FROM @extschema@.ruvector_graph_catalog c WHERE c.name = graph;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'graph "%" does not exist', graph USING ERRCODE = '42704';
+	END IF;
+	EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I = $1)', g.node_table, g.id_column) INTO center_ok USING center_node;
+	IF NOT center_ok THEN
+		RAISE EXCEPTION 'node % is not in graph "%"', center_node, graph USING ERRCODE = 'P0002';
+	END IF;
+	-- Breadth-first, one hop per query, over the caller's view of the edge table.
+	WHILE depth < max_hops AND cardinality(frontier) > 0 LOOP
+		depth := depth + 1;
+		EXECUTE format('SELECT array_agg(DISTINCT n) FROM (SELECT %1$I AS n FROM %3$s WHERE %2$I = ANY ($1)'
+		               ' UNION SELECT %2$I FROM %3$s WHERE %1$I = ANY ($1)) s WHERE NOT (n = ANY ($2))',
+		               g.dst_column, g.src_column, g.edge_table)
+			INTO next_ids USING frontier, seen;
+		frontier := coalesce(next_ids, '{}');
+		seen := seen || frontier;
+		seen_hops := seen_hops || array_fill(depth, ARRAY[cardinality(frontier)]);
+	END LOOP;
+	RETURN QUERY EXECUTE format('SELECT s.id, s.h, (n.%I %s $1)::double precision FROM unnest($2::bigint[], $3::integer[]) s(id, h)'
+	                            ' JOIN %s n ON n.%I = s.id ORDER BY 3, 1 LIMIT $4', g.embedding_column, op, g.node_table, g.id_column)
+		USING query_embedding, seen, seen_hops, k;
+END $$;
+
+-- The RuVector layer: neighbours through a ruivfflat index, expanded num_hops times over their own
+-- nearest neighbours, attention-weighted into an enhanced query, then re-ranked. With C the
+-- candidates, d the dimension:
+--   alpha_c = softmax_c(<q, x_c> / sqrt(d)),  q' = (q + sum_c alpha_c x_c) / 2,
+--   score_c = cosine(q', x_c); the k best candidates are returned with q'.
+CREATE FUNCTION ruvector_differentiable_search(query vector, index regclass, num_hops integer DEFAULT 2, k integer DEFAULT 10,
+	id_column name DEFAULT 'id')
+	RETURNS TABLE (id bigint, score double precision, enhanced_embedding vector)
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	tbl regclass;
+	col name;
+	op text;
+	frontier bigint[];
+	seen bigint[];
+	next_ids bigint[];
+	q2 real[];
+	dim integer := vector_dims(query);
+	h integer := 0;
+BEGIN
+	IF k IS NULL OR k < 1 THEN
+		RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = '22023';
+	END IF;
+	IF num_hops IS NULL OR num_hops < 0 THEN
+		RAISE EXCEPTION 'num_hops must be at least 0' USING ERRCODE = '22023';
+	END IF;
+	SELECT i.indrelid, a.attname, CASE o.opcname WHEN 'vector_l2_ops' THEN '<->' WHEN 'vector_ip_ops' THEN '<#>'
+	                                             WHEN 'vector_cosine_ops' THEN '<=>' WHEN 'vector_l1_ops' THEN '<+>' END
+	INTO tbl, col, op
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am m ON m.oid = c.relam
+	     JOIN pg_opclass o ON o.oid = i.indclass[0] JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+	WHERE i.indexrelid = index AND m.amname IN ('ruivfflat', 'ivfflat');
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION '"%" is not a ruivfflat index on a vector column', index USING ERRCODE = '42809';
+	END IF;
+	EXECUTE format('SELECT array_agg(%I::bigint) FROM (SELECT %I FROM %s ORDER BY %I %s $1 LIMIT $2) s', id_column, id_column, tbl, col, op)
+		INTO frontier USING query, k;
+	seen := coalesce(frontier, '{}');
+	WHILE h < num_hops AND cardinality(frontier) > 0 LOOP
+		h := h + 1;
+		EXECUTE format('SELECT array_agg(DISTINCT nb) FROM unnest($1::bigint[]) f(fid), LATERAL (SELECT %1$I::bigint AS nb FROM %2$s'
+		               ' ORDER BY %3$I %4$s (SELECT %3$I FROM %2$s WHERE %1$I = f.fid) LIMIT $2) s WHERE NOT (nb = ANY ($3))',
+		               id_column, tbl, col, op)
+			INTO next_ids USING frontier, k, seen;
+		frontier := coalesce(next_ids, '{}');
+		seen := seen || frontier;
+	END LOOP;
+	-- attention over the candidates, then the enhanced query
+	EXECUTE format('WITH c AS (SELECT %1$I::bigint AS cid, %2$I::real[] AS x, (%2$I <#> $1) * -1 / sqrt($3) AS logit FROM %3$s WHERE %1$I = ANY ($2)),'
+	               ' m AS (SELECT cid, x, exp(logit - max(logit) OVER ()) AS e FROM c),'
+	               ' a AS (SELECT cid, x, e / sum(e) OVER () AS alpha FROM m)'
+	               ' SELECT array_agg(((q.qv + s.v) / 2)::real ORDER BY q.i) FROM'
+	               ' (SELECT i, sum(alpha * xv) AS v FROM a, unnest(a.x) WITH ORDINALITY u(xv, i) GROUP BY i) s'
+	               ' JOIN unnest($1::real[]) WITH ORDINALITY q(qv, i) ON q.i = s.i', id_column, col, tbl)
+		INTO q2 USING query, seen, dim;
+	IF q2 IS NULL THEN
+		RETURN;
+	END IF;
+	-- zero vectors have no cosine similarity: they are not ranked
+	RETURN QUERY EXECUTE format('SELECT %1$I::bigint, 1 - (%2$I <=> $1), $1 FROM %3$s WHERE %1$I = ANY ($2)'
+	                            ' AND (%2$I <=> $1) <> ''NaN'' ORDER BY 2 DESC, 1 LIMIT $3',
+	                            id_column, col, tbl)
+		USING q2::vector, seen, k;
+END $$;

@@ -688,7 +688,7 @@ void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, s
 
 	EdgeSet es{{}, &g};
 	if (opts.add_self_loops) {
-		es.owned = add_self_loops(remove_self_loops(g));
+		es.owned = replace_self_loops(g);
 		es.g = &es.owned;
 	}
 	const Csr &a = *es.g;

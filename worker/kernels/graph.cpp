@@ -140,6 +140,16 @@ Csr add_self_loops(const Csr &g, float fill_value)
 		});
 }
 
+Csr replace_self_loops(const Csr &g, float fill_value)
+{
+	return rebuild(
+		g, g.weight.empty() && fill_value == 1.0f, [&](std::size_t i, std::size_t e) { return g.col[e] != i; },
+		[&](std::size_t, float &w) {
+			w = fill_value;
+			return true;
+		});
+}
+
 Csr add_remaining_self_loops(const Csr &g, float fill_value)
 {
 	return rebuild(

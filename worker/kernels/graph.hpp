@@ -6,8 +6,8 @@
 // every run and at every thread count.
 //
 // The self-loop helpers reproduce PyTorch Geometric's rules exactly (GCNConv uses
-// add_remaining_self_loops, GATConv remove_self_loops then add_self_loops); the layers in gnn.hpp
-// call them, and callers may too.
+// add_remaining_self_loops, GATConv remove_self_loops then add_self_loops, i.e.
+// replace_self_loops); the layers in gnn.hpp call them, and callers may too.
 #pragma once
 #include "worker/kernels/pg_free.hpp"
 
@@ -47,6 +47,10 @@ Csr remove_self_loops(const Csr &g);
 
 // PyG add_self_loops: one loop of weight fill_value appended to every row (existing loops stay).
 Csr add_self_loops(const Csr &g, float fill_value = 1.0f);
+
+// remove_self_loops then add_self_loops in one pass (what GATConv does): every row ends with
+// exactly one loop, of weight fill_value.
+Csr replace_self_loops(const Csr &g, float fill_value = 1.0f);
 
 // PyG add_remaining_self_loops (what GCNConv does): in every row the node's own loops are
 // dropped and exactly one is appended at the end of the row, weighing what the last dropped loop
