@@ -823,3 +823,50 @@ RV_FUNCTION(ruvector_graphsage_search)
 	}
 	return Datum(0);
 }
+
+namespace ruvector {
+
+EnhancedEmbeddings compute_enhanced_embeddings(const GraphSource &src, const char *model_name, const char *layer_type,
+											   int num_layers, const char *aggregator, int hidden_dim)
+{
+	require_worker_support();
+	GraphTables t = read_graph_tables(src, true);
+	std::span<const std::byte> model;
+	if (model_name && *model_name) {
+		model = encode_model(read_model(model_name), {});
+	} else {
+		kernels::LayerType lt = parse_layer_type(layer_type);
+		if (num_layers < 1 || num_layers > 64)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_layers must be between 1 and 64")));
+		if (hidden_dim != 0 && hidden_dim != t.dim)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("hidden_dim must be %d (the embedding width) without a model", t.dim),
+							errdetail("Without a model the layers are parameter-free and keep the width; queries compare with the enhanced embeddings."),
+							errhint("Name a trained model with the model option to use other widths.")));
+		std::string_view aggr = aggregator ? aggregator : "mean";
+		kernels::Aggr a = aggr == "mean" ? kernels::Aggr::mean : aggr == "max" ? kernels::Aggr::max
+						: aggr == "sum" ? kernels::Aggr::sum : aggr == "min" ? kernels::Aggr::min
+										: throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown aggregator \"" + std::string(aggr) + "\"",
+														  "", "Use one of: mean, max, sum, min.");
+		std::vector<std::byte> bytes;
+		{
+			kernels::GnnModel m;
+			m.relu_between = false;
+			for (int h = 0; h < num_layers; h++) {
+				kernels::GnnLayer l = kernels::identity_layer(lt, uint32(t.dim));
+				l.aggr = a;
+				m.layers.push_back(std::move(l));
+			}
+			bytes = kernels::encode(m);
+		}
+		model = palloc_copy(bytes);
+	}
+	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	if (r.out_dim != t.dim)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("the model outputs %d features, the indexed column has %d", r.out_dim, t.dim),
+						errdetail("Queries are compared with the enhanced embeddings, so they must have the column's width.")));
+	return EnhancedEmbeddings{r.nodes, r.out_dim, r.ids, r.y, uint64(t.e)};
+}
+
+}  // namespace ruvector

@@ -11,6 +11,10 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 }
 
 #include <algorithm>
@@ -110,7 +114,60 @@ static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables
 	SPI_cursor_close(portal);
 }
 
-GraphTables read_graph_tables(const GraphSource &s)
+// Nodes by a plain table scan (no planner): an index build on the node table cannot plan queries
+// over it (REINDEX forbids even looking at the index being rebuilt).
+static void read_nodes_by_scan(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller)
+{
+	Relation rel = table_open(s.nodes, AccessShareLock);
+	AttrNumber id_att = get_attnum(s.nodes, s.id), emb_att = get_attnum(s.nodes, s.embedding);
+	Oid id_type = get_atttype(s.nodes, id_att);
+	TupleTableSlot *slot = table_slot_create(rel, nullptr);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
+	Size cap_ids = 0, cap_x = 0;
+	int64 *ids = nullptr;
+	float *x = nullptr;
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+		bool null_id, null_v;
+		Datum id = slot_getattr(slot, id_att, &null_id);
+		Datum vd = slot_getattr(slot, emb_att, &null_v);
+		if (null_id)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("node table %s has a NULL id", nodes_name)));
+		int64 node = id_type == INT2OID ? DatumGetInt16(id) : id_type == INT4OID ? DatumGetInt32(id) : DatumGetInt64(id);
+		if (null_v)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+							errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
+		Vector *v = datum_get_vector(vd);
+		if (t.n == 0)
+			t.dim = v->dim;
+		else if (v->dim != t.dim)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name, v->dim, t.dim)));
+		ids = grow(ids, &cap_ids, Size(t.n + 1), caller);
+		x = grow(x, &cap_x, Size(t.n + 1) * t.dim, caller);
+		ids[t.n] = node;
+		memcpy(x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
+		t.n++;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	// In id order, as the SPI reader returns them.
+	int64 *order = static_cast<int64 *>(palloc(sizeof(int64) * (t.n + 1)));
+	for (int64 i = 0; i < t.n; i++)
+		order[i] = i;
+	std::sort(order, order + t.n, [ids](int64 a, int64 b) { return ids[a] < ids[b]; });
+	t.ids = static_cast<int64 *>(MemoryContextAllocHuge(caller, sizeof(int64) * (t.n + 1)));
+	t.x = static_cast<float *>(MemoryContextAllocHuge(caller, sizeof(float) * (Size(t.n) * t.dim + 1)));
+	for (int64 i = 0; i < t.n; i++) {
+		t.ids[i] = ids[order[i]];
+		if (i > 0 && t.ids[i] == t.ids[i - 1])
+			ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
+							errmsg("node id " INT64_FORMAT " appears more than once in %s", t.ids[i], nodes_name)));
+		memcpy(t.x + Size(i) * t.dim, x + Size(order[i]) * t.dim, sizeof(float) * t.dim);
+	}
+}
+
+GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
 {
 	check_vector_column(s.nodes, s.embedding);
 	check_integer_column(s.nodes, s.id, "id");
@@ -123,9 +180,12 @@ GraphTables read_graph_tables(const GraphSource &s)
 	MemoryContext caller = CurrentMemoryContext;
 	GraphTables t{};
 
+	if (nodes_by_scan)
+		read_nodes_by_scan(s, nodes_name, t, caller);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	read_nodes(s, nodes_name, t, caller);
+	if (!nodes_by_scan)
+		read_nodes(s, nodes_name, t, caller);
 	Portal portal;
 	if (t.n == 0)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),

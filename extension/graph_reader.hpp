@@ -34,7 +34,7 @@ struct GraphTables {
 
 // Reads and validates: duplicate or NULL ids, NULL or mixed-dimension embeddings, NULL or dangling
 // edge endpoints, NULL weights are errors; an empty node table is an error; no edges is fine.
-GraphTables read_graph_tables(const GraphSource &src);
+GraphTables read_graph_tables(const GraphSource &src, bool nodes_by_scan = false);
 
 // Only the nodes (ids and embeddings, in id order; no edges), with the same checks.
 GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embedding_column);
@@ -48,5 +48,17 @@ std::span<const std::byte> graph_blob(const GraphTables &t);
 // Whether a shared, cached copy of these tables may serve the current user: SELECT on every column
 // used and no row-level security in force for them on either table.
 bool may_share_graph(const GraphSource &src);
+
+// Graph-enhanced embeddings (the ruvector_gnn index): the model, or num_layers parameter-free
+// layers of layer_type (identity weights, so the width is kept). Rows are in id order.
+struct EnhancedEmbeddings {
+	int64 n;
+	int dim;
+	const int64 *ids;
+	const float *y;
+	uint64 edges;
+};
+EnhancedEmbeddings compute_enhanced_embeddings(const GraphSource &src, const char *model, const char *layer_type,
+											   int num_layers, const char *aggregator, int hidden_dim);
 
 }  // namespace ruvector

@@ -32,6 +32,8 @@ extern "C" {
 
 namespace ruvector::ivf {
 
+BuildHook *ivf_build_hook = nullptr;
+
 namespace {
 
 constexpr int kTrainingIterations = 25;     // FAISS's default for IVF training
@@ -72,22 +74,25 @@ struct BuildState {
 };
 
 // The indexed value as the index stores it; false to skip it (NULL, cosine zero vector).
-bool row_vector(BuildState *bs, Datum value, bool isnull, float *out)
+bool row_vector(BuildState *bs, ItemPointer tid, Datum value, bool isnull, float *out)
 {
 	if (isnull)
 		return false;
 	Vector *v = datum_get_vector(value);
 	if (v->dim != bs->dim)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
-	return prepare_vector(bs->metric, v->x, bs->dim, out);
+	memcpy(out, v->x, sizeof(float) * bs->dim);
+	if (ivf_build_hook)
+		ivf_build_hook->fn(ivf_build_hook->arg, tid, out, bs->dim);
+	return prepare_vector(bs->metric, out, bs->dim, out);
 }
 
-void sample_callback(Relation, ItemPointer, Datum *values, bool *isnull, bool, void *state)
+void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
 {
 	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
 	float *row = static_cast<float *>(palloc(sizeof(float) * bs->dim));
-	if (row_vector(bs, values[0], isnull[0], row)) {
+	if (row_vector(bs, tid, values[0], isnull[0], row)) {
 		bs->rows_seen++;
 		Size slot_index;
 		if (bs->sample_count < bs->sample_target)
@@ -233,7 +238,7 @@ void assign_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 {
 	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
-	bool keep = row_vector(bs, values[0], isnull[0], bs->batch + bs->batch_count * bs->dim);
+	bool keep = row_vector(bs, tid, values[0], isnull[0], bs->batch + bs->batch_count * bs->dim);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_cxt);
 	if (!keep)
@@ -487,6 +492,10 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.directory_pages = l.directory_pages;
 	m.built_rows = uint64(bs.indexed);
 	m.sample_rows = bs.sample_count;
+	if (ivf_build_hook) {
+		m.source_rows = ivf_build_hook->source_rows;
+		m.source_fingerprint = ivf_build_hook->source_fingerprint;
+	}
 	write_meta(index, MAIN_FORKNUM, m);
 
 	if (RelationNeedsWAL(index))

@@ -219,7 +219,9 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 	*pages = scanned_pages;
 }
 
-IndexAmRoutine *make_routine()
+}  // namespace
+
+IndexAmRoutine *make_ivf_routine()
 {
 	IndexAmRoutine *am = makeNode(IndexAmRoutine);
 	am->amstrategies = 0;
@@ -281,10 +283,18 @@ IndexAmRoutine *make_routine()
 	return am;
 }
 
+namespace {
+
 bool is_ivf_index(Relation rel)
 {
 	return rel->rd_rel->relkind == RELKIND_INDEX && rel->rd_indam && rel->rd_indam->amcostestimate == ivfcostestimate;
 }
+
+}  // namespace
+
+bool is_ivf_family_index(Relation rel) { return is_ivf_index(rel); }
+
+namespace {
 
 object_access_hook_type prev_object_access_hook = nullptr;
 
@@ -303,7 +313,7 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
 	Oid am = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam;
 	ReleaseSysCache(tup);
 	const char *amname = get_am_name(am);
-	if (amname && (strcmp(amname, "ruivfflat") == 0 || strcmp(amname, "ivfflat") == 0))
+	if (amname && (strcmp(amname, "ruivfflat") == 0 || strcmp(amname, "ivfflat") == 0 || strcmp(amname, "ruvector_gnn") == 0))
 		forget_centroids(object_id);
 }
 
@@ -318,7 +328,7 @@ void install_ivfflat_hooks()
 Relation open_ivf_index_for_stats(Oid relid)
 {
 	Relation index = relation_open(relid, AccessShareLock);
-	if (!is_ivf_index(index))
+	if (!is_ivf_family_index(index))
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
 						errmsg("\"%s\" is not a ruivfflat index", RelationGetRelationName(index))));
 	Oid heap = index->rd_index->indrelid;
@@ -333,7 +343,7 @@ Relation open_ivf_index_for_stats(Oid relid)
 using namespace ruvector;
 using namespace ruvector::ivf;
 
-RV_FUNCTION(ruivfflat_handler) { PG_RETURN_POINTER(make_routine()); }
+RV_FUNCTION(ruivfflat_handler) { PG_RETURN_POINTER(make_ivf_routine()); }
 
 // Opclass support function 1: which metric the opclass orders by.
 RV_FUNCTION(ruivfflat_l2_support) { PG_RETURN_INT32(int32(Metric::l2)); }

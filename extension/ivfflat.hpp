@@ -55,6 +55,8 @@ struct IvfMetaPage {
 	uint32 directory_pages;
 	uint64 built_rows;       // rows indexed by the build
 	uint64 sample_rows;      // rows k-means was trained on
+	uint64 source_rows;      // ruvector_gnn: edges the build read (0 for ruivfflat)
+	uint64 source_fingerprint; // ruvector_gnn: a hash of the edge table at build time
 };
 
 struct IvfListEntry {
@@ -103,9 +105,23 @@ enum class IterativeScan { off = 0, relaxed_order = 1, strict_order = 2 };
 void define_ivfflat_gucs();
 void install_ivfflat_hooks();
 void register_ivfflat_reloptions();
+void register_gnn_index_reloptions();
 int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
 IterativeScan iterative_scan_mode();
 int max_probes_setting();
+
+// A per-row substitution during a build: the ruvector_gnn index indexes graph-enhanced embeddings
+// in place of the column's values. fn returns false to keep the row's own vector.
+struct BuildHook {
+	bool (*fn)(void *arg, ItemPointer tid, float *inout, int dim);
+	void *arg;
+	uint64 source_rows;
+	uint64 source_fingerprint;
+};
+extern BuildHook *ivf_build_hook;  // set only around one ivfbuild() call
+IndexAmRoutine *make_ivf_routine();
+bool is_ivf_family_index(Relation rel);  // ruivfflat, ivfflat or ruvector_gnn
+Relation open_ivf_index_for_stats(Oid relid);
 
 /* ivfutils.cpp */
 void init_page(Page page, uint16 flags);
