@@ -27,3 +27,23 @@ SELECT topic, count(*), subvector(avg(embedding), 1, 4) AS mean_first_4 FROM tou
 SELECT state, threads, requests_served, shared_memory_limit FROM ruvector_worker_status();
 SELECT cluster, size, subvector(centroid, 1, 4) AS centroid_first_4 FROM ruvector_kmeans('tour_items', 'embedding', 3) ORDER BY cluster;
 SELECT round(ruvector_worker_ping()::numeric, 1) AS worker_round_trip_us;
+
+\echo '\n-- a ruivfflat index (trained on the worker); the planner uses it for ORDER BY ... LIMIT'
+DROP TABLE IF EXISTS tour_edges, tour_knn;
+CREATE INDEX tour_items_ivf ON tour_items USING ruivfflat (embedding vector_l2_ops) WITH (lists = 30);
+SET ivfflat.probes = 3;
+EXPLAIN (COSTS OFF) SELECT id FROM tour_items ORDER BY embedding <-> (SELECT embedding FROM tour_items WHERE id = 1) LIMIT 5;
+SELECT id, topic FROM tour_items ORDER BY embedding <-> (SELECT embedding FROM tour_items WHERE id = 1) LIMIT 5;
+SELECT lists, vectors, list_min, list_max, round(imbalance::numeric, 2) AS imbalance, centroid_cache FROM ruvector_ivfflat_stats('tour_items_ivf');
+
+\echo '\n-- a k-NN graph built from the vectors, then GNN layers over it'
+SELECT ruvector_build_knn_graph('tour_items', 'embedding', 'tour_knn', 5) AS edges;
+SELECT ruvector_gnn_model_drop(name) FROM ruvector_gnn_models WHERE name = 'tour_gcn';
+SELECT ruvector_gnn_model_create('tour_gcn', 'gcn', ARRAY[16, 8, 3]);
+SELECT name, layers, layer_types, dims, parameters FROM ruvector_gnn_models WHERE name = 'tour_gcn';
+SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name = 'tour';
+SELECT ruvector_graph_create('tour', 'tour_items', 'tour_knn', weight_column => 'weight');
+SELECT node_id, embedding FROM ruvector_gnn_forward('tour_gcn', 'tour') ORDER BY node_id LIMIT 3;
+SELECT name, nodes, edges, version, cached_version FROM ruvector_graphs();
+SELECT node_id, hops, round(distance::numeric, 4) AS distance
+FROM ruvector_subgraph_search(1, (SELECT embedding FROM tour_items WHERE id = 2), 2, 5, graph => 'tour');
