@@ -418,6 +418,12 @@ TEST(GraphCsr, SelfLoopHelpersFollowPyG)
 	Csr a = add_self_loops(remove_self_loops(g));
 	EXPECT_EQ(a.col, (std::vector<std::uint32_t>{1, 0, 1, 0, 1, 2}));
 	EXPECT_EQ(a.weight, (std::vector<float>{7, 1, 1, 8, 9, 1}));
+	Csr b = replace_self_loops(g);
+	EXPECT_EQ(b.row_ptr, a.row_ptr);
+	EXPECT_EQ(b.col, a.col);
+	EXPECT_EQ(b.weight, a.weight);
+	EXPECT_EQ(add_self_loops(g).col, (std::vector<std::uint32_t>{0, 1, 0, 0, 1, 2, 0, 1, 2}));
+	EXPECT_EQ(remove_self_loops(g).col, (std::vector<std::uint32_t>{1, 0, 1}));
 
 	Csr u = add_remaining_self_loops(build_csr(3, src, dst, {}));
 	EXPECT_TRUE(u.weight.empty());  // all ones stay implicit
@@ -744,6 +750,8 @@ TEST(GnnLayers, RejectShapeMismatches)
 	EXPECT_THROW(gcn_conv(g, x, bad), std::invalid_argument);
 	bad = lin.view();
 	bad.bias = std::span<const float>(lin.bias).first(3);
+	EXPECT_THROW(gcn_conv(g, x, bad), std::invalid_argument);
+	bad = Linear{{}, {}, std::size_t(1) << 40, std::size_t(1) << 40};  // the product overflows
 	EXPECT_THROW(gcn_conv(g, x, bad), std::invalid_argument);
 	EXPECT_THROW(sage_conv(g, x, lin.view(), other.view()), std::invalid_argument);
 	std::vector<MlpStep> mlp{lin.view(), Relu{}, lin.view()};  // second Linear takes 8, gets 4

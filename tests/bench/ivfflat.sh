@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# ./run bench ivfflat: the ruivfflat index against FAISS IndexIVFFlat (IndexFlatL2 quantizer) on the same
+# seeded clustered data, lists and probes (method of shared/research/perf-anchors.md):
+#   - build time of CREATE INDEX ... USING ruivfflat, with the worker's default thread count and with
+#     ruvector.worker_threads=1 (cluster restarted), against FAISS train+add with the same thread counts;
+#   - recall@10 per probes against exact float64 ground truth (ties by smaller id), all queries run through
+#     one LATERAL statement whose plan is checked to be an Index Scan using the ruivfflat index;
+#   - single-query QPS through SQL (pgbench, 1 client, prepared, a random query id per transaction) and
+#     FAISS 1-query-per-call QPS (1 OpenMP thread); exact-search QPS (seq scan vs IndexFlatL2).
+# Writes docs/bench-ivfflat.md (tables) and docs/bench-ivfflat.png (recall vs QPS) and prints the tables.
+#
+# Environment (all optional):
+#   IVF_BENCH_SIZES    datasets, any of: 100k 1m 100k_1536 (default: all three, in that order)
+#   IVF_BENCH_LISTS    default "100 1000"
+#   IVF_BENCH_PROBES   default "1 5 10 20 50"
+#   IVF_BENCH_QUERIES  queries used for recall and picked from by pgbench and the FAISS loop, at most 1000
+#                      (default 1000; 300 for 100k_1536, where a recall pass at probes >= 5 over 1000 queries
+#                      takes 1-2 minutes per point at 7-15 QPS and recall is already 1.0 from probes 5 on)
+#   IVF_BENCH_SECONDS  pgbench duration per point, also the FAISS 1-query loop duration (default 10)
+#   IVF_BENCH_SINGLE   1 (default): also build with ruvector.worker_threads=1; 0 skips it
+# Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
+# (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
+# generate its data and ground truth (cached in tests/bench/data).
+. "$(dirname "$0")/lib.sh"
+$PY -c "import faiss" 2>/dev/null || die "python3-faiss is required (apt-get install python3-faiss libopenblas0-pthread)"
+$PY -c "import matplotlib" 2>/dev/null || die "python3-matplotlib is required for the plot (apt-get install python3-matplotlib)"
+PGBENCH="$(pg_bindir)/pgbench"
+[ -x "$PGBENCH" ] || die "pgbench not found in $(pg_bindir) (it comes with postgresql-15)"
+
+SIZES=${IVF_BENCH_SIZES:-100k 1m 100k_1536}
+LISTS=${IVF_BENCH_LISTS:-100 1000}
+PROBES=${IVF_BENCH_PROBES:-1 5 10 20 50}
+SECS=${IVF_BENCH_SECONDS:-10}
+SINGLE=${IVF_BENCH_SINGLE:-1}
+[ -z "${IVF_BENCH_QUERIES:-}" ] || { [ "$IVF_BENCH_QUERIES" -ge 1 ] && [ "$IVF_BENCH_QUERIES" -le 1000 ]; } ||
+	die "IVF_BENCH_QUERIES must be 1..1000"
+
+# Settings of lib.sh's bench_cluster, repeated for the restarts (worker_threads is postmaster-level).
+CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "max_parallel_workers_per_gather=0" "jit=off")
+
+bench_cluster
+RESULTS="$BENCH_TMP/results.jsonl"
+: >"$RESULTS"
+record() { echo "$1" >>"$RESULTS"; }
+
+wait_worker() {
+	for _ in $(seq 1 300); do
+		[ "$(psql -X -At -c "SELECT state FROM ruvector_worker_status()" 2>/dev/null)" = ready ] && return 0
+		sleep 0.2
+	done
+	die "the ruvector worker did not become ready (log: $BENCH_TMP/db/server.log)"
+}
+
+# restart_cluster [extra settings...]
+restart_cluster() {
+	stop_cluster "$BENCH_TMP/db"
+	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$PGPORT" "${CLUSTER_SETTINGS[@]}" "$@"
+	wait_worker
+	prewarm
+}
+
+# Heap and TOAST of items into shared buffers, so every measurement starts from the same cache state.
+prewarm() {
+	psql -X -q -At >/dev/null 2>&1 <<-'SQL' || true
+	CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+	SELECT pg_prewarm('items');
+	SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE relname = 'items' AND reltoastrelid <> 0;
+	SQL
+}
+
+worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
+
+# build_index LISTS: CREATE INDEX timed by psql; prints the best of up to 3 builds (repeated while the
+# builds so far took < 10 s in total), in seconds. Leaves the index in place.
+build_index() {
+	local lists=$1 best="" total=0 s
+	for _ in 1 2 3; do
+		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf"
+		s=$(psql -X -q -v ON_ERROR_STOP=1 2>"$BENCH_TMP/build.err" <<-SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+		\timing on
+		CREATE INDEX items_ivf ON items USING ruivfflat (embedding vector_l2_ops) WITH (lists = $lists);
+		SQL
+		) || true
+		[ -n "$s" ] || { cat "$BENCH_TMP/build.err" >&2; die "CREATE INDEX ... USING ruivfflat (lists = $lists) failed"; }
+		s=$($PY -c "print($s / 1000)")
+		best=$($PY -c "print(min(float(v) for v in '$best $s'.split()))")
+		total=$($PY -c "print($total + $s)")
+		$PY -c "import sys; sys.exit(0 if $total < 10 else 1)" || break
+	done
+	$PY -c "print('%.3f' % $best)"
+}
+
+# check_plans: both query forms must use the ruivfflat index (custom and generic plans for pgbench's).
+check_plans() {
+	local plans
+	plans=$(psql -X -At -v ON_ERROR_STOP=1 <<-SQL
+	EXPLAIN (COSTS OFF) SELECT q.qid, s.ids FROM queries q CROSS JOIN LATERAL
+	  (SELECT array_agg(id) AS ids FROM (SELECT id FROM items ORDER BY embedding <-> q.v LIMIT 10) t) s;
+	\echo ----
+	PREPARE one(int) AS SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = \$1) LIMIT 10;
+	SET plan_cache_mode = force_custom_plan;
+	EXPLAIN (COSTS OFF) EXECUTE one(1);
+	\echo ----
+	SET plan_cache_mode = force_generic_plan;
+	EXPLAIN (COSTS OFF) EXECUTE one(1);
+	SQL
+	) || die "EXPLAIN failed"
+	local n
+	n=$(grep -c "Index Scan using items_ivf on items" <<<"$plans" || true)
+	if [ "$n" -ne 3 ]; then
+		echo "$plans" >&2
+		die "the benchmark queries do not all use the ruivfflat index (plans above)"
+	fi
+	echo "plans: LATERAL, prepared custom and generic all use 'Index Scan using items_ivf' (ok)"
+}
+
+# pgbench_qps PROBES|exact: single-client QPS of the one-query script, a random query id per transaction.
+pgbench_qps() {
+	local opts="-c ruvector.ivfflat_probes=$1" log="$BENCH_TMP/pgbench.log"
+	[ "$1" = exact ] && opts="-c enable_indexscan=off"
+	PGOPTIONS="$opts" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" -f "$BENCH_TMP/one.sql" >"$log" 2>&1 ||
+		{ cat "$log" >&2; die "pgbench failed"; }
+	local tps
+	tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$log" | head -1)
+	[ -n "$tps" ] || { cat "$log" >&2; die "no tps in the pgbench output"; }
+	echo "$tps"
+}
+
+# recall_sql PROBES|exact LIMIT_QUERIES: all queries in one LATERAL statement, scored against the truth.
+recall_sql() {
+	local set="SET ruvector.ivfflat_probes = $1" out="$BENCH_TMP/result.tsv"
+	[ "$1" = exact ] && set="SET enable_indexscan = off"
+	psql -X -q -At -v ON_ERROR_STOP=1 -c "$set" -c "COPY (SELECT q.qid, s.ids FROM queries q CROSS JOIN LATERAL
+	  (SELECT array_agg(id) AS ids FROM (SELECT id FROM items ORDER BY embedding <-> q.v LIMIT 10) t) s
+	  WHERE q.qid <= $2 ORDER BY q.qid) TO STDOUT" >"$out" || die "recall query failed (probes $1)"
+	$PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$out"
+}
+
+threads=$(worker_threads)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+say "worker threads: $threads; datasets: $SIZES; lists: $LISTS; probes: $PROBES; ${SECS}s per QPS point"
+queries_meta=""
+# shellcheck disable=SC2086  # word splitting collapses repeated spaces
+probes_csv=$(echo $PROBES | tr ' ' ',')
+
+for size in $SIZES; do
+	case "${size,,}" in
+	100k | 100k_128) n=100000 d=128 name=clustered_100k_128 label="100k x 128" NQ=1000 ;;
+	1m | 1m_128) n=1000000 d=128 name=clustered_1m_128 label="1M x 128" NQ=1000 ;;
+	100k_1536) n=100000 d=1536 name=clustered_100k_1536 label="100k x 1536" NQ=300 ;;
+	*) die "unknown IVF_BENCH_SIZES entry '$size' (use 100k, 1m, 100k_1536)" ;;
+	esac
+	NQ=${IVF_BENCH_QUERIES:-$NQ}
+	queries_meta+="${queries_meta:+, }$label: $NQ"
+	cat >"$BENCH_TMP/one.sql" <<-EOF
+	\set q random(1, $NQ)
+	SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = :q) LIMIT 10;
+	EOF
+	say "$label: data"
+	prefix=$(gen "$n" "$d" 1000 "$name")
+	$PY "$BENCH_DIR/ivfflat_faiss.py" gt "$prefix"
+	$PY "$BENCH_DIR/ivfflat_faiss.py" queries "$prefix" "$NQ" "$BENCH_TMP/queries.tsv"
+	psql -X -q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS items, queries"
+	t0=$(date +%s.%N)
+	load "$prefix" items "$d"
+	psql -X -q -c "CREATE TABLE queries (qid int PRIMARY KEY, v vector($d))" \
+		-c "\\copy queries FROM '$BENCH_TMP/queries.tsv'" -c "ANALYZE queries"
+	say "$label: loaded in $($PY -c "print('%.1f' % ($(date +%s.%N) - $t0))") s"
+	prewarm
+
+	say "$label: exact search (sequential scan)"
+	exact_qps=$(pgbench_qps exact)
+	exact_recall=$(recall_sql exact "$((NQ < 20 ? NQ : 20))")
+	echo "exact: $exact_qps QPS, recall@10 on the first 20 queries $exact_recall (float32 distances vs float64 truth)"
+	record "{\"kind\":\"ruv_exact\",\"dataset\":\"$label\",\"n\":$n,\"d\":$d,\"qps\":$exact_qps,\"recall\":$exact_recall}"
+
+	if [ "$SINGLE" = 1 ] && [ "$threads" -ne 1 ]; then
+		say "$label: builds with ruvector.worker_threads=1"
+		restart_cluster "ruvector.worker_threads=1"
+		[ "$(worker_threads)" = 1 ] || die "ruvector.worker_threads=1 did not take effect"
+		for lists in $LISTS; do
+			s=$(build_index "$lists")
+			echo "lists $lists, 1 thread: CREATE INDEX $s s"
+			record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":1,\"seconds\":$s}"
+			psql -X -q -c "DROP INDEX items_ivf"
+		done
+		restart_cluster
+	fi
+
+	for lists in $LISTS; do
+		say "$label, lists $lists: build ($threads threads)"
+		s=$(build_index "$lists")
+		size_bytes=$(psql -X -At -c "SELECT pg_relation_size('items_ivf')")
+		echo "lists $lists, $threads threads: CREATE INDEX $s s, index size $((size_bytes / 1048576)) MB"
+		imbalance=null
+		if [ "$(psql -X -At -c "SELECT to_regprocedure('ruvector_ivfflat_stats(regclass)') IS NOT NULL")" = t ]; then
+			psql -X -c "SELECT * FROM ruvector_ivfflat_stats('items_ivf')" | head -20 || true
+			imbalance=$(psql -X -At -c "SELECT imbalance FROM ruvector_ivfflat_stats('items_ivf')" 2>/dev/null || true)
+			[ -n "$imbalance" ] || imbalance=null
+		fi
+		record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":$threads,\"seconds\":$s,\"index_bytes\":$size_bytes,\"imbalance\":$imbalance}"
+		check_plans
+		printf '%-7s %-10s %-10s\n' probes recall@10 QPS
+		for p in $PROBES; do
+			[ "$p" -le "$lists" ] || continue
+			r=$(recall_sql "$p" "$NQ")
+			q=$(pgbench_qps "$p")
+			printf '%-7s %-10s %-10s\n' "$p" "$r" "$q"
+			record "{\"kind\":\"ruv_query\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$p,\"recall\":$r,\"qps\":$q,\"nq\":$NQ}"
+		done
+		psql -X -q -c "DROP INDEX items_ivf"
+
+		say "$label, lists $lists: FAISS IndexIVFFlat"
+		$PY "$BENCH_DIR/ivfflat_faiss.py" ivf "$prefix" "$label" "$lists" "$threads" "$probes_csv" "$SECS" "$NQ" |
+			tee -a "$RESULTS"
+	done
+	say "$label: FAISS IndexFlatL2"
+	$PY "$BENCH_DIR/ivfflat_faiss.py" flat "$prefix" "$label" "$SECS" "$NQ" | tee -a "$RESULTS"
+	psql -X -q -c "DROP TABLE items, queries"
+done
+
+faiss_version=$($PY -c "import faiss; print(faiss.__version__)")
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)
+cpu=$(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1)
+say "report"
+$PY "$BENCH_DIR/ivfflat_report.py" "$RESULTS" "$RUVECTOR_ROOT/docs/bench-ivfflat.md" "$RUVECTOR_ROOT/docs/bench-ivfflat.png" \
+	"threads=$threads" "seconds=$SECS" "queries=$queries_meta" "faiss=$faiss_version" "blas=$blas" "cpu=$cpu x $(nproc)" \
+	"pg=$(psql -X -At -c 'SHOW server_version')" "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	"openblas_coretype=${OPENBLAS_CORETYPE:-unset}" "loadavg=$load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
