@@ -18,7 +18,7 @@ bench_cluster() {
 
 # gen N D NQ NAME: generate (once) and return the path prefix
 gen() {
-	local prefix="$DATA_DIR/$4"
+	local prefix="$DATA_DIR/$4.c1"  # .c1: centres from N(0, 1) (older data files used N(0, 10^2))
 	[ -f "$prefix.tsv" ] || $PY "$BENCH_DIR/gen_data.py" "$1" "$2" "$3" "$prefix"
 	echo "$prefix"
 }
