@@ -21,6 +21,7 @@ extern "C" {
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "executor/tuptable.h"
+#include "portability/instr_time.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port.h"
@@ -465,14 +466,20 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);
 	bs.tmp_cxt = AllocSetContextCreate(build_cxt, "ruivfflat build row", ALLOCSET_DEFAULT_SIZES);
 
+	instr_time t0, t1, t2, t3, t4;
+	INSTR_TIME_SET_CURRENT(t0);
 	sample_rows(&bs);
+	INSTR_TIME_SET_CURRENT(t1);
 	train(&bs);
+	INSTR_TIME_SET_CURRENT(t2);
 	assign_rows(&bs);
+	INSTR_TIME_SET_CURRENT(t3);
 
 	Layout l = write_header_pages(index, MAIN_FORKNUM, bs.centroids, bs.lists, bs.dim);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
 	write_lists(&bs, entries);
 	write_directory(index, MAIN_FORKNUM, l, entries, bs.lists);
+	INSTR_TIME_SET_CURRENT(t4);
 	tuplesort_end(bs.sort);
 	ExecDropSingleTupleTableSlot(bs.slot);
 	ExecDropSingleTupleTableSlot(bs.sorted);
@@ -500,6 +507,12 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
+
+	instr_time t5;
+	INSTR_TIME_SET_CURRENT(t5);
+	auto secs = [](instr_time a, instr_time b) { INSTR_TIME_SUBTRACT(b, a); return INSTR_TIME_GET_DOUBLE(b); };
+	elog(DEBUG1, "ruivfflat build: sampling %.3f s, k-means %.3f s, assigning %.3f s, writing %.3f s, WAL %.3f s",
+		 secs(t0, t1), secs(t1, t2), secs(t2, t3), secs(t3, t4), secs(t4, t5));
 
 	// Warm the shared cache so the first scans need not read the centroid pages.
 	publish_centroids(RelationGetRelid(index), m.stamp, m.lists, m.dimensions, bs.centroids);
