@@ -10,7 +10,9 @@
 #include "extension/table_reader.hpp"
 #include "extension/worker_client.hpp"
 #include "shmem/store.hpp"
+#include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
+#include "worker/kernels/graph.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -365,6 +367,15 @@ namespace {
 // The model over a named graph: the worker's cached copy when this query may use it, else the
 // tables read with the query's snapshot (and then cached for others when allowed and newer).
 // `model_of` builds the model once the graph is known (some models depend on its width).
+// Only moves the cache forward: an older snapshot must not replace a newer version.
+void publish_if_newer(const NamedGraph &g, std::span<const std::byte> blob)
+{
+	uint64 tag = 0;
+	bool present = store_current_version(graph_key(g.graph_id), &tag) != 0;
+	if (!present || tag < uint64(g.version))
+		publish_graph(g.graph_id, g.version, blob);
+}
+
 template <class ModelOf>
 ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
 {
@@ -387,14 +398,28 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
 	}
 	GraphTables t = read_graph_tables(g.src);
 	std::span<const std::byte> blob = graph_blob(t);
-	if (shareable) {
-		// Only move the cache forward: an older snapshot must not replace a newer version.
-		uint64 tag = 0;
-		bool present = store_current_version(key, &tag) != 0;
-		if (!present || tag < uint64(g.version))
-			publish_graph(g.graph_id, g.version, blob);
-	}
+	if (shareable)
+		publish_if_newer(g, blob);
 	return forward(model_of(t.dim), blob, {}, 0);
+}
+
+// A named graph's blob in this backend's memory, for work done here: the cached copy when this
+// query may use it, else read from the tables (and then cached for others when allowed and newer).
+std::span<const std::byte> named_graph_blob(const NamedGraph &g)
+{
+	bool shareable = may_share_graph(g.src) && !g.changed_here;
+	if (shareable) {
+		uint64 version = 0, tag = 0, bytes = 0;
+		void *copy = store_copy_out(graph_key(g.graph_id), &version, &tag, &bytes);
+		if (copy && tag == uint64(g.version))
+			return {static_cast<const std::byte *>(copy), Size(bytes)};
+		if (copy)
+			pfree(copy);
+	}
+	std::span<const std::byte> blob = graph_blob(read_graph_tables(g.src));
+	if (shareable)
+		publish_if_newer(g, blob);
+	return blob;
 }
 
 }  // namespace
@@ -819,6 +844,99 @@ RV_FUNCTION(ruvector_graphsage_search)
 	for (int64 i = 0; i < take; i++) {
 		Datum values[2] = {Int64GetDatum(r.ids[order[i]]), Float8GetDatum(score[order[i]])};
 		bool nulls[2] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
+}
+
+// ruvector_subgraph_search(center_node bigint, query vector, max_hops int, k int, graph text,
+// distance_metric text) RETURNS TABLE(node_id bigint, hops int, distance float8): breadth-first
+// from the center over the graph's CSR, following edges in either direction, then the k reached
+// nodes closest to the query (ties by id; NaN distances last).
+RV_FUNCTION(ruvector_subgraph_search)
+{
+	if (PG_ARGISNULL(4))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("graph must be given"),
+						errhint("Pass graph => 'name' (see ruvector_graphs()).")));
+	for (int i = 0; i < 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("arguments must not be NULL")));
+	int64 center = PG_GETARG_INT64(0);
+	Vector *q = RV_GETARG_VECTOR(1);
+	int32 max_hops = PG_GETARG_INT32(2), k = PG_GETARG_INT32(3);
+	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (k < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
+	if (max_hops < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_hops must be at least 0")));
+	kernels::GraphMetric metric = parse_graph_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	std::span<const std::byte> blob = named_graph_blob(read_named_graph(graph));
+
+	// The search itself allocates with C++ and calls no PostgreSQL function; results land in
+	// arrays palloc'd beforehand and errors are raised after the scope.
+	kernels::GraphHeader head = kernels::graph_header(blob);
+	Size cap = Size(std::min<uint64>(uint64(k), head.nodes));
+	int64 *out_id = static_cast<int64 *>(palloc(sizeof(int64) * (cap + 1)));
+	int32 *out_hops = static_cast<int32 *>(palloc(sizeof(int32) * (cap + 1)));
+	double *out_dist = static_cast<double *>(palloc(sizeof(double) * (cap + 1)));
+	Size found = 0;
+	enum class Outcome { ok, no_center, bad_dim } outcome = Outcome::ok;
+	uint32 graph_dim = head.dim;
+	{
+		kernels::Graph gr = kernels::decode_graph(blob);
+		auto at = std::lower_bound(gr.ids.begin(), gr.ids.end(), center);
+		if (at == gr.ids.end() || *at != center)
+			outcome = Outcome::no_center;
+		else if (uint32(q->dim) != gr.dim)
+			outcome = Outcome::bad_dim;
+		else {
+			std::vector<std::int32_t> hops = kernels::hop_counts(gr.csr, Size(at - gr.ids.begin()), uint32(max_hops));
+			std::span<const float> query(q->x, Size(q->dim));
+			struct Hit {
+				double distance;
+				std::size_t node;
+			};
+			std::vector<Hit> hits;
+			for (std::size_t i = 0; i < hops.size(); i++) {
+				if (hops[i] < 0)
+					continue;
+				std::span<const float> x(gr.x.data() + i * gr.dim, gr.dim);
+				double d = 0;
+				switch (metric) {
+				case kernels::GraphMetric::l2: d = std::sqrt(double(kernels::l2_squared(query, x))); break;
+				case kernels::GraphMetric::ip: d = -double(kernels::inner_product(query, x)); break;
+				case kernels::GraphMetric::cosine: d = kernels::cosine_distance(query, x); break;
+				case kernels::GraphMetric::l1: d = double(kernels::l1_distance(query, x)); break;
+				}
+				hits.push_back({d, i});
+			}
+			// PostgreSQL's float order: NaN after every number.
+			auto before = [&](const Hit &a, const Hit &b) {
+				bool an = std::isnan(a.distance), bn = std::isnan(b.distance);
+				if (an != bn)
+					return bn;
+				if (!an && a.distance != b.distance)
+					return a.distance < b.distance;
+				return gr.ids[a.node] < gr.ids[b.node];
+			};
+			found = std::min(cap, hits.size());
+			std::partial_sort(hits.begin(), hits.begin() + std::ptrdiff_t(found), hits.end(), before);
+			for (Size r = 0; r < found; r++) {
+				out_id[r] = gr.ids[hits[r].node];
+				out_hops[r] = hops[hits[r].node];
+				out_dist[r] = hits[r].distance;
+			}
+		}
+	}
+	if (outcome == Outcome::no_center)
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("node " INT64_FORMAT " is not in graph \"%s\"", center, graph)));
+	if (outcome == Outcome::bad_dim)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", graph_dim, q->dim)));
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (Size r = 0; r < found; r++) {
+		Datum values[3] = {Int64GetDatum(out_id[r]), Int32GetDatum(out_hops[r]), Float8GetDatum(out_dist[r])};
+		bool nulls[3] = {};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);

@@ -26,10 +26,7 @@ extern "C" {
 
 using namespace ruvector;
 
-namespace {
-
-inline constexpr uint32 kStoreKindScratch = 3;
-inline constexpr int64 kRowsPerRequest = 4096;
+namespace ruvector {
 
 kernels::GraphMetric parse_graph_metric(const char *name)
 {
@@ -45,6 +42,13 @@ kernels::GraphMetric parse_graph_metric(const char *name)
 					errhint("Use one of: l2, cosine, ip, l1.")));
 	pg_unreachable();
 }
+
+}  // namespace ruvector
+
+namespace {
+
+inline constexpr uint32 kStoreKindScratch = 3;
+inline constexpr int64 kRowsPerRequest = 4096;
 
 // The new edge table's name, refusing to overwrite anything.
 char *new_table_name(text *name)

@@ -3,6 +3,7 @@
 #pragma once
 #include "extension/vector.hpp"
 #include "shmem/codec/protocol.hpp"
+#include "worker/kernels/knn.hpp"
 
 extern "C" {
 #include "utils/array.h"
@@ -48,6 +49,9 @@ std::span<const std::byte> graph_blob(const GraphTables &t);
 // Whether a shared, cached copy of these tables may serve the current user: SELECT on every column
 // used and no row-level security in force for them on either table.
 bool may_share_graph(const GraphSource &src);
+
+// 'l2', 'cosine', 'ip' (or 'inner_product'), 'l1'; anything else is an error (22023).
+kernels::GraphMetric parse_graph_metric(const char *name);
 
 // Graph-enhanced embeddings (the ruvector_gnn index): the model, or num_layers parameter-free
 // layers of layer_type (identity weights, so the width is kept). Rows are in id order.

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(39);
+SELECT plan(41);
 
 -- Five points on a line and one far away.
 CREATE TABLE pts (id bigint PRIMARY KEY, v vector(2));
@@ -78,6 +78,26 @@ SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(77, '[0,0]', graph => 
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'nope')$$, '42704', 'graph "nope" does not exist', 'unknown graph');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0,0]', graph => 'path')$$, '22000', 'different vector dimensions 2 and 3', 'wrong dimensions');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', k => 0, graph => 'path')$$, '22023', 'k must be at least 1', 'k <= 0');
+
+-- On a random graph (25 of 200 nodes within 4 hops of node 5), the breadth-first search equals
+-- hop counts computed in SQL.
+CREATE TABLE rg_nodes (id bigint PRIMARY KEY, v vector(3));
+INSERT INTO rg_nodes SELECT i, ARRAY[(i * 37) % 11, (i * 13) % 7, i % 5]::real[]::vector FROM generate_series(1, 200) i;
+CREATE TABLE rg_edges (src_id bigint, dst_id bigint);
+INSERT INTO rg_edges SELECT 1 + abs(hashint4(i)) % 200, 1 + abs(hashint4(-i)) % 200 FROM generate_series(1, 300) i;
+SELECT ruvector_graph_create('rg', 'rg_nodes', 'rg_edges', embedding_column => 'v');
+CREATE TEMP TABLE rg_hops AS
+	WITH RECURSIVE walk(id, h) AS (
+		SELECT 5::bigint, 0
+		UNION
+		SELECT CASE WHEN e.src_id = w.id THEN e.dst_id ELSE e.src_id END, w.h + 1
+		FROM walk w JOIN rg_edges e ON w.id IN (e.src_id, e.dst_id) WHERE w.h < 4)
+	SELECT id, min(h) AS hops FROM walk GROUP BY id;
+SELECT set_eq($$SELECT node_id, hops FROM ruvector_subgraph_search(5, '[1,2,3]', 4, 1000, graph => 'rg')$$,
+              'SELECT id, hops FROM rg_hops', 'subgraph search on a random graph: the nodes and hop counts of a SQL breadth-first walk');
+SELECT results_eq($$SELECT node_id FROM ruvector_subgraph_search(5, '[1,2,3]', 4, 7, graph => 'rg', distance_metric => 'l1')$$,
+                  $$SELECT h.id FROM rg_hops h JOIN rg_nodes n USING (id) ORDER BY n.v <+> '[1,2,3]', h.id LIMIT 7$$,
+                  'and its k nearest by the chosen metric, ties by id');
 
 -- gnn_score: parameter-free GCN propagation; isolated nodes keep their own direction.
 SELECT is((SELECT round(ruvector_gnn_score(5, '[1,0]', 'path', 1)::numeric, 6)), 1.000000, 'gnn_score of an isolated node = cosine with itself');

@@ -187,52 +187,8 @@ CREATE FUNCTION ruvector_graphsage_search(node_table regclass, edge_table regcla
 CREATE FUNCTION ruvector_subgraph_search(center_node bigint, query_embedding vector, max_hops integer DEFAULT 3,
 	k integer DEFAULT 10, graph text DEFAULT NULL, distance_metric text DEFAULT 'l2')
 	RETURNS TABLE (node_id bigint, hops integer, distance double precision)
-	LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	g record;
-	op text := CASE distance_metric WHEN 'l2' THEN '<->' WHEN 'cosine' THEN '<=>' WHEN 'ip' THEN '<#>' WHEN 'l1' THEN '<+>' END;
-	frontier bigint[] := ARRAY[center_node];
-	seen bigint[] := ARRAY[center_node];
-	seen_hops integer[] := ARRAY[0];
-	next_ids bigint[];
-	depth integer := 0;
-	center_ok boolean;
-BEGIN
-	IF graph IS NULL THEN
-		RAISE EXCEPTION 'graph must be given' USING ERRCODE = '22004', HINT = 'Pass graph => ''name'' (see ruvector_graphs()).';
-	END IF;
-	IF k IS NULL OR k < 1 THEN
-		RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = '22023';
-	END IF;
-	IF max_hops IS NULL OR max_hops < 0 THEN
-		RAISE EXCEPTION 'max_hops must be at least 0' USING ERRCODE = '22023';
-	END IF;
-	IF op IS NULL THEN
-		RAISE EXCEPTION 'unknown distance metric "%"', distance_metric USING ERRCODE = '22023', HINT = 'Use one of: l2, cosine, ip, l1.';
-	END IF;
-	SELECT * INTO g FROM @extschema@.ruvector_graph_catalog c WHERE c.name = graph;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'graph "%" does not exist', graph USING ERRCODE = '42704';
-	END IF;
-	EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I = $1)', g.node_table, g.id_column) INTO center_ok USING center_node;
-	IF NOT center_ok THEN
-		RAISE EXCEPTION 'node % is not in graph "%"', center_node, graph USING ERRCODE = 'P0002';
-	END IF;
-	-- Breadth-first, one hop per query, over the caller's view of the edge table.
-	WHILE depth < max_hops AND cardinality(frontier) > 0 LOOP
-		depth := depth + 1;
-		EXECUTE format('SELECT array_agg(DISTINCT n) FROM (SELECT %1$I AS n FROM %3$s WHERE %2$I = ANY ($1)'
-		               ' UNION SELECT %2$I FROM %3$s WHERE %1$I = ANY ($1)) s WHERE NOT (n = ANY ($2))',
-		               g.dst_column, g.src_column, g.edge_table)
-			INTO next_ids USING frontier, seen;
-		frontier := coalesce(next_ids, '{}');
-		seen := seen || frontier;
-		seen_hops := seen_hops || array_fill(depth, ARRAY[cardinality(frontier)]);
-	END LOOP;
-	RETURN QUERY EXECUTE format('SELECT s.id, s.h, (n.%I %s $1)::double precision FROM unnest($2::bigint[], $3::integer[]) s(id, h)'
-	                            ' JOIN %s n ON n.%I = s.id ORDER BY 3, 1 LIMIT $4', g.embedding_column, op, g.node_table, g.id_column)
-		USING query_embedding, seen, seen_hops, k;
-END $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ruvector_subgraph_search(bigint, vector, integer, integer, text, text) IS 'the k nodes within max_hops of the center (breadth-first over the graph''s CSR, edges either way) closest to the query';
 
 -- The RuVector layer: neighbours through a ruivfflat index, expanded num_hops times over their own
 -- nearest neighbours, attention-weighted into an enhanced query, then re-ranked. With C the

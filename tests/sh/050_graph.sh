@@ -42,6 +42,10 @@ is "$(cat "$RUVECTOR_TEST_DATA/../graph_other.out")" "1:[2,1] 2:[1,1] 3:[1,2]" "
 is "$after_other" "$r1" "and A still gets its snapshot's answer after the cache moved on"
 is "$(fwd)" "1:[2,1] 2:[1,1] 3:[1,2]" "new queries see the new graph"
 is "$(q "SELECT (cached_version = version) || ',' || edges FROM ruvector_graphs() WHERE name = 'g'")" "true,3" "the cache holds the new version"
+at2=$(q "SELECT loaded_at FROM ruvector_graphs() WHERE name = 'g'")
+sub() { q "SELECT string_agg(node_id || ':' || hops, ' ' ORDER BY node_id) FROM ruvector_subgraph_search($1, '[0,0]', $2, graph => 'g')"; }
+is "$(sub 1 1)" "1:0 2:1 3:1" "subgraph search over the cached CSR sees the new edge 3 -> 1 (edges either way)"
+is "$(q "SELECT loaded_at FROM ruvector_graphs() WHERE name = 'g'")" "$at2" "and was served from the cached copy"
 
 # An uncommitted change is seen by its own transaction only.
 out=$(psql -X -q -At -v ON_ERROR_STOP=1 <<-SQL
@@ -71,6 +75,12 @@ is "$(PGUSER=g_outsider sqlstate_of "SELECT * FROM ruvector_gnn_forward('sum', '
 	"a role without SELECT gets a permission error although the graph is cached"
 is "$(PGUSER=g_reader q "SELECT string_agg(node_id || ':' || embedding::text, ' ' ORDER BY node_id) FROM ruvector_gnn_forward('sum', 'g')")" \
 	"1:[1,0] 2:[1,1]" "a role under an RLS policy never gets results from rows it cannot see"
+is "$(q "SELECT string_agg(node_id || ':' || hops, ' ') FROM ruvector_subgraph_search(3, '[1,1]', graph => 'g')")" "3:0" \
+	"subgraph search: the owner sees node 3"
+is "$(PGUSER=g_reader sqlstate_of "SELECT * FROM ruvector_subgraph_search(3, '[1,1]', graph => 'g')")" P0002 \
+	"a role under an RLS policy does not (node 3 is not in its graph)"
+is "$(PGUSER=g_outsider sqlstate_of "SELECT * FROM ruvector_subgraph_search(1, '[1,1]', graph => 'g')")" 42501 \
+	"subgraph search without SELECT: permission error"
 is "$(q "SELECT nodes FROM ruvector_graphs() WHERE name = 'g'")" 3 "its private copy did not replace the shared one"
 
 # Graphs are per database.

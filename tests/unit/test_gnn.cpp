@@ -369,6 +369,21 @@ TEST(GraphCsr, RowsHoldInEdgesInInputOrder)
 	EXPECT_EQ(empty.row_ptr, (std::vector<std::uint64_t>{0}));
 }
 
+TEST(GraphHops, BreadthFirstBothDirectionsWithinMaxHops)
+{
+	// 0 -> 1 -> 2 -> 3, 4 -> 2, 5 alone, a self-loop on 1 and a duplicate edge 0 -> 1.
+	std::vector<std::uint32_t> src{0, 1, 2, 4, 1, 0};
+	std::vector<std::uint32_t> dst{1, 2, 3, 2, 1, 1};
+	Csr g = build_csr(6, src, dst, {});
+	EXPECT_EQ(hop_counts(g, 0, 10), (std::vector<std::int32_t>{0, 1, 2, 3, 3, -1}));
+	// From the middle, against the edge direction too.
+	EXPECT_EQ(hop_counts(g, 3, 10), (std::vector<std::int32_t>{3, 2, 1, 0, 2, -1}));
+	EXPECT_EQ(hop_counts(g, 3, 1), (std::vector<std::int32_t>{-1, -1, 1, 0, -1, -1}));
+	EXPECT_EQ(hop_counts(g, 5, 3), (std::vector<std::int32_t>{-1, -1, -1, -1, -1, 0}));
+	EXPECT_EQ(hop_counts(g, 2, 0), (std::vector<std::int32_t>{-1, -1, 0, -1, -1, -1}));
+	EXPECT_THROW(hop_counts(g, 6, 1), std::invalid_argument);
+}
+
 TEST(GraphCsr, RejectsBadInput)
 {
 	std::vector<std::uint32_t> src{0, 1, 2}, dst{1, 2, 0};

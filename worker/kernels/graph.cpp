@@ -198,4 +198,43 @@ Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed)
 	return out;
 }
 
+std::vector<std::int32_t> hop_counts(const Csr &g, std::size_t start, std::uint32_t max_hops)
+{
+	if (start >= g.n)
+		throw std::invalid_argument("start node is out of range");
+	// Out-edges: the in-edge rows transposed, so a hop can follow an edge from either end.
+	std::vector<std::uint64_t> out_ptr(g.n + 1, 0);
+	for (std::uint32_t s : g.col)
+		out_ptr[std::size_t(s) + 1]++;
+	for (std::size_t i = 0; i < g.n; i++)
+		out_ptr[i + 1] += out_ptr[i];
+	std::vector<std::uint32_t> out_col(g.col.size());
+	{
+		std::vector<std::uint64_t> fill(out_ptr.begin(), out_ptr.end() - 1);
+		for (std::size_t d = 0; d < g.n; d++)
+			for (std::uint64_t e = g.row_ptr[d]; e < g.row_ptr[d + 1]; e++)
+				out_col[fill[g.col[e]]++] = std::uint32_t(d);
+	}
+	std::vector<std::int32_t> hops(g.n, -1);
+	std::vector<std::uint32_t> frontier{std::uint32_t(start)}, next;
+	hops[start] = 0;
+	for (std::uint32_t depth = 1; depth <= max_hops && !frontier.empty(); depth++) {
+		next.clear();
+		auto visit = [&](std::uint32_t v) {
+			if (hops[v] < 0) {
+				hops[v] = std::int32_t(depth);
+				next.push_back(v);
+			}
+		};
+		for (std::uint32_t u : frontier) {
+			for (std::uint64_t e = g.row_ptr[u]; e < g.row_ptr[u + 1]; e++)
+				visit(g.col[e]);
+			for (std::uint64_t e = out_ptr[u]; e < out_ptr[u + 1]; e++)
+				visit(out_col[e]);
+		}
+		frontier.swap(next);
+	}
+	return hops;
+}
+
 }  // namespace ruvector::kernels

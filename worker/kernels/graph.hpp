@@ -63,6 +63,11 @@ Csr add_remaining_self_loops(const Csr &g, float fill_value = 1.0f);
 // (seed, i, its degree). When sample_size >= max_in_degree(g) the graph comes back unchanged.
 Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed);
 
+// Breadth-first hop counts from `start`, walking every edge in either direction (a subgraph
+// search treats the graph as undirected): result[i] is the fewest hops from start to node i, or -1
+// when node i is not reachable within max_hops. Throws std::invalid_argument when start >= g.n.
+std::vector<std::int32_t> hop_counts(const Csr &g, std::size_t start, std::uint32_t max_hops);
+
 // The fixed PRNG of the GNN code (Vigna's splitmix64): the same stream on every platform and
 // standard library, so sampled graphs and initial weights never change under a toolchain update.
 struct SplitMix64 {
