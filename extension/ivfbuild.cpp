@@ -1,14 +1,16 @@
 // ruivfflat build: sample, train centroids on the worker, assign every row, write the lists.
 //
 //   1. sampling    one heap scan, reservoir sample (Algorithm R, fixed seed: builds are repeatable)
-//                  bounded by maintenance_work_mem
+//                  bounded by maintenance_work_mem; while the rows fit in maintenance_work_mem
+//                  the scan also keeps them all (tid and vector)
 //   2. k-means     the sample goes to the worker, which trains on all its threads (spherical for
 //                  cosine and inner product)
-//   3. assigning   a second heap scan; rows go to the worker in batches for their nearest list,
-//                  then into a tuplesort by list
+//   3. assigning   rows go to the worker in batches for their nearest list (on all its threads),
+//                  then are ordered by list: a counting sort of the kept rows, or, when they did
+//                  not fit, a second heap scan into a tuplesort
 //   4. writing     lists are written in order, each a chain of contiguous pages
-// Pages are built without per-page WAL and logged as full images at the end (log_newpage_range),
-// as core's index builds do.
+// Pages are written straight to storage in block order, not through shared buffers, and logged as
+// full-page images as they go, as core's btree build does (PageWriter).
 #include "extension/ivfflat.hpp"
 #include "extension/worker_client.hpp"
 #include "worker/kernels/jobs.hpp"
@@ -21,6 +23,7 @@ extern "C" {
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "executor/tuptable.h"
+#include "storage/smgr.h"
 #include "portability/instr_time.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -58,6 +61,16 @@ struct BuildState {
 	uint64 rows_seen;
 	pg_prng_state prng;
 
+	// all rows, while they fit in maintenance_work_mem (rows == nullptr once they do not)
+	float *rows;
+	ItemPointerData *row_tids;
+	Size row_count;
+	Size row_capacity;
+	Size row_budget;   // bytes the kept rows may use
+	int32 *labels;     // list of each kept row
+	uint32 *order;     // kept rows in list order
+	Size cursor;       // next position in order while writing
+
 	// centroids (lists * dim)
 	float *centroids;
 
@@ -88,6 +101,30 @@ bool row_vector(BuildState *bs, ItemPointer tid, Datum value, bool isnull, float
 	return prepare_vector(bs->metric, out, bs->dim, out);
 }
 
+// Keep one more row in memory; false (and everything kept is freed) when it would not fit.
+bool keep_row(BuildState *bs, ItemPointer tid, const float *row)
+{
+	Size row_bytes = sizeof(float) * Size(bs->dim) + sizeof(ItemPointerData);
+	if (bs->row_count == bs->row_capacity) {
+		Size grow = std::max<Size>(bs->row_capacity * 2, 1024);
+		grow = std::min(grow, bs->row_budget / row_bytes);
+		if (grow <= bs->row_capacity) {
+			pfree(bs->rows);
+			pfree(bs->row_tids);
+			bs->rows = nullptr;
+			bs->row_tids = nullptr;
+			bs->row_count = bs->row_capacity = 0;
+			return false;
+		}
+		bs->rows = static_cast<float *>(repalloc_huge(bs->rows, grow * sizeof(float) * bs->dim));
+		bs->row_tids = static_cast<ItemPointerData *>(repalloc_huge(bs->row_tids, grow * sizeof(ItemPointerData)));
+		bs->row_capacity = grow;
+	}
+	memcpy(bs->rows + bs->row_count * bs->dim, row, sizeof(float) * bs->dim);
+	bs->row_tids[bs->row_count++] = *tid;
+	return true;
+}
+
 void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
 {
 	auto *bs = static_cast<BuildState *>(state);
@@ -104,6 +141,10 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 		}
 		if (slot_index != SIZE_MAX)
 			memcpy(bs->samples + slot_index * bs->dim, row, sizeof(float) * bs->dim);
+		if (bs->rows) {
+			MemoryContextSwitchTo(old);
+			keep_row(bs, tid, row);
+		}
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_cxt);
@@ -135,6 +176,19 @@ void sample_rows(BuildState *bs)
 	bs->samples = static_cast<float *>(MemoryContextAllocHuge(CurrentMemoryContext, bs->sample_target * row_bytes));
 	bs->sample_count = 0;
 	bs->rows_seen = 0;
+	// The rest of maintenance_work_mem may keep every row, saving the second scan and the sort.
+	Size used = bs->sample_target * row_bytes;
+	bs->row_budget = budget > used ? budget - used : 0;
+	Size first = reltuples > 0 ? Size(reltuples * 1.05) + 1024 : 1024;
+	Size per_row = row_bytes + sizeof(ItemPointerData) + sizeof(int32) + sizeof(uint32);
+	first = std::min(first, bs->row_budget / per_row);
+	if (first > 0) {
+		bs->rows = static_cast<float *>(MemoryContextAllocHuge(CurrentMemoryContext, first * row_bytes));
+		bs->row_tids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(CurrentMemoryContext, first * sizeof(ItemPointerData)));
+		bs->row_capacity = first;
+		// labels and order come later; keep room for them
+		bs->row_budget = bs->row_budget / per_row * (row_bytes + sizeof(ItemPointerData));
+	}
 	pg_prng_seed(&bs->prng, 42);
 	table_index_build_scan(bs->heap, bs->index, bs->info, true, true, sample_callback, bs, nullptr);
 }
@@ -185,38 +239,74 @@ void train(BuildState *bs)
 	bs->samples = nullptr;
 }
 
-// Send the batch to the worker for labels, then feed (list, tid, vector) to the sort.
+// The nearest list of each of n rows, from the worker (all on its threads).
+void assign_batch(BuildState *bs, const float *x, Size n, int32 *labels)
+{
+	if (bs->lists <= 1) {
+		memset(labels, 0, sizeof(int32) * n);
+		return;
+	}
+	proto::AssignRequest req;
+	req.n = n;
+	req.dim = uint32(bs->dim);
+	req.k = uint32(bs->lists);
+	req.metric = bs->metric == Metric::cosine ? proto::KmeansMetric::cosine
+				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
+				 : bs->metric == Metric::l1   ? proto::KmeansMetric::l1
+											  : proto::KmeansMetric::l2;
+	worker_request_begin(proto::MsgType::assign, palloc_encoded(req));
+	worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
+	worker_request_send_data(std::as_bytes(std::span(x, n * bs->dim)));
+	worker_request_send_end();
+	char *buf;
+	Size len = worker_request_receive_all(&buf);
+	worker_request_finish();
+	if (len != n * sizeof(int32))
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed assignment reply from the ruvector worker")));
+	memcpy(labels, buf, len);
+	pfree(buf);
+	for (Size i = 0; i < n; i++)
+		if (labels[i] < 0 || labels[i] >= bs->lists)
+			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("assignment reply names list %d", labels[i])));
+}
+
+// Kept rows: labels in batches, then a counting sort into list order (stable: heap order within
+// a list, as the tuplesort path gives).
+void assign_kept_rows(BuildState *bs)
+{
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseAssigning);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->row_count));
+	Size n = bs->row_count;
+	bs->labels = static_cast<int32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * (n + 1)));
+	bs->order = static_cast<uint32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * (n + 1)));
+	Size batch = std::max<Size>(kAssignBatchBytes / (sizeof(float) * bs->dim), 64);
+	for (Size done = 0; done < n; done += batch) {
+		Size m = std::min(batch, n - done);
+		assign_batch(bs, bs->rows + done * bs->dim, m, bs->labels + done);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(done + m));
+	}
+	Size *start = static_cast<Size *>(palloc0(sizeof(Size) * (bs->lists + 1)));
+	for (Size i = 0; i < n; i++)
+		start[bs->labels[i] + 1]++;
+	for (int l = 0; l < bs->lists; l++)
+		start[l + 1] += start[l];
+	for (Size i = 0; i < n; i++)
+		bs->order[start[bs->labels[i]]++] = uint32(i);
+	pfree(start);
+	bs->indexed = double(n);
+	bs->cursor = 0;
+}
+
+// Rows that did not fit: labels per batch, then (list, tid, vector) into the sort.
 void flush_batch(BuildState *bs)
 {
 	if (bs->batch_count == 0)
 		return;
 	Size n = bs->batch_count;
-	int32 *labels = static_cast<int32 *>(palloc0(sizeof(int32) * n));
-	if (bs->lists > 1) {
-		proto::AssignRequest req;
-		req.n = n;
-		req.dim = uint32(bs->dim);
-		req.k = uint32(bs->lists);
-		req.metric = bs->metric == Metric::cosine ? proto::KmeansMetric::cosine
-					 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
-					 : bs->metric == Metric::l1   ? proto::KmeansMetric::l1
-												  : proto::KmeansMetric::l2;
-		worker_request_begin(proto::MsgType::assign, palloc_encoded(req));
-		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
-		worker_request_send_data(std::as_bytes(std::span(bs->batch, n * bs->dim)));
-		worker_request_send_end();
-		char *buf;
-		Size len = worker_request_receive_all(&buf);
-		worker_request_finish();
-		if (len != n * sizeof(int32))
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed assignment reply from the ruvector worker")));
-		memcpy(labels, buf, len);
-		pfree(buf);
-	}
+	int32 *labels = static_cast<int32 *>(palloc(sizeof(int32) * n));
+	assign_batch(bs, bs->batch, n, labels);
 	Vector *v = new_vector(bs->dim);
 	for (Size i = 0; i < n; i++) {
-		if (labels[i] < 0 || labels[i] >= bs->lists)
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("assignment reply names list %d", labels[i])));
 		memcpy(v->x, bs->batch + i * bs->dim, sizeof(float) * bs->dim);
 		ExecClearTuple(bs->slot);
 		bs->slot->tts_values[0] = Int32GetDatum(labels[i]);
@@ -280,24 +370,87 @@ void assign_rows(BuildState *bs)
 
 /* Writing pages */
 
+// The pages of a new index fork, written straight to storage in block order (no shared buffers:
+// nobody else can see the index yet) and WAL-logged as full-page images in batches before they
+// are written, as core's btree build does. Pages are built in a small in-memory batch; the last
+// appended page stays open for its caller until the next append. Blocks written earlier can be
+// rewritten (the directory and meta pages, filled last). finish() fsyncs the fork when it is
+// WAL-logged: a checkpoint during the build cannot flush pages it never saw in shared buffers.
+struct PageWriter {
+	static constexpr int kBatch = 32;  // pages per log_newpages call and per flush
+
+	Relation index;
+	ForkNumber fork;
+	bool wal;
+	BlockNumber first;  // block of pages[0]
+	int count;          // pages in the batch; the last one is open
+	PGAlignedBlock *pages;
+
+	PageWriter(Relation rel, ForkNumber f)
+		: index(rel), fork(f), wal(RelationNeedsWAL(rel) || f == INIT_FORKNUM), first(0), count(0),
+		  pages(static_cast<PGAlignedBlock *>(palloc(sizeof(PGAlignedBlock) * kBatch)))
+	{
+	}
+
+	BlockNumber next_block() const { return first + BlockNumber(count); }
+
+	// A fresh page at next_block(); the page appended before it is complete from now on.
+	Page append(uint16 flags)
+	{
+		if (count == kBatch)
+			flush(kBatch - 1);
+		Page page = pages[count++].data;
+		init_page(page, flags);
+		return page;
+	}
+
+	// Write the first n pages of the batch; the rest move to its front.
+	void flush(int n)
+	{
+		if (n == 0)
+			return;
+		BlockNumber blknos[kBatch];
+		Page list[kBatch];
+		for (int i = 0; i < n; i++) {
+			blknos[i] = first + BlockNumber(i);
+			list[i] = pages[i].data;
+		}
+		if (wal)
+			log_newpages(&index->rd_node, fork, n, blknos, list, true);
+		for (int i = 0; i < n; i++) {
+			PageSetChecksumInplace(list[i], blknos[i]);
+			smgrextend(RelationGetSmgr(index), fork, blknos[i], list[i], true);
+		}
+		if (n < count)
+			memmove(pages[0].data, pages[n].data, sizeof(PGAlignedBlock) * Size(count - n));
+		first += BlockNumber(n);
+		count -= n;
+	}
+
+	// Replace a block already written.
+	void rewrite(BlockNumber blkno, Page page)
+	{
+		Assert(blkno < first);
+		if (wal)
+			log_newpage(&index->rd_node, fork, blkno, page, true);
+		PageSetChecksumInplace(page, blkno);
+		smgrwrite(RelationGetSmgr(index), fork, blkno, page, true);
+	}
+
+	void finish()
+	{
+		flush(count);
+		if (wal)
+			smgrimmedsync(RelationGetSmgr(index), fork);
+		pfree(pages);
+	}
+};
+
 // Raw array pages (centroids, directory): pd_lower covers the data, so full-page images and
 // generic WAL deltas keep it.
 void set_contents_length(Page page, Size bytes)
 {
 	reinterpret_cast<PageHeader>(page)->pd_lower = uint16(MAXALIGN(SizeOfPageHeaderData) + bytes);
-}
-
-Buffer append_page(Relation index, ForkNumber fork, uint16 flags)
-{
-	Buffer buf = new_buffer(index, fork);
-	init_page(BufferGetPage(buf), flags);
-	return buf;
-}
-
-void finish_page(Buffer buf)
-{
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
 }
 
 struct Layout {
@@ -307,118 +460,118 @@ struct Layout {
 	uint32 directory_pages;
 };
 
-// Meta page (block 0, filled last), centroid pages, empty directory pages.
-Layout write_header_pages(Relation index, ForkNumber fork, const float *centroids, int lists, int dim)
+// Meta page (block 0, filled last), centroid pages, empty directory pages (filled last).
+Layout write_header_pages(PageWriter &w, const float *centroids, int lists, int dim)
 {
 	Layout l{};
-	Buffer meta = append_page(index, fork, kPageMeta);
-	if (BufferGetBlockNumber(meta) != kMetaBlock)
+	if (w.next_block() != kMetaBlock)
 		elog(ERROR, "ruivfflat build expected an empty index");
-	finish_page(meta);
+	w.append(kPageMeta);
 
 	Size total = Size(lists) * dim, done = 0;
-	Buffer prev = InvalidBuffer;
+	l.centroid_start = w.next_block();
+	Page prev = nullptr;
 	while (done < total) {
-		Buffer buf = append_page(index, fork, kPageCentroids);
-		Page page = BufferGetPage(buf);
+		if (prev)
+			page_opaque(prev)->next = w.next_block();
+		Page page = w.append(kPageCentroids);
 		Size n = std::min<Size>(kFloatsPerCentroidPage, total - done);
 		memcpy(PageGetContents(page), centroids + done, n * sizeof(float));
 		set_contents_length(page, n * sizeof(float));
 		done += n;
-		if (BufferIsValid(prev)) {
-			page_opaque(BufferGetPage(prev))->next = BufferGetBlockNumber(buf);
-			finish_page(prev);
-		} else
-			l.centroid_start = BufferGetBlockNumber(buf);
 		l.centroid_pages++;
-		prev = buf;
+		prev = page;
 	}
-	if (BufferIsValid(prev))
-		finish_page(prev);
 
 	l.directory_pages = uint32((Size(lists) + kListsPerDirectoryPage - 1) / kListsPerDirectoryPage);
-	for (uint32 i = 0; i < l.directory_pages; i++) {
-		Buffer buf = append_page(index, fork, kPageDirectory);
-		if (i == 0)
-			l.directory_start = BufferGetBlockNumber(buf);
-		finish_page(buf);
-	}
+	l.directory_start = w.next_block();
+	for (uint32 i = 0; i < l.directory_pages; i++)
+		w.append(kPageDirectory);
 	return l;
 }
 
-void write_directory(Relation index, ForkNumber fork, const Layout &l, const IvfListEntry *entries, int lists)
+// After the lists: the directory and the meta page in their reserved blocks.
+void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry *entries, int lists,
+							  const IvfMetaPage &m)
 {
+	w.flush(w.count);
+	PGAlignedBlock block;
+	Page page = block.data;
 	for (uint32 i = 0; i < l.directory_pages; i++) {
-		Buffer buf = ReadBufferExtended(index, fork, l.directory_start + i, RBM_NORMAL, nullptr);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		Page page = BufferGetPage(buf);
+		init_page(page, kPageDirectory);
 		Size first = i * kListsPerDirectoryPage;
 		Size n = std::min<Size>(kListsPerDirectoryPage, Size(lists) - first);
 		memcpy(PageGetContents(page), entries + first, n * sizeof(IvfListEntry));
 		set_contents_length(page, n * sizeof(IvfListEntry));
 		if (i + 1 < l.directory_pages)
 			page_opaque(page)->next = l.directory_start + i + 1;
-		finish_page(buf);
+		w.rewrite(l.directory_start + i, page);
 	}
-}
-
-void write_meta(Relation index, ForkNumber fork, const IvfMetaPage &m)
-{
-	Buffer buf = ReadBufferExtended(index, fork, kMetaBlock, RBM_NORMAL, nullptr);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	Page page = BufferGetPage(buf);
+	init_page(page, kPageMeta);
 	*meta_of(page) = m;
 	set_contents_length(page, sizeof m);
-	finish_page(buf);
+	w.rewrite(kMetaBlock, page);
 }
 
-// Append an entry to the list whose last page is *buf, chaining a new page when it is full.
-void add_entry(Relation index, ForkNumber fork, Buffer *buf, const ItemPointerData &tid, const float *x, int dim,
-			   char *item)
+// Append an entry to the list whose last page is *page, chaining a new page when it is full.
+void add_entry(PageWriter &w, Page *page, const ItemPointerData &tid, const float *x, int dim, char *item)
 {
 	Size size = entry_size(dim);
 	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
 	h->tid = tid;
 	h->unused = 0;
 	memcpy(item + sizeof(IvfEntryHeader), x, sizeof(float) * dim);
-	Page page = BufferGetPage(*buf);
-	if (PageGetFreeSpace(page) < MAXALIGN(size)) {
-		Buffer next = append_page(index, fork, kPageEntries);
-		page_opaque(page)->next = BufferGetBlockNumber(next);
-		finish_page(*buf);
-		*buf = next;
-		page = BufferGetPage(next);
+	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
+		page_opaque(*page)->next = w.next_block();
+		*page = w.append(kPageEntries);
 	}
-	if (PageAddItem(page, reinterpret_cast<Item>(item), size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
-		elog(ERROR, "failed to add an entry to ruivfflat index \"%s\"", RelationGetRelationName(index));
+	if (PageAddItem(*page, reinterpret_cast<Item>(item), size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+		elog(ERROR, "failed to add an entry to ruivfflat index \"%s\"", RelationGetRelationName(w.index));
 }
 
-void write_lists(BuildState *bs, IvfListEntry *entries)
+// The next entry in list order: from the kept rows or from the sort.
+bool next_entry(BuildState *bs, int32 *list, ItemPointerData *tid, const float **x)
+{
+	if (!bs->sort) {
+		if (bs->cursor == bs->row_count)
+			return false;
+		uint32 r = bs->order[bs->cursor++];
+		*list = bs->labels[r];
+		*tid = bs->row_tids[r];
+		*x = bs->rows + Size(r) * bs->dim;
+		return true;
+	}
+	if (!tuplesort_gettupleslot(bs->sort, true, false, bs->sorted, nullptr))
+		return false;
+	bool isnull;
+	*list = DatumGetInt32(slot_getattr(bs->sorted, 1, &isnull));
+	*tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(slot_getattr(bs->sorted, 2, &isnull)));
+	*x = datum_get_vector(slot_getattr(bs->sorted, 3, &isnull))->x;  // may have had a short header
+	return true;
+}
+
+void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 {
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWriting);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->indexed));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	char *item = static_cast<char *>(palloc(entry_size(bs->dim)));
-	bool have = tuplesort_gettupleslot(bs->sort, true, false, bs->sorted, nullptr);
+	int32 l;
+	ItemPointerData tid;
+	const float *x;
+	bool have = next_entry(bs, &l, &tid, &x);
 	int64 written = 0;
 	for (int list = 0; list < bs->lists; list++) {
 		CHECK_FOR_INTERRUPTS();
-		Buffer buf = append_page(bs->index, MAIN_FORKNUM, kPageEntries);
-		entries[list].start = BufferGetBlockNumber(buf);
-		while (have) {
-			bool isnull;
-			int32 l = DatumGetInt32(slot_getattr(bs->sorted, 1, &isnull));
-			if (l != list)
-				break;
-			ItemPointer tid = reinterpret_cast<ItemPointer>(DatumGetPointer(slot_getattr(bs->sorted, 2, &isnull)));
-			Vector *v = datum_get_vector(slot_getattr(bs->sorted, 3, &isnull));  // may have a short header
-			add_entry(bs->index, MAIN_FORKNUM, &buf, *tid, v->x, bs->dim, item);
+		entries[list].start = w.next_block();
+		Page page = w.append(kPageEntries);
+		while (have && l == list) {
+			add_entry(w, &page, tid, x, bs->dim, item);
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
-			have = tuplesort_gettupleslot(bs->sort, true, false, bs->sorted, nullptr);
+			have = next_entry(bs, &l, &tid, &x);
 		}
-		entries[list].insert = BufferGetBlockNumber(buf);
-		finish_page(buf);
+		entries[list].insert = w.next_block() - 1;
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
 	pfree(item);
@@ -472,17 +625,22 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	INSTR_TIME_SET_CURRENT(t1);
 	train(&bs);
 	INSTR_TIME_SET_CURRENT(t2);
-	assign_rows(&bs);
+	bool kept = bs.rows != nullptr;
+	if (kept)
+		assign_kept_rows(&bs);
+	else
+		assign_rows(&bs);
 	INSTR_TIME_SET_CURRENT(t3);
 
-	Layout l = write_header_pages(index, MAIN_FORKNUM, bs.centroids, bs.lists, bs.dim);
+	PageWriter w(index, MAIN_FORKNUM);
+	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
-	write_lists(&bs, entries);
-	write_directory(index, MAIN_FORKNUM, l, entries, bs.lists);
-	INSTR_TIME_SET_CURRENT(t4);
-	tuplesort_end(bs.sort);
-	ExecDropSingleTupleTableSlot(bs.slot);
-	ExecDropSingleTupleTableSlot(bs.sorted);
+	write_lists(&bs, w, entries);
+	if (bs.sort) {
+		tuplesort_end(bs.sort);
+		ExecDropSingleTupleTableSlot(bs.slot);
+		ExecDropSingleTupleTableSlot(bs.sorted);
+	}
 
 	IvfMetaPage m;
 	memset(&m, 0, sizeof m);
@@ -503,16 +661,16 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 		m.source_rows = ivf_build_hook->source_rows;
 		m.source_fingerprint = ivf_build_hook->source_fingerprint;
 	}
-	write_meta(index, MAIN_FORKNUM, m);
-
-	if (RelationNeedsWAL(index))
-		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
+	write_directory_and_meta(w, l, entries, bs.lists, m);
+	INSTR_TIME_SET_CURRENT(t4);
+	w.finish();
 
 	instr_time t5;
 	INSTR_TIME_SET_CURRENT(t5);
 	auto secs = [](instr_time a, instr_time b) { INSTR_TIME_SUBTRACT(b, a); return INSTR_TIME_GET_DOUBLE(b); };
-	elog(DEBUG1, "ruivfflat build: sampling %.3f s, k-means %.3f s, assigning %.3f s, writing %.3f s, WAL %.3f s",
-		 secs(t0, t1), secs(t1, t2), secs(t2, t3), secs(t3, t4), secs(t4, t5));
+	elog(DEBUG1, "ruivfflat build: sampling %.3f s, k-means %.3f s, assigning %.3f s (%s), writing %.3f s, fsync %.3f s",
+		 secs(t0, t1), secs(t1, t2), secs(t2, t3), kept ? "rows kept in memory" : "second scan and sort", secs(t3, t4),
+		 secs(t4, t5));
 
 	// Warm the shared cache so the first scans need not read the centroid pages.
 	publish_centroids(RelationGetRelid(index), m.stamp, m.lists, m.dimensions, bs.centroids);
@@ -531,12 +689,11 @@ void ivfbuildempty(Relation index)
 	int dim;
 	check_column(index, &dim);
 	float *centroid = static_cast<float *>(palloc0(sizeof(float) * dim));
-	Layout l = write_header_pages(index, INIT_FORKNUM, centroid, 1, dim);
+	PageWriter w(index, INIT_FORKNUM);
+	Layout l = write_header_pages(w, centroid, 1, dim);
 	IvfListEntry entry;
-	Buffer buf = append_page(index, INIT_FORKNUM, kPageEntries);
-	entry.start = entry.insert = BufferGetBlockNumber(buf);
-	finish_page(buf);
-	write_directory(index, INIT_FORKNUM, l, &entry, 1);
+	entry.start = entry.insert = w.next_block();
+	w.append(kPageEntries);
 	IvfMetaPage m;
 	memset(&m, 0, sizeof m);
 	m.magic = kMagic;
@@ -551,9 +708,8 @@ void ivfbuildempty(Relation index)
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
 	m.directory_pages = l.directory_pages;
-	write_meta(index, INIT_FORKNUM, m);
-	// Generic WAL does not cover the init fork; log it whole.
-	log_newpage_range(index, INIT_FORKNUM, 0, RelationGetNumberOfBlocksInFork(index, INIT_FORKNUM), true);
+	write_directory_and_meta(w, l, &entry, 1, m);
+	w.finish();  // the init fork is always WAL-logged and synced
 	pfree(centroid);
 }
 

@@ -36,7 +36,7 @@ SINGLE=${IVF_BENCH_SINGLE:-1}
 	die "IVF_BENCH_QUERIES must be 1..1000"
 
 # Settings of lib.sh's bench_cluster, repeated for the restarts (worker_threads is postmaster-level).
-CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "max_parallel_workers_per_gather=0" "jit=off")
+CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
 
 bench_cluster
 RESULTS="$BENCH_TMP/results.jsonl"

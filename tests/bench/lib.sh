@@ -10,7 +10,7 @@ bench_cluster() {
 	BENCH_TMP=$(mktemp -d /tmp/ruvector-bench.XXXXXX)
 	make_pg_dir "$BENCH_TMP"
 	local port=$((40000 + RANDOM % 10000))
-	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$port" "shared_buffers=1GB" "work_mem=64MB" "max_parallel_workers_per_gather=0" "jit=off"
+	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$port" "shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off"
 	trap 'stop_cluster "$BENCH_TMP/db"; rm -rf "$BENCH_TMP"' EXIT
 	export PGHOST="$BENCH_TMP" PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 	psql -X -q -c "CREATE EXTENSION ruvector"

@@ -51,6 +51,24 @@ n=$(echo "$seen" | tr ',' '\n' | grep -cE 'sampling|performing k-means|assigning
 [ "$n" -ge 2 ]; ok $? "pg_stat_progress_create_index shows the build's phases ($seen)"
 q "DROP TABLE big"
 
+# --- the two ways a build orders rows: kept in memory (counting sort) when they fit in
+# maintenance_work_mem, else a second scan into a tuplesort. Same sample, same centroids, so the
+# same lists: probes = 1 gives the same answers either way.
+build_path() {  # build_path MEM: builds pts_mem with that maintenance_work_mem, prints the path taken
+	psql -X -q -At -c "DROP INDEX IF EXISTS pts_mem" -c "SET maintenance_work_mem = '$1'" -c "SET client_min_messages = debug1" \
+		-c "CREATE INDEX pts_mem ON pts USING ruivfflat (v) WITH (lists = 40)" 2>&1 |
+		sed -nE 's/.*assigning [0-9.]+ s \(([a-z ]+)\).*/\1/p'
+}
+probe1() {
+	psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 1" -c "SET enable_indexscan = on" \
+		-c "SELECT string_agg(r.ids, ';' ORDER BY q.id) FROM pts q CROSS JOIN LATERAL (SELECT string_agg(id::text, ',') AS ids FROM (SELECT p.id FROM pts p ORDER BY p.v <-> q.v LIMIT 5) s) r WHERE q.id % 1000 = 1"
+}
+is "$(build_path 64MB)" "rows kept in memory" "a build whose rows fit in maintenance_work_mem keeps them (no second scan, no sort)"
+kept=$(probe1)
+is "$(build_path 1MB)" "second scan and sort" "with too little maintenance_work_mem it scans again and sorts"
+is "$(probe1)" "$kept" "both give the same lists: probes = 1 answers agree for 20 queries"
+q "DROP INDEX pts_mem"
+
 # --- DROP INDEX removes the cache entry
 oid=$(q "SELECT 'pts_idx'::regclass::oid")
 q "DROP INDEX pts_idx"
