@@ -70,12 +70,52 @@ T *grow(T *p, Size *cap, Size need, MemoryContext cxt)
 
 }  // namespace
 
+// Node rows as either reader gets them, checked the same way and appended to t.ids / t.x.
+struct NodeRows {
+	GraphTables &t;
+	const char *nodes_name;
+	MemoryContext cxt;
+	Size cap_ids = 0, cap_x = 0;
+
+	void add(bool null_id, int64 node, bool null_v, Datum vd)
+	{
+		if (null_id)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("node table %s has a NULL id", nodes_name)));
+		if (null_v)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+							errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
+		Vector *v = datum_get_vector(vd);
+		if (t.n == 0)
+			t.dim = v->dim;
+		else if (v->dim != t.dim)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name,
+								   v->dim, t.dim)));
+		t.ids = grow(t.ids, &cap_ids, Size(t.n + 1), cxt);
+		t.x = grow(t.x, &cap_x, Size(t.n + 1) * t.dim, cxt);
+		t.ids[t.n] = node;
+		memcpy(t.x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
+		t.n++;
+		if (reinterpret_cast<Pointer>(v) != DatumGetPointer(vd))
+			pfree(v);
+	}
+
+	// Ids must be unique; t is in id order by now.
+	void check_unique() const
+	{
+		for (int64 i = 1; i < t.n; i++)
+			if (t.ids[i] == t.ids[i - 1])
+				ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
+								errmsg("node id " INT64_FORMAT " appears more than once in %s", t.ids[i], nodes_name)));
+	}
+};
+
 // Nodes, in id order: the dense index of a node is its rank. The caller is connected to SPI.
 static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller)
 {
 	Portal portal = open_cursor(psprintf("SELECT %s::bigint, %s FROM %s ORDER BY 1", quote_identifier(s.id),
 										 quote_identifier(s.embedding), nodes_name));
-	Size cap_ids = 0, cap_x = 0;
+	NodeRows rows{t, nodes_name, caller};
 	for (;;) {
 		SPI_cursor_fetch(portal, true, 10000);
 		if (SPI_processed == 0)
@@ -85,33 +125,12 @@ static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables
 			HeapTuple tup = SPI_tuptable->vals[i];
 			Datum id = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &null_id);
 			Datum vd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &null_v);
-			if (null_id)
-				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("node table %s has a NULL id", nodes_name)));
-			int64 node = DatumGetInt64(id);
-			if (t.n > 0 && t.ids[t.n - 1] == node)
-				ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-								errmsg("node id " INT64_FORMAT " appears more than once in %s", node, nodes_name)));
-			if (null_v)
-				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-								errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
-			Vector *v = datum_get_vector(vd);
-			if (t.n == 0)
-				t.dim = v->dim;
-			else if (v->dim != t.dim)
-				ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-								errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name,
-									   v->dim, t.dim)));
-			t.ids = grow(t.ids, &cap_ids, Size(t.n + 1), caller);
-			t.x = grow(t.x, &cap_x, Size(t.n + 1) * t.dim, caller);
-			t.ids[t.n] = node;
-			memcpy(t.x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
-			t.n++;
-			if (reinterpret_cast<Pointer>(v) != DatumGetPointer(vd))
-				pfree(v);
+			rows.add(null_id, null_id ? 0 : DatumGetInt64(id), null_v, vd);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	rows.check_unique();
 }
 
 // Nodes by a plain table scan (no planner): an index build on the node table cannot plan queries
@@ -123,30 +142,16 @@ static void read_nodes_by_scan(const GraphSource &s, const char *nodes_name, Gra
 	Oid id_type = get_atttype(s.nodes, id_att);
 	TupleTableSlot *slot = table_slot_create(rel, nullptr);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
-	Size cap_ids = 0, cap_x = 0;
-	int64 *ids = nullptr;
-	float *x = nullptr;
+	NodeRows rows{t, nodes_name, CurrentMemoryContext};
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
 		bool null_id, null_v;
 		Datum id = slot_getattr(slot, id_att, &null_id);
 		Datum vd = slot_getattr(slot, emb_att, &null_v);
-		if (null_id)
-			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("node table %s has a NULL id", nodes_name)));
-		int64 node = id_type == INT2OID ? DatumGetInt16(id) : id_type == INT4OID ? DatumGetInt32(id) : DatumGetInt64(id);
-		if (null_v)
-			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-							errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
-		Vector *v = datum_get_vector(vd);
-		if (t.n == 0)
-			t.dim = v->dim;
-		else if (v->dim != t.dim)
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-							errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name, v->dim, t.dim)));
-		ids = grow(ids, &cap_ids, Size(t.n + 1), caller);
-		x = grow(x, &cap_x, Size(t.n + 1) * t.dim, caller);
-		ids[t.n] = node;
-		memcpy(x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
-		t.n++;
+		int64 node = null_id ? 0
+					 : id_type == INT2OID ? DatumGetInt16(id)
+					 : id_type == INT4OID ? DatumGetInt32(id)
+										  : DatumGetInt64(id);
+		rows.add(null_id, node, null_v, vd);
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -155,16 +160,21 @@ static void read_nodes_by_scan(const GraphSource &s, const char *nodes_name, Gra
 	int64 *order = static_cast<int64 *>(palloc(sizeof(int64) * (t.n + 1)));
 	for (int64 i = 0; i < t.n; i++)
 		order[i] = i;
-	std::sort(order, order + t.n, [ids](int64 a, int64 b) { return ids[a] < ids[b]; });
-	t.ids = static_cast<int64 *>(MemoryContextAllocHuge(caller, sizeof(int64) * (t.n + 1)));
-	t.x = static_cast<float *>(MemoryContextAllocHuge(caller, sizeof(float) * (Size(t.n) * t.dim + 1)));
+	std::sort(order, order + t.n, [&t](int64 a, int64 b) { return t.ids[a] < t.ids[b]; });
+	int64 *ids = static_cast<int64 *>(MemoryContextAllocHuge(caller, sizeof(int64) * (t.n + 1)));
+	float *x = static_cast<float *>(MemoryContextAllocHuge(caller, sizeof(float) * (Size(t.n) * t.dim + 1)));
 	for (int64 i = 0; i < t.n; i++) {
-		t.ids[i] = ids[order[i]];
-		if (i > 0 && t.ids[i] == t.ids[i - 1])
-			ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-							errmsg("node id " INT64_FORMAT " appears more than once in %s", t.ids[i], nodes_name)));
-		memcpy(t.x + Size(i) * t.dim, x + Size(order[i]) * t.dim, sizeof(float) * t.dim);
+		ids[i] = t.ids[order[i]];
+		memcpy(x + Size(i) * t.dim, t.x + Size(order[i]) * t.dim, sizeof(float) * t.dim);
 	}
+	if (t.n > 0) {
+		pfree(t.ids);
+		pfree(t.x);
+	}
+	pfree(order);
+	t.ids = ids;
+	t.x = x;
+	rows.check_unique();
 }
 
 GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)

@@ -1,10 +1,9 @@
 #include "worker/kernels/gnn.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/parallel.hpp"
 
-#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 
 #include <algorithm>
@@ -34,23 +33,6 @@ constexpr std::size_t kGemmRows = 512;
 // How many edges ahead the aggregation prefetches source rows: they are scattered over a feature
 // matrix larger than L2, and a row of 128 floats is 8 cache lines.
 constexpr std::size_t kPrefetchEdges = 4;
-
-// Runs body(lo, hi) for the fixed blocks [b*size, min(n, (b+1)*size)). The blocks never depend on
-// the thread count, so each row is computed the same way whoever runs it.
-template <class Body>
-void for_blocks(std::size_t n, std::size_t size, const CancelToken &cancel, const Body &body)
-{
-	std::size_t count = (n + size - 1) / size;
-	tbb::parallel_for(
-		tbb::blocked_range<std::size_t>(0, count, 1),
-		[&](const tbb::blocked_range<std::size_t> &r) {
-			for (std::size_t b = r.begin(); b != r.end(); b++) {
-				cancel.check();
-				body(b * size, std::min(n, (b + 1) * size));
-			}
-		},
-		tbb::simple_partitioner());
-}
 
 struct FreeDeleter {
 	void operator()(float *p) const noexcept { std::free(p); }
@@ -472,7 +454,7 @@ void transform(const float *x, std::size_t n, std::size_t in, const float *w, st
                std::size_t ldy, const CancelToken &cancel)
 {
 	const auto &K = active_kernels();
-	for_blocks(n, kGemmRows, cancel, [&](std::size_t lo, std::size_t hi) {
+	for_blocks(n, kGemmRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 		K.gemm_nt(x + lo * in, in, w, in, y + lo * ldy, ldy, hi - lo, out, in);
 	});
 }
@@ -506,7 +488,7 @@ void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, st
 	Buffer coef;
 	if (opts.normalize) {
 		auto dis = uninitialized(n);
-		for_blocks(n, 4096, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, 4096, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			for (std::size_t i = lo; i < hi; i++) {
 				double deg = 0;
 				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
@@ -516,7 +498,7 @@ void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, st
 			}
 		});
 		coef = uninitialized(a.edges());
-		for_blocks(n, 4096, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, 4096, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			for (std::size_t i = lo; i < hi; i++)
 				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
 					coef[e] = dis[a.col[e]] * a.edge_weight(std::size_t(e)) * dis[i];
@@ -530,14 +512,14 @@ void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, st
 		// Transform first: the aggregation then moves out-wide rows instead of in-wide ones.
 		auto h = uninitialized(n * out);
 		transform(x.data(), n, in, lin.weight.data(), out, h.get(), out, cancel);
-		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			reduce(RowsJob{.row_ptr = a.row_ptr.data(), .col = a.col.data(), .lo = lo, .hi = hi, .h = h.get(),
 			               .ldh = out, .d = out, .out = y.data() + lo * out, .ldo = out, .coef = c, .bias = bias});
 		});
 	} else {
 		const auto &K = active_kernels();
 		Scratch scratch;
-		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			float *agg = scratch.get(kRows * in);
 			reduce(RowsJob{.row_ptr = a.row_ptr.data(), .col = a.col.data(), .lo = lo, .hi = hi, .h = x.data(),
 			               .ldh = in, .d = in, .out = agg, .ldo = in, .coef = c});
@@ -592,7 +574,7 @@ void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l,
 			w.insert(w.end(), lin_r.weight.begin(), lin_r.weight.end());
 		auto h = uninitialized(n * hw);
 		transform(x.data(), n, in, w.data(), hw, h.get(), hw, cancel);
-		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			float *rows = y.data() + lo * out;
 			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = h.get(),
 			               .ldh = hw, .d = out, .out = rows, .ldo = out, .self = root ? h.get() + out : nullptr,
@@ -614,7 +596,7 @@ void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l,
 			w = wcat.data();
 		}
 		Scratch scratch;
-		for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			float *buf = scratch.get(kRows * kw);
 			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = x.data(),
 			               .ldh = in, .d = in, .out = buf, .ldo = kw});
@@ -676,7 +658,7 @@ void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, s
 	}
 
 	Scratch s0, s1;
-	for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+	for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 		const std::size_t rows = hi - lo;
 		float *cur = s0.get(kRows * widest), *next = s1.get(kRows * widest);
 		// sum_j x_j + (1 + eps) x_i, in PyG's order: neighbours first.
@@ -742,7 +724,7 @@ void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, s
 		}
 	auto z = uninitialized(n * hc), att = uninitialized(n * 2 * H);
 	const auto &K = active_kernels();
-	for_blocks(n, kGemmRows, cancel, [&](std::size_t lo, std::size_t hi) {
+	for_blocks(n, kGemmRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 		K.gemm_nt(x.data() + lo * in, in, p.weight.data(), in, z.get() + lo * hc, hc, hi - lo, hc, in);
 		K.gemm_nt(x.data() + lo * in, in, wa.data(), in, att.get() + lo * 2 * H, 2 * H, hi - lo, 2 * H, in);
 	});
@@ -752,7 +734,7 @@ void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, s
 	const RowsFn reduce = rows_kernel(Reduce::weighted_sum);
 	const float slope = opts.negative_slope;
 	Scratch s_alpha, s_acc;
-	for_blocks(n, kRows, cancel, [&](std::size_t lo, std::size_t hi) {
+	for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 		// Attention coefficients of the block's edges, [edge][head]: softmax over each node's in-edges,
 		// shifted by the maximum like torch_geometric.utils.softmax.
 		const std::uint64_t e_lo = a.row_ptr[lo];

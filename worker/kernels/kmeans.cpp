@@ -1,9 +1,8 @@
 #include "worker/kernels/kmeans.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/parallel.hpp"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 
 #include <algorithm>
@@ -34,23 +33,6 @@ constexpr std::size_t kBoundBlock = 1024;  // points per task when bounds decide
 constexpr std::size_t kRowBlock = 2048;    // points per task in one-distance-per-point passes
 constexpr std::size_t kSumChunk = 2048;    // members per partial sum in the centroid update
 constexpr float kSplitEps = 1.0f / 1024;   // relative nudge when an empty list takes half of another
-
-// Runs body(b, begin, end) for the fixed blocks [b*size, min(n, (b+1)*size)). The blocks never
-// depend on the thread count, so per-block results combined in block order are deterministic.
-template <class Body>
-void for_blocks(std::size_t n, std::size_t size, const CancelToken &cancel, const Body &body)
-{
-	std::size_t count = (n + size - 1) / size;
-	tbb::parallel_for(
-		tbb::blocked_range<std::size_t>(0, count, 1),
-		[&](const tbb::blocked_range<std::size_t> &r) {
-			for (std::size_t b = r.begin(); b != r.end(); b++) {
-				cancel.check();
-				body(b, b * size, std::min(n, (b + 1) * size));
-			}
-		},
-		tbb::simple_partitioner());
-}
 
 template <class T>
 std::unique_ptr<T[]> scratch(std::size_t count)
