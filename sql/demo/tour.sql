@@ -1,5 +1,6 @@
 -- A short tour of ruvector, run by ./run demo. Every result below is computed live.
 \pset footer off
+SET client_min_messages = warning;
 \echo '== ruvector tour =='
 DROP TABLE IF EXISTS tour_items;
 CREATE EXTENSION IF NOT EXISTS ruvector;
@@ -38,11 +39,15 @@ SELECT lists, vectors, list_min, list_max, round(imbalance::numeric, 2) AS imbal
 
 \echo '\n-- a k-NN graph built from the vectors, then GNN layers over it'
 SELECT ruvector_build_knn_graph('tour_items', 'embedding', 'tour_knn', 5) AS edges;
+\o /dev/null
 SELECT ruvector_gnn_model_drop(name) FROM ruvector_gnn_models WHERE name = 'tour_gcn';
 SELECT ruvector_gnn_model_create('tour_gcn', 'gcn', ARRAY[16, 8, 3]);
+\o
 SELECT name, layers, layer_types, dims, parameters FROM ruvector_gnn_models WHERE name = 'tour_gcn';
+\o /dev/null
 SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name = 'tour';
 SELECT ruvector_graph_create('tour', 'tour_items', 'tour_knn', weight_column => 'weight');
+\o
 SELECT node_id, embedding FROM ruvector_gnn_forward('tour_gcn', 'tour') ORDER BY node_id LIMIT 3;
 SELECT name, nodes, edges, version, cached_version FROM ruvector_graphs();
 SELECT node_id, hops, round(distance::numeric, 4) AS distance
