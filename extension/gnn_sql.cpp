@@ -339,6 +339,10 @@ NamedGraph read_named_graph(const char *name)
 	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(t, d, 10, &isnull));
 	g.changed_here = TransactionIdIsCurrentTransactionId(xmin);
 	SPI_finish();
+	// Dropping a table drops its graphs (an event trigger); this catches the event trigger being off.
+	if (!get_rel_name(g.src.nodes) || !get_rel_name(g.src.edges))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("a table of graph \"%s\" no longer exists", name),
+						errhint("Drop the graph with ruvector_graph_drop() and create it again.")));
 	return g;
 }
 

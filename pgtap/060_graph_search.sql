@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(41);
+SELECT plan(46);
 
 -- Five points on a line and one far away.
 CREATE TABLE pts (id bigint PRIMARY KEY, v vector(2));
@@ -126,6 +126,20 @@ SELECT set_eq($$SELECT id FROM ruvector_differentiable_search('[6,0.1]', 'gn_idx
                   'one hop adds the neighbours of the neighbours (2 comes from 3)');
 SELECT is((SELECT enhanced_embedding FROM ruvector_differentiable_search('[1,0.1]', 'gn_idx', 0, 2) LIMIT 1)::text, '[0.83488077,0.05]',
           'the enhanced query: (q + softmax-attention over the 2 nearest) / 2');
+
+-- Dropping a graph's table drops the graph, its trigger on the other table and its cached copy.
+CREATE TABLE dn (id bigint PRIMARY KEY, embedding vector(2));
+INSERT INTO dn VALUES (1, '[1,0]'), (2, '[0,1]');
+CREATE TABLE de (src_id bigint, dst_id bigint);
+INSERT INTO de VALUES (1, 2);
+SELECT ruvector_graph_create('doomed', 'dn', 'de');
+SELECT is((SELECT count(*) FROM ruvector_subgraph_search(1, '[0,0]', graph => 'doomed')), 2::bigint, 'a graph over dn and de');
+SELECT lives_ok('DROP TABLE de', 'its edge table can be dropped');
+SELECT is((SELECT count(*) FROM ruvector_graphs() WHERE name = 'doomed'), 0::bigint, 'which drops the graph');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'dn'::regclass AND NOT tgisinternal), 0::bigint,
+          'and its version trigger on the node table');
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'doomed')$$, '42704',
+                 'graph "doomed" does not exist', 'the graph is gone');
 
 SELECT * FROM finish();
 ROLLBACK;

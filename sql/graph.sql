@@ -106,10 +106,37 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'graph "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
-	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.node_table);
-	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.edge_table);
+	-- A table may be gone already (the drop event trigger below normally handles that).
+	IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.node_table) THEN
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.node_table);
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.edge_table) THEN
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.edge_table);
+	END IF;
 	id := ruvector_graph_unregister(name);
 END $$;
+
+-- Dropping a graph's node or edge table drops the graph, as dropping a table drops its triggers
+-- and indexes: the version trigger left on the other table, the catalog row and the cached copy.
+CREATE FUNCTION ruvector_graph_on_drop() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+DECLARE r record; t regclass;
+BEGIN
+	FOR r IN SELECT c.* FROM ruvector_graph_catalog c
+	         WHERE c.node_table::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE classid = 'pg_class'::regclass)
+	            OR c.edge_table::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE classid = 'pg_class'::regclass)
+	LOOP
+		FOREACH t IN ARRAY ARRAY[r.node_table, r.edge_table] LOOP
+			IF EXISTS (SELECT 1 FROM pg_class WHERE oid = t) THEN
+				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(r.name), t);
+			END IF;
+		END LOOP;
+		DELETE FROM ruvector_graph_catalog WHERE graph_id = r.graph_id;
+		PERFORM ruvector_graph_uncache(r.graph_id);
+		RAISE NOTICE 'graph "%" was dropped with its table', r.name;
+	END LOOP;
+END $$;
+CREATE EVENT TRIGGER ruvector_graph_on_drop ON sql_drop EXECUTE FUNCTION ruvector_graph_on_drop();
 
 CREATE FUNCTION ruvector_graph_cache(graph_id integer, OUT nodes bigint, OUT edges bigint, OUT bytes bigint,
 	OUT version bigint, OUT loaded_at timestamptz) RETURNS record
