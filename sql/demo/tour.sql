@@ -2,8 +2,12 @@
 \pset footer off
 SET client_min_messages = warning;
 \echo '== ruvector tour =='
-DROP TABLE IF EXISTS tour_items;
 CREATE EXTENSION IF NOT EXISTS ruvector;
+-- A previous tour's objects: the graph first, then its tables.
+\o /dev/null
+SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name = 'tour';
+\o
+DROP TABLE IF EXISTS tour_items, tour_edges, tour_knn;
 
 \echo '\n-- pgvector-compatible vector type and operators'
 SELECT '[1,2,3]'::vector AS v,
@@ -30,7 +34,6 @@ SELECT cluster, size, subvector(centroid, 1, 4) AS centroid_first_4 FROM ruvecto
 SELECT round(ruvector_worker_ping()::numeric, 1) AS worker_round_trip_us;
 
 \echo '\n-- a ruivfflat index (trained on the worker); the planner uses it for ORDER BY ... LIMIT'
-DROP TABLE IF EXISTS tour_edges, tour_knn;
 CREATE INDEX tour_items_ivf ON tour_items USING ruivfflat (embedding vector_l2_ops) WITH (lists = 30);
 SET ivfflat.probes = 3;
 EXPLAIN (COSTS OFF) SELECT id FROM tour_items ORDER BY embedding <-> (SELECT embedding FROM tour_items WHERE id = 1) LIMIT 5;
@@ -45,7 +48,6 @@ SELECT ruvector_gnn_model_create('tour_gcn', 'gcn', ARRAY[16, 8, 3]);
 \o
 SELECT name, layers, layer_types, dims, parameters FROM ruvector_gnn_models WHERE name = 'tour_gcn';
 \o /dev/null
-SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name = 'tour';
 SELECT ruvector_graph_create('tour', 'tour_items', 'tour_knn', weight_column => 'weight');
 \o
 SELECT node_id, embedding FROM ruvector_gnn_forward('tour_gcn', 'tour') ORDER BY node_id LIMIT 3;
