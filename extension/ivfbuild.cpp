@@ -130,7 +130,9 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
 	float *row = static_cast<float *>(palloc(sizeof(float) * bs->dim));
-	if (row_vector(bs, tid, values[0], isnull[0], row)) {
+	bool indexed = row_vector(bs, tid, values[0], isnull[0], row);
+	MemoryContextSwitchTo(old);
+	if (indexed) {
 		bs->rows_seen++;
 		Size slot_index;
 		if (bs->sample_count < bs->sample_target)
@@ -141,12 +143,9 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 		}
 		if (slot_index != SIZE_MAX)
 			memcpy(bs->samples + slot_index * bs->dim, row, sizeof(float) * bs->dim);
-		if (bs->rows) {
-			MemoryContextSwitchTo(old);
+		if (bs->rows)
 			keep_row(bs, tid, row);
-		}
 	}
-	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_cxt);
 }
 
