@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(58);
+SELECT plan(60);
 
 -- Seeded clustered data: 100 centres in 16 dimensions, 10k points, 50 queries from the same mixture.
 SELECT setseed(0.42);
@@ -210,6 +210,18 @@ SET ROLE ivf_nobody;
 SELECT throws_ok($$SELECT * FROM ruvector_ivfflat_stats('items_l2')$$, '42501', 'permission denied for table items',
                  'stats need SELECT on the table');
 RESET ROLE;
+
+-- Temporary and unlogged tables (pages are written straight to storage; temp ones are local).
+CREATE TEMP TABLE tmp_items AS SELECT id, v FROM items;
+CREATE INDEX tmp_items_idx ON tmp_items USING ruivfflat (v) WITH (lists = 20);
+SET LOCAL enable_seqscan = off;
+SET LOCAL ivfflat.probes = 20;
+SELECT results_eq('SELECT id FROM tmp_items ORDER BY v <-> (SELECT v FROM queries WHERE qid = 3) LIMIT 10',
+                  'SELECT unnest(ids) FROM truth WHERE qid = 3', 'an index on a temporary table answers exactly with probes = lists');
+CREATE UNLOGGED TABLE ul_items AS SELECT id, v FROM items;
+CREATE INDEX ul_items_idx ON ul_items USING ruivfflat (v) WITH (lists = 20);
+SELECT results_eq('SELECT id FROM ul_items ORDER BY v <-> (SELECT v FROM queries WHERE qid = 3) LIMIT 10',
+                  'SELECT unnest(ids) FROM truth WHERE qid = 3', 'and on an unlogged table');
 
 SELECT * FROM finish();
 ROLLBACK;
