@@ -98,6 +98,18 @@ CREATE FUNCTION ruvector_graph_uncache(graph_id integer) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION ruvector_graph_uncache(integer) FROM PUBLIC;
 
+-- The graph's version triggers on those of its tables that still exist.
+CREATE FUNCTION ruvector_graph_drop_triggers(graph text, node_table regclass, edge_table regclass) RETURNS void
+	LANGUAGE plpgsql AS $$
+DECLARE t regclass;
+BEGIN
+	FOREACH t IN ARRAY ARRAY[node_table, edge_table] LOOP
+		IF EXISTS (SELECT 1 FROM pg_class WHERE oid = t) THEN
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(graph), t);
+		END IF;
+	END LOOP;
+END $$;
+
 CREATE FUNCTION ruvector_graph_drop(name text) RETURNS void
 	LANGUAGE plpgsql AS $$
 DECLARE r record; id integer;
@@ -106,13 +118,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'graph "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
-	-- A table may be gone already (the drop event trigger below normally handles that).
-	IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.node_table) THEN
-		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.node_table);
-	END IF;
-	IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.edge_table) THEN
-		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(name), r.edge_table);
-	END IF;
+	PERFORM ruvector_graph_drop_triggers(name, r.node_table, r.edge_table);
 	id := ruvector_graph_unregister(name);
 END $$;
 
@@ -120,17 +126,13 @@ END $$;
 -- and indexes: the version trigger left on the other table, the catalog row and the cached copy.
 CREATE FUNCTION ruvector_graph_on_drop() RETURNS event_trigger
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
-DECLARE r record; t regclass;
+DECLARE r record;
 BEGIN
 	FOR r IN SELECT c.* FROM ruvector_graph_catalog c
 	         WHERE c.node_table::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE classid = 'pg_class'::regclass)
 	            OR c.edge_table::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE classid = 'pg_class'::regclass)
 	LOOP
-		FOREACH t IN ARRAY ARRAY[r.node_table, r.edge_table] LOOP
-			IF EXISTS (SELECT 1 FROM pg_class WHERE oid = t) THEN
-				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', ruvector_graph_trigger_name(r.name), t);
-			END IF;
-		END LOOP;
+		PERFORM ruvector_graph_drop_triggers(r.name, r.node_table, r.edge_table);
 		DELETE FROM ruvector_graph_catalog WHERE graph_id = r.graph_id;
 		PERFORM ruvector_graph_uncache(r.graph_id);
 		RAISE NOTICE 'graph "%" was dropped with its table', r.name;
