@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(46);
+SELECT plan(51);
 
 -- Five points on a line and one far away.
 CREATE TABLE pts (id bigint PRIMARY KEY, v vector(2));
@@ -140,6 +140,23 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'dn'::regclass AND NO
           'and its version trigger on the node table');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'doomed')$$, '42704',
                  'graph "doomed" does not exist', 'the graph is gone');
+
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]')$$, '22004', 'graph must be given', 'subgraph search without a graph');
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', -1, graph => 'path')$$, '22023', 'max_hops must be at least 0', 'max_hops < 0');
+
+-- With the drop event trigger disabled, a graph can outlive its table: a clear error, and drop works.
+CREATE TABLE dn2 (id bigint PRIMARY KEY, embedding vector(2));
+INSERT INTO dn2 VALUES (1, '[1,0]');
+CREATE TABLE de2 (src_id bigint, dst_id bigint);
+SELECT ruvector_graph_create('orphan', 'dn2', 'de2');
+ALTER EVENT TRIGGER ruvector_graph_on_drop DISABLE;
+DROP TABLE de2;
+ALTER EVENT TRIGGER ruvector_graph_on_drop ENABLE;
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'orphan')$$, '42P01',
+                 'a table of graph "orphan" no longer exists', 'a graph whose table is gone: clear error');
+SELECT lives_ok($$SELECT ruvector_graph_drop('orphan')$$, 'ruvector_graph_drop still removes it');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'dn2'::regclass AND NOT tgisinternal), 0::bigint,
+          'with its trigger on the remaining table');
 
 SELECT * FROM finish();
 ROLLBACK;
