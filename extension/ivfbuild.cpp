@@ -2,7 +2,8 @@
 //
 //   1. sampling    one heap scan, reservoir sample (Algorithm R, fixed seed: builds are repeatable)
 //                  bounded by maintenance_work_mem; while the rows fit in maintenance_work_mem
-//                  the scan also keeps them all (tid and vector)
+//                  the scan also keeps them all (tid and vector), and the sample is a list of
+//                  kept rows until they stop fitting
 //   2. k-means     the sample goes to the worker, which trains on all its threads (spherical for
 //                  cosine and inner product)
 //   3. assigning   rows go to the worker in batches for their nearest list (on all its threads),
@@ -57,7 +58,8 @@ struct BuildState {
 	MemoryContext tmp_cxt;  // reset per row
 
 	// sampling
-	float *samples;
+	float *samples;     // the sample's vectors in slot order, or nullptr while sample_rows holds it
+	Size *sample_rows;  // while the rows are kept: the kept row in each sample slot
 	Size sample_target;
 	Size sample_count;
 	uint64 rows_seen;
@@ -115,7 +117,60 @@ void advise_huge_pages(void *p, Size bytes)
 		(void) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_HUGEPAGE);
 }
 
-// Keep one more row in memory; false (and everything kept is freed) when it would not fit.
+// The rows no longer fit: the sample becomes vectors of its own, carved out of the kept rows in
+// place (so memory never holds both), and the other kept rows are freed. The sampled rows move to
+// the front in ascending row order (no source is overwritten before it is read), then into slot
+// order by following the cycles of the permutation; the sample is then the one the copying path
+// would have made.
+void stop_keeping_rows(BuildState *bs)
+{
+	Size m = bs->sample_count;
+	elog(DEBUG1, "ruivfflat build: rows stopped fitting in maintenance_work_mem after %zu rows; the sample of %zu rows moves out of them",
+		 bs->row_count, m);
+	Size row_bytes = sizeof(float) * Size(bs->dim);
+	auto row = [bs](Size i) { return bs->rows + i * bs->dim; };
+	struct Pick {
+		Size row;
+		Size slot;
+	};
+	Pick *picks = static_cast<Pick *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Pick) * (m + 1)));
+	for (Size s = 0; s < m; s++)
+		picks[s] = {bs->sample_rows[s], s};
+	std::sort(picks, picks + m, [](const Pick &a, const Pick &b) { return a.row < b.row; });
+	Size *from = static_cast<Size *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Size) * (m + 1)));
+	for (Size r = 0; r < m; r++) {
+		if (picks[r].row != r)
+			memcpy(row(r), row(picks[r].row), row_bytes);
+		from[picks[r].slot] = r;  // slot's vector is now at position r
+	}
+	float *tmp = static_cast<float *>(palloc(row_bytes));
+	for (Size i = 0; i < m; i++) {
+		if (from[i] == i)
+			continue;
+		memcpy(tmp, row(i), row_bytes);
+		Size j = i;
+		while (from[j] != i) {
+			Size k = from[j];
+			memcpy(row(j), row(k), row_bytes);
+			from[j] = j;
+			j = k;
+		}
+		memcpy(row(j), tmp, row_bytes);
+		from[j] = j;
+	}
+	pfree(tmp);
+	pfree(from);
+	pfree(picks);
+	bs->samples = static_cast<float *>(repalloc_huge(bs->rows, bs->sample_target * row_bytes));
+	pfree(bs->row_tids);
+	pfree(bs->sample_rows);
+	bs->rows = nullptr;
+	bs->row_tids = nullptr;
+	bs->sample_rows = nullptr;
+	bs->row_count = bs->row_capacity = 0;
+}
+
+// Keep one more row in memory; false (and the kept rows are given up) when it would not fit.
 bool keep_row(BuildState *bs, ItemPointer tid, const float *row)
 {
 	Size row_bytes = sizeof(float) * Size(bs->dim) + sizeof(ItemPointerData);
@@ -123,11 +178,7 @@ bool keep_row(BuildState *bs, ItemPointer tid, const float *row)
 		Size grow = std::max<Size>(bs->row_capacity * 2, 1024);
 		grow = std::min(grow, bs->row_budget / row_bytes);
 		if (grow <= bs->row_capacity) {
-			pfree(bs->rows);
-			pfree(bs->row_tids);
-			bs->rows = nullptr;
-			bs->row_tids = nullptr;
-			bs->row_count = bs->row_capacity = 0;
+			stop_keeping_rows(bs);
 			return false;
 		}
 		bs->rows = static_cast<float *>(repalloc_huge(bs->rows, grow * sizeof(float) * bs->dim));
@@ -148,6 +199,9 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 	bool indexed = row_vector(bs, tid, values[0], isnull[0], row);
 	MemoryContextSwitchTo(old);
 	if (indexed) {
+		// Keep the row first: if that gives up keeping, the sample moves out of the kept rows
+		// as it was before this row.
+		bool kept = bs->rows && keep_row(bs, tid, row);
 		bs->rows_seen++;
 		Size slot_index;
 		if (bs->sample_count < bs->sample_target)
@@ -156,10 +210,12 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 			uint64 j = pg_prng_uint64_range(&bs->prng, 0, bs->rows_seen - 1);
 			slot_index = j < bs->sample_target ? Size(j) : SIZE_MAX;
 		}
-		if (slot_index != SIZE_MAX)
-			memcpy(bs->samples + slot_index * bs->dim, row, sizeof(float) * bs->dim);
-		if (bs->rows)
-			keep_row(bs, tid, row);
+		if (slot_index != SIZE_MAX) {
+			if (kept)
+				bs->sample_rows[slot_index] = bs->row_count - 1;
+			else
+				memcpy(bs->samples + slot_index * bs->dim, row, sizeof(float) * bs->dim);
+		}
 	}
 	MemoryContextReset(bs->tmp_cxt);
 }
@@ -187,25 +243,41 @@ void sample_rows(BuildState *bs)
 								  bs->lists_requested, bs->dim),
 						errhint("Raise maintenance_work_mem or use fewer lists.")));
 	bs->sample_target = std::max<Size>(std::min(want, fit), 1);
-	bs->samples = static_cast<float *>(MemoryContextAllocHuge(CurrentMemoryContext, bs->sample_target * row_bytes));
 	bs->sample_count = 0;
 	bs->rows_seen = 0;
-	// The rest of maintenance_work_mem may keep every row, saving the second scan and the sort.
-	Size used = bs->sample_target * row_bytes;
-	bs->row_budget = budget > used ? budget - used : 0;
+	// While every row fits in maintenance_work_mem, the scan keeps them all (saving the second scan
+	// and the sort), and the sample is a list of kept rows, not a copy of them.
+	Size index_bytes = bs->sample_target * sizeof(Size);
+	Size per_row = row_bytes + sizeof(ItemPointerData) + sizeof(int32) + sizeof(uint32);  // + label, order
+	Size rows_fit = budget > index_bytes ? (budget - index_bytes) / per_row : 0;
 	Size first = reltuples > 0 ? Size(reltuples * 1.05) + 1024 : 1024;
-	Size per_row = row_bytes + sizeof(ItemPointerData) + sizeof(int32) + sizeof(uint32);
-	first = std::min(first, bs->row_budget / per_row);
+	first = std::min(first, rows_fit);
 	if (first > 0) {
 		bs->rows = static_cast<float *>(MemoryContextAllocHuge(CurrentMemoryContext, first * row_bytes));
 		advise_huge_pages(bs->rows, first * row_bytes);
 		bs->row_tids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(CurrentMemoryContext, first * sizeof(ItemPointerData)));
 		bs->row_capacity = first;
-		// labels and order come later; keep room for them
-		bs->row_budget = bs->row_budget / per_row * (row_bytes + sizeof(ItemPointerData));
-	}
+		bs->row_budget = rows_fit * (row_bytes + sizeof(ItemPointerData));
+		bs->sample_rows = static_cast<Size *>(MemoryContextAllocHuge(CurrentMemoryContext, index_bytes));
+	} else
+		bs->samples = static_cast<float *>(MemoryContextAllocHuge(CurrentMemoryContext, bs->sample_target * row_bytes));
 	pg_prng_seed(&bs->prng, 42);
 	table_index_build_scan(bs->heap, bs->index, bs->info, true, true, sample_callback, bs, nullptr);
+}
+
+// The sample's vectors, gathered from the kept rows in slot order.
+void send_sample_rows(BuildState *bs)
+{
+	Size row_bytes = sizeof(float) * Size(bs->dim);
+	Size per_chunk = std::max<Size>((Size(1) << 20) / row_bytes, 1);
+	float *chunk = static_cast<float *>(palloc(per_chunk * row_bytes));
+	for (Size done = 0; done < bs->sample_count; done += per_chunk) {
+		Size m = std::min(per_chunk, bs->sample_count - done);
+		for (Size i = 0; i < m; i++)
+			memcpy(chunk + i * bs->dim, bs->rows + bs->sample_rows[done + i] * bs->dim, row_bytes);
+		worker_request_send_data(std::as_bytes(std::span(chunk, m * bs->dim)));
+	}
+	pfree(chunk);
 }
 
 void train(BuildState *bs)
@@ -234,7 +306,10 @@ void train(BuildState *bs)
 				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
 											  : proto::KmeansMetric::l2;  // L1 lists are trained as L2
 	worker_request_begin(proto::MsgType::kmeans, palloc_encoded(req));
-	worker_request_send_data(std::as_bytes(std::span(bs->samples, n * bs->dim)));
+	if (bs->sample_rows)
+		send_sample_rows(bs);
+	else
+		worker_request_send_data(std::as_bytes(std::span(bs->samples, n * bs->dim)));
 	worker_request_send_end();
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
@@ -250,8 +325,12 @@ void train(BuildState *bs)
 		memcpy(bs->centroids + Size(c) * bs->dim, buf + sizeof h + row_bytes * c + sizeof(int64),
 			   sizeof(float) * bs->dim);
 	pfree(buf);
-	pfree(bs->samples);
+	if (bs->samples)
+		pfree(bs->samples);
+	if (bs->sample_rows)
+		pfree(bs->sample_rows);
 	bs->samples = nullptr;
+	bs->sample_rows = nullptr;
 }
 
 // The nearest list of each of n rows, from the worker (all on its threads).

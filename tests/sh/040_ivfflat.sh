@@ -52,22 +52,38 @@ n=$(echo "$seen" | tr ',' '\n' | grep -cE 'sampling|performing k-means|assigning
 q "DROP TABLE big"
 
 # --- the two ways a build orders rows: kept in memory (counting sort) when they fit in
-# maintenance_work_mem, else a second scan into a tuplesort. Same sample, same centroids, so the
-# same lists: probes = 1 gives the same answers either way.
-build_path() {  # build_path MEM: builds pts_mem with that maintenance_work_mem, prints the path taken
+# maintenance_work_mem, else a second scan into a tuplesort. While rows are kept the sample is a
+# list of kept rows; when they stop fitting mid-scan its vectors are moved out of them (in place,
+# into the sample's slot order). Same sample, same centroids, so the same lists: probes = 1 gives
+# the same answers either way. vector(32), 20000 rows: at 1MB about 7000 rows fit, so with
+# lists = 10 (2560 samples) the rows stop fitting after the reservoir has been replacing entries,
+# and with lists = 40 (10240 samples) while it is still filling.
+q "CREATE TABLE pts_mem_t (id int PRIMARY KEY, v vector(32))"
+q "INSERT INTO pts_mem_t SELECT i, ARRAY(SELECT (((i % 50) * 7 + d * 13) % 41)::real + ((i * 31 + d * 17) % 100) / 100.0 FROM generate_series(1, 32) d)::vector(32) FROM generate_series(1, 20000) i"
+build_path() {  # build_path MEM LISTS: builds pts_mem with them, prints the path taken (and where keeping stopped)
 	psql -X -q -At -c "DROP INDEX IF EXISTS pts_mem" -c "SET maintenance_work_mem = '$1'" -c "SET client_min_messages = debug1" \
-		-c "CREATE INDEX pts_mem ON pts USING ruivfflat (v) WITH (lists = 40)" 2>&1 |
-		sed -nE 's/.*assigning [0-9.]+ s \(([a-z ]+)\).*/\1/p'
+		-c "CREATE INDEX pts_mem ON pts_mem_t USING ruivfflat (v) WITH (lists = $2)" 2>&1 |
+		sed -nE -e 's/.*assigning [0-9.]+ s \(([a-z ]+)\).*/\1/p' -e 's/.*rows stopped fitting in maintenance_work_mem after ([0-9]+) rows; the sample of ([0-9]+) rows.*/stopped \1 \2/p' | paste -sd' '
 }
 probe1() {
 	psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 1" -c "SET enable_indexscan = on" \
-		-c "SELECT string_agg(r.ids, ';' ORDER BY q.id) FROM pts q CROSS JOIN LATERAL (SELECT string_agg(id::text, ',') AS ids FROM (SELECT p.id FROM pts p ORDER BY p.v <-> q.v LIMIT 5) s) r WHERE q.id % 1000 = 1"
+		-c "SELECT string_agg(r.ids, ';' ORDER BY q.id) FROM pts_mem_t q CROSS JOIN LATERAL (SELECT string_agg(id::text, ',') AS ids FROM (SELECT p.id FROM pts_mem_t p ORDER BY p.v <-> q.v LIMIT 5) s) r WHERE q.id % 1000 = 1"
 }
-is "$(build_path 64MB)" "rows kept in memory" "a build whose rows fit in maintenance_work_mem keeps them (no second scan, no sort)"
-kept=$(probe1)
-is "$(build_path 1MB)" "second scan and sort" "with too little maintenance_work_mem it scans again and sorts"
-is "$(probe1)" "$kept" "both give the same lists: probes = 1 answers agree for 20 queries"
-q "DROP INDEX pts_mem"
+for lists in 10 40; do
+	is "$(build_path 64MB $lists)" "rows kept in memory" "lists $lists: a build whose rows fit in maintenance_work_mem keeps them (no second scan, no sort)"
+	kept=$(probe1)
+	path=$(build_path 1MB $lists)
+	[[ $path =~ ^stopped\ [0-9]+\ [0-9]+\ second\ scan\ and\ sort$ ]]
+	ok $? "lists $lists: with 1MB the rows stop fitting mid-scan, then it scans again and sorts ($path)"
+	read -r _ at m _ <<<"$path"
+	if [ "$lists" = 10 ]; then
+		[ "${at:-0}" -gt "${m:-0}" ] && [ "${m:-0}" = 2560 ]; ok $? "lists 10: the reservoir was full (2560 of $at rows) when the rows stopped fitting"
+	else
+		[ "${at:-0}" = "${m:-1}" ]; ok $? "lists 40: the reservoir was still filling ($m of $at rows) when the rows stopped fitting"
+	fi
+	is "$(probe1)" "$kept" "lists $lists: both give the same lists: probes = 1 answers agree for 20 queries"
+done
+q "DROP TABLE pts_mem_t"
 
 # --- DROP INDEX removes the cache entry
 oid=$(q "SELECT 'pts_idx'::regclass::oid")
