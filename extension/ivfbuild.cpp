@@ -43,7 +43,7 @@ BuildHook *ivf_build_hook = nullptr;
 
 namespace {
 
-constexpr int kTrainingIterations = 25;     // FAISS's default for IVF training
+constexpr int kTrainingIterations = 25;     // FAISS's k-means default (its IVF training stops at 10)
 constexpr Size kSamplesPerList = 256;       // FAISS's max_points_per_centroid
 constexpr Size kAssignBatchBytes = Size(16) << 20;
 
