@@ -71,23 +71,29 @@ prewarm() {
 worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
 
 # build_index LISTS: CREATE INDEX timed by psql; prints the best of up to 3 builds (repeated while the
-# builds so far took < 10 s in total), in seconds. Leaves the index in place.
+# builds so far took < 10 s in total), in seconds, followed by that build's phase times as JSON fields
+# (from the build's DEBUG1 line: sampling, k-means, assigning, writing, fsync). Leaves the index in place.
 build_index() {
-	local lists=$1 best="" total=0 s
+	local lists=$1 best="" best_phases="" total=0 s phases
 	for _ in 1 2 3; do
 		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf"
 		s=$(psql -X -q -v ON_ERROR_STOP=1 2>"$BENCH_TMP/build.err" <<-SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+		SET client_min_messages = debug1;
 		\timing on
 		CREATE INDEX items_ivf ON items USING ruivfflat (embedding vector_l2_ops) WITH (lists = $lists);
 		SQL
 		) || true
 		[ -n "$s" ] || { cat "$BENCH_TMP/build.err" >&2; die "CREATE INDEX ... USING ruivfflat (lists = $lists) failed"; }
+		phases=$(sed -nE 's/.*ruivfflat build: sampling ([0-9.]+) s, k-means ([0-9.]+) s, assigning ([0-9.]+) s \(([a-z ]+)\), writing ([0-9.]+) s, fsync ([0-9.]+) s.*/"sampling":\1,"kmeans":\2,"assigning":\3,"path":"\4","writing":\5,"fsync":\6/p' "$BENCH_TMP/build.err")
 		s=$($PY -c "print($s / 1000)")
-		best=$($PY -c "print(min(float(v) for v in '$best $s'.split()))")
+		if [ -z "$best" ] || $PY -c "import sys; sys.exit(0 if $s < $best else 1)"; then
+			best=$s best_phases=$phases
+		fi
 		total=$($PY -c "print($total + $s)")
 		$PY -c "import sys; sys.exit(0 if $total < 10 else 1)" || break
 	done
 	$PY -c "print('%.3f' % $best)"
+	echo "${best_phases:-\"path\":\"unknown\"}"
 }
 
 # check_plans: both query forms must use the ruivfflat index (custom and generic plans for pgbench's).
@@ -179,9 +185,9 @@ for size in $SIZES; do
 		restart_cluster "ruvector.worker_threads=1"
 		[ "$(worker_threads)" = 1 ] || die "ruvector.worker_threads=1 did not take effect"
 		for lists in $LISTS; do
-			s=$(build_index "$lists")
-			echo "lists $lists, 1 thread: CREATE INDEX $s s"
-			record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":1,\"seconds\":$s}"
+			{ read -r s; read -r phases; } < <(build_index "$lists")
+			echo "lists $lists, 1 thread: CREATE INDEX $s s ($phases)"
+			record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":1,\"seconds\":$s,$phases}"
 			psql -X -q -c "DROP INDEX items_ivf"
 		done
 		restart_cluster
@@ -189,16 +195,16 @@ for size in $SIZES; do
 
 	for lists in $LISTS; do
 		say "$label, lists $lists: build ($threads threads)"
-		s=$(build_index "$lists")
+		{ read -r s; read -r phases; } < <(build_index "$lists")
 		size_bytes=$(psql -X -At -c "SELECT pg_relation_size('items_ivf')")
-		echo "lists $lists, $threads threads: CREATE INDEX $s s, index size $((size_bytes / 1048576)) MB"
+		echo "lists $lists, $threads threads: CREATE INDEX $s s ($phases), index size $((size_bytes / 1048576)) MB"
 		imbalance=null
 		if [ "$(psql -X -At -c "SELECT to_regprocedure('ruvector_ivfflat_stats(regclass)') IS NOT NULL")" = t ]; then
 			psql -X -c "SELECT * FROM ruvector_ivfflat_stats('items_ivf')" | head -20 || true
 			imbalance=$(psql -X -At -c "SELECT imbalance FROM ruvector_ivfflat_stats('items_ivf')" 2>/dev/null || true)
 			[ -n "$imbalance" ] || imbalance=null
 		fi
-		record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":$threads,\"seconds\":$s,\"index_bytes\":$size_bytes,\"imbalance\":$imbalance}"
+		record "{\"kind\":\"ruv_build\",\"dataset\":\"$label\",\"lists\":$lists,\"threads\":$threads,\"seconds\":$s,\"index_bytes\":$size_bytes,\"imbalance\":$imbalance,$phases}"
 		check_plans
 		printf '%-7s %-10s %-10s\n' probes recall@10 QPS
 		for p in $PROBES; do
@@ -218,6 +224,15 @@ for size in $SIZES; do
 	$PY "$BENCH_DIR/ivfflat_faiss.py" flat "$prefix" "$label" "$SECS" "$NQ" | tee -a "$RESULTS"
 	psql -X -q -c "DROP TABLE items, queries"
 done
+
+# What this machine gives two threads of pure compute: OpenBLAS sgemm with 1 and with $threads threads.
+if [ "$threads" -ne 1 ]; then
+	say "machine reference: OpenBLAS sgemm, 1 and $threads threads"
+	g1=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $PY "$BENCH_DIR/ivfflat_faiss.py" gemm)
+	gt=$(OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads $PY "$BENCH_DIR/ivfflat_faiss.py" gemm)
+	echo "sgemm 4096^3: 1 thread $g1 s, $threads threads $gt s"
+	record "{\"kind\":\"machine_gemm\",\"threads\":$threads,\"seconds_1\":$g1,\"seconds_t\":$gt}"
+fi
 
 faiss_version=$($PY -c "import faiss; print(faiss.__version__)")
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)

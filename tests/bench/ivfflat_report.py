@@ -47,7 +47,7 @@ def tables(recs, meta):
     ds = datasets_in_order(recs)
     by = {}
     for r in recs:
-        key = (r["kind"], r["dataset"], r.get("lists"), r.get("probes"), r.get("threads"))
+        key = (r["kind"], r.get("dataset"), r.get("lists"), r.get("probes"), r.get("threads"))
         by[key] = r
 
     def get(kind, d, lists=None, probes=None, thr=None, field="qps"):
@@ -60,9 +60,9 @@ def tables(recs, meta):
                "| FAISS QPS | ruvector/FAISS QPS | FAISS vectors/query |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d in ds:
-        lists_seen = sorted({r["lists"] for r in recs if r["dataset"] == d and r["kind"] in ("ruv_query", "faiss_query")})
+        lists_seen = sorted({r["lists"] for r in recs if r.get("dataset") == d and r["kind"] in ("ruv_query", "faiss_query")})
         for lists in lists_seen:
-            probes = sorted({r["probes"] for r in recs if r["dataset"] == d and r.get("lists") == lists
+            probes = sorted({r["probes"] for r in recs if r.get("dataset") == d and r.get("lists") == lists
                              and r["kind"] in ("ruv_query", "faiss_query")})
             for p in probes:
                 rr = get("ruv_query", d, lists, p, field="recall")
@@ -82,7 +82,7 @@ def tables(recs, meta):
                "| ruvector index size (MB) | list imbalance ruvector / FAISS |" % (t, t, t))
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d in ds:
-        lists_seen = sorted({r["lists"] for r in recs if r["dataset"] == d and r["kind"] in ("ruv_build", "faiss_build")})
+        lists_seen = sorted({r["lists"] for r in recs if r.get("dataset") == d and r["kind"] in ("ruv_build", "faiss_build")})
         for lists in lists_seen:
             rt = get("ruv_build", d, lists, thr=threads, field="seconds")
             r1 = get("ruv_build", d, lists, thr=1, field="seconds")
@@ -95,6 +95,41 @@ def tables(recs, meta):
                 d, lists, fmt(rt, ".2f"), fmt(r1, ".2f"), fmt(ratio(r1, rt), ".2f"), fmt(ft, ".2f"),
                 fmt(f1, ".2f"), fmt(ratio(ft, rt), ".2f"), fmt(size / 1048576 if size else None, ".1f"),
                 fmt(ri, ".2f"), fmt(fi, ".2f")))
+
+    out.append("\n### Where the build's time goes\n")
+    out.append("Phase times of the best build (its `DEBUG1` line). k-means and assigning run on the worker's "
+               "threads (assigning includes shipping the rows to the worker through the queue); sampling (the "
+               "heap scan), writing (building, WAL-logging and writing the pages) and fsync run in the backend. "
+               "\"bound\" is the whole build's %s-thread/1-thread ratio if k-means and assigning scaled "
+               "perfectly and the rest did not change: (total₁ − worker₁ + worker₁ / %s) / total₁.\n" % (t, t))
+    out.append("| dataset | lists | threads | sampling (s) | k-means (s) | assigning (s) | writing (s) | fsync (s) "
+               "| total (s) | build %s thr / 1 thr | k-means + assigning %s thr / 1 thr | bound |" % (t, t))
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for d in ds:
+        lists_seen = sorted({r["lists"] for r in recs if r.get("dataset") == d and r["kind"] == "ruv_build"})
+        for lists in lists_seen:
+            r1 = by.get(("ruv_build", d, lists, None, 1))
+            rt = by.get(("ruv_build", d, lists, None, threads))
+            w1 = r1["kmeans"] + r1["assigning"] if r1 and "kmeans" in r1 else None
+            wt = rt["kmeans"] + rt["assigning"] if rt and "kmeans" in rt else None
+            bound = (r1["seconds"] - w1 + w1 / threads) / r1["seconds"] if w1 is not None and threads else None
+            for thr, r in ((1, r1), (threads, rt)):
+                if r is None:
+                    continue
+                last = thr == threads
+                out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    d, lists, thr, fmt(r.get("sampling"), ".2f"), fmt(r.get("kmeans"), ".2f"),
+                    fmt(r.get("assigning"), ".2f"), fmt(r.get("writing"), ".2f"), fmt(r.get("fsync"), ".2f"),
+                    fmt(r["seconds"], ".2f"),
+                    fmt(ratio(rt["seconds"], r1["seconds"]) if last and r1 and rt else None, ".2f"),
+                    fmt(ratio(wt, w1) if last else None, ".2f"), fmt(bound if last else None, ".2f")))
+    g = [r for r in recs if r["kind"] == "machine_gemm"]
+    if g:
+        out.append("")
+        out.append("Machine reference, same run: a float32 4096³ matrix product (numpy on OpenBLAS) takes %.3f s on "
+                   "1 thread and %.3f s on %d: %d threads / 1 thread = %.2f (%.2f would be perfect scaling)." % (
+                       g[0]["seconds_1"], g[0]["seconds_t"], g[0]["threads"], g[0]["threads"],
+                       g[0]["seconds_t"] / g[0]["seconds_1"], 1 / g[0]["threads"]))
 
     out.append("\n### Exact search (no index)\n")
     out.append("| dataset | ruvector seq scan QPS | ruvector recall@10 (first 20 queries) | FAISS IndexFlatL2 QPS "
@@ -125,17 +160,17 @@ def tables(recs, meta):
 
 def plot(recs, path):
     ds = datasets_in_order(recs)
-    ds = [d for d in ds if any(r["dataset"] == d and r["kind"] in ("ruv_query", "faiss_query") for r in recs)]
+    ds = [d for d in ds if any(r.get("dataset") == d and r["kind"] in ("ruv_query", "faiss_query") for r in recs)]
     if not ds:
         return False
     fig, axes = plt.subplots(1, len(ds), figsize=(6 * len(ds), 4.8), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, d in zip(axes[0], ds):
-        lists_seen = sorted({r["lists"] for r in recs if r["dataset"] == d and r["kind"] in ("ruv_query", "faiss_query")})
+        lists_seen = sorted({r["lists"] for r in recs if r.get("dataset") == d and r["kind"] in ("ruv_query", "faiss_query")})
         for i, lists in enumerate(lists_seen):
             for kind, engine, style, marker in (("ruv_query", "ruvector", "-", "o"), ("faiss_query", "FAISS", "--", "s")):
                 pts = sorted((r["probes"], r["recall"], r["qps"]) for r in recs
-                             if r["kind"] == kind and r["dataset"] == d and r["lists"] == lists)
+                             if r["kind"] == kind and r.get("dataset") == d and r["lists"] == lists)
                 if not pts:
                     continue
                 ax.plot([p[1] for p in pts], [p[2] for p in pts], style, marker=marker, color=colors[i % len(colors)],
@@ -145,7 +180,7 @@ def plot(recs, path):
                         ax.annotate(str(p), (rc, q), textcoords="offset points", xytext=(4, 4), fontsize=7)
         for kind, label, style in (("ruv_exact", "ruvector seq scan", ":"), ("faiss_flat", "FAISS flat", "-.")):
             for r in recs:
-                if r["kind"] == kind and r["dataset"] == d:
+                if r["kind"] == kind and r.get("dataset") == d:
                     ax.axhline(r["qps"], color="grey", linestyle=style, linewidth=1, label="%s (exact)" % label)
         ax.set_yscale("log")
         ax.set_xlabel("recall@10")
