@@ -79,6 +79,8 @@ struct BuildState {
 	float *centroids;
 
 	// assigning
+	dsm_segment *xfer[2];  // shared buffers the worker reads batches from (open_assign_buffers)
+	float *xfer_rows[2];
 	float *batch;
 	ItemPointerData *batch_tids;
 	Size batch_capacity;
@@ -333,13 +335,58 @@ void train(BuildState *bs)
 	bs->sample_rows = nullptr;
 }
 
-// The nearest list of each of n rows, from the worker (all on its threads).
-void assign_batch(BuildState *bs, const float *x, Size n, int32 *labels)
+/* Assigning: batches of rows go to the worker for their nearest list (on all its threads). */
+
+// Rows per assignment request.
+Size assign_batch_rows(const BuildState *bs) { return std::max<Size>(kAssignBatchBytes / (sizeof(float) * bs->dim), 64); }
+
+void close_assign_buffers(BuildState *bs);
+
+// Two shared segments, each [centroids][one batch of rows], that the worker maps instead of
+// receiving the rows through the queue: while it assigns the batch in one, the backend copies
+// the next batch into the other. Without them (over ruvector.shared_memory_limit, or centroids
+// too large to repeat) batches go as data frames. Each holds up to max_rows rows.
+void open_assign_buffers(BuildState *bs, Size max_rows)
 {
-	if (bs->lists <= 1) {
-		memset(labels, 0, sizeof(int32) * n);
+	constexpr Size kMaxCentroidBytes = Size(48) << 20;
+	Size centroid_bytes = Size(bs->lists) * bs->dim * sizeof(float);
+	if (bs->lists <= 1 || centroid_bytes > kMaxCentroidBytes)
 		return;
+	Size bytes = centroid_bytes + std::min(max_rows, assign_batch_rows(bs)) * bs->dim * sizeof(float);
+	for (int h = 0; h < 2; h++) {
+		bs->xfer[h] = worker_input_segment_create(bytes);
+		if (!bs->xfer[h]) {
+			close_assign_buffers(bs);
+			elog(DEBUG1, "ruivfflat build: assignment batches go through the queue (2 x %zu bytes of shared memory are not available)", bytes);
+			return;
+		}
+		auto *base = static_cast<float *>(dsm_segment_address(bs->xfer[h]));
+		memcpy(base, bs->centroids, centroid_bytes);
+		bs->xfer_rows[h] = base + Size(bs->lists) * bs->dim;
 	}
+	elog(DEBUG1, "ruivfflat build: assignment batches go through shared memory (2 x %zu bytes)", bytes);
+}
+
+void close_assign_buffers(BuildState *bs)
+{
+	for (int h = 0; h < 2; h++) {
+		if (bs->xfer[h])
+			worker_input_segment_free(bs->xfer[h]);
+		bs->xfer[h] = nullptr;
+		bs->xfer_rows[h] = nullptr;
+	}
+}
+
+// Copy a batch into buffer h (nothing to do when batches go as data frames).
+void stage_batch(BuildState *bs, int h, const float *x, Size n)
+{
+	if (bs->xfer[h])
+		memcpy(bs->xfer_rows[h], x, n * bs->dim * sizeof(float));
+}
+
+// Post the assignment of a batch, staged in buffer h (or given as x, sent as data frames).
+void post_batch(BuildState *bs, int h, const float *x, Size n)
+{
 	proto::AssignRequest req;
 	req.n = n;
 	req.dim = uint32(bs->dim);
@@ -348,10 +395,17 @@ void assign_batch(BuildState *bs, const float *x, Size n, int32 *labels)
 				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
 				 : bs->metric == Metric::l1   ? proto::KmeansMetric::l1
 											  : proto::KmeansMetric::l2;
-	worker_request_begin(proto::MsgType::assign, palloc_encoded(req));
-	worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
-	worker_request_send_data(std::as_bytes(std::span(x, n * bs->dim)));
+	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), bs->xfer[h]);
+	if (!bs->xfer[h]) {
+		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
+		worker_request_send_data(std::as_bytes(std::span(x, n * bs->dim)));
+	}
 	worker_request_send_end();
+}
+
+// The labels of the batch posted last.
+void collect_batch(BuildState *bs, Size n, int32 *labels)
+{
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
 	worker_request_finish();
@@ -364,8 +418,21 @@ void assign_batch(BuildState *bs, const float *x, Size n, int32 *labels)
 			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("assignment reply names list %d", labels[i])));
 }
 
-// Kept rows: labels in batches, then a counting sort into list order (stable: heap order within
-// a list, as the tuplesort path gives).
+// The nearest list of each of n rows.
+void assign_batch(BuildState *bs, const float *x, Size n, int32 *labels)
+{
+	if (bs->lists <= 1) {
+		memset(labels, 0, sizeof(int32) * n);
+		return;
+	}
+	stage_batch(bs, 0, x, n);
+	post_batch(bs, 0, x, n);
+	collect_batch(bs, n, labels);
+}
+
+// Kept rows: labels in batches (the next batch is copied while the worker assigns the current
+// one), then a counting sort into list order (stable: heap order within a list, as the tuplesort
+// path gives).
 void assign_kept_rows(BuildState *bs)
 {
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseAssigning);
@@ -373,11 +440,26 @@ void assign_kept_rows(BuildState *bs)
 	Size n = bs->row_count;
 	bs->labels = static_cast<int32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * (n + 1)));
 	bs->order = static_cast<uint32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * (n + 1)));
-	Size batch = std::max<Size>(kAssignBatchBytes / (sizeof(float) * bs->dim), 64);
-	for (Size done = 0; done < n; done += batch) {
-		Size m = std::min(batch, n - done);
-		assign_batch(bs, bs->rows + done * bs->dim, m, bs->labels + done);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(done + m));
+	Size batch = assign_batch_rows(bs);
+	if (bs->lists <= 1)
+		memset(bs->labels, 0, sizeof(int32) * n);
+	else if (n > 0) {
+		open_assign_buffers(bs, n);
+		auto rows_of = [&](Size b) { return bs->rows + b * batch * bs->dim; };
+		auto size_of = [&](Size b) { return std::min(batch, n - b * batch); };
+		Size batches = (n + batch - 1) / batch;
+		stage_batch(bs, 0, rows_of(0), size_of(0));
+		post_batch(bs, 0, rows_of(0), size_of(0));
+		for (Size b = 0; b < batches; b++) {
+			int next = int((b + 1) % 2);
+			if (b + 1 < batches)
+				stage_batch(bs, next, rows_of(b + 1), size_of(b + 1));
+			collect_batch(bs, size_of(b), bs->labels + b * batch);
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(b * batch + size_of(b)));
+			if (b + 1 < batches)
+				post_batch(bs, next, rows_of(b + 1), size_of(b + 1));
+		}
+		close_assign_buffers(bs);
 	}
 	Size *start = static_cast<Size *>(palloc0(sizeof(Size) * (bs->lists + 1)));
 	for (Size i = 0; i < n; i++)
@@ -457,8 +539,10 @@ void assign_rows(BuildState *bs)
 	bs->slot = MakeSingleTupleTableSlot(bs->sort_desc, &TTSOpsVirtual);
 	bs->sorted = MakeSingleTupleTableSlot(bs->sort_desc, &TTSOpsMinimalTuple);
 	bs->indexed = 0;
+	open_assign_buffers(bs, bs->batch_capacity);
 	table_index_build_scan(bs->heap, bs->index, bs->info, true, true, assign_callback, bs, nullptr);
 	flush_batch(bs);
+	close_assign_buffers(bs);
 	tuplesort_performsort(bs->sort);
 }
 

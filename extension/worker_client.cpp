@@ -173,7 +173,7 @@ void check_early_error()
 	}
 }
 
-void send_frame(proto::MsgType type, std::span<const std::byte> payload, bool flush)
+void send_frame(proto::MsgType type, std::span<const std::byte> payload, bool flush, dsm_handle input_segment = 0)
 {
 	// Build header + payload as one message without a C++ allocation (longjmp-safe).
 	Size len = sizeof(proto::Header) + payload.size();
@@ -183,6 +183,7 @@ void send_frame(proto::MsgType type, std::span<const std::byte> payload, bool fl
 	h.seq = current.seq++;
 	h.request_id = current.request_id;
 	h.len = uint32(payload.size());
+	h.input_segment = input_segment;
 	memcpy(msg, &h, sizeof h);
 	if (!payload.empty())
 		memcpy(msg + sizeof h, payload.data(), payload.size());
@@ -212,7 +213,7 @@ void require_worker_support()
 						errhint("Add ruvector to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload)
+void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload, dsm_segment *input)
 {
 	require_worker_support();
 	register_callbacks();
@@ -244,7 +245,7 @@ void worker_request_begin(proto::MsgType type, std::span<const std::byte> payloa
 	ring_doorbell(current.slot);
 	SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
 
-	send_frame(type, payload, true);
+	send_frame(type, payload, true, input ? dsm_segment_handle(input) : 0);
 }
 
 void worker_request_send_data(std::span<const std::byte> bytes)
@@ -255,6 +256,28 @@ void worker_request_send_data(std::span<const std::byte> bytes)
 }
 
 void worker_request_send_end() { send_frame(proto::MsgType::end, {}, true); }
+
+namespace {
+
+void release_input_reservation(dsm_segment *, Datum bytes) { memory_release(uint64(DatumGetInt64(bytes))); }
+
+}  // namespace
+
+dsm_segment *worker_input_segment_create(Size bytes)
+{
+	require_worker_support();
+	dsm_segment *seg = dsm_create(bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (!seg)
+		return nullptr;
+	if (!memory_reserve(bytes)) {
+		dsm_detach(seg);
+		return nullptr;
+	}
+	on_dsm_detach(seg, release_input_reservation, Int64GetDatum(int64(bytes)));
+	return seg;
+}
+
+void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
 proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
 {

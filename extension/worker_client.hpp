@@ -30,11 +30,21 @@ std::span<const std::byte> palloc_encoded(const T &value)
 	return {buf, len};
 }
 
-// Start a request: wait for a ready worker and a free slot, post, send the first frame.
-void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {});
+// Start a request: wait for a ready worker and a free slot, post, send the first frame. With
+// input (kmeans, assign, gnn_forward), the request's whole bulk input is already in that segment
+// and no data frames follow: send the end frame next.
+void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {}, dsm_segment *input = nullptr);
 // Stream bulk request data (split into bounded frames), then the end frame.
 void worker_request_send_data(std::span<const std::byte> bytes);
 void worker_request_send_end();
+// A dynamic shared memory segment for a request's bulk input, which the worker maps instead of
+// receiving the bytes through the queue: no copy through the ring and no wake-up per frame. Its
+// bytes count against ruvector.shared_memory_limit until this backend detaches it; nullptr when
+// they would go over it (send data frames instead). It belongs to the current resource owner, so
+// an error detaches it; the worker keeps its own mapping until its job stopped reading.
+dsm_segment *worker_input_segment_create(Size bytes);
+void worker_input_segment_free(dsm_segment *seg);
+
 // Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
 // The payload points into a buffer valid until the next call.
 proto::MsgType worker_request_receive(std::span<const std::byte> *payload);

@@ -69,4 +69,17 @@ void control_shmem_startup()
 	LWLockRegisterTranche(ctl->dsa_tranche, "ruvector_dsa");
 }
 
+bool memory_reserve(uint64 bytes)
+{
+	uint64 limit = pg_atomic_read_u64(&rv_control->dsa_limit);
+	uint64 used = pg_atomic_read_u64(&rv_control->dsa_used);
+	do {
+		if (bytes > limit || used > limit - bytes)
+			return false;
+	} while (!pg_atomic_compare_exchange_u64(&rv_control->dsa_used, &used, used + bytes));
+	return true;
+}
+
+void memory_release(uint64 bytes) { pg_atomic_fetch_sub_u64(&rv_control->dsa_used, bytes); }
+
 }  // namespace ruvector

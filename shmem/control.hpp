@@ -14,6 +14,7 @@ extern "C" {
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/shm_mq.h"
+#include "storage/dsm.h"
 #include "utils/dsa.h"
 }
 
@@ -52,7 +53,7 @@ struct RvControl {
 	pg_atomic_uint64 failed;
 	pg_atomic_uint64 cancelled;
 	pg_atomic_uint32 in_flight;
-	pg_atomic_uint64 dsa_used;      // bytes the store and job buffers hold
+	pg_atomic_uint64 dsa_used;      // bytes the store, job buffers and input segments hold
 	pg_atomic_uint64 dsa_limit;
 	int num_doorbells;
 	pg_atomic_uint64 doorbell[FLEXIBLE_ARRAY_MEMBER];  // one bit per slot
@@ -80,6 +81,12 @@ inline void ring_doorbell(int slot)
 {
 	pg_atomic_fetch_or_u64(&rv_control->doorbell[slot / 64], uint64(1) << (slot % 64));
 }
+
+// ruvector.shared_memory_limit accounting (dsa_used against dsa_limit): the worker's store and job
+// buffers, and the bulk-input segments backends create, reserve before they allocate. False when
+// the bytes would go over the limit (or the worker has not set it yet).
+bool memory_reserve(uint64 bytes);
+void memory_release(uint64 bytes);
 
 /* GUCs (module.cpp) */
 extern int rv_worker_threads;

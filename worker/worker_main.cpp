@@ -99,8 +99,10 @@ struct Session {
 	bool got_header = false;
 	bool counted_failure = false;
 
-	// bulk input, in DSA so it counts against ruvector.shared_memory_limit
+	// bulk input, in DSA so it counts against ruvector.shared_memory_limit, or in the segment the
+	// backend named (it accounted for that one)
 	dsa_pointer input_dp = InvalidDsaPointer;
+	dsm_segment *input_seg = nullptr;
 	std::byte *input = nullptr;
 	uint64 input_bytes = 0;
 	uint64 received = 0;
@@ -132,20 +134,18 @@ MemoryContext worker_cxt = nullptr;
 
 dsa_pointer account_alloc(uint64 bytes)
 {
-	uint64 limit = pg_atomic_read_u64(&rv_control->dsa_limit);
-	uint64 used = pg_atomic_read_u64(&rv_control->dsa_used);
-	if (used + bytes > limit)
+	if (!memory_reserve(bytes))
 		return InvalidDsaPointer;
 	dsa_pointer dp = dsa_allocate_extended(W->area, bytes ? bytes : 1, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-	if (DsaPointerIsValid(dp))
-		pg_atomic_fetch_add_u64(&rv_control->dsa_used, bytes);
+	if (!DsaPointerIsValid(dp))
+		memory_release(bytes);
 	return dp;
 }
 
 void account_free(dsa_pointer dp, uint64 bytes)
 {
 	dsa_free(W->area, dp);
-	pg_atomic_fetch_sub_u64(&rv_control->dsa_used, bytes);
+	memory_release(bytes);
 }
 
 [[noreturn]] void limit_error(uint64 bytes)
@@ -331,6 +331,26 @@ void allocate_input(Session &s, uint64 bytes)
 	s.input = pg::guard([&] { return static_cast<std::byte *>(dsa_get_address(W->area, s.input_dp)); });
 }
 
+// The request's bulk input: mapped from the segment the backend filled (nothing to receive), or
+// a DSA buffer the data frames fill.
+void take_input(Session &s, const proto::Header &h, uint64 bytes)
+{
+	if (h.input_segment == 0) {
+		allocate_input(s, bytes);
+		return;
+	}
+	dsm_segment *seg = pg::guard([&] { return dsm_attach(dsm_handle(h.input_segment)); });
+	if (!seg)
+		throw proto::ProtocolError("the request's input segment no longer exists");
+	s.input_seg = seg;  // detached with the session, after its job stopped reading
+	pg::guard([&] { dsm_pin_mapping(seg); });
+	if (dsm_segment_map_length(seg) < bytes)
+		throw proto::ProtocolError("the request's input segment is smaller than its input");
+	s.input = static_cast<std::byte *>(dsm_segment_address(seg));
+	s.input_bytes = bytes;
+	s.received = bytes;
+}
+
 // The first frame of a request names its kind and parameters.
 void on_header(Session &s, const proto::Header &h, std::span<const std::byte> payload)
 {
@@ -345,20 +365,20 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		jobs::check_kmeans_request(s.kmeans);
 		if (s.kmeans.dim == 0 || s.kmeans.n > (uint64(1) << 40) / s.kmeans.dim)
 			throw std::invalid_argument("k-means input is too large");
-		allocate_input(s, s.kmeans.n * s.kmeans.dim * sizeof(float));
+		take_input(s, h, s.kmeans.n * s.kmeans.dim * sizeof(float));
 		break;
 	case proto::MsgType::assign:
 		s.assign = proto::decode_assign(payload);
 		jobs::check_assign_request(s.assign);
 		if (s.assign.n + s.assign.k > (uint64(1) << 40) / s.assign.dim)
 			throw std::invalid_argument("assignment input is too large");
-		allocate_input(s, (s.assign.n + s.assign.k) * s.assign.dim * sizeof(float));
+		take_input(s, h, (s.assign.n + s.assign.k) * s.assign.dim * sizeof(float));
 		break;
 	case proto::MsgType::gnn_forward:
 		s.gnn = proto::decode_gnn_forward(payload);
 		if (s.gnn.model_bytes == 0 || s.gnn.model_bytes > (uint64(1) << 36) || s.gnn.graph_bytes > (uint64(1) << 40))
 			throw std::invalid_argument("malformed GNN request");
-		allocate_input(s, s.gnn.model_bytes + s.gnn.graph_bytes);
+		take_input(s, h, s.gnn.model_bytes + s.gnn.graph_bytes);
 		break;
 	case proto::MsgType::graph_build:
 		s.graph_build = proto::decode_graph_build(payload);
@@ -414,6 +434,8 @@ void release_session(int slot)
 		shm_mq_detach(s.out);
 	if (DsaPointerIsValid(s.input_dp))
 		account_free(s.input_dp, s.input_bytes);
+	if (s.input_seg)
+		dsm_detach(s.input_seg);
 	int owner = s.rs->owner_procno;
 	pg_atomic_write_u32(&s.rs->cancel, 0);
 	pg_atomic_exchange_u32(&s.rs->state, uint32(SlotState::free));  // full barrier
