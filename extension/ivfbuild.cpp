@@ -6,8 +6,9 @@
 //                  kept rows until they stop fitting
 //   2. k-means     the sample goes to the worker, which trains on all its threads (spherical for
 //                  cosine and inner product)
-//   3. assigning   rows go to the worker in batches for their nearest list (on all its threads),
-//                  then are ordered by list: a counting sort of the kept rows, or, when they did
+//   3. assigning   rows go to the worker in batches for their nearest list (on all its threads;
+//                  the batches through two shared segments it maps, double-buffered, or through
+//                  the queue when the memory limit leaves no room), then are ordered by list: a counting sort of the kept rows, or, when they did
 //                  not fit, a second heap scan into a tuplesort
 //   4. writing     lists are written in order, each a chain of contiguous pages
 // Pages are written straight to storage in block order, not through shared buffers, and logged as
