@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 using namespace ruvector::proto;
@@ -22,6 +23,22 @@ TEST(Protocol, FrameRoundTrip)
 	auto empty = make_frame(MsgType::end, 6, 1);
 	EXPECT_EQ(parse_frame(empty, &got).len, 0u);
 	EXPECT_TRUE(got.empty());
+}
+
+// A request's first frame may name the segment holding its input; make_frame leaves it 0.
+TEST(Protocol, InputSegmentRoundTrip)
+{
+	auto frame = make_frame(MsgType::assign, 0, 3, std::vector<std::byte>(16));
+	std::span<const std::byte> got;
+	EXPECT_EQ(parse_frame(frame, &got).input_segment, 0u);
+	Header h;
+	std::memcpy(&h, frame.data(), sizeof h);
+	h.input_segment = 0xDEADBEEFu;
+	std::memcpy(frame.data(), &h, sizeof h);
+	Header back = parse_frame(frame, &got);
+	EXPECT_EQ(back.input_segment, 0xDEADBEEFu);
+	EXPECT_EQ(back.type, std::uint16_t(MsgType::assign));
+	EXPECT_EQ(got.size(), 16u);
 }
 
 TEST(Protocol, RejectsCorruptFrames)
