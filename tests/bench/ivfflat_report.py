@@ -98,7 +98,7 @@ def tables(recs, meta):
 
     out.append("\n### Where the build's time goes\n")
     out.append("Phase times of the best build (its `DEBUG1` line). k-means and assigning run on the worker's "
-               "threads (assigning includes shipping the rows to the worker through the queue); sampling (the "
+               "threads (assigning includes copying the rows into the two shared segments the worker reads them from, double-buffered, so the copy overlaps the worker's work); sampling (the "
                "heap scan), writing (building, WAL-logging and writing the pages) and fsync run in the backend. "
                "\"bound\" is the whole build's %s-thread/1-thread ratio if k-means and assigning scaled "
                "perfectly and the rest did not change: (total₁ − worker₁ + worker₁ / %s) / total₁.\n" % (t, t))
