@@ -99,10 +99,12 @@ struct Session {
 	bool got_header = false;
 	bool counted_failure = false;
 
-	// bulk input, in DSA so it counts against ruvector.shared_memory_limit, or in the segment the
-	// backend named (it accounted for that one)
+	// bulk input, counted against ruvector.shared_memory_limit: a store_put's in DSA (it becomes
+	// the store entry); a job's in a segment of its own (input_reserved bytes) or in the segment
+	// the backend named (which the backend accounted for)
 	dsa_pointer input_dp = InvalidDsaPointer;
 	dsm_segment *input_seg = nullptr;
+	uint64 input_reserved = 0;
 	std::byte *input = nullptr;
 	uint64 input_bytes = 0;
 	uint64 received = 0;
@@ -331,12 +333,37 @@ void allocate_input(Session &s, uint64 bytes)
 	s.input = pg::guard([&] { return static_cast<std::byte *>(dsa_get_address(W->area, s.input_dp)); });
 }
 
-// The request's bulk input: mapped from the segment the backend filled (nothing to receive), or
-// a DSA buffer the data frames fill.
+// A job's input buffer: a segment of its own, gone when the session ends. In the DSA, a freed
+// buffer of hundreds of MB would stay behind as a segment that later store entries fragment, and
+// the next large request would then fail under the limit.
+void allocate_job_input(Session &s, uint64 bytes)
+{
+	if (!memory_reserve(bytes))
+		limit_error(bytes);
+	dsm_segment *seg;
+	try {
+		seg = pg::guard([&] { return dsm_create(Size(bytes ? bytes : 1), DSM_CREATE_NULL_IF_MAXSEGMENTS); });
+	} catch (...) {
+		memory_release(bytes);
+		throw;
+	}
+	if (!seg) {
+		memory_release(bytes);
+		throw pg::Error(ERRCODE_OUT_OF_MEMORY, "too many dynamic shared memory segments", "",
+		                "Retry when fewer requests are running, or raise max_connections.");
+	}
+	s.input_seg = seg;
+	s.input_reserved = bytes;
+	s.input = static_cast<std::byte *>(dsm_segment_address(seg));
+	s.input_bytes = bytes;
+}
+
+// A job's bulk input: mapped from the segment the backend filled (nothing to receive), or a
+// buffer the data frames fill.
 void take_input(Session &s, const proto::Header &h, uint64 bytes)
 {
 	if (h.input_segment == 0) {
-		allocate_input(s, bytes);
+		allocate_job_input(s, bytes);
 		return;
 	}
 	dsm_segment *seg = pg::guard([&] { return dsm_attach(dsm_handle(h.input_segment)); });
@@ -436,6 +463,8 @@ void release_session(int slot)
 		account_free(s.input_dp, s.input_bytes);
 	if (s.input_seg)
 		dsm_detach(s.input_seg);
+	if (s.input_reserved)
+		memory_release(s.input_reserved);
 	int owner = s.rs->owner_procno;
 	pg_atomic_write_u32(&s.rs->cancel, 0);
 	pg_atomic_exchange_u32(&s.rs->state, uint32(SlotState::free));  // full barrier

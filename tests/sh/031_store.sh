@@ -22,6 +22,26 @@ is "$(q "SELECT shared_memory_used FROM ruvector_worker_status()")" "$used" "not
 q "ALTER SYSTEM RESET ruvector.shared_memory_limit" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 
+# --- a large job input does not stay behind: two 46 MB k-means requests with a 6 MB store entry
+# published between them, under a 64 MB limit. (When job inputs lived in the DSA, the freed 46 MB
+# buffer stayed a DSA segment, the entry went into it, and the second request failed with 53200
+# although only 6 MB were in use.)
+q "CREATE TABLE frag (id int, v vector(128))"
+q "INSERT INTO frag SELECT i, (SELECT array_agg(((i * 7 + d * 13) % 101)::real) FROM generate_series(1, 128) d)::vector(128) FROM generate_series(1, 90000) i"
+q "ALTER SYSTEM SET ruvector.shared_memory_limit = '64MB'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 67108864 ] && break; sleep 0.1; done
+used=$(q "SELECT shared_memory_used FROM ruvector_worker_status()")
+is "$(q "SELECT sum(size) FROM ruvector_kmeans('frag', 'v', 10, 2)")" 90000 "a 46 MB k-means request under a 64 MB limit"
+q "SELECT ruvector_store_put(920003, 1, 1, decode(repeat('cd', 6000000), 'hex'))" >/dev/null
+is "$(q "SELECT shared_memory_used FROM ruvector_worker_status()")" "$((used + 6000000))" "its input is no longer counted once it is done; the 6 MB entry is"
+is "$(q "SELECT sum(size) FROM ruvector_kmeans('frag', 'v', 10, 2)")" 90000 "the same request again, with the entry published in between"
+q "SELECT ruvector_store_drop(920003, 1)" >/dev/null
+is "$(q "SELECT shared_memory_used FROM ruvector_worker_status()")" "$used" "and the accounting is back where it was"
+q "ALTER SYSTEM RESET ruvector.shared_memory_limit" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+q "DROP TABLE frag"
+
 # --- entries are keyed by database
 is "$(PGDATABASE=ruvector_store_b q "SELECT ruvector_store_get(920001, 1) IS NULL")" t "another database does not see the entry"
 is "$(PGDATABASE=ruvector_store_b q "SELECT count(*) FROM ruvector_store_entries() WHERE object = 920001")" 0 "nor list it"
