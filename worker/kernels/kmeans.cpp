@@ -180,19 +180,9 @@ std::vector<float> squared_norms(const float *x, std::size_t n, std::size_t dim,
 
 // ---- k-means++ --------------------------------------------------------------------------------
 
-// k-means++ makes k passes, one after another, over its sample. A sample far larger than the cache
-// makes them memory-bound: at 1536 dimensions and k = 1000, 40k points were 245 MB per pass, 11 s
-// of a 16 s k-means that a second thread did not speed up. So the default is also bounded by
-// kSeedingBytes of vectors, keeping at least 10 points per centroid.
-constexpr std::size_t kSeedingBytes = std::size_t(32) << 20;
-
-std::size_t sample_size(std::size_t n, std::size_t k, std::size_t dim, std::size_t requested)
+std::size_t sample_size(std::size_t n, std::size_t k, std::size_t requested)
 {
-	std::size_t s = requested;
-	if (s == 0) {
-		s = std::max<std::size_t>(10000, 40 * k);
-		s = std::min(s, std::max(kSeedingBytes / (dim * sizeof(float)), 10 * k));
-	}
+	std::size_t s = requested ? requested : std::max<std::size_t>(10000, 40 * k);
 	return std::clamp(s, k, n);
 }
 
@@ -725,7 +715,7 @@ std::vector<float> kmeans_plus_plus(const float *data, std::size_t n, std::size_
 {
 	check_arguments(n, dim, k);
 	std::mt19937_64 rng(seed);
-	Sample s = take_sample(data, n, dim, sample_size(n, std::size_t(k), dim, sample), spherical, rng);
+	Sample s = take_sample(data, n, dim, sample_size(n, std::size_t(k), sample), spherical, rng);
 	return plus_plus(s.rows, s.count, dim, std::size_t(k), spherical, rng, cancel);
 }
 
@@ -779,7 +769,7 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 	Lloyd st(x, n, dim, k, opts.spherical, opts.seed, cancel);
 	{
 		std::mt19937_64 rng(opts.seed);  // the same draws as kmeans_plus_plus(), on the normalised rows
-		Sample s = take_sample(x, n, dim, sample_size(n, k, dim, opts.seeding_sample), false, rng);
+		Sample s = take_sample(x, n, dim, sample_size(n, k, opts.seeding_sample), false, rng);
 		st.centroids() = plus_plus(s.rows, s.count, dim, k, opts.spherical, rng, cancel);
 	}
 
