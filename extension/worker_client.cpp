@@ -257,24 +257,11 @@ void worker_request_send_data(std::span<const std::byte> bytes)
 
 void worker_request_send_end() { send_frame(proto::MsgType::end, {}, true); }
 
-namespace {
-
-void release_input_reservation(dsm_segment *, Datum bytes) { memory_release(uint64(DatumGetInt64(bytes))); }
-
-}  // namespace
-
 dsm_segment *worker_input_segment_create(Size bytes)
 {
 	require_worker_support();
-	dsm_segment *seg = dsm_create(bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
-	if (!seg)
-		return nullptr;
-	if (!memory_reserve(bytes)) {
-		dsm_detach(seg);
-		return nullptr;
-	}
-	on_dsm_detach(seg, release_input_reservation, Int64GetDatum(int64(bytes)));
-	return seg;
+	bool over_limit;
+	return reserved_segment_create(bytes, &over_limit);
 }
 
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }

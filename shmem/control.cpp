@@ -82,4 +82,21 @@ bool memory_reserve(uint64 bytes)
 
 void memory_release(uint64 bytes) { pg_atomic_fetch_sub_u64(&rv_control->dsa_used, bytes); }
 
+static void release_reservation(dsm_segment *, Datum bytes) { memory_release(uint64(DatumGetInt64(bytes))); }
+
+dsm_segment *reserved_segment_create(Size bytes, bool *over_limit)
+{
+	*over_limit = false;
+	dsm_segment *seg = dsm_create(bytes ? bytes : 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (!seg)
+		return nullptr;
+	if (!memory_reserve(bytes)) {
+		dsm_detach(seg);
+		*over_limit = true;
+		return nullptr;
+	}
+	on_dsm_detach(seg, release_reservation, Int64GetDatum(int64(bytes)));
+	return seg;
+}
+
 }  // namespace ruvector

@@ -88,6 +88,12 @@ inline void ring_doorbell(int slot)
 bool memory_reserve(uint64 bytes);
 void memory_release(uint64 bytes);
 
+// A DSM segment whose bytes are reserved against the limit until this process detaches it (a
+// detach callback releases them, also at error cleanup and exit). nullptr, with *over_limit set,
+// when the bytes would go over the limit; nullptr otherwise when no segment slot is free.
+// Main thread only (it may ereport).
+dsm_segment *reserved_segment_create(Size bytes, bool *over_limit);
+
 /* GUCs (module.cpp) */
 extern int rv_worker_threads;
 extern int rv_shared_memory_limit_mb;

@@ -100,11 +100,10 @@ struct Session {
 	bool counted_failure = false;
 
 	// bulk input, counted against ruvector.shared_memory_limit: a store_put's in DSA (it becomes
-	// the store entry); a job's in a segment of its own (input_reserved bytes) or in the segment
-	// the backend named (which the backend accounted for)
+	// the store entry); a job's in a segment of its own (reserved until it is detached) or in the
+	// segment the backend named (which the backend accounted for)
 	dsa_pointer input_dp = InvalidDsaPointer;
 	dsm_segment *input_seg = nullptr;
-	uint64 input_reserved = 0;
 	std::byte *input = nullptr;
 	uint64 input_bytes = 0;
 	uint64 received = 0;
@@ -338,22 +337,15 @@ void allocate_input(Session &s, uint64 bytes)
 // the next large request would then fail under the limit.
 void allocate_job_input(Session &s, uint64 bytes)
 {
-	if (!memory_reserve(bytes))
+	bool over_limit;
+	dsm_segment *seg = pg::guard([&] { return reserved_segment_create(Size(bytes), &over_limit); });
+	if (over_limit)
 		limit_error(bytes);
-	dsm_segment *seg;
-	try {
-		seg = pg::guard([&] { return dsm_create(Size(bytes ? bytes : 1), DSM_CREATE_NULL_IF_MAXSEGMENTS); });
-	} catch (...) {
-		memory_release(bytes);
-		throw;
-	}
-	if (!seg) {
-		memory_release(bytes);
+	if (!seg)
 		throw pg::Error(ERRCODE_OUT_OF_MEMORY, "too many dynamic shared memory segments", "",
 		                "Retry when fewer requests are running, or raise max_connections.");
-	}
-	s.input_seg = seg;
-	s.input_reserved = bytes;
+	s.input_seg = seg;  // detached with the session, which releases the reservation
+	pg::guard([&] { dsm_pin_mapping(seg); });
 	s.input = static_cast<std::byte *>(dsm_segment_address(seg));
 	s.input_bytes = bytes;
 }
@@ -463,8 +455,6 @@ void release_session(int slot)
 		account_free(s.input_dp, s.input_bytes);
 	if (s.input_seg)
 		dsm_detach(s.input_seg);
-	if (s.input_reserved)
-		memory_release(s.input_reserved);
 	int owner = s.rs->owner_procno;
 	pg_atomic_write_u32(&s.rs->cancel, 0);
 	pg_atomic_exchange_u32(&s.rs->state, uint32(SlotState::free));  // full barrier
