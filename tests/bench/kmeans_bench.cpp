@@ -2,7 +2,10 @@
 // clustered recipe, inside a task_arena of 1 and of 2 threads. The FAISS reference for the same
 // shape (faiss.Kmeans, 2 threads, all points, 10 iterations) is tests/bench/kmeans_faiss.py.
 //
-//   kmeans_bench [--npy FILE] [--reps N] [--k K]...
+//   kmeans_bench [--npy FILE] [--n ROWS] [--reps N] [--k K]...
+//
+// --n keeps a uniform sample of ROWS rows (seed 7), the shape an index build trains on
+// (256 rows per list, as FAISS).
 //
 // Without --npy the data is generated here: n = 100000, d = 128, 1000 Gaussian centres ~ N(0, 10²),
 // noise 1.25, seed 42 (the recipe of gen_data.py, with the C++ standard generators instead of
@@ -101,16 +104,19 @@ int main(int argc, char **argv)
 	std::string npy;
 	int reps = 3;
 	std::vector<int> ks;
+	std::size_t keep = 0;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "--npy" && i + 1 < argc)
 			npy = argv[++i];
 		else if (a == "--reps" && i + 1 < argc)
 			reps = std::max(1, std::atoi(argv[++i]));
+		else if (a == "--n" && i + 1 < argc)
+			keep = std::size_t(std::atoll(argv[++i]));
 		else if (a == "--k" && i + 1 < argc)
 			ks.push_back(std::atoi(argv[++i]));
 		else {
-			std::fprintf(stderr, "usage: %s [--npy FILE] [--reps N] [--k K]...\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--npy FILE] [--n ROWS] [--reps N] [--k K]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -119,6 +125,20 @@ int main(int argc, char **argv)
 
 	try {
 		Dataset d = npy.empty() ? generate(100000, 128, 1000, 1.25f, 42) : read_npy(npy);
+		if (keep > 0 && keep < d.n) {
+			std::mt19937_64 rng(7);
+			std::vector<std::size_t> idx(d.n);
+			for (std::size_t i = 0; i < d.n; i++)
+				idx[i] = i;
+			std::shuffle(idx.begin(), idx.end(), rng);
+			idx.resize(keep);
+			std::sort(idx.begin(), idx.end());
+			std::vector<float> x(keep * d.dim);
+			for (std::size_t i = 0; i < keep; i++)
+				std::copy_n(d.x.data() + idx[i] * d.dim, d.dim, x.data() + i * d.dim);
+			d.x = std::move(x);
+			d.n = keep;
+		}
 		std::printf("data: %s, n = %zu, d = %zu; 10 iterations, all points, best of %d\n",
 		            npy.empty() ? "generated (1000 clusters, noise 1.25, seed 42)" : npy.c_str(), d.n, d.dim, reps);
 		std::printf("%-6s %-8s %10s %10s %8s %16s\n", "k", "threads", "total_s", "seeding_s", "iters", "objective");

@@ -85,35 +85,47 @@ for lists in 10 40; do
 done
 q "DROP TABLE pts_mem_t"
 
-# --- assignment batches go to the worker through two shared segments (the worker maps them; the
-# backend copies the next batch while the worker assigns one), or, when they would go over
-# ruvector.shared_memory_limit, through the queue. Same labels either way; the segments' bytes
-# count against the limit only while the build runs.
+# --- the k-means sample goes to the worker through a shared segment, and assignment batches
+# through two (the worker maps them; the backend copies the next batch while the worker assigns
+# one), or, when they would go over ruvector.shared_memory_limit, through the queue. Same labels
+# either way; the segments' bytes count against the limit only while the build runs.
 q "CREATE TABLE pts_wide (id int PRIMARY KEY, v vector(256))"
 q "INSERT INTO pts_wide SELECT i, ARRAY(SELECT (((i % 50) * 7 + d * 13) % 41)::real + ((i * 31 + d * 17) % 100) / 100.0 FROM generate_series(1, 256) d)::vector(256) FROM generate_series(1, 20000) i"
-transport() {  # builds pts_wide_idx, prints how the batches went
+transport() {  # builds pts_wide_idx, prints how the sample and the batches went
 	psql -X -q -At -c "DROP INDEX IF EXISTS pts_wide_idx" -c "SET client_min_messages = debug1" \
 		-c "CREATE INDEX pts_wide_idx ON pts_wide USING ruivfflat (v) WITH (lists = 20)" 2>&1 |
-		sed -nE 's/.*assignment batches go through (shared memory|the queue).*/\1/p'
+		sed -nE -e 's/.*k-means sample \(([0-9]+) bytes\) goes through (shared memory|the queue).*/sample \1 \2/p' \
+			-e 's/.*assignment batches go through (shared memory|the queue).*/batches \1/p' | paste -sd ';'
 }
 probe_wide() {
 	psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 1" \
 		-c "SELECT string_agg(r.ids, ';' ORDER BY q.id) FROM pts_wide q CROSS JOIN LATERAL (SELECT string_agg(id::text, ',') AS ids FROM (SELECT p.id FROM pts_wide p ORDER BY p.v <-> q.v LIMIT 5) s) r WHERE q.id % 1000 = 1"
 }
 used0=$(q "SELECT shared_memory_used FROM ruvector_worker_status()")
-is "$(transport)" "shared memory" "assignment batches go through shared segments when the limit allows"
+is "$(transport)" "sample 5242880 shared memory;batches shared memory" "the sample (20 lists x 256 rows x 1 kB) and the assignment batches go through shared segments when the limit allows"
 shared=$(probe_wide)
 # 24 MB: too little for the two 16.8 MB segments, enough for the worker's one 16.8 MB input buffer.
 q "ALTER SYSTEM SET ruvector.shared_memory_limit = '24MB'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 25165824 ] && break; sleep 0.1; done
-is "$(transport)" "the queue" "over ruvector.shared_memory_limit (2 x 16.8 MB against 24 MB) they go through the queue"
+is "$(transport)" "sample 5242880 shared memory;batches the queue" "over ruvector.shared_memory_limit (2 x 16.8 MB against 24 MB) the batches go through the queue"
 is "$(q "SELECT count(*) FROM pg_class WHERE relname = 'pts_wide_idx'")" 1 "and the build succeeds"
 is "$(probe_wide)" "$shared" "both ways give the same lists: probes = 1 answers agree"
+# 8 MB: a 40-list sample (10.5 MB) fits neither a segment nor the worker's own buffer: the build
+# fails with the limit's error and leaves the table's other index alone.
+q "ALTER SYSTEM SET ruvector.shared_memory_limit = '8MB'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 8388608 ] && break; sleep 0.1; done
+out=$(psql -X -q -At -c "SET client_min_messages = debug1" -c "CREATE INDEX pts_wide_40 ON pts_wide USING ruivfflat (v) WITH (lists = 40)" 2>&1)
+grep -q "k-means sample (10485760 bytes) goes through the queue" <<<"$out"; ok $? "a sample over the limit falls back to the queue"
+grep -q "ruvector shared memory limit exceeded" <<<"$out"; ok $? "where the worker refuses it with the limit's error"
+is "$(sqlstate_of "CREATE INDEX pts_wide_40 ON pts_wide USING ruivfflat (v) WITH (lists = 40)")" 53200 "SQLSTATE 53200"
+is "$(q "SELECT count(*) FROM pg_class WHERE relname = 'pts_wide_40'")" 0 "no index is left behind"
+is "$(probe_wide)" "$shared" "the existing index answers as before"
 q "ALTER SYSTEM RESET ruvector.shared_memory_limit" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
-for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" != 25165824 ] && break; sleep 0.1; done
-is "$(transport)" "shared memory" "with the limit back, shared segments again"
+for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" != 8388608 ] && break; sleep 0.1; done
+is "$(transport)" "sample 5242880 shared memory;batches shared memory" "with the limit back, shared segments again"
 is "$(probe_wide)" "$shared" "and the same lists"
 # The accounting is back where it was, apart from the index's cached centroids (published by the
 # builds: 20 x 256 floats plus the entry's header, at most a few kB more than before).
