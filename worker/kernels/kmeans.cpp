@@ -180,9 +180,13 @@ std::vector<float> squared_norms(const float *x, std::size_t n, std::size_t dim,
 
 // ---- k-means++ --------------------------------------------------------------------------------
 
+// Seeding makes k passes over its sample, each memory-bound once the sample outgrows the cache
+// (at 1536 dimensions and k = 1000 a 40 k-point sample took 12 s of a 32 s build). 16 points per
+// seed gave lists as balanced as 40 (imbalance 3.81 against 4.10 at 100k x 1536, 1.35 against
+// 1.32 at 1M x 128); 8 did not (6.22).
 std::size_t sample_size(std::size_t n, std::size_t k, std::size_t requested)
 {
-	std::size_t s = requested ? requested : std::max<std::size_t>(10000, 40 * k);
+	std::size_t s = requested ? requested : std::max<std::size_t>(10000, 16 * k);
 	return std::clamp(s, k, n);
 }
 

@@ -24,7 +24,7 @@ struct KmeansOptions {
 	int max_iterations = 10;         // Lloyd iterations after seeding (>= 1); stops early when no point moves
 	std::uint64_t seed = 42;
 	bool spherical = false;          // cosine / inner product: unit-norm points and centroids, max dot
-	std::size_t seeding_sample = 0;  // points k-means++ runs on (clamped to [k, n]); 0 = max(10000, 40 k)
+	std::size_t seeding_sample = 0;  // points k-means++ runs on (clamped to [k, n]); 0 = max(10000, 16 k)
 };
 
 struct KmeansResult {
