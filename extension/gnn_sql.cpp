@@ -238,14 +238,12 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	req.graph_object = key.object;
 	req.graph_kind = key.kind;
 	req.graph_tag = tag;
-	worker_request_begin(proto::MsgType::gnn_forward, palloc_encoded(req));
-	worker_request_send_data(model);
-	if (!graph.empty())
-		worker_request_send_data(graph);
-	worker_request_send_end();
+	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph});
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
 	worker_request_finish();
+	if (input)
+		worker_input_segment_free(input);
 	proto::GnnForwardResult h;
 	if (len < sizeof h)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short GNN reply from the ruvector worker")));

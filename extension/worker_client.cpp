@@ -266,6 +266,29 @@ dsm_segment *worker_input_segment_create(Size bytes)
 
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
+								 std::initializer_list<std::span<const std::byte>> parts)
+{
+	Size bytes = 0;
+	for (auto part : parts)
+		bytes += part.size();
+	dsm_segment *seg = worker_input_segment_create(bytes);
+	if (seg) {
+		auto *at = static_cast<std::byte *>(dsm_segment_address(seg));
+		for (auto part : parts) {
+			memcpy(at, part.data(), part.size());
+			at += part.size();
+		}
+	}
+	worker_request_begin(type, payload, seg);
+	if (!seg)
+		for (auto part : parts)
+			if (!part.empty())
+				worker_request_send_data(part);
+	worker_request_send_end();
+	return seg;
+}
+
 proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
 {
 	for (;;) {

@@ -8,6 +8,8 @@
 #pragma once
 #include "shmem/codec/protocol.hpp"
 #include "shmem/control.hpp"
+#include <initializer_list>
+#include <span>
 
 namespace ruvector {
 
@@ -44,6 +46,12 @@ void worker_request_send_end();
 // an error detaches it; the worker keeps its own mapping until its job stopped reading.
 dsm_segment *worker_input_segment_create(Size bytes);
 void worker_input_segment_free(dsm_segment *seg);
+// Start a request whose bulk input is the concatenation of parts, and send all of it: copied into
+// an input segment, or as data frames when no segment fits under ruvector.shared_memory_limit
+// (then the worker cannot take the input either and answers with the limit's error). Returns the
+// segment, to free once the reply is in, or nullptr.
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
+								 std::initializer_list<std::span<const std::byte>> parts);
 
 // Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
 // The payload points into a buffer valid until the next call.

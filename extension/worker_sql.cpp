@@ -141,12 +141,13 @@ RV_FUNCTION(ruvector_kmeans)
 	req.max_iterations = uint32(max_iterations);
 	req.seed = uint64(uint32(seed));
 	req.metric = metric;
-	worker_request_begin(proto::MsgType::kmeans, palloc_encoded(req));
-	worker_request_send_data(std::as_bytes(std::span(rows.data, Size(rows.n) * rows.dim)));
-	worker_request_send_end();
+	dsm_segment *input = worker_request_post(proto::MsgType::kmeans, palloc_encoded(req),
+											 {std::as_bytes(std::span(rows.data, Size(rows.n) * rows.dim))});
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
 	worker_request_finish();
+	if (input)
+		worker_input_segment_free(input);
 
 	jobs::KmeansResultHeader h;
 	Size row_bytes = sizeof(int64) + sizeof(float) * Size(rows.dim);
