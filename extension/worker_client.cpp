@@ -4,6 +4,7 @@ extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/backendid.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -25,6 +26,8 @@ struct ActiveRequest {
 	shm_mq_handle *out;  // request queue: we send
 	shm_mq_handle *in;   // response queue: we receive
 	uint32 seq;
+	bool polled;              // the one polling stretch of this request has begun
+	instr_time polling_since;
 };
 
 ActiveRequest current;
@@ -236,6 +239,7 @@ void worker_request_begin(proto::MsgType type, std::span<const std::byte> payloa
 	current.generation = generation;
 	current.request_id = pg_atomic_fetch_add_u64(&rv_control->next_request_id, 1);
 	current.seq = 0;
+	current.polled = false;
 	current.active = true;
 	rs->owner_procno = MyProc->pgprocno;
 	rs->request_id = current.request_id;
@@ -289,6 +293,26 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 	return seg;
 }
 
+// Whether to poll the response queue again rather than sleep. A short request (ping, a small
+// job) is answered in tens of microseconds; sleeping on the latch then costs this backend a
+// wake-up, which on a VM is as long as the rest of the round trip. So the first wait of each
+// request polls for up to kPollMicros; a long job costs that much CPU once.
+bool keep_polling()
+{
+	constexpr double kPollMicros = 50;
+	instr_time now;
+	INSTR_TIME_SET_CURRENT(now);
+	if (!current.polled) {
+		current.polled = true;
+		current.polling_since = now;
+	}
+	INSTR_TIME_SUBTRACT(now, current.polling_since);
+	if (INSTR_TIME_GET_MICROSEC(now) >= kPollMicros)
+		return false;
+	pg_spin_delay();
+	return true;
+}
+
 proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
 {
 	for (;;) {
@@ -306,6 +330,8 @@ proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
 		}
 		if (r == SHM_MQ_DETACHED)
 			worker_gone_error();
+		if (keep_polling())
+			continue;
 		check_worker_alive();
 		wait_a_moment();
 	}

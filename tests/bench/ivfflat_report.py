@@ -221,8 +221,9 @@ def header(meta):
               "sequential scan (`enable_indexscan = off`, no parallel workers).",
               "- Build: `CREATE INDEX ... USING ruivfflat (embedding vector_l2_ops) WITH (lists = L)` timed by "
               "psql, with the worker's default thread count and after a restart with "
-              "`ruvector.worker_threads=1`; FAISS train+add with the same thread counts. Best of up to 3 "
-              "builds (repeated while the builds so far took less than 10 s). `maintenance_work_mem = 2GB`, so "
+              "`ruvector.worker_threads=1`; FAISS train+add with the same thread counts. Best of 2 ruvector "
+              "builds, or 3 when the first two took less than 10 s, each after a `CHECKPOINT` and a `sync` "
+              "(no dirty pages left to throttle its writes); FAISS by the same rule. `maintenance_work_mem = 2GB`, so "
               "the rows are kept in memory during the build (no second scan, no sort); FAISS holds them in "
               "memory too.",
               "- Shared, noisy 2-vCPU machines: FAISS 1-query QPS varied by up to ±40% between identical runs "

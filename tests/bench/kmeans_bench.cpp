@@ -2,10 +2,10 @@
 // clustered recipe, inside a task_arena of 1 and of 2 threads. The FAISS reference for the same
 // shape (faiss.Kmeans, 2 threads, all points, 10 iterations) is tests/bench/kmeans_faiss.py.
 //
-//   kmeans_bench [--npy FILE] [--n ROWS] [--reps N] [--k K]...
+//   kmeans_bench [--npy FILE] [--n ROWS] [--seeding POINTS] [--reps N] [--k K]...
 //
 // --n keeps a uniform sample of ROWS rows (seed 7), the shape an index build trains on
-// (256 rows per list, as FAISS).
+// (256 rows per list, as FAISS). --seeding sets the k-means++ sample (default: the kernel's own).
 //
 // Without --npy the data is generated here: n = 100000, d = 128, 1000 Gaussian centres ~ N(0, 10²),
 // noise 1.25, seed 42 (the recipe of gen_data.py, with the C++ standard generators instead of
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	std::string npy;
 	int reps = 3;
 	std::vector<int> ks;
-	std::size_t keep = 0;
+	std::size_t keep = 0, seeding_points = 0;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "--npy" && i + 1 < argc)
@@ -113,10 +113,12 @@ int main(int argc, char **argv)
 			reps = std::max(1, std::atoi(argv[++i]));
 		else if (a == "--n" && i + 1 < argc)
 			keep = std::size_t(std::atoll(argv[++i]));
+		else if (a == "--seeding" && i + 1 < argc)
+			seeding_points = std::size_t(std::atoll(argv[++i]));
 		else if (a == "--k" && i + 1 < argc)
 			ks.push_back(std::atoi(argv[++i]));
 		else {
-			std::fprintf(stderr, "usage: %s [--npy FILE] [--n ROWS] [--reps N] [--k K]...\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--npy FILE] [--n ROWS] [--seeding POINTS] [--reps N] [--k K]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -149,10 +151,11 @@ int main(int argc, char **argv)
 				o.k = k;
 				o.max_iterations = 10;
 				o.seed = 42;
+				o.seeding_sample = seeding_points;
 				KmeansResult r;
 				double total = best_seconds(reps, [&] { arena.execute([&] { r = kmeans(d.x.data(), d.n, d.dim, o); }); });
 				double seeding = best_seconds(reps, [&] {
-					arena.execute([&] { kmeans_plus_plus(d.x.data(), d.n, d.dim, k, o.seed, 0, false); });
+					arena.execute([&] { kmeans_plus_plus(d.x.data(), d.n, d.dim, k, o.seed, seeding_points, false); });
 				});
 				std::printf("%-6d %-8d %10.3f %10.3f %8d %16.6e\n", k, threads, total, seeding, r.iterations,
 				            r.objective);
