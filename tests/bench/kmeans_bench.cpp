@@ -2,10 +2,11 @@
 // clustered recipe, inside a task_arena of 1 and of 2 threads. The FAISS reference for the same
 // shape (faiss.Kmeans, 2 threads, all points, 10 iterations) is tests/bench/kmeans_faiss.py.
 //
-//   kmeans_bench [--npy FILE] [--n ROWS] [--seeding POINTS] [--reps N] [--k K]...
+//   kmeans_bench [--npy FILE] [--n ROWS] [--seeding POINTS] [--iters N] [--reps N] [--k K]...
 //
 // --n keeps a uniform sample of ROWS rows (seed 7), the shape an index build trains on
-// (256 rows per list, as FAISS). --seeding sets the k-means++ sample (default: the kernel's own).
+// (256 rows per list, as FAISS). --seeding sets the k-means++ sample (default: the kernel's own);
+// --iters the Lloyd iterations (default 10, as FAISS; an index build runs up to 25).
 //
 // Without --npy the data is generated here: n = 100000, d = 128, 1000 Gaussian centres ~ N(0, 10²),
 // noise 1.25, seed 42 (the recipe of gen_data.py, with the C++ standard generators instead of
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 	int reps = 3;
 	std::vector<int> ks;
 	std::size_t keep = 0, seeding_points = 0;
+	int iters = 10;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		if (a == "--npy" && i + 1 < argc)
@@ -115,10 +117,12 @@ int main(int argc, char **argv)
 			keep = std::size_t(std::atoll(argv[++i]));
 		else if (a == "--seeding" && i + 1 < argc)
 			seeding_points = std::size_t(std::atoll(argv[++i]));
+		else if (a == "--iters" && i + 1 < argc)
+			iters = std::max(1, std::atoi(argv[++i]));
 		else if (a == "--k" && i + 1 < argc)
 			ks.push_back(std::atoi(argv[++i]));
 		else {
-			std::fprintf(stderr, "usage: %s [--npy FILE] [--n ROWS] [--seeding POINTS] [--reps N] [--k K]...\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--npy FILE] [--n ROWS] [--seeding POINTS] [--iters N] [--reps N] [--k K]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -141,15 +145,15 @@ int main(int argc, char **argv)
 			d.x = std::move(x);
 			d.n = keep;
 		}
-		std::printf("data: %s, n = %zu, d = %zu; 10 iterations, all points, best of %d\n",
-		            npy.empty() ? "generated (1000 clusters, noise 1.25, seed 42)" : npy.c_str(), d.n, d.dim, reps);
+		std::printf("data: %s, n = %zu, d = %zu; up to %d iterations, all points, best of %d\n",
+		            npy.empty() ? "generated (1000 clusters, noise 1.25, seed 42)" : npy.c_str(), d.n, d.dim, iters, reps);
 		std::printf("%-6s %-8s %10s %10s %8s %16s\n", "k", "threads", "total_s", "seeding_s", "iters", "objective");
 		for (int k : ks) {
 			for (int threads : {1, 2}) {
 				tbb::task_arena arena(threads);
 				KmeansOptions o;
 				o.k = k;
-				o.max_iterations = 10;
+				o.max_iterations = iters;
 				o.seed = 42;
 				o.seeding_sample = seeding_points;
 				KmeansResult r;
