@@ -268,34 +268,18 @@ void sample_rows(BuildState *bs)
 	table_index_build_scan(bs->heap, bs->index, bs->info, true, true, sample_callback, bs, nullptr);
 }
 
-// Rows [from, from + m) of the sample, in slot order, into dst.
-void copy_sample(const BuildState *bs, Size from, Size m, float *dst)
+// Rows [from, from + m) of the sample, in slot order, into dst (a CopyUnits for worker_request_post).
+void copy_sample(const void *arg, Size from, Size m, std::byte *out)
 {
+	const auto *bs = static_cast<const BuildState *>(arg);
 	Size row_bytes = sizeof(float) * Size(bs->dim);
+	auto *dst = reinterpret_cast<float *>(out);
 	if (!bs->sample_rows) {
 		memcpy(dst, bs->samples + from * bs->dim, m * row_bytes);
 		return;
 	}
 	for (Size i = 0; i < m; i++)
 		memcpy(dst + i * bs->dim, bs->rows + bs->sample_rows[from + i] * bs->dim, row_bytes);
-}
-
-// The sample as data frames, when it cannot go through a shared segment.
-void send_sample(const BuildState *bs)
-{
-	if (!bs->sample_rows) {
-		worker_request_send_data(std::as_bytes(std::span(bs->samples, bs->sample_count * bs->dim)));
-		return;
-	}
-	Size row_bytes = sizeof(float) * Size(bs->dim);
-	Size per_chunk = std::max<Size>((Size(1) << 20) / row_bytes, 1);
-	float *chunk = static_cast<float *>(palloc(per_chunk * row_bytes));
-	for (Size done = 0; done < bs->sample_count; done += per_chunk) {
-		Size m = std::min(per_chunk, bs->sample_count - done);
-		copy_sample(bs, done, m, chunk);
-		worker_request_send_data(std::as_bytes(std::span(chunk, m * bs->dim)));
-	}
-	pfree(chunk);
 }
 
 void train(BuildState *bs)
@@ -323,33 +307,24 @@ void train(BuildState *bs)
 	req.metric = bs->metric == Metric::cosine ? proto::KmeansMetric::cosine
 				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
 											  : proto::KmeansMetric::l2;  // L1 lists are trained as L2
-	// The sample goes through a shared segment the worker maps (hundreds of MB at high dimension
-	// would take a wake-up of both processes per queue-full), or as data frames when the segment
-	// does not fit under ruvector.shared_memory_limit.
-	Size sample_bytes = n * bs->dim * sizeof(float);
-	dsm_segment *seg = worker_input_segment_create(sample_bytes);
-	if (seg)
-		copy_sample(bs, 0, n, static_cast<float *>(dsm_segment_address(seg)));
-	elog(DEBUG1, "ruivfflat build: the k-means sample (%zu bytes) goes through %s", sample_bytes,
-		 seg ? "shared memory" : "the queue");
-	worker_request_begin(proto::MsgType::kmeans, palloc_encoded(req), seg);
-	if (!seg)
-		send_sample(bs);
-	worker_request_send_end();
+	// The sample is gathered from the kept rows straight into the segment the worker maps
+	// (hundreds of MB at high dimension would take a wake-up of both processes per queue-full).
+	Size row_bytes = sizeof(float) * Size(bs->dim);
+	dsm_segment *seg = worker_request_post(proto::MsgType::kmeans, palloc_encoded(req), n, row_bytes, copy_sample, bs);
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
 	worker_request_finish();
 	if (seg)
 		worker_input_segment_free(seg);
-	Size row_bytes = sizeof(int64) + sizeof(float) * Size(bs->dim);
+	Size reply_row_bytes = sizeof(int64) + sizeof(float) * Size(bs->dim);
 	jobs::KmeansResultHeader h;
 	if (len < sizeof h)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));
 	memcpy(&h, buf, sizeof h);
-	if (h.k != uint32(bs->lists) || h.dim != uint32(bs->dim) || len != sizeof h + row_bytes * h.k)
+	if (h.k != uint32(bs->lists) || h.dim != uint32(bs->dim) || len != sizeof h + reply_row_bytes * h.k)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed k-means reply from the ruvector worker")));
 	for (int c = 0; c < bs->lists; c++)
-		memcpy(bs->centroids + Size(c) * bs->dim, buf + sizeof h + row_bytes * c + sizeof(int64),
+		memcpy(bs->centroids + Size(c) * bs->dim, buf + sizeof h + reply_row_bytes * c + sizeof(int64),
 			   sizeof(float) * bs->dim);
 	pfree(buf);
 	if (bs->samples)

@@ -270,27 +270,52 @@ dsm_segment *worker_input_segment_create(Size bytes)
 
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
+								 CopyUnits copy, const void *arg)
+{
+	dsm_segment *seg = worker_input_segment_create(count * unit_bytes);
+	if (seg)
+		copy(arg, 0, count, static_cast<std::byte *>(dsm_segment_address(seg)));
+	elog(DEBUG1, "ruvector %s request: its input (%zu bytes) goes through %s", proto::request_name(type),
+		 count * unit_bytes, seg ? "shared memory" : "the queue");
+	worker_request_begin(type, payload, seg);
+	if (!seg) {
+		Size per_chunk = std::max<Size>((Size(1) << 20) / std::max<Size>(unit_bytes, 1), 1);
+		auto *chunk = static_cast<std::byte *>(palloc(std::min(per_chunk, count) * unit_bytes + 1));
+		for (Size done = 0; done < count; done += per_chunk) {
+			Size n = std::min(per_chunk, count - done);
+			copy(arg, done, n, chunk);
+			worker_request_send_data({chunk, n * unit_bytes});
+		}
+		pfree(chunk);
+	}
+	worker_request_send_end();
+	return seg;
+}
+
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
 								 std::initializer_list<std::span<const std::byte>> parts)
 {
 	Size bytes = 0;
 	for (auto part : parts)
 		bytes += part.size();
-	dsm_segment *seg = worker_input_segment_create(bytes);
-	if (seg) {
-		auto *at = static_cast<std::byte *>(dsm_segment_address(seg));
-		for (auto part : parts) {
-			memcpy(at, part.data(), part.size());
-			at += part.size();
+	// Bytes [from, from + n) of the parts, end to end.
+	CopyUnits copy = [](const void *arg, Size from, Size n, std::byte *dst) {
+		for (auto part : *static_cast<const std::initializer_list<std::span<const std::byte>> *>(arg)) {
+			if (from >= part.size()) {
+				from -= part.size();
+				continue;
+			}
+			Size take = std::min(n, part.size() - from);
+			memcpy(dst, part.data() + from, take);
+			dst += take;
+			n -= take;
+			from = 0;
+			if (n == 0)
+				break;
 		}
-	}
-	worker_request_begin(type, payload, seg);
-	if (!seg)
-		for (auto part : parts)
-			if (!part.empty())
-				worker_request_send_data(part);
-	worker_request_send_end();
-	return seg;
+	};
+	return worker_request_post(type, payload, bytes, 1, copy, &parts);
 }
 
 // Whether to poll the response queue again rather than sleep. A short request (ping, a small

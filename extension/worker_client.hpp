@@ -46,10 +46,15 @@ void worker_request_send_end();
 // an error detaches it; the worker keeps its own mapping until its job stopped reading.
 dsm_segment *worker_input_segment_create(Size bytes);
 void worker_input_segment_free(dsm_segment *seg);
-// Start a request whose bulk input is the concatenation of parts, and send all of it: copied into
-// an input segment, or as data frames when no segment fits under ruvector.shared_memory_limit
-// (then the worker cannot take the input either and answers with the limit's error). Returns the
+// Start a request whose bulk input is `count` units of `unit_bytes` each, and send all of it:
+// copy(arg, from, n, dst) writes units [from, from + n) to dst, straight into an input segment, or
+// chunk by chunk into data frames when no segment fits under ruvector.shared_memory_limit (then
+// the worker cannot take the input either and answers with the limit's error). Returns the
 // segment, to free once the reply is in, or nullptr.
+using CopyUnits = void (*)(const void *arg, Size from, Size n, std::byte *dst);
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
+								 CopyUnits copy, const void *arg);
+// The same for an input that is the concatenation of parts.
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
 								 std::initializer_list<std::span<const std::byte>> parts);
 

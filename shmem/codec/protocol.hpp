@@ -39,6 +39,22 @@ enum class MsgType : std::uint16_t {
 	error = 20,        // ErrorPayload
 };
 
+// The request kinds' names, for log messages.
+constexpr const char *request_name(MsgType t)
+{
+	switch (t) {
+	case MsgType::ping: return "ping";
+	case MsgType::kmeans: return "kmeans";
+	case MsgType::store_stats: return "store_stats";
+	case MsgType::store_put: return "store_put";
+	case MsgType::store_drop: return "store_drop";
+	case MsgType::assign: return "assign";
+	case MsgType::gnn_forward: return "gnn_forward";
+	case MsgType::graph_build: return "graph_build";
+	default: return "unknown";
+	}
+}
+
 struct Header {
 	std::uint16_t magic_version = kMagicVersion;
 	std::uint16_t type = 0;

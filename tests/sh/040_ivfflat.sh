@@ -94,7 +94,7 @@ q "INSERT INTO pts_wide SELECT i, ARRAY(SELECT (((i % 50) * 7 + d * 13) % 41)::r
 transport() {  # builds pts_wide_idx, prints how the sample and the batches went
 	psql -X -q -At -c "DROP INDEX IF EXISTS pts_wide_idx" -c "SET client_min_messages = debug1" \
 		-c "CREATE INDEX pts_wide_idx ON pts_wide USING ruivfflat (v) WITH (lists = 20)" 2>&1 |
-		sed -nE -e 's/.*k-means sample \(([0-9]+) bytes\) goes through (shared memory|the queue).*/sample \1 \2/p' \
+		sed -nE -e 's/.*kmeans request: its input \(([0-9]+) bytes\) goes through (shared memory|the queue).*/sample \1 \2/p' \
 			-e 's/.*assignment batches go through (shared memory|the queue).*/batches \1/p' | paste -sd ';'
 }
 probe_wide() {
@@ -117,7 +117,7 @@ q "ALTER SYSTEM SET ruvector.shared_memory_limit = '8MB'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 8388608 ] && break; sleep 0.1; done
 out=$(psql -X -q -At -c "SET client_min_messages = debug1" -c "CREATE INDEX pts_wide_40 ON pts_wide USING ruivfflat (v) WITH (lists = 40)" 2>&1)
-grep -q "k-means sample (10485760 bytes) goes through the queue" <<<"$out"; ok $? "a sample over the limit falls back to the queue"
+grep -q "kmeans request: its input (10485760 bytes) goes through the queue" <<<"$out"; ok $? "a sample over the limit falls back to the queue"
 grep -q "ruvector shared memory limit exceeded" <<<"$out"; ok $? "where the worker refuses it with the limit's error"
 is "$(sqlstate_of "CREATE INDEX pts_wide_40 ON pts_wide USING ruivfflat (v) WITH (lists = 40)")" 53200 "SQLSTATE 53200"
 is "$(q "SELECT count(*) FROM pg_class WHERE relname = 'pts_wide_40'")" 0 "no index is left behind"
