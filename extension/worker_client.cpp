@@ -281,7 +281,7 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 	worker_request_begin(type, payload, seg);
 	if (!seg) {
 		Size per_chunk = std::max<Size>((Size(1) << 20) / std::max<Size>(unit_bytes, 1), 1);
-		auto *chunk = static_cast<std::byte *>(palloc(std::min(per_chunk, count) * unit_bytes + 1));
+		auto *chunk = static_cast<std::byte *>(palloc(std::min(per_chunk, count) * unit_bytes));
 		for (Size done = 0; done < count; done += per_chunk) {
 			Size n = std::min(per_chunk, count - done);
 			copy(arg, done, n, chunk);

@@ -84,18 +84,28 @@ void memory_release(uint64 bytes) { pg_atomic_fetch_sub_u64(&rv_control->dsa_use
 
 static void release_reservation(dsm_segment *, Datum bytes) { memory_release(uint64(DatumGetInt64(bytes))); }
 
+// Reserve first: dsm_create allocates the whole segment (posix_fallocate in /dev/shm), so a
+// request over the limit must be refused before it, not after memory beyond the limit was taken.
 dsm_segment *reserved_segment_create(Size bytes, bool *over_limit)
 {
-	*over_limit = false;
-	dsm_segment *seg = dsm_create(bytes ? bytes : 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
-	if (!seg)
+	*over_limit = !memory_reserve(bytes);
+	if (*over_limit)
 		return nullptr;
-	if (!memory_reserve(bytes)) {
-		dsm_detach(seg);
-		*over_limit = true;
-		return nullptr;
+	dsm_segment *seg = nullptr;
+	PG_TRY();
+	{
+		seg = dsm_create(bytes ? bytes : 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		if (seg)
+			on_dsm_detach(seg, release_reservation, Int64GetDatum(int64(bytes)));
 	}
-	on_dsm_detach(seg, release_reservation, Int64GetDatum(int64(bytes)));
+	PG_CATCH();
+	{
+		memory_release(bytes);  // the segment, if any, goes with the resource owner's cleanup
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!seg)
+		memory_release(bytes);
 	return seg;
 }
 
