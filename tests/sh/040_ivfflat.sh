@@ -185,6 +185,34 @@ is "$(q "SELECT lists FROM ruvector_ivfflat_stats('ins_idx')")" 100 "REINDEX aft
 r=$(recall 10)
 awk "BEGIN {exit !($r >= 0.95)}"; ok $? "recall at probes 10 of 100 lists after REINDEX: $r"
 
+# --- durability of the build's writes: left to the next checkpoint, unless one began during the build
+q "CREATE TABLE ck (id int, v vector(2))"
+q "INSERT INTO ck SELECT i, ARRAY[i, i % 7]::vector FROM generate_series(1, 200) i"
+build_ck() {  # build_ck: the build's DEBUG1 line about the fsync
+	psql -X -q -At -c "DROP INDEX IF EXISTS ck_idx" -c "SET client_min_messages = debug1" \
+		-c "CREATE INDEX ck_idx ON ck USING ruivfflat (v) WITH (lists = 4)" 2>&1 | grep -o "fsync [0-9.]* s ([a-z :]*)"
+}
+left=1
+for _ in 1 2 3; do  # a timed checkpoint could begin during a build: never three times in a row
+	q "CHECKPOINT"
+	build_ck | grep -q "(left to the next checkpoint)" && { left=0; break; }
+done
+ok $left "a build with no checkpoint during it leaves the fsync to the next checkpoint"
+# A checkpoint that begins during the build never sees the pages (they bypass shared buffers), and
+# recovery from it would not replay their WAL: the build fsyncs them itself. The scan sleeps per row.
+q "CREATE FUNCTION slow_v(v vector) RETURNS vector LANGUAGE plpgsql IMMUTABLE AS \$\$BEGIN PERFORM pg_sleep(0.2); RETURN v; END\$\$"
+q "CREATE TABLE ck_slow (v vector(2))"
+TMP_CK=$(mktemp)
+q "INSERT INTO ck_slow SELECT v FROM ck WHERE id <= 6"
+psql -X -q -At -c "SET client_min_messages = debug1" \
+	-c "CREATE INDEX ck_slow_idx ON ck_slow USING ruivfflat ((slow_v(v)::vector(2))) WITH (lists = 2)" >"$TMP_CK" 2>&1 &
+sleep 0.4
+q "CHECKPOINT"
+wait $!
+grep -q "fsync [0-9.]* s (at once: a checkpoint began during the build)" "$TMP_CK"; ok $? "a checkpoint during the build: the build fsyncs its pages itself"
+rm -f "$TMP_CK"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT count(*) FROM (SELECT 1 FROM ck_slow ORDER BY slow_v(v)::vector(2) <-> '[1,1]' LIMIT 3) s")" 3 "and that index answers"
+
 # --- crash: immediate shutdown, restart, same answers (the shared cache is rebuilt from the pages)
 q "CREATE UNLOGGED TABLE ul (id int, v vector(2))"
 q "INSERT INTO ul SELECT i, ARRAY[i, 0]::vector FROM generate_series(1, 500) i"

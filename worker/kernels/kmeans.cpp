@@ -238,7 +238,7 @@ Sample take_sample(const float *data, std::size_t n, std::size_t dim, std::size_
 std::vector<float> plus_plus(const float *pts, std::size_t s, std::size_t dim, std::size_t k, bool skip_zero,
                              std::mt19937_64 &rng, const CancelToken &cancel)
 {
-	constexpr std::size_t kSeedBlock = 2048;
+	constexpr std::size_t kSeedBlock = 256;
 	const auto &K = active_kernels();
 	std::vector<float> seeds(k * dim);
 	std::vector<float> d2(s, kInf);
