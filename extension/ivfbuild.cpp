@@ -193,7 +193,9 @@ bool keep_row(BuildState *bs, ItemPointer tid, const float *row)
 		bs->row_tids = static_cast<ItemPointerData *>(repalloc_huge(bs->row_tids, grow * sizeof(ItemPointerData)));
 		bs->row_capacity = grow;
 	}
-	memcpy(bs->rows + bs->row_count * bs->dim, row, sizeof(float) * bs->dim);
+	float *slot = bs->rows + bs->row_count * bs->dim;
+	if (row != slot)
+		memcpy(slot, row, sizeof(float) * bs->dim);
 	bs->row_tids[bs->row_count++] = *tid;
 	return true;
 }
@@ -202,7 +204,10 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 {
 	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
-	float *row = static_cast<float *>(palloc(sizeof(float) * bs->dim));
+	// While there is room, the vector goes straight into the next kept row (one copy, not two).
+	float *row = bs->rows && bs->row_count < bs->row_capacity
+					 ? bs->rows + bs->row_count * bs->dim
+					 : static_cast<float *>(palloc(sizeof(float) * bs->dim));
 	bool indexed = row_vector(bs, tid, values[0], isnull[0], row);
 	MemoryContextSwitchTo(old);
 	if (indexed) {
@@ -572,6 +577,7 @@ struct PageWriter {
 	ForkNumber fork;
 	bool wal;
 	XLogRecPtr start_redo;  // the last checkpoint's redo point before anything was written
+	XLogRecPtr nudged = InvalidXLogRecPtr;  // WAL the walwriter was last asked to write
 	BlockNumber first;      // block of pages[0]
 	int count;              // pages in the batch; the last one is open
 	PGAlignedBlock *pages;
@@ -606,8 +612,14 @@ struct PageWriter {
 			blknos[i] = first + BlockNumber(i);
 			list[i] = pages[i].data;
 		}
-		if (wal)
+		if (wal) {
 			log_newpages(&index->rd_node, fork, n, blknos, list, true);
+			XLogRecPtr end = PageGetLSN(list[n - 1]);
+			if (end - nudged >= Size(XLOGbuffers) * XLOG_BLCKSZ / 4) {
+				XLogSetAsyncXactLSN(end);
+				nudged = end;
+			}
+		}
 		for (int i = 0; i < n; i++) {
 			PageSetChecksumInplace(list[i], blknos[i]);
 			smgrextend(RelationGetSmgr(index), fork, blknos[i], list[i], true);
@@ -754,6 +766,9 @@ bool next_entry(BuildState *bs, int32 *list, ItemPointerData *tid, const float *
 		if (bs->cursor == bs->row_count)
 			return false;
 		uint32 r = bs->order[bs->cursor++];
+		// List order reads the rows all over memory: fetch a few ahead.
+		if (bs->cursor + 4 < bs->row_count)
+			__builtin_prefetch(bs->rows + Size(bs->order[bs->cursor + 4]) * bs->dim);
 		*list = bs->labels[r];
 		*tid = bs->row_tids[r];
 		*x = bs->rows + Size(r) * bs->dim;
