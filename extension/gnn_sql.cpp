@@ -885,7 +885,7 @@ RV_FUNCTION(ruvector_subgraph_search)
 	enum class Outcome { ok, no_center, bad_dim } outcome = Outcome::ok;
 	uint32 graph_dim = head.dim;
 	{
-		kernels::Graph gr = kernels::decode_graph(blob);
+		kernels::GraphView gr = kernels::view_graph(blob);  // in place: the blob is this call's own copy
 		auto at = std::lower_bound(gr.ids.begin(), gr.ids.end(), center);
 		if (at == gr.ids.end() || *at != center)
 			outcome = Outcome::no_center;

@@ -94,6 +94,39 @@ TEST(GraphBlob, RoundTripsAndValidates)
 	std::size_t col_offset = ((sizeof(GraphHeader) + 7) & ~std::size_t(7)) + ((sizeof(std::uint64_t) * 5 + 7) & ~std::size_t(7));
 	std::memcpy(corrupt.data() + col_offset, &huge, sizeof huge);
 	EXPECT_THROW(decode_graph(corrupt), std::invalid_argument);
+	EXPECT_THROW(view_graph(corrupt), std::invalid_argument);
+}
+
+TEST(GraphBlob, ViewReadsInPlace)
+{
+	Csr g = build_csr(4, std::vector<std::uint32_t>{0, 1, 3}, std::vector<std::uint32_t>{1, 2, 1}, std::vector<float>{1, 2, 3});
+	std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8};
+	std::vector<std::int64_t> ids{10, 20, 30, 40};
+	auto blob = encode_graph(g, x, 2, ids);
+	GraphView v = view_graph(blob);
+	// Spans into the blob itself, with the arrays decode_graph copies out.
+	EXPECT_GE(reinterpret_cast<const std::byte *>(v.x.data()), blob.data());
+	EXPECT_LT(reinterpret_cast<const std::byte *>(v.x.data()), blob.data() + blob.size());
+	EXPECT_EQ(v.dim, 2u);
+	EXPECT_EQ(v.csr.n, 4u);
+	EXPECT_EQ(std::vector<std::uint64_t>(v.csr.row_ptr.begin(), v.csr.row_ptr.end()), g.row_ptr);
+	EXPECT_EQ(std::vector<std::uint32_t>(v.csr.col.begin(), v.csr.col.end()), g.col);
+	EXPECT_EQ(std::vector<float>(v.csr.weight.begin(), v.csr.weight.end()), g.weight);
+	EXPECT_EQ(std::vector<float>(v.x.begin(), v.x.end()), x);
+	EXPECT_EQ(std::vector<std::int64_t>(v.ids.begin(), v.ids.end()), ids);
+	// The algorithms take the view as they take the Csr.
+	EXPECT_EQ(hop_counts(v.csr, 0, 3), hop_counts(g, 0, 3));
+	// Misaligned bytes: the view refuses them, decode_graph copies them aligned first.
+	std::vector<std::byte> shifted(blob.size() + 1);
+	std::memcpy(shifted.data() + 1, blob.data(), blob.size());
+	std::span<const std::byte> odd(shifted.data() + 1, blob.size());
+	EXPECT_THROW(view_graph(odd), std::invalid_argument);
+	Graph d = decode_graph(odd);
+	EXPECT_EQ(d.csr.col, g.col);
+	EXPECT_EQ(d.x, x);
+	auto bad = blob;
+	bad.pop_back();
+	EXPECT_THROW(view_graph(bad), std::invalid_argument);
 }
 
 TEST(GnnModelRun, IdentityLayersPropagateAsDocumented)

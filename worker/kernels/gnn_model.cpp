@@ -1,5 +1,6 @@
 #include "worker/kernels/gnn_model.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -368,30 +369,43 @@ GraphHeader graph_header(std::span<const std::byte> bytes)
 	return h;
 }
 
-Graph decode_graph(std::span<const std::byte> bytes)
+GraphView view_graph(std::span<const std::byte> bytes)
 {
 	GraphHeader h = graph_header(bytes);
+	if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0)
+		throw std::invalid_argument("graph blob is not 8-byte aligned");
 	Sections s = sections(h);
-	Graph out;
-	out.dim = h.dim;
-	out.csr.n = h.nodes;
-	out.csr.row_ptr.resize(h.nodes + 1);
-	std::memcpy(out.csr.row_ptr.data(), bytes.data() + s.row_ptr, sizeof(std::uint64_t) * (h.nodes + 1));
-	out.csr.col.resize(h.edges);
-	if (h.edges)
-		std::memcpy(out.csr.col.data(), bytes.data() + s.col, sizeof(std::uint32_t) * h.edges);
-	if (h.has_weight) {
-		out.csr.weight.resize(h.edges);
-		if (h.edges)
-			std::memcpy(out.csr.weight.data(), bytes.data() + s.weight, sizeof(float) * h.edges);
+	auto at = [&](std::size_t offset) { return bytes.data() + offset; };
+	GraphView v;
+	v.dim = h.dim;
+	v.csr.n = h.nodes;
+	v.csr.row_ptr = {reinterpret_cast<const std::uint64_t *>(at(s.row_ptr)), h.nodes + 1};
+	v.csr.col = {reinterpret_cast<const std::uint32_t *>(at(s.col)), h.edges};
+	if (h.has_weight)
+		v.csr.weight = {reinterpret_cast<const float *>(at(s.weight)), h.edges};
+	v.x = {reinterpret_cast<const float *>(at(s.x)), h.nodes * h.dim};
+	v.ids = {reinterpret_cast<const std::int64_t *>(at(s.ids)), h.nodes};
+	validate(v.csr);
+	return v;
+}
+
+Graph decode_graph(std::span<const std::byte> bytes)
+{
+	std::vector<std::uint64_t> aligned;  // only when bytes do not start 8-byte aligned
+	if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
+		aligned.resize((bytes.size() + 7) / 8);
+		std::memcpy(aligned.data(), bytes.data(), bytes.size());
+		bytes = {reinterpret_cast<const std::byte *>(aligned.data()), bytes.size()};
 	}
-	out.x.resize(h.nodes * h.dim);
-	if (!out.x.empty())
-		std::memcpy(out.x.data(), bytes.data() + s.x, sizeof(float) * out.x.size());
-	out.ids.resize(h.nodes);
-	if (h.nodes)
-		std::memcpy(out.ids.data(), bytes.data() + s.ids, sizeof(std::int64_t) * h.nodes);
-	validate(out.csr);
+	GraphView v = view_graph(bytes);
+	Graph out;
+	out.dim = v.dim;
+	out.csr.n = v.csr.n;
+	out.csr.row_ptr.assign(v.csr.row_ptr.begin(), v.csr.row_ptr.end());
+	out.csr.col.assign(v.csr.col.begin(), v.csr.col.end());
+	out.csr.weight.assign(v.csr.weight.begin(), v.csr.weight.end());
+	out.x.assign(v.x.begin(), v.x.end());
+	out.ids.assign(v.ids.begin(), v.ids.end());
 	return out;
 }
 

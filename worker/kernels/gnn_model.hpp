@@ -95,6 +95,17 @@ struct Graph {
 };
 // Copies out of `bytes` and validates the structure; throws std::invalid_argument.
 Graph decode_graph(std::span<const std::byte> bytes);
+
+// The graph inside `bytes`, read in place (no copy: `bytes` must outlive the view, and start
+// 8-byte aligned, as palloc and operator new give); validated as decode_graph does. Throws
+// std::invalid_argument.
+struct GraphView {
+	CsrView csr;
+	std::span<const float> x;
+	std::span<const std::int64_t> ids;
+	std::uint32_t dim = 0;
+};
+GraphView view_graph(std::span<const std::byte> bytes);
 GraphHeader graph_header(std::span<const std::byte> bytes);
 
 }  // namespace ruvector::kernels

@@ -95,7 +95,7 @@ Csr build_csr(std::size_t n, std::span<const std::uint32_t> src, std::span<const
 	return g;
 }
 
-void validate(const Csr &g)
+void validate(CsrView g)
 {
 	check_node_count(g.n);
 	if (g.row_ptr.size() != g.n + 1)
@@ -198,7 +198,7 @@ Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed)
 	return out;
 }
 
-std::vector<std::int32_t> hop_counts(const Csr &g, std::size_t start, std::uint32_t max_hops)
+std::vector<std::int32_t> hop_counts(CsrView g, std::size_t start, std::uint32_t max_hops)
 {
 	if (start >= g.n)
 		throw std::invalid_argument("start node is out of range");

@@ -18,6 +18,16 @@
 
 namespace ruvector::kernels {
 
+// Read-only CSR arrays held elsewhere: a Csr, or a graph blob read in place (view_graph).
+struct CsrView {
+	std::size_t n = 0;
+	std::span<const std::uint64_t> row_ptr;
+	std::span<const std::uint32_t> col;
+	std::span<const float> weight;
+
+	std::size_t edges() const noexcept { return col.size(); }
+};
+
 struct Csr {
 	std::size_t n = 0;                    // nodes
 	std::vector<std::uint64_t> row_ptr;   // n + 1 offsets into col / weight
@@ -27,6 +37,7 @@ struct Csr {
 	std::size_t edges() const noexcept { return col.size(); }
 	std::size_t in_degree(std::size_t i) const noexcept { return std::size_t(row_ptr[i + 1] - row_ptr[i]); }
 	float edge_weight(std::size_t e) const noexcept { return weight.empty() ? 1.0f : weight[e]; }
+	operator CsrView() const noexcept { return {n, row_ptr, col, weight}; }
 };
 
 // Edge e sends a message from src[e] to dst[e]. weight is empty (all 1) or one per edge.
@@ -38,7 +49,7 @@ Csr build_csr(std::size_t n, std::span<const std::uint32_t> src, std::span<const
 // Structural check for a Csr that did not come from build_csr (e.g. a cached blob): offsets
 // monotone and consistent, every col < n, weight empty or one per edge. Throws
 // std::invalid_argument.
-void validate(const Csr &g);
+void validate(CsrView g);
 
 std::size_t max_in_degree(const Csr &g) noexcept;
 
@@ -66,7 +77,7 @@ Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed);
 // Breadth-first hop counts from `start`, walking every edge in either direction (a subgraph
 // search treats the graph as undirected): result[i] is the fewest hops from start to node i, or -1
 // when node i is not reachable within max_hops. Throws std::invalid_argument when start >= g.n.
-std::vector<std::int32_t> hop_counts(const Csr &g, std::size_t start, std::uint32_t max_hops);
+std::vector<std::int32_t> hop_counts(CsrView g, std::size_t start, std::uint32_t max_hops);
 
 // The fixed PRNG of the GNN code (Vigna's splitmix64): the same stream on every platform and
 // standard library, so sampled graphs and initial weights never change under a toolchain update.
