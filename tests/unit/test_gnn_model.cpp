@@ -72,12 +72,17 @@ TEST(GnnModelCodec, RejectsTruncatedAndTrailingBytes)
 	EXPECT_THROW(decode_gnn_model(bytes), std::invalid_argument);
 }
 
-TEST(GraphBlob, RoundTripsAndValidates)
-{
+// A 4-node, 3-edge weighted graph with 2-dimensional features, and its blob.
+struct SmallGraph {
 	Csr g = build_csr(4, std::vector<std::uint32_t>{0, 1, 3}, std::vector<std::uint32_t>{1, 2, 1}, std::vector<float>{1, 2, 3});
 	std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8};
 	std::vector<std::int64_t> ids{10, 20, 30, 40};
-	auto blob = encode_graph(g, x, 2, ids);
+	std::vector<std::byte> blob = encode_graph(g, x, 2, ids);
+};
+
+TEST(GraphBlob, RoundTripsAndValidates)
+{
+	auto [g, x, ids, blob] = SmallGraph{};
 	Graph d = decode_graph(blob);
 	EXPECT_EQ(d.csr.row_ptr, g.row_ptr);
 	EXPECT_EQ(d.csr.col, g.col);
@@ -99,10 +104,7 @@ TEST(GraphBlob, RoundTripsAndValidates)
 
 TEST(GraphBlob, ViewReadsInPlace)
 {
-	Csr g = build_csr(4, std::vector<std::uint32_t>{0, 1, 3}, std::vector<std::uint32_t>{1, 2, 1}, std::vector<float>{1, 2, 3});
-	std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8};
-	std::vector<std::int64_t> ids{10, 20, 30, 40};
-	auto blob = encode_graph(g, x, 2, ids);
+	auto [g, x, ids, blob] = SmallGraph{};
 	GraphView v = view_graph(blob);
 	// Spans into the blob itself, with the arrays decode_graph copies out.
 	EXPECT_GE(reinterpret_cast<const std::byte *>(v.x.data()), blob.data());
