@@ -369,10 +369,19 @@ GraphHeader graph_header(std::span<const std::byte> bytes)
 	return h;
 }
 
+namespace {
+
+bool aligned8(std::span<const std::byte> bytes)
+{
+	return reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0;
+}
+
+}  // namespace
+
 GraphView view_graph(std::span<const std::byte> bytes)
 {
 	GraphHeader h = graph_header(bytes);
-	if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0)
+	if (!aligned8(bytes))
 		throw std::invalid_argument("graph blob is not 8-byte aligned");
 	Sections s = sections(h);
 	auto at = [&](std::size_t offset) { return bytes.data() + offset; };
@@ -392,7 +401,7 @@ GraphView view_graph(std::span<const std::byte> bytes)
 Graph decode_graph(std::span<const std::byte> bytes)
 {
 	std::vector<std::uint64_t> aligned;  // only when bytes do not start 8-byte aligned
-	if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) != 0) {
+	if (!aligned8(bytes)) {
 		aligned.resize((bytes.size() + 7) / 8);
 		std::memcpy(aligned.data(), bytes.data(), bytes.size());
 		bytes = {reinterpret_cast<const std::byte *>(aligned.data()), bytes.size()};

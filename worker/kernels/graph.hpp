@@ -24,8 +24,6 @@ struct CsrView {
 	std::span<const std::uint64_t> row_ptr;
 	std::span<const std::uint32_t> col;
 	std::span<const float> weight;
-
-	std::size_t edges() const noexcept { return col.size(); }
 };
 
 struct Csr {
