@@ -1,5 +1,6 @@
 // k-means against brute force in double precision: nearest-centroid final assignment, sizes and
-// objective, an objective no worse than plain Lloyd from the same seeds, bit-for-bit determinism
+// objective, an objective no worse than plain Lloyd from the same seeds, converged centroids that
+// are the means of their lists, bit-for-bit determinism
 // across runs and thread counts, spherical mode, degenerate inputs, argument checks, cancellation.
 #include "worker/kernels/kmeans.hpp"
 
@@ -160,6 +161,53 @@ TEST(Kmeans, NoWorseThanReferenceLloydFromTheSameSeeds)
 				double ref = reference_lloyd(d, seeds, std::size_t(k), r.iterations);
 				EXPECT_LE(r.objective, ref * (1 + 1e-4)) << "seed=" << seed << " k=" << k << " sample=" << sample;
 			}
+		}
+	}
+}
+
+// Once nothing moves, every centroid is the mean of its members (spherical: their normalised
+// sum). Later updates only move the rows that changed list in and out of kept per-list sums, so
+// this catches a sum that drifted from its members.
+TEST(Kmeans, ConvergedCentroidsAreTheMeansOfTheirLists)
+{
+	Data d = blobs(6000, 24, 40, 9, 4.0f);  // overlapping: points keep moving for a while
+	for (bool spherical : {false, true}) {
+		KmeansOptions o = options(40, 200);
+		o.spherical = spherical;
+		KmeansResult r = kmeans(d.x.data(), d.n, d.dim, o);
+		ASSERT_GT(r.iterations, 5) << spherical;  // several updates after the first
+		ASSERT_LT(r.iterations, 200) << spherical;  // converged
+		std::vector<double> sum(40 * d.dim, 0);
+		for (std::size_t i = 0; i < d.n; i++) {
+			std::vector<double> row(d.row(i), d.row(i) + d.dim);
+			if (spherical) {
+				double norm = std::sqrt(dot(d.row(i), d.row(i), d.dim));
+				for (double &v : row)
+					v /= norm;
+			}
+			std::size_t best = 0;
+			double bd = -INFINITY;
+			for (std::size_t j = 0; j < 40; j++) {  // the largest dot (spherical) or the nearest
+				const float *c = &r.centroids[j * d.dim];
+				double score = spherical ? dot(d.row(i), c, d.dim) : -sq(d.row(i), c, d.dim);
+				if (score > bd)
+					bd = score, best = j;
+			}
+			for (std::size_t q = 0; q < d.dim; q++)
+				sum[best * d.dim + q] += row[q];
+		}
+		for (std::size_t j = 0; j < 40; j++) {
+			ASSERT_GT(r.sizes[j], 0) << j;
+			double scale = 1.0 / double(r.sizes[j]);
+			if (spherical) {
+				double norm2 = 0;
+				for (std::size_t q = 0; q < d.dim; q++)
+					norm2 += sum[j * d.dim + q] * sum[j * d.dim + q];
+				scale = 1.0 / std::sqrt(norm2);
+			}
+			for (std::size_t q = 0; q < d.dim; q++)
+				ASSERT_NEAR(r.centroids[j * d.dim + q], sum[j * d.dim + q] * scale, spherical ? 1e-5 : 1e-4)
+					<< "spherical=" << spherical << " list " << j << " coordinate " << q;
 		}
 	}
 }
