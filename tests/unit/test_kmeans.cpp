@@ -1,7 +1,7 @@
 // k-means against brute force in double precision: nearest-centroid final assignment, sizes and
 // objective, an objective no worse than plain Lloyd from the same seeds, converged centroids that
-// are the means of their lists, bit-for-bit determinism
-// across runs and thread counts, spherical mode, degenerate inputs, argument checks, cancellation.
+// are the means of their lists, bit-for-bit determinism across runs and thread counts, spherical
+// mode, degenerate inputs, argument checks, cancellation.
 #include "worker/kernels/kmeans.hpp"
 
 #include <gtest/gtest.h>
