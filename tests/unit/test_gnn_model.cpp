@@ -126,6 +126,20 @@ TEST(GraphBlob, ViewReadsInPlace)
 	Graph d = decode_graph(odd);
 	EXPECT_EQ(d.csr.col, g.col);
 	EXPECT_EQ(d.x, x);
+	// The two-argument view copies only misaligned bytes (what a GNN forward job reads).
+	std::vector<std::uint64_t> storage;
+	GraphView in_place = view_graph(blob, storage);
+	EXPECT_TRUE(storage.empty());
+	EXPECT_EQ(in_place.x.data(), v.x.data());
+	GraphView copied = view_graph(odd, storage);
+	EXPECT_FALSE(storage.empty());
+	EXPECT_GE(reinterpret_cast<const std::byte *>(copied.x.data()), reinterpret_cast<const std::byte *>(storage.data()));
+	EXPECT_EQ(std::vector<float>(copied.x.begin(), copied.x.end()), x);
+	EXPECT_EQ(std::vector<std::int64_t>(copied.ids.begin(), copied.ids.end()), ids);
+	// A layer runs on the view exactly as on the Csr.
+	GnnModel m;
+	m.layers.push_back(identity_layer(LayerType::gcn, 2));
+	EXPECT_EQ(run_model(m, copied.csr, copied.x, 2), run_model(m, g, x, 2));
 	auto bad = blob;
 	bad.pop_back();
 	EXPECT_THROW(view_graph(bad), std::invalid_argument);

@@ -388,7 +388,7 @@ void check_linear(const Linear &l, const std::string &what)
 		throw std::invalid_argument(what + ": bias holds " + str(l.bias.size()) + " values, expected " + str(l.out));
 }
 
-void check_features(const Csr &g, std::span<const float> x, std::size_t dim, const char *layer)
+void check_features(CsrView g, std::span<const float> x, std::size_t dim, const char *layer)
 {
 	validate(g);
 	if (x.size() != product(g.n, dim, layer))
@@ -462,14 +462,14 @@ void transform(const float *x, std::size_t n, std::size_t in, const float *w, st
 // The edges a layer reads: g itself, or a copy with PyG's self-loop rule applied.
 struct EdgeSet {
 	Csr owned;
-	const Csr *g;
+	CsrView g;
 };
 
 }  // namespace
 
 // ---- GCNConv --------------------------------------------------------------------------------------
 
-void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, std::span<float> y,
+void gcn_conv_into(CsrView g, std::span<const float> x, const Linear &lin, std::span<float> y,
                    const GcnOptions &opts, CancelToken cancel)
 {
 	check_linear(lin, "GCNConv lin");
@@ -477,12 +477,12 @@ void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, st
 	const std::size_t n = g.n, in = lin.in, out = lin.out;
 	check_output(y, n, out, "GCNConv");
 
-	EdgeSet es{{}, &g};
+	EdgeSet es{{}, g};
 	if (opts.normalize && opts.add_self_loops) {
 		es.owned = add_remaining_self_loops(g);
-		es.g = &es.owned;
+		es.g = es.owned;
 	}
-	const Csr &a = *es.g;
+	CsrView a = es.g;
 
 	// Edge coefficients w_ji / sqrt(deg_j deg_i), multiplied in PyG's order.
 	Buffer coef;
@@ -529,7 +529,7 @@ void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, st
 	}
 }
 
-std::vector<float> gcn_conv(const Csr &g, std::span<const float> x, const Linear &lin, const GcnOptions &opts,
+std::vector<float> gcn_conv(CsrView g, std::span<const float> x, const Linear &lin, const GcnOptions &opts,
                             CancelToken cancel)
 {
 	check_linear(lin, "GCNConv lin");  // before sizing the result from it
@@ -540,7 +540,7 @@ std::vector<float> gcn_conv(const Csr &g, std::span<const float> x, const Linear
 
 // ---- SAGEConv -------------------------------------------------------------------------------------
 
-void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                     std::span<float> y, const SageOptions &opts, CancelToken cancel)
 {
 	check_sage(lin_l, lin_r, opts);
@@ -611,7 +611,7 @@ void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l,
 	}
 }
 
-std::vector<float> sage_conv(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+std::vector<float> sage_conv(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                              const SageOptions &opts, CancelToken cancel)
 {
 	check_sage(lin_l, lin_r, opts);
@@ -631,7 +631,7 @@ std::size_t mlp_output_dim(std::size_t in_dim, std::span<const MlpStep> mlp) noe
 	return d;
 }
 
-void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+void gin_conv_into(CsrView g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
                    std::span<float> y, float eps, CancelToken cancel)
 {
 	check_features(g, x, in_dim, "GINConv");
@@ -680,7 +680,7 @@ void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, s
 	});
 }
 
-std::vector<float> gin_conv(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+std::vector<float> gin_conv(CsrView g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
                             float eps, CancelToken cancel)
 {
 	std::size_t widest = 0;
@@ -691,7 +691,7 @@ std::vector<float> gin_conv(const Csr &g, std::span<const float> x, std::size_t 
 
 // ---- GATConv --------------------------------------------------------------------------------------
 
-void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, std::span<float> y,
+void gat_conv_into(CsrView g, std::span<const float> x, const GatParams &p, std::span<float> y,
                    const GatOptions &opts, CancelToken cancel)
 {
 	const std::size_t out = check_gat(p, opts);
@@ -700,12 +700,12 @@ void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, s
 	const std::size_t n = g.n;
 	check_output(y, n, out, "GATConv");
 
-	EdgeSet es{{}, &g};
+	EdgeSet es{{}, g};
 	if (opts.add_self_loops) {
 		es.owned = replace_self_loops(g);
-		es.g = &es.owned;
+		es.g = es.owned;
 	}
-	const Csr &a = *es.g;
+	CsrView a = es.g;
 
 	// Z = x W^T, and each node's attention terms from the same GEMM kernel: <Z_i,h, att_h> =
 	// x_i . (W_h^T att_h), so 2 * heads weight rows W_h^T att_src_h, W_h^T att_dst_h give them all.
@@ -797,7 +797,7 @@ void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, s
 	});
 }
 
-std::vector<float> gat_conv(const Csr &g, std::span<const float> x, const GatParams &p, const GatOptions &opts,
+std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams &p, const GatOptions &opts,
                             CancelToken cancel)
 {
 	std::vector<float> y(product(g.n, check_gat(p, opts), "GATConv"));

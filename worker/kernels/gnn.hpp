@@ -59,9 +59,9 @@ struct GcnOptions {
 // out_i = bias + sum_{j->i} w_ji / sqrt(deg_j deg_i) (x_j W), deg = weighted in-degree after
 // the self-loop rule (both factors are in-degrees, directed graphs too); zero degree, zero factor.
 // x: g.n x lin.in. Result: g.n x lin.out.
-std::vector<float> gcn_conv(const Csr &g, std::span<const float> x, const Linear &lin, const GcnOptions &opts = {},
+std::vector<float> gcn_conv(CsrView g, std::span<const float> x, const Linear &lin, const GcnOptions &opts = {},
                             CancelToken cancel = {});
-void gcn_conv_into(const Csr &g, std::span<const float> x, const Linear &lin, std::span<float> out,
+void gcn_conv_into(CsrView g, std::span<const float> x, const Linear &lin, std::span<float> out,
                    const GcnOptions &opts = {}, CancelToken cancel = {});
 
 // ---- SAGEConv -----------------------------------------------------------------------------------
@@ -76,17 +76,17 @@ struct SageOptions {
 // out_i = lin_l(aggr_{j->i} x_j) + lin_r(x_i). Edge weights are not used; self-loops in g are
 // ordinary edges and none are added. PyG gives lin_l the bias and lin_r none; a bias on lin_r is
 // added if present. x: g.n x lin_l.in. Result: g.n x lin_l.out.
-std::vector<float> sage_conv(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+std::vector<float> sage_conv(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                              const SageOptions &opts = {}, CancelToken cancel = {});
-void sage_conv_into(const Csr &g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                     std::span<float> out, const SageOptions &opts = {}, CancelToken cancel = {});
 
 // ---- GINConv ------------------------------------------------------------------------------------
 // out_i = mlp((1 + eps) x_i + sum_{j->i} x_j). Edge weights are not used; self-loops in g are
 // ordinary edges. x: g.n x in_dim. Result: g.n x mlp_output_dim(in_dim, mlp).
-std::vector<float> gin_conv(const Csr &g, std::span<const float> x, std::size_t in_dim,
+std::vector<float> gin_conv(CsrView g, std::span<const float> x, std::size_t in_dim,
                             std::span<const MlpStep> mlp, float eps = 0.0f, CancelToken cancel = {});
-void gin_conv_into(const Csr &g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
+void gin_conv_into(CsrView g, std::span<const float> x, std::size_t in_dim, std::span<const MlpStep> mlp,
                    std::span<float> out, float eps = 0.0f, CancelToken cancel = {});
 
 // ---- GATConv (eval mode, no edge features) ------------------------------------------------------
@@ -110,9 +110,9 @@ struct GatOptions {
 // in-edges of i, out_i = sum_j alpha_ji Z_j, heads concatenated or averaged, then bias. Edge
 // weights are ignored. x: g.n x p.in. (<Z_i, att_h> is computed as x_i . (W_h^T att_h), equal up
 // to rounding.)
-std::vector<float> gat_conv(const Csr &g, std::span<const float> x, const GatParams &p, const GatOptions &opts = {},
+std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams &p, const GatOptions &opts = {},
                             CancelToken cancel = {});
-void gat_conv_into(const Csr &g, std::span<const float> x, const GatParams &p, std::span<float> out,
+void gat_conv_into(CsrView g, std::span<const float> x, const GatParams &p, std::span<float> out,
                    const GatOptions &opts = {}, CancelToken cancel = {});
 
 // ---- Helpers ------------------------------------------------------------------------------------

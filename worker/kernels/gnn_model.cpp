@@ -195,7 +195,7 @@ std::vector<MlpStep> gin_mlp(std::size_t k, const GnnLayer &l)
 	return steps;
 }
 
-std::vector<float> run_layer(std::size_t k, const GnnLayer &l, const Csr &g, std::span<const float> x,
+std::vector<float> run_layer(std::size_t k, const GnnLayer &l, CsrView g, std::span<const float> x,
                              const GnnModel &m, CancelToken cancel)
 {
 	switch (l.type) {
@@ -261,7 +261,7 @@ void check_model(const GnnModel &m, std::size_t in_dim)
 	}
 }
 
-std::vector<float> run_model(const GnnModel &m, const Csr &g, std::span<const float> x, std::size_t in_dim,
+std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float> x, std::size_t in_dim,
                              CancelToken cancel)
 {
 	check_model(m, in_dim);
@@ -398,15 +398,20 @@ GraphView view_graph(std::span<const std::byte> bytes)
 	return v;
 }
 
+GraphView view_graph(std::span<const std::byte> bytes, std::vector<std::uint64_t> &storage)
+{
+	if (!aligned8(bytes)) {
+		storage.resize((bytes.size() + 7) / 8);
+		std::memcpy(storage.data(), bytes.data(), bytes.size());
+		bytes = {reinterpret_cast<const std::byte *>(storage.data()), bytes.size()};
+	}
+	return view_graph(bytes);
+}
+
 Graph decode_graph(std::span<const std::byte> bytes)
 {
-	std::vector<std::uint64_t> aligned;  // only when bytes do not start 8-byte aligned
-	if (!aligned8(bytes)) {
-		aligned.resize((bytes.size() + 7) / 8);
-		std::memcpy(aligned.data(), bytes.data(), bytes.size());
-		bytes = {reinterpret_cast<const std::byte *>(aligned.data()), bytes.size()};
-	}
-	GraphView v = view_graph(bytes);
+	std::vector<std::uint64_t> aligned;
+	GraphView v = view_graph(bytes, aligned);
 	Graph out;
 	out.dim = v.dim;
 	out.csr.n = v.csr.n;

@@ -62,7 +62,7 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes);
 void check_model(const GnnModel &m, std::size_t in_dim);
 
 // Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer.
-std::vector<float> run_model(const GnnModel &m, const Csr &g, std::span<const float> x, std::size_t in_dim,
+std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float> x, std::size_t in_dim,
                              CancelToken cancel = {});
 
 // The identity-weight layer of each type (ruvector_message_pass without a model): GCN normalised
@@ -106,6 +106,10 @@ struct GraphView {
 	std::uint32_t dim = 0;
 };
 GraphView view_graph(std::span<const std::byte> bytes);
+
+// view_graph, or, when `bytes` do not start 8-byte aligned (a graph behind a model in one
+// request), the view of an aligned copy kept in `storage`.
+GraphView view_graph(std::span<const std::byte> bytes, std::vector<std::uint64_t> &storage);
 GraphHeader graph_header(std::span<const std::byte> bytes);
 
 }  // namespace ruvector::kernels

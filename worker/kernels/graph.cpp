@@ -21,7 +21,7 @@ void check_node_count(std::size_t n)
 // when every resulting weight is 1 and g had none. Two passes (count, then fill), so the arrays
 // are sized once.
 template <class Keep, class Loop>
-Csr rebuild(const Csr &g, bool implicit_weights, const Keep &keep, const Loop &loop)
+Csr rebuild(CsrView g, bool implicit_weights, const Keep &keep, const Loop &loop)
 {
 	Csr out;
 	out.n = g.n;
@@ -115,7 +115,7 @@ void validate(CsrView g)
 			                            std::to_string(g.n) + " nodes");
 }
 
-std::size_t max_in_degree(const Csr &g) noexcept
+std::size_t max_in_degree(CsrView g) noexcept
 {
 	std::size_t m = 0;
 	for (std::size_t i = 0; i < g.n; i++)
@@ -123,14 +123,14 @@ std::size_t max_in_degree(const Csr &g) noexcept
 	return m;
 }
 
-Csr remove_self_loops(const Csr &g)
+Csr remove_self_loops(CsrView g)
 {
 	return rebuild(
 		g, g.weight.empty(), [&](std::size_t i, std::size_t e) { return g.col[e] != i; },
 		[](std::size_t, float &) { return false; });
 }
 
-Csr add_self_loops(const Csr &g, float fill_value)
+Csr add_self_loops(CsrView g, float fill_value)
 {
 	return rebuild(
 		g, g.weight.empty() && fill_value == 1.0f, [](std::size_t, std::size_t) { return true; },
@@ -140,7 +140,7 @@ Csr add_self_loops(const Csr &g, float fill_value)
 		});
 }
 
-Csr replace_self_loops(const Csr &g, float fill_value)
+Csr replace_self_loops(CsrView g, float fill_value)
 {
 	return rebuild(
 		g, g.weight.empty() && fill_value == 1.0f, [&](std::size_t i, std::size_t e) { return g.col[e] != i; },
@@ -150,7 +150,7 @@ Csr replace_self_loops(const Csr &g, float fill_value)
 		});
 }
 
-Csr add_remaining_self_loops(const Csr &g, float fill_value)
+Csr add_remaining_self_loops(CsrView g, float fill_value)
 {
 	return rebuild(
 		g, g.weight.empty() && fill_value == 1.0f, [&](std::size_t i, std::size_t e) { return g.col[e] != i; },
@@ -163,10 +163,11 @@ Csr add_remaining_self_loops(const Csr &g, float fill_value)
 		});
 }
 
-Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed)
+Csr sample_neighbors(CsrView g, std::size_t sample_size, std::uint64_t seed)
 {
 	if (sample_size >= max_in_degree(g))
-		return g;
+		return Csr{g.n, {g.row_ptr.begin(), g.row_ptr.end()}, {g.col.begin(), g.col.end()},
+		           {g.weight.begin(), g.weight.end()}};
 	Csr out;
 	out.n = g.n;
 	out.row_ptr.resize(g.n + 1);

@@ -18,12 +18,17 @@
 
 namespace ruvector::kernels {
 
-// Read-only CSR arrays held elsewhere: a Csr, or a graph blob read in place (view_graph).
+// Read-only CSR arrays held elsewhere: a Csr, or a graph blob read in place (view_graph). What
+// only reads a graph takes one of these.
 struct CsrView {
 	std::size_t n = 0;
 	std::span<const std::uint64_t> row_ptr;
 	std::span<const std::uint32_t> col;
 	std::span<const float> weight;
+
+	std::size_t edges() const noexcept { return col.size(); }
+	std::size_t in_degree(std::size_t i) const noexcept { return std::size_t(row_ptr[i + 1] - row_ptr[i]); }
+	float edge_weight(std::size_t e) const noexcept { return weight.empty() ? 1.0f : weight[e]; }
 };
 
 struct Csr {
@@ -32,10 +37,11 @@ struct Csr {
 	std::vector<std::uint32_t> col;       // source node of each in-edge
 	std::vector<float> weight;            // one per edge; empty = every edge weighs 1
 
-	std::size_t edges() const noexcept { return col.size(); }
-	std::size_t in_degree(std::size_t i) const noexcept { return std::size_t(row_ptr[i + 1] - row_ptr[i]); }
-	float edge_weight(std::size_t e) const noexcept { return weight.empty() ? 1.0f : weight[e]; }
 	operator CsrView() const noexcept { return {n, row_ptr, col, weight}; }
+	CsrView view() const noexcept { return *this; }
+	std::size_t edges() const noexcept { return view().edges(); }
+	std::size_t in_degree(std::size_t i) const noexcept { return view().in_degree(i); }
+	float edge_weight(std::size_t e) const noexcept { return view().edge_weight(e); }
 };
 
 // Edge e sends a message from src[e] to dst[e]. weight is empty (all 1) or one per edge.
@@ -49,28 +55,28 @@ Csr build_csr(std::size_t n, std::span<const std::uint32_t> src, std::span<const
 // std::invalid_argument.
 void validate(CsrView g);
 
-std::size_t max_in_degree(const Csr &g) noexcept;
+std::size_t max_in_degree(CsrView g) noexcept;
 
 // PyG remove_self_loops: every edge i -> i is dropped.
-Csr remove_self_loops(const Csr &g);
+Csr remove_self_loops(CsrView g);
 
 // PyG add_self_loops: one loop of weight fill_value appended to every row (existing loops stay).
-Csr add_self_loops(const Csr &g, float fill_value = 1.0f);
+Csr add_self_loops(CsrView g, float fill_value = 1.0f);
 
 // remove_self_loops then add_self_loops in one pass (what GATConv does): every row ends with
 // exactly one loop, of weight fill_value.
-Csr replace_self_loops(const Csr &g, float fill_value = 1.0f);
+Csr replace_self_loops(CsrView g, float fill_value = 1.0f);
 
 // PyG add_remaining_self_loops (what GCNConv does): in every row the node's own loops are
 // dropped and exactly one is appended at the end of the row, weighing what the last dropped loop
 // (in input order) weighed, or fill_value for a node that had none.
-Csr add_remaining_self_loops(const Csr &g, float fill_value = 1.0f);
+Csr add_remaining_self_loops(CsrView g, float fill_value = 1.0f);
 
 // GraphSAGE neighbour sampling: each node keeps at most sample_size of its in-edges, chosen
 // uniformly without replacement (duplicate edges are distinct candidates) and kept in their
 // original order, with their weights. Reproducible for a seed: node i's choice depends only on
 // (seed, i, its degree). When sample_size >= max_in_degree(g) the graph comes back unchanged.
-Csr sample_neighbors(const Csr &g, std::size_t sample_size, std::uint64_t seed);
+Csr sample_neighbors(CsrView g, std::size_t sample_size, std::uint64_t seed);
 
 // Breadth-first hop counts from `start`, walking every edge in either direction (a subgraph
 // search treats the graph as undirected): result[i] is the fewest hops from start to node i, or -1

@@ -53,7 +53,8 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 {
 	auto start = std::chrono::steady_clock::now();
 	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
-	kernels::Graph g = kernels::decode_graph(graph_bytes);
+	std::vector<std::uint64_t> aligned;  // a copy only when the blob is misaligned
+	kernels::GraphView g = kernels::view_graph(graph_bytes, aligned);
 	std::vector<float> y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
 	proto::GnnForwardResult h;
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());

@@ -29,7 +29,8 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 // Nearest-centroid labels for an index build. data = k centroids, then n rows (both dim floats).
 // Result: n int32 labels. Ties go to the lower list number.
 void check_assign_request(const proto::AssignRequest &req);
-// GNN forward: decode the model, run it over the graph blob, answer GnnForwardResult + ids + rows.
+// GNN forward: decode the model, run it over the graph blob (read in place when it starts 8-byte
+// aligned, else from one aligned copy), answer GnnForwardResult + ids + rows.
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model, std::span<const std::byte> graph,
                                        kernels::CancelToken cancel);
 
