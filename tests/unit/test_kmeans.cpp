@@ -212,6 +212,32 @@ TEST(Kmeans, ConvergedCentroidsAreTheMeansOfTheirLists)
 	}
 }
 
+// From 512 dimensions on (k <= 256), the passes keep a lower bound per point and centroid
+// (Elkan) instead of Hamerly's one: the same guarantees must hold there.
+TEST(Kmeans, HighDimensionalBoundsKeepTheGuarantees)
+{
+	Data d = blobs(2000, 640, 8, 4, 20.0f);  // k >= 8 splits blobs: points move for many passes
+	for (int k : {2, 30, 90}) {
+		for (bool spherical : {false, true}) {
+			KmeansOptions o = options(k, 15, 4);
+			o.spherical = spherical;
+			KmeansResult a, b;
+			tbb::task_arena one(1), two(2);
+			one.execute([&] { a = kmeans(d.x.data(), d.n, d.dim, o); });
+			two.execute([&] { b = kmeans(d.x.data(), d.n, d.dim, o); });
+			std::string what = "k=" + std::to_string(k) + " spherical=" + std::to_string(spherical);
+			EXPECT_EQ(a.centroids, b.centroids) << what;
+			EXPECT_EQ(a.sizes, b.sizes) << what;
+			EXPECT_GE(a.iterations, 2) << what;  // a bounded pass moved points
+			if (spherical)
+				continue;  // the assignment by cosine is checked in SphericalCentroidsAreUnitAndAssignByCosine
+			expect_consistent(d, a, std::size_t(k), what.c_str());
+			auto seeds = kmeans_plus_plus(d.x.data(), d.n, d.dim, k, 4, 0, false);
+			EXPECT_LE(a.objective, reference_lloyd(d, seeds, std::size_t(k), a.iterations) * (1 + 1e-4)) << what;
+		}
+	}
+}
+
 TEST(Kmeans, SeedsAreDistinctDataPoints)
 {
 	Data d = blobs(1000, 6, 10, 8);

@@ -5,6 +5,9 @@
 // the first pass, Hamerly bounds (an upper bound on the distance to the own centroid, a lower
 // bound on the distance to every other one, both moved by how far the centroids moved) let most
 // points keep their list without any distance computed; only the others go through the GEMM.
+// From 512 dimensions on, with k <= 256 and n * k <= 16M, Elkan's bounds (one lower bound per
+// point and centroid) replace Hamerly's: there, distances crowd together and one lower bound
+// settles almost nothing.
 //
 // Results are bit-for-bit deterministic for a given seed, whatever the thread count: work is cut
 // into fixed blocks, each block is computed the same way, and sums are reduced in a fixed order.
