@@ -34,7 +34,7 @@ constexpr std::size_t kRowBlock = 2048;    // points per task in one-distance-pe
 constexpr std::size_t kSumChunk = 2048;    // members per partial sum in the centroid update
 constexpr float kSplitEps = 1.0f / 1024;   // relative nudge when an empty list takes half of another
 constexpr std::size_t kElkanBounds = std::size_t(16) << 20;  // most per-centroid bounds kept (64 MB)
-constexpr std::size_t kElkanDim = 512;  // Elkan's bounds from this dimension on (Lloyd below)
+constexpr std::size_t kElkanDim = 512;  // Elkan's bounds from this dimension on, Hamerly's below
 
 template <class T>
 std::unique_ptr<T[]> scratch(std::size_t count)
