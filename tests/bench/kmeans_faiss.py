@@ -5,6 +5,7 @@ same way for both."""
 import sys, time
 import numpy as np
 import faiss
+from faiss_threads import set_threads
 
 def objective(x, centroids):
     index = faiss.IndexFlatL2(x.shape[1])
@@ -15,7 +16,7 @@ def objective(x, centroids):
 def main():
     prefix, k, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     x = np.load(prefix + ".npy")
-    faiss.omp_set_num_threads(threads)
+    set_threads(threads)
     if len(sys.argv) > 4:  # score ruvector's centroids
         c = np.loadtxt(sys.argv[4], delimiter=",", dtype=np.float32, ndmin=2)
         print("%.6e" % objective(x, c))

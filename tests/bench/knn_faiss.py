@@ -5,11 +5,12 @@ CSV of ruvector's edges (src,dst), prints the fraction of FAISS's edges ruvector
 import sys, time
 import numpy as np
 import faiss
+from faiss_threads import set_threads
 
 def main():
     prefix, k, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     x = np.load(prefix + ".npy")
-    faiss.omp_set_num_threads(threads)
+    set_threads(threads)
     index = faiss.IndexFlatL2(x.shape[1])
     index.add(x)
     best = None
