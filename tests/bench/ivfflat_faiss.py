@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from faiss_threads import set_threads
+
 K = 10
 GT_CANDIDATES = 64
 BLOCK = 20000
@@ -112,20 +114,6 @@ def cmd_recall(prefix, path):
     if not results:
         sys.exit("recall: no result rows in %s" % path)
     print("%.4f" % recall(gt[np.array(qids) - 1], results))
-
-
-def set_threads(n):
-    """n OpenMP threads for FAISS, and n threads for OpenBLAS, which runs its matrix products (k-means
-    assignment, batched quantizer search): Debian's OpenBLAS pthread build keeps its own pool, one
-    thread per core, whatever omp_set_num_threads says, so "1 thread" alone still used both cores."""
-    import ctypes
-    import faiss
-    faiss.omp_set_num_threads(n)
-    for lib in ("libblas.so.3", "libopenblas.so.0"):  # FAISS links both; either may run sgemm
-        try:
-            ctypes.CDLL(lib).openblas_set_num_threads(n)
-        except (OSError, AttributeError):
-            pass  # not OpenBLAS: nothing to set
 
 
 def one_query_qps(index, q, seconds):
