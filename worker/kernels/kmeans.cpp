@@ -448,19 +448,7 @@ public:
 			// 3. The rest against every centroid.
 			if (nfull) {
 				std::sort(full.begin(), full.begin() + std::ptrdiff_t(nfull));  // row order, as in step 1
-				auto tile = scratch<float>(kGemmRows * std::min(k_, kGemmCols));
-				std::array<Best2, kGemmRows> best;
-				for (std::size_t t0 = 0; t0 < nfull; t0 += kGemmRows) {
-					std::size_t cnt = std::min(kGemmRows, nfull - t0);
-					gather(full.data() + t0, cnt, rows.get());
-					nearest2(rows.get(), cnt, dim_, cs, best, tile.get(), cancel_);
-					for (std::size_t r = 0; r < cnt; r++) {
-						std::size_t i = full[t0 + r];
-						if (best[r].j1 != label_[i])
-							out.push_back({i, label_[i], best[r].j1});
-						settle(i, best[r]);
-					}
-				}
+				reassign_by_gemm(cs, full.data(), nfull, rows.get(), out);
 			}
 		});
 		return keep_moves(std::move(moves));
@@ -542,22 +530,9 @@ public:
 				}
 				upper_[i] = u;
 			}
-			if (nfull == 0)
-				return;
-			auto rows = scratch<float>(kGemmRows * dim_);
-			auto tile = scratch<float>(kGemmRows * k_);
-			std::array<Best2, kGemmRows> best;
-			for (std::size_t t0 = 0; t0 < nfull; t0 += kGemmRows) {
-				std::size_t cnt = std::min(kGemmRows, nfull - t0);
-				gather(full.data() + t0, cnt, rows.get());
-				nearest2(rows.get(), cnt, dim_, cs, best, tile.get(), cancel_);
-				for (std::size_t r = 0; r < cnt; r++) {
-					std::size_t i = full[t0 + r];
-					if (best[r].j1 != label_[i])
-						out.push_back({i, label_[i], best[r].j1});
-					settle(i, best[r]);
-					keep_bounds(i, tile.get() + r * k_);
-				}
+			if (nfull) {
+				auto rows = scratch<float>(kGemmRows * dim_);
+				reassign_by_gemm(cs, full.data(), nfull, rows.get(), out);
 			}
 		});
 		return keep_moves(std::move(moves));
@@ -727,6 +702,28 @@ private:
 		}
 		moves_ = std::move(moves);
 		return moved;
+	}
+
+	// The points ids[0..count) (ascending) against every centroid through the GEMM: new label and
+	// bounds (Elkan's too, when kept), moves appended to out. rows: kGemmRows * dim scratch.
+	void reassign_by_gemm(const Centroids &cs, const std::size_t *ids, std::size_t count, float *rows,
+	                      std::vector<Move> &out)
+	{
+		const std::size_t cols = std::min(k_, kGemmCols);
+		auto tile = scratch<float>(kGemmRows * cols);
+		std::array<Best2, kGemmRows> best;
+		for (std::size_t t0 = 0; t0 < count; t0 += kGemmRows) {
+			std::size_t cnt = std::min(kGemmRows, count - t0);
+			gather(ids + t0, cnt, rows);
+			nearest2(rows, cnt, dim_, cs, best, tile.get(), cancel_);
+			for (std::size_t r = 0; r < cnt; r++) {
+				std::size_t i = ids[t0 + r];
+				if (best[r].j1 != label_[i])
+					out.push_back({i, label_[i], best[r].j1});
+				settle(i, best[r]);
+				keep_bounds(i, tile.get() + r * cols);  // Elkan only: then k <= kGemmCols, one tile row
+			}
+		}
 	}
 
 	// Elkan's bounds of point i from its row of GEMM scores against every centroid.
