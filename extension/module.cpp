@@ -1,5 +1,5 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
-#include "extension/ivfflat.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 

@@ -1,7 +1,7 @@
 // Reading a vector column of a user table, in the calling backend, with the caller's privileges,
 // row-level security and snapshot (through SPI). The worker never reads user tables.
 #pragma once
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 
 extern "C" {
 #include "access/attnum.h"

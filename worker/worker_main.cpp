@@ -14,7 +14,7 @@
 #include "shmem/codec/protocol.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
-#include "worker/kernels/jobs.hpp"
+#include "worker/jobs.hpp"
 
 extern "C" {
 #include "miscadmin.h"

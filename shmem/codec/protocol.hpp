@@ -6,7 +6,7 @@
 // an `end` frame, so a transfer far larger than the queue never becomes one giant message.
 // PG-free, so GoogleTest covers it; both processes use these functions and nothing else.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -163,6 +163,16 @@ struct KmeansRequest {
 };
 std::vector<std::byte> encode(const KmeansRequest &r);
 KmeansRequest decode_kmeans(std::span<const std::byte> payload);
+
+// Result of ruvector_kmeans, as the worker streams it:
+//   KmeansResultHeader, then k x { int64 size, float centroid[dim] }.
+struct KmeansResultHeader {
+	std::uint32_t k;
+	std::uint32_t dim;
+	std::uint32_t iterations;
+	std::uint32_t reserved;
+	double objective;
+};
 
 // Nearest centroid of each row (index builds): l2 and l1 by distance, cosine and ip by the
 // largest inner product with unit-norm centroids.

@@ -2,7 +2,7 @@
 // sets it when the client cancels or disconnects; kernels poll it between blocks of work (every
 // few milliseconds at most) and unwind by throwing Cancelled, which the job wrapper catches.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <atomic>
 #include <exception>

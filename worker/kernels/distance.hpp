@@ -6,7 +6,7 @@
 // CPU supports, so one binary runs on any x86-64. Accumulation is in float, as in pgvector; SIMD
 // lanes sum in a different order than a scalar loop, so results can differ in the last bits.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <cstddef>
 #include <span>

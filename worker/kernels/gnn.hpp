@@ -21,7 +21,7 @@
 // before aggregating when that makes the aggregated rows narrower (out < in), which moves the
 // result by rounding only. The cancel token is polled between blocks.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include "worker/kernels/cancel.hpp"
 #include "worker/kernels/graph.hpp"

@@ -5,7 +5,7 @@
 // GraphBlob is the one binary form of a graph: what the backend builds from the node and edge
 // tables, what the shared store caches, and what a request carries inline.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include "shmem/codec/protocol.hpp"
 #include "worker/kernels/cancel.hpp"

@@ -9,7 +9,7 @@
 // add_remaining_self_loops, GATConv remove_self_loops then add_self_loops, i.e.
 // replace_self_loops); the layers in gnn.hpp call them, and callers may too.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <cstddef>
 #include <cstdint>

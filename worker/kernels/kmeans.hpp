@@ -12,7 +12,7 @@
 // Results are bit-for-bit deterministic for a given seed, whatever the thread count: work is cut
 // into fixed blocks, each block is computed the same way, and sums are reduced in a fixed order.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include "worker/kernels/cancel.hpp"
 

@@ -6,7 +6,7 @@
 // kernel. Row blocks run on the TBB arena; each row's answer is computed by one thread in a fixed
 // order, so results do not depend on the thread count.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include "worker/kernels/cancel.hpp"
 

@@ -1,7 +1,7 @@
 // The one way kernels split work across the worker's threads.
 #pragma once
 #include "worker/kernels/cancel.hpp"
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <algorithm>
 #include <cstddef>

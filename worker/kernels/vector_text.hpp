@@ -1,7 +1,7 @@
 // Text form of a vector, "[1,2.5,3]", exactly as pgvector reads and writes it. PG-free so the
 // parser and formatter are covered by GoogleTest; extension/vector_io.cpp maps errors to ereport.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include <cstddef>
 #include <span>

@@ -1,5 +1,5 @@
 // ruivfflat vacuum: remove entries of dead rows; later inserts reuse the space.
-#include "extension/ivfflat.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 
 extern "C" {
 #include "commands/vacuum.h"

@@ -1,5 +1,5 @@
 // ruivfflat: the handler, options, settings, cost estimate and statistics.
-#include "extension/ivfflat.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 
 extern "C" {
 #include "access/genam.h"

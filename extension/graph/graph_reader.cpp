@@ -1,4 +1,4 @@
-#include "extension/graph_reader.hpp"
+#include "extension/graph/graph_reader.hpp"
 #include "extension/table_reader.hpp"
 #include "worker/kernels/gnn_model.hpp"
 

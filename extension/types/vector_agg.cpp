@@ -1,6 +1,6 @@
 // avg(vector) support functions. The state is pgvector's: float8[] = {count, sum_1, ..., sum_dim},
 // so partial aggregates combine across parallel workers.
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"

@@ -8,7 +8,7 @@
 // `probes` lists become the next batch, up to ivfflat.max_probes lists in all; rows are ordered
 // within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
 // whole result is in exact distance order over them (max_probes bounds the work).
-#include "extension/ivfflat.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 #include "worker/kernels/distance.hpp"
 
 extern "C" {

@@ -15,9 +15,8 @@
 // full-page images as they go, as core's btree build does; the fsync is left to the next
 // checkpoint unless one began during the build, as core's bulk writes do from PostgreSQL 17
 // (PageWriter).
-#include "extension/ivfflat.hpp"
-#include "extension/worker_client.hpp"
-#include "worker/kernels/jobs.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
+#include "extension/client/worker_client.hpp"
 
 extern "C" {
 #include "access/tableam.h"
@@ -326,7 +325,7 @@ void train(BuildState *bs)
 	if (seg)
 		worker_input_segment_free(seg);
 	Size reply_row_bytes = sizeof(int64) + sizeof(float) * Size(bs->dim);
-	jobs::KmeansResultHeader h;
+	proto::KmeansResultHeader h;
 	if (len < sizeof h)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));
 	memcpy(&h, buf, sizeof h);

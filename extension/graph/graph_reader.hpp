@@ -1,7 +1,7 @@
 // Reading a graph (node table + edge table) in the calling backend, with the caller's privileges,
 // row-level security and snapshot, and turning it into the one binary graph form (GraphBlob).
 #pragma once
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 #include "shmem/codec/protocol.hpp"
 #include "worker/kernels/knn.hpp"
 

@@ -10,7 +10,7 @@
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 
 extern "C" {
 #include "access/amapi.h"

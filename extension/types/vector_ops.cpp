@@ -1,5 +1,5 @@
 // vector: distance functions and operators, arithmetic, comparison, hashing and utilities.
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 
 #include "worker/kernels/distance.hpp"
 

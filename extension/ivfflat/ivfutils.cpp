@@ -1,6 +1,6 @@
 // ruivfflat helpers: pages, the meta page, metric and options, and the centroid cache.
-#include "extension/ivfflat.hpp"
-#include "extension/worker_client.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
+#include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 #include "worker/kernels/distance.hpp"
 

@@ -1,5 +1,5 @@
 // vector: text and binary I/O, typmod, and casts to and from arrays.
-#include "extension/vector.hpp"
+#include "extension/types/vector.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"

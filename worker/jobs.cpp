@@ -1,4 +1,4 @@
-#include "worker/kernels/jobs.hpp"
+#include "worker/jobs.hpp"
 
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
@@ -37,7 +37,7 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 	opts.spherical = req.metric == proto::KmeansMetric::cosine || req.metric == proto::KmeansMetric::inner_product;
 	kernels::KmeansResult r = kernels::kmeans(data, req.n, req.dim, opts, cancel);
 
-	KmeansResultHeader h{req.k, req.dim, std::uint32_t(r.iterations), 0, r.objective};
+	proto::KmeansResultHeader h{req.k, req.dim, std::uint32_t(r.iterations), 0, r.objective};
 	proto::Writer w;
 	w.put(h);
 	for (std::uint32_t c = 0; c < req.k; c++) {

@@ -1,8 +1,7 @@
 // SQL functions served by the worker: ping, status, store listing and k-means.
 #include "extension/table_reader.hpp"
-#include "extension/worker_client.hpp"
+#include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
-#include "worker/kernels/jobs.hpp"
 
 extern "C" {
 #include "funcapi.h"
@@ -149,7 +148,7 @@ RV_FUNCTION(ruvector_kmeans)
 	if (input)
 		worker_input_segment_free(input);
 
-	jobs::KmeansResultHeader h;
+	proto::KmeansResultHeader h;
 	Size row_bytes = sizeof(int64) + sizeof(float) * Size(rows.dim);
 	if (len < sizeof h)
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));

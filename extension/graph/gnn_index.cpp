@@ -7,8 +7,8 @@
 // The build records the edge table's size and a hash of its rows; ruvector_gnn_index_stats compares
 // them with the table now and reports the index stale when the edges changed (REINDEX refreshes).
 // Rows inserted after the build are indexed with their own embedding until the next REINDEX.
-#include "extension/graph_reader.hpp"
-#include "extension/ivfflat.hpp"
+#include "extension/graph/graph_reader.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 #include "extension/table_reader.hpp"
 
 extern "C" {

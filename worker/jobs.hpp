@@ -1,7 +1,7 @@
 // Worker jobs: what runs on the TBB threads for each request kind. PG-free: inputs are plain
 // pointers the worker's main thread resolved, outputs are bytes the main thread streams back.
 #pragma once
-#include "worker/kernels/pg_free.hpp"
+#include "shmem/codec/pg_free.hpp"
 
 #include "shmem/codec/protocol.hpp"
 #include "worker/kernels/cancel.hpp"
@@ -11,16 +11,6 @@
 #include <vector>
 
 namespace ruvector::jobs {
-
-// Result of ruvector_kmeans, as the worker streams it:
-//   KmeansResultHeader, then k x { int64 size, float centroid[dim] }.
-struct KmeansResultHeader {
-	std::uint32_t k;
-	std::uint32_t dim;
-	std::uint32_t iterations;
-	std::uint32_t reserved;
-	double objective;
-};
 
 // Validates the request (throws std::invalid_argument with a user-facing message).
 void check_kmeans_request(const proto::KmeansRequest &req);

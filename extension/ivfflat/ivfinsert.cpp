@@ -1,5 +1,5 @@
 // ruivfflat insert: one row goes to the list of its nearest centroid.
-#include "extension/ivfflat.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 
 extern "C" {
 #include "miscadmin.h"

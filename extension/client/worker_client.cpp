@@ -1,4 +1,4 @@
-#include "extension/worker_client.hpp"
+#include "extension/client/worker_client.hpp"
 
 extern "C" {
 #include "access/xact.h"

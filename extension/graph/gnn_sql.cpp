@@ -6,9 +6,9 @@
 // triggers on both tables at every change); a query uses the cached copy only when its snapshot
 // sees exactly that version, the caller may read every column involved, and no row-level security
 // applies to the caller on either table. Otherwise it builds a private copy from what it can see.
-#include "extension/graph_reader.hpp"
+#include "extension/graph/graph_reader.hpp"
 #include "extension/table_reader.hpp"
-#include "extension/worker_client.hpp"
+#include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"

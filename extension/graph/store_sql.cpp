@@ -1,7 +1,7 @@
 // Low-level access to the worker's shared store (superuser only): publish, read and drop a blob.
 // ruvector's own caches (index centroids, graphs) go through the same calls; these functions exist
 // for diagnostics and to test the store's guarantees directly.
-#include "extension/worker_client.hpp"
+#include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 
 extern "C" {

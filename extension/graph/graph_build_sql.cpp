@@ -4,9 +4,9 @@
 // worker's shared store under a per-backend scratch key, and asks for the edges of one block of
 // rows at a time. Between blocks it inserts the edges, reports progress (a NOTICE every few
 // seconds) and honours cancel; the worker computes each block on all its threads (GEMM blocks).
-#include "extension/graph_reader.hpp"
+#include "extension/graph/graph_reader.hpp"
 #include "extension/table_reader.hpp"
-#include "extension/worker_client.hpp"
+#include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 #include "worker/kernels/knn.hpp"
 
