@@ -12,6 +12,11 @@ namespace ruvector {
 
 inline constexpr int kStoreCapacity = 4096;
 
+// What the store holds, by key.kind (and what key.object then names).
+inline constexpr uint32 kStoreKindCentroids = 1;  // a ruivfflat index's centroids (the index oid)
+inline constexpr uint32 kStoreKindGraph = 2;      // a named graph's CSR (its graph_id)
+inline constexpr uint32 kStoreKindScratch = 3;    // a graph build's vectors (the building backend's pid)
+
 struct RvStoreEntry {
 	proto::StoreKey key;
 	bool in_use;

@@ -34,8 +34,6 @@ using namespace ruvector;
 
 namespace {
 
-inline constexpr uint32 kStoreKindGraph = 2;
-
 /* Models, from the catalog tables (sql/gnn.sql) */
 
 struct LayerRow {

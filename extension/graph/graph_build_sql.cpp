@@ -47,7 +47,6 @@ kernels::GraphMetric parse_graph_metric(const char *name)
 
 namespace {
 
-inline constexpr uint32 kStoreKindScratch = 3;
 inline constexpr int64 kRowsPerRequest = 4096;
 
 // The new edge table's name, refusing to overwrite anything.

@@ -18,9 +18,6 @@ extern "C" {
 
 namespace ruvector::ivf {
 
-// The shared-store kind of an index's centroids (object = index oid).
-inline constexpr uint32 kStoreKindCentroids = 1;
-
 const char *metric_name(Metric m)
 {
 	switch (m) {
