@@ -22,30 +22,60 @@ REVOKE ALL ON ruvector_graph_catalog FROM PUBLIC;
 GRANT SELECT ON ruvector_graph_catalog TO PUBLIC;
 
 -- Statement trigger on a graph's tables: the graph's version moves on (at commit, for everyone).
+-- It only counts on the graph's own tables: attached elsewhere (by a role that does not own the
+-- graph) it would let that role invalidate the graph's cached copy at will, so it refuses. A
+-- graph that does not exist (yet: ruvector_graph_create puts the triggers first) is left alone.
 CREATE FUNCTION ruvector_graph_touch() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
 BEGIN
-	UPDATE @extschema@.ruvector_graph_catalog SET version = version + 1 WHERE name = TG_ARGV[0];
+	UPDATE @extschema@.ruvector_graph_catalog SET version = version + 1
+	WHERE name = TG_ARGV[0] AND TG_RELID IN (node_table, edge_table);
+	IF NOT FOUND AND EXISTS (SELECT 1 FROM @extschema@.ruvector_graph_catalog WHERE name = TG_ARGV[0]) THEN
+		RAISE EXCEPTION 'table % is not a table of graph "%"', TG_RELID::regclass, TG_ARGV[0]
+			USING ERRCODE = '42501',
+			DETAIL = 'ruvector_graph_touch() moves a graph''s version and runs only on the graph''s own tables.',
+			HINT = format('Drop trigger %I on %s.', TG_NAME, TG_RELID::regclass);
+	END IF;
 	RETURN NULL;
 END $$;
 
 CREATE FUNCTION ruvector_graph_trigger_name(graph text) RETURNS name
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ('ruvector_graph_' || left(md5(graph), 16))::name $$;
 
--- Registers the catalog row once the caller has shown it can put triggers on both tables.
+-- Only the owner of a graph's tables may create or drop the graph (it puts triggers on them).
+-- Missing tables (dropped with the event trigger off) are skipped. (No SET search_path, so that
+-- the message names the table as the caller would.)
+CREATE FUNCTION ruvector_graph_check_owner(graph text, tables regclass[]) RETURNS void
+	LANGUAGE plpgsql STABLE AS $$
+DECLARE t regclass;
+BEGIN
+	FOREACH t IN ARRAY tables LOOP
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')) THEN
+			RAISE EXCEPTION 'must be owner of table %', t USING ERRCODE = '42501',
+				DETAIL = format('Graph "%s" keeps version triggers on its node and edge tables; only their owner may create or drop it.', graph);
+		END IF;
+	END LOOP;
+END $$;
+
+-- Registers the catalog row once the caller has shown it could put the version triggers on both
+-- tables (ruvector_graph_create checks ownership first; the triggers are the proof this function
+-- can see, as it runs as the extension owner).
 CREATE FUNCTION ruvector_graph_register(graph text, p_nodes regclass, p_edges regclass, p_embedding name,
 	p_id name, p_src name, p_dst name, p_weight name) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
 BEGIN
 	IF (SELECT count(DISTINCT tgrelid) FROM pg_trigger WHERE tgname = ruvector_graph_trigger_name(graph)
-	    AND tgrelid IN (p_nodes, p_edges)) < (SELECT count(DISTINCT r) FROM unnest(ARRAY[p_nodes, p_edges]) r) THEN
-		RAISE EXCEPTION 'graph "%" has no version triggers', graph USING ERRCODE = '55000';
+	    AND tgfoid = 'ruvector_graph_touch'::regproc AND tgrelid IN (p_nodes, p_edges))
+	   < (SELECT count(DISTINCT r) FROM unnest(ARRAY[p_nodes, p_edges]) r) THEN
+		RAISE EXCEPTION 'graph "%" has no version triggers', graph USING ERRCODE = '55000',
+			HINT = 'Create graphs with ruvector_graph_create().';
 	END IF;
 	INSERT INTO ruvector_graph_catalog (name, node_table, edge_table, embedding_column, id_column, src_column, dst_column, weight_column)
 	VALUES (graph, p_nodes, p_edges, p_embedding, p_id, p_src, p_dst, p_weight);
 END $$;
-REVOKE ALL ON FUNCTION ruvector_graph_register(text, regclass, regclass, name, name, name, name, name) FROM PUBLIC;
 
+-- Removes the catalog row and cached copy once the graph's triggers are gone (the proof, as above,
+-- that the caller owns the tables).
 CREATE FUNCTION ruvector_graph_unregister(graph text) RETURNS integer
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
 DECLARE r record;
@@ -55,13 +85,13 @@ BEGIN
 		RAISE EXCEPTION 'graph "%" does not exist', graph USING ERRCODE = '42704';
 	END IF;
 	IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ruvector_graph_trigger_name(graph) AND tgrelid IN (r.node_table, r.edge_table)) THEN
-		RAISE EXCEPTION 'graph "%" still has its version triggers', graph USING ERRCODE = '55000';
+		RAISE EXCEPTION 'graph "%" still has its version triggers', graph USING ERRCODE = '55000',
+			HINT = 'Drop graphs with ruvector_graph_drop().';
 	END IF;
 	DELETE FROM ruvector_graph_catalog WHERE name = graph;
 	PERFORM ruvector_graph_uncache(r.graph_id);
 	RETURN r.graph_id;
 END $$;
-REVOKE ALL ON FUNCTION ruvector_graph_unregister(text) FROM PUBLIC;
 
 CREATE FUNCTION ruvector_graph_create(name text, node_table regclass, edge_table regclass,
 	embedding_column name DEFAULT 'embedding', id_column name DEFAULT 'id', src_column name DEFAULT 'src_id',
@@ -71,6 +101,12 @@ DECLARE
 	trg name := ruvector_graph_trigger_name(name);
 	col record;
 BEGIN
+	IF name IS NULL OR name = '' THEN
+		RAISE EXCEPTION 'graph name must not be null or empty' USING ERRCODE = '22023';
+	END IF;
+	IF node_table IS NULL OR edge_table IS NULL THEN
+		RAISE EXCEPTION 'node_table and edge_table must not be NULL' USING ERRCODE = '22004';
+	END IF;
 	IF EXISTS (SELECT 1 FROM ruvector_graph_catalog c WHERE c.name = ruvector_graph_create.name) THEN
 		RAISE EXCEPTION 'graph "%" already exists', name USING ERRCODE = '42710';
 	END IF;
@@ -83,7 +119,7 @@ BEGIN
 				USING ERRCODE = '42703', HINT = format('Name the %s column explicitly.', col.role);
 		END IF;
 	END LOOP;
-	-- As the caller: only an owner (or a role with TRIGGER) can attach the version triggers.
+	PERFORM ruvector_graph_check_owner(name, ARRAY[node_table, edge_table]);
 	EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION ruvector_graph_touch(%L)',
 	               trg, node_table, name);
 	IF edge_table <> node_table THEN
@@ -118,6 +154,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'graph "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
+	PERFORM ruvector_graph_check_owner(name, ARRAY[r.node_table, r.edge_table]);
 	PERFORM ruvector_graph_drop_triggers(name, r.node_table, r.edge_table);
 	id := ruvector_graph_unregister(name);
 END $$;
@@ -140,10 +177,13 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER ruvector_graph_on_drop ON sql_drop EXECUTE FUNCTION ruvector_graph_on_drop();
 
+-- The cached copy of a graph the caller may read (SELECT on every column it uses): one row, NULLs
+-- when not cached; no row for a graph the caller may not read.
 CREATE FUNCTION ruvector_graph_cache(graph_id integer, OUT nodes bigint, OUT edges bigint, OUT bytes bigint,
-	OUT version bigint, OUT loaded_at timestamptz) RETURNS record
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+	OUT version bigint, OUT loaded_at timestamptz) RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT ROWS 1;
 
+-- The graphs the caller may read.
 CREATE FUNCTION ruvector_graphs(OUT name text, OUT node_table regclass, OUT edge_table regclass, OUT nodes bigint,
 	OUT edges bigint, OUT bytes bigint, OUT version bigint, OUT cached_version bigint, OUT loaded_at timestamptz)
 	RETURNS SETOF record LANGUAGE sql STABLE AS $$

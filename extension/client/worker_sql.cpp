@@ -1,12 +1,16 @@
 // SQL functions served by the worker: ping, status, store listing and k-means.
 #include "extension/table_reader.hpp"
 #include "extension/client/worker_client.hpp"
+#include "extension/graph/graph_reader.hpp"
 #include "shmem/store.hpp"
 
 extern "C" {
+#include "catalog/index.h"
+#include "catalog/pg_authid_d.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 }
@@ -85,15 +89,47 @@ RV_FUNCTION(ruvector_worker_status)
 	return Datum(0);
 }
 
-// What the shared store holds for the current database.
+namespace {
+
+// Whether a role that is neither superuser nor pg_read_all_stats may see a store entry: the
+// centroids of indexes on tables it can SELECT, the graphs it may read, its own backend's scratch.
+bool may_see_entry(const proto::StoreKey &key)
+{
+	switch (key.kind) {
+	case kStoreKindCentroids: {
+		Oid heap = IndexGetRelation(key.object, true);
+		bool missing = false;
+		return OidIsValid(heap) && pg_class_aclcheck_ext(heap, GetUserId(), ACL_SELECT, &missing) == ACLCHECK_OK;
+	}
+	case kStoreKindGraph:
+		return may_read_graph_id(int32(key.object));
+	case kStoreKindScratch:
+		return int(key.object) == MyProcPid;
+	default:
+		return false;
+	}
+}
+
+}  // namespace
+
+// What the shared store holds for the current database, as far as the caller may know.
 RV_FUNCTION(ruvector_store_entries)
 {
 	require_worker_support();
 	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	// A copy, as deciding what the caller may see reads catalogs (not under the store lock).
+	auto *entries = static_cast<RvStoreEntry *>(palloc(sizeof(RvStoreEntry) * kStoreCapacity));
+	int n = 0;
 	LWLockAcquire(rv_store->lock, LW_SHARED);
-	for (const RvStoreEntry &e : rv_store->entries) {
-		if (!e.in_use || e.key.database != MyDatabaseId)
+	for (const RvStoreEntry &e : rv_store->entries)
+		if (e.in_use && e.key.database == MyDatabaseId)
+			entries[n++] = e;
+	LWLockRelease(rv_store->lock);
+	bool sees_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	for (int i = 0; i < n; i++) {
+		const RvStoreEntry &e = entries[i];
+		if (!sees_all && !may_see_entry(e.key))
 			continue;
 		Datum values[6];
 		bool nulls[6] = {};
@@ -105,7 +141,6 @@ RV_FUNCTION(ruvector_store_entries)
 		values[5] = TimestampTzGetDatum(e.published_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(rv_store->lock);
 	return Datum(0);
 }
 

@@ -302,22 +302,25 @@ struct NamedGraph {
 	bool changed_here;  // this transaction changed the tables (its snapshot is not the shared one)
 };
 
-NamedGraph read_named_graph(const char *name)
+// The catalog row whose `key` column equals arg (name or graph_id); false when there is none.
+bool find_graph(const char *key, Oid argtype, Datum arg, NamedGraph *out)
 {
-	NamedGraph g{};
-	Oid argtypes[1] = {TEXTOID};
-	Datum args[1] = {CStringGetTextDatum(name)};
+	NamedGraph &g = *out;
+	g = NamedGraph{};
+	Oid argtypes[1] = {argtype};
+	Datum args[1] = {arg};
 	MemoryContext caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	const char *q = psprintf("SELECT graph_id, node_table::oid, edge_table::oid, embedding_column, id_column, src_column,"
-							 " dst_column, weight_column, version, xmin FROM %s.ruvector_graph_catalog WHERE name = $1",
-							 schema_prefix());
+							 " dst_column, weight_column, version, xmin FROM %s.ruvector_graph_catalog WHERE %s = $1",
+							 schema_prefix(), key);
 	if (SPI_execute_with_args(q, 1, argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the graph catalog failed");
-	if (SPI_processed == 0)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("graph \"%s\" does not exist", name),
-						errhint("Create it with ruvector_graph_create(); ruvector_graphs() lists the graphs.")));
+	if (SPI_processed == 0) {
+		SPI_finish();
+		return false;
+	}
 	HeapTuple t = SPI_tuptable->vals[0];
 	TupleDesc d = SPI_tuptable->tupdesc;
 	bool isnull;
@@ -335,6 +338,15 @@ NamedGraph read_named_graph(const char *name)
 	TransactionId xmin = DatumGetTransactionId(SPI_getbinval(t, d, 10, &isnull));
 	g.changed_here = TransactionIdIsCurrentTransactionId(xmin);
 	SPI_finish();
+	return true;
+}
+
+NamedGraph read_named_graph(const char *name)
+{
+	NamedGraph g;
+	if (!find_graph("name", TEXTOID, CStringGetTextDatum(name), &g))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("graph \"%s\" does not exist", name),
+						errhint("Create it with ruvector_graph_create(); ruvector_graphs() lists the graphs.")));
 	// Dropping a table drops its graphs (an event trigger); this catches the event trigger being off.
 	if (!get_rel_name(g.src.nodes) || !get_rel_name(g.src.edges))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("a table of graph \"%s\" no longer exists", name),
@@ -598,13 +610,20 @@ RV_FUNCTION(ruvector_graphsage_forward) { return array_forward(fcinfo, kernels::
 RV_FUNCTION(ruvector_gat_forward) { return array_forward(fcinfo, kernels::LayerType::gat); }
 RV_FUNCTION(ruvector_gin_forward) { return array_forward(fcinfo, kernels::LayerType::gin); }
 
-// ruvector_graph_cache(graph_id int): what the shared store holds for a named graph.
+bool ruvector::may_read_graph_id(int32 graph_id)
+{
+	NamedGraph g;
+	return find_graph("graph_id", INT4OID, Int32GetDatum(graph_id), &g) && may_read_graph(g.src);
+}
+
+// ruvector_graph_cache(graph_id int): what the shared store holds for a named graph; no row when
+// the caller may not read the graph (its sizes are not everybody's business).
 RV_FUNCTION(ruvector_graph_cache)
 {
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	InitMaterializedSRF(fcinfo, 0);
+	if (!may_read_graph_id(PG_GETARG_INT32(0)))
+		return Datum(0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	Datum values[5] = {};
 	bool nulls[5] = {true, true, true, true, true};
 	if (rv_control) {
@@ -623,7 +642,8 @@ RV_FUNCTION(ruvector_graph_cache)
 				n = false;
 		}
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return Datum(0);
 }
 
 // ruvector_graph_uncache(graph_id int): drop a named graph's cached copy (on ruvector_graph_drop).

@@ -336,7 +336,11 @@ std::span<const std::byte> graph_blob(const GraphTables &t)
 	return {out, len};
 }
 
-bool may_share_graph(const GraphSource &s)
+namespace {
+
+// The first of the graph's tables on which the current user lacks SELECT on a column used (or which
+// no longer exists), else InvalidOid.
+Oid unreadable_graph_table(const GraphSource &s)
 {
 	Oid user = GetUserId();
 	struct Col {
@@ -346,13 +350,26 @@ bool may_share_graph(const GraphSource &s)
 	for (const Col &c : cols) {
 		if (!c.name)
 			continue;
+		if (!get_rel_name(c.rel))
+			return c.rel;
 		if (pg_class_aclcheck(c.rel, user, ACL_SELECT) == ACLCHECK_OK)
 			continue;
 		AttrNumber att = get_attnum(c.rel, c.name);
 		if (att == InvalidAttrNumber || pg_attribute_aclcheck(c.rel, att, user, ACL_SELECT) != ACLCHECK_OK)
-			ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-							errmsg("permission denied for table %s", get_rel_name(c.rel))));
+			return c.rel;
 	}
+	return InvalidOid;
+}
+
+}  // namespace
+
+bool may_read_graph(const GraphSource &s) { return !OidIsValid(unreadable_graph_table(s)); }
+
+bool may_share_graph(const GraphSource &s)
+{
+	if (Oid rel = unreadable_graph_table(s); OidIsValid(rel))
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for table %s", get_rel_name(rel))));
 	return check_enable_rls(s.nodes, InvalidOid, true) != RLS_ENABLED &&
 		   check_enable_rls(s.edges, InvalidOid, true) != RLS_ENABLED;
 }

@@ -46,8 +46,13 @@ GraphTables graph_from_arrays(ArrayType *embeddings, ArrayType *edge_src, ArrayT
 // CSR + features + ids as a palloc'd blob (kernels::encode_graph's layout).
 std::span<const std::byte> graph_blob(const GraphTables &t);
 
+// Whether the current user has SELECT on every column used (superusers: always).
+bool may_read_graph(const GraphSource &src);
+// The same for a named graph by its catalog id; false when there is no such graph.
+bool may_read_graph_id(int32 graph_id);
+
 // Whether a shared, cached copy of these tables may serve the current user: SELECT on every column
-// used and no row-level security in force for them on either table.
+// used (else 42501) and no row-level security in force for them on either table.
 bool may_share_graph(const GraphSource &src);
 
 // 'l2', 'cosine', 'ip' (or 'inner_product'), 'l1'; anything else is an error (22023).
