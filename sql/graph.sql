@@ -223,8 +223,8 @@ CREATE FUNCTION ruvector_gin_forward(embeddings real[], edge_src bigint[], edge_
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 
 -- Models are shared definitions: every role may run them (importing and dropping are up to the
--- catalog tables' privileges, by default the extension owner's).
-GRANT SELECT ON ruvector_gnn_model_catalog, ruvector_gnn_model_layers, ruvector_gnn_model_params TO PUBLIC;
+-- catalog tables' privileges, by default the extension owner's). The view shows no more than the tables.
+GRANT SELECT ON ruvector_gnn_model_catalog, ruvector_gnn_model_layers, ruvector_gnn_model_params, ruvector_gnn_models TO PUBLIC;
 
 -- Graph construction from vectors: a new edge table (src_id, dst_id, weight = distance).
 CREATE FUNCTION ruvector_build_knn_graph(node_table regclass, embedding_column name, edge_table text, k integer,
