@@ -290,10 +290,10 @@ BEGIN
 		ELSIF k IN ('eps', 'negative_slope') THEN
 			v := _ruvector_gnn_real_option(ctx, k, v);
 		ELSIF k = 'mlp' THEN
-			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) > 0
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) BETWEEN 1 AND 1024
 					AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) s(e) WHERE NOT s.e IN ('"linear"', '"relu"'))
 					ELSE false END) THEN
-				RAISE EXCEPTION '%: option "mlp" must be a non-empty array of "linear" and "relu", got %', ctx, v
+				RAISE EXCEPTION '%: option "mlp" must be an array of 1 to 1024 steps, each "linear" or "relu", got %', ctx, v
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		END IF;
@@ -434,6 +434,13 @@ BEGIN
 		END IF;
 
 	ELSIF t = 'gin' THEN
+		-- The forward pass runs MLPs of up to 1024 steps (kernels::kMaxMlpSteps).
+		k := (SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.'
+			ORDER BY substring(x FROM '^nn\.([0-9]+)\.')::numeric DESC LIMIT 1);
+		IF substring(k FROM '^nn\.([0-9]+)\.')::numeric >= 1024 THEN
+			RAISE EXCEPTION '%: "%" is at MLP position %, the MLP may have at most 1024 steps (positions 0 to 1023)',
+				ctx, k, substring(k FROM '^nn\.([0-9]+)\.') USING ERRCODE = 'invalid_parameter_value';
+		END IF;
 		widx := ARRAY(SELECT substring(x FROM '^nn\.([0-9]+)\.weight$')::integer AS i
 			FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.weight$' ORDER BY i);
 		FOR k IN SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.bias$' ORDER BY x LOOP

@@ -45,7 +45,7 @@ struct LayerRow {
 	float eps, negative_slope;
 	int heads;
 	int nmlp;
-	uint8 mlp[64];
+	uint8 *mlp;  // gin: 0 = linear, 1 = relu, by Sequential position
 };
 
 struct ParamRow {
@@ -126,7 +126,8 @@ ModelRows read_model(const char *name)
 		r.concat = DatumGetBool(SPI_getbinval(t, d, 11, &isnull));
 		r.negative_slope = DatumGetFloat4(SPI_getbinval(t, d, 12, &isnull));
 		char *mlp = SPI_getvalue(t, d, 13);
-		for (char *tok = mlp ? strtok(mlp, ",") : nullptr; tok && r.nmlp < 64; tok = strtok(nullptr, ","))
+		r.mlp = static_cast<uint8 *>(MemoryContextAlloc(caller, strlen(mlp ? mlp : "") / 2 + 1));
+		for (char *tok = mlp ? strtok(mlp, ",") : nullptr; tok; tok = strtok(nullptr, ","))
 			r.mlp[r.nmlp++] = strcmp(tok, "relu") == 0 ? 1 : 0;
 	}
 	const char *params_q = psprintf(

@@ -94,7 +94,7 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes)
 		l.root_weight = r.get<std::uint8_t>() != 0;
 		l.eps = r.get<float>();
 		std::uint32_t ns = r.get<std::uint32_t>();
-		if (ns > 1024)
+		if (ns > kMaxMlpSteps)
 			throw std::invalid_argument("GIN MLP too long");
 		l.mlp.resize(ns);
 		for (auto &s : l.mlp)

@@ -29,6 +29,9 @@ struct GnnParam {
 	std::vector<float> data;          // row-major
 };
 
+// The longest GIN MLP (Sequential positions 0 .. kMaxMlpSteps - 1); model import (sql/gnn.sql) refuses longer.
+inline constexpr std::size_t kMaxMlpSteps = 1024;
+
 struct GnnLayer {
 	LayerType type = LayerType::gcn;
 	std::uint32_t in_dim = 0;
