@@ -216,7 +216,7 @@ CREATE FUNCTION ruvector_graphsage_forward(embeddings real[], edge_src bigint[],
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 CREATE FUNCTION ruvector_gat_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
 	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL,
-	heads integer DEFAULT 1) RETURNS real[]
+	heads integer DEFAULT NULL) RETURNS real[]
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 CREATE FUNCTION ruvector_gin_forward(embeddings real[], edge_src bigint[], edge_dst bigint[],
 	edge_weights real[] DEFAULT NULL, model text DEFAULT NULL, out_features integer DEFAULT NULL) RETURNS real[]

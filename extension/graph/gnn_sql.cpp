@@ -509,7 +509,7 @@ RV_FUNCTION(ruvector_message_pass)
 	int32 hops = PG_ARGISNULL(3) ? 2 : PG_GETARG_INT32(3);
 	const char *type = PG_ARGISNULL(4) ? "gcn" : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	kernels::LayerType lt = parse_layer_type(type);
-	if (PG_ARGISNULL(5) && (hops < 1 || hops > 64))
+	if (hops < 1 || hops > 64)  // checked with a model too, which ignores it
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_hops must be between 1 and 64")));
 	require_worker_support();
 	GraphTables t = read_graph_tables(src);
@@ -525,6 +525,9 @@ RV_FUNCTION(ruvector_message_pass)
 
 namespace {
 
+// The widest output the array forms build a layer for (the widest feature width a graph carries).
+inline constexpr int kMaxForwardWidth = 65536;
+
 // The array forms: one layer of `type` with Glorot weights (seed 42) when no model is named.
 Datum array_forward(FunctionCallInfo fcinfo, kernels::LayerType type)
 {
@@ -532,38 +535,57 @@ Datum array_forward(FunctionCallInfo fcinfo, kernels::LayerType type)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("embeddings, edge_src and edge_dst must not be NULL")));
 	GraphTables t = graph_from_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_ARRAYTYPE_P(2),
 									  PG_ARGISNULL(3) ? nullptr : PG_GETARG_ARRAYTYPE_P(3));
-	int extra = PG_NARGS() > 6 && !PG_ARGISNULL(6) ? PG_GETARG_INT32(6) : 0;  // sage: sample_size, gat: heads, gin: -
+	// sage: sample_size (NULL: no sampling) and seed; gat: heads (NULL: 1, or the model's)
+	ForwardOptions fo;
+	if (type == kernels::LayerType::sage) {
+		fo = forward_options(fcinfo, 6, 7);
+		if (PG_ARGISNULL(7))
+			fo.seed = 42;
+	}
+	int heads = 0;
+	if (type == kernels::LayerType::gat && !PG_ARGISNULL(6)) {
+		heads = PG_GETARG_INT32(6);
+		if (heads < 1 || heads > 65536)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("heads must be between 1 and 65536")));
+	}
+	int out = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	if (!PG_ARGISNULL(5) && (out < 1 || out > kMaxForwardWidth))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("out_features must be between 1 and %d", kMaxForwardWidth)));
 	require_worker_support();
 	std::span<const std::byte> model;
 	if (!PG_ARGISNULL(4)) {
 		const char *name = text_to_cstring(PG_GETARG_TEXT_PP(4));
 		ModelRows rows = read_model(name);
-		for (int i = 0; i < rows.nlayers; i++)
-			if (strcmp(rows.layers[i].type, kernels::layer_type_name(type)) != 0)
+		for (int i = 0; i < rows.nlayers; i++) {
+			const LayerRow &l = rows.layers[i];
+			if (strcmp(l.type, kernels::layer_type_name(type)) != 0)
 				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								errmsg("gnn model \"%s\" has a %s layer, this function runs %s layers", name,
-									   rows.layers[i].type, kernels::layer_type_name(type))));
-		ForwardOptions fo;
-		if (type == kernels::LayerType::sage && extra > 0) {
-			fo.sample_size = uint32(extra);
-			fo.seed = PG_ARGISNULL(7) ? 42 : uint64(uint32(PG_GETARG_INT32(7)));
+									   l.type, kernels::layer_type_name(type))));
+			// The model decides its shape: the arguments may only agree with it.
+			if (heads != 0 && l.heads != heads)
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								errmsg("heads is %d, but layer %d of gnn model \"%s\" has %d", heads, l.layer, name, l.heads),
+								errhint("Leave heads NULL to run the model as it is.")));
 		}
+		if (out != 0 && rows.layers[rows.nlayers - 1].out_dim != out)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("out_features is %d, but gnn model \"%s\" outputs %d features", out, name,
+								   rows.layers[rows.nlayers - 1].out_dim),
+							errhint("Leave out_features NULL to run the model as it is.")));
 		model = encode_model(rows, fo);
 	} else {
-		int out = PG_ARGISNULL(5) ? t.dim : PG_GETARG_INT32(5);
-		if (out < 1)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("out_features must be at least 1")));
-		int heads = type == kernels::LayerType::gat ? std::max(extra, 1) : 1;
+		if (out == 0)
+			out = t.dim;
+		heads = std::max(heads, 1);
 		if (type == kernels::LayerType::gat && out % heads != 0)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("out_features must be a multiple of heads")));
 		std::vector<std::byte> bytes;
 		{
 			kernels::GnnModel m;
 			m.relu_between = false;
-			if (type == kernels::LayerType::sage && extra > 0) {
-				m.sample_size = uint32(extra);
-				m.seed = PG_ARGISNULL(7) ? 42 : uint64(uint32(PG_GETARG_INT32(7)));
-			}
+			m.sample_size = fo.sample_size;
+			m.seed = fo.seed;
 			kernels::GnnLayer l;
 			l.type = type;
 			l.in_dim = uint32(t.dim);

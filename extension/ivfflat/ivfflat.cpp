@@ -335,6 +335,13 @@ Relation open_ivf_index_for_stats(Oid relid)
 	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("permission denied for table %s", get_rel_name(heap))));
+	// A failed or cancelled CREATE INDEX CONCURRENTLY leaves an invalid index, perhaps without pages.
+	if (!index->rd_index->indisvalid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" is not valid", RelationGetRelationName(index)),
+						errdetail("A CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY did not finish."),
+						errhint("REINDEX INDEX %s, or drop the index and create it again.",
+								quote_identifier(RelationGetRelationName(index)))));
 	return index;
 }
 
