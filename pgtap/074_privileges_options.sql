@@ -121,7 +121,7 @@ SELECT throws_ok($$SELECT ruvector_gnn_model_import('rv74_gin1024', jsonb_build_
 SELECT throws_ok($$SELECT ruvector_gnn_model_import('rv74_gin_long', jsonb_build_object('layers', jsonb_build_array(jsonb_build_object(
 	'type', 'gin', 'options', jsonb_build_object('mlp', '["linear"]'::jsonb || (SELECT jsonb_agg('relu'::text) FROM generate_series(1, 1024))),
 	'state_dict', jsonb_build_object('nn.0.weight', '[[1,0],[0,1]]'::jsonb)))))$$,
-	'22023', NULL, 'so is an "mlp" option of more than 1024 steps');
+	'22023', 'layer 0 (gin): option "mlp" has 1025 steps, at most 1024 are supported', 'so is an "mlp" option of more than 1024 steps');
 
 -- ---- Item: option arguments are checked, never clamped ---------------------------------------------
 SELECT throws_ok($$SELECT ruvector_gat_forward('{{1,0},{0,1}}', '{0}', '{1}', heads => 0)$$, '22023',

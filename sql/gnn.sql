@@ -290,10 +290,14 @@ BEGIN
 		ELSIF k IN ('eps', 'negative_slope') THEN
 			v := _ruvector_gnn_real_option(ctx, k, v);
 		ELSIF k = 'mlp' THEN
-			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) BETWEEN 1 AND 1024
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) > 0
 					AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) s(e) WHERE NOT s.e IN ('"linear"', '"relu"'))
 					ELSE false END) THEN
-				RAISE EXCEPTION '%: option "mlp" must be an array of 1 to 1024 steps, each "linear" or "relu", got %', ctx, v
+				RAISE EXCEPTION '%: option "mlp" must be a non-empty array of "linear" and "relu", got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF jsonb_array_length(v) > 1024 THEN  -- kernels::kMaxMlpSteps
+				RAISE EXCEPTION '%: option "mlp" has % steps, at most 1024 are supported', ctx, jsonb_array_length(v)
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		END IF;
