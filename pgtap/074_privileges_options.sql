@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(41);
+SELECT plan(45);
 
 CREATE ROLE rv74_alice;
 CREATE ROLE rv74_bob;
@@ -92,10 +92,33 @@ GRANT SELECT (src_id) ON ae TO rv74_bob;
 SET ROLE rv74_bob;
 SELECT is((SELECT count(*) FROM ruvector_graphs() WHERE name = 'rv74_g'), 0::bigint, 'SELECT on some of the columns used is not enough');
 RESET ROLE;
-SET ROLE rv74_stats;
-SELECT is((SELECT count(*) FROM ruvector_store_entries() WHERE object = 'an_idx'::regclass), 1::bigint,
-          'members of pg_read_all_stats see every store entry');
+-- Entries of the other kinds, published by hand: the graph's (kind 2, by graph_id), a graph
+-- build's scratch space (kind 3, by backend pid) and a kind ruvector does not use.
+CREATE TEMP TABLE rv74_keys AS
+	SELECT (SELECT graph_id FROM ruvector_graph_catalog WHERE name = 'rv74_g')::oid AS graph,
+	       pg_backend_pid()::oid AS mine, (pg_backend_pid() + 100000)::oid AS other;
+GRANT SELECT ON rv74_keys TO PUBLIC;
+SELECT ruvector_store_put(graph, 2, 0, '\x00'), ruvector_store_put(mine, 3, 0, '\x00'),
+       ruvector_store_put(other, 3, 0, '\x00'), ruvector_store_put(other, 77, 0, '\x00') FROM rv74_keys;
+CREATE FUNCTION rv74_seen() RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(CASE WHEN e.object = k.graph AND e.kind = 2 THEN 'graph' WHEN e.object = k.mine THEN 'mine'
+	                       WHEN e.kind = 3 THEN 'other' ELSE 'unknown' END, ',' ORDER BY e.kind, e.object = k.other)
+	FROM ruvector_store_entries() e, rv74_keys k
+	WHERE (e.object, e.kind) IN ((k.graph, 2), (k.mine, 3), (k.other, 3), (k.other, 77)) $$;
+SELECT is(rv74_seen(), 'graph,mine,other,unknown', 'superusers see every entry');
+SET ROLE rv74_bob;
+SELECT is(rv74_seen(), 'mine', 'a role sees its own backend''s scratch space only, not a graph it may not read');
 RESET ROLE;
+SET ROLE rv74_alice;
+SELECT is(rv74_seen(), 'graph,mine', 'the graph''s owner sees its graph''s entry');
+RESET ROLE;
+SET ROLE rv74_stats;
+SELECT is(rv74_seen(), 'graph,mine,other,unknown', 'members of pg_read_all_stats see every entry');
+SELECT is((SELECT count(*) FROM ruvector_store_entries() WHERE object = 'an_idx'::regclass), 1::bigint,
+          'centroids included');
+RESET ROLE;
+SELECT ruvector_store_drop(graph, 2), ruvector_store_drop(mine, 3), ruvector_store_drop(other, 3), ruvector_store_drop(other, 77)
+FROM rv74_keys;
 SELECT is((SELECT count(*) FROM ruvector_graphs() WHERE name = 'rv74_g'), 1::bigint, 'superusers see every graph');
 SET ROLE rv74_alice;
 DROP INDEX an_idx;  -- forgets the shared centroids (a rollback would not)
