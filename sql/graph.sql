@@ -26,10 +26,10 @@ GRANT SELECT ON ruvector_graph_catalog TO PUBLIC;
 -- graph) it would let that role invalidate the graph's cached copy at will, so it refuses. A
 -- graph that does not exist (yet: ruvector_graph_create puts the triggers first) is left alone.
 CREATE FUNCTION ruvector_graph_touch() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, @extschema@, pg_temp AS $$
 BEGIN
 	UPDATE @extschema@.ruvector_graph_catalog SET version = version + 1
-	WHERE name = TG_ARGV[0] AND TG_RELID IN (node_table, edge_table);
+	WHERE name = TG_ARGV[0] AND TG_RELID IN (node_table::oid, edge_table::oid);
 	IF NOT FOUND AND EXISTS (SELECT 1 FROM @extschema@.ruvector_graph_catalog WHERE name = TG_ARGV[0]) THEN
 		RAISE EXCEPTION 'table % is not a table of graph "%"', TG_RELID::regclass, TG_ARGV[0]
 			USING ERRCODE = '42501',
@@ -62,7 +62,7 @@ END $$;
 -- can see, as it runs as the extension owner).
 CREATE FUNCTION ruvector_graph_register(graph text, p_nodes regclass, p_edges regclass, p_embedding name,
 	p_id name, p_src name, p_dst name, p_weight name) RETURNS void
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, @extschema@, pg_temp AS $$
 BEGIN
 	IF (SELECT count(DISTINCT tgrelid) FROM pg_trigger WHERE tgname = ruvector_graph_trigger_name(graph)
 	    AND tgfoid = 'ruvector_graph_touch'::regproc AND tgrelid IN (p_nodes, p_edges))
@@ -77,7 +77,7 @@ END $$;
 -- Removes the catalog row and cached copy once the graph's triggers are gone (the proof, as above,
 -- that the caller owns the tables).
 CREATE FUNCTION ruvector_graph_unregister(graph text) RETURNS integer
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, @extschema@, pg_temp AS $$
 DECLARE r record;
 BEGIN
 	SELECT * INTO r FROM ruvector_graph_catalog WHERE name = graph;
@@ -162,7 +162,7 @@ END $$;
 -- Dropping a graph's node or edge table drops the graph, as dropping a table drops its triggers
 -- and indexes: the version trigger left on the other table, the catalog row and the cached copy.
 CREATE FUNCTION ruvector_graph_on_drop() RETURNS event_trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, @extschema@, pg_temp AS $$
 DECLARE r record;
 BEGIN
 	FOR r IN SELECT c.* FROM ruvector_graph_catalog c
