@@ -167,9 +167,12 @@ char *ivfbuildphasename(int64 phase)
 	return nullptr;
 }
 
-// The index only serves ORDER BY <op> LIMIT: a scan reads probes / lists of the entries, in
-// list-chain order (sequential pages), computes one distance per entry and does all of it before
-// the first row comes back.
+// The index only serves ORDER BY <op> LIMIT. As in pgvector 0.8, the total cost is that of reading
+// every entry the path's rows need (genericcostestimate: the whole index, or for a partial index
+// its own entries), in list-chain order (half of the pages cost a sequential read); the first row
+// comes after the probed lists' share of it. With a filter the planner then charges a full index
+// the share of that total which yields LIMIT rows after filtering, so a partial index that holds
+// only the matching rows wins, as in pgvector.
 void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup, Cost *total,
 					 Selectivity *selectivity, double *correlation, double *pages)
 {
@@ -198,25 +201,33 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 	double ratio = std::min(1.0, probes / lists);
 	GenericCosts costs;
 	memset(&costs, 0, sizeof costs);
-	costs.numIndexTuples = path->indexinfo->tuples * ratio;
 	genericcostestimate(root, path, loop_count, &costs);
 
 	double seq_page_cost;
 	get_tablespace_page_costs(path->indexinfo->reltablespace, nullptr, &seq_page_cost);
-	double scanned_pages = costs.numIndexPages;
-	double heap_pages = std::max<double>(path->indexinfo->rel->pages, 1);
+	double random_extra = costs.spc_random_page_cost - seq_page_cost;
+	double centroids = lists * cpu_operator_cost;  // ranking the lists comes first
+	Cost all = costs.indexTotalCost - 0.5 * costs.numIndexPages * random_extra;
+	Cost first = all * ratio;
 	// Wide vectors live in TOAST, which the seq scan's cost ignores: compare like with like.
-	double page_cost = std::min(scanned_pages, heap_pages * ratio) * seq_page_cost;
-	double cost = page_cost + costs.numIndexTuples * (cpu_index_tuple_cost + cpu_operator_cost) +
-				  lists * cpu_operator_cost;
+	double first_pages = costs.numIndexPages * ratio;
+	double heap_pages = path->indexinfo->rel->pages;
+	if (first_pages > heap_pages && ratio < 0.5) {
+		first -= 0.5 * first_pages * random_extra;
+		first -= (first_pages - heap_pages) * seq_page_cost;
+	}
+	first += centroids;
+	all += centroids;
 	// Without LIMIT a query wants every row, which a scan of fewer than all lists does not give.
-	if (root->parse->limitCount == nullptr && ratio < 1.0)
-		cost += disable_cost;
-	*startup = cost;
-	*total = cost;
-	*selectivity = std::min(costs.indexSelectivity, ratio);
-	*correlation = 0;
-	*pages = scanned_pages;
+	if (root->parse->limitCount == nullptr && ratio < 1.0) {
+		first += disable_cost;
+		all += disable_cost;
+	}
+	*startup = first;
+	*total = std::max(first, all);
+	*selectivity = costs.indexSelectivity;
+	*correlation = costs.indexCorrelation;
+	*pages = costs.numIndexPages;
 }
 
 }  // namespace
