@@ -324,19 +324,22 @@ BEGIN
 		USING q2::vector, seen, k;
 END $$;
 
--- The ruvector_gnn index: ruivfflat lists over graph-enhanced embeddings (see the user guide).
+-- The ruvector_gnn index: ruivfflat lists over graph-enhanced embeddings (see the user guide). It
+-- holds the enhanced embeddings, not the column's, so its operator classes claim no operator (ORDER
+-- BY embedding <=> q keeps its meaning and never uses it); ruvector_gnn_search queries it.
 CREATE FUNCTION ruvector_gnn_handler(internal) RETURNS index_am_handler AS 'MODULE_PATHNAME' LANGUAGE C;
 CREATE ACCESS METHOD ruvector_gnn TYPE INDEX HANDLER ruvector_gnn_handler;
-COMMENT ON ACCESS METHOD ruvector_gnn IS 'IVF index over graph-enhanced embeddings (message passing at build time)';
+COMMENT ON ACCESS METHOD ruvector_gnn IS 'IVF index over graph-enhanced embeddings (message passing at build time), queried with ruvector_gnn_search';
 CREATE OPERATOR CLASS vector_cosine_ops DEFAULT FOR TYPE vector USING ruvector_gnn AS
-	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 ruivfflat_cosine_support(internal);
 CREATE OPERATOR CLASS vector_l2_ops FOR TYPE vector USING ruvector_gnn AS
-	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 ruivfflat_l2_support(internal);
 CREATE OPERATOR CLASS vector_ip_ops FOR TYPE vector USING ruvector_gnn AS
-	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 ruivfflat_ip_support(internal);
+CREATE FUNCTION ruvector_gnn_search(index regclass, query vector, k integer DEFAULT 10)
+	RETURNS TABLE (id bigint, distance double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ruvector_gnn_search(regclass, vector, integer) IS 'the k rows nearest to the query by their graph-enhanced embeddings in a ruvector_gnn index (the opclass''s distance), nearest first';
 CREATE FUNCTION ruvector_gnn_index_stats(index regclass, OUT edge_table text, OUT layer_type text, OUT num_layers integer,
 	OUT model text, OUT built_edges bigint, OUT current_edges bigint, OUT stale boolean)
 	RETURNS record AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;

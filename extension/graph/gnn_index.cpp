@@ -2,8 +2,12 @@
 //
 // At build time the node table (the indexed table) and the edge table go through message passing
 // (a trained model, or parameter-free layers) on the worker; every row is then indexed with its
-// node's enhanced embedding instead of its own, so `ORDER BY embedding <=> q LIMIT k` ranks by
-// graph-enhanced similarity. Everything after the build (storage, WAL, scans, vacuum) is ruivfflat's.
+// node's enhanced embedding instead of its own. The index therefore does not know the column's
+// own distances, so its operator classes claim no operator: `ORDER BY embedding <=> q` never uses
+// it (an index scan must return what the operator means). Graph-enhanced search has its own form,
+// ruvector_gnn_search(index, query, k), which scans the index directly and returns ids with their
+// distance to the enhanced embeddings. Everything after the build (storage, WAL, vacuum) and the
+// scan itself are ruivfflat's.
 // The build records the edge table's size and a hash of its rows; ruvector_gnn_index_stats compares
 // them with the table now and reports the index stale when the edges changed (REINDEX refreshes).
 // Rows inserted after the build are indexed with their own embedding until the next REINDEX.
@@ -12,7 +16,10 @@
 #include "extension/table_reader.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -23,11 +30,13 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 }
 
 #include <algorithm>
+#include <cmath>
 
 using namespace ruvector;
 using namespace ruvector::ivf;
@@ -103,6 +112,11 @@ void edge_fingerprint(Oid edges, const char *src, const char *dst, uint64 *rows,
 	SPI_finish();
 }
 
+int64 node_id(Datum d, Oid type)
+{
+	return type == INT2OID ? DatumGetInt16(d) : type == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
+}
+
 struct EnhanceState {
 	EnhancedEmbeddings e;
 	Relation heap;
@@ -126,7 +140,7 @@ bool enhance_row(void *arg, ItemPointer tid, float *inout, int dim)
 	ExecClearTuple(st->slot);
 	if (isnull)
 		return false;
-	int64 id = st->id_type == INT2OID ? DatumGetInt16(d) : st->id_type == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
+	int64 id = node_id(d, st->id_type);
 	const int64 *p = std::lower_bound(st->e.ids, st->e.ids + st->e.n, id);
 	if (p == st->e.ids + st->e.n || *p != id || dim != st->e.dim)
 		return false;
@@ -177,6 +191,34 @@ IndexBuildResult *gnn_build(Relation heap, Relation index, IndexInfo *info)
 	return result;
 }
 
+Relation open_gnn_index(Oid relid)
+{
+	Relation index = open_ivf_index_for_stats(relid);
+	if (index->rd_indam->amoptions != gnn_options)
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a ruvector_gnn index", RelationGetRelationName(index)),
+						errhint("Pass an index created with USING ruvector_gnn.")));
+	return index;
+}
+
+// The operator's distance from the index's ordering distance (see order_distance and
+// prepare_vector: cosine entries and the query are unit vectors).
+double operator_distance(Metric metric, float order, bool zero_query)
+{
+	switch (metric) {
+	case Metric::l2:
+		return std::sqrt(double(order));
+	case Metric::cosine:
+		return zero_query ? NAN : 1.0 - std::clamp(-double(order), -1.0, 1.0);
+	default:
+		return order;
+	}
+}
+
+struct Hit {
+	int64 id;
+	double distance;
+};
+
 }  // namespace
 
 namespace ruvector::ivf {
@@ -212,9 +254,7 @@ RV_FUNCTION(ruvector_gnn_handler)
 // ruvector_gnn_index_stats(index regclass): what the build used and whether the edges changed since.
 RV_FUNCTION(ruvector_gnn_index_stats)
 {
-	Relation index = open_ivf_index_for_stats(PG_GETARG_OID(0));
-	if (index->rd_indam->amoptions != gnn_options)
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a ruvector_gnn index", RelationGetRelationName(index))));
+	Relation index = open_gnn_index(PG_GETARG_OID(0));
 	const auto *o = reinterpret_cast<const GnnIndexOptions *>(index->rd_options);
 	IvfMetaPage meta = read_meta(index);
 	const char *edges = string_option(o, o ? o->edge_table : 0, nullptr);
@@ -237,4 +277,71 @@ RV_FUNCTION(ruvector_gnn_index_stats)
 	bool nulls[7] = {false, false, false, !(model && *model), false, false, false};
 	relation_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// ruvector_gnn_search(index regclass, query vector, k integer): the k rows whose graph-enhanced
+// embeddings (as the index holds them) are nearest to the query, with that distance, nearest first.
+// Approximate like any ruivfflat scan: ivfflat.probes and ivfflat.iterative_scan apply.
+RV_FUNCTION(ruvector_gnn_search)
+{
+	int32 k = PG_GETARG_INT32(2);
+	if (k < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1, got %d", k)));
+	Relation index = open_gnn_index(PG_GETARG_OID(0));
+	Oid heap_oid = index->rd_index->indrelid;
+	if (check_enable_rls(heap_oid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("ruvector_gnn_search does not support tables with row-level security"),
+						errdetail("Table \"%s\" has row-level security enabled for the current user.", get_rel_name(heap_oid))));
+	const auto *o = reinterpret_cast<const GnnIndexOptions *>(index->rd_options);
+	const char *id_column = string_option(o, o ? o->id_column : 0, "id");
+	AttrNumber id_att = get_attnum(heap_oid, id_column);
+	if (id_att == InvalidAttrNumber)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("column \"%s\" of relation \"%s\" does not exist", id_column, get_rel_name(heap_oid)),
+						errhint("The index's id_column option names the node id column.")));
+	Oid id_type = get_atttype(heap_oid, id_att);
+	Vector *q = RV_GETARG_VECTOR(1);
+	bool zero_query = true;
+	for (int i = 0; i < q->dim; i++)
+		zero_query = zero_query && q->x[i] == 0;
+	Metric metric = index_metric(index);
+
+	Relation heap = table_open(heap_oid, AccessShareLock);
+	ScanKeyData key;
+	ScanKeyEntryInitialize(&key, 0, 1, InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, PointerGetDatum(q));
+	IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
+	index_rescan(scan, nullptr, 0, &key, 1);
+	TupleTableSlot *slot = table_slot_create(heap, nullptr);
+	int n = 0, cap = std::min(k, 1024);
+	Hit *hits = static_cast<Hit *>(palloc(sizeof(Hit) * cap));
+	while (n < k && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+		bool isnull;
+		Datum d = slot_getattr(slot, id_att, &isnull);
+		if (isnull)
+			continue;
+		if (n == cap) {
+			cap = int(std::min<int64>(int64(cap) * 2, k));
+			hits = static_cast<Hit *>(repalloc_huge(hits, sizeof(Hit) * Size(cap)));
+		}
+		hits[n++] = Hit{node_id(d, id_type), operator_distance(metric, last_order_distance(scan), zero_query)};
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	table_close(heap, AccessShareLock);
+	relation_close(index, AccessShareLock);
+
+	// An iterative relaxed_order scan orders each batch of lists, not the whole: sort what it found.
+	std::sort(hits, hits + n, [](const Hit &a, const Hit &b) {
+		if (std::isnan(a.distance) != std::isnan(b.distance))
+			return std::isnan(b.distance);
+		return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+	});
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int i = 0; i < n; i++) {
+		Datum values[2] = {Int64GetDatum(hits[i].id), Float8GetDatum(hits[i].distance)};
+		bool nulls[2] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
 }

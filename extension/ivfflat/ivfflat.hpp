@@ -172,5 +172,7 @@ IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys);
 void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 bool ivfgettuple(IndexScanDesc scan, ScanDirection dir);
 void ivfendscan(IndexScanDesc scan);
+// The ordering distance (order_distance) of the entry ivfgettuple returned last.
+float last_order_distance(IndexScanDesc scan);
 
 }  // namespace ruvector::ivf

@@ -308,3 +308,13 @@ void ivfendscan(IndexScanDesc scan)
 }
 
 }  // namespace ruvector::ivf
+
+namespace ruvector::ivf {
+
+float last_order_distance(IndexScanDesc scan)
+{
+	const auto *so = static_cast<const ScanState *>(scan->opaque);
+	return so->last.distance;
+}
+
+}  // namespace ruvector::ivf
