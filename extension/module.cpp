@@ -92,6 +92,7 @@ void _PG_init(void)
 	ivf::register_ivfflat_reloptions();
 	ivf::register_gnn_index_reloptions();
 	ivf::install_ivfflat_hooks();
+	ivf::install_gnn_index_hooks();
 	if (!process_shared_preload_libraries_in_progress)
 		return;  // the vector type works anyway; worker-backed functions say ruvector must be preloaded
 	MarkGUCPrefixReserved("ruvector");

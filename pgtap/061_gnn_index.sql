@@ -27,7 +27,7 @@ SELECT results_eq($$SELECT id, round(distance::numeric, 6) FROM ruvector_gnn_sea
                   $$SELECT node_id, round((updated_embedding <=> '[0,1]')::numeric, 6) FROM ruvector_message_pass('nodes', 'edges', num_hops => 1, layer_type => 'sage') ORDER BY updated_embedding <=> '[0,1]', node_id$$,
                   'the same ids and distances as ruvector_message_pass then sorting');
 SELECT is((SELECT (edge_table, layer_type, num_layers, built_edges, current_edges, stale) FROM ruvector_gnn_index_stats('ng')),
-          ('edges'::text, 'graphsage'::text, 2 - 1, 3::bigint, 3::bigint, false), 'stats after the build: fresh');
+          ('public.edges'::text, 'graphsage'::text, 2 - 1, 3::bigint, 3::bigint, false), 'stats after the build: fresh (the edge table as stored: schema-qualified)');
 INSERT INTO edges VALUES (1, 2);
 SELECT is((SELECT stale FROM ruvector_gnn_index_stats('ng')), true, 'a new edge makes the index stale');
 SELECT results_eq($$SELECT id FROM ruvector_gnn_search('ng', '[0,1]', 4)$$, $$VALUES (2::bigint), (4::bigint), (1::bigint), (3::bigint)$$,

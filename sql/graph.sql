@@ -18,6 +18,8 @@ CREATE TABLE ruvector_graph_catalog (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('ruvector_graph_catalog', '');
+-- and the identity's position, so graphs created after a restore get new ids
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ruvector_graph_catalog', 'graph_id'), '');
 REVOKE ALL ON ruvector_graph_catalog FROM PUBLIC;
 GRANT SELECT ON ruvector_graph_catalog TO PUBLIC;
 

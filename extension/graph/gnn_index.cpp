@@ -24,10 +24,13 @@ extern "C" {
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
@@ -219,9 +222,66 @@ struct Hit {
 	double distance;
 };
 
+/* The edge_table option names a table the way regclass input does ('edges', '"My Edges"',
+ * 'graph.edges'). Resolved later with another search_path (pg_restore runs with an empty one), a
+ * name as typed may find nothing or another table, so CREATE INDEX and ALTER INDEX ... SET store
+ * the table it names now, schema-qualified and quoted. */
+
+ProcessUtility_hook_type prev_process_utility = nullptr;
+
+void qualify_edge_table(List *options)
+{
+	ListCell *lc;
+	foreach (lc, options) {
+		auto *d = lfirst_node(DefElem, lc);
+		if (d->defnamespace || strcmp(d->defname, "edge_table") != 0 || !d->arg)
+			continue;
+		Oid rel = edge_table_oid(defGetString(d));
+		d->arg = reinterpret_cast<Node *>(
+			makeString(const_cast<char *>(quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel)))));
+	}
+}
+
+void gnn_process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node *stmt = pstmt->utilityStmt;
+	bool create = IsA(stmt, IndexStmt) && castNode(IndexStmt, stmt)->accessMethod &&
+				  strcmp(castNode(IndexStmt, stmt)->accessMethod, "ruvector_gnn") == 0;
+	bool alter = IsA(stmt, AlterTableStmt) && castNode(AlterTableStmt, stmt)->objtype == OBJECT_INDEX;
+	if (create || alter) {
+		if (read_only_tree) {  // a cached plan's tree: change a copy
+			pstmt = static_cast<PlannedStmt *>(copyObjectImpl(pstmt));
+			read_only_tree = false;
+			stmt = pstmt->utilityStmt;
+		}
+		if (create)
+			qualify_edge_table(castNode(IndexStmt, stmt)->options);
+		else {
+			ListCell *lc;
+			foreach (lc, castNode(AlterTableStmt, stmt)->cmds) {
+				auto *cmd = lfirst_node(AlterTableCmd, lc);
+				if (cmd->subtype == AT_SetRelOptions || cmd->subtype == AT_ReplaceRelOptions)
+					qualify_edge_table(reinterpret_cast<List *>(cmd->def));
+			}
+		}
+	}
+	if (prev_process_utility)
+		prev_process_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
 }  // namespace
 
 namespace ruvector::ivf {
+
+void install_gnn_index_hooks()
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = gnn_process_utility;
+}
+
 
 void register_gnn_index_reloptions()
 {

@@ -106,6 +106,7 @@ void define_ivfflat_gucs();
 void install_ivfflat_hooks();
 void register_ivfflat_reloptions();
 void register_gnn_index_reloptions();
+void install_gnn_index_hooks();  // CREATE/ALTER INDEX store ruvector_gnn's edge_table schema-qualified
 int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
 IterativeScan iterative_scan_mode();
 int max_probes_setting();
