@@ -23,6 +23,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -35,6 +36,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 }
 
@@ -246,9 +248,21 @@ void gnn_process_utility(PlannedStmt *pstmt, const char *query, bool read_only_t
 						 ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node *stmt = pstmt->utilityStmt;
-	bool create = IsA(stmt, IndexStmt) && castNode(IndexStmt, stmt)->accessMethod &&
-				  strcmp(castNode(IndexStmt, stmt)->accessMethod, "ruvector_gnn") == 0;
-	bool alter = IsA(stmt, AlterTableStmt) && castNode(AlterTableStmt, stmt)->objtype == OBJECT_INDEX;
+	bool create = false, alter = false;
+	if (IsA(stmt, IndexStmt) || (IsA(stmt, AlterTableStmt) && castNode(AlterTableStmt, stmt)->objtype == OBJECT_INDEX)) {
+		Oid am = get_am_oid("ruvector_gnn", true);  // invalid where the extension is not installed
+		if (IsA(stmt, IndexStmt)) {
+			const char *name = castNode(IndexStmt, stmt)->accessMethod;
+			create = OidIsValid(am) && name && strcmp(name, "ruvector_gnn") == 0;
+		} else if (OidIsValid(am)) {
+			Oid index = RangeVarGetRelid(castNode(AlterTableStmt, stmt)->relation, NoLock, true);
+			HeapTuple tup = OidIsValid(index) ? SearchSysCache1(RELOID, ObjectIdGetDatum(index)) : nullptr;
+			if (HeapTupleIsValid(tup)) {
+				alter = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam == am;
+				ReleaseSysCache(tup);
+			}
+		}
+	}
 	if (create || alter) {
 		if (read_only_tree) {  // a cached plan's tree: change a copy
 			pstmt = static_cast<PlannedStmt *>(copyObjectImpl(pstmt));
