@@ -296,7 +296,6 @@ void install_gnn_index_hooks()
 	ProcessUtility_hook = gnn_process_utility;
 }
 
-
 void register_gnn_index_reloptions()
 {
 	gnn_relopt_kind = add_reloption_kind();
