@@ -23,6 +23,22 @@ CREATE TABLE ruvector_gnn_model_params (
 COMMENT ON TABLE ruvector_gnn_model_catalog IS 'GNN models (one row per model); see ruvector_gnn_model_import';
 COMMENT ON TABLE ruvector_gnn_model_layers IS 'layers of the GNN models, with normalised options and dimensions';
 COMMENT ON TABLE ruvector_gnn_model_params IS 'parameters of the GNN model layers (PyG state_dict tensors, row-major float32)';
+-- Parameters are finite: NaN or an infinity in a weight can only give non-finite results. (JSON
+-- has neither, so import never meets them; this stops them coming in by hand.)
+CREATE FUNCTION _ruvector_gnn_params_finite() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.data && '{NaN,Infinity,-Infinity}'::real[] THEN
+		RAISE EXCEPTION 'gnn model "%": parameter "%" of layer % has a NaN or infinite value', NEW.model, NEW.name, NEW.layer
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Model weights must be finite.';
+	END IF;
+	RETURN NEW;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_params_finite() IS 'internal to the GNN model catalog';
+CREATE TRIGGER ruvector_gnn_params_finite BEFORE INSERT OR UPDATE ON ruvector_gnn_model_params
+	FOR EACH ROW EXECUTE FUNCTION _ruvector_gnn_params_finite();
 -- User models are data: pg_dump keeps them.
 SELECT pg_catalog.pg_extension_config_dump('ruvector_gnn_model_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('ruvector_gnn_model_layers', '');

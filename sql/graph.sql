@@ -261,6 +261,16 @@ CREATE FUNCTION ruvector_subgraph_search(center_node bigint, query_embedding vec
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ruvector_subgraph_search(bigint, vector, integer, integer, text, text) IS 'the k nodes within max_hops of the center (breadth-first over the graph''s CSR, edges either way) closest to the query';
 
+-- ruvector_differentiable_search's arithmetic, in double (every finite vector works).
+CREATE FUNCTION _ruvector_attention_query(query vector, candidates vector[]) RETURNS vector
+	AS 'MODULE_PATHNAME', 'ruvector_attention_query' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION _ruvector_attention_query(vector, vector[]) IS
+	'internal to ruvector_differentiable_search: (q + sum softmax(<q, x> / sqrt(d)) x) / 2';
+CREATE FUNCTION _ruvector_cosine_similarity(a vector, b vector) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'ruvector_cosine_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION _ruvector_cosine_similarity(vector, vector) IS
+	'internal to ruvector_differentiable_search: cosine similarity in double, NULL for a zero vector';
+
 -- The RuVector layer: neighbours through a ruivfflat index, expanded num_hops times over their own
 -- nearest neighbours, attention-weighted into an enhanced query, then re-ranked. With C the
 -- candidates, d the dimension:
@@ -277,8 +287,7 @@ DECLARE
 	frontier bigint[];
 	seen bigint[];
 	next_ids bigint[];
-	q2 real[];
-	dim integer := vector_dims(query);
+	q2 vector;
 	h integer := 0;
 BEGIN
 	IF k IS NULL OR k < 1 THEN
@@ -308,22 +317,17 @@ BEGIN
 		frontier := coalesce(next_ids, '{}');
 		seen := seen || frontier;
 	END LOOP;
-	-- attention over the candidates, then the enhanced query
-	EXECUTE format('WITH c AS (SELECT %1$I::bigint AS cid, %2$I::real[] AS x, (%2$I <#> $1) * -1 / sqrt($3) AS logit FROM %3$s WHERE %1$I = ANY ($2)),'
-	               ' m AS (SELECT cid, x, exp(logit - max(logit) OVER ()) AS e FROM c),'
-	               ' a AS (SELECT cid, x, e / sum(e) OVER () AS alpha FROM m)'
-	               ' SELECT array_agg(((q.qv + s.v) / 2)::real ORDER BY q.i) FROM'
-	               ' (SELECT i, sum(alpha * xv) AS v FROM a, unnest(a.x) WITH ORDINALITY u(xv, i) GROUP BY i) s'
-	               ' JOIN unnest($1::real[]) WITH ORDINALITY q(qv, i) ON q.i = s.i', id_column, col, tbl)
-		INTO q2 USING query, seen, dim;
+	-- attention over the candidates, then the enhanced query (both computed in double)
+	EXECUTE format('SELECT _ruvector_attention_query($1, array_agg(%I)) FROM %s WHERE %I = ANY ($2)', col, tbl, id_column)
+		INTO q2 USING query, seen;
 	IF q2 IS NULL THEN
 		RETURN;
 	END IF;
 	-- zero vectors have no cosine similarity: they are not ranked
-	RETURN QUERY EXECUTE format('SELECT %1$I::bigint, 1 - (%2$I <=> $1), $1 FROM %3$s WHERE %1$I = ANY ($2)'
-	                            ' AND (%2$I <=> $1) <> ''NaN'' ORDER BY 2 DESC, 1 LIMIT $3',
+	RETURN QUERY EXECUTE format('SELECT s.cid, s.sim, $1 FROM (SELECT %1$I::bigint AS cid, _ruvector_cosine_similarity(%2$I, $1) AS sim'
+	                            ' FROM %3$s WHERE %1$I = ANY ($2)) s WHERE s.sim IS NOT NULL ORDER BY 2 DESC, 1 LIMIT $3',
 	                            id_column, col, tbl)
-		USING q2::vector, seen, k;
+		USING q2, seen, k;
 END $$;
 
 -- The ruvector_gnn index: ruivfflat lists over graph-enhanced embeddings (see the user guide). It

@@ -9,6 +9,7 @@
 #include <tbb/parallel_for.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,35 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 	return {b.begin(), b.end()};
 }
 
+namespace {
+
+// What a NodeError means to the user: the node by its id, the layer by its number and type.
+proto::ErrorPayload node_error(const kernels::NodeError &e, const kernels::GnnModel &m, std::span<const std::int64_t> ids)
+{
+	proto::ErrorPayload p;
+	const std::string node = e.node < ids.size() ? std::to_string(ids[e.node]) : "#" + std::to_string(e.node);
+	std::string layer = "layer " + std::to_string(e.layer);
+	if (e.layer < m.layers.size())
+		layer += std::string(" (") + kernels::layer_type_name(m.layers[e.layer].type) + ")";
+	if (e.kind == kernels::NodeError::Kind::overflow) {
+		std::memcpy(p.sqlstate, "22003", 5);
+		p.message = "value out of range: overflow";
+		p.detail = "The output of GNN " + layer + " for node " + node + " does not fit in real (float4).";
+		p.hint = "Scale the embeddings, edge weights or model weights down.";
+	} else {
+		std::memcpy(p.sqlstate, "22023", 5);
+		char deg[32];
+		std::snprintf(deg, sizeof deg, "%g", e.value);
+		p.message = "GCN normalisation needs a non-negative weighted in-degree";
+		p.detail = "Node " + node + " has weighted in-degree " + deg + " (the weights of its in-edges and its self-loop) in GNN " +
+		           layer + ".";
+		p.hint = "Use non-negative edge weights, or a GCN layer with \"normalize\": false.";
+	}
+	return p;
+}
+
+}  // namespace
+
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, std::span<const std::byte> graph_bytes,
                                        kernels::CancelToken cancel)
 {
@@ -55,7 +85,12 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
 	std::vector<std::uint64_t> aligned;  // a copy only when the blob is misaligned
 	kernels::GraphView g = kernels::view_graph(graph_bytes, aligned);
-	std::vector<float> y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
+	std::vector<float> y;
+	try {
+		y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
+	} catch (const kernels::NodeError &e) {
+		throw JobError(node_error(e, model, g.ids));
+	}
 	proto::GnnForwardResult h;
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 	h.nodes = g.csr.n;

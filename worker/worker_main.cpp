@@ -69,6 +69,8 @@ void record_failure(Job &job)
 	};
 	try {
 		throw;
+	} catch (const jobs::JobError &e) {
+		job.error = e.error;
 	} catch (const kernels::Cancelled &) {
 		job.cancelled = true;
 		set("57014", "canceling statement due to user request");

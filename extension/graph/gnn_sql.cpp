@@ -23,6 +23,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 }
@@ -77,6 +78,17 @@ const char *schema_prefix()
 	pg_unreachable();
 }
 
+// The import and create functions and a trigger on the parameter table keep NaN and infinities
+// out; this catches what got in around them (options edited by hand, triggers disabled).
+[[noreturn]] void non_finite_parameter(const char *model, int layer, const char *param)
+{
+	ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+					errmsg("gnn model \"%s\" has a NaN or infinite value in \"%s\" of layer %d", model, param, layer),
+					errdetail("Model weights and options must be finite."),
+					errhint("Import the model again with ruvector_gnn_model_import().")));
+	pg_unreachable();
+}
+
 ModelRows read_model(const char *name)
 {
 	ModelRows m{};
@@ -125,6 +137,10 @@ ModelRows read_model(const char *name)
 		r.heads = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
 		r.concat = DatumGetBool(SPI_getbinval(t, d, 11, &isnull));
 		r.negative_slope = DatumGetFloat4(SPI_getbinval(t, d, 12, &isnull));
+		if (!std::isfinite(r.eps))
+			non_finite_parameter(name, r.layer, "eps");
+		if (!std::isfinite(r.negative_slope))
+			non_finite_parameter(name, r.layer, "negative_slope");
 		char *mlp = SPI_getvalue(t, d, 13);
 		r.mlp = static_cast<uint8 *>(MemoryContextAlloc(caller, strlen(mlp ? mlp : "") / 2 + 1));
 		for (char *tok = mlp ? strtok(mlp, ",") : nullptr; tok; tok = strtok(nullptr, ","))
@@ -154,6 +170,9 @@ ModelRows read_model(const char *name)
 		if (ARR_ELEMTYPE(data) != FLOAT4OID || array_contains_nulls(data))
 			elog(ERROR, "gnn model parameter \"%s\" is not a real[] without NULLs", p.name);
 		p.data = reinterpret_cast<float *>(ARR_DATA_PTR(data));
+		for (int64 k = 0; k < p.count; k++)
+			if (!std::isfinite(p.data[k]))
+				non_finite_parameter(name, p.layer, p.name);
 	}
 	SPI_finish();
 	if (m.nlayers == 0)
@@ -824,6 +843,75 @@ RV_FUNCTION(ruvector_gnn_classify_graph)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);
+}
+
+/* ruvector_differentiable_search's arithmetic, in double: every finite float32 vector works (a
+ * float dot product or norm of components near 3e38 overflows, and float8 arithmetic in SQL raises
+ * underflow errors on subnormal products). */
+
+// _ruvector_attention_query(query vector, candidates vector[]) RETURNS vector:
+// alpha_c = softmax_c(<q, x_c> / sqrt(d)), q' = (q + sum_c alpha_c x_c) / 2 (NULL without candidates).
+RV_FUNCTION(ruvector_attention_query)
+{
+	Vector *q = RV_GETARG_VECTOR(0);
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(1);
+	int16 typlen;
+	bool typbyval;
+	char typalign;
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	Datum *elems;
+	bool *nulls;
+	int n;
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign, &elems, &nulls, &n);
+	Vector **x = static_cast<Vector **>(palloc(sizeof(Vector *) * (n + 1)));
+	int count = 0;
+	for (int c = 0; c < n; c++) {
+		if (nulls[c])
+			continue;
+		x[count] = datum_get_vector(elems[c]);
+		check_same_dims(q, x[count]);
+		count++;
+	}
+	if (count == 0)
+		PG_RETURN_NULL();
+	const int dim = q->dim;
+	double *logit = static_cast<double *>(palloc(sizeof(double) * count));
+	double *v = static_cast<double *>(palloc0(sizeof(double) * dim));
+	double top = -HUGE_VAL;
+	for (int c = 0; c < count; c++) {
+		double dot = 0;
+		for (int k = 0; k < dim; k++)
+			dot += double(q->x[k]) * x[c]->x[k];
+		logit[c] = dot / std::sqrt(double(dim));
+		top = std::max(top, logit[c]);
+	}
+	double sum = 0;
+	for (int c = 0; c < count; c++)
+		sum += (logit[c] = std::exp(logit[c] - top));  // the largest is 1, so sum >= 1
+	for (int c = 0; c < count; c++)
+		for (int k = 0; k < dim; k++)
+			v[k] += logit[c] / sum * x[c]->x[k];
+	Vector *out = new_vector(dim);
+	for (int k = 0; k < dim; k++) {
+		// A mean of floats, so it fits a float; checked anyway, as everything that makes a vector.
+		out->x[k] = float((double(q->x[k]) + v[k]) / 2);
+		if (!std::isfinite(out->x[k]))
+			float_overflow_error();
+	}
+	PG_RETURN_POINTER(out);
+}
+
+// _ruvector_cosine_similarity(a vector, b vector) RETURNS float8: in [-1, 1]; NULL when either
+// is the zero vector (it has no direction).
+RV_FUNCTION(ruvector_cosine_similarity)
+{
+	Vector *a = RV_GETARG_VECTOR(0);
+	Vector *b = RV_GETARG_VECTOR(1);
+	check_same_dims(a, b);
+	double s = cosine(a->x, b->x, a->dim);
+	if (std::isnan(s))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(std::clamp(s, -1.0, 1.0));
 }
 
 // ruvector_graphsage_search(node_table, edge_table, query, num_layers, sample_size, k, model)

@@ -18,10 +18,24 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cmath>
 
 namespace ruvector {
 
 namespace {
+
+// Edge weights feed GCN's sums and its deg^-1/2: NaN or an infinity there can only give
+// non-finite results, so they are refused on input (negative finite weights are checked by the
+// layer that cannot use them: GCN normalisation, on the node's degree).
+void check_edge_weight(float w, int64 a, int64 b, const char *where /* the edge table, or null */)
+{
+	if (!std::isfinite(w))
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT "%s%s has weight %s", a, b, where ? " of " : "",
+							   where ? where : "", std::isnan(w) ? "NaN" : w > 0 ? "Infinity" : "-Infinity"),
+						errdetail("Edge weights must be finite."),
+						errhint("Fix or delete the edge, or leave the weight column out (every edge then weighs 1).")));
+}
 
 AttrNumber check_column(Oid relid, const char *column, const char *role)
 {
@@ -226,6 +240,7 @@ GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
 					ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
 									errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a NULL weight", a, b, edges_name)));
 				w = DatumGetFloat4(wd);
+				check_edge_weight(w, a, b, edges_name);
 			}
 			int64 ia = find_node(t.ids, t.n, a), ib = find_node(t.ids, t.n, b);
 			if (ia < 0 || ib < 0)
@@ -296,6 +311,8 @@ GraphTables graph_from_arrays(ArrayType *emb, ArrayType *src, ArrayType *dst, Ar
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("edge_weights has %d entries, the edges %d", nw, ns)));
 		t.w = static_cast<float *>(palloc(sizeof(float) * (ns + 1)));
 		memcpy(t.w, ARR_DATA_PTR(weights), sizeof(float) * ns);
+		for (int i = 0; i < ns; i++)
+			check_edge_weight(t.w[i], s[i], d[i], nullptr);
 	}
 	return t;
 }

@@ -126,15 +126,19 @@ const float *bias_or_null(std::span<const float> b)
 	return b.empty() ? nullptr : b.data();
 }
 
-// F.normalize(p=2): v / max(||v||, 1e-12).
+// F.normalize(p=2): v / max(||v||, 1e-12). The norm is rounded to float as PyTorch's is, unless it
+// does not fit one (components near FLT_MAX): then the division is by the double norm, which gives
+// the finite result float could not.
 void l2_normalize(float *v, std::size_t d)
 {
 	double s = 0;
 	for (std::size_t k = 0; k < d; k++)
 		s += double(v[k]) * v[k];
-	float norm = std::max(float(std::sqrt(s)), 1e-12f);
+	const double exact = std::sqrt(s);
+	const float rounded = float(exact);
+	const double norm = std::isfinite(rounded) ? double(std::max(rounded, 1e-12f)) : exact;
 	for (std::size_t k = 0; k < d; k++)
-		v[k] /= norm;
+		v[k] = float(double(v[k]) / norm);  // float(double / double) of floats: float division's result
 }
 
 // ---- Aggregation over in-edges: the hot loop ---------------------------------------------------
@@ -493,10 +497,17 @@ void gcn_conv_into(CsrView g, std::span<const float> x, const Linear &lin, std::
 				double deg = 0;
 				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
 					deg += a.edge_weight(std::size_t(e));
-				// deg^-1/2 with inf -> 0 (PyG's masked_fill); a negative degree gives NaN there too.
+				// deg^-1/2 with inf -> 0 (PyG's masked_fill); a negative degree gives NaN, found below.
 				dis[i] = deg == 0 ? 0.0f : float(1.0 / std::sqrt(deg));
 			}
 		});
+		for (std::size_t i = 0; i < n; i++)
+			if (!(dis[i] >= 0)) {  // the lowest such node, at any thread count
+				double deg = 0;
+				for (std::uint64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; e++)
+					deg += a.edge_weight(std::size_t(e));
+				throw NodeError(NodeError::Kind::negative_degree, i, deg);
+			}
 		coef = uninitialized(a.edges());
 		for_blocks(n, 4096, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			for (std::size_t i = lo; i < hi; i++)
@@ -806,6 +817,31 @@ std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams
 }
 
 // ---- Helpers ----------------------------------------------------------------------------------
+
+NodeError::NodeError(Kind k, std::size_t node_index, double v)
+	: std::runtime_error(k == Kind::overflow ? "value out of range: overflow"
+	                                         : "GCN normalisation needs a non-negative weighted in-degree"),
+	  kind(k), node(node_index), value(v)
+{
+}
+
+void check_finite_rows(std::span<const float> rows, std::size_t width)
+{
+	if (width == 0)
+		return;
+	for (std::size_t r = 0; r < rows.size() / width; r++) {
+		// Exponent bits all ones: Inf or NaN. Integer tests, so the compiler vectorises the row.
+		const float *p = rows.data() + r * width;
+		bool bad = false;
+		for (std::size_t k = 0; k < width; k++) {
+			std::uint32_t b;
+			std::memcpy(&b, p + k, sizeof b);
+			bad |= (b & 0x7f800000u) == 0x7f800000u;
+		}
+		if (bad)
+			throw NodeError(NodeError::Kind::overflow, r);
+	}
+}
 
 void relu_inplace(std::span<float> v) noexcept
 {

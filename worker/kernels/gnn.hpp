@@ -28,7 +28,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
+#include <stdexcept>
 #include <variant>
 #include <vector>
 
@@ -57,7 +59,8 @@ struct GcnOptions {
 };
 
 // out_i = bias + sum_{j->i} w_ji / sqrt(deg_j deg_i) (x_j W), deg = weighted in-degree after
-// the self-loop rule (both factors are in-degrees, directed graphs too); zero degree, zero factor.
+// the self-loop rule (both factors are in-degrees, directed graphs too); zero degree, zero factor
+// (PyG's masked_fill). A negative degree has no deg^-1/2 (PyG gives NaN): NodeError.
 // x: g.n x lin.in. Result: g.n x lin.out.
 std::vector<float> gcn_conv(CsrView g, std::span<const float> x, const Linear &lin, const GcnOptions &opts = {},
                             CancelToken cancel = {});
@@ -114,6 +117,26 @@ std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams
                             CancelToken cancel = {});
 void gat_conv_into(CsrView g, std::span<const float> x, const GatParams &p, std::span<float> out,
                    const GatOptions &opts = {}, CancelToken cancel = {});
+
+// ---- Non-finite results --------------------------------------------------------------------------
+// A GNN result never holds NaN or ±Infinity: inputs and parameters are finite (the backend checks
+// them on input), so a non-finite value means float32 overflowed (or GCN normalisation met a
+// negative degree). Thrown with the node's index; the caller that knows the ids names it
+// (jobs::run_gnn_forward), and run_model fills in the layer.
+struct NodeError : std::runtime_error {
+	enum class Kind {
+		overflow,         // a value of the node's output row is not finite
+		negative_degree,  // GCN: the node's weighted in-degree (self-loop included) is negative or not finite
+	};
+	NodeError(Kind kind, std::size_t node, double value = 0);
+	Kind kind;
+	std::size_t node;  // row index in the layer's input/output
+	double value;      // negative_degree: the degree
+	std::size_t layer = std::numeric_limits<std::size_t>::max();  // unknown until run_model sets it
+};
+
+// Throws NodeError(overflow) naming the first row (of `width` floats) that holds NaN or ±Infinity.
+void check_finite_rows(std::span<const float> rows, std::size_t width);
 
 // ---- Helpers ------------------------------------------------------------------------------------
 // max(v, 0) elementwise (NaN stays NaN), for the activation a caller puts between layers.

@@ -64,7 +64,8 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes);
 // Checks shapes and the dimension chain; throws std::invalid_argument naming the layer and key.
 void check_model(const GnnModel &m, std::size_t in_dim);
 
-// Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer.
+// Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer. A layer
+// whose result is not finite throws NodeError with its layer number (no NaN or Inf leaves here).
 std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float> x, std::size_t in_dim,
                              CancelToken cancel = {});
 
