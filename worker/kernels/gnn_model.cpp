@@ -271,14 +271,14 @@ std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float
 		std::vector<float> out;
 		try {
 			out = run_layer(k, m.layers[k], g, input, m, cancel);
-			// Before the activation, which would turn -Inf into 0: every layer's result is finite.
+			if (m.relu_between && k + 1 < m.layers.size())
+				relu_inplace(out);
+			// After the activation: ReLU of a value that overflowed to -Inf is exactly 0.
 			check_finite_rows(out, m.layers[k].out_dim);
 		} catch (NodeError &e) {
 			e.layer = k;
 			throw;
 		}
-		if (m.relu_between && k + 1 < m.layers.size())
-			relu_inplace(out);
 		cur = std::move(out);
 		input = cur;
 	}
