@@ -484,3 +484,48 @@ TEST(Kmeans, CancellationLandsQuicklyMidRun)
 	ASSERT_TRUE(cancelled);
 	EXPECT_LT(std::chrono::duration<double>(landed - set_at).count(), 0.2);
 }
+
+// Values the vector type accepts whose squared norms overflow float (components of 1e20 up to
+// 3.4e38): k-means runs on them (no "finite values and norms" refusal) and gives exactly the
+// clustering of the same data scaled into ordinary range, scaled back, with finite centroids.
+TEST(Kmeans, HugeComponentsClusterLikeTheirScaledCopy)
+{
+	Data d = blobs(3000, 8, 12, 21, 2.0f);
+	const int shift = 120;  // |x| up to ~2^126: squared norms far beyond float
+	std::vector<float> huge(d.x.size());
+	for (std::size_t i = 0; i < huge.size(); i++)
+		huge[i] = std::ldexp(d.x[i], shift);
+	huge[0] = 3.4e38f;  // the largest float, in the same data
+	std::vector<float> small(huge.size());
+	for (std::size_t i = 0; i < huge.size(); i++)
+		small[i] = std::ldexp(huge[i], -shift);
+	ASSERT_FALSE(std::isfinite(float(dot(&huge[0], &huge[0], d.dim))));
+	for (int threads : {1, 2}) {
+		KmeansOptions o = options(12);
+		KmeansResult a, b;
+		tbb::task_arena arena(threads);
+		arena.execute([&] {
+			a = kmeans(huge.data(), d.n, d.dim, o);
+			b = kmeans(small.data(), d.n, d.dim, o);
+		});
+		ASSERT_EQ(a.sizes, b.sizes);
+		ASSERT_EQ(a.iterations, b.iterations);
+		for (std::size_t i = 0; i < a.centroids.size(); i++) {
+			ASSERT_TRUE(std::isfinite(a.centroids[i])) << i;
+			ASSERT_EQ(a.centroids[i], std::ldexp(b.centroids[i], shift)) << i;
+		}
+		EXPECT_EQ(a.objective, std::ldexp(b.objective, 2 * shift));
+
+		std::vector<std::int32_t> la(d.n), lb(d.n);
+		assign_nearest(huge.data(), d.n, d.dim, a.centroids.data(), 12, false, la.data(), nullptr);
+		assign_nearest(small.data(), d.n, d.dim, b.centroids.data(), 12, false, lb.data(), nullptr);
+		EXPECT_EQ(la, lb);
+	}
+	// A single row of [1e20, 1, 1] among ordinary ones, as in an ivfflat build.
+	Data e = blobs(500, 3, 4, 22);
+	e.x[0] = 1e20f;
+	KmeansResult r = kmeans(e.x.data(), e.n, e.dim, options(4));
+	for (float v : r.centroids)
+		ASSERT_TRUE(std::isfinite(v));
+	EXPECT_TRUE(std::isfinite(r.objective));
+}

@@ -70,6 +70,45 @@ void check_arguments(std::size_t n, std::size_t dim, int k)
 		throw std::invalid_argument("k must be between 1 and the number of vectors (" + std::to_string(n) + ")");
 }
 
+// ---- Range -------------------------------------------------------------------------------------
+// L2 assignment expands ||x||^2 - 2 x.c + ||c||^2 in float, which overflows once components
+// reach ~1e19, while the vector type accepts any finite float. Such data runs on a copy scaled by
+// 2^-shift: multiplying by a power of two is exact (short of components that fall below ~1e-12
+// times the largest, which lose low bits), so every distance, seed and assignment is the same one,
+// only scaled. Centroids, means of their members, scale back into the members' (finite) range.
+constexpr int kSafeExponent = 42;  // |component| < 2^42: ||x||^2 <= 16000 * 2^84 < 2^98
+
+float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken &cancel)
+{
+	std::vector<float> part((n + kRowBlock - 1) / kRowBlock, 0.0f);
+	for_blocks(n, kRowBlock, cancel, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+		float m = 0;
+		for (std::size_t i = lo * dim; i < hi * dim; i++)
+			m = std::max(m, std::fabs(x[i]));
+		part[b] = m;
+	});
+	return part.empty() ? 0.0f : *std::max_element(part.begin(), part.end());
+}
+
+// The shift that brings components below 2^kSafeExponent; 0 for ordinary data (and for
+// non-finite data, which the caller rejects).
+int range_shift(float largest)
+{
+	if (!(largest >= std::ldexp(1.0f, kSafeExponent)) || !std::isfinite(largest))
+		return 0;
+	return std::ilogb(largest) + 1 - kSafeExponent;
+}
+
+std::vector<float> scaled_copy(const float *x, std::size_t n, std::size_t dim, int shift, const CancelToken &cancel)
+{
+	std::vector<float> out(n * dim);
+	for_blocks(n, kRowBlock, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		for (std::size_t i = lo * dim; i < hi * dim; i++)
+			out[i] = std::ldexp(x[i], -shift);
+	});
+	return out;
+}
+
 // ---- Nearest two centroids through the GEMM ---------------------------------------------------
 
 // Centroids as the assignment sees them: score(x, j) = term[j] - 2 x.c_j, so that ||x||^2 + score
@@ -894,6 +933,15 @@ void assign_nearest(const float *data, std::size_t n, std::size_t dim, const flo
 	if (k == 0 || k > std::size_t(std::numeric_limits<std::int32_t>::max()))
 		throw std::invalid_argument("the number of centroids must be between 1 and 2147483647");
 	const auto &K = active_kernels();
+	// Spherical rows and centroids are unit vectors; L2 ones may need bringing into range.
+	int shift = spherical ? 0 : range_shift(std::max(max_abs(data, n, dim, cancel), max_abs(centroids, k, dim, cancel)));
+	std::vector<float> data_copy, centroid_copy;
+	if (shift > 0) {
+		data_copy = scaled_copy(data, n, dim, shift, cancel);
+		centroid_copy = scaled_copy(centroids, k, dim, shift, cancel);
+		data = data_copy.data();
+		centroids = centroid_copy.data();
+	}
 	Centroids cs = make_centroids(centroids, k, dim, spherical);
 	for_blocks(n, kGemmRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 		auto tile = scratch<float>(kGemmRows * std::min(k, kGemmCols));
@@ -908,7 +956,7 @@ void assign_nearest(const float *data, std::size_t n, std::size_t dim, const flo
 				dist_out[i] = 0.5f * (1.0f + b.s1);  // score = 1 - 2 dot
 			} else {
 				float xn = K.inner_product(data + i * dim, data + i * dim, dim);
-				dist_out[i] = std::max(xn + b.s1, 0.0f);
+				dist_out[i] = std::ldexp(std::max(xn + b.s1, 0.0f), 2 * shift);  // +Infinity past float range
 			}
 		}
 	});
@@ -931,6 +979,12 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 				normalize_row(normalized.data() + i * dim, dim);
 		});
 		x = normalized.data();
+	}
+	std::vector<float> scaled;
+	int shift = opts.spherical ? 0 : range_shift(max_abs(x, n, dim, cancel));
+	if (shift > 0) {
+		scaled = scaled_copy(x, n, dim, shift, cancel);
+		x = scaled.data();
 	}
 
 	Lloyd st(x, n, dim, k, opts.spherical, opts.seed, cancel);
@@ -964,7 +1018,11 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 		r.sizes[std::size_t(l)]++;
 	for (double v : part)
 		r.objective += v;
+	r.objective = std::ldexp(r.objective, 2 * shift);
 	r.centroids = std::move(st.centroids());
+	if (shift > 0)
+		for (float &v : r.centroids)
+			v = std::ldexp(v, shift);
 	return r;
 }
 
