@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 
 using namespace ruvector::kernels;
@@ -141,4 +142,45 @@ TEST(Knn, CancelStops)
 	std::atomic<bool> flag{true};
 	std::vector<Neighbor> out(5000 * 3);
 	EXPECT_THROW(knn_rows(x.data(), 5000, 16, GraphMetric::l2, 0, 5000, 3, out.data(), CancelToken(&flag)), Cancelled);
+}
+
+// Components of ~3e38 overflow the GEMM expansion ||a||^2 - 2ab + ||b||^2 (inf - inf = NaN). Such
+// a row must be at +Infinity from ordinary rows, as <-> says, never at distance 0; two huge rows
+// close to each other keep their true (finite) distance.
+TEST(Knn, OverflowingDistancesOrderAsInfinity)
+{
+	const std::size_t n = 300, dim = 3, k = 3;
+	auto x = random_rows(n, dim, 5);
+	for (std::size_t j = 0; j < dim; j++) {
+		x[0 * dim + j] = j == 0 ? 3e38f : 0.0f;      // [3e38, 0, 0]
+		x[1 * dim + j] = j == 0 ? 3e38f : 2.0f;      // [3e38, 2, 2]: 2.83 from row 0
+		x[2 * dim + j] = j == 0 ? -3e38f : -1.0f;    // [-3e38, -1, -1]
+	}
+	for (GraphMetric m : {GraphMetric::l2, GraphMetric::ip}) {
+		std::vector<Neighbor> out(n * k);
+		knn_rows(x.data(), n, dim, m, 0, n, k, out.data());
+		for (std::size_t r = 3; r < n; r++)
+			for (std::size_t i = 0; i < k; i++) {
+				const Neighbor &nb = out[r * k + i];
+				ASSERT_FALSE(std::isnan(nb.distance));
+				if (m == GraphMetric::l2) {
+					ASSERT_GT(nb.index, 2) << "row " << r << " got huge row " << nb.index << " at " << nb.distance;
+				}
+			}
+		if (m == GraphMetric::l2) {
+			EXPECT_EQ(out[0 * k].index, 1);
+			EXPECT_NEAR(out[0 * k].distance, std::sqrt(8.0f), 1e-5);
+			EXPECT_EQ(out[1 * k].index, 0);
+			// Row 2 is beyond float range from every row: all at +Infinity, ties by the lower index.
+			for (std::size_t i = 0; i < k; i++) {
+				EXPECT_EQ(out[2 * k + i].index, std::int32_t(i < 2 ? i : 3));
+				EXPECT_EQ(out[2 * k + i].distance, std::numeric_limits<float>::infinity());
+			}
+		}
+	}
+	std::vector<EpsEdge> edges = eps_rows(x.data(), n, dim, GraphMetric::l2, 0, n, 1.0f, n * n);
+	for (const EpsEdge &e : edges) {
+		ASSERT_FALSE(e.src <= 2 && e.dst > 2) << e.src << " -> " << e.dst << " at " << e.distance;
+		ASSERT_FALSE(e.dst <= 2 && e.src > 2) << e.src << " -> " << e.dst << " at " << e.distance;
+	}
 }

@@ -39,14 +39,24 @@ void distance_block(const float *base, std::size_t dim, GraphMetric metric, cons
 		float *row = d + i * cols;
 		switch (metric) {
 		case GraphMetric::l2: {
+			// The expansion overflows where a norm or the dot does (components near 1e19 and up),
+			// and inf - inf is NaN, which max() below would turn into distance 0. There the pair
+			// kernel gives what <-> gives: the true distance, or +Infinity when that overflows.
+			const float *x = base + (r0 + i) * dim;
 			float a = sq_norms[r0 + i];
-			for (std::size_t j = 0; j < cols; j++)
-				row[j] = std::sqrt(std::max(0.0f, a - 2 * row[j] + sq_norms[c0 + j]));
+			for (std::size_t j = 0; j < cols; j++) {
+				float s = a - 2 * row[j] + sq_norms[c0 + j];
+				row[j] = std::isfinite(s) && std::isfinite(a) && std::isfinite(sq_norms[c0 + j])
+				             ? std::sqrt(std::max(0.0f, s))
+				             : std::sqrt(k.l2_squared(x, base + (c0 + j) * dim, dim));
+			}
 			break;
 		}
 		case GraphMetric::ip:
+			// An overflowed GEMM sum may be NaN where the operator's sequential one is -Infinity.
 			for (std::size_t j = 0; j < cols; j++)
-				row[j] = -row[j];
+				row[j] = std::isfinite(row[j]) ? -row[j]
+				                               : -k.inner_product(base + (r0 + i) * dim, base + (c0 + j) * dim, dim);
 			break;
 		case GraphMetric::cosine:
 			for (std::size_t j = 0; j < cols; j++)
