@@ -22,7 +22,7 @@ SELECT is(vector_combine('{1,1,2}', '{0}'), '{1,1,2}'::float8[], 'vector_combine
 SELECT is(vector_avg('{2,4,6}')::text, '[2,3]', 'vector_avg divides by the count');
 SELECT is(vector_avg('{0}'), NULL, 'vector_avg of an empty state is NULL');
 SELECT throws_ok($$SELECT vector_combine('{1,1,2}', '{1,1,2,3}')$$, '22000', 'expected 2 dimensions, not 3', 'vector_combine dims');
-SELECT throws_ok($$SELECT vector_accum('{}', '[1]')$$, 'XX000', 'vector_accum: expected state array', 'vector_accum checks its state');
+SELECT throws_ok($$SELECT vector_accum('{}', '[1]')$$, '22023', 'vector_accum: expected state array', 'vector_accum checks its state');
 
 -- Parallel aggregation: partial states are combined across workers.
 CREATE TABLE agg_items AS

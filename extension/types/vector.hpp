@@ -21,7 +21,21 @@ inline constexpr int kVectorMaxDim = int(kernels::kVectorMaxDim);
 
 inline Size vector_size(int dim) { return offsetof(Vector, x) + sizeof(float) * Size(dim); }
 
-inline Vector *datum_get_vector(Datum d) { return reinterpret_cast<Vector *>(PG_DETOAST_DATUM(d)); }
+// A detoasted vector whose header agrees with its length. Every function reads its vectors through
+// here, so a damaged value (a dimension count its bytes do not hold) is an error, never a read
+// past its end.
+inline Vector *datum_get_vector(Datum d)
+{
+	Vector *v = reinterpret_cast<Vector *>(PG_DETOAST_DATUM(d));
+	if (v->dim < 0 || VARSIZE(v) != vector_size(v->dim))
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+						errmsg("invalid vector value: header says %d dimensions in %zu bytes", int(v->dim),
+							   Size(VARSIZE(v))),
+						errdetail("A vector of %d dimensions takes %zu bytes.", int(v->dim),
+								  v->dim < 0 ? Size(0) : vector_size(v->dim)),
+						errhint("The stored value is damaged: restore it from a backup or overwrite it.")));
+	return v;
+}
 
 // A zeroed vector of `dim` elements in the current memory context.
 inline Vector *new_vector(int dim)

@@ -12,10 +12,17 @@ using namespace ruvector;
 
 namespace {
 
+// pgvector's check, with an errcode: these are callable from SQL with any array.
 float8 *check_state_array(ArrayType *state, const char *caller)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
-		elog(ERROR, "%s: expected state array", caller);
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: expected state array", caller),
+						errdetail("The state of avg(vector) is a one-dimensional double precision array "
+								  "{count, sum_1, ..., sum_n} without nulls."),
+						errhint("Call avg(vector) rather than its support functions.")));
+	// A state holds no more dimensions than a vector can (pgvector's limit, checked where it errs).
+	if (ARR_DIMS(state)[0] - 1 > kVectorMaxDim)
+		check_dim(ARR_DIMS(state)[0] - 1);
 	return reinterpret_cast<float8 *>(ARR_DATA_PTR(state));
 }
 

@@ -6,6 +6,8 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -170,4 +172,34 @@ TEST(VectorText, RandomGarbageNeverCrashes)
 		}
 	}
 	EXPECT_GT(parsed, 0);
+}
+
+// A damaged vector can hold any bit pattern: formatting must not crash and must print what
+// PostgreSQL's float4out prints, so such a table can still be read and dumped.
+TEST(VectorText, FormatsEveryBitPattern)
+{
+	EXPECT_EQ(fmt(std::numeric_limits<float>::quiet_NaN()), "NaN");
+	EXPECT_EQ(fmt(-std::numeric_limits<float>::quiet_NaN()), "NaN");
+	EXPECT_EQ(fmt(std::numeric_limits<float>::infinity()), "Infinity");
+	EXPECT_EQ(fmt(-std::numeric_limits<float>::infinity()), "-Infinity");
+	EXPECT_EQ(fmt(-0.0f), "-0");
+	EXPECT_EQ(fmt(std::numeric_limits<float>::denorm_min()), "1e-45");
+	EXPECT_EQ(fmt(-std::numeric_limits<float>::max()), "-3.4028235e+38");
+	EXPECT_EQ(fmt_vec({1.0f, std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}),
+	          "[1,NaN,-Infinity]");
+
+	// Every exponent and sign, with random mantissas (NaN payloads included).
+	std::mt19937 rng(7);
+	char buf[kFloatTextMax];
+	for (std::uint32_t hi = 0; hi < 512; hi++)
+		for (int rep = 0; rep < 64; rep++) {
+			std::uint32_t bits = (hi << 23) | (rng() & 0x7fffff);
+			float f = std::bit_cast<float>(bits);
+			std::size_t len = format_float(f, buf);
+			ASSERT_LE(len, kFloatTextMax);
+			if (std::isfinite(f)) {
+				float back = std::strtof(std::string(buf, len).c_str(), nullptr);
+				ASSERT_EQ(std::bit_cast<std::uint32_t>(back), bits) << std::string(buf, len);
+			}
+		}
 }

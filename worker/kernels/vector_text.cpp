@@ -90,11 +90,20 @@ bool on_rounding_boundary(float v, const char *s, std::size_t len)
 
 std::size_t format_float(float value, char *buf)
 {
+	// No vector the type builds holds these, but a damaged value must still print (and dump) rather
+	// than crash: the spellings of PostgreSQL's float4out, which vector_in rejects on reading back.
+	if (!std::isfinite(value)) {
+		const char *text = std::isnan(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+		std::size_t len = std::strlen(text);
+		std::memcpy(buf, text, len);
+		return len;
+	}
+
 	// Shortest digits that read back as `value`, in scientific form ("-1.2345e+07").
 	char sci[32];
 	auto res = std::to_chars(sci, sci + sizeof sci, value, std::chars_format::scientific);
 	std::size_t len = std::size_t(res.ptr - sci);
-	if (value != 0 && std::isfinite(value) && on_rounding_boundary(value, sci, len)) {
+	if (value != 0 && on_rounding_boundary(value, sci, len)) {
 		for (int precision = 1; precision <= 9; precision++) {
 			res = std::to_chars(sci, sci + sizeof sci, value, std::chars_format::scientific, precision);
 			len = std::size_t(res.ptr - sci);

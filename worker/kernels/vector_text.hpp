@@ -33,7 +33,8 @@ struct VectorTextResult {
 // pgvector's order, so the same input fails with the same error.
 VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::size_t max_dim = kVectorMaxDim);
 
-// Shortest text that reads back as the same float, in PostgreSQL's float4out style:
+// Shortest text that reads back as the same float, in PostgreSQL's float4out style (NaN,
+// Infinity and -Infinity for non-finite values, which only a damaged vector can hold):
 // fixed notation for decimal exponents in [-4, 6), otherwise "1.5e+07". Returns the length
 // written (at most kFloatTextMax, no terminator).
 inline constexpr std::size_t kFloatTextMax = 16;
