@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -258,4 +259,28 @@ TEST(Distance, CosineFollowsPgvector)
 	double self = cosine_distance(v, v);
 	EXPECT_GE(self, 0.0);
 	EXPECT_LE(self, 1e-6);
+}
+
+// Components whose float squares overflow or underflow: pgvector's float sums give NaN there; we
+// recompute in double, so every nonzero finite pair has its true distance (and ordinary pairs keep
+// pgvector's float result bit for bit).
+TEST(Distance, CosineOfExtremeValuesIsFinite)
+{
+	std::vector<float> big{-3e38f, 3e38f, -3e38f}, q{-1, 1, -1}, other{1, 1, 1};
+	EXPECT_NEAR(cosine_distance(big, q), 0.0, 1e-12);
+	EXPECT_NEAR(cosine_distance(big, other), 1.0 + 1.0 / 3.0, 1e-12);
+	EXPECT_NEAR(cosine_distance(big, big), 0.0, 1e-12);
+	std::vector<float> huge{1e20f, 1, 1}, x{1, 0, 0};
+	EXPECT_NEAR(cosine_distance(huge, x), 0.0, 1e-12);
+	std::vector<float> tiny{1e-30f, 0, 0}, sub{std::numeric_limits<float>::denorm_min(), 0, 0};
+	EXPECT_NEAR(cosine_distance(tiny, x), 0.0, 1e-12);
+	EXPECT_NEAR(cosine_distance(sub, q), 1.0 + 1.0 / std::sqrt(3.0), 1e-12);
+	std::vector<float> z{0, 0, 0};
+	EXPECT_TRUE(std::isnan(cosine_distance(big, z)));
+
+	// Ordinary inputs: exactly pgvector's formula over the kernel's float sums.
+	std::vector<float> a{0.1f, -2.5f, 3}, b{4, 0.25f, -1};
+	CosineParts p = active_kernels().cosine_parts(a.data(), b.data(), a.size());
+	double sim = double(p.dot) / std::sqrt(double(p.norm_a) * double(p.norm_b));
+	EXPECT_EQ(cosine_distance(a, b), 1 - std::clamp(sim, -1.0, 1.0));
 }

@@ -111,16 +111,37 @@ const DistanceKernels &active_kernels() noexcept
 	return best;
 }
 
-double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept
+namespace {
+
+double clamped_cosine_distance(double dot, double norm_product)
 {
-	CosineParts p = active_kernels().cosine_parts(a.data(), b.data(), a.size());
 	// sqrt(a * b) rather than sqrt(a) * sqrt(b), as pgvector does.
-	double similarity = double(p.dot) / std::sqrt(double(p.norm_a) * double(p.norm_b));
+	double similarity = dot / std::sqrt(norm_product);
 	if (similarity > 1)
 		similarity = 1;
 	else if (similarity < -1)
 		similarity = -1;
 	return 1 - similarity;  // NaN for a zero vector: comparisons with NaN are false
+}
+
+}  // namespace
+
+double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept
+{
+	CosineParts p = active_kernels().cosine_parts(a.data(), b.data(), a.size());
+	if (std::isfinite(p.dot) && std::isfinite(p.norm_a) && std::isfinite(p.norm_b) && p.norm_a > 0 && p.norm_b > 0)
+		return clamped_cosine_distance(double(p.dot), double(p.norm_a) * double(p.norm_b));
+
+	// The float sums overflowed (components beyond ~1e19) or underflowed to zero (below ~1e-19),
+	// where pgvector answers NaN. In double they cannot, so every nonzero finite pair has a
+	// distance, the one a cosine ruivfflat index (which normalises in double) orders by.
+	double dot = 0, norm_a = 0, norm_b = 0;
+	for (std::size_t i = 0; i < a.size(); i++) {
+		dot += double(a[i]) * double(b[i]);
+		norm_a += double(a[i]) * double(a[i]);
+		norm_b += double(b[i]) * double(b[i]);
+	}
+	return clamped_cosine_distance(dot, norm_a * norm_b);
 }
 
 }  // namespace ruvector::kernels

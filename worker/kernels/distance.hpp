@@ -67,7 +67,8 @@ inline float l1_distance(std::span<const float> a, std::span<const float> b) noe
 	return active_kernels().l1(a.data(), b.data(), a.size());
 }
 // pgvector's cosine distance: 1 - dot / sqrt(|a|^2 |b|^2), similarity clamped to [-1, 1],
-// NaN when either vector has zero norm.
+// NaN when either vector has zero norm. Bit-identical to pgvector's float sums where those are
+// finite and nonzero; recomputed in double where they overflow or underflow (pgvector: NaN).
 double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept;
 
 }  // namespace ruvector::kernels
