@@ -486,40 +486,44 @@ TEST(Kmeans, CancellationLandsQuicklyMidRun)
 }
 
 // Values the vector type accepts whose squared norms overflow float (components of 1e20 up to
-// 3.4e38): k-means runs on them (no "finite values and norms" refusal) and gives exactly the
-// clustering of the same data scaled into ordinary range, scaled back, with finite centroids.
-TEST(Kmeans, HugeComponentsClusterLikeTheirScaledCopy)
+// 3.4e38) or underflow to zero (below ~1e-19): k-means runs on them (no "finite values and norms"
+// refusal) and gives exactly the clustering of the same data scaled into ordinary range, scaled
+// back, with finite centroids.
+TEST(Kmeans, ExtremeMagnitudesClusterLikeTheirScaledCopy)
 {
 	Data d = blobs(3000, 8, 12, 21, 2.0f);
-	const int shift = 120;  // |x| up to ~2^126: squared norms far beyond float
-	std::vector<float> huge(d.x.size());
-	for (std::size_t i = 0; i < huge.size(); i++)
-		huge[i] = std::ldexp(d.x[i], shift);
-	huge[0] = 3.4e38f;  // the largest float, in the same data
-	std::vector<float> small(huge.size());
-	for (std::size_t i = 0; i < huge.size(); i++)
-		small[i] = std::ldexp(huge[i], -shift);
-	ASSERT_FALSE(std::isfinite(float(dot(&huge[0], &huge[0], d.dim))));
-	for (int threads : {1, 2}) {
-		KmeansOptions o = options(12);
-		KmeansResult a, b;
-		tbb::task_arena arena(threads);
-		arena.execute([&] {
-			a = kmeans(huge.data(), d.n, d.dim, o);
-			b = kmeans(small.data(), d.n, d.dim, o);
-		});
-		ASSERT_EQ(a.sizes, b.sizes);
-		ASSERT_EQ(a.iterations, b.iterations);
-		for (std::size_t i = 0; i < a.centroids.size(); i++) {
-			ASSERT_TRUE(std::isfinite(a.centroids[i])) << i;
-			ASSERT_EQ(a.centroids[i], std::ldexp(b.centroids[i], shift)) << i;
-		}
-		EXPECT_EQ(a.objective, std::ldexp(b.objective, 2 * shift));
+	for (int shift : {120, -100}) {  // |x| up to ~2^126 (squares overflow), or ~2^-94 (squares underflow)
+		std::vector<float> extreme(d.x.size());
+		for (std::size_t i = 0; i < extreme.size(); i++)
+			extreme[i] = std::ldexp(d.x[i], shift);
+		if (shift > 0)
+			extreme[0] = 3.4e38f;  // the largest float, in the same data
+		std::vector<float> ordinary(extreme.size());
+		for (std::size_t i = 0; i < extreme.size(); i++)
+			ordinary[i] = std::ldexp(extreme[i], -shift);
+		float norm = float(dot(&extreme[0], &extreme[0], d.dim));
+		ASSERT_TRUE(shift > 0 ? std::isinf(norm) : norm == 0) << shift;
+		for (int threads : {1, 2}) {
+			KmeansOptions o = options(12);
+			KmeansResult a, b;
+			tbb::task_arena arena(threads);
+			arena.execute([&] {
+				a = kmeans(extreme.data(), d.n, d.dim, o);
+				b = kmeans(ordinary.data(), d.n, d.dim, o);
+			});
+			ASSERT_EQ(a.sizes, b.sizes) << shift;
+			ASSERT_EQ(a.iterations, b.iterations) << shift;
+			for (std::size_t i = 0; i < a.centroids.size(); i++) {
+				ASSERT_TRUE(std::isfinite(a.centroids[i])) << i;
+				ASSERT_EQ(a.centroids[i], std::ldexp(b.centroids[i], shift)) << i;
+			}
+			EXPECT_EQ(a.objective, std::ldexp(b.objective, 2 * shift));
 
-		std::vector<std::int32_t> la(d.n), lb(d.n);
-		assign_nearest(huge.data(), d.n, d.dim, a.centroids.data(), 12, false, la.data(), nullptr);
-		assign_nearest(small.data(), d.n, d.dim, b.centroids.data(), 12, false, lb.data(), nullptr);
-		EXPECT_EQ(la, lb);
+			std::vector<std::int32_t> la(d.n), lb(d.n);
+			assign_nearest(extreme.data(), d.n, d.dim, a.centroids.data(), 12, false, la.data(), nullptr);
+			assign_nearest(ordinary.data(), d.n, d.dim, b.centroids.data(), 12, false, lb.data(), nullptr);
+			EXPECT_EQ(la, lb) << shift;
+		}
 	}
 	// A single row of [1e20, 1, 1] among ordinary ones, as in an ivfflat build.
 	Data e = blobs(500, 3, 4, 22);

@@ -72,11 +72,13 @@ void check_arguments(std::size_t n, std::size_t dim, int k)
 
 // ---- Range -------------------------------------------------------------------------------------
 // L2 assignment expands ||x||^2 - 2 x.c + ||c||^2 in float, which overflows once components
-// reach ~1e19, while the vector type accepts any finite float. Such data runs on a copy scaled by
-// 2^-shift: multiplying by a power of two is exact (short of components that fall below ~1e-12
-// times the largest, which lose low bits), so every distance, seed and assignment is the same one,
-// only scaled. Centroids, means of their members, scale back into the members' (finite) range.
-constexpr int kSafeExponent = 42;  // |component| < 2^42: ||x||^2 <= 16000 * 2^84 < 2^98
+// reach ~1e19 and underflows to 0 below ~1e-19, while the vector type accepts any finite float.
+// Such data runs on a copy scaled by 2^-shift: multiplying by a power of two is exact (short of
+// components far below the largest, which may lose low bits), so every distance, seed and
+// assignment is the same one, only scaled. Centroids, means of their members, scale back into the
+// members' (finite) range.
+constexpr int kSafeExponent = 42;   // |component| < 2^42: ||x||^2 <= 16000 * 2^84 < 2^98
+constexpr int kTinyExponent = -40;  // all |component| < 2^-40: squares near float's smallest
 
 float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken &cancel)
 {
@@ -90,13 +92,17 @@ float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken 
 	return part.empty() ? 0.0f : *std::max_element(part.begin(), part.end());
 }
 
-// The shift that brings components below 2^kSafeExponent; 0 for ordinary data (and for
-// non-finite data, which the caller rejects).
+// The shift that brings the largest component below 2^kSafeExponent, or tiny data up to [0.5, 1);
+// 0 for ordinary data, all-zero data and non-finite data (which the caller rejects).
 int range_shift(float largest)
 {
-	if (!(largest >= std::ldexp(1.0f, kSafeExponent)) || !std::isfinite(largest))
+	if (!std::isfinite(largest) || largest == 0)
 		return 0;
-	return std::ilogb(largest) + 1 - kSafeExponent;
+	if (largest >= std::ldexp(1.0f, kSafeExponent))
+		return std::ilogb(largest) + 1 - kSafeExponent;
+	if (largest < std::ldexp(1.0f, kTinyExponent))
+		return std::ilogb(largest) + 1;
+	return 0;
 }
 
 std::vector<float> scaled_copy(const float *x, std::size_t n, std::size_t dim, int shift, const CancelToken &cancel)
@@ -936,7 +942,7 @@ void assign_nearest(const float *data, std::size_t n, std::size_t dim, const flo
 	// Spherical rows and centroids are unit vectors; L2 ones may need bringing into range.
 	int shift = spherical ? 0 : range_shift(std::max(max_abs(data, n, dim, cancel), max_abs(centroids, k, dim, cancel)));
 	std::vector<float> data_copy, centroid_copy;
-	if (shift > 0) {
+	if (shift != 0) {
 		data_copy = scaled_copy(data, n, dim, shift, cancel);
 		centroid_copy = scaled_copy(centroids, k, dim, shift, cancel);
 		data = data_copy.data();
@@ -982,7 +988,7 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 	}
 	std::vector<float> scaled;
 	int shift = opts.spherical ? 0 : range_shift(max_abs(x, n, dim, cancel));
-	if (shift > 0) {
+	if (shift != 0) {
 		scaled = scaled_copy(x, n, dim, shift, cancel);
 		x = scaled.data();
 	}
@@ -1020,7 +1026,7 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 		r.objective += v;
 	r.objective = std::ldexp(r.objective, 2 * shift);
 	r.centroids = std::move(st.centroids());
-	if (shift > 0)
+	if (shift != 0)
 		for (float &v : r.centroids)
 			v = std::ldexp(v, shift);
 	return r;

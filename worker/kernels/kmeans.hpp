@@ -40,8 +40,9 @@ struct KmeansResult {
 // data: n rows of dim floats, contiguous. Requires 1 <= k <= n, dim >= 1 and finite values
 // (std::invalid_argument otherwise). The final assignment is the nearest centroid of every point,
 // and sizes / objective describe it. Any finite floats work: L2 data whose squared norms would
-// overflow float (components from 2^42 up) is clustered on a copy scaled by a power of two, so the
-// result is that of the scaled data, scaled back (centroids stay within the data's range).
+// overflow float (components from 2^42 up) or underflow (all below 2^-40) is clustered on a copy
+// scaled by a power of two, so the result is that of the scaled data, scaled back (centroids stay
+// within the data's range).
 //
 // Spherical mode works on an L2-normalised copy of the data and keeps centroids unit-norm (the
 // objective is then measured on the normalised points). Zero vectors stay zero: they are
