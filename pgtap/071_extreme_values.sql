@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(41);
+SELECT plan(42);
 
 -- Damaged values: any bytes reach the type through a binary-coercible cast (both are varlenas with
 -- int alignment). Layout after the varlena header: int16 dim, int16 unused, floats (little-endian).
@@ -61,6 +61,11 @@ SELECT lives_ok($$CREATE INDEX big_l1 ON big USING ruivfflat (v vector_l1_ops) W
 SELECT lives_ok($$REINDEX INDEX big_l2$$, 'REINDEX');
 SELECT is((SELECT count(*) FROM ruvector_kmeans('big', 'v', 8) WHERE centroid IS NOT NULL), 8::bigint, 'ruvector_kmeans l2 with huge rows');
 SELECT is((SELECT sum(size) FROM ruvector_kmeans('big', 'v', 8)), 402::numeric, 'every row is assigned');
+CREATE TABLE tiny (v vector(3));
+INSERT INTO tiny SELECT ARRAY[(i % 2) * 1e-25 + random() * 1e-27, (1 - i % 2) * 1e-25 + random() * 1e-27, 0]::real[]::vector
+	FROM generate_series(1, 400) i;
+SELECT is((SELECT array_agg(size ORDER BY size) FROM ruvector_kmeans('tiny', 'v', 2)), ARRAY[200, 200]::bigint[],
+	'ruvector_kmeans separates clusters whose squared distances underflow float');
 SET LOCAL enable_seqscan = off;
 SET LOCAL ivfflat.probes = 8;
 SELECT is((SELECT id FROM big ORDER BY v <-> '[1e20,1,1]' LIMIT 1), 0, 'the index finds the huge row');
