@@ -70,9 +70,9 @@ SELECT throws_ok($$SELECT ruvector_build_knn_graph('pts', 'v', 'k1', 1, 'hamming
 CREATE TABLE path_edges (src_id bigint, dst_id bigint);
 INSERT INTO path_edges VALUES (1, 2), (2, 3), (3, 4);
 SELECT ruvector_graph_create('path', 'pts', 'path_edges', embedding_column => 'v');
-SELECT results_eq($$SELECT node_id, hops FROM ruvector_subgraph_search(1, '[6,0]', 2, 10, graph => 'path')$$,
+SELECT results_eq($$SELECT node_id, hops FROM ruvector_subgraph_search(1, '[6,0]', 'path', 2, 10)$$,
                   $$VALUES (3::bigint, 2), (2::bigint, 1), (1::bigint, 0)$$, 'subgraph search: nodes within 2 hops, closest first');
-SELECT results_eq($$SELECT node_id, hops, distance FROM ruvector_subgraph_search(4, '[6,0]', 3, 2, graph => 'path')$$,
+SELECT results_eq($$SELECT node_id, hops, distance FROM ruvector_subgraph_search(4, '[6,0]', 'path', 3, 2)$$,
                   $$VALUES (4::bigint, 0, 0::float8), (3::bigint, 1, 3::float8)$$, 'edges are followed both ways; k limits');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(77, '[0,0]', graph => 'path')$$, 'P0002', 'node 77 is not in graph "path"', 'center node missing');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'nope')$$, '42704', 'graph "nope" does not exist', 'unknown graph');
@@ -93,9 +93,9 @@ CREATE TEMP TABLE rg_hops AS
 		SELECT CASE WHEN e.src_id = w.id THEN e.dst_id ELSE e.src_id END, w.h + 1
 		FROM walk w JOIN rg_edges e ON w.id IN (e.src_id, e.dst_id) WHERE w.h < 4)
 	SELECT id, min(h) AS hops FROM walk GROUP BY id;
-SELECT set_eq($$SELECT node_id, hops FROM ruvector_subgraph_search(5, '[1,2,3]', 4, 1000, graph => 'rg')$$,
+SELECT set_eq($$SELECT node_id, hops FROM ruvector_subgraph_search(5, '[1,2,3]', 'rg', 4, 1000)$$,
               'SELECT id, hops FROM rg_hops', 'subgraph search on a random graph: the nodes and hop counts of a SQL breadth-first walk');
-SELECT results_eq($$SELECT node_id FROM ruvector_subgraph_search(5, '[1,2,3]', 4, 7, graph => 'rg', distance_metric => 'l1')$$,
+SELECT results_eq($$SELECT node_id FROM ruvector_subgraph_search(5, '[1,2,3]', 'rg', 4, 7, distance_metric => 'l1')$$,
                   $$SELECT h.id FROM rg_hops h JOIN rg_nodes n USING (id) ORDER BY n.v <+> '[1,2,3]', h.id LIMIT 7$$,
                   'and its k nearest by the chosen metric, ties by id');
 
@@ -141,7 +141,7 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'dn'::regclass AND NO
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => 'doomed')$$, '42704',
                  'graph "doomed" does not exist', 'the graph is gone');
 
-SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]')$$, '22004', 'graph must be given', 'subgraph search without a graph');
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', NULL)$$, '22004', 'graph must be given', 'subgraph search with a NULL graph');
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', -1, graph => 'path')$$, '22023', 'max_hops must be at least 0', 'max_hops < 0');
 
 -- With the drop event trigger disabled, a graph can outlive its table: a clear error, and drop works.

@@ -255,11 +255,12 @@ CREATE FUNCTION ruvector_graphsage_search(node_table regclass, edge_table regcla
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 
 -- The k nodes within max_hops of the center (edges followed in either direction), closest to the query.
-CREATE FUNCTION ruvector_subgraph_search(center_node bigint, query_embedding vector, max_hops integer DEFAULT 3,
-	k integer DEFAULT 10, graph text DEFAULT NULL, distance_metric text DEFAULT 'l2')
+-- The graph comes third, as in ruvector_gnn_score: it is required, and only trailing parameters have defaults.
+CREATE FUNCTION ruvector_subgraph_search(center_node bigint, query_embedding vector, graph text,
+	max_hops integer DEFAULT 3, k integer DEFAULT 10, distance_metric text DEFAULT 'l2')
 	RETURNS TABLE (node_id bigint, hops integer, distance double precision)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ruvector_subgraph_search(bigint, vector, integer, integer, text, text) IS 'the k nodes within max_hops of the center (breadth-first over the graph''s CSR, edges either way) closest to the query';
+COMMENT ON FUNCTION ruvector_subgraph_search(bigint, vector, text, integer, integer, text) IS 'the k nodes within max_hops of the center (breadth-first over the graph''s CSR, edges either way) closest to the query';
 
 -- ruvector_differentiable_search's arithmetic, in double (every finite vector works).
 CREATE FUNCTION _ruvector_attention_query(query vector, candidates vector[]) RETURNS vector

@@ -980,13 +980,13 @@ RV_FUNCTION(ruvector_graphsage_search)
 	return Datum(0);
 }
 
-// ruvector_subgraph_search(center_node bigint, query vector, max_hops int, k int, graph text,
+// ruvector_subgraph_search(center_node bigint, query vector, graph text, max_hops int, k int,
 // distance_metric text) RETURNS TABLE(node_id bigint, hops int, distance float8): breadth-first
 // from the center over the graph's CSR, following edges in either direction, then the k reached
 // nodes closest to the query (ties by id; NaN distances last).
 RV_FUNCTION(ruvector_subgraph_search)
 {
-	if (PG_ARGISNULL(4))
+	if (PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("graph must be given"),
 						errhint("Pass graph => 'name' (see ruvector_graphs()).")));
 	for (int i = 0; i < 6; i++)
@@ -994,8 +994,8 @@ RV_FUNCTION(ruvector_subgraph_search)
 			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("arguments must not be NULL")));
 	int64 center = PG_GETARG_INT64(0);
 	Vector *q = RV_GETARG_VECTOR(1);
-	int32 max_hops = PG_GETARG_INT32(2), k = PG_GETARG_INT32(3);
-	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int32 max_hops = PG_GETARG_INT32(3), k = PG_GETARG_INT32(4);
 	if (k < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
 	if (max_hops < 0)

@@ -53,4 +53,4 @@ SELECT ruvector_graph_create('tour', 'tour_items', 'tour_knn', weight_column => 
 SELECT node_id, embedding FROM ruvector_gnn_forward('tour_gcn', 'tour') ORDER BY node_id LIMIT 3;
 SELECT name, nodes, edges, version, cached_version FROM ruvector_graphs();
 SELECT node_id, hops, round(distance::numeric, 4) AS distance
-FROM ruvector_subgraph_search(1, (SELECT embedding FROM tour_items WHERE id = 2), 2, 5, graph => 'tour');
+FROM ruvector_subgraph_search(1, (SELECT embedding FROM tour_items WHERE id = 2), 'tour', 2, 5);

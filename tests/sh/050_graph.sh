@@ -43,7 +43,7 @@ is "$after_other" "$r1" "and A still gets its snapshot's answer after the cache 
 is "$(fwd)" "1:[2,1] 2:[1,1] 3:[1,2]" "new queries see the new graph"
 is "$(q "SELECT (cached_version = version) || ',' || edges FROM ruvector_graphs() WHERE name = 'g'")" "true,3" "the cache holds the new version"
 at2=$(q "SELECT loaded_at FROM ruvector_graphs() WHERE name = 'g'")
-sub() { q "SELECT string_agg(node_id || ':' || hops, ' ' ORDER BY node_id) FROM ruvector_subgraph_search($1, '[0,0]', $2, graph => 'g')"; }
+sub() { q "SELECT string_agg(node_id || ':' || hops, ' ' ORDER BY node_id) FROM ruvector_subgraph_search($1, '[0,0]', 'g', $2)"; }
 is "$(sub 1 1)" "1:0 2:1 3:1" "subgraph search over the cached CSR sees the new edge 3 -> 1 (edges either way)"
 is "$(q "SELECT loaded_at FROM ruvector_graphs() WHERE name = 'g'")" "$at2" "and was served from the cached copy"
 
