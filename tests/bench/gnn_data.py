@@ -151,7 +151,7 @@ additionally reads both tables with SPI and ships the graph to the worker):
   over a named graph (`ruvector_graph_create('g', 'nodes', 'edges', weight_column => 'weight')`) whose
   current version is cached on the worker. Includes reading the model from the catalog, the worker round
   trip, shipping N × 128 floats back and materialising N result rows.
-- **SQL first call**: the same statement right after `ruvector_graph_uncache()`: the backend reads both
+- **SQL first call**: the same statement right after `SELECT ruvector_graph_uncache(graph_id) FROM ruvector_graph_catalog WHERE name = 'g'`: the backend reads both
   tables, publishes the graph to the worker's cache (one copy of the graph) and sends it again with the
   forward request.
 - **SQL table form**: `ruvector_gnn_forward('model', 'nodes', 'edges', weight_column => 'weight')`, which
