@@ -855,7 +855,8 @@ def store_readback():
         with tempfile.TemporaryDirectory() as d:
             os.chmod(d, 0o777)
             out = os.path.join(d, 'dump.sql')
-            r = subprocess.run(['pg_dump', '-d', DB, '-t', 'stored', '-f', out], capture_output=True, text=True,
+            pg_dump = os.path.join(os.environ.get('RUVECTOR_PG_BIN', ''), 'pg_dump')
+            r = subprocess.run([pg_dump if os.path.exists(pg_dump) else 'pg_dump', '-d', DB, '-t', 'stored', '-f', out], capture_output=True, text=True,
                                timeout=120)
             if any(m in r.stderr for m in CRASH_MARKERS):
                 raise Crash(r.stderr.strip())
