@@ -142,7 +142,7 @@ SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', graph => '
                  'graph "doomed" does not exist', 'the graph is gone');
 
 SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', NULL)$$, '22004', 'graph must be given', 'subgraph search with a NULL graph');
-SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', -1, graph => 'path')$$, '22023', 'max_hops must be at least 0', 'max_hops < 0');
+SELECT throws_ok($$SELECT * FROM ruvector_subgraph_search(1, '[0,0]', 'path', -1)$$, '22023', 'max_hops must be at least 0', 'max_hops < 0');
 
 -- With the drop event trigger disabled, a graph can outlive its table: a clear error, and drop works.
 CREATE TABLE dn2 (id bigint PRIMARY KEY, embedding vector(2));
