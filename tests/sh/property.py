@@ -139,12 +139,6 @@ def check(what, fn):
         START = cluster_id()
     except RuntimeError as e:
         good, diag = False, ['set-up failed: ' + str(e)]
-    now = cluster_id()
-    if START is not None and now != START:
-        good = False
-        diag = list(diag) + [f'the server restarted during this check (checkpointer started {START} -> {now})']
-        CRASHES.append(what)
-        START = now
     tap(good, what, diag)
     if time.time() - t0 > 1.5:
         print(f'# ({time.time() - t0:.1f} s)', flush=True)
@@ -169,7 +163,7 @@ FIXED = [
     [f32(-3e38), f32(3e38), f32(-3e38), 0.0], [1.0, 2.0, 3.0, 4.0], [f32(1e-40), FMAX, -1.0, -0.0],
     [f32(1e20), 1.0, 1.0, 0.0], [f32(2e38), f32(2e38), f32(-2e38), f32(1e-45)],
 ]
-VECS = FIXED + [[component() for _ in range(DIM)] for _ in range(28)]
+VECS = FIXED + [[component() for _ in range(DIM)] for _ in range(20)]
 IDS = list(range(1, len(VECS) + 1))
 V = dict(zip(IDS, VECS))
 N = len(VECS)
@@ -993,9 +987,10 @@ def main():
                   check_differentiable(metric))
         print(f'# {time.time() - t0:.1f} s', flush=True)
 
-    ok, _, _, _ = psql('SELECT 1', db='postgres')
-    tap(ok and cluster_id() == START and not CRASHES, 'the server never crashed',
-        [f'crashed during: {w}' for w in CRASHES])
+    # A crash in this test's session fails the check that caused it; one elsewhere shows here.
+    now = cluster_id()
+    tap(now == START and not CRASHES, 'the server never crashed',
+        [f'crashed during: {w}' for w in CRASHES] + ([] if now == START else [f'the server restarted ({START} -> {now})']))
     ok, rows, st, msg = psql('SELECT generation FROM ruvector_worker_status()')
     now = rows[0][0] if ok else f'{st}: {msg}'
     tap(now == generation, 'the ruvector worker never restarted (its generation is unchanged)',
