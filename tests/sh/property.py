@@ -483,6 +483,37 @@ SELECT count(*), count(*) FILTER (WHERE vector_send(b.v) = vector_send(p.v)) FRO
     return total == N and same == N, [f'{same} of {N} rows come back from COPY BINARY with the same bits ({total} read)']
 
 
+BAD_INPUTS = [('NaN', math.nan), ('Infinity', math.inf), ('-Infinity', -math.inf)]
+
+
+def check_bad_input():
+    """NaN and ±Infinity never get in: text, arrays and binary input refuse them with a 22xxx error,
+    and a finite decimal beyond float32 is 22003."""
+    problems = []
+    literals = [f"'[1,{t},0,0]'::vector" for t, _ in BAD_INPUTS] + ["'[1,1e39,0,0]'::vector", "'[1,-1e39,0,0]'::vector"]
+    literals += [f"ARRAY[1,'{t}',0,0]::{a}::vector" for t, _ in BAD_INPUTS for a in ('real[]', 'double precision[]')]
+    literals += [f"ARRAY[1,1e39,0,0]::{a}::vector" for a in ('double precision[]', 'numeric[]')]
+    for expr in literals:
+        ok, rows, st, msg = psql(f'SELECT prop_show({expr})')
+        if ok or not st.startswith('22'):
+            problems.append(f'{expr}: ' + (f'accepted as {rows[0][0]}' if ok else f'error {st}: {msg}'))
+    with tempfile.TemporaryDirectory() as d:
+        for t, x in BAD_INPUTS + [('2 (the control: a valid file)', 2.0)]:
+            f = os.path.join(d, 'bad.bin')
+            value = struct.pack('>hh4f', DIM, 0, 1.0, x, 0.0, 0.0)
+            with open(f, 'wb') as out:  # COPY BINARY: signature, flags, header extension, one tuple, trailer
+                out.write(b'PGCOPY\n\xff\r\n\0' + struct.pack('>ii', 0, 0) + struct.pack('>hi', 1, len(value)) +
+                          value + struct.pack('>h', -1))
+            ok, rows, st, msg = psql(f"CREATE TEMP TABLE bin (v vector);\n\\copy bin FROM '{f}' WITH (FORMAT binary)\n"
+                                     "SELECT prop_show(v) FROM bin")
+            if finite(x):
+                if not ok or rows != [['[1,2,0,0]']]:
+                    problems.append(f'binary input with {t}: ' + (f'read as {rows}' if ok else f'error {st}: {msg}'))
+            elif ok or not st.startswith('22'):
+                problems.append(f'binary input with {t}: ' + (f'accepted as {rows}' if ok else f'error {st}: {msg}'))
+    return not problems, problems
+
+
 def check_aggregates(kind):
     """avg: the double-precision mean (never an error); sum: close to the double-precision sum, or
     22003 exactly when that sum overflows float32."""
@@ -905,6 +936,7 @@ def main():
         check('casts real[], double precision[], numeric[], integer[] -> vector keep every value', check_array_casts)
         check('cast vector -> real[] keeps every value', check_to_real)
         check('binary send/recv (COPY BINARY) round trip', check_binary)
+        check('text, array and binary input refuse NaN, ±Infinity and values beyond float32 (22xxx)', check_bad_input)
         check('typmod cast vector(4)', per_row('$1::vector(4)', False, exact_vector(lambda a: a)))
         check('typmod cast vector(3) fails with 22000', per_row('$1::vector(3)', False,
               lambda a, b, s, r: None if s == '22000' else f'{s or "no error"}: {r}'))
