@@ -371,6 +371,8 @@ def norm(v):
 def exact_distance(kind, x, y):
     if kind == 'l2':
         return math.sqrt(sum((a - b) ** 2 for a, b in zip(x, y)))
+    if kind == 'l2sq':
+        return sum((a - b) ** 2 for a, b in zip(x, y))
     if kind == 'ip':
         return sum(a * b for a, b in zip(x, y))
     if kind == 'l1':
@@ -952,8 +954,12 @@ def main():
                       True, lambda a, b, s, r: error_problem(s, r, ()) if s else (None if r == 'true' else 'different hashes')))
         for fn, kind, neg in (('l2_distance', 'l2', False), ('inner_product', 'ip', False),
                               ('cosine_distance', 'cosine', False), ('l1_distance', 'l1', False),
-                              ('vector_negative_inner_product', 'ip', True)):
+                              ('vector_negative_inner_product', 'ip', True), ('vector_l2_squared_distance', 'l2sq', False)):
             check(f'{fn}', per_row(f'{fn}($1, $2)', True, distance(kind, neg)))
+        check('vector_spherical_distance (the opclass support function): no error, in [0, 1] or NaN',
+              per_row('vector_spherical_distance($1, $2)', True,
+                      lambda a, b, s, r: error_problem(s, r, ()) if s else
+                      (None if r == 'NaN' or 0 <= float(r) <= 1 else f'returned {r}')))
         for op, kind, neg in (('<->', 'l2', False), ('<#>', 'ip', True), ('<=>', 'cosine', False),
                               ('<+>', 'l1', False)):
             check(f'operator {op}', per_row(f'$1 {op} $2', True, distance(kind, neg)))
