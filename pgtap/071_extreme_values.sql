@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(42);
+SELECT plan(44);
 
 -- Damaged values: any bytes reach the type through a binary-coercible cast (both are varlenas with
 -- int alignment). Layout after the varlena header: int16 dim, int16 unused, floats (little-endian).
@@ -97,6 +97,20 @@ SET LOCAL enable_seqscan = off;
 SELECT is((SELECT array_agg(id) FROM (SELECT id FROM cos ORDER BY v <=> '[-1,1,-1]') t), (SELECT ids FROM cos_seq),
 	'a cosine index scan returns the sequential scan''s order');
 SELECT ok((SELECT ids[1] FROM cos_seq) = 0, 'the huge row is the nearest, in both');
+
+-- Rows whose cosine distances nearly tie: the index ranks by its unit-vector copies, whose float
+-- rounding differs from <=>'s; the executor rechecks with <=>, so the order is still the operator's.
+CREATE TABLE near (id int, v vector(4));
+INSERT INTO near VALUES (16, '[-5.4123088375490624e-06,9.99994610111476e-41,-0.0,-35.7955436706543]'),
+	(23, '[0.003923887852579355,5.427371434052475e-06,-4.060321771248709e-06,-988457.125]'),
+	(1, '[1,2,3,4]'), (2, '[-4,-3,-2,-1]'), (3, '[0,0,0,-1]');
+CREATE INDEX near_idx ON near USING ruivfflat (v vector_cosine_ops) WITH (lists = 1);
+SELECT is((SELECT array_agg(id) FROM (SELECT id FROM near ORDER BY v <=> '[1,2,3,4]') t),
+	(SELECT array_agg(id ORDER BY v <=> '[1,2,3,4]', id) FROM near),
+	'a near tie comes in the operator''s order through a cosine index');
+SELECT ok(('[0.003923887852579355,5.427371434052475e-06,-4.060321771248709e-06,-988457.125]'::vector <=> '[1,2,3,4]')
+	< ('[-5.4123088375490624e-06,9.99994610111476e-41,-0.0,-35.7955436706543]'::vector <=> '[1,2,3,4]'),
+	'(the two rows differ in the last bits of <=>)');
 
 SELECT * FROM finish();
 ROLLBACK;

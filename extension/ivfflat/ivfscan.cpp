@@ -60,6 +60,19 @@ struct ScanState {
 	Candidate last;
 };
 
+// A cosine index holds unit vectors and ranks by their float dot product, while <=> computes
+// pgvector's formula on the raw vectors: the two can differ by rounding, enough to swap rows
+// whose distances nearly tie. So the scan hands the executor a lower bound of the operator's value
+// and asks it to recheck: its reorder queue then returns rows in exactly the operator's order
+// (as a sequential scan does). Both similarities are within about (dim + 2) units in the last
+// place of float of the exact one (unit vectors bound the dot product's error), so four times
+// (dim + 4) of them is a safe margin.
+inline double cosine_lower_bound(float order_distance, int dim)
+{
+	constexpr double kFloatUnit = 1.0 / 16777216.0;  // 2^-24
+	return 1.0 + double(order_distance) - 4.0 * (dim + 4) * kFloatUnit;
+}
+
 // Pull a whole page towards the cache while the previous one is being scanned: list pages sit at
 // scattered shared-buffer addresses, so the hardware prefetcher cannot run ahead across them.
 inline void prefetch_page(Buffer buf)
@@ -238,6 +251,11 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys)
 {
 	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	if (norderbys > 0) {
+		scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * norderbys));
+		scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * norderbys));
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruivfflat scan", ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
@@ -276,6 +294,11 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_heaptid = c.tid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
+			if (so->metric == Metric::cosine && so->query && scan->numberOfOrderBys > 0) {
+				scan->xs_recheckorderby = true;
+				scan->xs_orderbyvals[0] = Float8GetDatum(cosine_lower_bound(c.distance, so->dim));
+				scan->xs_orderbynulls[0] = false;
+			}
 			MemoryContextSwitchTo(old);
 			return true;
 		}
