@@ -3,9 +3,7 @@
 # and a server without shared_preload_libraries. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_worker_test
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_worker_test
 # A k-means that takes several seconds (about 8 s here uncancelled): 50k x 64 uniform points, k = 8000.
 q "SELECT setseed(0.1); CREATE TABLE big AS SELECT i AS id, (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE i > 0)::real[]::vector AS v FROM generate_series(1, 50000) i" >/dev/null
 q "CREATE TABLE small AS SELECT i AS id, ARRAY[i % 7, i % 11, i % 13]::real[]::vector AS v FROM generate_series(1, 2000) i" >/dev/null

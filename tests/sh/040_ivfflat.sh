@@ -3,9 +3,7 @@
 # build progress, concurrent inserts, crash recovery, unlogged tables. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_ivf
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_ivf
 
 # Clustered data: 50 centres in 8 dimensions (deterministic).
 q "CREATE TABLE pts (id int PRIMARY KEY, v vector(8))"

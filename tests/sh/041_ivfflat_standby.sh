@@ -4,9 +4,7 @@
 # it replays against the primary's image. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_standby
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_standby
 q "ALTER SYSTEM SET wal_consistency_checking = 'generic'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 

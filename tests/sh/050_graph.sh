@@ -3,9 +3,7 @@
 # may be served from the cache. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_graph
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_graph
 q "CREATE TABLE nodes (id bigint PRIMARY KEY, embedding vector(2), hidden boolean DEFAULT false)"
 q "CREATE TABLE edges (src_id bigint, dst_id bigint)"
 q "INSERT INTO nodes (id, embedding) VALUES (1, '[1,0]'), (2, '[0,1]'), (3, '[1,1]')"

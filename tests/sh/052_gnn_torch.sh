@@ -8,9 +8,7 @@ if ! $PY -c "import torch, numpy" 2>/dev/null; then
 	echo "1..0 # SKIP python3-torch is not installed"
 	exit 0
 fi
-export PGDATABASE=ruvector_torch
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_torch
 $PY "$(dirname "$0")/../gnn_torch_check.py"
 rc=$?
 psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1

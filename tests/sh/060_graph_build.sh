@@ -2,9 +2,7 @@
 # Long graph builds: progress NOTICEs, and cancel mid-build leaves nothing behind. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_gbuild
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_gbuild
 q "CREATE TABLE pts (id bigint PRIMARY KEY, v vector(32))"
 q "INSERT INTO pts SELECT i, ARRAY(SELECT ((i::bigint * d * 7919) % 1000)::real / 1000 FROM generate_series(1, 32) d)::vector FROM generate_series(1, 20000) i"
 

@@ -4,9 +4,7 @@
 # says so (55000) instead of failing to read its pages. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_invalid_index
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_invalid_index
 q "CREATE TABLE t (id int, v vector(3))"
 q "INSERT INTO t SELECT i, ARRAY[i, i % 7, 1]::vector(3) FROM generate_series(1, 500) i"
 

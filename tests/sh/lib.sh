@@ -33,6 +33,12 @@ done_testing() {
 	[ "$TAP_FAILED" -eq 0 ]
 }
 
+fresh_db() {  # fresh_db NAME: (re)create database NAME with the extension and make it the default
+	export PGDATABASE=$1
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
+	q "CREATE EXTENSION ruvector"
+}
+
 q() {  # q SQL: one value, no alignment
 	psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"
 }
