@@ -1,0 +1,184 @@
+// The metric table (see metric.hpp). Only float32 rows exist yet; other element types add rows.
+#include "worker/kernels/metric.hpp"
+
+#include "worker/kernels/distance.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace ruvector::kernels {
+
+bool normalize_f32(float *v, std::size_t dim) noexcept
+{
+	double s = 0;
+	for (std::size_t j = 0; j < dim; j++)
+		s += double(v[j]) * v[j];
+	if (s == 0)
+		return false;
+	double inv = 1.0 / std::sqrt(s);
+	for (std::size_t j = 0; j < dim; j++)
+		v[j] = float(v[j] * inv);
+	return true;
+}
+
+namespace {
+
+/* float32 rows */
+
+const float *f32(const std::byte *p) { return reinterpret_cast<const float *>(p); }
+
+double l2_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return std::sqrt(double(active_kernels().l2_squared(f32(a), f32(b), dim)));
+}
+double negative_ip_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return -double(active_kernels().inner_product(f32(a), f32(b), dim));
+}
+double cosine_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return cosine_distance({f32(a), dim}, {f32(b), dim});
+}
+double l1_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return double(active_kernels().l1(f32(a), f32(b), dim));
+}
+
+float l2_order_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return active_kernels().l2_squared(f32(a), f32(b), dim);
+}
+float ip_order_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return -active_kernels().inner_product(f32(a), f32(b), dim);
+}
+float l1_order_f32(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return active_kernels().l1(f32(a), f32(b), dim);
+}
+
+void l2_batch_f32(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	active_kernels().l2_squared_batch(f32(q), f32(rows), count, dim, stride / sizeof(float), out);
+}
+void ip_batch_f32(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	active_kernels().inner_product_batch(f32(q), f32(rows), count, dim, stride / sizeof(float), out);
+	for (std::size_t i = 0; i < count; i++)
+		out[i] = -out[i];
+}
+void l1_batch_f32(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	const auto &k = active_kernels();
+	for (std::size_t i = 0; i < count; i++)
+		out[i] = k.l1(f32(q), f32(rows + i * stride), dim);
+}
+
+double sqrt_of_order(float order) { return std::sqrt(double(order)); }
+double order_is_distance(float order) { return order; }
+// Unit rows: order = -cos.
+double cosine_of_order(float order) { return 1.0 - std::clamp(-double(order), -1.0, 1.0); }
+
+bool normalise_f32_row(std::byte *row, std::size_t dim)
+{
+	return normalize_f32(reinterpret_cast<float *>(row), dim);
+}
+
+void l2_from_dots(float *d, std::size_t cols, const float *a, float norm_a, const float *b, const float *norms_b,
+                  std::size_t dim)
+{
+	// The expansion overflows where a norm or the dot does (components near 1e19 and up), and
+	// inf - inf is NaN, which max() would turn into distance 0. There the pair kernel gives what
+	// <-> gives: the true distance, or +Infinity when that overflows.
+	const auto &k = active_kernels();
+	for (std::size_t j = 0; j < cols; j++) {
+		float s = norm_a - 2 * d[j] + norms_b[j];
+		d[j] = std::isfinite(s) && std::isfinite(norm_a) && std::isfinite(norms_b[j])
+		           ? std::sqrt(std::max(0.0f, s))
+		           : std::sqrt(k.l2_squared(a, b + j * dim, dim));
+	}
+}
+void ip_from_dots(float *d, std::size_t cols, const float *a, float, const float *b, const float *, std::size_t dim)
+{
+	// An overflowed GEMM sum may be NaN where the operator's sequential one is -Infinity.
+	const auto &k = active_kernels();
+	for (std::size_t j = 0; j < cols; j++)
+		d[j] = std::isfinite(d[j]) ? -d[j] : -k.inner_product(a, b + j * dim, dim);
+}
+void cosine_from_dots(float *d, std::size_t cols, const float *, float norm_a, const float *, const float *norms_b,
+                      std::size_t)
+{
+	// Unit rows (zero rows have no direction: NaN, never a neighbour).
+	for (std::size_t j = 0; j < cols; j++)
+		d[j] = (norm_a == 0 || norms_b[j] == 0) ? std::numeric_limits<float>::quiet_NaN()
+		                                        : std::clamp(1.0f - d[j], 0.0f, 2.0f);
+}
+
+constexpr std::array kTable{
+	MetricInfo{ElementType::float32, Metric::l2, "l2", "", "<->", "vector_l2_ops", false, false, true, Metric::l2,
+	           l2_f32, l2_order_f32, l2_batch_f32, sqrt_of_order, normalise_f32_row, l2_from_dots},
+	MetricInfo{ElementType::float32, Metric::ip, "ip", "inner_product", "<#>", "vector_ip_ops", false, true, true,
+	           Metric::ip, negative_ip_f32, ip_order_f32, ip_batch_f32, order_is_distance, normalise_f32_row,
+	           ip_from_dots},
+	MetricInfo{ElementType::float32, Metric::cosine, "cosine", "", "<=>", "vector_cosine_ops", true, true, true,
+	           Metric::cosine, cosine_f32, ip_order_f32, ip_batch_f32, cosine_of_order, normalise_f32_row,
+	           cosine_from_dots},
+	MetricInfo{ElementType::float32, Metric::l1, "l1", "", "<+>", "vector_l1_ops", false, false, false, Metric::l2,
+	           l1_f32, l1_order_f32, l1_batch_f32, order_is_distance, normalise_f32_row, nullptr},
+};
+
+std::size_t element_bytes(ElementType t)
+{
+	switch (t) {
+	case ElementType::float32:
+		return sizeof(float);
+	}
+	return 0;
+}
+
+}  // namespace
+
+std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return dim * element_bytes(type); }
+
+std::span<const MetricInfo> metric_table() noexcept { return kTable; }
+
+const MetricInfo *find_metric(ElementType type, Metric metric) noexcept
+{
+	for (const MetricInfo &m : kTable)
+		if (m.type == type && m.metric == metric)
+			return &m;
+	return nullptr;
+}
+
+const MetricInfo *find_metric(ElementType type, std::string_view name) noexcept
+{
+	for (const MetricInfo &m : kTable)
+		if (m.type == type && (m.name == name || (!m.alias.empty() && m.alias == name)))
+			return &m;
+	return nullptr;
+}
+
+const MetricInfo *find_metric_code(ElementType type, unsigned code) noexcept
+{
+	for (const MetricInfo &m : kTable)
+		if (m.type == type && unsigned(m.metric) == code)
+			return &m;
+	return nullptr;
+}
+
+const MetricInfo &metric_info(ElementType type, Metric metric)
+{
+	if (const MetricInfo *m = find_metric(type, metric))
+		return *m;
+	throw std::invalid_argument("unknown metric code " + std::to_string(unsigned(metric)) + " for element type " +
+	                            std::to_string(unsigned(type)));
+}
+
+}  // namespace ruvector::kernels
