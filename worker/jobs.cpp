@@ -4,6 +4,7 @@
 #include "worker/kernels/gnn_model.hpp"
 #include "worker/kernels/knn.hpp"
 #include "worker/kernels/kmeans.hpp"
+#include "worker/kernels/metric.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -16,6 +17,19 @@
 
 namespace ruvector::jobs {
 
+namespace {
+
+// The table entry of a request's metric code (the worker's inputs are float32 rows).
+const kernels::MetricInfo &request_metric(kernels::Metric code, const char *what)
+{
+	const kernels::MetricInfo *m = kernels::find_metric(kernels::ElementType::float32, code);
+	if (!m)
+		throw std::invalid_argument(std::string(what) + ": unknown metric");
+	return *m;
+}
+
+}  // namespace
+
 void check_kmeans_request(const proto::KmeansRequest &req)
 {
 	if (req.n == 0)
@@ -24,7 +38,7 @@ void check_kmeans_request(const proto::KmeansRequest &req)
 		throw std::invalid_argument("k must be between 1 and the number of vectors (" + std::to_string(req.n) + ")");
 	if (req.max_iterations < 1)
 		throw std::invalid_argument("max_iterations must be at least 1");
-	if (req.metric == proto::KmeansMetric::l1)
+	if (!request_metric(req.metric, "k-means").kmeans)
 		throw std::invalid_argument("k-means supports the l2, cosine and ip metrics");
 }
 
@@ -35,7 +49,7 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 	opts.k = int(req.k);
 	opts.max_iterations = int(req.max_iterations);
 	opts.seed = req.seed;
-	opts.spherical = req.metric == proto::KmeansMetric::cosine || req.metric == proto::KmeansMetric::inner_product;
+	opts.spherical = request_metric(req.metric, "k-means").spherical;
 	kernels::KmeansResult r = kernels::kmeans(data, req.n, req.dim, opts, cancel);
 
 	proto::KmeansResultHeader h{req.k, req.dim, std::uint32_t(r.iterations), 0, r.objective};
@@ -109,15 +123,14 @@ void check_graph_build_request(const proto::GraphBuildRequest &req, std::uint64_
 		throw std::invalid_argument("graph build: the vectors do not match the request");
 	if (req.row_begin > req.row_end || req.row_end > req.n)
 		throw std::invalid_argument("graph build: row range out of bounds");
-	if (req.metric > std::uint8_t(kernels::GraphMetric::l1))
-		throw std::invalid_argument("graph build: unknown metric");
+	request_metric(req.metric, "graph build");
 	if (!req.epsilon_mode && (req.k == 0 || req.k > 10000))
 		throw std::invalid_argument("k must be between 1 and 10000");
 }
 
 std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel)
 {
-	auto metric = kernels::GraphMetric(req.metric);
+	const kernels::MetricInfo &metric = request_metric(req.metric, "graph build");
 	std::size_t rows = req.row_end - req.row_begin;
 	if (!req.epsilon_mode) {
 		std::vector<std::byte> out(rows * req.k * sizeof(kernels::Neighbor));
@@ -138,6 +151,7 @@ void check_assign_request(const proto::AssignRequest &req)
 {
 	if (req.k < 1 || req.dim < 1)
 		throw std::invalid_argument("assignment needs at least one centroid of at least one dimension");
+	request_metric(req.metric, "assignment");
 }
 
 std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel)
@@ -147,22 +161,21 @@ std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *
 	const float *rows = data + std::size_t(req.k) * req.dim;
 	std::vector<std::byte> out(req.n * sizeof(std::int32_t));
 	auto *labels = reinterpret_cast<std::int32_t *>(out.data());
-	if (req.metric != proto::KmeansMetric::l1) {
-		bool spherical = req.metric != proto::KmeansMetric::l2;
-		kernels::assign_nearest(rows, req.n, req.dim, centroids, req.k, spherical, labels, nullptr, cancel);
+	const kernels::MetricInfo &metric = request_metric(req.metric, "assignment");
+	if (metric.from_dots) {
+		kernels::assign_nearest(rows, req.n, req.dim, centroids, req.k, metric.spherical, labels, nullptr, cancel);
 		return out;
 	}
-	// L1 has no GEMM form: one distance per (row, centroid) pair.
-	const auto &kern = kernels::active_kernels();
+	// No GEMM form (l1): one ordering distance per (row, centroid) pair.
 	tbb::parallel_for(tbb::blocked_range<std::size_t>(0, req.n, 256), [&](const tbb::blocked_range<std::size_t> &r) {
 		if (cancel.requested())
 			return;
 		for (std::size_t i = r.begin(); i < r.end(); i++) {
 			const float *x = rows + i * req.dim;
-			float best = kern.l1(x, centroids, req.dim);
+			float best = metric.order(kernels::as_row(x), kernels::as_row(centroids), req.dim);
 			std::int32_t label = 0;
 			for (std::uint32_t c = 1; c < req.k; c++) {
-				float d = kern.l1(x, centroids + std::size_t(c) * req.dim, req.dim);
+				float d = metric.order(kernels::as_row(x), kernels::as_row(centroids + std::size_t(c) * req.dim), req.dim);
 				if (d < best) {
 					best = d;
 					label = std::int32_t(c);

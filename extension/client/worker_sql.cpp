@@ -32,21 +32,17 @@ const char *state_name(WorkerState s)
 	return "unknown";
 }
 
-// k-means metric names, as ruvector_kmeans and the index opclasses spell them.
-proto::KmeansMetric parse_metric(const char *name)
+// ruvector_kmeans's metric argument: a name of the metric table (as the index opclasses spell it).
+kernels::Metric parse_metric(const char *name)
 {
-	if (strcmp(name, "l2") == 0)
-		return proto::KmeansMetric::l2;
-	if (strcmp(name, "cosine") == 0)
-		return proto::KmeansMetric::cosine;
-	if (strcmp(name, "ip") == 0 || strcmp(name, "inner_product") == 0)
-		return proto::KmeansMetric::inner_product;
-	if (strcmp(name, "l1") == 0)
+	const kernels::MetricInfo *m = kernels::find_metric(kernels::ElementType::float32, name);
+	if (!m)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown k-means metric \"%s\"", name),
+						errhint("Use one of: l2, cosine, ip.")));
+	if (!m->kmeans)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k-means supports the l2, cosine and ip metrics"),
 						errdetail("L1 has no mean-based centroid update.")));
-	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown k-means metric \"%s\"", name),
-					errhint("Use one of: l2, cosine, ip.")));
-	pg_unreachable();
+	return m->metric;
 }
 
 }  // namespace
@@ -152,7 +148,7 @@ RV_FUNCTION(ruvector_kmeans)
 	int32 k = PG_GETARG_INT32(2);
 	int32 max_iterations = PG_GETARG_INT32(3);
 	int32 seed = PG_GETARG_INT32(4);
-	proto::KmeansMetric metric = parse_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	kernels::Metric metric = parse_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
 
 	if (k < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));

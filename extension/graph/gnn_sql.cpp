@@ -1000,7 +1000,7 @@ RV_FUNCTION(ruvector_subgraph_search)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
 	if (max_hops < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_hops must be at least 0")));
-	kernels::GraphMetric metric = parse_graph_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	const kernels::MetricInfo &metric = parse_graph_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
 	std::span<const std::byte> blob = named_graph_blob(read_named_graph(graph));
 
 	// The search itself allocates with C++ and calls no PostgreSQL function; results land in
@@ -1022,7 +1022,6 @@ RV_FUNCTION(ruvector_subgraph_search)
 			outcome = Outcome::bad_dim;
 		else {
 			std::vector<std::int32_t> hops = kernels::hop_counts(gr.csr, Size(at - gr.ids.begin()), uint32(max_hops));
-			std::span<const float> query(q->x, Size(q->dim));
 			struct Hit {
 				double distance;
 				std::size_t node;
@@ -1031,14 +1030,7 @@ RV_FUNCTION(ruvector_subgraph_search)
 			for (std::size_t i = 0; i < hops.size(); i++) {
 				if (hops[i] < 0)
 					continue;
-				std::span<const float> x(gr.x.data() + i * gr.dim, gr.dim);
-				double d = 0;
-				switch (metric) {
-				case kernels::GraphMetric::l2: d = std::sqrt(double(kernels::l2_squared(query, x))); break;
-				case kernels::GraphMetric::ip: d = -double(kernels::inner_product(query, x)); break;
-				case kernels::GraphMetric::cosine: d = kernels::cosine_distance(query, x); break;
-				case kernels::GraphMetric::l1: d = double(kernels::l1_distance(query, x)); break;
-				}
+				double d = metric.distance(kernels::as_row(q->x), kernels::as_row(gr.x.data() + i * gr.dim), gr.dim);
 				hits.push_back({d, i});
 			}
 			// PostgreSQL's float order: NaN after every number.

@@ -28,16 +28,10 @@ using namespace ruvector;
 
 namespace ruvector {
 
-kernels::GraphMetric parse_graph_metric(const char *name)
+const kernels::MetricInfo &parse_graph_metric(const char *name)
 {
-	if (strcmp(name, "l2") == 0)
-		return kernels::GraphMetric::l2;
-	if (strcmp(name, "cosine") == 0)
-		return kernels::GraphMetric::cosine;
-	if (strcmp(name, "ip") == 0 || strcmp(name, "inner_product") == 0)
-		return kernels::GraphMetric::ip;
-	if (strcmp(name, "l1") == 0)
-		return kernels::GraphMetric::l1;
+	if (const kernels::MetricInfo *m = kernels::find_metric(kernels::ElementType::float32, name))
+		return *m;
 	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown distance metric \"%s\"", name),
 					errhint("Use one of: l2, cosine, ip, l1.")));
 	pg_unreachable();
@@ -62,7 +56,7 @@ char *new_table_name(text *name)
 
 struct Builder {
 	GraphTables nodes;
-	kernels::GraphMetric metric;
+	const kernels::MetricInfo *metric;
 	const char *table;
 	proto::StoreKey key;
 	uint64 tag;
@@ -134,21 +128,14 @@ void setup(Builder &b, FunctionCallInfo fcinfo, const char *what)
 	Oid relid = PG_GETARG_OID(0);
 	const char *embedding = NameStr(*PG_GETARG_NAME(1));
 	b.table = new_table_name(PG_GETARG_TEXT_PP(2));
-	b.metric = parse_graph_metric(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+	b.metric = &parse_graph_metric(text_to_cstring(PG_GETARG_TEXT_PP(4)));
 	const char *id = NameStr(*PG_GETARG_NAME(5));
 	b.what = what;
 	require_worker_support();
 	b.nodes = read_node_vectors(relid, id, embedding);
-	if (b.metric == kernels::GraphMetric::cosine)
-		for (int64 i = 0; i < b.nodes.n; i++) {
-			float *v = b.nodes.x + Size(i) * b.nodes.dim;
-			double norm = 0;
-			for (int j = 0; j < b.nodes.dim; j++)
-				norm += double(v[j]) * v[j];
-			if (norm > 0)
-				for (int j = 0; j < b.nodes.dim; j++)
-					v[j] = float(v[j] / std::sqrt(norm));
-		}
+	if (b.metric->normalise)  // the worker's k-NN takes prepared rows (cosine: unit-norm)
+		for (int64 i = 0; i < b.nodes.n; i++)
+			b.metric->normalise_row(kernels::as_row(b.nodes.x + Size(i) * b.nodes.dim), Size(b.nodes.dim));
 	// The vectors go to the shared store once; every block request refers to them.
 	b.key = proto::StoreKey{MyDatabaseId, uint32(MyProcPid), kStoreKindScratch};
 	b.tag = uint64(GetCurrentTimestamp()) | 1;
@@ -172,7 +159,7 @@ char *request(Builder &b, int64 begin, int64 end, uint32 k, bool eps, float epsi
 	req.database = b.key.database;
 	req.object = b.key.object;
 	req.kind = b.key.kind;
-	req.metric = uint8(b.metric);
+	req.metric = b.metric->metric;
 	req.epsilon_mode = eps;
 	req.tag = b.tag;
 	req.n = uint64(b.nodes.n);
@@ -201,42 +188,12 @@ void finish(Builder &b)
 	});
 }
 
-const char *metric_opclass(kernels::GraphMetric m)
-{
-	switch (m) {
-	case kernels::GraphMetric::l2:
-		return "vector_l2_ops";
-	case kernels::GraphMetric::ip:
-		return "vector_ip_ops";
-	case kernels::GraphMetric::cosine:
-		return "vector_cosine_ops";
-	case kernels::GraphMetric::l1:
-		return "vector_l1_ops";
-	}
-	return "";
-}
-
-const char *metric_operator(kernels::GraphMetric m)
-{
-	switch (m) {
-	case kernels::GraphMetric::l2:
-		return "<->";
-	case kernels::GraphMetric::ip:
-		return "<#>";
-	case kernels::GraphMetric::cosine:
-		return "<=>";
-	case kernels::GraphMetric::l1:
-		return "<+>";
-	}
-	return "";
-}
-
 // A valid ruivfflat index on the column with the metric's opclass, or nullptr.
-const char *ivf_index_for(Oid relid, const char *column, kernels::GraphMetric m)
+const char *ivf_index_for(Oid relid, const char *column, const kernels::MetricInfo &m)
 {
 	const char *found = nullptr;
 	Oid types[3] = {OIDOID, TEXTOID, TEXTOID};
-	Datum args[3] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column), CStringGetTextDatum(metric_opclass(m))};
+	Datum args[3] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column), CStringGetTextDatum(m.opclass)};
 	MemoryContext caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -260,7 +217,7 @@ const char *ivf_index_for(Oid relid, const char *column, kernels::GraphMetric m)
 void approximate_knn(Builder &b, Oid relid, const char *column, const char *id_column, int k)
 {
 	const char *rel = qualified_relation_name(relid);
-	const char *op = metric_operator(b.metric);
+	const char *op = b.metric->sql_operator;
 	Oid vtype = vector_type_oid();
 	int64 *src = static_cast<int64 *>(palloc(sizeof(int64) * (k + 1)));
 	int64 *dst = static_cast<int64 *>(palloc(sizeof(int64) * (k + 1)));
@@ -319,7 +276,7 @@ RV_FUNCTION(ruvector_build_knn_graph)
 	Builder b{};
 	setup(b, fcinfo, "k-NN graph");
 	if (!exact) {
-		const char *index = ivf_index_for(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)), b.metric);
+		const char *index = ivf_index_for(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)), *b.metric);
 		if (index) {
 			approximate_knn(b, PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)), NameStr(*PG_GETARG_NAME(5)), k);
 			finish(b);
@@ -327,7 +284,7 @@ RV_FUNCTION(ruvector_build_knn_graph)
 		}
 		ereport(NOTICE, (errmsg("no ruivfflat index on the column for this metric; building the exact graph"),
 						 errhint("Create one with USING ruivfflat (%s %s) for the approximate mode.", NameStr(*PG_GETARG_NAME(1)),
-								 metric_opclass(b.metric))));
+								 b.metric->opclass)));
 	}
 	int64 *src = static_cast<int64 *>(palloc(sizeof(int64) * kRowsPerRequest * k));
 	int64 *dst = static_cast<int64 *>(palloc(sizeof(int64) * kRowsPerRequest * k));

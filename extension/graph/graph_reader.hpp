@@ -55,8 +55,9 @@ bool may_read_graph_id(int32 graph_id);
 // used (else 42501) and no row-level security in force for them on either table.
 bool may_share_graph(const GraphSource &src);
 
-// 'l2', 'cosine', 'ip' (or 'inner_product'), 'l1'; anything else is an error (22023).
-kernels::GraphMetric parse_graph_metric(const char *name);
+// The metric table's float32 entry of 'l2', 'cosine', 'ip' (or 'inner_product'), 'l1'; anything
+// else is an error (22023).
+const kernels::MetricInfo &parse_graph_metric(const char *name);
 
 // Graph-enhanced embeddings (the ruvector_gnn index): the model, or num_layers parameter-free
 // layers of layer_type (identity weights, so the width is kept). Rows are in id order.

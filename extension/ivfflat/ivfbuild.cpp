@@ -312,9 +312,7 @@ void train(BuildState *bs)
 	req.k = uint32(bs->lists);
 	req.max_iterations = kTrainingIterations;
 	req.seed = 42;
-	req.metric = bs->metric == Metric::cosine ? proto::KmeansMetric::cosine
-				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
-											  : proto::KmeansMetric::l2;  // L1 lists are trained as L2
+	req.metric = bs->metric == Metric::l1 ? kernels::Metric::l2 : kernels::Metric(bs->metric);  // L1 lists are trained as L2
 	// The sample is gathered from the kept rows straight into the segment the worker maps
 	// (hundreds of MB at high dimension would take a wake-up of both processes per queue-full).
 	Size row_bytes = sizeof(float) * Size(bs->dim);
@@ -399,10 +397,7 @@ void post_batch(BuildState *bs, int h, const float *x, Size n)
 	req.n = n;
 	req.dim = uint32(bs->dim);
 	req.k = uint32(bs->lists);
-	req.metric = bs->metric == Metric::cosine ? proto::KmeansMetric::cosine
-				 : bs->metric == Metric::ip   ? proto::KmeansMetric::inner_product
-				 : bs->metric == Metric::l1   ? proto::KmeansMetric::l1
-											  : proto::KmeansMetric::l2;
+	req.metric = kernels::Metric(bs->metric);
 	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), bs->xfer[h]);
 	if (!bs->xfer[h]) {
 		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));

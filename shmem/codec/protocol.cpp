@@ -75,7 +75,7 @@ KmeansRequest decode_kmeans(std::span<const std::byte> payload)
 	k.k = r.get<std::uint32_t>();
 	k.max_iterations = r.get<std::uint32_t>();
 	k.seed = r.get<std::uint64_t>();
-	k.metric = r.get<KmeansMetric>();
+	k.metric = r.get<kernels::Metric>();
 	return k;
 }
 
@@ -97,7 +97,7 @@ AssignRequest decode_assign(std::span<const std::byte> payload)
 	a.n = r.get<std::uint64_t>();
 	a.dim = r.get<std::uint32_t>();
 	a.k = r.get<std::uint32_t>();
-	a.metric = r.get<KmeansMetric>();
+	a.metric = r.get<kernels::Metric>();
 	return a;
 }
 

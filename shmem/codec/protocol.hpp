@@ -8,6 +8,8 @@
 #pragma once
 #include "shmem/codec/pg_free.hpp"
 
+#include "worker/kernels/metric.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,7 +22,7 @@
 
 namespace ruvector::proto {
 
-inline constexpr std::uint16_t kMagicVersion = 0x5201;  // 'R', protocol version 1
+inline constexpr std::uint16_t kMagicVersion = 0x5202;  // 'R', protocol version 2 (metric table codes)
 
 enum class MsgType : std::uint16_t {
 	// requests (backend -> worker)
@@ -151,15 +153,13 @@ struct ErrorPayload {
 std::vector<std::byte> encode(const ErrorPayload &e);
 ErrorPayload decode_error(std::span<const std::byte> payload);
 
-enum class KmeansMetric : std::uint8_t { l2 = 0, inner_product = 1, cosine = 2, l1 = 3 };
-
 struct KmeansRequest {
 	std::uint64_t n = 0;          // rows that follow in data frames
 	std::uint32_t dim = 0;
 	std::uint32_t k = 0;
 	std::uint32_t max_iterations = 10;
 	std::uint64_t seed = 42;
-	KmeansMetric metric = KmeansMetric::l2;
+	kernels::Metric metric = kernels::Metric::l2;  // a metric table code (float32 rows)
 };
 std::vector<std::byte> encode(const KmeansRequest &r);
 KmeansRequest decode_kmeans(std::span<const std::byte> payload);
@@ -180,7 +180,7 @@ struct AssignRequest {
 	std::uint64_t n = 0;   // rows
 	std::uint32_t dim = 0;
 	std::uint32_t k = 0;   // centroids, sent before the rows
-	KmeansMetric metric = KmeansMetric::l2;
+	kernels::Metric metric = kernels::Metric::l2;
 };
 std::vector<std::byte> encode(const AssignRequest &r);
 AssignRequest decode_assign(std::span<const std::byte> payload);
@@ -213,7 +213,7 @@ struct GraphBuildRequest {
 	std::uint32_t database = 0;
 	std::uint32_t object = 0;
 	std::uint32_t kind = 0;
-	std::uint8_t metric = 0;   // kernels::GraphMetric
+	kernels::Metric metric = kernels::Metric::l2;
 	std::uint8_t epsilon_mode = 0;
 	std::uint16_t reserved = 0;
 	std::uint64_t tag = 0;

@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace ruvector::kernels;
@@ -70,7 +71,7 @@ TEST(MetricTable, LookupsRoundTrip)
 		EXPECT_EQ(find_metric(m.type, m.name), &m);
 		EXPECT_EQ(find_metric_code(m.type, unsigned(m.metric)), &m);
 		EXPECT_EQ(&metric_info(m.type, m.metric), &m);
-		if (!m.alias.empty()) {
+		if (*m.alias) {
 			EXPECT_EQ(find_metric(m.type, m.alias), &m);
 		}
 		EXPECT_NE(find_metric(m.type, m.train_as), nullptr);
@@ -113,8 +114,8 @@ TEST(MetricTable, Properties)
 	EXPECT_FALSE(f(Metric::l1).kmeans);
 	EXPECT_EQ(f(Metric::l1).train_as, Metric::l2);
 	EXPECT_EQ(f(Metric::l1).from_dots, nullptr);
-	EXPECT_EQ(f(Metric::l2).sql_operator, "<->");
-	EXPECT_EQ(f(Metric::cosine).opclass, "vector_cosine_ops");
+	EXPECT_EQ(std::string_view(f(Metric::l2).sql_operator), "<->");
+	EXPECT_EQ(std::string_view(f(Metric::cosine).opclass), "vector_cosine_ops");
 	EXPECT_EQ(f(Metric::l2).row_bytes(3), 3 * sizeof(float));
 }
 

@@ -65,7 +65,7 @@ TEST(Protocol, PayloadsRoundTrip)
 	EXPECT_EQ(e2.detail, e.detail);
 	EXPECT_EQ(e2.hint, e.hint);
 
-	KmeansRequest k{123456789, 128, 1000, 25, 77, KmeansMetric::cosine};
+	KmeansRequest k{123456789, 128, 1000, 25, 77, ruvector::kernels::Metric::cosine};
 	KmeansRequest k2 = decode_kmeans(encode(k));
 	EXPECT_EQ(k2.n, k.n);
 	EXPECT_EQ(k2.dim, k.dim);

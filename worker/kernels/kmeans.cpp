@@ -1,6 +1,7 @@
 #include "worker/kernels/kmeans.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/metric.hpp"
 #include "worker/kernels/parallel.hpp"
 
 #include <oneapi/tbb/partitioner.h>
@@ -45,19 +46,6 @@ std::unique_ptr<T[]> scratch(std::size_t count)
 double uniform01(std::mt19937_64 &rng)
 {
 	return double(rng() >> 11) * 0x1.0p-53;  // our own mapping: the same on every standard library
-}
-
-// Unit L2 norm, accumulated in double; zero rows stay zero.
-void normalize_row(float *v, std::size_t dim)
-{
-	double s = 0;
-	for (std::size_t j = 0; j < dim; j++)
-		s += double(v[j]) * v[j];
-	if (s > 0) {
-		double inv = 1.0 / std::sqrt(s);
-		for (std::size_t j = 0; j < dim; j++)
-			v[j] = float(v[j] * inv);
-	}
 }
 
 void check_arguments(std::size_t n, std::size_t dim, int k)
@@ -272,7 +260,7 @@ Sample take_sample(const float *data, std::size_t n, std::size_t dim, std::size_
 		float *dst = s.copy.data() + i * dim;
 		std::copy_n(data + picked[i] * dim, dim, dst);
 		if (normalize)
-			normalize_row(dst, dim);  // the same bits as normalising all rows first, then sampling
+			normalize_f32(dst, dim);  // the same bits as normalising all rows first, then sampling
 	}
 	s.rows = s.copy.data();
 	return s;
@@ -888,8 +876,8 @@ private:
 				b[d] = v - delta;
 			}
 			if (spherical_) {
-				normalize_row(a, dim_);
-				normalize_row(b, dim_);
+				normalize_f32(a, dim_);
+				normalize_f32(b, dim_);
 			}
 			sizes_[j] = sizes_[big] / 2;
 			sizes_[big] -= sizes_[j];
@@ -982,7 +970,7 @@ KmeansResult kmeans(const float *data, std::size_t n, std::size_t dim, const Kme
 		normalized.assign(data, data + n * dim);
 		for_blocks(n, kRowBlock, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			for (std::size_t i = lo; i < hi; i++)
-				normalize_row(normalized.data() + i * dim, dim);
+				normalize_f32(normalized.data() + i * dim, dim);
 		});
 		x = normalized.data();
 	}

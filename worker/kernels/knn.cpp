@@ -20,53 +20,20 @@ namespace {
 constexpr std::size_t kRowBlock = 128;   // query rows per task
 constexpr std::size_t kColBlock = 1024;  // base rows per GEMM call (128 x 1024 floats of C: 512 KB)
 
-bool uses_gemm(GraphMetric m) { return m != GraphMetric::l1; }
-
 // Distances of rows [r0, r1) against base rows [c0, c1) into d (row-major, (r1-r0) x (c1-c0)).
-void distance_block(const float *base, std::size_t dim, GraphMetric metric, const float *sq_norms, std::size_t r0,
+void distance_block(const float *base, std::size_t dim, const MetricInfo &metric, const float *sq_norms, std::size_t r0,
                     std::size_t r1, std::size_t c0, std::size_t c1, float *d)
 {
-	const auto &k = active_kernels();
 	std::size_t rows = r1 - r0, cols = c1 - c0;
-	if (!uses_gemm(metric)) {
+	if (!metric.from_dots) {
 		for (std::size_t i = 0; i < rows; i++)
 			for (std::size_t j = 0; j < cols; j++)
-				d[i * cols + j] = k.l1(base + (r0 + i) * dim, base + (c0 + j) * dim, dim);
+				d[i * cols + j] = float(metric.distance(as_row(base + (r0 + i) * dim), as_row(base + (c0 + j) * dim), dim));
 		return;
 	}
-	k.gemm_nt(base + r0 * dim, dim, base + c0 * dim, dim, d, cols, rows, cols, dim);
-	for (std::size_t i = 0; i < rows; i++) {
-		float *row = d + i * cols;
-		switch (metric) {
-		case GraphMetric::l2: {
-			// The expansion overflows where a norm or the dot does (components near 1e19 and up),
-			// and inf - inf is NaN, which max() below would turn into distance 0. There the pair
-			// kernel gives what <-> gives: the true distance, or +Infinity when that overflows.
-			const float *x = base + (r0 + i) * dim;
-			float a = sq_norms[r0 + i];
-			for (std::size_t j = 0; j < cols; j++) {
-				float s = a - 2 * row[j] + sq_norms[c0 + j];
-				row[j] = std::isfinite(s) && std::isfinite(a) && std::isfinite(sq_norms[c0 + j])
-				             ? std::sqrt(std::max(0.0f, s))
-				             : std::sqrt(k.l2_squared(x, base + (c0 + j) * dim, dim));
-			}
-			break;
-		}
-		case GraphMetric::ip:
-			// An overflowed GEMM sum may be NaN where the operator's sequential one is -Infinity.
-			for (std::size_t j = 0; j < cols; j++)
-				row[j] = std::isfinite(row[j]) ? -row[j]
-				                               : -k.inner_product(base + (r0 + i) * dim, base + (c0 + j) * dim, dim);
-			break;
-		case GraphMetric::cosine:
-			for (std::size_t j = 0; j < cols; j++)
-				row[j] = (sq_norms[r0 + i] == 0 || sq_norms[c0 + j] == 0) ? std::numeric_limits<float>::quiet_NaN()
-				                                                         : std::clamp(1.0f - row[j], 0.0f, 2.0f);
-			break;
-		case GraphMetric::l1:
-			break;
-		}
-	}
+	active_kernels().gemm_nt(base + r0 * dim, dim, base + c0 * dim, dim, d, cols, rows, cols, dim);
+	for (std::size_t i = 0; i < rows; i++)
+		metric.from_dots(d + i * cols, cols, base + (r0 + i) * dim, sq_norms[r0 + i], base + c0 * dim, sq_norms + c0, dim);
 }
 
 std::vector<float> squared_norms(const float *base, std::size_t n, std::size_t dim)
@@ -80,8 +47,10 @@ std::vector<float> squared_norms(const float *base, std::size_t n, std::size_t d
 	return out;
 }
 
-void check(std::size_t n, std::size_t dim, std::size_t begin, std::size_t end)
+void check(const MetricInfo &metric, std::size_t n, std::size_t dim, std::size_t begin, std::size_t end)
 {
+	if (metric.type != ElementType::float32)
+		throw std::invalid_argument("graph building needs float32 rows");
 	if (dim == 0)
 		throw std::invalid_argument("vectors need at least one dimension");
 	if (begin > end || end > n)
@@ -109,13 +78,13 @@ void for_row_blocks(std::size_t begin, std::size_t end, const CancelToken &cance
 
 }  // namespace
 
-void knn_rows(const float *base, std::size_t n, std::size_t dim, GraphMetric metric, std::size_t begin,
+void knn_rows(const float *base, std::size_t n, std::size_t dim, const MetricInfo &metric, std::size_t begin,
               std::size_t end, std::size_t k, Neighbor *out, CancelToken cancel)
 {
-	check(n, dim, begin, end);
+	check(metric, n, dim, begin, end);
 	if (k == 0)
 		throw std::invalid_argument("k must be at least 1");
-	std::vector<float> norms = uses_gemm(metric) ? squared_norms(base, n, dim) : std::vector<float>();
+	std::vector<float> norms = metric.from_dots ? squared_norms(base, n, dim) : std::vector<float>();
 	tbb::enumerable_thread_specific<std::vector<float>> scratch;
 	for_row_blocks(begin, end, cancel, [&](std::size_t r0, std::size_t r1) {
 		auto &d = scratch.local();
@@ -153,13 +122,13 @@ void knn_rows(const float *base, std::size_t n, std::size_t dim, GraphMetric met
 	});
 }
 
-std::vector<EpsEdge> eps_rows(const float *base, std::size_t n, std::size_t dim, GraphMetric metric,
+std::vector<EpsEdge> eps_rows(const float *base, std::size_t n, std::size_t dim, const MetricInfo &metric,
                               std::size_t begin, std::size_t end, float eps, std::size_t max_edges, CancelToken cancel)
 {
-	check(n, dim, begin, end);
+	check(metric, n, dim, begin, end);
 	if (!(eps >= 0))
 		throw std::invalid_argument("epsilon must be at least 0");
-	std::vector<float> norms = uses_gemm(metric) ? squared_norms(base, n, dim) : std::vector<float>();
+	std::vector<float> norms = metric.from_dots ? squared_norms(base, n, dim) : std::vector<float>();
 	std::size_t blocks = (end - begin + kRowBlock - 1) / kRowBlock;
 	std::vector<std::vector<EpsEdge>> per_block(blocks);
 	std::atomic<std::size_t> total{0};

@@ -9,6 +9,7 @@
 #include "shmem/codec/pg_free.hpp"
 
 #include "worker/kernels/cancel.hpp"
+#include "worker/kernels/metric.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -17,10 +18,9 @@
 
 namespace ruvector::kernels {
 
-// Distances as the SQL operators define them: l2 (<->, Euclidean), ip (<#>, negative inner
-// product), cosine (<=>, 1 - cos; rows must be unit-norm or zero: zero rows get distance NaN and are
-// never neighbours), l1 (<+>).
-enum class GraphMetric : std::uint8_t { l2 = 0, ip = 1, cosine = 2, l1 = 3 };
+// Distances are the SQL operator's of a float32 metric table entry (metric.hpp), computed from a
+// GEMM block where the entry has a dot-product form (from_dots) and pair by pair otherwise. Rows
+// are prepared: for cosine unit-norm or zero (zero rows get distance NaN and are never neighbours).
 
 struct Neighbor {
 	std::int32_t index;  // -1 when a row has fewer than k other rows
@@ -29,7 +29,7 @@ struct Neighbor {
 
 // For rows [begin, end) of base (n x dim, row-major): the k nearest other rows, nearest first, ties
 // by the lower index. out has (end - begin) * k entries.
-void knn_rows(const float *base, std::size_t n, std::size_t dim, GraphMetric metric, std::size_t begin,
+void knn_rows(const float *base, std::size_t n, std::size_t dim, const MetricInfo &metric, std::size_t begin,
               std::size_t end, std::size_t k, Neighbor *out, CancelToken cancel = {});
 
 struct EpsEdge {
@@ -40,7 +40,7 @@ struct EpsEdge {
 
 // For rows [begin, end): every other row within distance eps (distance <= eps), ordered by dst
 // then src. Throws std::length_error when more than max_edges pairs qualify.
-std::vector<EpsEdge> eps_rows(const float *base, std::size_t n, std::size_t dim, GraphMetric metric,
+std::vector<EpsEdge> eps_rows(const float *base, std::size_t n, std::size_t dim, const MetricInfo &metric,
                               std::size_t begin, std::size_t end, float eps, std::size_t max_edges,
                               CancelToken cancel = {});
 

@@ -160,7 +160,7 @@ const MetricInfo *find_metric(ElementType type, Metric metric) noexcept
 const MetricInfo *find_metric(ElementType type, std::string_view name) noexcept
 {
 	for (const MetricInfo &m : kTable)
-		if (m.type == type && (m.name == name || (!m.alias.empty() && m.alias == name)))
+		if (m.type == type && (name == m.name || (*m.alias && name == m.alias)))
 			return &m;
 	return nullptr;
 }

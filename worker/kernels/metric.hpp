@@ -35,10 +35,10 @@ enum class Metric : std::uint8_t {
 struct MetricInfo {
 	ElementType type;
 	Metric metric;
-	std::string_view name;          // as metric arguments and ruvector_index_info spell it
-	std::string_view alias;         // also accepted by name lookup ("" when none)
-	std::string_view sql_operator;  // the distance operator
-	std::string_view opclass;       // the ruivfflat / ivfflat opclass ordering by it
+	const char *name;          // as metric arguments and ruvector_index_info spell it
+	const char *alias;         // also accepted by name lookup ("" when none)
+	const char *sql_operator;  // the distance operator
+	const char *opclass;       // the ruivfflat / ivfflat opclass ordering by it
 
 	// Rows and queries are L2-normalised before they are indexed or compared (cosine).
 	bool normalise;
