@@ -205,18 +205,11 @@ Relation open_gnn_index(Oid relid)
 	return index;
 }
 
-// The operator's distance from the index's ordering distance (see order_distance and
-// prepare_vector: cosine entries and the query are unit vectors).
-double operator_distance(Metric metric, float order, bool zero_query)
+// The operator's distance from the index's ordering distance (prepared vectors: cosine entries
+// and the query are unit vectors; a zero query has no direction).
+double operator_distance(const MetricInfo &metric, float order, bool zero_query)
 {
-	switch (metric) {
-	case Metric::l2:
-		return std::sqrt(double(order));
-	case Metric::cosine:
-		return zero_query ? NAN : 1.0 - std::clamp(-double(order), -1.0, 1.0);
-	default:
-		return order;
-	}
+	return zero_query && metric.normalise ? NAN : metric.from_order(order);
 }
 
 struct Hit {
@@ -377,7 +370,7 @@ RV_FUNCTION(ruvector_gnn_search)
 	bool zero_query = true;
 	for (int i = 0; i < q->dim; i++)
 		zero_query = zero_query && q->x[i] == 0;
-	Metric metric = index_metric(index);
+	const MetricInfo &metric = index_metric(index);
 
 	Relation heap = table_open(heap_oid, AccessShareLock);
 	ScanKeyData key;

@@ -55,7 +55,7 @@ struct BuildState {
 	Relation heap;
 	Relation index;
 	IndexInfo *info;
-	Metric metric;
+	const MetricInfo *metric;
 	int dim;
 	int lists_requested;
 	int lists;
@@ -108,7 +108,7 @@ bool row_vector(BuildState *bs, ItemPointer tid, Datum value, bool isnull, float
 	memcpy(out, v->x, sizeof(float) * bs->dim);
 	if (ivf_build_hook)
 		ivf_build_hook->fn(ivf_build_hook->arg, tid, out, bs->dim);
-	return prepare_vector(bs->metric, out, bs->dim, out);
+	return prepare_vector(*bs->metric, out, bs->dim, out);
 }
 
 // The kept rows are hundreds of MB written once, in order: on 4 kB pages, the kernel zeroing each
@@ -312,7 +312,7 @@ void train(BuildState *bs)
 	req.k = uint32(bs->lists);
 	req.max_iterations = kTrainingIterations;
 	req.seed = 42;
-	req.metric = bs->metric == Metric::l1 ? kernels::Metric::l2 : kernels::Metric(bs->metric);  // L1 lists are trained as L2
+	req.metric = bs->metric->train_as;  // l1 lists are trained as l2 ones
 	// The sample is gathered from the kept rows straight into the segment the worker maps
 	// (hundreds of MB at high dimension would take a wake-up of both processes per queue-full).
 	Size row_bytes = sizeof(float) * Size(bs->dim);
@@ -397,7 +397,7 @@ void post_batch(BuildState *bs, int h, const float *x, Size n)
 	req.n = n;
 	req.dim = uint32(bs->dim);
 	req.k = uint32(bs->lists);
-	req.metric = kernels::Metric(bs->metric);
+	req.metric = bs->metric->metric;
 	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), bs->xfer[h]);
 	if (!bs->xfer[h]) {
 		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
@@ -835,7 +835,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	bs.heap = heap;
 	bs.index = index;
 	bs.info = info;
-	bs.metric = index_metric(index);
+	bs.metric = &index_metric(index);
 	check_column(index, &bs.dim);
 	const IvfOptions *opts = index_options(index);
 	bs.lists_requested = opts ? opts->lists : kDefaultLists;
@@ -877,7 +877,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.dimensions = uint32(bs.dim);
 	m.lists = uint32(bs.lists);
 	m.lists_requested = uint32(bs.lists_requested);
-	m.metric = uint16(bs.metric);
+	m.metric = uint16(bs.metric->metric);
 	m.stamp = new_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
@@ -930,7 +930,7 @@ void ivfbuildempty(Relation index)
 	m.lists = 1;
 	const IvfOptions *opts = index_options(index);
 	m.lists_requested = uint32(opts ? opts->lists : kDefaultLists);
-	m.metric = uint16(index_metric(index));
+	m.metric = uint16(index_metric(index).metric);
 	m.stamp = new_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;

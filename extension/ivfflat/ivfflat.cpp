@@ -413,7 +413,7 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	values[1] = Int32GetDatum(int32(meta.lists_requested));
 	values[2] = Int32GetDatum(std::min<int32>(effective_probes(index), int32(meta.lists)));
 	values[3] = Int32GetDatum(int32(meta.dimensions));
-	values[4] = CStringGetTextDatum(metric_name(Metric(meta.metric)));
+	values[4] = CStringGetTextDatum(meta_metric(index, meta).name);
 	values[5] = Int64GetDatum(total);
 	values[6] = Int64GetDatum(min_n);
 	values[7] = Float8GetDatum(mean);

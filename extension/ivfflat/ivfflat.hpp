@@ -11,6 +11,7 @@
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
 #include "extension/types/vector.hpp"
+#include "worker/kernels/metric.hpp"
 
 extern "C" {
 #include "access/amapi.h"
@@ -24,8 +25,10 @@ extern "C" {
 
 namespace ruvector::ivf {
 
-enum class Metric : uint16 { l2 = 1, ip = 2, cosine = 3, l1 = 4 };
-const char *metric_name(Metric m);
+// Metrics and their kernels come from the metric table; the meta page stores the Metric code
+// (l2 = 1, ip = 2, cosine = 3, l1 = 4, the values ruivfflat has always stored).
+using kernels::Metric;
+using kernels::MetricInfo;
 
 inline constexpr uint32 kMagic = 0x52564946;  // "RVIF"
 inline constexpr uint32 kLayoutVersion = 1;
@@ -46,7 +49,7 @@ struct IvfMetaPage {
 	uint32 dimensions;
 	uint32 lists;            // trained lists (fewer than requested when the table had little data)
 	uint32 lists_requested;  // the `lists` option at build time
-	uint16 metric;           // Metric
+	uint16 metric;           // Metric code
 	uint16 flags;
 	uint64 stamp;            // differs for every build: identifies this set of centroids
 	BlockNumber centroid_start;
@@ -128,22 +131,24 @@ Relation open_ivf_index_for_stats(Oid relid);
 void init_page(Page page, uint16 flags);
 Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);
 IvfMetaPage read_meta(Relation index);  // validated copy of the meta page
-Metric index_metric(Relation index);    // from the opclass support function
+// The metric table entry of an index: from its opclass support function, or from its meta page
+// (validated: an unknown code is a corrupted index). Element type float32: the vector type.
+const MetricInfo &index_metric(Relation index);
+const MetricInfo &meta_metric(Relation index, const IvfMetaPage &meta);
 int index_dimensions(Relation index);   // from the column's typmod (-1 when none)
 const IvfOptions *index_options(Relation index);
 
-// The query/stored form of a vector for this metric: cosine indexes store unit vectors.
-// Returns false for a cosine zero vector (not indexable).
-bool prepare_vector(Metric metric, const float *in, int dim, float *out);
-// The ordering distance the index uses (squared L2, negative inner product, L1).
-float order_distance(Metric metric, const float *a, const float *b, int dim);
+// The query/stored form of a vector for this metric: normalised where the metric says so
+// (cosine indexes store unit vectors). Returns false for a zero vector there (not indexable).
+// Distances between prepared vectors are the metric's order().
+bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out);
 
 // Centroids of an index: a backend-local copy, valid while the meta page's stamp matches.
 struct Centroids {
 	uint64 stamp;
 	uint32 lists;
 	uint32 dim;
-	Metric metric;
+	const MetricInfo *metric;
 	const float *data;  // lists * dim
 	const char *source; // where this backend got them: "local", "shared", "pages"
 };
@@ -173,7 +178,7 @@ IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys);
 void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 bool ivfgettuple(IndexScanDesc scan, ScanDirection dir);
 void ivfendscan(IndexScanDesc scan);
-// The ordering distance (order_distance) of the entry ivfgettuple returned last.
+// The ordering distance (the metric's order()) of the entry ivfgettuple returned last.
 float last_order_distance(IndexScanDesc scan);
 
 }  // namespace ruvector::ivf

@@ -73,7 +73,7 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	int dim = int(meta.dimensions);
 	if (v->dim != dim)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, v->dim)));
-	Metric metric = Metric(meta.metric);
+	const MetricInfo &metric = meta_metric(index, meta);
 	Size size = entry_size(dim);
 	char *item = static_cast<char *>(palloc(size));
 	float *x = reinterpret_cast<float *>(item + sizeof(IvfEntryHeader));

@@ -43,7 +43,7 @@ struct ScanState {
 	MemoryContext cxt;
 	bool started;
 	IvfMetaPage meta;
-	Metric metric;
+	const MetricInfo *metric;
 	int dim;
 	float *query;  // null for a NULL query value: every distance is 0
 	IterativeScan mode;
@@ -102,26 +102,18 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 	}
 	Size stride = MAXALIGN(entry_size(so->dim));
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
-	bool packed = stride % sizeof(float) == 0 && (so->metric == Metric::l2 || so->metric == Metric::ip ||
-												  so->metric == Metric::cosine);
+	bool packed = stride % sizeof(float) == 0;
 	for (int i = 0; packed && i < n; i++)
 		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i);
 	if (!packed) {
 		for (int i = 0; i < n; i++)
-			dist[i] = order_distance(so->metric, so->query, entry_vector(entries[i]), so->dim);
+			dist[i] = so->metric->order(kernels::as_row(so->query), kernels::as_row(entry_vector(entries[i])), Size(so->dim));
 		return n;
 	}
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
-	const auto &k = kernels::active_kernels();
 	const float *rows = entry_vector(entries[n - 1]);
-	if (so->metric == Metric::l2)
-		k.l2_squared_batch(so->query, rows, Size(n), Size(so->dim), stride / sizeof(float), tmp);
-	else {
-		k.inner_product_batch(so->query, rows, Size(n), Size(so->dim), stride / sizeof(float), tmp);
-		for (int i = 0; i < n; i++)
-			tmp[i] = -tmp[i];
-	}
+	so->metric->order_batch(kernels::as_row(so->query), kernels::as_row(rows), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
@@ -211,7 +203,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	if (!IsMVCCSnapshot(scan->xs_snapshot))
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("non-MVCC snapshots are not supported with ruivfflat")));
 	so->meta = read_meta(index);
-	so->metric = Metric(so->meta.metric);
+	so->metric = &meta_metric(index, so->meta);
 	so->dim = int(so->meta.dimensions);
 	int lists = int(so->meta.lists);
 	so->probes = std::clamp(effective_probes(index), 1, lists);
@@ -230,7 +222,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		if (q->dim != so->dim)
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %d and %d", so->dim, q->dim)));
 		so->query = static_cast<float *>(palloc(sizeof(float) * so->dim));
-		prepare_vector(so->metric, q->x, so->dim, so->query);
+		prepare_vector(*so->metric, q->x, so->dim, so->query);
 		if (lists == 1)
 			so->lists[0] = 0;
 		else

@@ -18,21 +18,6 @@ extern "C" {
 
 namespace ruvector::ivf {
 
-const char *metric_name(Metric m)
-{
-	switch (m) {
-	case Metric::l2:
-		return "l2";
-	case Metric::ip:
-		return "ip";
-	case Metric::cosine:
-		return "cosine";
-	case Metric::l1:
-		return "l1";
-	}
-	return "unknown";
-}
-
 void init_page(Page page, uint16 flags)
 {
 	PageInit(page, BLCKSZ, sizeof(IvfPageOpaque));
@@ -64,13 +49,29 @@ IvfMetaPage read_meta(Relation index)
 	return meta;
 }
 
-Metric index_metric(Relation index)
+namespace {
+
+const MetricInfo &metric_of_code(Relation index, int32 code, const char *from)
+{
+	const MetricInfo *m = kernels::find_metric_code(kernels::ElementType::float32, unsigned(code));
+	if (!m || code < 0)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+						errmsg("index \"%s\" has an unknown metric %d in its %s", RelationGetRelationName(index), code, from),
+						errhint("REINDEX it.")));
+	return *m;
+}
+
+}  // namespace
+
+const MetricInfo &index_metric(Relation index)
 {
 	FmgrInfo *proc = index_getprocinfo(index, 1, 1);
-	int32 m = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(nullptr)));
-	if (m < int32(Metric::l2) || m > int32(Metric::l1))
-		elog(ERROR, "ruivfflat support function returned an unknown metric %d", m);
-	return Metric(m);
+	return metric_of_code(index, DatumGetInt32(FunctionCall1(proc, PointerGetDatum(nullptr))), "support function");
+}
+
+const MetricInfo &meta_metric(Relation index, const IvfMetaPage &meta)
+{
+	return metric_of_code(index, meta.metric, "meta page");
 }
 
 int index_dimensions(Relation index)
@@ -83,40 +84,11 @@ const IvfOptions *index_options(Relation index)
 	return reinterpret_cast<const IvfOptions *>(index->rd_options);
 }
 
-bool prepare_vector(Metric metric, const float *in, int dim, float *out)
+bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out)
 {
-	if (metric != Metric::cosine) {
-		if (out != in)
-			memcpy(out, in, sizeof(float) * Size(dim));
-		return true;
-	}
-	double norm = 0;
-	for (int i = 0; i < dim; i++)
-		norm += double(in[i]) * in[i];
-	if (norm == 0) {
-		if (out != in)
-			memcpy(out, in, sizeof(float) * Size(dim));
-		return false;
-	}
-	double inv = 1.0 / std::sqrt(norm);
-	for (int i = 0; i < dim; i++)
-		out[i] = float(in[i] * inv);
-	return true;
-}
-
-float order_distance(Metric metric, const float *a, const float *b, int dim)
-{
-	const auto &k = kernels::active_kernels();
-	switch (metric) {
-	case Metric::l2:
-		return k.l2_squared(a, b, Size(dim));
-	case Metric::ip:
-	case Metric::cosine:
-		return -k.inner_product(a, b, Size(dim));
-	case Metric::l1:
-		return k.l1(a, b, Size(dim));
-	}
-	return 0;
+	if (out != in)
+		memcpy(out, in, sizeof(float) * Size(dim));
+	return !metric.normalise || metric.normalise_row(kernels::as_row(out), Size(dim));
 }
 
 /* Centroids */
@@ -153,7 +125,7 @@ void drop_local(LocalCentroids *e)
 	e->index = InvalidOid;
 }
 
-LocalCentroids *remember(Oid index, const IvfMetaPage &meta, float *data, const char *source)
+LocalCentroids *remember(Oid index, const MetricInfo &metric, const IvfMetaPage &meta, float *data, const char *source)
 {
 	LocalCentroids *e = find_local(index);
 	if (!e) {
@@ -165,7 +137,7 @@ LocalCentroids *remember(Oid index, const IvfMetaPage &meta, float *data, const 
 		drop_local(e);
 	}
 	e->index = index;
-	e->c = Centroids{meta.stamp, meta.lists, meta.dimensions, Metric(meta.metric), data, source};
+	e->c = Centroids{meta.stamp, meta.lists, meta.dimensions, &metric, data, source};
 	return e;
 }
 
@@ -231,6 +203,7 @@ void forget_centroids(Oid index_oid)
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 {
 	Oid oid = RelationGetRelid(index);
+	const MetricInfo &metric = meta_metric(index, meta);
 	if (LocalCentroids *e = find_local(oid); e && e->c.stamp == meta.stamp) {
 		e->c.source = "local";
 		return e->c;
@@ -250,7 +223,7 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 					float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, want - sizeof h));
 					memcpy(data, static_cast<char *>(blob) + sizeof h, want - sizeof h);
 					pfree(blob);
-					return remember(oid, meta, data, "shared")->c;
+					return remember(oid, metric, meta, data, "shared")->c;
 				}
 			}
 			if (blob)
@@ -258,7 +231,7 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 		}
 	}
 	float *data = read_centroid_pages(index, meta);
-	const Centroids &c = remember(oid, meta, data, "pages")->c;
+	const Centroids &c = remember(oid, metric, meta, data, "pages")->c;
 	publish_centroids(oid, meta.stamp, meta.lists, meta.dimensions, data);
 	return c;
 }
@@ -278,24 +251,10 @@ const char *centroid_cache_state(Relation index, const IvfMetaPage &meta)
 
 void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out)
 {
-	const auto &k = kernels::active_kernels();
 	float *d = static_cast<float *>(palloc(sizeof(float) * c.lists));
-	switch (c.metric) {
-	case Metric::l2:
-		k.l2_squared_batch(query, c.data, c.lists, c.dim, c.dim, d);
-		break;
-	case Metric::ip:
-	case Metric::cosine:
-		// Spherical centroids: the nearest list has the largest inner product.
-		k.inner_product_batch(query, c.data, c.lists, c.dim, c.dim, d);
-		for (uint32 i = 0; i < c.lists; i++)
-			d[i] = -d[i];
-		break;
-	case Metric::l1:
-		for (uint32 i = 0; i < c.lists; i++)
-			d[i] = k.l1(query, c.data + Size(i) * c.dim, c.dim);
-		break;
-	}
+	// For spherical (cosine, ip) centroids the nearest list has the largest inner product: the
+	// smallest order().
+	c.metric->order_batch(kernels::as_row(query), kernels::as_row(c.data), c.lists, c.dim, sizeof(float) * Size(c.dim), d);
 	count = std::min<int>(count, int(c.lists));
 	int32 *order = static_cast<int32 *>(palloc(sizeof(int32) * c.lists));
 	for (uint32 i = 0; i < c.lists; i++)
