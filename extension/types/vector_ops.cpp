@@ -2,6 +2,7 @@
 #include "extension/types/vector.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/metric.hpp"
 
 #include <algorithm>
 
@@ -31,6 +32,13 @@ VectorPair get_pair(FunctionCallInfo fcinfo)
 
 const k::DistanceKernels &kern() { return k::active_kernels(); }
 
+// The distance operators: the metric table's float32 entry.
+double operator_distance(FunctionCallInfo fcinfo, k::Metric m)
+{
+	auto [a, b] = get_pair(fcinfo);
+	return k::metric_info(k::ElementType::float32, m).distance(k::as_row(a->x), k::as_row(b->x), Size(a->dim));
+}
+
 // pgvector orders by element, then by dimension (like arrays).
 int vector_cmp_internal(const Vector *a, const Vector *b)
 {
@@ -53,11 +61,7 @@ int compare_args(FunctionCallInfo fcinfo)
 
 /* Distances */
 
-RV_FUNCTION(l2_distance)
-{
-	auto [a, b] = get_pair(fcinfo);
-	PG_RETURN_FLOAT8(std::sqrt(double(kern().l2_squared(a->x, b->x, a->dim))));
-}
+RV_FUNCTION(l2_distance) { PG_RETURN_FLOAT8(operator_distance(fcinfo, k::Metric::l2)); }
 
 RV_FUNCTION(vector_l2_squared_distance)
 {
@@ -71,17 +75,9 @@ RV_FUNCTION(inner_product)
 	PG_RETURN_FLOAT8(double(kern().inner_product(a->x, b->x, a->dim)));
 }
 
-RV_FUNCTION(vector_negative_inner_product)
-{
-	auto [a, b] = get_pair(fcinfo);
-	PG_RETURN_FLOAT8(-double(kern().inner_product(a->x, b->x, a->dim)));
-}
+RV_FUNCTION(vector_negative_inner_product) { PG_RETURN_FLOAT8(operator_distance(fcinfo, k::Metric::ip)); }
 
-RV_FUNCTION(cosine_distance)
-{
-	auto [a, b] = get_pair(fcinfo);
-	PG_RETURN_FLOAT8(k::cosine_distance({a->x, size_t(a->dim)}, {b->x, size_t(b->dim)}));
-}
+RV_FUNCTION(cosine_distance) { PG_RETURN_FLOAT8(operator_distance(fcinfo, k::Metric::cosine)); }
 
 // Angular distance on unit vectors, acos(dot)/pi: what spherical k-means uses (a true metric).
 RV_FUNCTION(vector_spherical_distance)
@@ -92,11 +88,7 @@ RV_FUNCTION(vector_spherical_distance)
 	PG_RETURN_FLOAT8(std::acos(dp) / M_PI);
 }
 
-RV_FUNCTION(l1_distance)
-{
-	auto [a, b] = get_pair(fcinfo);
-	PG_RETURN_FLOAT8(double(kern().l1(a->x, b->x, a->dim)));
-}
+RV_FUNCTION(l1_distance) { PG_RETURN_FLOAT8(operator_distance(fcinfo, k::Metric::l1)); }
 
 /* Element-wise arithmetic (overflow-checked like float4 arithmetic) */
 
