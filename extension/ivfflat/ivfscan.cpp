@@ -60,17 +60,17 @@ struct ScanState {
 	Candidate last;
 };
 
-// A cosine index holds unit vectors and ranks by their float dot product, while <=> computes
-// pgvector's formula on the raw vectors: the two can differ by rounding, enough to swap rows
-// whose distances nearly tie. So the scan hands the executor a lower bound of the operator's value
-// and asks it to recheck: its reorder queue then returns rows in exactly the operator's order
-// (as a sequential scan does). Both similarities are within about (dim + 2) units in the last
-// place of float of the exact one (unit vectors bound the dot product's error), so four times
-// (dim + 4) of them is a safe margin.
-inline double cosine_lower_bound(float order_distance, int dim)
+// An index that normalises its rows (cosine) ranks by its unit-vector copies, while <=> computes
+// pgvector's formula on the raw vectors: the two can differ by rounding, enough to swap rows whose
+// distances nearly tie. So the scan hands the executor a lower bound of the operator's value and
+// asks it to recheck: its reorder queue then returns rows in exactly the operator's order (as a
+// sequential scan does). Both similarities are within about (dim + 2) units in the last place of
+// float of the exact one (unit vectors bound the dot product's error), so four times (dim + 4) of
+// them is a safe margin.
+inline double operator_lower_bound(const MetricInfo *metric, float order_distance, int dim)
 {
 	constexpr double kFloatUnit = 1.0 / 16777216.0;  // 2^-24
-	return 1.0 + double(order_distance) - 4.0 * (dim + 4) * kFloatUnit;
+	return metric->from_order(order_distance) - 4.0 * (dim + 4) * kFloatUnit;
 }
 
 // Pull a whole page towards the cache while the previous one is being scanned: list pages sit at
@@ -286,9 +286,9 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_heaptid = c.tid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
-			if (so->metric == Metric::cosine && so->query && scan->numberOfOrderBys > 0) {
+			if (so->metric->normalise && so->query && scan->numberOfOrderBys > 0) {
 				scan->xs_recheckorderby = true;
-				scan->xs_orderbyvals[0] = Float8GetDatum(cosine_lower_bound(c.distance, so->dim));
+				scan->xs_orderbyvals[0] = Float8GetDatum(operator_lower_bound(so->metric, c.distance, so->dim));
 				scan->xs_orderbynulls[0] = false;
 			}
 			MemoryContextSwitchTo(old);
