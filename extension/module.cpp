@@ -1,4 +1,5 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
+#include "extension/client/worker_client.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -63,6 +64,7 @@ static void define_gucs()
 	DefineCustomIntVariable("ruvector.queue_size", "Size of each request and response queue per backend.",
 							nullptr, &rv_queue_size_kb, 64, 16, 64 * 1024, PGC_POSTMASTER, GUC_UNIT_KB, nullptr,
 							nullptr, nullptr);
+	define_worker_client_gucs();
 }
 
 static void register_worker()

@@ -61,6 +61,7 @@ void control_shmem_startup()
 			RvSlot *s = slot_at(i);
 			pg_atomic_init_u32(&s->state, uint32(SlotState::free));
 			pg_atomic_init_u32(&s->cancel, 0);
+			pg_atomic_init_u32(&s->drop_scratch, 0);
 			s->owner_procno = -1;
 		}
 	}

@@ -28,6 +28,9 @@ enum class SlotState : uint32 { free = 0, posted = 1, active = 2 };
 struct RvSlot {
 	pg_atomic_uint32 state;    // SlotState; FREE->POSTED by the owner, POSTED->ACTIVE->FREE by the worker
 	pg_atomic_uint32 cancel;   // set by the owner when it stops waiting
+	// Set by the owner when it no longer needs its scratch store entry (a statement ended, failed
+	// or the backend exits); the worker drops the entry once the slot is idle.
+	pg_atomic_uint32 drop_scratch;
 	int owner_procno;          // pgprocno of the backend that posted
 	uint64 request_id;
 	uint64 generation;         // worker generation the request was posted to

@@ -4,29 +4,20 @@ namespace ruvector::pg {
 
 void capture_current_exception(PendingError &pending) noexcept
 {
-	auto copy = [](char *dst, std::size_t cap, const char *src) { strlcpy(dst, src ? src : "", cap); };
+	auto copy = [](char *dst, std::size_t cap, const std::string &src) { strlcpy(dst, src.c_str(), cap); };
 	try {
 		throw;
 	} catch (const PgException &e) {
 		pending.edata = e.edata();
-	} catch (const Error &e) {
-		pending.sqlerrcode = e.sqlerrcode();
-		copy(pending.message, sizeof pending.message, e.what());
-		copy(pending.detail, sizeof pending.detail, e.detail().c_str());
-		copy(pending.hint, sizeof pending.hint, e.hint().c_str());
-	} catch (const std::bad_alloc &) {
-		pending.sqlerrcode = ERRCODE_OUT_OF_MEMORY;
-		copy(pending.message, sizeof pending.message, "out of memory");
-	} catch (const std::invalid_argument &e) {
-		pending.sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
-		copy(pending.message, sizeof pending.message, e.what());
-	} catch (const std::exception &e) {
-		pending.sqlerrcode = ERRCODE_INTERNAL_ERROR;
-		copy(pending.message, sizeof pending.message, e.what());
+		return;
 	} catch (...) {
-		pending.sqlerrcode = ERRCODE_INTERNAL_ERROR;
-		copy(pending.message, sizeof pending.message, "unknown C++ exception");
 	}
+	proto::ErrorPayload e = proto::describe_current_exception();
+	const char *s = e.sqlstate;
+	pending.sqlerrcode = MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+	copy(pending.message, sizeof pending.message, e.message);
+	copy(pending.detail, sizeof pending.detail, e.detail);
+	copy(pending.hint, sizeof pending.hint, e.hint);
 }
 
 void raise(const PendingError &pending)

@@ -17,6 +17,8 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+#include "shmem/codec/errors.hpp"
+
 #include <cstring>
 #include <exception>
 #include <new>
@@ -28,20 +30,17 @@ extern "C" {
 namespace ruvector::pg {
 
 // An error raised by ruvector's C++ code, with the SQLSTATE it should carry.
-class Error : public std::runtime_error {
+class Error : public proto::SqlStateError {
 public:
 	Error(int sqlerrcode, const std::string &message, std::string detail = {}, std::string hint = {})
-		: std::runtime_error(message), sqlerrcode_(sqlerrcode), detail_(std::move(detail)), hint_(std::move(hint))
+		: proto::SqlStateError(unpack_sql_state(sqlerrcode), message, std::move(detail), std::move(hint))
 	{
 	}
-	int sqlerrcode() const noexcept { return sqlerrcode_; }
-	const std::string &detail() const noexcept { return detail_; }
-	const std::string &hint() const noexcept { return hint_; }
-
-private:
-	int sqlerrcode_;
-	std::string detail_;
-	std::string hint_;
+	int sqlerrcode() const noexcept
+	{
+		const char *s = sqlstate();
+		return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+	}
 };
 
 // A PostgreSQL error caught by guard(), travelling through C++ frames to the boundary.
@@ -55,44 +54,42 @@ private:
 	ErrorData *edata_;  // palloc'd in the memory context that was current when guard() started
 };
 
-// Run PostgreSQL code from C++ that owns resources. fn must not throw C++ exceptions.
+// Run PostgreSQL code from C++ that owns resources. A C++ exception fn throws passes through
+// unchanged: it is caught inside the PG_TRY and rethrown after it, so it never unwinds a frame
+// that PG_TRY set up (which would leave PostgreSQL's error stack pointing at a dead frame).
 template <class Fn>
 auto guard(Fn &&fn) -> decltype(fn())
 {
 	using R = decltype(fn());
 	MemoryContext volatile ctx = CurrentMemoryContext;
 	ErrorData *volatile edata = nullptr;
-	if constexpr (std::is_void_v<R>) {
-		PG_TRY();
-		{
-			fn();
+	std::exception_ptr cxx;  // set only when fn returned by throwing, so no longjmp follows
+	using Slot = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
+	Slot result{};
+	PG_TRY();
+	{
+		try {
+			if constexpr (std::is_void_v<R>)
+				fn();
+			else
+				result.emplace(fn());
+		} catch (...) {
+			cxx = std::current_exception();
 		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(ctx);
-			edata = CopyErrorData();
-			FlushErrorState();
-		}
-		PG_END_TRY();
-		if (edata)
-			throw PgException(edata);
-	} else {
-		std::optional<R> result;
-		PG_TRY();
-		{
-			result.emplace(fn());
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(ctx);
-			edata = CopyErrorData();
-			FlushErrorState();
-		}
-		PG_END_TRY();
-		if (edata)
-			throw PgException(edata);
-		return std::move(*result);
 	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	if (edata)
+		throw PgException(edata);
+	if (cxx)
+		std::rethrow_exception(cxx);
+	if constexpr (!std::is_void_v<R>)
+		return std::move(*result);
 }
 
 // What an exception caught at the boundary turns into; plain storage so it outlives the catch.
@@ -122,7 +119,9 @@ inline Datum call_entry(Impl impl, FunctionCallInfo fcinfo)
 	raise(pending);
 }
 
-// Same for callbacks that are not fmgr functions (access method callbacks, hooks).
+// Same for callbacks that are not fmgr functions: access method callbacks, hooks, table scan
+// callbacks, and code that runs inside a PG_TRY (whose frame a C++ exception must not unwind).
+// The error is raised with ereport, so it longjmps from here like any PostgreSQL error.
 template <class Fn>
 inline auto call_boundary(Fn &&fn) -> decltype(fn())
 {

@@ -89,6 +89,26 @@ bool store_drop(const proto::StoreKey &key, void (*free_fn)(dsa_pointer, uint64)
 	return e != nullptr;
 }
 
+int store_drop_object(uint32 object, uint32 kind, void (*free_fn)(dsa_pointer, uint64))
+{
+	int dropped = 0;
+	for (;;) {
+		proto::StoreKey key;
+		bool found = false;
+		LWLockAcquire(rv_store->lock, LW_SHARED);
+		for (auto &e : rv_store->entries)
+			if (e.in_use && e.key.object == object && e.key.kind == kind) {
+				key = e.key;
+				found = true;
+				break;
+			}
+		LWLockRelease(rv_store->lock);
+		if (!found)
+			return dropped;
+		dropped += store_drop(key, free_fn);
+	}
+}
+
 dsa_area *backend_dsa_area()
 {
 	static dsa_area *area = nullptr;

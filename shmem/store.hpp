@@ -15,7 +15,11 @@ inline constexpr int kStoreCapacity = 4096;
 // What the store holds, by key.kind (and what key.object then names).
 inline constexpr uint32 kStoreKindCentroids = 1;  // a ruivfflat index's centroids (the index oid)
 inline constexpr uint32 kStoreKindGraph = 2;      // a named graph's CSR (its graph_id)
-inline constexpr uint32 kStoreKindScratch = 3;    // a graph build's vectors (the building backend's pid)
+// A backend's scratch entry: a statement's input that several of its requests share (the vectors
+// of a graph build), keyed by the backend's slot (object = slot index). It lives only as long as
+// the statement: the backend flags its slot (RvSlot::drop_scratch) on every exit path and the
+// worker drops it.
+inline constexpr uint32 kStoreKindScratch = 3;
 
 struct RvStoreEntry {
 	proto::StoreKey key;
@@ -43,6 +47,8 @@ void store_shmem_startup();
 uint64 store_publish(dsa_area *area, const proto::StoreKey &key, uint64 tag, dsa_pointer data, uint64 bytes,
                      void (*free_fn)(dsa_pointer, uint64));
 bool store_drop(const proto::StoreKey &key, void (*free_fn)(dsa_pointer, uint64));
+// Drop the entries of `kind` for `object` in every database; returns how many there were.
+int store_drop_object(uint32 object, uint32 kind, void (*free_fn)(dsa_pointer, uint64));
 
 // Backend side: this session's attachment to the worker's DSA area.
 dsa_area *backend_dsa_area();

@@ -1,5 +1,7 @@
 #include "worker/jobs.hpp"
 
+#include "shmem/codec/errors.hpp"
+
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
 #include "worker/kernels/knn.hpp"
@@ -66,28 +68,22 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 namespace {
 
 // What a NodeError means to the user: the node by its id, the layer by its number and type.
-proto::ErrorPayload node_error(const kernels::NodeError &e, const kernels::GnnModel &m, std::span<const std::int64_t> ids)
+proto::SqlStateError node_error(const kernels::NodeError &e, const kernels::GnnModel &m, std::span<const std::int64_t> ids)
 {
-	proto::ErrorPayload p;
 	const std::string node = e.node < ids.size() ? std::to_string(ids[e.node]) : "#" + std::to_string(e.node);
 	std::string layer = "layer " + std::to_string(e.layer);
 	if (e.layer < m.layers.size())
 		layer += std::string(" (") + kernels::layer_type_name(m.layers[e.layer].type) + ")";
-	if (e.kind == kernels::NodeError::Kind::overflow) {
-		std::memcpy(p.sqlstate, "22003", 5);
-		p.message = "value out of range: overflow";
-		p.detail = "The output of GNN " + layer + " for node " + node + " does not fit in real (float4).";
-		p.hint = "Scale the embeddings, edge weights or model weights down.";
-	} else {
-		std::memcpy(p.sqlstate, "22023", 5);
-		char deg[32];
-		std::snprintf(deg, sizeof deg, "%g", e.value);
-		p.message = "GCN normalisation needs a non-negative weighted in-degree";
-		p.detail = "Node " + node + " has weighted in-degree " + deg + " (the weights of its in-edges and its self-loop) in GNN " +
-		           layer + ".";
-		p.hint = "Use non-negative edge weights, or a GCN layer with \"normalize\": false.";
-	}
-	return p;
+	if (e.kind == kernels::NodeError::Kind::overflow)
+		return {"22003", "value out of range: overflow",
+				"The output of GNN " + layer + " for node " + node + " does not fit in real (float4).",
+				"Scale the embeddings, edge weights or model weights down."};
+	char deg[32];
+	std::snprintf(deg, sizeof deg, "%g", e.value);
+	return {"22023", "GCN normalisation needs a non-negative weighted in-degree",
+			"Node " + node + " has weighted in-degree " + deg + " (the weights of its in-edges and its self-loop) in GNN " +
+				layer + ".",
+			"Use non-negative edge weights, or a GCN layer with \"normalize\": false."};
 }
 
 }  // namespace
@@ -103,7 +99,7 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	try {
 		y = kernels::run_model(model, g.csr, g.x, g.dim, cancel);
 	} catch (const kernels::NodeError &e) {
-		throw JobError(node_error(e, model, g.ids));
+		throw node_error(e, model, g.ids);
 	}
 	proto::GnnForwardResult h;
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());

@@ -7,20 +7,11 @@
 #include "worker/kernels/cancel.hpp"
 
 #include <cstddef>
-#include <exception>
 #include <span>
-#include <utility>
 #include <vector>
 
 namespace ruvector::jobs {
 
-// A job's failure as the SQL error the client raises (SQLSTATE, message, detail, hint), for
-// failures the job can explain better than the exception's type can.
-struct JobError : std::exception {
-	proto::ErrorPayload error;
-	explicit JobError(proto::ErrorPayload e) : error(std::move(e)) {}
-	const char *what() const noexcept override { return error.message.c_str(); }
-};
 
 // Validates the request (throws std::invalid_argument with a user-facing message).
 void check_kmeans_request(const proto::KmeansRequest &req);
@@ -31,7 +22,7 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 void check_assign_request(const proto::AssignRequest &req);
 // GNN forward: decode the model, run it over the graph blob (read in place when it starts 8-byte
 // aligned, else from one aligned copy), answer GnnForwardResult + ids + rows. A kernels::NodeError
-// becomes a JobError naming the node by its id: 22003 for an overflow, 22023 for a negative GCN degree.
+// becomes a proto::SqlStateError naming the node by its id: 22003 for an overflow, 22023 for a negative GCN degree.
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model, std::span<const std::byte> graph,
                                        kernels::CancelToken cancel);
 

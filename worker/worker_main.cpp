@@ -11,6 +11,7 @@
 // every queue (so waiting backends see SHM_MQ_DETACHED at once) and marks the worker stopped.
 // The postmaster restarts it after bgw_restart_time. It never exits with status 0, which would
 // unregister it.
+#include "shmem/codec/errors.hpp"
 #include "shmem/codec/protocol.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -59,32 +60,12 @@ struct Job {
 	proto::ErrorPayload error;
 };
 
-// Map an exception on a TBB thread to the SQL error the client will see.
-void record_failure(Job &job)
+// Record the exception a job ended with (on its TBB thread), as the client will see it.
+void record_failure(Job &job) noexcept
 {
 	job.failed = true;
-	auto set = [&](const char *state, const char *msg) {
-		memcpy(job.error.sqlstate, state, 5);
-		job.error.message = msg;
-	};
-	try {
-		throw;
-	} catch (const jobs::JobError &e) {
-		job.error = e.error;
-	} catch (const kernels::Cancelled &) {
-		job.cancelled = true;
-		set("57014", "canceling statement due to user request");
-	} catch (const std::invalid_argument &e) {
-		set("22023", e.what());
-	} catch (const std::length_error &e) {
-		set("54000", e.what());  // a size guard (e.g. max_edges) was hit
-	} catch (const std::bad_alloc &) {
-		set("53200", "out of memory in the ruvector worker");
-	} catch (const std::exception &e) {
-		set("XX000", e.what());
-	} catch (...) {
-		set("XX000", "unknown error in the ruvector worker");
-	}
+	job.error = proto::describe_current_exception();
+	job.cancelled = memcmp(job.error.sqlstate, "57014", 5) == 0;
 }
 
 /* One backend's request, from claim to release. */
@@ -466,12 +447,24 @@ void release_session(int slot)
 	W->sessions[slot].reset();
 }
 
+// Drop the scratch entry of an idle slot whose owner released it. Idle: no job of the slot still
+// reads the entry. A release the owner flagged before posting its next request is seen here at
+// the latest when that request is claimed, so it never drops an entry that request publishes.
+void drop_released_scratch(int slot)
+{
+	RvSlot *rs = slot_at(slot);
+	if (pg_atomic_read_u32(&rs->drop_scratch) == 0 || pg_atomic_exchange_u32(&rs->drop_scratch, 0) == 0)
+		return;
+	store_drop_object(uint32(slot), kStoreKindScratch, account_free);
+}
+
 void claim_slot(int slot)
 {
 	RvSlot *rs = slot_at(slot);
 	uint32 expected = uint32(SlotState::posted);
 	if (!pg_atomic_compare_exchange_u32(&rs->state, &expected, uint32(SlotState::active)))
 		return;
+	drop_released_scratch(slot);
 	auto s = std::make_unique<Session>();
 	s->slot = slot;
 	s->rs = rs;
@@ -520,13 +513,10 @@ void poll_session(int slot)
 		}
 	} catch (const pg::PgException &e) {
 		const ErrorData *ed = e.edata();
-		fail_session(s, ed->sqlerrcode, ed->message ? ed->message : "error", ed->detail ? ed->detail : "");
-	} catch (const pg::Error &e) {
-		fail_session(s, e.sqlerrcode(), e.what(), e.detail(), e.hint());
-	} catch (const std::invalid_argument &e) {
-		fail_session(s, ERRCODE_INVALID_PARAMETER_VALUE, e.what());
-	} catch (const std::exception &e) {
-		fail_session(s, ERRCODE_PROTOCOL_VIOLATION, e.what());
+		fail_session(s, ed->sqlerrcode, ed->message ? ed->message : "error", ed->detail ? ed->detail : "",
+		             ed->hint ? ed->hint : "");
+	} catch (...) {
+		fail_session(s, proto::describe_current_exception());
 	}
 
 	if (!client_gone && s.phase == Session::Phase::sending) {
@@ -566,6 +556,9 @@ void poll_all()
 	for (int i = 0; i < rv_control->num_slots; i++)
 		if (W->sessions[i])
 			poll_session(i);
+	for (int i = 0; i < rv_control->num_slots; i++)
+		if (!W->sessions[i])
+			drop_released_scratch(i);
 }
 
 /* Start and stop */
@@ -650,18 +643,11 @@ void reset_slots()
 }  // namespace
 }  // namespace ruvector
 
-void ruvector_worker_main(Datum)
+namespace ruvector {
+namespace {
+
+[[noreturn]] void run_worker()
 {
-	using namespace ruvector;
-
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	// Connect to no database: visible in pg_stat_activity, terminable, reads no user table.
-	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
-
-	if (!rv_control)
-		ereport(FATAL, (errmsg("ruvector shared memory is not initialized")));
 	publish_state(WorkerState::starting);
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "ruvector worker", ALLOCSET_DEFAULT_SIZES);
 
@@ -697,4 +683,24 @@ void ruvector_worker_main(Datum)
 		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 W->eventfd, 1000L, PG_WAIT_EXTENSION);
 	}
+}
+
+}  // namespace
+}  // namespace ruvector
+
+void ruvector_worker_main(Datum)
+{
+	using namespace ruvector;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	// Connect to no database: visible in pg_stat_activity, terminable, reads no user table.
+	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+
+	if (!rv_control)
+		ereport(FATAL, (errmsg("ruvector shared memory is not initialized")));
+	// An exception that escapes the loop (memory short while failing a session) becomes an ERROR,
+	// which ends the worker like any error in a background worker: it restarts, the cluster does not.
+	pg::call_boundary([] { run_worker(); });
 }

@@ -1,4 +1,5 @@
 #include "extension/client/worker_client.hpp"
+#include "shmem/store.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -9,6 +10,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
@@ -23,6 +25,8 @@ struct ActiveRequest {
 	int slot;
 	uint64 generation;
 	uint64 request_id;
+	proto::MsgType type;
+	bool fault_done;     // ruvector.debug_fault has damaged a frame of this request
 	shm_mq_handle *out;  // request queue: we send
 	shm_mq_handle *in;   // response queue: we receive
 	uint32 seq;
@@ -32,6 +36,75 @@ struct ActiveRequest {
 
 ActiveRequest current;
 bool callbacks_registered = false;
+
+/* ruvector.debug_fault: for tests only (superusers), a reply that does not decode. */
+
+enum class Fault { none, corrupt_reply, truncated_reply };
+struct FaultSetting {
+	Fault fault;
+	int request;  // a proto::MsgType, or 0 for every request
+};
+FaultSetting debug_fault{Fault::none, 0};
+char *debug_fault_string = nullptr;
+
+bool check_debug_fault(char **value, void **extra, GucSource)
+{
+	FaultSetting f{Fault::none, 0};
+	const char *v = *value ? *value : "";
+	const char *colon = strchr(v, ':');
+	std::string_view fault(v, colon ? size_t(colon - v) : strlen(v));
+	if (fault == "corrupt_reply")
+		f.fault = Fault::corrupt_reply;
+	else if (fault == "truncated_reply")
+		f.fault = Fault::truncated_reply;
+	else if (!fault.empty()) {
+		GUC_check_errdetail("The fault must be corrupt_reply or truncated_reply.");
+		return false;
+	}
+	if (colon) {
+		std::string_view request(colon + 1);
+		f.request = -1;
+		for (int t = 1; t <= int(proto::MsgType::graph_build); t++)
+			if (request == proto::request_name(proto::MsgType(t)))
+				f.request = t;
+		if (f.request < 0) {
+			GUC_check_errdetail("Unknown request kind \"%s\".", colon + 1);
+			return false;
+		}
+	}
+	auto *e = static_cast<FaultSetting *>(malloc(sizeof(FaultSetting)));
+	if (!e)
+		return false;
+	*e = f;
+	*extra = e;
+	return true;
+}
+
+void assign_debug_fault(const char *, void *extra) { debug_fault = *static_cast<FaultSetting *>(extra); }
+
+// The reply frame as ruvector.debug_fault damages it: the first frame of each matching request.
+std::span<const std::byte> inject_fault(std::span<const std::byte> frame)
+{
+	if (debug_fault.fault == Fault::none || current.fault_done ||
+		(debug_fault.request != 0 && debug_fault.request != int(current.type)) || frame.size() < sizeof(proto::Header))
+		return frame;
+	current.fault_done = true;
+	auto *copy = static_cast<std::byte *>(palloc(frame.size() + 8));
+	memcpy(copy, frame.data(), frame.size());
+	proto::Header h;
+	memcpy(&h, copy, sizeof h);
+	if (debug_fault.fault == Fault::corrupt_reply) {
+		h.magic_version ^= 0xFF;  // a header from another protocol
+		memcpy(copy, &h, sizeof h);
+		return {copy, frame.size()};
+	}
+	// An error frame whose payload stops inside the SQLSTATE: it cannot be decoded.
+	h.type = uint16(proto::MsgType::error);
+	h.len = 3;
+	memcpy(copy, &h, sizeof h);
+	memcpy(copy + sizeof h, "XX0", 3);
+	return {copy, sizeof h + 3};
+}
 
 RvSlot *my_slot() { return slot_at(current.slot); }
 
@@ -53,19 +126,41 @@ void abandon_request()
 	current.out = current.in = nullptr;
 }
 
+// This backend's scratch entry may exist: it is released on every way out of the statement.
+bool scratch_held = false;
+
+void release_scratch()
+{
+	if (!scratch_held)
+		return;
+	scratch_held = false;
+	pg_atomic_write_u32(&slot_at(MyBackendId - 1)->drop_scratch, 1);
+	pg_memory_barrier();
+	if (rv_control->worker_procno >= 0)
+		SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
+}
+
 void on_xact(XactEvent event, void *)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
 		abandon_request();
+		release_scratch();
+	}
 }
 
 void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		abandon_request();
+		release_scratch();
+	}
 }
 
-void on_backend_exit(int, Datum) { abandon_request(); }
+void on_backend_exit(int, Datum)
+{
+	abandon_request();
+	release_scratch();
+}
 
 void register_callbacks()
 {
@@ -208,6 +303,15 @@ void send_frame(proto::MsgType type, std::span<const std::byte> payload, bool fl
 
 }  // namespace
 
+void define_worker_client_gucs()
+{
+	DefineCustomStringVariable("ruvector.debug_fault", "Damages replies from the ruvector worker (for tests only).",
+							   "corrupt_reply or truncated_reply, optionally followed by :request_kind (such as "
+							   ":kmeans); the first reply frame of each such request is damaged.",
+							   &debug_fault_string, "", PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   check_debug_fault, assign_debug_fault, nullptr);
+}
+
 void require_worker_support()
 {
 	if (!rv_control)
@@ -239,6 +343,8 @@ void worker_request_begin(proto::MsgType type, std::span<const std::byte> payloa
 	current.generation = generation;
 	current.request_id = pg_atomic_fetch_add_u64(&rv_control->next_request_id, 1);
 	current.seq = 0;
+	current.type = type;
+	current.fault_done = false;
 	current.polled = false;
 	current.active = true;
 	rs->owner_procno = MyProc->pgprocno;
@@ -345,7 +451,8 @@ proto::MsgType worker_request_receive(std::span<const std::byte> *payload)
 		void *data;
 		shm_mq_result r = shm_mq_receive(current.in, &n, &data, true);
 		if (r == SHM_MQ_SUCCESS) {
-			proto::Header h = proto::parse_frame({static_cast<const std::byte *>(data), n}, payload);
+			auto frame = inject_fault({static_cast<const std::byte *>(data), n});
+			proto::Header h = proto::parse_frame(frame, payload);
 			auto type = proto::MsgType(h.type);
 			if (type == proto::MsgType::error)
 				raise_worker_error(*payload);
@@ -390,6 +497,16 @@ void worker_request_finish()
 }
 
 void worker_request_abandon() { abandon_request(); }
+
+proto::StoreKey worker_scratch_key()
+{
+	require_worker_support();
+	register_callbacks();
+	scratch_held = true;
+	return proto::StoreKey{MyDatabaseId, uint32(MyBackendId - 1), kStoreKindScratch};
+}
+
+void worker_scratch_release() { release_scratch(); }
 
 bool worker_ready() { return rv_control && worker_state() == WorkerState::ready; }
 

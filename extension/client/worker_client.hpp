@@ -13,6 +13,9 @@
 
 namespace ruvector {
 
+// ruvector.debug_fault (superuser only): makes replies fail to decode, to test the error paths.
+void define_worker_client_gucs();
+
 // Raise a clear error unless ruvector was loaded through shared_preload_libraries.
 void require_worker_support();
 
@@ -70,12 +73,19 @@ void worker_request_finish();
 // such as cache publication). Transaction abort does this by itself.
 void worker_request_abandon();
 
+// This backend's scratch entry in the shared store (shmem/store.hpp): put a statement's shared
+// input under this key. The worker drops it after worker_scratch_release(), which an error, a
+// cancel, a subtransaction abort and the backend's exit (FATAL, pg_terminate_backend) also do.
+proto::StoreKey worker_scratch_key();
+void worker_scratch_release();
+
 // Whether the worker is up right now (no waiting): best-effort callers skip it otherwise.
 bool worker_ready();
 
 // Run a request that only warms a cache: skipped when the worker is not ready, and any error
 // except a query cancel is logged at DEBUG1 and swallowed. fn keeps only trivially destructible
-// locals (it may longjmp).
+// locals (it may longjmp); a C++ exception it throws (a reply that does not decode) is turned
+// into a PostgreSQL error inside the PG_TRY, never unwound through it.
 template <class Fn>
 void worker_best_effort(Fn &&fn)
 {
@@ -84,7 +94,7 @@ void worker_best_effort(Fn &&fn)
 	MemoryContext cxt = CurrentMemoryContext;
 	PG_TRY();
 	{
-		fn();
+		pg::call_boundary(fn);
 	}
 	PG_CATCH();
 	{

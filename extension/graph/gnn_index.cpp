@@ -184,7 +184,8 @@ IndexBuildResult *gnn_build(Relation heap, Relation index, IndexInfo *info)
 	ivf_build_hook = &hook;
 	PG_TRY();
 	{
-		result = ivfbuild(heap, index, info);
+		// A C++ exception must not unwind this PG_TRY's frame: it becomes an ERROR here.
+		result = pg::call_boundary([&] { return ivfbuild(heap, index, info); });
 	}
 	PG_FINALLY();
 	{

@@ -137,7 +137,7 @@ void setup(Builder &b, FunctionCallInfo fcinfo, const char *what)
 		for (int64 i = 0; i < b.nodes.n; i++)
 			b.metric->normalise_row(kernels::as_row(b.nodes.x + Size(i) * b.nodes.dim), Size(b.nodes.dim));
 	// The vectors go to the shared store once; every block request refers to them.
-	b.key = proto::StoreKey{MyDatabaseId, uint32(MyProcPid), kStoreKindScratch};
+	b.key = worker_scratch_key();  // released by finish(), or by the error, cancel or exit
 	b.tag = uint64(GetCurrentTimestamp()) | 1;
 	Size bytes = Size(b.nodes.n) * b.nodes.dim * sizeof(float);
 	proto::StorePut put{b.key, bytes, b.tag};
@@ -186,6 +186,7 @@ void finish(Builder &b)
 		}
 		worker_request_finish();
 	});
+	worker_scratch_release();  // in case the drop above failed
 }
 
 // A valid ruivfflat index on the column with the metric's opclass, or nullptr.

@@ -199,9 +199,8 @@ bool keep_row(BuildState *bs, ItemPointer tid, const float *row)
 	return true;
 }
 
-void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
+void sample_row(BuildState *bs, ItemPointer tid, Datum *values, bool *isnull)
 {
-	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
 	// While there is room, the vector goes straight into the next kept row (one copy, not two).
 	float *row = bs->rows && bs->row_count < bs->row_capacity
@@ -229,6 +228,12 @@ void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 		}
 	}
 	MemoryContextReset(bs->tmp_cxt);
+}
+
+// Called by table_index_build_scan from PostgreSQL code: no C++ exception may unwind through it.
+void sample_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
+{
+	pg::call_boundary([&] { sample_row(static_cast<BuildState *>(state), tid, values, isnull); });
 }
 
 void sample_rows(BuildState *bs)
@@ -504,9 +509,8 @@ void flush_batch(BuildState *bs)
 	bs->batch_count = 0;
 }
 
-void assign_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
+void assign_row(BuildState *bs, ItemPointer tid, Datum *values, bool *isnull)
 {
-	auto *bs = static_cast<BuildState *>(state);
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
 	bool keep = row_vector(bs, tid, values[0], isnull[0], bs->batch + bs->batch_count * bs->dim);
 	MemoryContextSwitchTo(old);
@@ -516,6 +520,12 @@ void assign_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 	bs->batch_tids[bs->batch_count++] = *tid;
 	if (bs->batch_count == bs->batch_capacity)
 		flush_batch(bs);
+}
+
+// Called by table_index_build_scan: flushing a batch talks to the worker, whose reply may not decode.
+void assign_callback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
+{
+	pg::call_boundary([&] { assign_row(static_cast<BuildState *>(state), tid, values, isnull); });
 }
 
 void assign_rows(BuildState *bs)

@@ -310,10 +310,8 @@ namespace {
 object_access_hook_type prev_object_access_hook = nullptr;
 
 // A dropped index's centroids leave the shared store with it (a rolled-back DROP just reloads).
-void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg)
+void forget_dropped_index(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, class_id, object_id, sub_id, arg);
 	if (access != OAT_DROP || class_id != RelationRelationId || sub_id != 0)
 		return;
 	if (get_rel_relkind(object_id) != RELKIND_INDEX)
@@ -326,6 +324,13 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
 	const char *amname = get_am_name(am);
 	if (amname && (strcmp(amname, "ruivfflat") == 0 || strcmp(amname, "ivfflat") == 0 || strcmp(amname, "ruvector_gnn") == 0))
 		forget_centroids(object_id);
+}
+
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, class_id, object_id, sub_id, arg);
+	pg::call_boundary([&] { forget_dropped_index(access, class_id, object_id, sub_id); });
 }
 
 }  // namespace

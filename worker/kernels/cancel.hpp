@@ -2,15 +2,15 @@
 // sets it when the client cancels or disconnects; kernels poll it between blocks of work (every
 // few milliseconds at most) and unwind by throwing Cancelled, which the job wrapper catches.
 #pragma once
-#include "shmem/codec/pg_free.hpp"
+#include "shmem/codec/errors.hpp"
 
 #include <atomic>
-#include <exception>
 
 namespace ruvector::kernels {
 
-struct Cancelled : std::exception {
-	const char *what() const noexcept override { return "canceling statement due to user request"; }
+// Raised in the client as a query cancel (57014), like PostgreSQL's own.
+struct Cancelled : proto::SqlStateError {
+	Cancelled() : proto::SqlStateError("57014", "canceling statement due to user request") {}
 };
 
 class CancelToken {
