@@ -4,7 +4,9 @@
 // never a hang. The slot is released on every exit path: normal end, ERROR (transaction or
 // subtransaction abort callback) and FATAL/terminate (before_shmem_exit).
 //
-// These functions ereport; callers keep only trivially destructible locals around them.
+// These functions ereport; callers keep only trivially destructible locals around them. A reply
+// that does not decode throws proto::ProtocolError (08P01), so a caller that PostgreSQL calls
+// (a callback, a body inside PG_TRY) catches at its boundary with pg::call_boundary.
 #pragma once
 #include "shmem/codec/protocol.hpp"
 #include "shmem/control.hpp"
