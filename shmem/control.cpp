@@ -62,6 +62,9 @@ void control_shmem_startup()
 			pg_atomic_init_u32(&s->state, uint32(SlotState::free));
 			pg_atomic_init_u32(&s->cancel, 0);
 			pg_atomic_init_u32(&s->drop_scratch, 0);
+			pg_atomic_init_u32(&s->drop_pending, 0);
+			SpinLockInit(&s->drop_lock);
+			s->drop_count = 0;
 			s->owner_procno = -1;
 		}
 	}

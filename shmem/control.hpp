@@ -13,6 +13,7 @@ extern "C" {
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "storage/shm_mq.h"
 #include "storage/dsm.h"
 #include "utils/dsa.h"
@@ -31,6 +32,12 @@ struct RvSlot {
 	// Set by the owner when it no longer needs its scratch store entry (a statement ended, failed
 	// or the backend exits); the worker drops the entry once the slot is idle.
 	pg_atomic_uint32 drop_scratch;
+	// Store entries of objects that a transaction of the owner created and then rolled back (the
+	// centroids of an index whose CREATE INDEX aborted): the worker drops them like the scratch.
+	pg_atomic_uint32 drop_pending;  // drop_keys has keys
+	slock_t drop_lock;              // guards drop_count and drop_keys
+	int drop_count;
+	proto::StoreKey drop_keys[16];
 	int owner_procno;          // pgprocno of the backend that posted
 	uint64 request_id;
 	uint64 generation;         // worker generation the request was posted to

@@ -453,9 +453,19 @@ void release_session(int slot)
 void drop_released_scratch(int slot)
 {
 	RvSlot *rs = slot_at(slot);
-	if (pg_atomic_read_u32(&rs->drop_scratch) == 0 || pg_atomic_exchange_u32(&rs->drop_scratch, 0) == 0)
-		return;
-	store_drop_object(uint32(slot), kStoreKindScratch, account_free);
+	if (pg_atomic_read_u32(&rs->drop_scratch) != 0 && pg_atomic_exchange_u32(&rs->drop_scratch, 0) != 0)
+		store_drop_object(uint32(slot), kStoreKindScratch, account_free);
+	// Entries of objects whose creating transaction aborted.
+	if (pg_atomic_read_u32(&rs->drop_pending) != 0 && pg_atomic_exchange_u32(&rs->drop_pending, 0) != 0) {
+		proto::StoreKey keys[lengthof(rs->drop_keys)];
+		SpinLockAcquire(&rs->drop_lock);
+		int n = rs->drop_count;
+		memcpy(keys, rs->drop_keys, sizeof(proto::StoreKey) * n);
+		rs->drop_count = 0;
+		SpinLockRelease(&rs->drop_lock);
+		for (int i = 0; i < n; i++)
+			store_drop(keys[i], account_free);
+	}
 }
 
 void claim_slot(int slot)

@@ -140,19 +140,62 @@ void release_scratch()
 		SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
 }
 
+// Store entries to drop if the (sub)transaction that published them aborts.
+struct AbortDrop {
+	proto::StoreKey key;
+	SubTransactionId subid;
+};
+constexpr int kMaxAbortDrops = 64;
+AbortDrop abort_drops[kMaxAbortDrops];
+int abort_drop_count = 0;
+
+// Hand the entries of subtransaction `subid` and its children (all of them when subid is
+// invalid) to the worker to drop. Only shared memory is written: this runs during abort.
+void drop_on_abort(SubTransactionId subid)
+{
+	RvSlot *rs = slot_at(MyBackendId - 1);
+	int kept = 0;
+	bool queued = false;
+	SpinLockAcquire(&rs->drop_lock);
+	for (int i = 0; i < abort_drop_count; i++) {
+		const AbortDrop &d = abort_drops[i];
+		if (subid != InvalidSubTransactionId && d.subid < subid)
+			abort_drops[kept++] = d;
+		else if (rs->drop_count < int(lengthof(rs->drop_keys))) {
+			rs->drop_keys[rs->drop_count++] = d.key;
+			queued = true;
+		}
+	}
+	SpinLockRelease(&rs->drop_lock);
+	abort_drop_count = kept;
+	if (queued) {
+		pg_atomic_write_u32(&rs->drop_pending, 1);
+		pg_memory_barrier();
+		if (rv_control->worker_procno >= 0)
+			SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
+	}
+}
+
 void on_xact(XactEvent event, void *)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
 		abandon_request();
 		release_scratch();
-	}
+		drop_on_abort(InvalidSubTransactionId);
+	} else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+		abort_drop_count = 0;
 }
 
-void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		abandon_request();
 		release_scratch();
+		drop_on_abort(sub);
+	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+		for (int i = 0; i < abort_drop_count; i++)
+			if (abort_drops[i].subid >= sub)
+				abort_drops[i].subid = parent;  // now the parent's, to drop if it aborts
 	}
 }
 
@@ -507,6 +550,18 @@ proto::StoreKey worker_scratch_key()
 }
 
 void worker_scratch_release() { release_scratch(); }
+
+void worker_store_drop_on_abort(const proto::StoreKey &key)
+{
+	if (!rv_control)
+		return;
+	register_callbacks();
+	for (int i = 0; i < abort_drop_count; i++)
+		if (abort_drops[i].key == key)
+			return;
+	if (abort_drop_count < kMaxAbortDrops)  // beyond, the entry stays until a restart (a cache)
+		abort_drops[abort_drop_count++] = AbortDrop{key, GetCurrentSubTransactionId()};
+}
 
 bool worker_ready() { return rv_control && worker_state() == WorkerState::ready; }
 

@@ -81,6 +81,10 @@ void worker_request_abandon();
 proto::StoreKey worker_scratch_key();
 void worker_scratch_release();
 
+// The shared store entry `key` belongs to an object the current transaction created (a new
+// index's centroids): the worker drops it if that (sub)transaction aborts.
+void worker_store_drop_on_abort(const proto::StoreKey &key);
+
 // Whether the worker is up right now (no waiting): best-effort callers skip it otherwise.
 bool worker_ready();
 

@@ -911,7 +911,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 		 secs(t4, t5), synced ? "at once: a checkpoint began during the build" : "left to the next checkpoint");
 
 	// Warm the shared cache so the first scans need not read the centroid pages.
-	publish_centroids(RelationGetRelid(index), m.stamp, m.lists, m.dimensions, bs.centroids);
+	publish_centroids(index, m.stamp, m.lists, m.dimensions, bs.centroids);
 
 	MemoryContextSwitchTo(old);
 	IndexBuildResult *result = static_cast<IndexBuildResult *>(palloc(sizeof(IndexBuildResult)));

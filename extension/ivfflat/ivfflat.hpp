@@ -154,7 +154,7 @@ struct Centroids {
 };
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta);
 // Publish centroids to the worker's shared store (best effort: skipped when the worker is down).
-void publish_centroids(Oid index_oid, uint64 stamp, uint32 lists, uint32 dim, const float *data);
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data);
 // Forget cached centroids of an index (backend-local and shared), e.g. when it is dropped.
 void forget_centroids(Oid index_oid);
 const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);

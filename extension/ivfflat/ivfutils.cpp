@@ -165,8 +165,12 @@ float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
 
 }  // namespace
 
-void publish_centroids(Oid index_oid, uint64 stamp, uint32 lists, uint32 dim, const float *data)
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data)
 {
+	Oid index_oid = RelationGetRelid(index);
+	// An index this transaction created: its entry goes if the transaction rolls back.
+	if (index->rd_createSubid != InvalidSubTransactionId)
+		worker_store_drop_on_abort(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids});
 	worker_best_effort([&] {
 		Size bytes = sizeof(CentroidBlobHeader) + Size(lists) * dim * sizeof(float);
 		proto::StorePut put{proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, bytes, stamp};
@@ -232,7 +236,7 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 	}
 	float *data = read_centroid_pages(index, meta);
 	const Centroids &c = remember(oid, metric, meta, data, "pages")->c;
-	publish_centroids(oid, meta.stamp, meta.lists, meta.dimensions, data);
+	publish_centroids(index, meta.stamp, meta.lists, meta.dimensions, data);
 	return c;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A failed graph build leaves nothing in the worker's shared store: its vectors (a scratch entry)
-# are released on an error, a cancel (statement_timeout), an error trapped in a subtransaction and
-# when the building backend is terminated, so later large requests still fit under a small
+# A failed request leaves nothing in the worker's shared store. A graph build's vectors (a scratch
+# entry) are released on an error, a cancel (statement_timeout), an error trapped in a
+# subtransaction and when the building backend is terminated; the centroids a CREATE INDEX
+# published go when its (sub)transaction rolls back. Later large requests still fit under a small
 # ruvector.shared_memory_limit. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
@@ -52,10 +53,50 @@ psql -X -q -At -c "SELECT ruvector_build_knn_graph('t', 'v', 't_knn_term', 10)" 
 bg=$!
 for _ in $(seq 1 300); do [ "$(scratch)" = 1 ] && break; sleep 0.1; done
 is "$(scratch)" 1 "a running build holds its vectors in the store"
-pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%t_knn_term%' AND pid <> pg_backend_pid() LIMIT 1")
+for _ in $(seq 1 100); do
+	pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%t_knn_term%' AND pid <> pg_backend_pid() LIMIT 1")
+	[ -n "$pid" ] && break
+	sleep 0.1
+done
 is "$(q "SELECT pg_terminate_backend($pid)")" t "the building backend is terminated"
 wait $bg
 wait_released; ok $? "its vectors are released when the backend exits"
+
+# --- the centroids a rolled-back CREATE INDEX published (the build warms the shared cache)
+q "CREATE TABLE s AS SELECT id, v FROM t WHERE id <= 2000"
+cents() { q "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 1"; }
+wait_no_centroids() {
+	for _ in $(seq 1 100); do
+		[ "$(cents)" = 0 ] && [ "$(used)" = "$base" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+inside=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "BEGIN" -c "CREATE INDEX s_rb ON s USING ruivfflat (v) WITH (lists = 8)" \
+	-c "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 1" -c "ROLLBACK" 2>&1)
+is "$inside" 1 "a CREATE INDEX publishes its centroids inside its transaction"
+wait_no_centroids; ok $? "a ROLLBACK drops them (entries: $(cents))"
+psql -X -q -At -v ON_ERROR_STOP=1 -c "BEGIN" -c "SAVEPOINT a" -c "CREATE INDEX s_sp ON s USING ruivfflat (v) WITH (lists = 8)" \
+	-c "ROLLBACK TO a" -c "COMMIT" >/dev/null 2>&1
+wait_no_centroids; ok $? "so does ROLLBACK TO SAVEPOINT"
+psql -X -q -At -v ON_ERROR_STOP=1 -c "BEGIN" -c "SAVEPOINT a" -c "CREATE INDEX s_ok ON s USING ruivfflat (v) WITH (lists = 8)" \
+	-c "RELEASE a" -c "COMMIT" >/dev/null 2>&1
+sleep 0.5
+is "$(q "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 1 AND object = 's_ok'::regclass")" 1 "a committed one keeps them"
+is "$(q "SELECT centroid_cache FROM ruvector_ivfflat_stats('s_ok')")" shared "and scans use them"
+q "DROP INDEX s_ok"
+wait_no_centroids; ok $? "DROP INDEX drops them"
+psql -X -q -At -c "BEGIN" -c "CREATE INDEX s_term ON s USING ruivfflat (v) WITH (lists = 8)" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+bg=$!
+for _ in $(seq 1 300); do [ "$(cents)" = 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do
+	pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1")
+	[ -n "$pid" ] && break
+	sleep 0.1
+done
+is "$(q "SELECT pg_terminate_backend($pid)")" t "a backend terminated inside the CREATE INDEX transaction"
+wait $bg
+wait_no_centroids; ok $? "leaves no centroids behind"
 
 # --- nothing is running and nothing leaked: a 10 MB request fits under the 32 MB limit
 is "$(q "SELECT in_flight FROM ruvector_worker_status()")" 0 "nothing is running"
