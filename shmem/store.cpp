@@ -136,6 +136,19 @@ uint64 store_current_version(const proto::StoreKey &key, uint64 *tag)
 	return version;
 }
 
+int store_keys_of_database(Oid database, proto::StoreKey *keys, int max)
+{
+	if (!rv_store)
+		return 0;
+	int n = 0;
+	LWLockAcquire(rv_store->lock, LW_SHARED);
+	for (auto &e : rv_store->entries)
+		if (e.in_use && e.key.database == database && n < max)
+			keys[n++] = e.key;
+	LWLockRelease(rv_store->lock);
+	return n;
+}
+
 void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, uint64 *bytes)
 {
 	dsa_area *area = backend_dsa_area();

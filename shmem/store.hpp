@@ -54,6 +54,8 @@ int store_drop_object(uint32 object, uint32 kind, void (*free_fn)(dsa_pointer, u
 dsa_area *backend_dsa_area();
 // The current version of `key`, or 0 when absent. Cheap: one shared lock.
 uint64 store_current_version(const proto::StoreKey &key, uint64 *tag = nullptr);
+// The keys of `database`'s entries (at most max) into keys; returns how many.
+int store_keys_of_database(Oid database, proto::StoreKey *keys, int max);
 // A palloc'd copy of the current blob, or nullptr. *version / *tag / *bytes describe it.
 void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, uint64 *bytes);
 // A palloc'd copy of the first `want` bytes of the current blob (e.g. a header), or nullptr.

@@ -551,6 +551,25 @@ proto::StoreKey worker_scratch_key()
 
 void worker_scratch_release() { release_scratch(); }
 
+void worker_store_forget_database(Oid database)
+{
+	if (!rv_control)
+		return;
+	auto *keys = static_cast<proto::StoreKey *>(palloc(sizeof(proto::StoreKey) * kStoreCapacity));
+	int n = store_keys_of_database(database, keys, kStoreCapacity);
+	for (int i = 0; i < n; i++) {
+		proto::StoreKey key = keys[i];
+		worker_best_effort([&] {
+			worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
+			std::span<const std::byte> payload;
+			while (worker_request_receive(&payload) != proto::MsgType::end) {
+			}
+			worker_request_finish();
+		});
+	}
+	pfree(keys);
+}
+
 void worker_store_drop_on_abort(const proto::StoreKey &key)
 {
 	if (!rv_control)

@@ -85,6 +85,9 @@ void worker_scratch_release();
 // index's centroids): the worker drops it if that (sub)transaction aborts.
 void worker_store_drop_on_abort(const proto::StoreKey &key);
 
+// DROP DATABASE: drop that database's shared store entries (best effort; they are caches).
+void worker_store_forget_database(Oid database);
+
 // Whether the worker is up right now (no waiting): best-effort callers skip it otherwise.
 bool worker_ready();
 

@@ -1,11 +1,13 @@
 // ruivfflat: the handler, options, settings, cost estimate and statistics.
 #include "extension/ivfflat/ivfflat.hpp"
+#include "extension/client/worker_client.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/relation.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "commands/defrem.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
@@ -309,9 +311,14 @@ namespace {
 
 object_access_hook_type prev_object_access_hook = nullptr;
 
-// A dropped index's centroids leave the shared store with it (a rolled-back DROP just reloads).
+// A dropped index's centroids leave the shared store with it (a rolled-back DROP just reloads),
+// and a dropped database's entries with the database.
 void forget_dropped_index(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id)
 {
+	if (access == OAT_DROP && class_id == DatabaseRelationId) {
+		worker_store_forget_database(object_id);  // DROP DATABASE fires no hook for its indexes
+		return;
+	}
 	if (access != OAT_DROP || class_id != RelationRelationId || sub_id != 0)
 		return;
 	if (get_rel_relkind(object_id) != RELKIND_INDEX)

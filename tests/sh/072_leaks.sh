@@ -98,6 +98,17 @@ is "$(q "SELECT pg_terminate_backend($pid)")" t "a backend terminated inside the
 wait $bg
 wait_no_centroids; ok $? "leaves no centroids behind"
 
+# --- DROP DATABASE takes its entries along (no hook fires for the indexes inside it)
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ruvector_leaks_b" -c "CREATE DATABASE ruvector_leaks_b" >/dev/null 2>&1
+PGDATABASE=ruvector_leaks_b q "CREATE EXTENSION ruvector"
+PGDATABASE=ruvector_leaks_b q "CREATE TABLE s (id int, v vector(3))"
+PGDATABASE=ruvector_leaks_b q "INSERT INTO s SELECT i, ARRAY[i % 7, i % 5, i % 3]::real[]::vector(3) FROM generate_series(1, 500) i"
+PGDATABASE=ruvector_leaks_b q "CREATE INDEX ON s USING ruivfflat (v) WITH (lists = 4)"
+PGDATABASE=ruvector_leaks_b q "SELECT ruvector_store_put(12345, 7, 1, decode(repeat('ab', 100000), 'hex'))" >/dev/null
+[ "$(used)" -gt "$base" ]; ok $? "another database's index and entry use shared memory ($(used) bytes)"
+psql -X -q -d postgres -c "DROP DATABASE ruvector_leaks_b" >/dev/null 2>&1
+wait_released; ok $? "dropping that database releases them (bytes in use: $(used), before: $base)"
+
 # --- nothing is running and nothing leaked: a 10 MB request fits under the 32 MB limit
 is "$(q "SELECT in_flight FROM ruvector_worker_status()")" 0 "nothing is running"
 is "$(q "SELECT sum(size) FROM ruvector_kmeans('t', 'v', 4, 2)")" 20000 "a 10 MB k-means request succeeds under the 32 MB limit"
