@@ -153,6 +153,8 @@ int abort_drop_count = 0;
 // invalid) to the worker to drop. Only shared memory is written: this runs during abort.
 void drop_on_abort(SubTransactionId subid)
 {
+	if (abort_drop_count == 0)
+		return;
 	RvSlot *rs = slot_at(MyBackendId - 1);
 	int kept = 0;
 	bool queued = false;

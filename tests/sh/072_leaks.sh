@@ -37,6 +37,12 @@ wait_released; ok $? "its vectors leave the shared store too"
 for i in 1 2 3; do sqlstate_of "SELECT ruvector_build_knn_graph('t', 'v', 'nosuchschema.x', 1)" >/dev/null; done
 wait_released; ok $? "three more failed builds leave nothing behind"
 
+# --- a block reply that does not decode (ruvector.debug_fault): a clean 08P01, and the same release
+is "$(sqlstate_of "SET ruvector.debug_fault = 'corrupt_reply:graph_build'; SELECT ruvector_build_knn_graph('t', 'v', 't_knn_bad', 1)")" 08P01 "a corrupt k-NN block reply is a protocol violation"
+wait_released; ok $? "and the build's vectors are released"
+is "$(sqlstate_of "SET ruvector.debug_fault = 'truncated_reply:graph_build'; SELECT ruvector_build_eps_graph('t', 'v', 't_eps_bad', 0.1)")" 08P01 "an epsilon block reply that fails decoding too"
+wait_released; ok $? "and the build's vectors are released"
+
 # --- an error trapped in a subtransaction: the session goes on, the vectors do not stay
 out=$(psql -X -q -At -v ON_ERROR_STOP=1 \
 	-c "DO \$\$ BEGIN PERFORM ruvector_build_knn_graph('t', 'v', 'nosuchschema.x', 1); EXCEPTION WHEN invalid_schema_name THEN NULL; END \$\$" \
