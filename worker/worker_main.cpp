@@ -447,10 +447,11 @@ void release_session(int slot)
 	W->sessions[slot].reset();
 }
 
-// Drop the scratch entry of an idle slot whose owner released it. Idle: no job of the slot still
-// reads the entry. A release the owner flagged before posting its next request is seen here at
-// the latest when that request is claimed, so it never drops an entry that request publishes.
-void drop_released_scratch(int slot)
+// Drop the entries an idle slot's owner released (its scratch entry, the entries of objects its
+// aborted transactions created). Idle: no job of the slot still reads them. A release the owner
+// flagged before posting its next request is seen here at the latest when that request is
+// claimed, so it never drops an entry that request publishes.
+void drop_released_entries(int slot)
 {
 	RvSlot *rs = slot_at(slot);
 	if (pg_atomic_read_u32(&rs->drop_scratch) != 0 && pg_atomic_exchange_u32(&rs->drop_scratch, 0) != 0)
@@ -474,7 +475,7 @@ void claim_slot(int slot)
 	uint32 expected = uint32(SlotState::posted);
 	if (!pg_atomic_compare_exchange_u32(&rs->state, &expected, uint32(SlotState::active)))
 		return;
-	drop_released_scratch(slot);
+	drop_released_entries(slot);
 	auto s = std::make_unique<Session>();
 	s->slot = slot;
 	s->rs = rs;
@@ -568,7 +569,7 @@ void poll_all()
 			poll_session(i);
 	for (int i = 0; i < rv_control->num_slots; i++)
 		if (!W->sessions[i])
-			drop_released_scratch(i);
+			drop_released_entries(i);
 }
 
 /* Start and stop */
