@@ -111,9 +111,7 @@ const DistanceKernels &active_kernels() noexcept
 	return best;
 }
 
-namespace {
-
-double clamped_cosine_distance(double dot, double norm_product)
+double cosine_distance_from_parts(double dot, double norm_product) noexcept
 {
 	// sqrt(a * b) rather than sqrt(a) * sqrt(b), as pgvector does.
 	double similarity = dot / std::sqrt(norm_product);
@@ -124,13 +122,11 @@ double clamped_cosine_distance(double dot, double norm_product)
 	return 1 - similarity;  // NaN for a zero vector: comparisons with NaN are false
 }
 
-}  // namespace
-
 double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept
 {
 	CosineParts p = active_kernels().cosine_parts(a.data(), b.data(), a.size());
 	if (std::isfinite(p.dot) && std::isfinite(p.norm_a) && std::isfinite(p.norm_b) && p.norm_a > 0 && p.norm_b > 0)
-		return clamped_cosine_distance(double(p.dot), double(p.norm_a) * double(p.norm_b));
+		return cosine_distance_from_parts(double(p.dot), double(p.norm_a) * double(p.norm_b));
 
 	// The float sums overflowed (components beyond ~1e19) or underflowed to zero (below ~1e-19),
 	// where pgvector answers NaN. In double they cannot, so every nonzero finite pair has a
@@ -141,7 +137,7 @@ double cosine_distance(std::span<const float> a, std::span<const float> b) noexc
 		norm_a += double(a[i]) * double(a[i]);
 		norm_b += double(b[i]) * double(b[i]);
 	}
-	return clamped_cosine_distance(dot, norm_a * norm_b);
+	return cosine_distance_from_parts(dot, norm_a * norm_b);
 }
 
 }  // namespace ruvector::kernels

@@ -25,7 +25,8 @@ const char *skip_space(const char *p)
 
 }  // namespace
 
-VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::size_t max_dim)
+VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::size_t max_dim,
+                                   bool (*overflows)(float))
 {
 	VectorTextResult r;
 	const char *p = skip_space(text);
@@ -49,7 +50,7 @@ VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::
 		float v = std::strtof(p, &end);
 		if (end == p)
 			return {VectorTextError::syntax, r.dim, {}};
-		if (errno == ERANGE && std::isinf(v))
+		if ((errno == ERANGE && std::isinf(v)) || (overflows && overflows(v)))
 			return {VectorTextError::out_of_range, r.dim, std::string_view(p, std::size_t(end - p))};
 		if (std::isnan(v))
 			return {VectorTextError::nan, r.dim, {}};

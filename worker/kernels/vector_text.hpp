@@ -30,8 +30,11 @@ struct VectorTextResult {
 };
 
 // Parse `text` (NUL-terminated) into `out`, which must hold max_dim floats. Checks happen in
-// pgvector's order, so the same input fails with the same error.
-VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::size_t max_dim = kVectorMaxDim);
+// pgvector's order, so the same input fails with the same error. `overflows`, when given, says
+// which finite floats the element type cannot hold (halfvec: |x| >= 65520): those are
+// out_of_range too, at the same point of the checks.
+VectorTextResult parse_vector_text(const char *text, std::span<float> out, std::size_t max_dim = kVectorMaxDim,
+                                   bool (*overflows)(float) = nullptr);
 
 // Shortest text that reads back as the same float, in PostgreSQL's float4out style (NaN,
 // Infinity and -Infinity for non-finite values, which only a damaged vector can hold):

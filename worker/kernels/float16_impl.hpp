@@ -1,0 +1,108 @@
+// Half kernel bodies, written once over an xsimd architecture and a way to load halves as a float
+// batch, instantiated in float16_{avx2,avx512}.cpp (compiled with -mf16c plus the ISA's flags).
+// Same structure and ODR rules as distance_impl.hpp: everything is a member of a per-Arch template.
+#pragma once
+#include "worker/kernels/float16.hpp"
+
+#include <immintrin.h>
+#include <xsimd/xsimd.hpp>
+
+namespace ruvector::kernels::simd {
+
+// Cvt provides: W (lanes), load(const half *) -> batch<float, Arch>, store(half *, batch).
+template <class Arch, class Cvt>
+struct HalfKernelsImpl {
+	using batch = xsimd::batch<float, Arch>;
+	static constexpr std::size_t W = batch::size;
+
+	static void to_float(const half *in, float *out, std::size_t n)
+	{
+		std::size_t i = 0;
+		for (; i + W <= n; i += W)
+			Cvt::load(in + i).store_unaligned(out + i);
+		for (; i < n; i++)
+			out[i] = half_to_float(in[i]);
+	}
+
+	static void from_float(const float *in, half *out, std::size_t n)
+	{
+		std::size_t i = 0;
+		for (; i + W <= n; i += W)
+			Cvt::store(out + i, batch::load_unaligned(in + i));
+		for (; i < n; i++)
+			out[i] = float_to_half(in[i]);
+	}
+
+	// Four accumulators, as the float kernels (FMA latency); the tail in float, in order.
+	template <class Step>
+	static float reduce4(const half *a, const half *b, std::size_t n, Step step, std::size_t &i)
+	{
+		batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
+		i = 0;
+		for (; i + 4 * W <= n; i += 4 * W) {
+			s0 = step(Cvt::load(a + i), Cvt::load(b + i), s0);
+			s1 = step(Cvt::load(a + i + W), Cvt::load(b + i + W), s1);
+			s2 = step(Cvt::load(a + i + 2 * W), Cvt::load(b + i + 2 * W), s2);
+			s3 = step(Cvt::load(a + i + 3 * W), Cvt::load(b + i + 3 * W), s3);
+		}
+		for (; i + W <= n; i += W)
+			s0 = step(Cvt::load(a + i), Cvt::load(b + i), s0);
+		return xsimd::hadd((s0 + s1) + (s2 + s3));
+	}
+
+	static float l2_squared(const half *a, const half *b, std::size_t n)
+	{
+		std::size_t i;
+		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x - y, x - y, acc); }, i);
+		for (; i < n; i++) {
+			float d = half_to_float(a[i]) - half_to_float(b[i]);
+			s += d * d;
+		}
+		return s;
+	}
+
+	static float inner_product(const half *a, const half *b, std::size_t n)
+	{
+		std::size_t i;
+		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x, y, acc); }, i);
+		for (; i < n; i++)
+			s += half_to_float(a[i]) * half_to_float(b[i]);
+		return s;
+	}
+
+	static float l1(const half *a, const half *b, std::size_t n)
+	{
+		std::size_t i;
+		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return acc + xsimd::abs(x - y); }, i);
+		for (; i < n; i++)
+			s += std::fabs(half_to_float(a[i]) - half_to_float(b[i]));
+		return s;
+	}
+
+	static CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
+	{
+		batch d(0.0f), na(0.0f), nb(0.0f);
+		std::size_t i = 0;
+		for (; i + W <= n; i += W) {
+			batch x = Cvt::load(a + i), y = Cvt::load(b + i);
+			d = xsimd::fma(x, y, d);
+			na = xsimd::fma(x, x, na);
+			nb = xsimd::fma(y, y, nb);
+		}
+		CosineParts p{xsimd::hadd(d), xsimd::hadd(na), xsimd::hadd(nb)};
+		for (; i < n; i++) {
+			float x = half_to_float(a[i]), y = half_to_float(b[i]);
+			p.dot += x * y;
+			p.norm_a += x * x;
+			p.norm_b += y * y;
+		}
+		return p;
+	}
+
+	static HalfKernels table(Isa isa)
+	{
+		return {isa, to_float, from_float, l2_squared, inner_product, l1, cosine_parts};
+	}
+};
+
+}  // namespace ruvector::kernels::simd
