@@ -1,6 +1,7 @@
-// avg(vector) support functions. The state is pgvector's: float8[] = {count, sum_1, ..., sum_dim},
-// so partial aggregates combine across parallel workers.
-#include "extension/types/vector.hpp"
+// avg(vector) and avg(halfvec) support functions. The state is pgvector's: float8[] = {count,
+// sum_1, ..., sum_dim}, so partial aggregates combine across parallel workers (both types share
+// vector_combine, as in pgvector).
+#include "extension/types/halfvec.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -17,9 +18,9 @@ float8 *check_state_array(ArrayType *state, const char *caller)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: expected state array", caller),
-						errdetail("The state of avg(vector) is a one-dimensional double precision array "
-								  "{count, sum_1, ..., sum_n} without nulls."),
-						errhint("Call avg(vector) rather than its support functions.")));
+						errdetail("The state of avg(vector) and avg(halfvec) is a one-dimensional double "
+								  "precision array {count, sum_1, ..., sum_n} without nulls."),
+						errhint("Call avg() rather than its support functions.")));
 	// A state holds no more dimensions than a vector can (pgvector's limit, checked where it errs).
 	if (ARR_DIMS(state)[0] - 1 > kVectorMaxDim)
 		check_dim(ARR_DIMS(state)[0] - 1);
@@ -39,13 +40,11 @@ Datum make_state(float8 n, const float8 *sums, int dim)
 	return PointerGetDatum(result);
 }
 
-}  // namespace
-
-RV_FUNCTION(vector_accum)
+// The state plus one value whose element i `at(v, i)` reads as float.
+template <class V, class At>
+Datum accumulate(ArrayType *state, const V *v, At at, const char *caller)
 {
-	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
-	Vector *v = RV_GETARG_VECTOR(1);
-	float8 *values = check_state_array(state, "vector_accum");
+	float8 *values = check_state_array(state, caller);
 	int dim = state_dims(state);
 	bool first = dim == 0;
 
@@ -56,11 +55,24 @@ RV_FUNCTION(vector_accum)
 
 	float8 *sums = static_cast<float8 *>(palloc(sizeof(float8) * dim));
 	for (int i = 0; i < dim; i++) {
-		sums[i] = first ? double(v->x[i]) : values[i + 1] + double(v->x[i]);
+		sums[i] = first ? double(at(v, i)) : values[i + 1] + double(at(v, i));
 		if (std::isinf(sums[i]))
 			float_overflow_error();
 	}
-	PG_RETURN_DATUM(make_state(values[0] + 1.0, sums, dim));
+	return make_state(values[0] + 1.0, sums, dim);
+}
+
+}  // namespace
+
+RV_FUNCTION(vector_accum)
+{
+	PG_RETURN_DATUM(accumulate(PG_GETARG_ARRAYTYPE_P(0), RV_GETARG_VECTOR(1),
+	                           [](const Vector *v, int i) { return v->x[i]; }, "vector_accum"));
+}
+
+RV_FUNCTION(halfvec_accum)
+{
+	PG_RETURN_DATUM(accumulate(PG_GETARG_ARRAYTYPE_P(0), RV_GETARG_HALFVEC(1), half_element, "halfvec_accum"));
 }
 
 RV_FUNCTION(vector_combine)
@@ -105,6 +117,25 @@ RV_FUNCTION(vector_avg)
 	for (int i = 0; i < dim; i++) {
 		r->x[i] = float(values[i + 1] / n);
 		check_element(r->x[i]);
+	}
+	PG_RETURN_POINTER(r);
+}
+
+RV_FUNCTION(halfvec_avg)
+{
+	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
+	float8 *values = check_state_array(state, "halfvec_avg");
+	float8 n = values[0];
+
+	if (n == 0.0)
+		PG_RETURN_NULL();
+
+	int dim = state_dims(state);
+	check_dim(dim, "halfvec");
+	HalfVector *r = new_halfvec(dim);
+	for (int i = 0; i < dim; i++) {
+		r->x[i] = float_to_half_checked(float(values[i + 1] / n));
+		check_half_element(r->x[i]);
 	}
 	PG_RETURN_POINTER(r);
 }

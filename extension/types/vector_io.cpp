@@ -70,9 +70,8 @@ RV_FUNCTION(vector_out)
 	PG_RETURN_CSTRING(buf);
 }
 
-RV_FUNCTION(vector_typmod_in)
+int32 ruvector::dims_typmod_in(ArrayType *ta, const char *type)
 {
-	ArrayType *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int n;
 	int32 *tl = ArrayGetIntegerTypmods(ta, &n);
 
@@ -80,11 +79,16 @@ RV_FUNCTION(vector_typmod_in)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid type modifier")));
 	if (*tl < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("dimensions for type vector must be at least 1")));
+						errmsg("dimensions for type %s must be at least 1", type)));
 	if (*tl > kVectorMaxDim)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("dimensions for type vector cannot exceed %d", kVectorMaxDim)));
-	PG_RETURN_INT32(*tl);
+						errmsg("dimensions for type %s cannot exceed %d", type, kVectorMaxDim)));
+	return *tl;
+}
+
+RV_FUNCTION(vector_typmod_in)
+{
+	PG_RETURN_INT32(dims_typmod_in(PG_GETARG_ARRAYTYPE_P(0), "vector"));
 }
 
 // Binary: int16 dim, int16 unused, then dim float4, network byte order (pgvector's wire format).
@@ -129,11 +133,8 @@ RV_FUNCTION(vector)
 	PG_RETURN_POINTER(v);
 }
 
-// integer[], real[], double precision[], numeric[] -> vector
-RV_FUNCTION(array_to_vector)
+float *ruvector::array_to_floats(ArrayType *array, int32 typmod, int *n, const char *type)
 {
-	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32 typmod = PG_GETARG_INT32(1);
 	Oid elemtype = ARR_ELEMTYPE(array);
 	int16 typlen;
 	bool typbyval;
@@ -148,30 +149,42 @@ RV_FUNCTION(array_to_vector)
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, nullptr, &nelems);
-	check_dim(nelems);
+	check_dim(nelems, type);
 	check_expected_dim(typmod, nelems);
 
-	Vector *result = new_vector(nelems);
+	float *out = static_cast<float *>(palloc(sizeof(float) * nelems));
 	for (int i = 0; i < nelems; i++) {
 		switch (elemtype) {
 		case INT4OID:
-			result->x[i] = float(DatumGetInt32(elems[i]));
+			out[i] = float(DatumGetInt32(elems[i]));
 			break;
 		case FLOAT8OID:
-			result->x[i] = float(DatumGetFloat8(elems[i]));
+			out[i] = float(DatumGetFloat8(elems[i]));
 			break;
 		case FLOAT4OID:
-			result->x[i] = DatumGetFloat4(elems[i]);
+			out[i] = DatumGetFloat4(elems[i]);
 			break;
 		case NUMERICOID:
-			result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
+			out[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
 			break;
 		default:
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
 		}
 	}
 	pfree(elems);
-	for (int i = 0; i < nelems; i++)
+	*n = nelems;
+	return out;
+}
+
+// integer[], real[], double precision[], numeric[] -> vector
+RV_FUNCTION(array_to_vector)
+{
+	int n;
+	float *values = array_to_floats(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_INT32(1), &n, "vector");
+	Vector *result = new_vector(n);
+	memcpy(result->x, values, sizeof(float) * n);
+	pfree(values);
+	for (int i = 0; i < n; i++)
 		check_element(result->x[i]);
 	PG_RETURN_POINTER(result);
 }

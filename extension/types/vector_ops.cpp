@@ -7,9 +7,7 @@
 #include <algorithm>
 
 extern "C" {
-#include "common/hashfn.h"
 #include "utils/float.h"
-#include "utils/varbit.h"
 }
 
 using namespace ruvector;
@@ -39,22 +37,11 @@ double operator_distance(FunctionCallInfo fcinfo, k::Metric m)
 	return k::metric_info(k::ElementType::float32, m).distance(k::as_row(a->x), k::as_row(b->x), Size(a->dim));
 }
 
-// pgvector orders by element, then by dimension (like arrays).
-int vector_cmp_internal(const Vector *a, const Vector *b)
-{
-	int dim = std::min(a->dim, b->dim);
-	for (int i = 0; i < dim; i++) {
-		if (a->x[i] < b->x[i])
-			return -1;
-		if (a->x[i] > b->x[i])
-			return 1;
-	}
-	return (a->dim > b->dim) - (a->dim < b->dim);
-}
+float element(const Vector *v, int i) { return v->x[i]; }
 
 int compare_args(FunctionCallInfo fcinfo)
 {
-	return vector_cmp_internal(RV_GETARG_VECTOR(0), RV_GETARG_VECTOR(1));
+	return compare_elements(RV_GETARG_VECTOR(0), RV_GETARG_VECTOR(1), element);
 }
 
 }  // namespace
@@ -152,27 +139,14 @@ RV_FUNCTION(vector_ge) { PG_RETURN_BOOL(compare_args(fcinfo) >= 0); }
 RV_FUNCTION(vector_gt) { PG_RETURN_BOOL(compare_args(fcinfo) > 0); }
 RV_FUNCTION(vector_cmp) { PG_RETURN_INT32(compare_args(fcinfo)); }
 
-// Equal vectors must hash equally: -0 equals 0, so both hash as +0.
-static uint64 vector_hash_internal(const Vector *v, uint64 seed)
-{
-	uint64 h = hash_bytes_uint32_extended(uint32(v->dim), seed);
-	for (int i = 0; i < v->dim; i++) {
-		float f = v->x[i] == 0.0f ? 0.0f : v->x[i];
-		uint32 bits;
-		memcpy(&bits, &f, sizeof bits);
-		h = hash_combine64(h, hash_bytes_uint32_extended(bits, seed));
-	}
-	return h;
-}
-
 RV_FUNCTION(vector_hash)
 {
-	PG_RETURN_INT32(int32(uint32(vector_hash_internal(RV_GETARG_VECTOR(0), 0))));
+	PG_RETURN_INT32(int32(uint32(hash_elements(RV_GETARG_VECTOR(0), 0, element))));
 }
 
 RV_FUNCTION(vector_hash_extended)
 {
-	PG_RETURN_INT64(int64(vector_hash_internal(RV_GETARG_VECTOR(0), uint64(PG_GETARG_INT64(1)))));
+	PG_RETURN_INT64(int64(hash_elements(RV_GETARG_VECTOR(0), uint64(PG_GETARG_INT64(1)), element)));
 }
 
 /* Utilities */
@@ -211,41 +185,17 @@ RV_FUNCTION(l2_normalize)
 	PG_RETURN_POINTER(r);
 }
 
-// 1-based and clamped like substring(); an empty result is an error.
 RV_FUNCTION(subvector)
 {
 	Vector *a = RV_GETARG_VECTOR(0);
-	int32 start = PG_GETARG_INT32(1);
-	int32 count = PG_GETARG_INT32(2);
-	int32 end;
-
-	if (count < 1)
-		check_dim(0);
-	// start + count > dim, written so it cannot overflow (dim and count are positive).
-	if (start > a->dim - count)
-		end = a->dim + 1;
-	else
-		end = start + count;
-	if (start < 1)
-		start = 1;
-	else if (start > a->dim)
-		check_dim(0);
-
-	int dim = end - start;
-	check_dim(dim);
+	int first;
+	int dim = subvector_range(a->dim, PG_GETARG_INT32(1), PG_GETARG_INT32(2), &first, "vector");
 	Vector *r = new_vector(dim);
-	memcpy(r->x, a->x + (start - 1), sizeof(float) * dim);
+	memcpy(r->x, a->x + first, sizeof(float) * dim);
 	PG_RETURN_POINTER(r);
 }
 
-// One bit per element: 1 where the element is positive.
 RV_FUNCTION(binary_quantize)
 {
-	Vector *a = RV_GETARG_VECTOR(0);
-	VarBit *r = static_cast<VarBit *>(palloc0(VARBITTOTALLEN(a->dim)));
-	SET_VARSIZE(r, VARBITTOTALLEN(a->dim));
-	VARBITLEN(r) = a->dim;
-	for (int i = 0; i < a->dim; i++)
-		VARBITS(r)[i / 8] |= bits8((a->x[i] > 0) << (7 - (i % 8)));
-	PG_RETURN_VARBIT_P(r);
+	PG_RETURN_VARBIT_P(quantize_elements(RV_GETARG_VECTOR(0), element));
 }
