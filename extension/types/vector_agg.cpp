@@ -14,7 +14,7 @@ using namespace ruvector;
 namespace {
 
 // pgvector's check, with an errcode: these are callable from SQL with any array.
-float8 *check_state_array(ArrayType *state, const char *caller)
+float8 *check_state_array(ArrayType *state, const char *caller, const char *type)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: expected state array", caller),
@@ -23,7 +23,7 @@ float8 *check_state_array(ArrayType *state, const char *caller)
 						errhint("Call avg() rather than its support functions.")));
 	// A state holds no more dimensions than a vector can (pgvector's limit, checked where it errs).
 	if (ARR_DIMS(state)[0] - 1 > kVectorMaxDim)
-		check_dim(ARR_DIMS(state)[0] - 1);
+		check_dim(ARR_DIMS(state)[0] - 1, type);
 	return reinterpret_cast<float8 *>(ARR_DATA_PTR(state));
 }
 
@@ -42,9 +42,9 @@ Datum make_state(float8 n, const float8 *sums, int dim)
 
 // The state plus one value whose element i `at(v, i)` reads as float.
 template <class V, class At>
-Datum accumulate(ArrayType *state, const V *v, At at, const char *caller)
+Datum accumulate(ArrayType *state, const V *v, At at, const char *caller, const char *type)
 {
-	float8 *values = check_state_array(state, caller);
+	float8 *values = check_state_array(state, caller, type);
 	int dim = state_dims(state);
 	bool first = dim == 0;
 
@@ -67,20 +67,20 @@ Datum accumulate(ArrayType *state, const V *v, At at, const char *caller)
 RV_FUNCTION(vector_accum)
 {
 	PG_RETURN_DATUM(accumulate(PG_GETARG_ARRAYTYPE_P(0), RV_GETARG_VECTOR(1),
-	                           [](const Vector *v, int i) { return v->x[i]; }, "vector_accum"));
+	                           [](const Vector *v, int i) { return v->x[i]; }, "vector_accum", "vector"));
 }
 
 RV_FUNCTION(halfvec_accum)
 {
-	PG_RETURN_DATUM(accumulate(PG_GETARG_ARRAYTYPE_P(0), RV_GETARG_HALFVEC(1), half_element, "halfvec_accum"));
+	PG_RETURN_DATUM(accumulate(PG_GETARG_ARRAYTYPE_P(0), RV_GETARG_HALFVEC(1), half_element, "halfvec_accum", "halfvec"));
 }
 
 RV_FUNCTION(vector_combine)
 {
 	ArrayType *state1 = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType *state2 = PG_GETARG_ARRAYTYPE_P(1);
-	float8 *values1 = check_state_array(state1, "vector_combine");
-	float8 *values2 = check_state_array(state2, "vector_combine");
+	float8 *values1 = check_state_array(state1, "vector_combine", "vector");
+	float8 *values2 = check_state_array(state2, "vector_combine", "vector");
 	float8 n1 = values1[0];
 	float8 n2 = values2[0];
 
@@ -104,7 +104,7 @@ RV_FUNCTION(vector_combine)
 RV_FUNCTION(vector_avg)
 {
 	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
-	float8 *values = check_state_array(state, "vector_avg");
+	float8 *values = check_state_array(state, "vector_avg", "vector");
 	float8 n = values[0];
 
 	// SQL defines the average of no rows as NULL.
@@ -124,7 +124,7 @@ RV_FUNCTION(vector_avg)
 RV_FUNCTION(halfvec_avg)
 {
 	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
-	float8 *values = check_state_array(state, "halfvec_avg");
+	float8 *values = check_state_array(state, "halfvec_avg", "halfvec");
 	float8 n = values[0];
 
 	if (n == 0.0)
