@@ -2,6 +2,7 @@
 // against the reference for all 65536 halves and millions of floats (ties, subnormals, overflow,
 // NaN), and every half distance kernel against the scalar one.
 #include "worker/kernels/float16.hpp"
+#include "worker/kernels/vector_text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -186,4 +187,19 @@ TEST(Float16Dispatch, ActiveTableIsTheBestSupported)
 	EXPECT_DOUBLE_EQ(half_cosine_distance(a.data(), b.data(), 2), 0.0);
 	std::vector<half> z{0, 0};
 	EXPECT_TRUE(std::isnan(half_cosine_distance(a.data(), z.data(), 2)));  // pgvector: NaN
+}
+
+// halfvec text input: the element type's range check sits where float4's does (pgvector's order:
+// after the syntax of the number, before NaN/Infinity and the separator), and names the token.
+TEST(Float16Text, OverflowIsOutOfRangeWithItsToken)
+{
+	std::vector<float> buf(kVectorMaxDim);
+	auto parse = [&](const char *text) { return parse_vector_text(text, buf, kVectorMaxDim, overflows_half); };
+	VectorTextResult r = parse("[1, -65520 ,2]");
+	EXPECT_EQ(r.error, VectorTextError::out_of_range);
+	EXPECT_EQ(r.token, "-65520");
+	EXPECT_EQ(parse("[65519.99,1e-30]").error, VectorTextError::none);  // rounds to 65504 and 0
+	EXPECT_EQ(parse("[1e5 x").error, VectorTextError::out_of_range);    // before the syntax error after it
+	EXPECT_EQ(parse("[Infinity]").error, VectorTextError::infinite);   // infinity is not "out of range"
+	EXPECT_EQ(parse_vector_text("[1e5]", buf).error, VectorTextError::none);  // vector: no hook, in range
 }
