@@ -33,7 +33,7 @@ SELECT throws_ok($$SELECT '[3e38,1]'::vector + '[3e38,1]'$$, '22003', 'value out
 SELECT throws_ok($$SELECT '[-3e38,1]'::vector - '[3e38,1]'$$, '22003', 'value out of range: overflow', '- overflows');
 SELECT throws_ok($$SELECT '[3e38,1]'::vector * '[2,1]'$$, '22003', 'value out of range: overflow', '* overflows');
 SELECT throws_ok($$SELECT '[1e-30,1]'::vector * '[1e-30,1]'$$, '22003', 'value out of range: underflow', '* underflows');
-SELECT is(l2_normalize('[3e38,-3e38]')::text, '[0.70710677,-0.70710677]', 'l2_normalize of huge values (norm in double)');
+SELECT is(l2_normalize('[3e38,-3e38]'::vector)::text, '[0.70710677,-0.70710677]', 'l2_normalize of huge values (norm in double)');
 SELECT ok(abs(vector_norm('[3e38,3e38]') / (sqrt(2::float8) * 3e38::real) - 1) < 1e-15, 'vector_norm of huge values');
 SELECT is((SELECT avg(v)::text FROM (VALUES ('[3.4e38,-3.4e38]'::vector), ('[3.4e38,-3.4e38]')) t(v)), '[3.4e+38,-3.4e+38]',
 	'avg of the largest floats (sums in double)');
