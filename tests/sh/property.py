@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Property test: random vectors, with the extremes every finite float32 allows (±3.4e38, 2e38,
-subnormals, zero and -0 vectors, mixed signs), through every function that takes or returns vectors.
+subnormals, zero and -0 vectors, mixed signs), through every function that takes or returns vectors;
+and halfvecs with the half extremes (±65504, subnormal halves, -0), plus the casts that must refuse
+values beyond the half range.
 
 Checked for every function: the server never crashes; a vector it returns is finite and its text
 reads back to the same bits; an error is a clean one with the SQLSTATE the operation may raise
