@@ -70,7 +70,8 @@ inline float l1_distance(std::span<const float> a, std::span<const float> b) noe
 // NaN when either vector has zero norm. Bit-identical to pgvector's float sums where those are
 // finite and nonzero; recomputed in double where they overflow or underflow (pgvector: NaN).
 double cosine_distance(std::span<const float> a, std::span<const float> b) noexcept;
-// 1 - dot / sqrt(norm_product), the similarity clamped to [-1, 1]; NaN when a norm is zero.
+// 1 - dot / sqrt(norm_product), the similarity clamped to [-1, 1]: the last step of every cosine
+// distance (dense, half or sparse), NaN when a norm is zero.
 double cosine_distance_from_parts(double dot, double norm_product) noexcept;
 
 }  // namespace ruvector::kernels
