@@ -56,15 +56,28 @@ inline Vector *new_vector(int dim)
 	return v;
 }
 
-// The checks below name the type in their messages, as pgvector's per-type copies do.
-inline void check_dim(int dim, const char *type = "vector")
+// The dimension checks and messages of pgvector's types ("vector", "sparsevec", ...).
+inline void check_dim(int dim, const char *type = "vector", int max_dim = kVectorMaxDim)
 {
 	if (dim < 1)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("%s must have at least 1 dimension", type)));
-	if (dim > kVectorMaxDim)
+	if (dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						errmsg("%s cannot have more than %d dimensions", type, kVectorMaxDim)));
+						errmsg("%s cannot have more than %d dimensions", type, max_dim)));
 }
+
+// TYPMOD_IN of pgvector's types: a single dimension count in [1, max_dim].
+int32 dims_typmod_in(ArrayType *ta, const char *type, int max_dim = kVectorMaxDim);
+
+// The elements of a 1-D integer[], real[], double precision[] or numeric[] without nulls (errors
+// as pgvector's casts raise them); array_element_to_float converts one of them.
+struct NumberArray {
+	Datum *elems;
+	int count;
+	Oid type;
+};
+NumberArray deconstruct_number_array(ArrayType *array);
+float array_element_to_float(Datum elem, Oid type);
 
 // typmod -1 means "any dimension".
 inline void check_expected_dim(int32 typmod, int dim)
@@ -89,11 +102,9 @@ inline void check_same_dims(int a, int b, const char *type)
 
 inline void check_same_dims(const Vector *a, const Vector *b) { check_same_dims(a->dim, b->dim, "vector"); }
 
-// typmod_in for vector-like types: one modifier in [1, 16000].
-int32 dims_typmod_in(ArrayType *ta, const char *type);
-
 // The float elements of a 1-D integer[], real[], double precision[] or numeric[] without nulls,
-// checked against the type's dimension limits and typmod; *n receives the count.
+// checked against the type's dimension limits and typmod (a dense type's cast); *n receives the
+// count.
 float *array_to_floats(ArrayType *array, int32 typmod, int *n, const char *type);
 
 // subvector(v, start, count): 1-based and clamped like substring(); an empty result is an

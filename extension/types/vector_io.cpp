@@ -70,7 +70,7 @@ RV_FUNCTION(vector_out)
 	PG_RETURN_CSTRING(buf);
 }
 
-int32 ruvector::dims_typmod_in(ArrayType *ta, const char *type)
+int32 ruvector::dims_typmod_in(ArrayType *ta, const char *type, int max_dim)
 {
 	int n;
 	int32 *tl = ArrayGetIntegerTypmods(ta, &n);
@@ -80,9 +80,9 @@ int32 ruvector::dims_typmod_in(ArrayType *ta, const char *type)
 	if (*tl < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("dimensions for type %s must be at least 1", type)));
-	if (*tl > kVectorMaxDim)
+	if (*tl > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("dimensions for type %s cannot exceed %d", type, kVectorMaxDim)));
+						errmsg("dimensions for type %s cannot exceed %d", type, max_dim)));
 	return *tl;
 }
 
@@ -133,46 +133,48 @@ RV_FUNCTION(vector)
 	PG_RETURN_POINTER(v);
 }
 
-float *ruvector::array_to_floats(ArrayType *array, int32 typmod, int *n, const char *type)
+NumberArray ruvector::deconstruct_number_array(ArrayType *array)
 {
-	Oid elemtype = ARR_ELEMTYPE(array);
+	NumberArray r{nullptr, 0, ARR_ELEMTYPE(array)};
 	int16 typlen;
 	bool typbyval;
 	char typalign;
-	Datum *elems;
-	int nelems;
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
 	if (ARR_HASNULL(array) && array_contains_nulls(array))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
+	get_typlenbyvalalign(r.type, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, r.type, typlen, typbyval, typalign, &r.elems, nullptr, &r.count);
+	return r;
+}
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, nullptr, &nelems);
-	check_dim(nelems, type);
-	check_expected_dim(typmod, nelems);
-
-	float *out = static_cast<float *>(palloc(sizeof(float) * nelems));
-	for (int i = 0; i < nelems; i++) {
-		switch (elemtype) {
-		case INT4OID:
-			out[i] = float(DatumGetInt32(elems[i]));
-			break;
-		case FLOAT8OID:
-			out[i] = float(DatumGetFloat8(elems[i]));
-			break;
-		case FLOAT4OID:
-			out[i] = DatumGetFloat4(elems[i]);
-			break;
-		case NUMERICOID:
-			out[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-			break;
-		default:
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
-		}
+float ruvector::array_element_to_float(Datum elem, Oid type)
+{
+	switch (type) {
+	case INT4OID:
+		return float(DatumGetInt32(elem));
+	case FLOAT8OID:
+		return float(DatumGetFloat8(elem));
+	case FLOAT4OID:
+		return DatumGetFloat4(elem);
+	case NUMERICOID:
+		return DatumGetFloat4(DirectFunctionCall1(numeric_float4, elem));
+	default:
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
 	}
-	pfree(elems);
-	*n = nelems;
+}
+
+float *ruvector::array_to_floats(ArrayType *array, int32 typmod, int *n, const char *type)
+{
+	NumberArray a = deconstruct_number_array(array);
+	check_dim(a.count, type);
+	check_expected_dim(typmod, a.count);
+	float *out = static_cast<float *>(palloc(sizeof(float) * a.count));
+	for (int i = 0; i < a.count; i++)
+		out[i] = array_element_to_float(a.elems[i], a.type);
+	pfree(a.elems);
+	*n = a.count;
 	return out;
 }
 
