@@ -4,6 +4,8 @@ subnormals, zero and -0 vectors, mixed signs), through every function that takes
 and halfvecs with the half extremes (±65504, subnormal halves, -0), plus the casts that must refuse
 values beyond the half range.
 
+sparsevec (each row cast to it) and bit (each row quantized) get the same checks.
+
 Checked for every function: the server never crashes; a vector it returns is finite and its text
 reads back to the same bits; an error is a clean one with the SQLSTATE the operation may raise
 (22003 for an overflow, ...), never XX000; and the result is right (exact for the element-wise
@@ -520,6 +522,41 @@ def check_bad_input():
                     problems.append(f'binary input with {t}: ' + (f'read as {rows}' if ok else f'error {st}: {msg}'))
             elif ok or not st.startswith('22'):
                 problems.append(f'binary input with {t}: ' + (f'accepted as {rows}' if ok else f'error {st}: {msg}'))
+    return not problems, problems
+
+
+def check_sparse_binary():
+    """sparsevec binary input (COPY BINARY) refuses what its text input refuses: NaN, ±Infinity, zero
+    values, unsorted, duplicate and out-of-range indices, bad counts; a valid file is the control."""
+    problems = []
+    def payload(dim, nnz, unused, idx, vals):
+        return struct.pack(f'>iii{len(idx)}i{len(vals)}f', dim, nnz, unused, *idx, *vals)
+    cases = [('a valid value (the control)', payload(4, 2, 0, [0, 3], [1.5, -2.0]), '{1:1.5,4:-2}/4')]
+    cases += [(f'value {t}', payload(4, 1, 0, [1], [x]), None) for t, x in BAD_INPUTS]
+    cases += [('a zero value', payload(4, 1, 0, [1], [0.0]), None),
+              ('unsorted indices', payload(4, 2, 0, [2, 1], [1.0, 1.0]), None),
+              ('duplicate indices', payload(4, 2, 0, [1, 1], [1.0, 1.0]), None),
+              ('index -1', payload(4, 1, 0, [-1], [1.0]), None),
+              ('index = dim', payload(4, 1, 0, [4], [1.0]), None),
+              ('nnz > dim', payload(1, 2, 0, [0, 1], [1.0, 1.0]), None),
+              ('nnz < 0', payload(4, -1, 0, [], []), None),
+              ('unused != 0', payload(4, 0, 7, [], []), None),
+              ('dim 0', payload(0, 0, 0, [], []), None)]
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o777)
+        for what, value, want in cases:
+            f = os.path.join(d, 'bad.bin')
+            with open(f, 'wb') as out:
+                out.write(b'PGCOPY\n\xff\r\n\0' + struct.pack('>ii', 0, 0) + struct.pack('>hi', 1, len(value)) +
+                          value + struct.pack('>h', -1))
+            os.chmod(f, 0o644)
+            ok, rows, st, msg = psql(f"CREATE TEMP TABLE bin (v sparsevec);\n\\copy bin FROM '{f}' WITH (FORMAT binary)\n"
+                                     "SELECT v::text FROM bin")
+            if want is not None:
+                if not ok or rows != [[want]]:
+                    problems.append(f'binary sparsevec with {what}: ' + (f'read as {rows}' if ok else f'error {st}: {msg}'))
+            elif ok or not (st.startswith('22') or st == '54000'):
+                problems.append(f'binary sparsevec with {what}: ' + (f'accepted as {rows}' if ok else f'error {st}: {msg}'))
     return not problems, problems
 
 
@@ -1231,6 +1268,60 @@ def main():
         check('binary_quantize', per_row('binary_quantize($1)', False,
               lambda a, b, s, r: error_problem(s, r, ()) if s else
               (None if r == ''.join('1' if x > 0 else '0' for x in V[a]) else f'returned {r}')))
+        # sparsevec: every row as a sparsevec (zeros dropped) through every function of the type.
+        check('sparsevec: text output reads back to the same bits, and casts back to the same vector',
+              per_row("sparsevec_send($1::sparsevec::text::sparsevec) = sparsevec_send($1::sparsevec) "
+                      "AND vector_send($1::sparsevec::vector) = vector_send($1 + '[0,0,0,0]')", False,
+                      lambda a, b, s, r: error_problem(s, r, ()) if s else (None if r == 'true' else 'differs')))
+        check('sparsevec: real[] and double precision[] casts keep every value',
+              per_row("vector_send($1::real[]::sparsevec::vector) = vector_send($1 + '[0,0,0,0]') AND "
+                      "vector_send($1::real[]::float8[]::sparsevec::vector) = vector_send($1 + '[0,0,0,0]')", False,
+                      lambda a, b, s, r: error_problem(s, r, ()) if s else (None if r == 'true' else 'differs')))
+        check('sparsevec binary input refuses NaN, ±Infinity, zeros and bad indices (22xxx/54000)', check_sparse_binary)
+        for op in ('<', '<=', '=', '<>', '>=', '>'):
+            check(f'sparsevec operator {op} compares as the dense vectors', per_row(f'$1::sparsevec {op} $2::sparsevec', True, ordering(op)))
+        check('sparsevec_cmp', per_row('sparsevec_cmp($1::sparsevec, $2::sparsevec)', True, ordering('cmp')))
+        for fn, kind, neg in (('l2_distance', 'l2', False), ('inner_product', 'ip', False),
+                              ('cosine_distance', 'cosine', False), ('l1_distance', 'l1', False),
+                              ('sparsevec_negative_inner_product', 'ip', True),
+                              ('sparsevec_l2_squared_distance', 'l2sq', False)):
+            check(f'{fn}(sparsevec, sparsevec)', per_row(f'{fn}($1::sparsevec, $2::sparsevec)', True, distance(kind, neg)))
+        for op, kind, neg in (('<->', 'l2', False), ('<#>', 'ip', True), ('<=>', 'cosine', False), ('<+>', 'l1', False)):
+            check(f'sparsevec operator {op}', per_row(f'$1::sparsevec {op} $2::sparsevec', True, distance(kind, neg)))
+
+        def norm_judge(a, b, s, r):
+            if s:
+                return error_problem(s, r, ())
+            want, got = norm(V[a]), float(r)
+            return None if finite(got) and abs(got - want) <= 1e-6 * want else f'returned {r}, expected {want!r}'
+        check('l2_norm(sparsevec): finite, the double-precision norm', per_row('l2_norm($1::sparsevec)', False, norm_judge))
+        check('l2_normalize(sparsevec): finite, the unit vector (zero stays zero)',
+              per_row('l2_normalize($1::sparsevec)::vector', False,
+                      close_vector(lambda a: [x / norm(a) if norm(a) else 0.0 for x in a], 1e-6)))
+        # bit: Hamming and Jaccard of the quantized rows.
+        def bitstr(v):
+            return ''.join('1' if x > 0 else '0' for x in v)
+
+        def ham(a, b, s, r):
+            if s:
+                return error_problem(s, r, ())
+            want = sum(p != q for p, q in zip(bitstr(V[a]), bitstr(V[b])))
+            return None if float(r) == want else f'returned {r}, expected {want}'
+
+        def jac(a, b, s, r):
+            if s:
+                return error_problem(s, r, ())
+            x, y = bitstr(V[a]), bitstr(V[b])
+            both = sum(p == q == '1' for p, q in zip(x, y))
+            either = sum(p == '1' or q == '1' for p, q in zip(x, y))
+            want = 1.0 if both == 0 else 1 - both / either
+            return None if abs(float(r) - want) <= 1e-15 else f'returned {r}, expected {want}'
+        check('hamming_distance and <~> of binary_quantize', per_row(
+            "CASE WHEN hamming_distance(binary_quantize($1), binary_quantize($2)) = (binary_quantize($1) <~> binary_quantize($2)) "
+            "THEN hamming_distance(binary_quantize($1), binary_quantize($2)) END", True, ham))
+        check('jaccard_distance and <%> of binary_quantize', per_row(
+            "CASE WHEN jaccard_distance(binary_quantize($1), binary_quantize($2)) = (binary_quantize($1) <%> binary_quantize($2)) "
+            "THEN jaccard_distance(binary_quantize($1), binary_quantize($2)) END", True, jac))
         for kind in ('avg', 'sum'):
             check(f'aggregate {kind}', check_aggregates(kind))
         halfvec_checks()
