@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(179);
+SELECT plan(178);
 
 SELECT is((SELECT ('{1:1.5,3:3.5}/5'::sparsevec)::text), '{1:1.5,3:3.5}/5', '''{1:1.5,3:3.5}/5''::sparsevec');
 SELECT is((SELECT ('{1:-2,3:-4}/5'::sparsevec)::text), '{1:-2,3:-4}/5', '''{1:-2,3:-4}/5''::sparsevec');
@@ -189,8 +189,7 @@ CREATE CAST (bytea AS sparsevec) WITHOUT FUNCTION;
 SELECT throws_ok($$SELECT '\x030000000500000000000000'::bytea::sparsevec::text$$, 'XX001', 'invalid sparsevec value: header says 5 non-zero elements in 16 bytes', 'a count of entries the value does not hold is XX001');
 SELECT throws_ok($$SELECT l2_norm('\x03000000ffffffff00000000'::bytea::sparsevec)$$, 'XX001', 'invalid sparsevec value: header says -1 non-zero elements in 16 bytes', 'a negative count is XX001');
 SELECT throws_ok($$SELECT '\x0200000001000000000000000700000000000080'::bytea::sparsevec::vector$$, 'XX001', 'invalid sparsevec value: index 8 outside its 2 dimensions', 'an index beyond the dimensions is XX001 in the cast to vector');
-SELECT is((SELECT ('\x02000000010000000000000001000000' || '\x0000803f'::bytea)::text), '\x020000000100000000000000010000000000803f', 'the control: a valid values bytes');
-SELECT is((('\x020000000100000000000000010000000000803f'::bytea::sparsevec)::text)::text, '{2:1}/2', 'and the value they make');
+SELECT is((('\x020000000100000000000000010000000000803f'::bytea::sparsevec)::text)::text, '{2:1}/2', 'the control: valid bytes make the value');
 DROP CAST (bytea AS sparsevec);
 
 SELECT * FROM finish();
