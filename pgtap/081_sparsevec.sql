@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(178);
+SELECT plan(180);
 
 SELECT is((SELECT ('{1:1.5,3:3.5}/5'::sparsevec)::text), '{1:1.5,3:3.5}/5', '''{1:1.5,3:3.5}/5''::sparsevec');
 SELECT is((SELECT ('{1:-2,3:-4}/5'::sparsevec)::text), '{1:-2,3:-4}/5', '''{1:-2,3:-4}/5''::sparsevec');
@@ -173,6 +173,8 @@ SELECT throws_ok($$SELECT '{{1}}'::real[]::sparsevec$$, '22000', 'array must be 
 SELECT throws_ok($$SELECT '{4e38,-4e38}'::double precision[]::sparsevec$$, '22000', 'infinite value not allowed in sparsevec', '''{4e38,-4e38}''::double precision[]::sparsevec');
 SELECT is((SELECT ('{1e-46,-1e-46,1}'::double precision[]::sparsevec)::text), '{3:1}/3', 'values that round to zero are dropped');
 SELECT is(((SELECT array_agg(n)::sparsevec FROM generate_series(1, 16000) n) = array_fill(0, ARRAY[16000])::vector::sparsevec)::text, 'false', '16000 elements from an array');
+SELECT throws_ok($$SELECT array_fill(1, ARRAY[16001])::real[]::sparsevec$$, '54000', 'sparsevec cannot have more than 16000 non-zero elements', 'an array with more than 16000 non-zero elements is refused (pgvector stores a value its text input cannot read back)');
+SELECT is((SELECT (array_fill(0, ARRAY[20000])::real[]::sparsevec)::text), '{}/20000', 'an array of 20000 zeros is an empty sparsevec');
 SELECT is((SELECT (array_to_sparsevec('{0,0,7}'::int[], 3, false))::text), '{3:7}/3', 'array_to_sparsevec called directly');
 SELECT is((SELECT (sparsevec_send('{2:1.5,4:-3}/5'))::text), '\x00000005000000020000000000000001000000033fc00000c0400000', 'binary form: dim, nnz, unused, 0-based indices, values (pgvectors)');
 SELECT is((SELECT (pg_column_size('{2:1.5,4:-3}/5'::sparsevec))::text), '32', 'stored as pgvector stores it: 16 bytes of header, 8 per entry');

@@ -365,6 +365,8 @@ RV_FUNCTION(array_to_sparsevec)
 	}
 	pfree(a.elems);
 
+	// pgvector stores more than its text input reads back; refusing here keeps every value dumpable.
+	check_nnz(nnz, a.count);
 	SparseVector *result = new_sparsevec(a.count, nnz);
 	float *values = sparsevec_values(result);
 	for (int i = 0, j = 0; i < a.count; i++)
