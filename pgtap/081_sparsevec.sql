@@ -1,6 +1,5 @@
 -- sparsevec: pgvector 0.8's tests (test/sql/sparsevec.sql, cast.sql, btree.sql) with pgvector's
 -- expected outputs, plus sizes, binary form and agreement with the dense operators.
--- Generated shape: one assertion per pgvector statement.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
