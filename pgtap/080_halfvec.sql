@@ -136,9 +136,9 @@ SELECT throws_ok($$SELECT '{}'::real[]::halfvec$$, '22000', 'halfvec must have a
 SELECT is('[1.5,-2,6e-08]'::halfvec::real[], '{1.5,-2,5.9604645e-08}'::real[], 'halfvec -> real[]');
 SELECT is((SELECT array_agg(format('%s->%s:%s', castsource::regtype, casttarget::regtype, castcontext) ORDER BY castsource::regtype::text, casttarget::regtype::text)
            FROM pg_cast WHERE 'halfvec'::regtype IN (castsource, casttarget)),
-          ARRAY['double precision[]->halfvec:a', 'halfvec->halfvec:i', 'halfvec->real[]:a', 'halfvec->vector:a',
-                'integer[]->halfvec:a', 'numeric[]->halfvec:a', 'real[]->halfvec:a', 'vector->halfvec:i'],
-          'cast contexts as pgvector: vector -> halfvec implicit, the rest on assignment');
+          ARRAY['double precision[]->halfvec:a', 'halfvec->halfvec:i', 'halfvec->real[]:a', 'halfvec->sparsevec:i', 'halfvec->vector:a',
+                'integer[]->halfvec:a', 'numeric[]->halfvec:a', 'real[]->halfvec:a', 'sparsevec->halfvec:a', 'vector->halfvec:i'],
+          'cast contexts as pgvector: vector -> halfvec and halfvec -> sparsevec implicit, the rest on assignment');
 CREATE TEMP TABLE hv (v halfvec(3));
 INSERT INTO hv VALUES ('[1,2,3]'::vector), (ARRAY[4,5,6]);
 SELECT is((SELECT array_agg(v::text ORDER BY v) FROM hv), ARRAY['[1,2,3]', '[4,5,6]'], 'vector and arrays assign to a halfvec column');

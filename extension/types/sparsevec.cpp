@@ -1,6 +1,8 @@
 // sparsevec: text and binary I/O, typmod, casts, distances, norms and comparison, as pgvector 0.8.
 #include "extension/types/sparsevec.hpp"
 
+#include "extension/types/halfvec.hpp"
+
 #include "worker/kernels/vector_text.hpp"
 
 #include <algorithm>
@@ -53,6 +55,15 @@ void check_index(const int32 *indices, int i, int dim)
 		if (indices[i] == indices[i - 1])
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("sparsevec indices must not contain duplicates")));
 	}
+}
+
+// A stored value's index before it is used to write into a dense result (damage is XX001).
+void check_stored_index(const SparseVector *s, int i)
+{
+	if (s->indices[i] < 0 || s->indices[i] >= s->dim)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+						errmsg("invalid sparsevec value: index %d outside its %d dimensions", s->indices[i] + 1, s->dim),
+						errhint("The stored value is damaged: restore it from a backup or overwrite it.")));
 }
 
 bool is_space(char c)
@@ -341,11 +352,42 @@ RV_FUNCTION(sparsevec_to_vector)
 
 	Vector *result = new_vector(s->dim);
 	for (int i = 0; i < s->nnz; i++) {
-		if (s->indices[i] < 0 || s->indices[i] >= s->dim)
-			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-							errmsg("invalid sparsevec value: index %d outside its %d dimensions", s->indices[i] + 1, s->dim),
-							errhint("The stored value is damaged: restore it from a backup or overwrite it.")));
+		check_stored_index(s, i);
 		result->x[s->indices[i]] = values[i];
+	}
+	PG_RETURN_POINTER(result);
+}
+
+// halfvec -> sparsevec (implicit, as pgvector): exact, zeros (either sign) dropped.
+RV_FUNCTION(halfvec_to_sparsevec)
+{
+	HalfVector *v = RV_GETARG_HALFVEC(0);
+	check_dim(v->dim, kType, kSparsevecMaxDim);
+	check_expected_dim(PG_GETARG_INT32(1), v->dim);
+
+	int nnz = int(std::count_if(v->x, v->x + v->dim, [](half h) { return !k::half_is_zero(h); }));
+	SparseVector *result = new_sparsevec(v->dim, nnz);
+	float *values = sparsevec_values(result);
+	for (int i = 0, j = 0; i < v->dim; i++)
+		if (!k::half_is_zero(v->x[i])) {
+			result->indices[j] = i;
+			values[j++] = half_element(v, i);
+		}
+	PG_RETURN_POINTER(result);
+}
+
+// sparsevec -> halfvec (assignment): a value beyond the half range is 22003, as pgvector.
+RV_FUNCTION(sparsevec_to_halfvec)
+{
+	SparseVector *s = RV_GETARG_SPARSEVEC(0);
+	float *values = sparsevec_values(s);
+	check_dim(s->dim, "halfvec");
+	check_expected_dim(PG_GETARG_INT32(1), s->dim);
+
+	HalfVector *result = new_halfvec(s->dim);
+	for (int i = 0; i < s->nnz; i++) {
+		check_stored_index(s, i);
+		result->x[s->indices[i]] = float_to_half_checked(values[i]);
 	}
 	PG_RETURN_POINTER(result);
 }

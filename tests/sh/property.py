@@ -1048,6 +1048,11 @@ def halfvec_checks():
           per_row('prop_hshow($1::halfvec)', False, to_half(lambda x: x)))
     check('real[], double precision[], numeric[], integer[] -> halfvec: the nearest half, or 22003', check_half_arrays)
     check('halfvec: text, array and binary input refuse NaN, ±Infinity and values beyond ±65504 (22xxx)', check_half_bad_input)
+    # through sparsevec a -0 is dropped, so it comes back as +0
+    check('vector -> sparsevec -> halfvec of every extreme vector: the nearest half, or 22003 beyond ±65504',
+          per_row('prop_hshow($1::sparsevec::halfvec)', False, to_half(lambda x: x if x != 0 else 0.0)))
+    check('halfvec -> sparsevec -> halfvec keeps every value (-0 becomes 0)',
+          hrow('prop_hshow($1::sparsevec::halfvec)', False, exact_vector(lambda a: [x if x != 0 else 0.0 for x in a], vals=H)))
     check('halfvec -> vector and -> real[] keep every value',
           hrow('prop_show($1::vector) || (CASE WHEN $1::real[] = $1::vector::real[] THEN \'\' ELSE \'x\' END)', False,
                exact_vector(lambda a: a, vals=H)))
