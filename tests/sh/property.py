@@ -1200,6 +1200,44 @@ def store_readback():
         return not problems, problems
     check('pg_dump (plain) of the table succeeds, and loading it gives back the same vectors', dump)
 
+    # The same values as halfvec (those within its range) and sparsevec go through pg_dump too.
+    typed_digest = ('SELECT count(*), md5(string_agg(source || key || coalesce(halfvec_send(h)::text, \'-\') || '
+                    'sparsevec_send(s)::text, \',\' ORDER BY source, key)) FROM stored_typed')
+
+    def dump_typed():
+        ok, _, st, msg = psql('DROP TABLE IF EXISTS stored_typed; CREATE TABLE stored_typed AS SELECT source, key, '
+                              'CASE WHEN (SELECT bool_and(abs(x) < 65520) FROM unnest(v::real[]) x) THEN v::halfvec END AS h, '
+                              'v::sparsevec AS s FROM stored')
+        if not ok:
+            return False, [f'making the halfvec and sparsevec copies: error {st}: {msg}']
+        ok, rows, st, msg = psql(typed_digest)
+        if not ok:
+            return False, [f'reading the copies: error {st}: {msg}']
+        want = rows[0]
+        restore_db = DB + '_restore'
+        problems = []
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o777)
+            out = os.path.join(d, 'dump.sql')
+            pg_dump = os.path.join(os.environ.get('RUVECTOR_PG_BIN', ''), 'pg_dump')
+            r = subprocess.run([pg_dump if os.path.exists(pg_dump) else 'pg_dump', '-d', DB, '-t', 'stored_typed', '-f', out],
+                               capture_output=True, text=True, timeout=120)
+            if any(m in r.stderr for m in CRASH_MARKERS):
+                raise Crash(r.stderr.strip())
+            if r.returncode != 0:
+                return False, [f'pg_dump failed: {r.stderr.strip()}']
+            psql(f'DROP DATABASE IF EXISTS {restore_db} WITH (FORCE); CREATE DATABASE {restore_db}', db='postgres', check=True)
+            ok, _, st, msg = psql('CREATE EXTENSION ruvector;\n' + open(out).read(), db=restore_db)
+            if not ok:
+                problems.append(f'loading the dump into a fresh database: error {st}: {msg}')
+            else:
+                ok, rows, st, msg = psql(typed_digest, db=restore_db)
+                if not ok or rows[0] != want:
+                    problems.append(f'the restored halfvec/sparsevec table differs: {rows[0] if ok else st} vs {want}')
+            psql(f'DROP DATABASE IF EXISTS {restore_db} WITH (FORCE)', db='postgres')
+        return not problems, problems
+    check('halfvec and sparsevec copies of the stored vectors: pg_dump, restore, same bits', dump_typed)
+
 
 # ------------------------------------------------------------------------------------------- main
 
