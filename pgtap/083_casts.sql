@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(33);
+SELECT plan(36);
 
 -- pgvector's cast.out: vector <-> halfvec, real[] -> halfvec
 SELECT is(('[1,2,3]'::vector::halfvec)::text, '[1,2,3]', '''[1,2,3]''::vector::halfvec');
@@ -53,5 +53,18 @@ INSERT INTO casts_s VALUES ('[0,5,0]'::halfvec);
 SELECT is((SELECT v::text FROM casts_s), '{2:5}/3', 'a halfvec assigns to a sparsevec column');
 SELECT throws_ok($$INSERT INTO casts_h VALUES ('{1:1}/4'::sparsevec)$$, '22000', 'expected 3 dimensions, not 4', 'the column typmod is checked on assignment');
 SELECT throws_ok($$SELECT halfvec_to_float4('{1:1}/3'::sparsevec, -1, false)$$, '42883', NULL, 'sparsevec -> halfvec is not implicit');
+
+-- pgvector README's binary quantization with re-rank, over a halfvec column (halfvec -> bit)
+SELECT is((SELECT bool_and(binary_quantize(v::halfvec) = binary_quantize(v)) FROM (SELECT (SELECT array_agg((random() * 200 - 100)::real) FROM generate_series(1, 40) WHERE g > 0)::vector v FROM generate_series(1, 200) g) t),
+          true, 'binary_quantize(halfvec) is binary_quantize(vector) of the same values (200 random values)');
+CREATE TEMP TABLE casts_items (id bigserial PRIMARY KEY, embedding halfvec(3));
+INSERT INTO casts_items (embedding) SELECT ARRAY[random() * 4 - 2, random() * 4 - 2, random() * 4 - 2] FROM generate_series(1, 15);
+SELECT is(ARRAY(SELECT id FROM (SELECT * FROM casts_items ORDER BY binary_quantize(embedding)::bit(3) <~> binary_quantize('[1,-2,3]'::halfvec) LIMIT 20) t ORDER BY embedding <=> '[1,-2,3]', id LIMIT 5),
+          ARRAY(SELECT id FROM casts_items ORDER BY embedding <=> '[1,-2,3]', id LIMIT 5),
+          'the README re-rank over halfvec: with every row a candidate, the exact cosine order');
+SELECT is(ARRAY(SELECT binary_quantize(embedding)::bit(3)::text FROM (SELECT * FROM casts_items ORDER BY binary_quantize(embedding)::bit(3) <~> binary_quantize('[1,-2,3]'::halfvec), id LIMIT 3) t),
+          ARRAY(SELECT b::text FROM (SELECT binary_quantize(embedding)::bit(3) AS b, id FROM casts_items) t ORDER BY length(replace((b # B'101')::text, '0', '')), id LIMIT 3),
+          'the Hamming candidates are those with the fewest bits differing from binary_quantize([1,-2,3]) = 101');
+
 SELECT * FROM finish();
 ROLLBACK;
