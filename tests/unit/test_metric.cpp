@@ -119,59 +119,144 @@ TEST(MetricTable, Properties)
 	EXPECT_EQ(f(Metric::l2).row_bytes(3), 3 * sizeof(float));
 }
 
-// distance, order, order_batch, from_order and from_dots of every entry against the reference.
+// A row in an entry's element type, and the float values it holds (the reference's input).
+struct Row {
+	std::vector<std::byte> bytes;
+	std::vector<float> values;
+};
+
+Row make_row(const MetricInfo &m, std::vector<float> v)
+{
+	Row r;
+	r.bytes.resize(m.row_bytes(v.size()));
+	m.element().from_float(v.data(), r.bytes.data(), v.size());
+	r.values.resize(v.size());
+	m.element().to_float(r.bytes.data(), r.values.data(), v.size());
+	return r;
+}
+
+// distance, order, order_batch, from_order and from_dots of every entry (float32 and float16)
+// against the reference on the values the rows hold.
 TEST(MetricTable, KernelsMatchDoubleReference)
 {
 	std::mt19937 rng(7);
 	for (const MetricInfo &m : metric_table()) {
-		ASSERT_EQ(m.type, ElementType::float32);  // the float32 reference below
 		for (std::size_t dim : {1, 2, 3, 7, 16, 17, 64, 100, 257, 1000}) {
 			SCOPED_TRACE(label(m) + " dim " + std::to_string(dim));
-			auto a = random_row(dim, rng), b = random_row(dim, rng);
-			double want = reference(m.metric, a, b);
+			Row ra = make_row(m, random_row(dim, rng)), rb = make_row(m, random_row(dim, rng));
+			const auto &a = ra.values;
+			double want = reference(m.metric, a, rb.values);
 			double tol = 1e-5 * (1 + std::fabs(want)) * std::sqrt(double(dim));
-			EXPECT_NEAR(m.distance(as_row(a.data()), as_row(b.data()), dim), want, tol);
+			EXPECT_NEAR(m.distance(ra.bytes.data(), rb.bytes.data(), dim), want, tol);
 
-			// Prepared rows: order() ranks as the operator does and from_order() gives it back.
-			std::vector<float> pa = a, pb = b;
+			// Prepared rows: order() ranks as the operator does and from_order() gives it back
+			// (within the stored type's rounding of the normalised rows).
+			Row pa = ra, pb = rb;
 			if (m.normalise) {
-				ASSERT_TRUE(m.normalise_row(as_row(pa.data()), dim));
-				ASSERT_TRUE(m.normalise_row(as_row(pb.data()), dim));
+				ASSERT_TRUE(m.normalise_row(pa.bytes.data(), dim));
+				ASSERT_TRUE(m.normalise_row(pb.bytes.data(), dim));
+				m.element().to_float(pa.bytes.data(), pa.values.data(), dim);
 			}
-			float order = m.order(as_row(pa.data()), as_row(pb.data()), dim);
-			EXPECT_NEAR(m.from_order(order), want, tol);
+			double ptol = tol + (m.normalise ? 4 * m.element().unit : 0);
+			float order = m.order(pa.bytes.data(), pb.bytes.data(), dim);
+			EXPECT_NEAR(m.from_order(order), want, ptol);
 
 			// The batch form: exactly order() of each row, rows a padded stride apart.
-			std::size_t count = 5, stride = dim + 3;
-			std::vector<float> rows(count * stride, 1e30f);
-			std::vector<std::vector<float>> each;
+			std::size_t count = 5, stride = m.row_bytes(dim + 3);
+			std::vector<std::byte> rows(count * stride, std::byte{0x7b});
+			std::vector<Row> each;
 			for (std::size_t i = 0; i < count; i++) {
-				each.push_back(random_row(dim, rng));
-				if (m.normalise)
-					m.normalise_row(as_row(each.back().data()), dim);
-				std::copy(each.back().begin(), each.back().end(), rows.begin() + std::ptrdiff_t(i * stride));
+				each.push_back(make_row(m, random_row(dim, rng)));
+				if (m.normalise) {
+					m.normalise_row(each.back().bytes.data(), dim);
+					m.element().to_float(each.back().bytes.data(), each.back().values.data(), dim);
+				}
+				std::copy(each.back().bytes.begin(), each.back().bytes.end(), rows.begin() + std::ptrdiff_t(i * stride));
 			}
 			std::vector<float> out(count);
-			m.order_batch(as_row(pa.data()), as_row(rows.data()), count, dim, stride * sizeof(float), out.data());
+			m.order_batch(pa.bytes.data(), rows.data(), count, dim, stride, out.data());
 			for (std::size_t i = 0; i < count; i++) {
-				EXPECT_NEAR(out[i], m.order(as_row(pa.data()), as_row(each[i].data()), dim), 1e-5 * (1 + std::fabs(out[i])));
-				EXPECT_NEAR(m.from_order(out[i]), reference(m.metric, pa, each[i]), tol);
+				EXPECT_NEAR(out[i], m.order(pa.bytes.data(), each[i].bytes.data(), dim), 1e-5 * (1 + std::fabs(out[i])));
+				EXPECT_NEAR(m.from_order(out[i]), reference(m.metric, pa.values, each[i].values), ptol);
 			}
 
-			// Graph distances from a dot-product table, on prepared rows.
+			// Graph distances from a dot-product table, on prepared rows (float32 only).
 			if (m.from_dots) {
+				ASSERT_EQ(m.type, ElementType::float32);
 				std::vector<float> d(count), norms(count);
 				std::vector<float> packed;
 				for (std::size_t i = 0; i < count; i++) {
-					d[i] = float(dot(pa, each[i]));
-					norms[i] = float(dot(each[i], each[i]));
-					packed.insert(packed.end(), each[i].begin(), each[i].end());
+					d[i] = float(dot(pa.values, each[i].values));
+					norms[i] = float(dot(each[i].values, each[i].values));
+					packed.insert(packed.end(), each[i].values.begin(), each[i].values.end());
 				}
-				m.from_dots(d.data(), count, pa.data(), float(dot(pa, pa)), packed.data(), norms.data(), dim);
+				m.from_dots(d.data(), count, pa.values.data(), float(dot(pa.values, pa.values)), packed.data(),
+				            norms.data(), dim);
 				for (std::size_t i = 0; i < count; i++)
-					EXPECT_NEAR(d[i], reference(m.metric, pa, each[i]), 1e-3 * (1 + std::sqrt(double(dim))));
+					EXPECT_NEAR(d[i], reference(m.metric, pa.values, each[i].values), 1e-3 * (1 + std::sqrt(double(dim))));
 			}
 		}
+	}
+}
+
+// The float16 rows order exactly as the halfvec operators compute (the same half kernels), and
+// their codes carry the element type while float32 codes stay the plain metric values.
+TEST(MetricTable, Float16Rows)
+{
+	for (Metric metric : {Metric::l2, Metric::ip, Metric::cosine, Metric::l1}) {
+		const MetricInfo *h = find_metric(ElementType::float16, metric);
+		ASSERT_NE(h, nullptr);
+		const MetricInfo &f = h->as_float32();
+		EXPECT_EQ(f.type, ElementType::float32);
+		EXPECT_EQ(f.metric, metric);
+		EXPECT_EQ(f.code(), unsigned(metric));
+		EXPECT_EQ(h->code(), 0x100u | unsigned(metric));
+		EXPECT_EQ(find_metric_code(h->code()), h);
+		EXPECT_EQ(find_metric_code(f.code()), &f);
+		EXPECT_EQ(h->normalise, f.normalise);
+		EXPECT_EQ(h->spherical, f.spherical);
+		EXPECT_EQ(h->train_as, f.train_as);
+		EXPECT_EQ(h->from_dots, nullptr);
+		EXPECT_EQ(h->row_bytes(5), 10u);
+	}
+	EXPECT_EQ(find_metric_code(0x105u), nullptr);
+	EXPECT_EQ(find_metric_code(0x10001u), nullptr);
+	EXPECT_EQ(std::string_view(find_metric(ElementType::float16, Metric::cosine)->opclass), "halfvec_cosine_ops");
+	EXPECT_EQ(std::string_view(element_info(ElementType::float16).sql_type), "halfvec");
+
+	// The order of l2 / ip / l1 is the operator's own float sum (exactly, not approximately).
+	std::mt19937 rng(11);
+	for (std::size_t dim : {1, 3, 15, 16, 17, 100, 1536}) {
+		SCOPED_TRACE("dim " + std::to_string(dim));
+		const MetricInfo &l2 = *find_metric(ElementType::float16, Metric::l2);
+		Row a = make_row(l2, random_row(dim, rng)), b = make_row(l2, random_row(dim, rng));
+		for (Metric metric : {Metric::l2, Metric::ip, Metric::l1}) {
+			const MetricInfo &m = *find_metric(ElementType::float16, metric);
+			float o = m.order(a.bytes.data(), b.bytes.data(), dim);
+			EXPECT_EQ(m.from_order(o), m.distance(a.bytes.data(), b.bytes.data(), dim));
+		}
+	}
+
+	// Cosine rows are normalised as pgvector's l2_normalize(halfvec): the norm in double, each
+	// element divided in double, rounded to float, then to half.
+	const MetricInfo &cos = *find_metric(ElementType::float16, Metric::cosine);
+	for (std::size_t dim : {1, 4, 33, 1000}) {
+		Row r = make_row(cos, random_row(dim, rng));
+		double n = std::sqrt(dot(r.values, r.values));
+		std::vector<float> want(dim);
+		for (std::size_t i = 0; i < dim; i++)
+			want[i] = float(r.values[i] / n);
+		Row w = make_row(cos, want);
+		ASSERT_TRUE(cos.normalise_row(r.bytes.data(), dim));
+		std::size_t differ = 0;
+		for (std::size_t i = 0; i < dim; i++) {
+			float got;
+			cos.element().to_float(r.bytes.data() + 2 * i, &got, 1);
+			// v * (1 / n) and v / n may differ in the float's last bit, rarely the half's.
+			EXPECT_NEAR(got, w.values[i], std::fabs(w.values[i]) / 1024 + 1e-7) << i;
+			differ += got != w.values[i];
+		}
+		EXPECT_LE(differ, dim / 100 + 1);
 	}
 }
 
@@ -181,12 +266,14 @@ TEST(MetricTable, NormaliserGivesUnitNorm)
 	for (const MetricInfo &m : metric_table())
 		for (std::size_t dim : {1, 5, 128, 1536}) {
 			SCOPED_TRACE(label(m) + " dim " + std::to_string(dim));
-			auto v = random_row(dim, rng);
-			ASSERT_TRUE(m.normalise_row(as_row(v.data()), dim));
-			EXPECT_NEAR(dot(v, v), 1.0, 1e-5);
-			std::vector<float> zero(dim, 0.0f);
-			EXPECT_FALSE(m.normalise_row(as_row(zero.data()), dim));
-			EXPECT_EQ(zero, std::vector<float>(dim, 0.0f));
+			Row v = make_row(m, random_row(dim, rng));
+			ASSERT_TRUE(m.normalise_row(v.bytes.data(), dim));
+			m.element().to_float(v.bytes.data(), v.values.data(), dim);
+			EXPECT_NEAR(dot(v.values, v.values), 1.0, m.type == ElementType::float32 ? 1e-5 : 4e-3);
+			Row zero = make_row(m, std::vector<float>(dim, 0.0f));
+			auto before = zero.bytes;
+			EXPECT_FALSE(m.normalise_row(zero.bytes.data(), dim));
+			EXPECT_EQ(zero.bytes, before);
 		}
 	// Extreme but finite components: the sum is in double, so nothing overflows.
 	std::vector<float> big{3e38f, -3e38f, 1e-38f};

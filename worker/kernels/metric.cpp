@@ -1,7 +1,8 @@
-// The metric table (see metric.hpp). Only float32 rows exist yet; other element types add rows.
+// The metric table (see metric.hpp): float32 (vector) and float16 (halfvec) rows.
 #include "worker/kernels/metric.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/float16.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,6 +10,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <cstring>
+#include <vector>
 
 namespace ruvector::kernels {
 
@@ -121,6 +124,75 @@ void cosine_from_dots(float *d, std::size_t cols, const float *, float norm_a, c
 		                                        : std::clamp(1.0f - d[j], 0.0f, 2.0f);
 }
 
+/* float16 rows: the half kernels the halfvec operators use, so index order is operator order */
+
+const half *f16(const std::byte *p) { return reinterpret_cast<const half *>(p); }
+const HalfKernels &hk() { return active_half_kernels(); }
+
+double l2_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return std::sqrt(double(hk().l2_squared(f16(a), f16(b), dim)));
+}
+double negative_ip_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return -double(hk().inner_product(f16(a), f16(b), dim));
+}
+double cosine_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return half_cosine_distance(f16(a), f16(b), dim);
+}
+double l1_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return double(hk().l1(f16(a), f16(b), dim));
+}
+
+float l2_order_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return hk().l2_squared(f16(a), f16(b), dim);
+}
+float ip_order_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return -hk().inner_product(f16(a), f16(b), dim);
+}
+float l1_order_f16(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return hk().l1(f16(a), f16(b), dim);
+}
+
+// Row by row through the pair kernel: each value is exactly what the operator computes.
+template <float (*Order)(const std::byte *, const std::byte *, std::size_t)>
+void batch_of(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+              float *out)
+{
+	for (std::size_t i = 0; i < count; i++)
+		out[i] = Order(q, rows + i * stride, dim);
+}
+
+void f16_to_float(const std::byte *in, float *out, std::size_t dim) { hk().to_float(f16(in), out, dim); }
+void f16_from_float(const float *in, std::byte *out, std::size_t dim)
+{
+	hk().from_float(in, reinterpret_cast<half *>(out), dim);
+}
+void f32_to_float(const std::byte *in, float *out, std::size_t dim) { std::memcpy(out, in, dim * sizeof(float)); }
+void f32_from_float(const float *in, std::byte *out, std::size_t dim) { std::memcpy(out, in, dim * sizeof(float)); }
+
+// As pgvector's halfvec l2_normalize: the norm in double, each element rounded to float, then
+// to half (a float row round-trips exactly through half_to_float first).
+bool normalise_f16_row(std::byte *row, std::size_t dim)
+{
+	std::vector<float> v(dim);
+	f16_to_float(row, v.data(), dim);
+	if (!normalize_f32(v.data(), dim))
+		return false;
+	f16_from_float(v.data(), row, dim);
+	return true;
+}
+
+constexpr std::array kElements{
+	ElementInfo{ElementType::float32, "vector", sizeof(float), 1.0 / 16777216.0, f32_to_float, f32_from_float},
+	ElementInfo{ElementType::float16, "halfvec", sizeof(half), 1.0 / 2048.0, f16_to_float, f16_from_float},
+};
+
 constexpr std::array kTable{
 	MetricInfo{ElementType::float32, Metric::l2, "l2", "", "<->", "vector_l2_ops", false, false, true, Metric::l2,
 	           l2_f32, l2_order_f32, l2_batch_f32, sqrt_of_order, normalise_f32_row, l2_from_dots},
@@ -132,20 +204,39 @@ constexpr std::array kTable{
 	           cosine_from_dots},
 	MetricInfo{ElementType::float32, Metric::l1, "l1", "", "<+>", "vector_l1_ops", false, false, false, Metric::l2,
 	           l1_f32, l1_order_f32, l1_batch_f32, order_is_distance, normalise_f32_row, nullptr},
+	// halfvec: rows of halves, graph building has no dot-product form for them (from_dots null).
+	MetricInfo{ElementType::float16, Metric::l2, "l2", "", "<->", "halfvec_l2_ops", false, false, true, Metric::l2,
+	           l2_f16, l2_order_f16, batch_of<l2_order_f16>, sqrt_of_order, normalise_f16_row, nullptr},
+	MetricInfo{ElementType::float16, Metric::ip, "ip", "inner_product", "<#>", "halfvec_ip_ops", false, true, true,
+	           Metric::ip, negative_ip_f16, ip_order_f16, batch_of<ip_order_f16>, order_is_distance,
+	           normalise_f16_row, nullptr},
+	MetricInfo{ElementType::float16, Metric::cosine, "cosine", "", "<=>", "halfvec_cosine_ops", true, true, true,
+	           Metric::cosine, cosine_f16, ip_order_f16, batch_of<ip_order_f16>, cosine_of_order, normalise_f16_row,
+	           nullptr},
+	MetricInfo{ElementType::float16, Metric::l1, "l1", "", "<+>", "halfvec_l1_ops", false, false, false, Metric::l2,
+	           l1_f16, l1_order_f16, batch_of<l1_order_f16>, order_is_distance, normalise_f16_row, nullptr},
 };
-
-std::size_t element_bytes(ElementType t)
-{
-	switch (t) {
-	case ElementType::float32:
-		return sizeof(float);
-	}
-	return 0;
-}
 
 }  // namespace
 
-std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return dim * element_bytes(type); }
+const ElementInfo &element_info(ElementType type) noexcept
+{
+	for (const ElementInfo &e : kElements)
+		if (e.type == type)
+			return e;
+	return kElements[0];  // unreachable: every ElementType has an entry (test_metric checks)
+}
+
+std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return dim * element().bytes; }
+
+const MetricInfo &MetricInfo::as_float32() const noexcept { return *find_metric(ElementType::float32, metric); }
+
+const MetricInfo *find_metric_code(unsigned code) noexcept
+{
+	if (code > 0xFFFF)
+		return nullptr;
+	return find_metric_code(ElementType(code >> 8), code & 0xFF);
+}
 
 std::span<const MetricInfo> metric_table() noexcept { return kTable; }
 

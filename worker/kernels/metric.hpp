@@ -19,8 +19,25 @@ namespace ruvector::kernels {
 
 enum class ElementType : std::uint8_t {
 	float32 = 0,  // vector
-	// reserved: float16 = 1 (halfvec), bit = 2, sparse = 3 (sparsevec)
+	float16 = 1,  // halfvec
+	// reserved: bit = 2, sparse = 3 (sparsevec)
 };
+
+// How rows of one element type are stored: index pages hold rows in the element type, while
+// k-means and centroids work on float32 (every float16 value is exactly a float).
+struct ElementInfo {
+	ElementType type;
+	const char *sql_type;  // "vector", "halfvec"
+	std::size_t bytes;     // per element
+	// Relative rounding of a value stored as this type (2^-24 float, 2^-11 half): the error a
+	// normalised stored row carries per element.
+	double unit;
+	// Exact for every value of the type; from_float rounds to nearest even (no range check: the
+	// callers convert values that came from this type, or unit vectors).
+	void (*to_float)(const std::byte *in, float *out, std::size_t dim);
+	void (*from_float)(const float *in, std::byte *out, std::size_t dim);
+};
+const ElementInfo &element_info(ElementType type) noexcept;
 
 enum class Metric : std::uint8_t {
 	l2 = 1,      // <->  Euclidean
@@ -73,6 +90,12 @@ struct MetricInfo {
 	                  const float *norms_b, std::size_t dim);
 
 	std::size_t row_bytes(std::size_t dim) const noexcept;
+	const ElementInfo &element() const noexcept { return element_info(type); }
+	// The code an index stores (meta page, support function): the element type in the high
+	// byte, so float32 codes are the plain Metric values ruivfflat has always stored.
+	unsigned code() const noexcept { return unsigned(type) << 8 | unsigned(metric); }
+	// The float32 row of the same metric: what centroids, k-means and list assignment use.
+	const MetricInfo &as_float32() const noexcept;
 };
 
 // Every entry of the table (for tests and listings).
@@ -83,6 +106,8 @@ const MetricInfo *find_metric(ElementType type, Metric metric) noexcept;
 const MetricInfo *find_metric(ElementType type, std::string_view name) noexcept;
 // By code as stored or sent (the Metric's value).
 const MetricInfo *find_metric_code(ElementType type, unsigned code) noexcept;
+// By MetricInfo::code() (element type and metric).
+const MetricInfo *find_metric_code(unsigned code) noexcept;
 // As find_metric, throwing std::invalid_argument when absent (worker requests).
 const MetricInfo &metric_info(ElementType type, Metric metric);
 
