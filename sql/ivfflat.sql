@@ -44,6 +44,33 @@ CREATE OPERATOR CLASS vector_l1_ops FOR TYPE vector USING ivfflat AS
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 ruivfflat_l1_support(internal);
 
+-- halfvec: the lists store halves (half the bytes of vector lists), as pgvector's ivfflat
+-- halfvec opclasses (pgvector has no halfvec_l1_ops for ivfflat, nor do we).
+CREATE FUNCTION ruivfflat_halfvec_l2_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruivfflat_halfvec_ip_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruivfflat_halfvec_cosine_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR CLASS halfvec_l2_ops FOR TYPE halfvec USING ruivfflat AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_l2_support(internal);
+CREATE OPERATOR CLASS halfvec_ip_ops FOR TYPE halfvec USING ruivfflat AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_ip_support(internal);
+CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING ruivfflat AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_cosine_support(internal);
+CREATE OPERATOR CLASS halfvec_l2_ops FOR TYPE halfvec USING ivfflat AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_l2_support(internal);
+CREATE OPERATOR CLASS halfvec_ip_ops FOR TYPE halfvec USING ivfflat AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_ip_support(internal);
+CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING ivfflat AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_halfvec_cosine_support(internal);
+
 CREATE FUNCTION ruvector_ivfflat_stats(index regclass,
 	OUT lists integer, OUT lists_requested integer, OUT probes integer, OUT dimensions integer,
 	OUT metric text, OUT vectors bigint, OUT list_min bigint, OUT list_mean double precision,

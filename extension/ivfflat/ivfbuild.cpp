@@ -97,15 +97,14 @@ struct BuildState {
 	double indexed;
 };
 
-// The indexed value as the index stores it; false to skip it (NULL, cosine zero vector).
+// The indexed value as the build keeps it (prepared, in float: k-means, the centroids and the
+// assignment work on float32 for every element type; write_lists converts to the element type);
+// false to skip it (NULL, cosine zero vector).
 bool row_vector(BuildState *bs, ItemPointer tid, Datum value, bool isnull, float *out)
 {
 	if (isnull)
 		return false;
-	Vector *v = datum_get_vector(value);
-	if (v->dim != bs->dim)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", bs->dim, v->dim)));
-	memcpy(out, v->x, sizeof(float) * bs->dim);
+	value_floats(*bs->metric, value, bs->dim, out, false);
 	if (ivf_build_hook)
 		ivf_build_hook->fn(ivf_build_hook->arg, tid, out, bs->dim);
 	return prepare_vector(*bs->metric, out, bs->dim, out);
@@ -748,13 +747,14 @@ void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry
 }
 
 // Append an entry to the list whose last page is *page, chaining a new page when it is full.
-void add_entry(PageWriter &w, Page *page, const ItemPointerData &tid, const float *x, int dim, char *item)
+void add_entry(PageWriter &w, Page *page, const MetricInfo &metric, const ItemPointerData &tid, const float *x,
+			   int dim, char *item)
 {
-	Size size = entry_size(dim);
+	Size size = entry_size(metric, dim);
 	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
 	h->tid = tid;
 	h->unused = 0;
-	memcpy(item + sizeof(IvfEntryHeader), x, sizeof(float) * dim);
+	metric.element().from_float(x, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)), Size(dim));
 	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
 		page_opaque(*page)->next = w.next_block();
 		*page = w.append(kPageEntries);
@@ -792,7 +792,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWriting);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->indexed));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-	char *item = static_cast<char *>(palloc(entry_size(bs->dim)));
+	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim)));
 	int32 l;
 	ItemPointerData tid;
 	const float *x;
@@ -803,7 +803,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 		entries[list].start = w.next_block();
 		Page page = w.append(kPageEntries);
 		while (have && l == list) {
-			add_entry(w, &page, tid, x, bs->dim, item);
+			add_entry(w, &page, *bs->metric, tid, x, bs->dim, item);
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
 			have = next_entry(bs, &l, &tid, &x);
@@ -828,9 +828,10 @@ void check_column(Relation index, int *dim)
 	if (*dim < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
 						errhint("Declare the column with a dimension, e.g. vector(3), or index an expression cast to one.")));
-	if (*dim > kMaxDimensions)
+	int max_dim = max_dimensions(index_metric(index).element().bytes);
+	if (*dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						errmsg("column cannot have more than %d dimensions for ruivfflat index", kMaxDimensions),
+						errmsg("column cannot have more than %d dimensions for ruivfflat index", max_dim),
 						errdetail("Each entry holds the whole vector and must fit in one %d-byte index page.", BLCKSZ)));
 }
 
@@ -887,7 +888,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.dimensions = uint32(bs.dim);
 	m.lists = uint32(bs.lists);
 	m.lists_requested = uint32(bs.lists_requested);
-	m.metric = uint16(bs.metric->metric);
+	m.metric = uint16(bs.metric->code());
 	m.stamp = new_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
@@ -940,7 +941,7 @@ void ivfbuildempty(Relation index)
 	m.lists = 1;
 	const IvfOptions *opts = index_options(index);
 	m.lists_requested = uint32(opts ? opts->lists : kDefaultLists);
-	m.metric = uint16(index_metric(index).metric);
+	m.metric = uint16(index_metric(index).code());
 	m.stamp = new_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;

@@ -375,11 +375,21 @@ using namespace ruvector::ivf;
 
 RV_FUNCTION(ruivfflat_handler) { PG_RETURN_POINTER(make_ivf_routine()); }
 
-// Opclass support function 1: which metric the opclass orders by.
-RV_FUNCTION(ruivfflat_l2_support) { PG_RETURN_INT32(int32(Metric::l2)); }
-RV_FUNCTION(ruivfflat_ip_support) { PG_RETURN_INT32(int32(Metric::ip)); }
-RV_FUNCTION(ruivfflat_cosine_support) { PG_RETURN_INT32(int32(Metric::cosine)); }
-RV_FUNCTION(ruivfflat_l1_support) { PG_RETURN_INT32(int32(Metric::l1)); }
+// Opclass support function 1: the metric table entry the opclass orders by, as its code (element
+// type and metric).
+namespace {
+int32 support_code(kernels::ElementType type, Metric metric) { return int32(kernels::metric_info(type, metric).code()); }
+}  // namespace
+RV_FUNCTION(ruivfflat_l2_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float32, Metric::l2)); }
+RV_FUNCTION(ruivfflat_ip_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float32, Metric::ip)); }
+RV_FUNCTION(ruivfflat_cosine_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float32, Metric::cosine)); }
+RV_FUNCTION(ruivfflat_l1_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float32, Metric::l1)); }
+RV_FUNCTION(ruivfflat_halfvec_l2_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float16, Metric::l2)); }
+RV_FUNCTION(ruivfflat_halfvec_ip_support) { PG_RETURN_INT32(support_code(kernels::ElementType::float16, Metric::ip)); }
+RV_FUNCTION(ruivfflat_halfvec_cosine_support)
+{
+	PG_RETURN_INT32(support_code(kernels::ElementType::float16, Metric::cosine));
+}
 
 // ruvector_ivfflat_stats(index regclass): the index's shape and health, read from its pages.
 RV_FUNCTION(ruvector_ivfflat_stats)

@@ -75,23 +75,28 @@ struct IvfPageOpaque {
 
 inline constexpr uint16 kPageMeta = 1, kPageCentroids = 2, kPageDirectory = 4, kPageEntries = 8;
 
-// An entry item: the heap TID, padding, then the vector's floats (8-byte aligned).
+// An entry item: the heap TID, padding, then the row in the opclass's element type (float for
+// vector, half for halfvec; 8-byte aligned).
 struct IvfEntryHeader {
 	ItemPointerData tid;
 	uint16 unused;
 };
 static_assert(sizeof(IvfEntryHeader) == 8);
 
-inline Size entry_size(int dim) { return sizeof(IvfEntryHeader) + sizeof(float) * Size(dim); }
-inline const float *entry_vector(const IvfEntryHeader *e) { return reinterpret_cast<const float *>(e + 1); }
+inline Size entry_size(const MetricInfo &metric, int dim) { return sizeof(IvfEntryHeader) + metric.row_bytes(Size(dim)); }
+inline const std::byte *entry_row(const IvfEntryHeader *e) { return reinterpret_cast<const std::byte *>(e + 1); }
 
 // Room for raw data on a page (centroid and directory pages hold a plain array after the header).
 inline constexpr Size kPageDataSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IvfPageOpaque));
 inline constexpr Size kFloatsPerCentroidPage = kPageDataSpace / sizeof(float);
 inline constexpr Size kListsPerDirectoryPage = kPageDataSpace / sizeof(IvfListEntry);
-// The widest vector one entry page holds: one item, its line pointer, the page header and special.
-inline constexpr int kMaxDimensions =
-	int((kPageDataSpace - sizeof(ItemIdData) - sizeof(IvfEntryHeader)) / sizeof(float)) & ~1;
+// The widest row one entry page holds: one item, its line pointer, the page header and special
+// (kMaxDimensions for float rows).
+inline constexpr int max_dimensions(Size element_bytes)
+{
+	return int((kPageDataSpace - sizeof(ItemIdData) - sizeof(IvfEntryHeader)) / element_bytes) & ~1;
+}
+inline constexpr int kMaxDimensions = max_dimensions(sizeof(float));
 
 inline IvfPageOpaque *page_opaque(Page page) { return reinterpret_cast<IvfPageOpaque *>(PageGetSpecialPointer(page)); }
 inline IvfMetaPage *meta_of(Page page) { return reinterpret_cast<IvfMetaPage *>(PageGetContents(page)); }
@@ -132,15 +137,22 @@ void init_page(Page page, uint16 flags);
 Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);
 IvfMetaPage read_meta(Relation index);  // validated copy of the meta page
 // The metric table entry of an index: from its opclass support function, or from its meta page
-// (validated: an unknown code is a corrupted index). Element type float32: the vector type.
+// (validated: an unknown code is a corrupted index). Both give MetricInfo::code(), so the entry
+// says the element type of the rows too (float32 for vector, float16 for halfvec).
 const MetricInfo &index_metric(Relation index);
 const MetricInfo &meta_metric(Relation index, const IvfMetaPage &meta);
 int index_dimensions(Relation index);   // from the column's typmod (-1 when none)
 const IvfOptions *index_options(Relation index);
 
-// The query/stored form of a vector for this metric: normalised where the metric says so
-// (cosine indexes store unit vectors). Returns false for a zero vector there (not indexable).
-// Distances between prepared vectors are the metric's order().
+// An indexed value (or a query) of the metric's element type as floats, exactly (every half is a
+// float); errors when it does not have `dim` dimensions (pgvector's messages: "expected %d
+// dimensions" for rows, "different <type> dimensions" for queries).
+void value_floats(const MetricInfo &metric, Datum value, int dim, float *out, bool query);
+
+// The query/stored form of a vector for this metric, in float: normalised where the metric says
+// so (cosine indexes store unit vectors). Returns false for a zero vector there (not indexable).
+// Rows are stored, and queries compared, as metric.element().from_float of this form; distances
+// between them are the metric's order(), ranking the lists is as_float32()'s.
 bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out);
 
 // Centroids of an index: a backend-local copy, valid while the meta page's stamp matches.
@@ -148,7 +160,7 @@ struct Centroids {
 	uint64 stamp;
 	uint32 lists;
 	uint32 dim;
-	const MetricInfo *metric;
+	const MetricInfo *metric;  // a float32 entry: centroids are float32 for every element type
 	const float *data;  // lists * dim
 	const char *source; // where this backend got them: "local", "shared", "pages"
 };

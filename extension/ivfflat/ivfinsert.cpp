@@ -69,16 +69,15 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	IvfMetaPage meta = read_meta(index);
-	Vector *v = datum_get_vector(values[0]);
 	int dim = int(meta.dimensions);
-	if (v->dim != dim)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, v->dim)));
 	const MetricInfo &metric = meta_metric(index, meta);
-	Size size = entry_size(dim);
+	float *x = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
+	value_floats(metric, values[0], dim, x, false);
+	Size size = entry_size(metric, dim);
 	char *item = static_cast<char *>(palloc(size));
-	float *x = reinterpret_cast<float *>(item + sizeof(IvfEntryHeader));
 	// Cosine zero vectors have no direction: not indexed (pgvector does the same).
-	if (prepare_vector(metric, v->x, dim, x)) {
+	if (prepare_vector(metric, x, dim, x)) {
+		metric.element().from_float(x, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)), Size(dim));
 		auto *h = reinterpret_cast<IvfEntryHeader *>(item);
 		h->tid = *heap_tid;
 		h->unused = 0;

@@ -45,7 +45,8 @@ struct ScanState {
 	IvfMetaPage meta;
 	const MetricInfo *metric;
 	int dim;
-	float *query;  // null for a NULL query value: every distance is 0
+	float *query;  // prepared, in float (ranks the lists); null for a NULL query value: every distance is 0
+	std::byte *query_row;  // the query in the rows' element type (order() against them)
 	IterativeScan mode;
 	int probes;
 	int32 *lists;  // lists in scan order (nearest first)
@@ -65,12 +66,13 @@ struct ScanState {
 // distances nearly tie. So the scan hands the executor a lower bound of the operator's value and
 // asks it to recheck: its reorder queue then returns rows in exactly the operator's order (as a
 // sequential scan does). Both similarities are within about (dim + 2) units in the last place of
-// float of the exact one (unit vectors bound the dot product's error), so four times (dim + 4) of
-// them is a safe margin.
+// float of the exact one (unit vectors bound the dot product's error). The stored unit rows and
+// the query were also rounded to the element type (u = 2^-11 per element for halves), which moves
+// their dot product by at most about 2u. Four times the sum is a safe margin.
 inline double operator_lower_bound(const MetricInfo *metric, float order_distance, int dim)
 {
 	constexpr double kFloatUnit = 1.0 / 16777216.0;  // 2^-24
-	return metric->from_order(order_distance) - 4.0 * (dim + 4) * kFloatUnit;
+	return metric->from_order(order_distance) - 4.0 * ((dim + 4) * kFloatUnit + 2 * metric->element().unit);
 }
 
 // Pull a whole page towards the cache while the previous one is being scanned: list pages sit at
@@ -100,20 +102,19 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 			dist[i] = 0;
 		return n;
 	}
-	Size stride = MAXALIGN(entry_size(so->dim));
+	Size stride = MAXALIGN(entry_size(*so->metric, so->dim));
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
-	bool packed = stride % sizeof(float) == 0;
+	bool packed = true;
 	for (int i = 0; packed && i < n; i++)
 		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i);
 	if (!packed) {
 		for (int i = 0; i < n; i++)
-			dist[i] = so->metric->order(kernels::as_row(so->query), kernels::as_row(entry_vector(entries[i])), Size(so->dim));
+			dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
 		return n;
 	}
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
-	const float *rows = entry_vector(entries[n - 1]);
-	so->metric->order_batch(kernels::as_row(so->query), kernels::as_row(rows), Size(n), Size(so->dim), stride, tmp);
+	so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
@@ -218,11 +219,11 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		for (int i = 0; i < so->nlists; i++)
 			so->lists[i] = i;
 	} else {
-		Vector *q = datum_get_vector(key->sk_argument);
-		if (q->dim != so->dim)
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %d and %d", so->dim, q->dim)));
 		so->query = static_cast<float *>(palloc(sizeof(float) * so->dim));
-		prepare_vector(*so->metric, q->x, so->dim, so->query);
+		value_floats(*so->metric, key->sk_argument, so->dim, so->query, true);
+		prepare_vector(*so->metric, so->query, so->dim, so->query);
+		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
+		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));
 		if (lists == 1)
 			so->lists[0] = 0;
 		else

@@ -53,7 +53,7 @@ namespace {
 
 const MetricInfo &metric_of_code(Relation index, int32 code, const char *from)
 {
-	const MetricInfo *m = kernels::find_metric_code(kernels::ElementType::float32, unsigned(code));
+	const MetricInfo *m = kernels::find_metric_code(unsigned(code));
 	if (!m || code < 0)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 						errmsg("index \"%s\" has an unknown metric %d in its %s", RelationGetRelationName(index), code, from),
@@ -84,11 +84,26 @@ const IvfOptions *index_options(Relation index)
 	return reinterpret_cast<const IvfOptions *>(index->rd_options);
 }
 
+void value_floats(const MetricInfo &metric, Datum value, int dim, float *out, bool query)
+{
+	// vector and halfvec share pgvector's header (varlena, int16 dim, int16 unused).
+	const kernels::ElementInfo &e = metric.element();
+	auto *v = reinterpret_cast<Vector *>(PG_DETOAST_DATUM(value));
+	check_dense_size(Size(VARSIZE(v)), v->dim, offsetof(Vector, x) + e.bytes * Size(std::max<int>(v->dim, 0)),
+					 e.sql_type);
+	if (v->dim != dim) {
+		if (query)
+			check_same_dims(dim, v->dim, e.sql_type);
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, v->dim)));
+	}
+	e.to_float(reinterpret_cast<const std::byte *>(v->x), out, Size(dim));
+}
+
 bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out)
 {
 	if (out != in)
 		memcpy(out, in, sizeof(float) * Size(dim));
-	return !metric.normalise || metric.normalise_row(kernels::as_row(out), Size(dim));
+	return !metric.normalise || metric.as_float32().normalise_row(kernels::as_row(out), Size(dim));
 }
 
 /* Centroids */
@@ -207,7 +222,7 @@ void forget_centroids(Oid index_oid)
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 {
 	Oid oid = RelationGetRelid(index);
-	const MetricInfo &metric = meta_metric(index, meta);
+	const MetricInfo &metric = meta_metric(index, meta).as_float32();
 	if (LocalCentroids *e = find_local(oid); e && e->c.stamp == meta.stamp) {
 		e->c.source = "local";
 		return e->c;

@@ -28,6 +28,17 @@ inline constexpr int kVectorMaxDim = int(kernels::kVectorMaxDim);
 
 inline Size vector_size(int dim) { return offsetof(Vector, x) + sizeof(float) * Size(dim); }
 
+// The header check of datum_get_checked: `bytes` is the value's length, `want` what `dim`
+// elements take.
+inline void check_dense_size(Size bytes, int dim, Size want, const char *type)
+{
+	if (dim < 0 || bytes != want)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+						errmsg("invalid %s value: header says %d dimensions in %zu bytes", type, dim, bytes),
+						errdetail("A %s of %d dimensions takes %zu bytes.", type, dim, want),
+						errhint("The stored value is damaged: restore it from a backup or overwrite it.")));
+}
+
 // A detoasted vector-like value (vector, halfvec: a varlena header then int16 dim) whose header
 // agrees with its length. Every function reads its values through here, so a damaged value (a
 // dimension count its bytes do not hold) is an error, never a read past its end.
@@ -35,13 +46,7 @@ template <class V>
 V *datum_get_checked(Datum d, Size (*size_for)(int dim), const char *type)
 {
 	V *v = reinterpret_cast<V *>(PG_DETOAST_DATUM(d));
-	if (v->dim < 0 || VARSIZE(v) != size_for(v->dim))
-		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-						errmsg("invalid %s value: header says %d dimensions in %zu bytes", type, int(v->dim),
-							   Size(VARSIZE(v))),
-						errdetail("A %s of %d dimensions takes %zu bytes.", type, int(v->dim),
-								  v->dim < 0 ? Size(0) : size_for(v->dim)),
-						errhint("The stored value is damaged: restore it from a backup or overwrite it.")));
+	check_dense_size(Size(VARSIZE(v)), v->dim, v->dim < 0 ? Size(0) : size_for(v->dim), type);
 	return v;
 }
 
