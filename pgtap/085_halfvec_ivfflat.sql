@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT setseed(0.85);
 CREATE TABLE h (id int PRIMARY KEY, v halfvec(8));
@@ -170,11 +170,13 @@ SELECT is((SELECT id FROM big ORDER BY v::halfvec(256) <-> (SELECT v::halfvec(25
 RESET enable_seqscan;
 
 -- Wider than any vector index: halves fit twice the dimensions on an entry page.
-CREATE TABLE wide (v halfvec(3000));
-INSERT INTO wide SELECT array_fill(1, ARRAY[3000])::halfvec(3000);
-SELECT lives_ok($$CREATE INDEX ON wide USING ivfflat (v halfvec_l2_ops) WITH (lists = 1)$$,
-	'halfvec index over 3000 dimensions (a vector index stops at 2030ish)');
-CREATE TABLE wider (v halfvec(5000));
+CREATE TABLE wide (v halfvec(4072));
+INSERT INTO wide SELECT array_fill(1, ARRAY[4072])::halfvec(4072) FROM generate_series(1, 3);
+SELECT lives_ok($$CREATE INDEX wide_idx ON wide USING ivfflat (v halfvec_l2_ops) WITH (lists = 1)$$,
+	'halfvec index over 4072 dimensions (a vector index stops at 2036)');
+SELECT lives_ok($$INSERT INTO wide SELECT array_fill(2, ARRAY[4072])::halfvec(4072)$$, 'and an insert into it');
+SELECT is((SELECT vectors FROM ruvector_ivfflat_stats('wide_idx')), 4::bigint, 'one entry per page, all there');
+CREATE TABLE wider (v halfvec(4073));
 SELECT throws_ok($$CREATE INDEX ON wider USING ivfflat (v halfvec_l2_ops) WITH (lists = 1)$$, '54000', NULL,
 	'past one entry page of halves: refused');
 

@@ -90,12 +90,14 @@ inline const std::byte *entry_row(const IvfEntryHeader *e) { return reinterpret_
 inline constexpr Size kPageDataSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IvfPageOpaque));
 inline constexpr Size kFloatsPerCentroidPage = kPageDataSpace / sizeof(float);
 inline constexpr Size kListsPerDirectoryPage = kPageDataSpace / sizeof(IvfListEntry);
-// The widest row one entry page holds: one item, its line pointer, the page header and special
-// (kMaxDimensions for float rows).
+// The widest row one entry page holds: one item (its size MAXALIGNed), its line pointer, the page
+// header and special (kMaxDimensions, 2036, for float rows; 4072 for halves).
 inline constexpr int max_dimensions(Size element_bytes)
 {
-	return int((kPageDataSpace - sizeof(ItemIdData) - sizeof(IvfEntryHeader)) / element_bytes) & ~1;
+	Size item = (kPageDataSpace - sizeof(ItemIdData)) / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF;
+	return int((item - sizeof(IvfEntryHeader)) / element_bytes);
 }
+static_assert(max_dimensions(sizeof(float)) == 2036);
 inline constexpr int kMaxDimensions = max_dimensions(sizeof(float));
 
 inline IvfPageOpaque *page_opaque(Page page) { return reinterpret_cast<IvfPageOpaque *>(PageGetSpecialPointer(page)); }

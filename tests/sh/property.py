@@ -621,16 +621,20 @@ def same_order(got, want):
     return None
 
 
-def index_scan_order(metric, am='ruivfflat', opts='lists = 4', probes=4, split=True, ids=None, name=''):
-    """Build the index over part of the rows (ids, default all), insert the rest, compare every query's
-    index-scan order with the seq-scan order; REINDEX, compare again."""
+def index_scan_order(metric, am='ruivfflat', opts='lists = 4', probes=4, split=True, ids=None, name='',
+                     src='pv', vals=None, typ='vector'):
+    """Build the index over part of the rows (ids, default all) of table src (pv, or ph with
+    typ = 'halfvec' and vals = H), insert the rest, compare every query's index-scan order with the
+    seq-scan order; REINDEX, compare again."""
     op, opclass = OPS[metric]
+    opclass = opclass.replace('vector', typ)
     tbl = f'pidx_{metric}_{am}{name}'
-    ids = ids or IDS
-    queries = [q for q in QUERIES if q in ids] or ids[:8]
+    vals = vals or V
+    ids = ids or list(vals)
+    queries = ([q for q in QUERIES if q in ids] if vals is V else ids) or ids[:8]
 
     def query(q):
-        return f"SELECT {q}, id, (v {op} '{lit(V[q])}')::text FROM {tbl} ORDER BY v {op} '{lit(V[q])}' LIMIT 1000;\n"
+        return f"SELECT {q}, id, (v {op} '{lit(vals[q])}')::text FROM {tbl} ORDER BY v {op} '{lit(vals[q])}' LIMIT 1000;\n"
 
     def compare(stage):
         problems = []
@@ -647,8 +651,8 @@ def index_scan_order(metric, am='ruivfflat', opts='lists = 4', probes=4, split=T
             rows = [(int(r[1]), r[2]) for r in idx if len(r) == 3 and int(r[0]) == q]
             want = [(int(r[1]), r[2]) for r in seq if int(r[0]) == q]
             if metric == 'cosine':  # zero vectors are not indexed (documented for ruivfflat, as pgvector)
-                rows = [(i, d) for i, d in rows if any(x != 0 for x in V[i])]
-                want = [(i, d) for i, d in want if any(x != 0 for x in V[i])]
+                rows = [(i, d) for i, d in rows if any(x != 0 for x in vals[i])]
+                want = [(i, d) for i, d in want if any(x != 0 for x in vals[i])]
             p = same_order(rows, want)
             if p:
                 problems.append(f'{stage}, query {show(q)}: {p}')
@@ -658,12 +662,12 @@ def index_scan_order(metric, am='ruivfflat', opts='lists = 4', probes=4, split=T
         half = ids[:len(ids) // 2] if split else ids
         rest = [i for i in ids if i not in half]
         ok, _, st, msg = psql(f'DROP TABLE IF EXISTS {tbl};\n'
-                              f'CREATE TABLE {tbl} AS SELECT * FROM pv WHERE id IN ({",".join(map(str, half))});\n'
+                              f'CREATE TABLE {tbl} AS SELECT * FROM {src} WHERE id IN ({",".join(map(str, half))});\n'
                               f'CREATE INDEX {tbl}_idx ON {tbl} USING {am} (v {opclass}) WITH ({opts});')
         if not ok:
             return False, [f'CREATE INDEX over {len(half)} of the vectors: error {st}: {msg}']
         if split:
-            ok, _, st, msg = psql(f'INSERT INTO {tbl} SELECT * FROM pv WHERE id IN ({",".join(map(str, rest))})')
+            ok, _, st, msg = psql(f'INSERT INTO {tbl} SELECT * FROM {src} WHERE id IN ({",".join(map(str, rest))})')
             if not ok:
                 return False, [f'INSERT after the build: error {st}: {msg}']
         problems = compare('after build + inserts' if split else 'after build')
@@ -1106,6 +1110,10 @@ def halfvec_checks():
           lambda a, b, s, r: error_problem(s, r, ()) if s else
           (None if r == ''.join('1' if x > 0 else '0' for x in H[a]) else f'returned {r}')))
     check('avg(halfvec) and sum(halfvec)', check_half_aggregates)
+    for metric in ('l2', 'ip', 'cosine'):
+        check(f'ruivfflat halfvec_{metric}_ops over the half extremes: build, insert, REINDEX, and index order = '
+              'seq-scan order (probes = lists)',
+              index_scan_order(metric, name='_half', src='ph', vals=H, typ='halfvec'))
 
 
 # ------------------------------------------------------------------------------------------ store test
