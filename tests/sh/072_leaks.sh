@@ -6,9 +6,7 @@
 # ruvector.shared_memory_limit. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
-export PGDATABASE=ruvector_leaks
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE" -c "CREATE DATABASE $PGDATABASE" >/dev/null 2>&1
-q "CREATE EXTENSION ruvector"
+fresh_db ruvector_leaks
 # 20000 x 128 floats: 10.24 MB of vectors, the size of the request in the report.
 q "CREATE TABLE t (id bigint PRIMARY KEY, v vector(128))"
 q "INSERT INTO t SELECT i, ARRAY(SELECT ((i::bigint * d * 7919) % 1000)::real / 1000 FROM generate_series(1, 128) d)::vector FROM generate_series(1, 20000) i"
@@ -49,11 +47,13 @@ out=$(psql -X -q -At -v ON_ERROR_STOP=1 \
 	-c "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 3" 2>&1)
 wait_released; ok $? "an error caught by an exception block releases them (same session saw: $out)"
 
-# --- cancel through statement_timeout while the worker computes (l1: no matrix products, so a
-# build of this size takes many seconds)
-is "$(sqlstate_of "SET statement_timeout = '2s'; SELECT ruvector_build_knn_graph('t', 'v', 't_knn', 10, 'l1')")" 57014 "statement_timeout cancels a k-NN build"
+# --- cancel through statement_timeout while the worker computes (l1: no matrix products; 40000
+# rows are 1.6e9 pairs, tens of seconds, so the timeout always comes first; 20 MB fits the limit)
+q "CREATE TABLE t_big AS SELECT id, v FROM t UNION ALL SELECT id + 20000, v + v FROM t"
+is "$(sqlstate_of "SET statement_timeout = '2s'; SELECT ruvector_build_knn_graph('t_big', 'v', 't_knn', 10, 'l1')")" 57014 "statement_timeout cancels a k-NN build"
 wait_released; ok $? "the cancelled build's vectors are released"
 is "$(q "SELECT to_regclass('t_knn') IS NULL")" t "and its edge table is rolled back"
+q "DROP TABLE t_big"
 
 # --- the building backend is terminated mid-build
 psql -X -q -At -c "SELECT ruvector_build_knn_graph('t', 'v', 't_knn_term', 10, 'l1')" >/dev/null 2>&1 &
