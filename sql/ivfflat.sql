@@ -71,6 +71,17 @@ CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING ivfflat AS
 	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
 	FUNCTION 1 ruivfflat_halfvec_cosine_support(internal);
 
+-- bit: the lists store the bit strings and order them by <~> (Hamming), as pgvector's ivfflat
+-- bit_hamming_ops; k-means trains on the bits as 0/1 floats, each centroid the majority of its list.
+CREATE FUNCTION ruivfflat_bit_hamming_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING ruivfflat AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_bit_hamming_support(internal);
+CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING ivfflat AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 ruivfflat_bit_hamming_support(internal);
+
 CREATE FUNCTION ruvector_ivfflat_stats(index regclass,
 	OUT lists integer, OUT lists_requested integer, OUT probes integer, OUT dimensions integer,
 	OUT metric text, OUT vectors bigint, OUT list_min bigint, OUT list_mean double precision,

@@ -24,6 +24,7 @@ extern "C" {
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_operator_d.h"
+#include "catalog/pg_type_d.h"
 #include "commands/progress.h"
 #include "common/pg_prng.h"
 #include "executor/tuptable.h"
@@ -93,7 +94,6 @@ struct BuildState {
 	TupleDesc sort_desc;
 	TupleTableSlot *slot;       // rows into the sort
 	TupleTableSlot *sorted;     // rows out of it
-	Oid vector_type;
 	double indexed;
 };
 
@@ -337,6 +337,17 @@ void train(BuildState *bs)
 		memcpy(bs->centroids + Size(c) * bs->dim, buf + sizeof h + reply_row_bytes * c + sizeof(int64),
 			   sizeof(float) * bs->dim);
 	pfree(buf);
+	// bit: each centroid becomes the majority of its list's bits, as pgvector's bit centroids.
+	const kernels::ElementInfo &e = bs->metric->element();
+	if (e.round_centroids) {
+		std::byte *row = static_cast<std::byte *>(palloc(e.row_bytes(Size(bs->dim))));
+		for (int c = 0; c < bs->lists; c++) {
+			float *x = bs->centroids + Size(c) * bs->dim;
+			e.from_float(x, row, Size(bs->dim));
+			e.to_float(row, x, Size(bs->dim));
+		}
+		pfree(row);
+	}
 	if (bs->samples)
 		pfree(bs->samples);
 	if (bs->sample_rows)
@@ -401,7 +412,7 @@ void post_batch(BuildState *bs, int h, const float *x, Size n)
 	req.n = n;
 	req.dim = uint32(bs->dim);
 	req.k = uint32(bs->lists);
-	req.metric = bs->metric->metric;
+	req.metric = bs->metric->as_float32().metric;  // bit rows: l2 on their 0/1 form
 	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), bs->xfer[h]);
 	if (!bs->xfer[h]) {
 		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
@@ -488,9 +499,12 @@ void flush_batch(BuildState *bs)
 	Size n = bs->batch_count;
 	int32 *labels = static_cast<int32 *>(palloc(sizeof(int32) * n));
 	assign_batch(bs, bs->batch, n, labels);
-	Vector *v = new_vector(bs->dim);
+	// The float row as a bytea: a vector's int16 dimension count cannot say 65152 bits.
+	Size row_bytes = sizeof(float) * Size(bs->dim);
+	bytea *v = static_cast<bytea *>(palloc(VARHDRSZ + row_bytes));
+	SET_VARSIZE(v, VARHDRSZ + row_bytes);
 	for (Size i = 0; i < n; i++) {
-		memcpy(v->x, bs->batch + i * bs->dim, sizeof(float) * bs->dim);
+		memcpy(VARDATA(v), bs->batch + i * bs->dim, row_bytes);
 		ExecClearTuple(bs->slot);
 		bs->slot->tts_values[0] = Int32GetDatum(labels[i]);
 		bs->slot->tts_isnull[0] = false;
@@ -541,7 +555,7 @@ void assign_rows(BuildState *bs)
 	bs->sort_desc = CreateTemplateTupleDesc(3);
 	TupleDescInitEntry(bs->sort_desc, 1, "list", INT4OID, -1, 0);
 	TupleDescInitEntry(bs->sort_desc, 2, "tid", TIDOID, -1, 0);
-	TupleDescInitEntry(bs->sort_desc, 3, "vector", bs->vector_type, -1, 0);
+	TupleDescInitEntry(bs->sort_desc, 3, "row", BYTEAOID, -1, 0);
 	AttrNumber key = 1;
 	Oid op = Int4LessOperator;
 	Oid coll = InvalidOid;
@@ -783,7 +797,8 @@ bool next_entry(BuildState *bs, int32 *list, ItemPointerData *tid, const float *
 	bool isnull;
 	*list = DatumGetInt32(slot_getattr(bs->sorted, 1, &isnull));
 	*tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(slot_getattr(bs->sorted, 2, &isnull)));
-	*x = datum_get_vector(slot_getattr(bs->sorted, 3, &isnull))->x;  // may have had a short header
+	// Detoasting copies a short-header value out, aligned.
+	*x = reinterpret_cast<const float *>(VARDATA(PG_DETOAST_DATUM(slot_getattr(bs->sorted, 3, &isnull))));
 	return true;
 }
 
@@ -828,7 +843,7 @@ void check_column(Relation index, int *dim)
 	if (*dim < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
 						errhint("Declare the column with a dimension, e.g. vector(3), or index an expression cast to one.")));
-	int max_dim = max_dimensions(index_metric(index).element().bytes);
+	int max_dim = max_dimensions(index_metric(index).element());
 	if (*dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("column cannot have more than %d dimensions for ruivfflat index", max_dim),
@@ -850,7 +865,6 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	check_column(index, &bs.dim);
 	const IvfOptions *opts = index_options(index);
 	bs.lists_requested = opts ? opts->lists : kDefaultLists;
-	bs.vector_type = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
 	require_worker_support();
 
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruivfflat build", ALLOCSET_DEFAULT_SIZES);

@@ -390,6 +390,7 @@ RV_FUNCTION(ruivfflat_halfvec_cosine_support)
 {
 	PG_RETURN_INT32(support_code(kernels::ElementType::float16, Metric::cosine));
 }
+RV_FUNCTION(ruivfflat_bit_hamming_support) { PG_RETURN_INT32(support_code(kernels::ElementType::bit, Metric::hamming)); }
 
 // ruvector_ivfflat_stats(index regclass): the index's shape and health, read from its pages.
 RV_FUNCTION(ruvector_ivfflat_stats)

@@ -91,14 +91,12 @@ inline constexpr Size kPageDataSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 inline constexpr Size kFloatsPerCentroidPage = kPageDataSpace / sizeof(float);
 inline constexpr Size kListsPerDirectoryPage = kPageDataSpace / sizeof(IvfListEntry);
 // The widest row one entry page holds: one item (its size MAXALIGNed), its line pointer, the page
-// header and special (kMaxDimensions, 2036, for float rows; 4072 for halves).
-inline constexpr int max_dimensions(Size element_bytes)
-{
-	Size item = (kPageDataSpace - sizeof(ItemIdData)) / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF;
-	return int((item - sizeof(IvfEntryHeader)) / element_bytes);
-}
-static_assert(max_dimensions(sizeof(float)) == 2036);
-inline constexpr int kMaxDimensions = max_dimensions(sizeof(float));
+// header and special (kMaxDimensions, 2036, for float rows; 4072 for halves; 65152 for bits).
+inline constexpr Size kMaxRowBytes =
+	(kPageDataSpace - sizeof(ItemIdData)) / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF - sizeof(IvfEntryHeader);
+inline int max_dimensions(const kernels::ElementInfo &e) { return int(e.dims_in(kMaxRowBytes)); }
+static_assert(kMaxRowBytes / sizeof(float) == 2036);
+inline constexpr int kMaxDimensions = int(kMaxRowBytes / sizeof(float));
 
 inline IvfPageOpaque *page_opaque(Page page) { return reinterpret_cast<IvfPageOpaque *>(PageGetSpecialPointer(page)); }
 inline IvfMetaPage *meta_of(Page page) { return reinterpret_cast<IvfMetaPage *>(PageGetContents(page)); }
@@ -147,8 +145,9 @@ int index_dimensions(Relation index);   // from the column's typmod (-1 when non
 const IvfOptions *index_options(Relation index);
 
 // An indexed value (or a query) of the metric's element type as floats, exactly (every half is a
-// float); errors when it does not have `dim` dimensions (pgvector's messages: "expected %d
-// dimensions" for rows, "different <type> dimensions" for queries).
+// float, every bit 0 or 1), read through the element type's value header; errors when it does not
+// have `dim` dimensions (pgvector's messages: "expected %d dimensions" for rows, "different
+// <type> dimensions" or "different bit lengths" for queries).
 void value_floats(const MetricInfo &metric, Datum value, int dim, float *out, bool query);
 
 // The query/stored form of a vector for this metric, in float: normalised where the metric says

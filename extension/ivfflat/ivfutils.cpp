@@ -86,17 +86,17 @@ const IvfOptions *index_options(Relation index)
 
 void value_floats(const MetricInfo &metric, Datum value, int dim, float *out, bool query)
 {
-	// vector and halfvec share pgvector's header (varlena, int16 dim, int16 unused).
 	const kernels::ElementInfo &e = metric.element();
-	auto *v = reinterpret_cast<Vector *>(PG_DETOAST_DATUM(value));
-	check_dense_size(Size(VARSIZE(v)), v->dim, offsetof(Vector, x) + e.bytes * Size(std::max<int>(v->dim, 0)),
-					 e.sql_type);
-	if (v->dim != dim) {
+	auto *v = reinterpret_cast<const std::byte *>(PG_DETOAST_DATUM(value));
+	int64 vdim = e.value_dims(v);
+	check_dense_size(Size(VARSIZE(v)), int(std::clamp<int64>(vdim, -1, INT_MAX)),
+					 e.value_header + e.row_bytes(Size(std::max<int64>(vdim, 0))), e.sql_type);
+	if (vdim != dim) {
 		if (query)
-			check_same_dims(dim, v->dim, e.sql_type);
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, v->dim)));
+			check_same_dims(dim, int(vdim), e.sql_type, e.dims_noun);
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, int(vdim))));
 	}
-	e.to_float(reinterpret_cast<const std::byte *>(v->x), out, Size(dim));
+	e.to_float(v + e.value_header, out, Size(dim));
 }
 
 bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out)

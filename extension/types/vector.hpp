@@ -99,10 +99,10 @@ inline void check_element(float value, const char *type = "vector")
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("infinite value not allowed in %s", type)));
 }
 
-inline void check_same_dims(int a, int b, const char *type)
+inline void check_same_dims(int a, int b, const char *type, const char *noun = "dimensions")
 {
 	if (a != b)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different %s dimensions %d and %d", type, a, b)));
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different %s %s %d and %d", type, noun, a, b)));
 }
 
 inline void check_same_dims(const Vector *a, const Vector *b) { check_same_dims(a->dim, b->dim, "vector"); }

@@ -145,7 +145,6 @@ CREATE INDEX ON items USING ivfflat (embedding vector_cosine_ops) WITH (lists = 
 -- setup: DROP TABLE items
 -- setup: CREATE TABLE items (id bigserial PRIMARY KEY, embedding bit(3))
 -- setup: INSERT INTO items (embedding) VALUES ('000'), ('111')
--- todo: ivfflat's bit_hamming_ops (issue 17, index support)
 CREATE INDEX ON items USING ivfflat (embedding bit_hamming_ops) WITH (lists = 100);
 
 -- § IVFFlat / Query Options

@@ -46,6 +46,7 @@ double ref_distance(const float *a, const float *b, std::size_t dim, Metric m)
 			s += double(a[j]) * b[j];
 			break;
 		case Metric::l1:
+		case Metric::hamming:  // float32 graphs have no Hamming metric
 			s += std::abs(double(a[j]) - b[j]);
 			break;
 		}
@@ -58,6 +59,7 @@ double ref_distance(const float *a, const float *b, std::size_t dim, Metric m)
 	case Metric::cosine:
 		return 1 - s;
 	case Metric::l1:
+	case Metric::hamming:
 		return s;
 	}
 	return 0;

@@ -2,9 +2,12 @@
 // every entry's kernels agree with a double-precision reference.
 #include "worker/kernels/metric.hpp"
 
+#include "worker/kernels/bitwise.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -46,6 +49,8 @@ double reference(Metric m, const std::vector<float> &a, const std::vector<float>
 		return 1 - ip / std::sqrt(na * nb);
 	case Metric::l1:
 		return l1;
+	case Metric::hamming:
+		return l2;  // 0/1 rows: the count of differing elements
 	}
 	return NAN;
 }
@@ -74,8 +79,9 @@ TEST(MetricTable, LookupsRoundTrip)
 		if (*m.alias) {
 			EXPECT_EQ(find_metric(m.type, m.alias), &m);
 		}
-		EXPECT_NE(find_metric(m.type, m.train_as), nullptr);
-		EXPECT_TRUE(find_metric(m.type, m.train_as)->kmeans);
+		EXPECT_NE(find_metric(ElementType::float32, m.train_as), nullptr);
+		EXPECT_TRUE(find_metric(ElementType::float32, m.train_as)->kmeans);
+		EXPECT_EQ(m.as_float32().type, ElementType::float32);
 	}
 	EXPECT_EQ(find_metric(ElementType::float32, "inner_product"), find_metric(ElementType::float32, Metric::ip));
 	EXPECT_EQ(find_metric(ElementType::float32, "L2"), nullptr);
@@ -265,6 +271,10 @@ TEST(MetricTable, NormaliserGivesUnitNorm)
 	std::mt19937 rng(3);
 	for (const MetricInfo &m : metric_table())
 		for (std::size_t dim : {1, 5, 128, 1536}) {
+			if (!m.normalise_row) {
+				EXPECT_EQ(m.type, ElementType::bit);
+				continue;
+			}
 			SCOPED_TRACE(label(m) + " dim " + std::to_string(dim));
 			Row v = make_row(m, random_row(dim, rng));
 			ASSERT_TRUE(m.normalise_row(v.bytes.data(), dim));
@@ -282,4 +292,91 @@ TEST(MetricTable, NormaliserGivesUnitNorm)
 	std::vector<float> tiny{1e-45f, 0, 0};
 	ASSERT_TRUE(normalize_f32(tiny.data(), tiny.size()));
 	EXPECT_EQ(tiny[0], 1.0f);
+}
+
+// Bit rows: PostgreSQL's bit layout (first dimension in the high bit, padding zero), the distance
+// and order are exactly the popcount of the XOR on every popcount ISA, the float form is 0/1
+// (squared L2 between float forms = Hamming, so lists rank as <~>), centroids round by majority
+// (> 0.5), rows hold up to 65152 bits in 8144 bytes, and the value header is VarBit's.
+TEST(MetricTable, BitRows)
+{
+	const MetricInfo *h = find_metric(ElementType::bit, Metric::hamming);
+	ASSERT_NE(h, nullptr);
+	EXPECT_EQ(h->code(), 0x205u);
+	EXPECT_EQ(find_metric_code(0x205u), h);
+	EXPECT_EQ(find_metric(ElementType::bit, "hamming"), h);
+	EXPECT_EQ(std::string_view(h->opclass), "bit_hamming_ops");
+	EXPECT_EQ(std::string_view(h->sql_operator), "<~>");
+	EXPECT_FALSE(h->normalise || h->spherical);
+	const MetricInfo &f = h->as_float32();
+	EXPECT_EQ(f.type, ElementType::float32);
+	EXPECT_EQ(f.metric, Metric::l2);
+	EXPECT_EQ(h->train_as, Metric::l2);
+	const ElementInfo &e = h->element();
+	EXPECT_TRUE(e.round_centroids);
+	EXPECT_FALSE(element_info(ElementType::float32).round_centroids || element_info(ElementType::float16).round_centroids);
+	EXPECT_EQ(std::string_view(e.sql_type), "bit");
+	EXPECT_EQ(h->row_bytes(1), 1u);
+	EXPECT_EQ(h->row_bytes(8), 1u);
+	EXPECT_EQ(h->row_bytes(9), 2u);
+	EXPECT_EQ(h->row_bytes(64000), 8000u);
+	EXPECT_EQ(e.dims_in(8144), 65152u);
+	EXPECT_EQ(element_info(ElementType::float16).dims_in(8144), 4072u);
+	EXPECT_EQ(element_info(ElementType::float32).dims_in(8144), 2036u);
+
+	// Layout: B'101' is 0xA0; from_float sets bits above 0.5 only, padding zero.
+	std::vector<float> v{1, 0, 1};
+	std::vector<std::byte> row(1, std::byte{0xff});
+	e.from_float(v.data(), row.data(), 3);
+	EXPECT_EQ(row[0], std::byte{0xA0});
+	std::vector<float> means{0.5f, 0.51f, 0.49f, 1.0f, 0.0f, 0.75f, 0.25f, 0.5001f, 0.9f};
+	std::vector<std::byte> c(2);
+	e.from_float(means.data(), c.data(), means.size());
+	EXPECT_EQ(c[0], std::byte{0b01010101});
+	EXPECT_EQ(c[1], std::byte{0b10000000});
+	std::vector<float> back(9);
+	e.to_float(c.data(), back.data(), 9);
+	EXPECT_EQ(back, (std::vector<float>{0, 1, 0, 1, 0, 1, 0, 1, 1}));
+
+	// VarBit header: int32 bit length after the varlena length.
+	std::byte value[12] = {};
+	std::int32_t len = 70000;
+	std::memcpy(value + 4, &len, 4);
+	EXPECT_EQ(e.value_dims(value), 70000);
+	EXPECT_EQ(e.value_header, 8u);
+
+	std::mt19937 rng(5);
+	for (std::size_t dim : {1, 7, 8, 9, 63, 64, 65, 500, 1536, 64000}) {
+		SCOPED_TRACE("dim " + std::to_string(dim));
+		std::bernoulli_distribution bit(0.5);
+		std::vector<float> fa(dim), fb(dim);
+		std::uint64_t want = 0;
+		for (std::size_t j = 0; j < dim; j++) {
+			fa[j] = float(bit(rng));
+			fb[j] = float(bit(rng));
+			want += fa[j] != fb[j];
+		}
+		std::vector<std::byte> a(h->row_bytes(dim)), b(h->row_bytes(dim));
+		e.from_float(fa.data(), a.data(), dim);
+		e.from_float(fb.data(), b.data(), dim);
+		std::vector<float> ta(dim);
+		e.to_float(a.data(), ta.data(), dim);
+		EXPECT_EQ(ta, fa);
+		auto *ua = reinterpret_cast<const std::uint8_t *>(a.data());
+		auto *ub = reinterpret_cast<const std::uint8_t *>(b.data());
+		for (PopcountIsa isa : available_popcount_isas())
+			EXPECT_EQ(bitwise_kernels_for(isa).hamming(ua, ub, a.size()), want) << popcount_isa_name(isa);
+		EXPECT_EQ(h->distance(a.data(), b.data(), dim), double(want));
+		EXPECT_EQ(h->order(a.data(), b.data(), dim), float(want));
+		EXPECT_EQ(h->from_order(h->order(a.data(), b.data(), dim)), double(want));
+		// The float form ranks lists: squared L2 of the 0/1 rows is the Hamming distance.
+		EXPECT_EQ(f.order(as_row(fa.data()), as_row(fb.data()), dim), float(want));
+		std::vector<float> batch(2);
+		std::vector<std::byte> rows(2 * a.size());
+		std::copy(a.begin(), a.end(), rows.begin());
+		std::copy(b.begin(), b.end(), rows.begin() + std::ptrdiff_t(a.size()));
+		h->order_batch(b.data(), rows.data(), 2, dim, a.size(), batch.data());
+		EXPECT_EQ(batch[0], float(want));
+		EXPECT_EQ(batch[1], 0.0f);
+	}
 }

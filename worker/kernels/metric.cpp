@@ -1,6 +1,7 @@
-// The metric table (see metric.hpp): float32 (vector) and float16 (halfvec) rows.
+// The metric table (see metric.hpp): float32 (vector), float16 (halfvec) and bit rows.
 #include "worker/kernels/metric.hpp"
 
+#include "worker/kernels/bitwise.hpp"
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/float16.hpp"
 
@@ -188,33 +189,80 @@ bool normalise_f16_row(std::byte *row, std::size_t dim)
 	return true;
 }
 
+/* bit rows: PostgreSQL's bit strings, Hamming distance by the popcount kernels (as <~>) */
+
+const std::uint8_t *u8(const std::byte *p) { return reinterpret_cast<const std::uint8_t *>(p); }
+
+double hamming_bits(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return double(hamming_distance(u8(a), u8(b), (dim + 7) / 8));
+}
+// Exact: a count below 2^24.
+float hamming_order(const std::byte *a, const std::byte *b, std::size_t dim) { return float(hamming_bits(a, b, dim)); }
+
+void bit_to_float(const std::byte *in, float *out, std::size_t dim)
+{
+	for (std::size_t j = 0; j < dim; j++)
+		out[j] = float((u8(in)[j / 8] >> (7 - j % 8)) & 1);
+}
+// pgvector's bit centroid rule (x > 0.5); padding bits stay zero, as PostgreSQL keeps them.
+void bit_from_float(const float *in, std::byte *out, std::size_t dim)
+{
+	auto *o = reinterpret_cast<std::uint8_t *>(out);
+	std::memset(o, 0, (dim + 7) / 8);
+	for (std::size_t j = 0; j < dim; j++)
+		o[j / 8] |= std::uint8_t((in[j] > 0.5f ? 1 : 0) << (7 - j % 8));
+}
+
+// Value headers (after the 4-byte varlena length): pgvector's int16 dim, PostgreSQL's int32 bit_len.
+std::int64_t int16_dims(const std::byte *value)
+{
+	std::int16_t d;
+	std::memcpy(&d, value + 4, sizeof d);
+	return d;
+}
+std::int64_t varbit_dims(const std::byte *value)
+{
+	std::int32_t d;
+	std::memcpy(&d, value + 4, sizeof d);
+	return d;
+}
+
 constexpr std::array kElements{
-	ElementInfo{ElementType::float32, "vector", sizeof(float), 1.0 / 16777216.0, f32_to_float, f32_from_float},
-	ElementInfo{ElementType::float16, "halfvec", sizeof(half), 1.0 / 2048.0, f16_to_float, f16_from_float},
+	ElementInfo{ElementType::float32, "vector", "dimensions", 32, 1.0 / 16777216.0, f32_to_float, f32_from_float, false,
+	            int16_dims, 8},
+	ElementInfo{ElementType::float16, "halfvec", "dimensions", 16, 1.0 / 2048.0, f16_to_float, f16_from_float, false,
+	            int16_dims, 8},
+	ElementInfo{ElementType::bit, "bit", "lengths", 1, 0.0, bit_to_float, bit_from_float, true, varbit_dims, 8},
 };
 
 constexpr std::array kTable{
 	MetricInfo{ElementType::float32, Metric::l2, "l2", "", "<->", "vector_l2_ops", false, false, true, Metric::l2,
-	           l2_f32, l2_order_f32, l2_batch_f32, sqrt_of_order, normalise_f32_row, l2_from_dots},
+	           Metric::l2, l2_f32, l2_order_f32, l2_batch_f32, sqrt_of_order, normalise_f32_row, l2_from_dots},
 	MetricInfo{ElementType::float32, Metric::ip, "ip", "inner_product", "<#>", "vector_ip_ops", false, true, true,
-	           Metric::ip, negative_ip_f32, ip_order_f32, ip_batch_f32, order_is_distance, normalise_f32_row,
+	           Metric::ip, Metric::ip, negative_ip_f32, ip_order_f32, ip_batch_f32, order_is_distance, normalise_f32_row,
 	           ip_from_dots},
 	MetricInfo{ElementType::float32, Metric::cosine, "cosine", "", "<=>", "vector_cosine_ops", true, true, true,
-	           Metric::cosine, cosine_f32, ip_order_f32, ip_batch_f32, cosine_of_order, normalise_f32_row,
+	           Metric::cosine, Metric::cosine, cosine_f32, ip_order_f32, ip_batch_f32, cosine_of_order, normalise_f32_row,
 	           cosine_from_dots},
 	MetricInfo{ElementType::float32, Metric::l1, "l1", "", "<+>", "vector_l1_ops", false, false, false, Metric::l2,
-	           l1_f32, l1_order_f32, l1_batch_f32, order_is_distance, normalise_f32_row, nullptr},
+	           Metric::l1, l1_f32, l1_order_f32, l1_batch_f32, order_is_distance, normalise_f32_row, nullptr},
 	// halfvec: rows of halves, graph building has no dot-product form for them (from_dots null).
 	MetricInfo{ElementType::float16, Metric::l2, "l2", "", "<->", "halfvec_l2_ops", false, false, true, Metric::l2,
-	           l2_f16, l2_order_f16, batch_of<l2_order_f16>, sqrt_of_order, normalise_f16_row, nullptr},
+	           Metric::l2, l2_f16, l2_order_f16, batch_of<l2_order_f16>, sqrt_of_order, normalise_f16_row, nullptr},
 	MetricInfo{ElementType::float16, Metric::ip, "ip", "inner_product", "<#>", "halfvec_ip_ops", false, true, true,
-	           Metric::ip, negative_ip_f16, ip_order_f16, batch_of<ip_order_f16>, order_is_distance,
+	           Metric::ip, Metric::ip, negative_ip_f16, ip_order_f16, batch_of<ip_order_f16>, order_is_distance,
 	           normalise_f16_row, nullptr},
 	MetricInfo{ElementType::float16, Metric::cosine, "cosine", "", "<=>", "halfvec_cosine_ops", true, true, true,
-	           Metric::cosine, cosine_f16, ip_order_f16, batch_of<ip_order_f16>, cosine_of_order, normalise_f16_row,
+	           Metric::cosine, Metric::cosine, cosine_f16, ip_order_f16, batch_of<ip_order_f16>, cosine_of_order, normalise_f16_row,
 	           nullptr},
 	MetricInfo{ElementType::float16, Metric::l1, "l1", "", "<+>", "halfvec_l1_ops", false, false, false, Metric::l2,
-	           l1_f16, l1_order_f16, batch_of<l1_order_f16>, order_is_distance, normalise_f16_row, nullptr},
+	           Metric::l1, l1_f16, l1_order_f16, batch_of<l1_order_f16>, order_is_distance, normalise_f16_row, nullptr},
+	// bit: Hamming by popcount, exactly <~>; lists are trained and ranked on the 0/1 float form by
+	// L2 (squared L2 between 0/1 rows is their Hamming distance), centroids rounded to bits.
+	MetricInfo{ElementType::bit, Metric::hamming, "hamming", "", "<~>", "bit_hamming_ops", false, false, false,
+	           Metric::l2, Metric::l2, hamming_bits, hamming_order, batch_of<hamming_order>, order_is_distance,
+	           nullptr, nullptr},
 };
 
 }  // namespace
@@ -227,9 +275,9 @@ const ElementInfo &element_info(ElementType type) noexcept
 	return kElements[0];  // unreachable: every ElementType has an entry (test_metric checks)
 }
 
-std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return dim * element().bytes; }
+std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return element().row_bytes(dim); }
 
-const MetricInfo &MetricInfo::as_float32() const noexcept { return *find_metric(ElementType::float32, metric); }
+const MetricInfo &MetricInfo::as_float32() const noexcept { return *find_metric(ElementType::float32, float_form); }
 
 const MetricInfo *find_metric_code(unsigned code) noexcept
 {

@@ -20,22 +20,38 @@ namespace ruvector::kernels {
 enum class ElementType : std::uint8_t {
 	float32 = 0,  // vector
 	float16 = 1,  // halfvec
-	// reserved: bit = 2, sparse = 3 (sparsevec)
+	bit = 2,      // PostgreSQL's bit: one bit per dimension, first dimension in the high bit
+	// reserved: sparse = 3 (sparsevec)
 };
 
 // How rows of one element type are stored: index pages hold rows in the element type, while
-// k-means and centroids work on float32 (every float16 value is exactly a float).
+// k-means and centroids work on its float form (every float16 value is exactly a float; a bit is
+// 0 or 1).
 struct ElementInfo {
 	ElementType type;
-	const char *sql_type;  // "vector", "halfvec"
-	std::size_t bytes;     // per element
-	// Relative rounding of a value stored as this type (2^-24 float, 2^-11 half): the error a
-	// normalised stored row carries per element.
+	const char *sql_type;  // "vector", "halfvec", "bit"
+	const char *dims_noun; // what pgvector's mismatch error calls the dimensions ("lengths" for bit)
+	std::size_t bits;      // per element: a row of dim elements takes ceil(dim * bits / 8) bytes
+	// Relative rounding of a value stored as this type (2^-24 float, 2^-11 half, 0 bit): the error
+	// a normalised stored row carries per element.
 	double unit;
 	// Exact for every value of the type; from_float rounds to nearest even (no range check: the
-	// callers convert values that came from this type, or unit vectors).
+	// callers convert values that came from this type, or unit vectors); for bit, a float above
+	// 0.5 is a set bit (pgvector's rule for bit centroids: the majority of the list).
 	void (*to_float)(const std::byte *in, float *out, std::size_t dim);
 	void (*from_float)(const float *in, std::byte *out, std::size_t dim);
+	// Centroids are rounded through the type after k-means (bit: pgvector's bit centroids; halves
+	// keep float32 centroids).
+	bool round_centroids;
+	// A detoasted PostgreSQL value of the type, from its 4-byte varlena header on: the dimension
+	// count its header says (vector, halfvec: int16 after the header, as pgvector's; bit: the int32
+	// bit length of PostgreSQL's VarBit). The row starts value_header bytes in.
+	std::int64_t (*value_dims)(const std::byte *value);
+	std::size_t value_header;
+
+	std::size_t row_bytes(std::size_t dim) const noexcept { return (dim * bits + 7) / 8; }
+	// The most dimensions whose row fits in `bytes`.
+	std::size_t dims_in(std::size_t bytes) const noexcept { return bytes * 8 / bits; }
 };
 const ElementInfo &element_info(ElementType type) noexcept;
 
@@ -44,7 +60,8 @@ enum class Metric : std::uint8_t {
 	ip = 2,      // <#>  negative inner product
 	cosine = 3,  // <=>  1 - cosine similarity
 	l1 = 4,      // <+>  taxicab
-	// reserved: hamming = 5 (<~>), jaccard = 6 (<%>)
+	hamming = 5, // <~>  differing bits (bit rows)
+	// reserved: jaccard = 6 (<%>)
 };
 
 // A row is `dim` elements of the entry's element type, passed as bytes so that one signature
@@ -64,8 +81,11 @@ struct MetricInfo {
 	// k-means minimises this metric's own error (false for l1: no mean-based centroid update;
 	// l1 index lists are trained as l2 ones, see train_as).
 	bool kmeans;
-	// The metric lists are trained with (k-means request of an index build).
+	// The float32 metric lists are trained with (k-means request of an index build).
 	Metric train_as;
+	// The float32 metric of the float form: centroids and list assignment (the same metric, but
+	// l2 for bit hamming: on 0/1 floats the squared L2 distance is the Hamming distance).
+	Metric float_form;
 
 	// The SQL operator's distance between two rows as given.
 	double (*distance)(const std::byte *a, const std::byte *b, std::size_t dim);
@@ -80,6 +100,7 @@ struct MetricInfo {
 	// caller knows and this cannot).
 	double (*from_order)(float order);
 	// L2-normalises a row in place (accumulated in double); false, row untouched, when it is zero.
+	// Null for bit rows (no norm).
 	bool (*normalise_row)(std::byte *row, std::size_t dim);
 
 	// Graph building on float32 rows (prepared, with their squared norms): turns dots[j], the dot
@@ -94,7 +115,7 @@ struct MetricInfo {
 	// The code an index stores (meta page, support function): the element type in the high
 	// byte, so float32 codes are the plain Metric values ruivfflat has always stored.
 	unsigned code() const noexcept { return unsigned(type) << 8 | unsigned(metric); }
-	// The float32 row of the same metric: what centroids, k-means and list assignment use.
+	// The float32 row of the float form: what centroids, k-means and list assignment use.
 	const MetricInfo &as_float32() const noexcept;
 };
 
