@@ -1,5 +1,6 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
 #include "extension/client/worker_client.hpp"
+#include "extension/compat.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -9,6 +10,7 @@ extern "C" {
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
@@ -24,6 +26,20 @@ int rv_progress_interval_ms = 5000;
 
 static shmem_request_hook_type prev_shmem_request_hook = nullptr;
 static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+static ProcessUtility_hook_type prev_process_utility = nullptr;
+
+// The one ProcessUtility hook: each concern looks at the statement before PostgreSQL runs it.
+static void process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (compat::refuse_pgvector(pstmt->utilityStmt))
+		return;
+	pstmt = ivf::qualify_gnn_edge_table(pstmt, read_only_tree);
+	if (prev_process_utility)
+		prev_process_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
 
 static void shmem_request()
 {
@@ -94,7 +110,8 @@ void _PG_init(void)
 	ivf::register_ivfflat_reloptions();
 	ivf::register_gnn_index_reloptions();
 	ivf::install_ivfflat_hooks();
-	ivf::install_gnn_index_hooks();
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = process_utility;
 	if (!process_shared_preload_libraries_in_progress)
 		return;  // the vector type works anyway; worker-backed functions say ruvector must be preloaded
 	MarkGUCPrefixReserved("ruvector");

@@ -1,5 +1,10 @@
 -- The vector type: pgvector's SQL surface (names, signatures, casts, operators, aggregates).
 
+-- A database with pgvector gets a clear error before the first CREATE TYPE (extension/compat.cpp).
+CREATE FUNCTION ruvector_refuse_pgvector() RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+SELECT ruvector_refuse_pgvector();
+DROP FUNCTION ruvector_refuse_pgvector();
+
 CREATE TYPE vector;
 
 CREATE FUNCTION vector_in(cstring, oid, integer) RETURNS vector

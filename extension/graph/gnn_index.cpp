@@ -223,8 +223,6 @@ struct Hit {
  * name as typed may find nothing or another table, so CREATE INDEX and ALTER INDEX ... SET store
  * the table it names now, schema-qualified and quoted. */
 
-ProcessUtility_hook_type prev_process_utility = nullptr;
-
 void qualify_edge_table(List *options)
 {
 	ListCell *lc;
@@ -238,8 +236,11 @@ void qualify_edge_table(List *options)
 	}
 }
 
-void gnn_process_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree, ProcessUtilityContext context,
-						 ParamListInfo params, QueryEnvironment *env, DestReceiver *dest, QueryCompletion *qc)
+}  // namespace
+
+namespace ruvector::ivf {
+
+PlannedStmt *qualify_gnn_edge_table(PlannedStmt *pstmt, bool &read_only_tree)
 {
 	Node *stmt = pstmt->utilityStmt;
 	bool create = false, alter = false;
@@ -274,20 +275,7 @@ void gnn_process_utility(PlannedStmt *pstmt, const char *query, bool read_only_t
 			}
 		}
 	}
-	if (prev_process_utility)
-		prev_process_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
-}
-
-}  // namespace
-
-namespace ruvector::ivf {
-
-void install_gnn_index_hooks()
-{
-	prev_process_utility = ProcessUtility_hook;
-	ProcessUtility_hook = gnn_process_utility;
+	return pstmt;
 }
 
 void register_gnn_index_reloptions()

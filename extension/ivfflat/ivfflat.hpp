@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "access/amapi.h"
+#include "nodes/plannodes.h"
 #include "access/generic_xlog.h"
 #include "access/itup.h"
 #include "access/reloptions.h"
@@ -114,7 +115,9 @@ void define_ivfflat_gucs();
 void install_ivfflat_hooks();
 void register_ivfflat_reloptions();
 void register_gnn_index_reloptions();
-void install_gnn_index_hooks();  // CREATE/ALTER INDEX store ruvector_gnn's edge_table schema-qualified
+// For the ProcessUtility hook: CREATE/ALTER INDEX store ruvector_gnn's edge_table schema-qualified
+// (on a copy of a read-only tree, which it then returns).
+PlannedStmt *qualify_gnn_edge_table(PlannedStmt *pstmt, bool &read_only_tree);
 int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
 IterativeScan iterative_scan_mode();
 int max_probes_setting();

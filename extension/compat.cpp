@@ -1,0 +1,75 @@
+// pgvector and ruvector cannot share a database or a backend: both define the type vector, its
+// operators and the ivfflat access method, and pgvector's library defines the ivfflat.* settings
+// ruvector already defines. These checks turn what would fail half-way through the other one's
+// script (`type "vector" already exists`, `attempt to redefine parameter "ivfflat.probes"`) into
+// one clear error before anything of it runs.
+#include "extension/compat.hpp"
+
+#include "shmem/pg.hpp"
+
+extern "C" {
+#include "commands/extension.h"
+#include "nodes/parsenodes.h"
+}
+
+namespace {
+
+constexpr const char *kProvides =
+	"ruvector already provides pgvector's types, operators, functions and index methods (vector, halfvec, "
+	"sparsevec, ivfflat).";
+
+// pgvector's library as LOAD names it: 'vector', 'vector.so', '$libdir/vector' or a path ending so.
+bool is_pgvector_library(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	return strcmp(base, "vector") == 0 || strcmp(base, "vector" DLSUFFIX) == 0;
+}
+
+}  // namespace
+
+namespace ruvector::compat {
+
+bool refuse_pgvector(Node *stmt)
+{
+	if (IsA(stmt, CreateExtensionStmt)) {
+		auto *create = castNode(CreateExtensionStmt, stmt);
+		if (strcmp(create->extname, "vector") != 0)
+			return false;
+		if (!OidIsValid(get_extension_oid("ruvector", true)))
+			// ruvector's library is loaded here (this hook runs), so pgvector's would fail to load.
+			ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
+							errmsg("extension \"vector\" cannot be installed where ruvector is loaded"),
+							errdetail("%s pgvector's library would redefine the ivfflat.* settings ruvector defines.", kProvides),
+							errhint("Use CREATE EXTENSION ruvector; pgvector applications run on it unchanged.")));
+		if (create->if_not_exists) {
+			// What pgvector applications and migrations run: ruvector already provides it.
+			ereport(NOTICE, (errmsg("extension \"vector\" is provided by ruvector, skipping"), errdetail("%s", kProvides)));
+			return true;
+		}
+		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
+						errmsg("extension \"vector\" cannot be installed alongside ruvector"), errdetail("%s", kProvides),
+						errhint("Use the ruvector extension; pgvector applications run on it unchanged.")));
+	}
+	if (IsA(stmt, LoadStmt) && is_pgvector_library(castNode(LoadStmt, stmt)->filename))
+		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
+						errmsg("pgvector's library cannot be loaded where ruvector is loaded"),
+						errdetail("%s pgvector's library would redefine the ivfflat.* settings ruvector defines.", kProvides),
+						errhint("Use the ruvector extension; pgvector applications run on it unchanged.")));
+	return false;
+}
+
+}  // namespace ruvector::compat
+
+// Called first by ruvector's install script, so CREATE EXTENSION ruvector in a database with
+// pgvector fails before its first CREATE TYPE, with or without ruvector preloaded.
+RV_FUNCTION(ruvector_refuse_pgvector)
+{
+	if (OidIsValid(get_extension_oid("vector", true)))
+		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
+						errmsg("extension \"ruvector\" cannot be installed alongside extension \"vector\" (pgvector)"),
+						errdetail("Both define the types vector, halfvec and sparsevec, their operators and the ivfflat access method."),
+						errhint("Use a separate database, or migrate: pg_dump the data, DROP EXTENSION vector, CREATE EXTENSION "
+								"ruvector and restore; pgvector applications run on ruvector unchanged.")));
+	PG_RETURN_VOID();
+}
