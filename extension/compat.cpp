@@ -51,6 +51,15 @@ bool refuse_pgvector(Node *stmt)
 						errmsg("extension \"vector\" cannot be installed alongside ruvector"), errdetail("%s", kProvides),
 						errhint("Use the ruvector extension; pgvector applications run on it unchanged.")));
 	}
+	if (IsA(stmt, CommentStmt)) {
+		// A pg_dump of a pgvector database comments on the extension it creates just before.
+		auto *comment = castNode(CommentStmt, stmt);
+		if (comment->objtype != OBJECT_EXTENSION || strcmp(strVal(comment->object), "vector") != 0 ||
+			OidIsValid(get_extension_oid("vector", true)) || !OidIsValid(get_extension_oid("ruvector", true)))
+			return false;
+		ereport(NOTICE, (errmsg("extension \"vector\" is provided by ruvector, skipping"), errdetail("%s", kProvides)));
+		return true;
+	}
 	if (IsA(stmt, LoadStmt) && is_pgvector_library(castNode(LoadStmt, stmt)->filename))
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
 						errmsg("pgvector's library cannot be loaded where ruvector is loaded"),
@@ -69,7 +78,7 @@ RV_FUNCTION(ruvector_refuse_pgvector)
 		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
 						errmsg("extension \"ruvector\" cannot be installed alongside extension \"vector\" (pgvector)"),
 						errdetail("Both define the types vector, halfvec and sparsevec, their operators and the ivfflat access method."),
-						errhint("Use a separate database, or migrate: pg_dump the data, DROP EXTENSION vector, CREATE EXTENSION "
-								"ruvector and restore; pgvector applications run on ruvector unchanged.")));
+						errhint("Install ruvector in another database and restore a pg_dump of this one into it; pgvector "
+								"applications run on ruvector unchanged.")));
 	PG_RETURN_VOID();
 }

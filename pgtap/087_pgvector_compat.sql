@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(16);
+SELECT plan(19);
 
 -- SQLSTATE, message, detail and hint of the error a statement raises
 CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -31,7 +31,12 @@ SELECT throws_ok($$CREATE EXTENSION "vector" WITH VERSION '0.5.1'$$, '42710',
 SELECT lives_ok('CREATE EXTENSION IF NOT EXISTS vector', 'CREATE EXTENSION IF NOT EXISTS vector succeeds');
 SELECT lives_ok($$CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public VERSION '0.8.0' CASCADE$$,
 	'IF NOT EXISTS with schema, version and cascade succeeds');
+-- and so does the comment a pg_dump of a pgvector database puts after it
+SELECT lives_ok($$COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access methods'$$,
+	'COMMENT ON EXTENSION vector (from a pgvector dump) succeeds');
 SELECT is((SELECT count(*) FROM pg_extension WHERE extname = 'vector'), 0::bigint, 'and installs nothing');
+SELECT is(obj_description((SELECT oid FROM pg_extension WHERE extname = 'ruvector'), 'pg_extension'),
+	'vector type, ruivfflat index and GNN layers (pgvector-compatible)', 'ruvector''s comment is unchanged');
 SELECT is((SELECT e.extname::text FROM pg_type t JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid
 	JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid AND d.deptype = 'e'
 	WHERE t.typname = 'vector'), 'ruvector', 'the type vector stays ruvector''s');
@@ -60,6 +65,8 @@ SELECT is(pg_temp.error_of('CREATE EXTENSION IF NOT EXISTS vector'),
 	'pgvector''s library would redefine the ivfflat.* settings ruvector defines.\n'
 	'Use CREATE EXTENSION ruvector; pgvector applications run on it unchanged.',
 	'without ruvector in the database: CREATE EXTENSION IF NOT EXISTS vector fails (42710, message, detail, hint)');
+SELECT throws_ok($$COMMENT ON EXTENSION vector IS 'x'$$, '42704', 'extension "vector" does not exist',
+	'without ruvector in the database, COMMENT ON EXTENSION vector is PostgreSQL''s error');
 
 -- The reverse: a database with pgvector (its pg_extension row; this transaction is rolled back).
 INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, extversion)
@@ -67,8 +74,7 @@ INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, 
 SELECT is(pg_temp.error_of('CREATE EXTENSION ruvector'),
 	E'42710\nextension "ruvector" cannot be installed alongside extension "vector" (pgvector)\n'
 	'Both define the types vector, halfvec and sparsevec, their operators and the ivfflat access method.\n'
-	'Use a separate database, or migrate: pg_dump the data, DROP EXTENSION vector, CREATE EXTENSION ruvector and restore; '
-	'pgvector applications run on ruvector unchanged.',
+	'Install ruvector in another database and restore a pg_dump of this one into it; pgvector applications run on ruvector unchanged.',
 	'CREATE EXTENSION ruvector with pgvector installed: 42710, message, detail, hint');
 SELECT throws_ok('CREATE EXTENSION IF NOT EXISTS ruvector', '42710',
 	'extension "ruvector" cannot be installed alongside extension "vector" (pgvector)', 'also with IF NOT EXISTS');
