@@ -8,6 +8,7 @@
 #include "shmem/pg.hpp"
 
 extern "C" {
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "nodes/parsenodes.h"
 }
@@ -80,5 +81,23 @@ RV_FUNCTION(ruvector_refuse_pgvector)
 						errdetail("Both define the types vector, halfvec and sparsevec, their operators and the ivfflat access method."),
 						errhint("Install ruvector in another database and restore a pg_dump of this one into it; pgvector "
 								"applications run on ruvector unchanged.")));
+	PG_RETURN_VOID();
+}
+
+// Where ruvector's library is not loaded yet (a server without it in shared_preload_libraries, a
+// session that has not used it), the ProcessUtility hook is not there: this ddl_command_start
+// event trigger loads the library and refuses CREATE EXTENSION vector the same way.
+RV_FUNCTION(ruvector_pgvector_guard)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("ruvector_pgvector_guard() must be called as an event trigger")));
+	Node *stmt = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
+	if (IsA(stmt, CreateExtensionStmt) && ruvector::compat::refuse_pgvector(stmt)) {
+		// IF NOT EXISTS: an event trigger cannot skip the statement, so it makes it name the
+		// extension that provides vector, which exists: PostgreSQL then skips it.
+		auto *create = castNode(CreateExtensionStmt, stmt);
+		create->extname = pstrdup("ruvector");
+		create->options = NIL;
+	}
 	PG_RETURN_VOID();
 }

@@ -4,6 +4,11 @@
 CREATE FUNCTION ruvector_refuse_pgvector() RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
 SELECT ruvector_refuse_pgvector();
 DROP FUNCTION ruvector_refuse_pgvector();
+-- ... and CREATE EXTENSION vector here gets one before pgvector's script runs, also in a session
+-- where ruvector's library (its ProcessUtility hook) is not loaded yet.
+CREATE FUNCTION ruvector_pgvector_guard() RETURNS event_trigger AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE EVENT TRIGGER ruvector_pgvector_guard ON ddl_command_start WHEN TAG IN ('CREATE EXTENSION')
+	EXECUTE FUNCTION ruvector_pgvector_guard();
 
 CREATE TYPE vector;
 
