@@ -1,6 +1,7 @@
 #include "worker/jobs.hpp"
 
 #include "shmem/codec/errors.hpp"
+#include "shmem/codec/request_checks.hpp"
 
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
@@ -19,34 +20,10 @@
 
 namespace ruvector::jobs {
 
-namespace {
-
-// The table entry of a request's metric code (the worker's inputs are float32 rows).
-const kernels::MetricInfo &request_metric(kernels::Metric code, const char *what)
-{
-	const kernels::MetricInfo *m = kernels::find_metric(kernels::ElementType::float32, code);
-	if (!m)
-		throw std::invalid_argument(std::string(what) + ": unknown metric");
-	return *m;
-}
-
-}  // namespace
-
-void check_kmeans_request(const proto::KmeansRequest &req)
-{
-	if (req.n == 0)
-		throw std::invalid_argument("k-means needs at least one non-NULL vector");
-	if (req.k < 1 || req.k > req.n)
-		throw std::invalid_argument("k must be between 1 and the number of vectors (" + std::to_string(req.n) + ")");
-	if (req.max_iterations < 1)
-		throw std::invalid_argument("max_iterations must be at least 1");
-	if (!request_metric(req.metric, "k-means").kmeans)
-		throw std::invalid_argument("k-means supports the l2, cosine and ip metrics");
-}
+using proto::request_metric;
 
 std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *data, kernels::CancelToken cancel)
 {
-	check_kmeans_request(req);
 	kernels::KmeansOptions opts;
 	opts.k = int(req.k);
 	opts.max_iterations = int(req.max_iterations);
@@ -55,14 +32,7 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 	kernels::KmeansResult r = kernels::kmeans(data, req.n, req.dim, opts, cancel);
 
 	proto::KmeansResultHeader h{req.k, req.dim, std::uint32_t(r.iterations), 0, r.objective};
-	proto::Writer w;
-	w.put(h);
-	for (std::uint32_t c = 0; c < req.k; c++) {
-		w.put(std::int64_t(r.sizes[c]));
-		w.put_bytes(std::as_bytes(std::span(r.centroids.data() + std::size_t(c) * req.dim, req.dim)));
-	}
-	auto b = w.bytes();
-	return {b.begin(), b.end()};
+	return proto::encode_kmeans_reply(h, r.sizes, r.centroids);
 }
 
 namespace {
@@ -105,57 +75,28 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 	h.nodes = g.csr.n;
 	h.out_dim = model.layers.back().out_dim;
-	proto::Writer w;
-	w.put(h);
-	w.put_bytes(std::as_bytes(std::span(g.ids)));
-	w.put_bytes(std::as_bytes(std::span(y)));
-	auto b = w.bytes();
-	return {b.begin(), b.end()};
-}
-
-void check_graph_build_request(const proto::GraphBuildRequest &req, std::uint64_t blob_bytes)
-{
-	if (req.dim == 0 || req.n == 0 || req.n * req.dim * sizeof(float) != blob_bytes)
-		throw std::invalid_argument("graph build: the vectors do not match the request");
-	if (req.row_begin > req.row_end || req.row_end > req.n)
-		throw std::invalid_argument("graph build: row range out of bounds");
-	request_metric(req.metric, "graph build");
-	if (!req.epsilon_mode && (req.k == 0 || req.k > 10000))
-		throw std::invalid_argument("k must be between 1 and 10000");
+	return proto::encode_gnn_forward_reply(h, g.ids, y);
 }
 
 std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel)
 {
 	const kernels::MetricInfo &metric = request_metric(req.metric, "graph build");
-	std::size_t rows = req.row_end - req.row_begin;
 	if (!req.epsilon_mode) {
-		std::vector<std::byte> out(rows * req.k * sizeof(kernels::Neighbor));
+		std::vector<std::byte> out(proto::knn_reply_bytes(req));
 		kernels::knn_rows(base, req.n, req.dim, metric, req.row_begin, req.row_end, req.k,
 		                  reinterpret_cast<kernels::Neighbor *>(out.data()), cancel);
 		return out;
 	}
 	std::vector<kernels::EpsEdge> edges =
 		kernels::eps_rows(base, req.n, req.dim, metric, req.row_begin, req.row_end, req.epsilon, req.max_edges, cancel);
-	proto::Writer w;
-	w.put(std::uint64_t(edges.size()));
-	w.put_bytes(std::as_bytes(std::span(edges)));
-	auto b = w.bytes();
-	return {b.begin(), b.end()};
-}
-
-void check_assign_request(const proto::AssignRequest &req)
-{
-	if (req.k < 1 || req.dim < 1)
-		throw std::invalid_argument("assignment needs at least one centroid of at least one dimension");
-	request_metric(req.metric, "assignment");
+	return proto::encode_eps_reply(edges);
 }
 
 std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel)
 {
-	check_assign_request(req);
 	const float *centroids = data;
 	const float *rows = data + std::size_t(req.k) * req.dim;
-	std::vector<std::byte> out(req.n * sizeof(std::int32_t));
+	std::vector<std::byte> out(proto::assign_reply_bytes(req));
 	auto *labels = reinterpret_cast<std::int32_t *>(out.data());
 	const kernels::MetricInfo &metric = request_metric(req.metric, "assignment");
 	if (metric.from_dots) {

@@ -12,14 +12,11 @@
 
 namespace ruvector::jobs {
 
+// Each run_* takes a request the worker checked on receipt (shmem/codec/request_checks.hpp) and
+// answers in the reply format protocol.hpp declares for its kind.
 
-// Validates the request (throws std::invalid_argument with a user-facing message).
-void check_kmeans_request(const proto::KmeansRequest &req);
 std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *data, kernels::CancelToken cancel);
 
-// Nearest-centroid labels for an index build. data = k centroids, then n rows (both dim floats).
-// Result: n int32 labels. Ties go to the lower list number.
-void check_assign_request(const proto::AssignRequest &req);
 // GNN forward: decode the model, run it over the graph blob (read in place when it starts 8-byte
 // aligned, else from one aligned copy), answer GnnForwardResult + ids + rows. A kernels::NodeError
 // becomes a proto::SqlStateError naming the node by its id: 22003 for an overflow, 22023 for a negative GCN degree.
@@ -27,9 +24,10 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model, std::sp
                                        kernels::CancelToken cancel);
 
 // k-NN / epsilon graph edges for a row range (GraphBuildRequest's response).
-void check_graph_build_request(const proto::GraphBuildRequest &req, std::uint64_t blob_bytes);
 std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel);
 
+// Nearest-centroid labels for an index build. data = k centroids, then n rows (both dim floats).
+// Result: n int32 labels. Ties go to the lower list number.
 std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel);
 
 }  // namespace ruvector::jobs

@@ -13,6 +13,7 @@
 // unregister it.
 #include "shmem/codec/errors.hpp"
 #include "shmem/codec/protocol.hpp"
+#include "shmem/codec/request_checks.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 #include "worker/jobs.hpp"
@@ -259,9 +260,7 @@ void dispatch(Session &s)
 		if (!addr || tag != s.gnn.graph_tag) {
 			proto::GnnForwardResult stale;
 			stale.stale = 1;
-			proto::Writer w;
-			w.put(stale);
-			queue_data(s, w.bytes());
+			queue_data(s, proto::encode_gnn_forward_reply(stale));
 			s.phase = Session::Phase::sending;
 			break;
 		}
@@ -279,7 +278,7 @@ void dispatch(Session &s)
 		const void *addr = pg::guard([&] { return store_worker_address(W->area, key, &tag, &bytes); });
 		if (!addr || tag != req.tag)
 			throw std::invalid_argument("graph build: the vectors are no longer in the shared store");
-		jobs::check_graph_build_request(req, bytes);
+		proto::check_graph_build_request(req, bytes);
 		const float *base = static_cast<const float *>(addr);
 		start_job(s, [req, base](kernels::CancelToken c) { return jobs::run_graph_build(req, base, c); });
 		break;
@@ -364,14 +363,14 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		break;
 	case proto::MsgType::kmeans:
 		s.kmeans = proto::decode_kmeans(payload);
-		jobs::check_kmeans_request(s.kmeans);
+		proto::check_kmeans_request(s.kmeans);
 		if (s.kmeans.dim == 0 || s.kmeans.n > (uint64(1) << 40) / s.kmeans.dim)
 			throw std::invalid_argument("k-means input is too large");
 		take_input(s, h, s.kmeans.n * s.kmeans.dim * sizeof(float));
 		break;
 	case proto::MsgType::assign:
 		s.assign = proto::decode_assign(payload);
-		jobs::check_assign_request(s.assign);
+		proto::check_assign_request(s.assign);
 		if (s.assign.n + s.assign.k > (uint64(1) << 40) / s.assign.dim)
 			throw std::invalid_argument("assignment input is too large");
 		take_input(s, h, (s.assign.n + s.assign.k) * s.assign.dim * sizeof(float));

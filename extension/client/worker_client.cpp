@@ -1,5 +1,6 @@
 #include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
+#include "worker/kernels/knn.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -561,13 +562,7 @@ void worker_store_forget_database(Oid database)
 	int n = store_keys_of_database(database, keys, kStoreCapacity);
 	for (int i = 0; i < n; i++) {
 		proto::StoreKey key = keys[i];
-		worker_best_effort([&] {
-			worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
-			std::span<const std::byte> payload;
-			while (worker_request_receive(&payload) != proto::MsgType::end) {
-			}
-			worker_request_finish();
-		});
+		worker_best_effort([&] { client::store_drop(key); });
 	}
 	pfree(keys);
 }
@@ -585,5 +580,127 @@ void worker_store_drop_on_abort(const proto::StoreKey &key)
 }
 
 bool worker_ready() { return rv_control && worker_state() == WorkerState::ready; }
+
+namespace {
+
+// The end frame of a request answered by its end alone (ping, store_put, store_drop).
+void receive_end()
+{
+	std::span<const std::byte> payload;
+	if (worker_request_receive(&payload) != proto::MsgType::end)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply from the ruvector worker")));
+	worker_request_finish();
+}
+
+// The whole reply of a request whose input went in `input` (freed here), as a palloc'd buffer.
+std::span<const std::byte> receive_reply(dsm_segment *input)
+{
+	char *buf;
+	Size len = worker_request_receive_all(&buf);
+	worker_request_finish();
+	if (input)
+		worker_input_segment_free(input);
+	return {reinterpret_cast<const std::byte *>(buf), len};
+}
+
+}  // namespace
+
+namespace client {
+
+void ping()
+{
+	worker_request_begin(proto::MsgType::ping);
+	receive_end();
+}
+
+void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std::span<const std::byte>> parts)
+{
+	Size bytes = 0;
+	for (auto part : parts)
+		bytes += part.size();
+	worker_request_begin(proto::MsgType::store_put, palloc_encoded(proto::StorePut{key, bytes, tag}));
+	for (auto part : parts)
+		worker_request_send_data(part);
+	worker_request_send_end();
+	receive_end();
+}
+
+void store_drop(const proto::StoreKey &key)
+{
+	worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));  // answered on its first frame
+	receive_end();
+}
+
+proto::KmeansReply kmeans(const proto::KmeansRequest &req, CopyUnits copy, const void *arg)
+{
+	proto::check_kmeans_request(req);
+	dsm_segment *input =
+		worker_request_post(proto::MsgType::kmeans, palloc_encoded(req), req.n, sizeof(float) * Size(req.dim), copy, arg);
+	return proto::decode_kmeans_reply(receive_reply(input), req);
+}
+
+proto::KmeansReply kmeans(const proto::KmeansRequest &req, const float *rows)
+{
+	CopyUnits copy = [](const void *arg, Size from, Size n, std::byte *dst) {
+		const auto *r = static_cast<const std::pair<const float *, Size> *>(arg);
+		memcpy(dst, r->first + from * r->second, n * r->second * sizeof(float));
+	};
+	std::pair<const float *, Size> arg{rows, Size(req.dim)};
+	return kmeans(req, copy, &arg);
+}
+
+void assign_post(const proto::AssignRequest &req, dsm_segment *staged, const float *centroids, const float *rows)
+{
+	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), staged);
+	if (!staged) {
+		worker_request_send_data(std::as_bytes(std::span(centroids, Size(req.k) * req.dim)));
+		worker_request_send_data(std::as_bytes(std::span(rows, Size(req.n) * req.dim)));
+	}
+	worker_request_send_end();
+}
+
+std::span<const int32> assign_collect(const proto::AssignRequest &req)
+{
+	return proto::decode_assign_reply(receive_reply(nullptr), req);
+}
+
+namespace {
+
+std::span<const std::byte> graph_build(const proto::GraphBuildRequest &req)
+{
+	worker_request_begin(proto::MsgType::graph_build, palloc_encoded(req));
+	return receive_reply(nullptr);
+}
+
+}  // namespace
+
+std::span<const kernels::Neighbor> knn_graph(const proto::GraphBuildRequest &req)
+{
+	return proto::decode_knn_reply(graph_build(req), req);
+}
+
+std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req)
+{
+	return proto::decode_eps_reply(graph_build(req), req);
+}
+
+proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
+								   std::span<const std::byte> graph)
+{
+	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph});
+	return proto::decode_gnn_forward_reply(receive_reply(input));
+}
+
+// The buffers receive_reply allocated: the views start at its start, after the header (k-means)
+// or after the edge count (epsilon).
+void free_reply(const proto::KmeansReply &reply) { pfree(const_cast<std::byte *>(reply.rows) - sizeof reply.header); }
+void free_reply(std::span<const int32> labels) { pfree(const_cast<int32 *>(labels.data())); }
+void free_reply(std::span<const kernels::Neighbor> neighbours) { pfree(const_cast<kernels::Neighbor *>(neighbours.data())); }
+void free_reply(std::span<const kernels::EpsEdge> edges)
+{
+	pfree(reinterpret_cast<std::byte *>(const_cast<kernels::EpsEdge *>(edges.data())) - sizeof(uint64));
+}
+
+}  // namespace client
 
 }  // namespace ruvector

@@ -1,5 +1,6 @@
 // The backend side of the worker protocol: one request at a time per backend, through the
-// backend's own slot. Waits are latch waits with CHECK_FOR_INTERRUPTS, so query cancel and
+// backend's own slot. Callers use the typed calls in namespace client (the end of this file), one
+// per request kind; the worker_request_* steps below are what those calls are made of. Waits are latch waits with CHECK_FOR_INTERRUPTS, so query cancel and
 // statement_timeout interrupt them; a worker that stops or restarts mid-request is an error,
 // never a hang. The slot is released on every exit path: normal end, ERROR (transaction or
 // subtransaction abort callback) and FATAL/terminate (before_shmem_exit).
@@ -9,6 +10,7 @@
 // (a callback, a body inside PG_TRY) catches at its boundary with pg::call_boundary.
 #pragma once
 #include "shmem/codec/protocol.hpp"
+#include "shmem/codec/request_checks.hpp"
 #include "shmem/control.hpp"
 #include <initializer_list>
 #include <span>
@@ -118,5 +120,49 @@ void worker_best_effort(Fn &&fn)
 	}
 	PG_END_TRY();
 }
+
+// One call per request kind: post, wait, decode the reply (protocol.hpp declares each request and
+// its reply). Each may ereport (a worker error with its SQLSTATE, cancel, a worker restart) and
+// throws proto::ProtocolError (08P01) for a reply that does not decode; replies are views into
+// palloc'd memory. A caller that only warms a cache wraps the call in worker_best_effort.
+namespace client {
+
+// An empty request: the round trip.
+void ping();
+
+// Publish the concatenation of parts as the shared store entry `key`, stamped `tag`, replacing the
+// entry's previous blob.
+void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std::span<const std::byte>> parts);
+// Drop the entry `key` (nothing happens when there is none).
+void store_drop(const proto::StoreKey &key);
+
+// k-means over req.n rows of req.dim floats, after checking the request (request_checks.hpp):
+// rows [from, from + n) come from copy(arg, from, n, dst), or from `rows`, contiguous.
+proto::KmeansReply kmeans(const proto::KmeansRequest &req, CopyUnits copy, const void *arg);
+proto::KmeansReply kmeans(const proto::KmeansRequest &req, const float *rows);
+
+// The nearest of req.k centroids for each of req.n rows, in two steps so that the caller can
+// prepare the next batch while the worker assigns this one: post, then collect. The input is
+// `staged`, a worker_input_segment_create segment holding [centroids][rows], or, when it is
+// nullptr, centroids and rows, sent as data frames. collect returns the labels (palloc'd).
+void assign_post(const proto::AssignRequest &req, dsm_segment *staged, const float *centroids, const float *rows);
+std::span<const int32> assign_collect(const proto::AssignRequest &req);
+
+// Graph edges for a row range of the vectors in the store entry the request names: k-NN
+// (epsilon_mode 0: rows x k neighbours) or epsilon (epsilon_mode 1: the edges found).
+std::span<const kernels::Neighbor> knn_graph(const proto::GraphBuildRequest &req);
+std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req);
+
+// A GNN model over a graph: inline (graph non-empty) or the store entry the request names.
+proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
+								   std::span<const std::byte> graph);
+
+// Free a reply's buffer before its memory context goes (a build that makes many requests).
+void free_reply(const proto::KmeansReply &reply);
+void free_reply(std::span<const int32> labels);
+void free_reply(std::span<const kernels::Neighbor> neighbours);
+void free_reply(std::span<const kernels::EpsEdge> edges);
+
+}  // namespace client
 
 }  // namespace ruvector

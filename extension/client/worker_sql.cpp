@@ -39,9 +39,6 @@ kernels::Metric parse_metric(const char *name)
 	if (!m)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown k-means metric \"%s\"", name),
 						errhint("Use one of: l2, cosine, ip.")));
-	if (!m->kmeans)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k-means supports the l2, cosine and ip metrics"),
-						errdetail("L1 has no mean-based centroid update.")));
 	return m->metric;
 }
 
@@ -52,11 +49,7 @@ RV_FUNCTION(ruvector_worker_ping)
 {
 	instr_time start, end;
 	INSTR_TIME_SET_CURRENT(start);
-	worker_request_begin(proto::MsgType::ping);
-	std::span<const std::byte> payload;
-	if (worker_request_receive(&payload) != proto::MsgType::end)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply to a ruvector ping")));
-	worker_request_finish();
+	client::ping();
 	INSTR_TIME_SET_CURRENT(end);
 	INSTR_TIME_SUBTRACT(end, start);
 	PG_RETURN_FLOAT8(INSTR_TIME_GET_DOUBLE(end) * 1e6);
@@ -148,54 +141,27 @@ RV_FUNCTION(ruvector_kmeans)
 	int32 k = PG_GETARG_INT32(2);
 	int32 max_iterations = PG_GETARG_INT32(3);
 	int32 seed = PG_GETARG_INT32(4);
-	kernels::Metric metric = parse_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
 
-	if (k < 1)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("k must be at least 1")));
-	if (max_iterations < 1)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_iterations must be at least 1")));
+	proto::KmeansRequest req;
+	req.k = uint32(std::max(k, 0));  // a negative k or max_iterations fails the check as 0 does
+	req.max_iterations = uint32(std::max(max_iterations, 0));
+	req.seed = uint64(uint32(seed));
+	req.metric = parse_metric(text_to_cstring(PG_GETARG_TEXT_PP(5)));
+	proto::check_kmeans_parameters(req);  // before reading the table
 	require_worker_support();
 
 	VectorRows rows = read_vector_column(relid, column);
-	if (rows.n == 0)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("k-means needs at least one non-NULL vector"),
-						errdetail("Column \"%s\" of %s has no non-NULL values.", column, qualified_relation_name(relid))));
-	if (k > rows.n)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("k must be between 1 and the number of vectors (" INT64_FORMAT ")", rows.n)));
-
-	proto::KmeansRequest req;
 	req.n = uint64(rows.n);
 	req.dim = uint32(rows.dim);
-	req.k = uint32(k);
-	req.max_iterations = uint32(max_iterations);
-	req.seed = uint64(uint32(seed));
-	req.metric = metric;
-	dsm_segment *input = worker_request_post(proto::MsgType::kmeans, palloc_encoded(req),
-											 {std::as_bytes(std::span(rows.data, Size(rows.n) * rows.dim))});
-	char *buf;
-	Size len = worker_request_receive_all(&buf);
-	worker_request_finish();
-	if (input)
-		worker_input_segment_free(input);
-
-	proto::KmeansResultHeader h;
-	Size row_bytes = sizeof(int64) + sizeof(float) * Size(rows.dim);
-	if (len < sizeof h)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));
-	memcpy(&h, buf, sizeof h);
-	if (h.k != uint32(k) || h.dim != uint32(rows.dim) || len != sizeof h + row_bytes * h.k)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed k-means reply from the ruvector worker")));
+	proto::check_kmeans_rows(req, psprintf("Column \"%s\" of %s", column, qualified_relation_name(relid)));
+	proto::KmeansReply reply = client::kmeans(req, rows.data);
 
 	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	const char *p = buf + sizeof h;
-	for (uint32 c = 0; c < h.k; c++, p += row_bytes) {
-		int64 size;
-		memcpy(&size, p, sizeof size);
+	for (uint32 c = 0; c < reply.header.k; c++) {
 		Vector *centroid = new_vector(rows.dim);
-		memcpy(centroid->x, p + sizeof size, sizeof(float) * rows.dim);
-		Datum values[3] = {Int32GetDatum(int32(c)), PointerGetDatum(centroid), Int64GetDatum(size)};
+		reply.copy_centroid(c, centroid->x);
+		Datum values[3] = {Int32GetDatum(int32(c)), PointerGetDatum(centroid), Int64GetDatum(reply.size(c))};
 		bool nulls[3] = {};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -256,27 +256,14 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	req.graph_object = key.object;
 	req.graph_kind = key.kind;
 	req.graph_tag = tag;
-	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph});
-	char *buf;
-	Size len = worker_request_receive_all(&buf);
-	worker_request_finish();
-	if (input)
-		worker_input_segment_free(input);
-	proto::GnnForwardResult h;
-	if (len < sizeof h)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short GNN reply from the ruvector worker")));
-	memcpy(&h, buf, sizeof h);
-	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), nullptr, nullptr};
+	proto::GnnForwardReply reply = client::gnn_forward(req, model, graph);
+	const proto::GnnForwardResult &h = reply.header;
+	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), reply.ids, reply.y};
 	if (r.stale)
 		return r;
 	// Benchmarks read this (client_min_messages = debug1): the worker's share of the call.
 	ereport(DEBUG1, (errmsg_internal("ruvector gnn forward: " INT64_FORMAT " nodes, %d outputs, worker compute %.3f ms",
 									 r.nodes, r.out_dim, double(h.compute_ns) / 1e6)));
-	Size want = sizeof h + sizeof(int64) * h.nodes + sizeof(float) * h.nodes * h.out_dim;
-	if (len != want)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed GNN reply from the ruvector worker")));
-	r.ids = reinterpret_cast<const int64 *>(buf + sizeof h);
-	r.y = reinterpret_cast<const float *>(buf + sizeof h + sizeof(int64) * h.nodes);
 	return r;
 }
 
@@ -379,16 +366,7 @@ proto::StoreKey graph_key(int32 graph_id) { return {MyDatabaseId, uint32(graph_i
 // Publish a graph blob for other sessions (best effort: skipped when the worker is busy restarting).
 void publish_graph(int32 graph_id, int64 version, std::span<const std::byte> blob)
 {
-	proto::StorePut put{graph_key(graph_id), blob.size(), uint64(version)};
-	worker_best_effort([&] {
-		worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
-		worker_request_send_data(blob);
-		worker_request_send_end();
-		std::span<const std::byte> payload;
-		while (worker_request_receive(&payload) != proto::MsgType::end) {
-		}
-		worker_request_finish();
-	});
+	worker_best_effort([&] { client::store_put(graph_key(graph_id), uint64(version), {blob}); });
 }
 
 }  // namespace
@@ -694,11 +672,7 @@ RV_FUNCTION(ruvector_graph_uncache)
 	proto::StoreKey key = graph_key(PG_GETARG_INT32(0));
 	if (!rv_control || store_current_version(key) == 0)
 		PG_RETURN_BOOL(false);
-	worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
-	std::span<const std::byte> payload;
-	while (worker_request_receive(&payload) != proto::MsgType::end) {
-	}
-	worker_request_finish();
+	client::store_drop(key);
 	PG_RETURN_BOOL(true);
 }
 

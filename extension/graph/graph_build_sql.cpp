@@ -139,21 +139,14 @@ void setup(Builder &b, FunctionCallInfo fcinfo, const char *what)
 	// The vectors go to the shared store once; every block request refers to them.
 	b.key = worker_scratch_key();  // released by finish(), or by the error, cancel or exit
 	b.tag = uint64(GetCurrentTimestamp()) | 1;
-	Size bytes = Size(b.nodes.n) * b.nodes.dim * sizeof(float);
-	proto::StorePut put{b.key, bytes, b.tag};
-	worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
-	worker_request_send_data({reinterpret_cast<const std::byte *>(b.nodes.x), bytes});
-	worker_request_send_end();
-	std::span<const std::byte> payload;
-	while (worker_request_receive(&payload) != proto::MsgType::end) {
-	}
-	worker_request_finish();
+	client::store_put(b.key, b.tag, {std::as_bytes(std::span(b.nodes.x, Size(b.nodes.n) * b.nodes.dim))});
 	create_edge_table(b);
 	INSTR_TIME_SET_CURRENT(b.started);
 	b.last_notice = b.started;
 }
 
-char *request(Builder &b, int64 begin, int64 end, uint32 k, bool eps, float epsilon, uint64 max_edges, Size *len)
+proto::GraphBuildRequest request(const Builder &b, int64 begin, int64 end, uint32 k, bool eps, float epsilon,
+								 uint64 max_edges)
 {
 	proto::GraphBuildRequest req;
 	req.database = b.key.database;
@@ -169,23 +162,13 @@ char *request(Builder &b, int64 begin, int64 end, uint32 k, bool eps, float epsi
 	req.row_end = uint64(end);
 	req.epsilon = epsilon;
 	req.max_edges = max_edges;
-	worker_request_begin(proto::MsgType::graph_build, palloc_encoded(req));
-	char *buf;
-	*len = worker_request_receive_all(&buf);
-	worker_request_finish();
-	return buf;
+	return req;
 }
 
 void finish(Builder &b)
 {
 	proto::StoreKey key = b.key;
-	worker_best_effort([&] {
-		worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
-		std::span<const std::byte> payload;
-		while (worker_request_receive(&payload) != proto::MsgType::end) {
-		}
-		worker_request_finish();
-	});
+	worker_best_effort([&] { client::store_drop(key); });
 	worker_scratch_release();  // in case the drop above failed
 }
 
@@ -292,11 +275,7 @@ RV_FUNCTION(ruvector_build_knn_graph)
 	float *w = static_cast<float *>(palloc(sizeof(float) * kRowsPerRequest * k));
 	for (int64 begin = 0; begin < b.nodes.n; begin += kRowsPerRequest) {
 		int64 end = std::min(b.nodes.n, begin + kRowsPerRequest);
-		Size len;
-		char *buf = request(b, begin, end, uint32(k), false, 0, 0, &len);
-		if (len != Size(end - begin) * k * sizeof(kernels::Neighbor))
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed k-NN reply from the ruvector worker")));
-		auto *nb = reinterpret_cast<const kernels::Neighbor *>(buf);
+		std::span<const kernels::Neighbor> nb = client::knn_graph(request(b, begin, end, uint32(k), false, 0, 0));
 		int count = 0;
 		for (int64 r = begin; r < end; r++)
 			for (int j = 0; j < k; j++) {
@@ -308,7 +287,7 @@ RV_FUNCTION(ruvector_build_knn_graph)
 				w[count] = e.distance;
 				count++;
 			}
-		pfree(buf);
+		client::free_reply(nb);
 		insert_edges(b, src, dst, w, count);
 		progress(b, end);
 	}
@@ -333,15 +312,9 @@ RV_FUNCTION(ruvector_build_eps_graph)
 	setup(b, fcinfo, "epsilon graph");
 	for (int64 begin = 0; begin < b.nodes.n; begin += kRowsPerRequest) {
 		int64 end = std::min(b.nodes.n, begin + kRowsPerRequest);
-		Size len;
-		char *buf = request(b, begin, end, 0, true, epsilon, uint64(max_edges - b.edges), &len);
-		uint64 count;
-		if (len < sizeof count)
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed epsilon-graph reply from the ruvector worker")));
-		memcpy(&count, buf, sizeof count);
-		if (len != sizeof count + count * sizeof(kernels::EpsEdge))
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed epsilon-graph reply from the ruvector worker")));
-		auto *edges = reinterpret_cast<const kernels::EpsEdge *>(buf + sizeof count);
+		std::span<const kernels::EpsEdge> edges =
+			client::eps_graph(request(b, begin, end, 0, true, epsilon, uint64(max_edges - b.edges)));
+		uint64 count = edges.size();
 		int64 *src = static_cast<int64 *>(palloc(sizeof(int64) * (count + 1)));
 		int64 *dst = static_cast<int64 *>(palloc(sizeof(int64) * (count + 1)));
 		float *w = static_cast<float *>(palloc(sizeof(float) * (count + 1)));
@@ -350,7 +323,7 @@ RV_FUNCTION(ruvector_build_eps_graph)
 			dst[i] = b.nodes.ids[edges[i].dst];
 			w[i] = edges[i].distance;
 		}
-		pfree(buf);
+		client::free_reply(edges);
 		for (uint64 off = 0; off < count; off += 100000)
 			insert_edges(b, src + off, dst + off, w + off, int(std::min<uint64>(100000, count - off)));
 		pfree(src);

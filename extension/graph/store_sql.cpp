@@ -18,26 +18,16 @@ proto::StoreKey store_key(FunctionCallInfo fcinfo)
 	return proto::StoreKey{MyDatabaseId, PG_GETARG_OID(0), uint32(PG_GETARG_INT32(1))};
 }
 
-void expect_end()
-{
-	std::span<const std::byte> payload;
-	if (worker_request_receive(&payload) != proto::MsgType::end)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("unexpected reply from the ruvector worker")));
-	worker_request_finish();
-}
-
 }  // namespace
 
 // ruvector_store_put(object oid, kind int, tag bigint, data bytea) RETURNS bigint (the new version)
 RV_FUNCTION(ruvector_store_put)
 {
 	bytea *data = PG_GETARG_BYTEA_PP(3);
-	proto::StorePut put{store_key(fcinfo), uint64(VARSIZE_ANY_EXHDR(data)), uint64(PG_GETARG_INT64(2))};
-	worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
-	worker_request_send_data({reinterpret_cast<const std::byte *>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data)});
-	worker_request_send_end();
-	expect_end();
-	PG_RETURN_INT64(int64(store_current_version(put.key)));
+	proto::StoreKey key = store_key(fcinfo);
+	client::store_put(key, uint64(PG_GETARG_INT64(2)),
+					  {{reinterpret_cast<const std::byte *>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data)}});
+	PG_RETURN_INT64(int64(store_current_version(key)));
 }
 
 // ruvector_store_get(object oid, kind int) RETURNS bytea (NULL when absent)
@@ -59,7 +49,6 @@ RV_FUNCTION(ruvector_store_drop)
 {
 	proto::StoreKey key = store_key(fcinfo);
 	bool existed = store_current_version(key) != 0;
-	worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));  // answered on its first frame
-	expect_end();
+	client::store_drop(key);
 	PG_RETURN_BOOL(existed);
 }

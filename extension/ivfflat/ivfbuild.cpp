@@ -280,7 +280,7 @@ void sample_rows(BuildState *bs)
 	table_index_build_scan(bs->heap, bs->index, bs->info, true, true, sample_callback, bs, nullptr);
 }
 
-// Rows [from, from + m) of the sample, in slot order, into dst (a CopyUnits for worker_request_post).
+// Rows [from, from + m) of the sample, in slot order, into dst (a CopyUnits for client::kmeans).
 void copy_sample(const void *arg, Size from, Size m, std::byte *out)
 {
 	const auto *bs = static_cast<const BuildState *>(arg);
@@ -319,24 +319,10 @@ void train(BuildState *bs)
 	req.metric = bs->metric->train_as;  // l1 lists are trained as l2 ones
 	// The sample is gathered from the kept rows straight into the segment the worker maps
 	// (hundreds of MB at high dimension would take a wake-up of both processes per queue-full).
-	Size row_bytes = sizeof(float) * Size(bs->dim);
-	dsm_segment *seg = worker_request_post(proto::MsgType::kmeans, palloc_encoded(req), n, row_bytes, copy_sample, bs);
-	char *buf;
-	Size len = worker_request_receive_all(&buf);
-	worker_request_finish();
-	if (seg)
-		worker_input_segment_free(seg);
-	Size reply_row_bytes = sizeof(int64) + sizeof(float) * Size(bs->dim);
-	proto::KmeansResultHeader h;
-	if (len < sizeof h)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("short k-means reply from the ruvector worker")));
-	memcpy(&h, buf, sizeof h);
-	if (h.k != uint32(bs->lists) || h.dim != uint32(bs->dim) || len != sizeof h + reply_row_bytes * h.k)
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed k-means reply from the ruvector worker")));
+	proto::KmeansReply reply = client::kmeans(req, copy_sample, bs);
 	for (int c = 0; c < bs->lists; c++)
-		memcpy(bs->centroids + Size(c) * bs->dim, buf + sizeof h + reply_row_bytes * c + sizeof(int64),
-			   sizeof(float) * bs->dim);
-	pfree(buf);
+		reply.copy_centroid(uint32(c), bs->centroids + Size(c) * bs->dim);
+	client::free_reply(reply);
 	// bit: each centroid becomes the majority of its list's bits, as pgvector's bit centroids.
 	const kernels::ElementInfo &e = bs->metric->element();
 	if (e.round_centroids) {
@@ -405,35 +391,29 @@ void stage_batch(BuildState *bs, int h, const float *x, Size n)
 		memcpy(bs->xfer_rows[h], x, n * bs->dim * sizeof(float));
 }
 
-// Post the assignment of a batch, staged in buffer h (or given as x, sent as data frames).
-void post_batch(BuildState *bs, int h, const float *x, Size n)
+// The assignment request of a batch of n rows.
+proto::AssignRequest assign_request(const BuildState *bs, Size n)
 {
 	proto::AssignRequest req;
 	req.n = n;
 	req.dim = uint32(bs->dim);
 	req.k = uint32(bs->lists);
 	req.metric = bs->metric->as_float32().metric;  // bit rows: l2 on their 0/1 form
-	worker_request_begin(proto::MsgType::assign, palloc_encoded(req), bs->xfer[h]);
-	if (!bs->xfer[h]) {
-		worker_request_send_data(std::as_bytes(std::span(bs->centroids, Size(bs->lists) * bs->dim)));
-		worker_request_send_data(std::as_bytes(std::span(x, n * bs->dim)));
-	}
-	worker_request_send_end();
+	return req;
+}
+
+// Post the assignment of a batch, staged in buffer h (or given as x, sent as data frames).
+void post_batch(BuildState *bs, int h, const float *x, Size n)
+{
+	client::assign_post(assign_request(bs, n), bs->xfer[h], bs->centroids, x);
 }
 
 // The labels of the batch posted last.
 void collect_batch(BuildState *bs, Size n, int32 *labels)
 {
-	char *buf;
-	Size len = worker_request_receive_all(&buf);
-	worker_request_finish();
-	if (len != n * sizeof(int32))
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("malformed assignment reply from the ruvector worker")));
-	memcpy(labels, buf, len);
-	pfree(buf);
-	for (Size i = 0; i < n; i++)
-		if (labels[i] < 0 || labels[i] >= bs->lists)
-			ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("assignment reply names list %d", labels[i])));
+	std::span<const int32> got = client::assign_collect(assign_request(bs, n));
+	memcpy(labels, got.data(), got.size_bytes());
+	client::free_reply(got);
 }
 
 // The nearest list of each of n rows.

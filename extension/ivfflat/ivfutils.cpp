@@ -187,17 +187,9 @@ void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, c
 	if (index->rd_createSubid != InvalidSubTransactionId)
 		worker_store_drop_on_abort(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids});
 	worker_best_effort([&] {
-		Size bytes = sizeof(CentroidBlobHeader) + Size(lists) * dim * sizeof(float);
-		proto::StorePut put{proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, bytes, stamp};
 		CentroidBlobHeader h{stamp, lists, dim};
-		worker_request_begin(proto::MsgType::store_put, palloc_encoded(put));
-		worker_request_send_data(std::as_bytes(std::span(&h, 1)));
-		worker_request_send_data(std::as_bytes(std::span(data, Size(lists) * dim)));
-		worker_request_send_end();
-		std::span<const std::byte> payload;
-		while (worker_request_receive(&payload) != proto::MsgType::end) {
-		}
-		worker_request_finish();
+		client::store_put(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, stamp,
+						  {std::as_bytes(std::span(&h, 1)), std::as_bytes(std::span(data, Size(lists) * dim))});
 	});
 }
 
@@ -210,13 +202,7 @@ void forget_centroids(Oid index_oid)
 	proto::StoreKey key{MyDatabaseId, index_oid, kStoreKindCentroids};
 	if (store_current_version(key) == 0)
 		return;
-	worker_best_effort([&] {
-		worker_request_begin(proto::MsgType::store_drop, palloc_encoded(key));
-		std::span<const std::byte> payload;
-		while (worker_request_receive(&payload) != proto::MsgType::end) {
-		}
-		worker_request_finish();
-	});
+	worker_best_effort([&] { client::store_drop(key); });
 }
 
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)

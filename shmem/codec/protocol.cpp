@@ -1,5 +1,7 @@
 #include "shmem/codec/protocol.hpp"
 
+#include "worker/kernels/knn.hpp"
+
 namespace ruvector::proto {
 
 std::vector<std::byte> make_frame(MsgType type, std::uint32_t seq, std::uint64_t request_id,
@@ -179,6 +181,118 @@ std::vector<std::byte> encode(const StoreEntryInfo &e)
 StoreEntryInfo decode_store_entry(std::span<const std::byte> payload)
 {
 	return Reader(payload).get<StoreEntryInfo>();
+}
+
+}  // namespace ruvector::proto
+
+namespace ruvector::proto {
+
+std::vector<std::byte> encode_kmeans_reply(const KmeansResultHeader &h, std::span<const std::int64_t> sizes,
+                                           std::span<const float> centroids)
+{
+	Writer w;
+	w.put(h);
+	for (std::uint32_t c = 0; c < h.k; c++) {
+		w.put(sizes[c]);
+		w.put_bytes(std::as_bytes(centroids.subspan(std::size_t(c) * h.dim, h.dim)));
+	}
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+KmeansReply decode_kmeans_reply(std::span<const std::byte> reply, const KmeansRequest &req)
+{
+	KmeansReply r;
+	if (reply.size() < sizeof r.header)
+		throw ProtocolError("short k-means reply from the ruvector worker");
+	std::memcpy(&r.header, reply.data(), sizeof r.header);
+	r.rows = reply.data() + sizeof r.header;
+	if (r.header.k != req.k || r.header.dim != req.dim || reply.size() != sizeof r.header + r.row_bytes() * r.header.k)
+		throw ProtocolError("malformed k-means reply from the ruvector worker");
+	return r;
+}
+
+std::span<const std::int32_t> decode_assign_reply(std::span<const std::byte> reply, const AssignRequest &req)
+{
+	if (reply.size() != assign_reply_bytes(req))
+		throw ProtocolError("malformed assignment reply from the ruvector worker");
+	std::span<const std::int32_t> labels(reinterpret_cast<const std::int32_t *>(reply.data()), req.n);
+	for (std::int32_t label : labels)
+		if (label < 0 || std::uint32_t(label) >= req.k)
+			throw ProtocolError("assignment reply names list " + std::to_string(label));
+	return labels;
+}
+
+std::vector<std::byte> encode_gnn_forward_reply(const GnnForwardResult &h, std::span<const std::int64_t> ids,
+                                                std::span<const float> y)
+{
+	Writer w;
+	w.put(h);
+	w.put_bytes(std::as_bytes(ids));
+	w.put_bytes(std::as_bytes(y));
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+GnnForwardReply decode_gnn_forward_reply(std::span<const std::byte> reply)
+{
+	GnnForwardReply r{{}, nullptr, nullptr};
+	if (reply.size() < sizeof r.header)
+		throw ProtocolError("short GNN reply from the ruvector worker");
+	std::memcpy(&r.header, reply.data(), sizeof r.header);
+	if (r.header.stale)
+		return r;
+	const std::size_t nodes = r.header.nodes, out_dim = r.header.out_dim;
+	const std::size_t rest = reply.size() - sizeof r.header;
+	if (nodes > rest / sizeof(std::int64_t) ||
+	    rest != sizeof(std::int64_t) * nodes + sizeof(float) * nodes * out_dim)
+		throw ProtocolError("malformed GNN reply from the ruvector worker");
+	r.ids = reinterpret_cast<const std::int64_t *>(reply.data() + sizeof r.header);
+	r.y = reinterpret_cast<const float *>(reply.data() + sizeof r.header + sizeof(std::int64_t) * nodes);
+	return r;
+}
+
+std::size_t knn_reply_bytes(const GraphBuildRequest &r)
+{
+	return (r.row_end - r.row_begin) * r.k * sizeof(kernels::Neighbor);
+}
+
+std::span<const kernels::Neighbor> decode_knn_reply(std::span<const std::byte> reply, const GraphBuildRequest &req)
+{
+	if (req.epsilon_mode || req.row_end < req.row_begin || reply.size() != knn_reply_bytes(req))
+		throw ProtocolError("malformed k-NN reply from the ruvector worker");
+	std::span<const kernels::Neighbor> nb(reinterpret_cast<const kernels::Neighbor *>(reply.data()),
+	                                      reply.size() / sizeof(kernels::Neighbor));
+	for (const kernels::Neighbor &e : nb)
+		if (e.index < -1 || (e.index >= 0 && std::uint64_t(e.index) >= req.n))
+			throw ProtocolError("malformed k-NN reply from the ruvector worker");
+	return nb;
+}
+
+std::vector<std::byte> encode_eps_reply(std::span<const kernels::EpsEdge> edges)
+{
+	Writer w;
+	w.put(std::uint64_t(edges.size()));
+	w.put_bytes(std::as_bytes(edges));
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+std::span<const kernels::EpsEdge> decode_eps_reply(std::span<const std::byte> reply, const GraphBuildRequest &req)
+{
+	std::uint64_t count;
+	if (reply.size() < sizeof count)
+		throw ProtocolError("malformed epsilon-graph reply from the ruvector worker");
+	std::memcpy(&count, reply.data(), sizeof count);
+	const std::size_t rest = reply.size() - sizeof count;
+	if (rest % sizeof(kernels::EpsEdge) != 0 || rest / sizeof(kernels::EpsEdge) != count)
+		throw ProtocolError("malformed epsilon-graph reply from the ruvector worker");
+	std::span<const kernels::EpsEdge> edges(reinterpret_cast<const kernels::EpsEdge *>(reply.data() + sizeof count),
+	                                        std::size_t(count));
+	for (const kernels::EpsEdge &e : edges)
+		if (e.src >= req.n || e.dst < req.row_begin || e.dst >= req.row_end)
+			throw ProtocolError("malformed epsilon-graph reply from the ruvector worker");
+	return edges;
 }
 
 }  // namespace ruvector::proto

@@ -20,6 +20,11 @@
 #include <type_traits>
 #include <vector>
 
+namespace ruvector::kernels {
+struct Neighbor;  // knn.hpp, which includes this header through cancel.hpp
+struct EpsEdge;
+}  // namespace ruvector::kernels
+
 namespace ruvector::proto {
 
 inline constexpr std::uint16_t kMagicVersion = 0x5202;  // 'R', protocol version 2 (metric table codes)
@@ -164,8 +169,7 @@ struct KmeansRequest {
 std::vector<std::byte> encode(const KmeansRequest &r);
 KmeansRequest decode_kmeans(std::span<const std::byte> payload);
 
-// Result of ruvector_kmeans, as the worker streams it:
-//   KmeansResultHeader, then k x { int64 size, float centroid[dim] }.
+// Reply: KmeansResultHeader, then k x { int64 size, float centroid[dim] }.
 struct KmeansResultHeader {
 	std::uint32_t k;
 	std::uint32_t dim;
@@ -173,6 +177,27 @@ struct KmeansResultHeader {
 	std::uint32_t reserved;
 	double objective;
 };
+// The reply as the backend reads it: a view into the reply bytes (trivially destructible, so it
+// may live across calls that longjmp).
+struct KmeansReply {
+	KmeansResultHeader header;
+	const std::byte *rows;  // k x { int64 size, float centroid[dim] }
+	std::size_t row_bytes() const { return sizeof(std::int64_t) + sizeof(float) * std::size_t(header.dim); }
+	std::int64_t size(std::uint32_t c) const
+	{
+		std::int64_t n;
+		std::memcpy(&n, rows + row_bytes() * c, sizeof n);
+		return n;
+	}
+	void copy_centroid(std::uint32_t c, float *dst) const
+	{
+		std::memcpy(dst, rows + row_bytes() * c + sizeof(std::int64_t), sizeof(float) * header.dim);
+	}
+};
+std::vector<std::byte> encode_kmeans_reply(const KmeansResultHeader &h, std::span<const std::int64_t> sizes,
+                                           std::span<const float> centroids);
+// Checks the reply answers `req` (k centroids of dim floats); throws ProtocolError.
+KmeansReply decode_kmeans_reply(std::span<const std::byte> reply, const KmeansRequest &req);
 
 // Nearest centroid of each row (index builds): l2 and l1 by distance, cosine and ip by the
 // largest inner product with unit-norm centroids.
@@ -184,6 +209,10 @@ struct AssignRequest {
 };
 std::vector<std::byte> encode(const AssignRequest &r);
 AssignRequest decode_assign(std::span<const std::byte> payload);
+// Reply: n int32 labels in [0, k), which the worker writes in place into a buffer of this size.
+inline std::size_t assign_reply_bytes(const AssignRequest &r) { return r.n * sizeof(std::int32_t); }
+// Checks the reply answers `req` (n labels, each a list in [0, k)); throws ProtocolError.
+std::span<const std::int32_t> decode_assign_reply(std::span<const std::byte> reply, const AssignRequest &req);
 
 // Run a GNN model over a graph: inline (graph_bytes > 0) or the shared store's entry `graph_key`
 // when its tag is still `graph_tag`. Response: GnnForwardResult, then nodes int64 ids, then
@@ -205,6 +234,16 @@ struct GnnForwardResult {
 };
 std::vector<std::byte> encode(const GnnForwardRequest &r);
 GnnForwardRequest decode_gnn_forward(std::span<const std::byte> payload);
+struct GnnForwardReply {
+	GnnForwardResult header;
+	const std::int64_t *ids;  // header.nodes ids (nullptr when stale)
+	const float *y;           // header.nodes x header.out_dim outputs (nullptr when stale)
+};
+// A stale reply is the header alone.
+std::vector<std::byte> encode_gnn_forward_reply(const GnnForwardResult &h, std::span<const std::int64_t> ids = {},
+                                                std::span<const float> y = {});
+// reply must be 8-byte aligned (a palloc'd buffer); throws ProtocolError.
+GnnForwardReply decode_gnn_forward_reply(std::span<const std::byte> reply);
 
 // k-NN or epsilon graph edges for rows [row_begin, row_end) of a set of vectors the backend put in
 // the shared store (n x dim floats, cosine rows unit-norm). Response: knn: rows x k
@@ -228,6 +267,14 @@ struct GraphBuildRequest {
 };
 std::vector<std::byte> encode(const GraphBuildRequest &r);
 GraphBuildRequest decode_graph_build(std::span<const std::byte> payload);
+// The reply of an epsilon_mode = 0 request: (row_end - row_begin) x k neighbours, written in place.
+std::size_t knn_reply_bytes(const GraphBuildRequest &r);
+// Neighbours are rows below req.n, or -1.
+std::span<const kernels::Neighbor> decode_knn_reply(std::span<const std::byte> reply, const GraphBuildRequest &req);
+// The reply of an epsilon_mode = 1 request.
+std::vector<std::byte> encode_eps_reply(std::span<const kernels::EpsEdge> edges);
+// Edges name rows below req.n, their dst in [row_begin, row_end).
+std::span<const kernels::EpsEdge> decode_eps_reply(std::span<const std::byte> reply, const GraphBuildRequest &req);
 
 // Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
 struct StoreKey {
@@ -241,6 +288,7 @@ struct StorePut {
 	std::uint64_t bytes = 0;  // size of the blob that follows in data frames
 	std::uint64_t tag = 0;    // caller's version stamp (e.g. from an index metapage)
 };
+// store_put and store_drop (and ping) are answered by an end frame alone.
 std::vector<std::byte> encode(const StorePut &r);
 StorePut decode_store_put(std::span<const std::byte> payload);
 std::vector<std::byte> encode(const StoreKey &k);
