@@ -2,6 +2,8 @@
 #include "shmem/store.hpp"
 #include "worker/kernels/knn.hpp"
 
+#include <vector>
+
 extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -17,6 +19,50 @@ extern "C" {
 }
 
 namespace ruvector {
+
+/* The steps of a request, which only the typed calls (namespace client, at the end) take. */
+
+// An encoded request header in palloc'd memory. The request steps below may longjmp, which would
+// skip a std::vector's destructor; a palloc'd copy is freed with its memory context instead.
+template <class T>
+std::span<const std::byte> palloc_encoded(const T &value)
+{
+	std::byte *buf;
+	Size len;
+	{
+		std::vector<std::byte> e = proto::encode(value);
+		len = e.size();
+		buf = static_cast<std::byte *>(palloc(len));
+		memcpy(buf, e.data(), len);
+	}
+	return {buf, len};
+}
+
+// Start a request: wait for a ready worker and a free slot, post, send the first frame. With
+// input (kmeans, assign, gnn_forward), the request's whole bulk input is already in that segment
+// and no data frames follow: send the end frame next.
+void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {}, dsm_segment *input = nullptr);
+// Stream bulk request data (split into bounded frames), then the end frame.
+void worker_request_send_data(std::span<const std::byte> bytes);
+void worker_request_send_end();
+// Start a request whose bulk input is `count` units of `unit_bytes` each, and send all of it:
+// copy(arg, from, n, dst) writes units [from, from + n) to dst, straight into an input segment, or
+// chunk by chunk into data frames when no segment fits under ruvector.shared_memory_limit (then
+// the worker cannot take the input either and answers with the limit's error). Returns the
+// segment, to free once the reply is in, or nullptr.
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
+								 CopyUnits copy, const void *arg);
+// The same for an input that is the concatenation of parts.
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
+								 std::initializer_list<std::span<const std::byte>> parts);
+
+// Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
+// The payload points into a buffer valid until the next call.
+proto::MsgType worker_request_receive(std::span<const std::byte> *payload);
+// Receive data frames until end, appending into a palloc'd buffer; returns its size.
+Size worker_request_receive_all(char **buf);
+// Normal end of a request (after end was received).
+void worker_request_finish();
 
 namespace {
 

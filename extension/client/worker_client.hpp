@@ -1,6 +1,7 @@
 // The backend side of the worker protocol: one request at a time per backend, through the
 // backend's own slot. Callers use the typed calls in namespace client (the end of this file), one
-// per request kind; the worker_request_* steps below are what those calls are made of. Waits are latch waits with CHECK_FOR_INTERRUPTS, so query cancel and
+// per request kind; the steps they are made of (post, send, receive, finish) are private to
+// worker_client.cpp. Waits are latch waits with CHECK_FOR_INTERRUPTS, so query cancel and
 // statement_timeout interrupt them; a worker that stops or restarts mid-request is an error,
 // never a hang. The slot is released on every exit path: normal end, ERROR (transaction or
 // subtransaction abort callback) and FATAL/terminate (before_shmem_exit).
@@ -23,29 +24,6 @@ void define_worker_client_gucs();
 // Raise a clear error unless ruvector was loaded through shared_preload_libraries.
 void require_worker_support();
 
-// An encoded request header in palloc'd memory. The request calls below may longjmp, which would
-// skip a std::vector's destructor; a palloc'd copy is freed with its memory context instead.
-template <class T>
-std::span<const std::byte> palloc_encoded(const T &value)
-{
-	std::byte *buf;
-	Size len;
-	{
-		std::vector<std::byte> e = proto::encode(value);
-		len = e.size();
-		buf = static_cast<std::byte *>(palloc(len));
-		memcpy(buf, e.data(), len);
-	}
-	return {buf, len};
-}
-
-// Start a request: wait for a ready worker and a free slot, post, send the first frame. With
-// input (kmeans, assign, gnn_forward), the request's whole bulk input is already in that segment
-// and no data frames follow: send the end frame next.
-void worker_request_begin(proto::MsgType type, std::span<const std::byte> payload = {}, dsm_segment *input = nullptr);
-// Stream bulk request data (split into bounded frames), then the end frame.
-void worker_request_send_data(std::span<const std::byte> bytes);
-void worker_request_send_end();
 // A dynamic shared memory segment for a request's bulk input, which the worker maps instead of
 // receiving the bytes through the queue: no copy through the ring and no wake-up per frame. Its
 // bytes count against ruvector.shared_memory_limit until this backend detaches it; nullptr when
@@ -53,26 +31,6 @@ void worker_request_send_end();
 // an error detaches it; the worker keeps its own mapping until its job stopped reading.
 dsm_segment *worker_input_segment_create(Size bytes);
 void worker_input_segment_free(dsm_segment *seg);
-// Start a request whose bulk input is `count` units of `unit_bytes` each, and send all of it:
-// copy(arg, from, n, dst) writes units [from, from + n) to dst, straight into an input segment, or
-// chunk by chunk into data frames when no segment fits under ruvector.shared_memory_limit (then
-// the worker cannot take the input either and answers with the limit's error). Returns the
-// segment, to free once the reply is in, or nullptr.
-using CopyUnits = void (*)(const void *arg, Size from, Size n, std::byte *dst);
-dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
-								 CopyUnits copy, const void *arg);
-// The same for an input that is the concatenation of parts.
-dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
-								 std::initializer_list<std::span<const std::byte>> parts);
-
-// Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
-// The payload points into a buffer valid until the next call.
-proto::MsgType worker_request_receive(std::span<const std::byte> *payload);
-// Receive data frames until end, appending into a palloc'd buffer; returns its size.
-Size worker_request_receive_all(char **buf);
-// Normal end of a request (after end was received).
-void worker_request_finish();
-
 // Give up on the request in flight, if any (after catching its error, for best-effort requests
 // such as cache publication). Transaction abort does this by itself.
 void worker_request_abandon();
@@ -125,6 +83,10 @@ void worker_best_effort(Fn &&fn)
 // its reply). Each may ereport (a worker error with its SQLSTATE, cancel, a worker restart) and
 // throws proto::ProtocolError (08P01) for a reply that does not decode; replies are views into
 // palloc'd memory. A caller that only warms a cache wraps the call in worker_best_effort.
+// A bulk input given as units: copy(arg, from, n, dst) writes units [from, from + n) to dst, straight
+// into the request's input segment, or chunk by chunk into data frames.
+using CopyUnits = void (*)(const void *arg, Size from, Size n, std::byte *dst);
+
 namespace client {
 
 // An empty request: the round trip.
