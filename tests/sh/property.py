@@ -198,12 +198,11 @@ def vec_outcome(v_text):
     return None
 
 
-SETUP = r"""
-DROP TABLE IF EXISTS pv CASCADE;
-CREATE TABLE pv (id bigint PRIMARY KEY, v vector(4));
+# The text of a returned value of a vector-like type, as SQL (used for vector and halfvec).
+SHOW_FUNCTION = r"""
 -- The text of a returned vector; never prints a non-finite one (that would be the bug under test,
 -- and printing it may crash), and says when the text does not read back to the same bits.
-CREATE OR REPLACE FUNCTION prop_show(v vector) RETURNS text LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {name}(v {type}) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE a real[]; x real;
 BEGIN
 	IF v IS NULL THEN RETURN 'NULL'; END IF;
@@ -213,10 +212,15 @@ BEGIN
 			RETURN 'NONFINITE' || array_to_string(a, ',');
 		END IF;
 	END LOOP;
-	IF vector_send(v::text::vector) <> vector_send(v) THEN RETURN 'ROUNDTRIP' || v::text; END IF;
+	IF {type}_send(v::text::{type}) <> {type}_send(v) THEN RETURN 'ROUNDTRIP' || v::text; END IF;
 	RETURN v::text;
 END $$;
-CREATE OR REPLACE FUNCTION prop_show_real(a real[]) RETURNS text LANGUAGE plpgsql AS $$
+"""
+
+SETUP = r"""
+DROP TABLE IF EXISTS pv CASCADE;
+CREATE TABLE pv (id bigint PRIMARY KEY, v vector(4));
+""" + SHOW_FUNCTION.format(name='prop_show', type='vector') + r"""CREATE OR REPLACE FUNCTION prop_show_real(a real[]) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE x real;
 BEGIN
 	IF a IS NULL THEN RETURN 'NULL'; END IF;
@@ -900,20 +904,7 @@ H = dict(zip(range(1, len(HVECS) + 1), HVECS))
 HSETUP = r"""
 DROP TABLE IF EXISTS ph CASCADE;
 CREATE TABLE ph (id bigint PRIMARY KEY, v halfvec(4));
-CREATE OR REPLACE FUNCTION prop_hshow(v halfvec) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE a real[]; x real;
-BEGIN
-	IF v IS NULL THEN RETURN 'NULL'; END IF;
-	a := v::real[];
-	FOREACH x IN ARRAY a LOOP
-		IF x IN ('NaN'::real, 'Infinity'::real, '-Infinity'::real) THEN
-			RETURN 'NONFINITE' || array_to_string(a, ',');
-		END IF;
-	END LOOP;
-	IF halfvec_send(v::text::halfvec) <> halfvec_send(v) THEN RETURN 'ROUNDTRIP' || v::text; END IF;
-	RETURN v::text;
-END $$;
-"""
+""" + SHOW_FUNCTION.format(name='prop_hshow', type='halfvec') + r""""""
 
 
 def hload():
