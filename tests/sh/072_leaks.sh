@@ -11,16 +11,19 @@ fresh_db ruvector_leaks
 q "CREATE TABLE t (id bigint PRIMARY KEY, v vector(128))"
 q "INSERT INTO t SELECT i, ARRAY(SELECT ((i::bigint * d * 7919) % 1000)::real / 1000 FROM generate_series(1, 128) d)::vector FROM generate_series(1, 20000) i"
 
-scratch() { q "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 3"; }
+entries() { q "SELECT count(*) FROM ruvector_store_entries() WHERE kind = $1"; }
+scratch() { entries 3; }
 used() { q "SELECT shared_memory_used FROM ruvector_worker_status()"; }
-# Until the worker has dropped every scratch entry (it does so once the slot is idle), at most 10 s.
-wait_released() {
+# Until the worker holds no entry of kind KIND and is back to the base usage, at most 10 s (it
+# drops a scratch entry once the slot is idle).
+wait_gone() {  # wait_gone KIND
 	for _ in $(seq 1 100); do
-		[ "$(scratch)" = 0 ] && [ "$(used)" = "$base" ] && return 0
+		[ "$(entries "$1")" = 0 ] && [ "$(used)" = "$base" ] && return 0
 		sleep 0.1
 	done
 	return 1
 }
+wait_released() { wait_gone 3; }
 
 q "ALTER SYSTEM SET ruvector.shared_memory_limit = '32MB'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
@@ -71,14 +74,8 @@ wait_released; ok $? "its vectors are released when the backend exits"
 
 # --- the centroids a rolled-back CREATE INDEX published (the build warms the shared cache)
 q "CREATE TABLE s AS SELECT id, v FROM t WHERE id <= 2000"
-cents() { q "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 1"; }
-wait_no_centroids() {
-	for _ in $(seq 1 100); do
-		[ "$(cents)" = 0 ] && [ "$(used)" = "$base" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+cents() { entries 1; }
+wait_no_centroids() { wait_gone 1; }
 inside=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "BEGIN" -c "CREATE INDEX s_rb ON s USING ruivfflat (v) WITH (lists = 8)" \
 	-c "SELECT count(*) FROM ruvector_store_entries() WHERE kind = 1" -c "ROLLBACK" 2>&1)
 is "$inside" 1 "a CREATE INDEX publishes its centroids inside its transaction"
