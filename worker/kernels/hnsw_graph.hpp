@@ -1,0 +1,77 @@
+// An in-memory HNSW graph (Malkov & Yashunin), built in parallel on the worker's threads.
+//
+// PG-free: the worker builds the graph of an index build here (request hnsw_build), and the
+// backend writes it to the index pages (extension/hnsw/). Rows are in any element type of the
+// metric table and are compared with the entry's order(); they are prepared (normalised for
+// cosine) by the caller. Neighbour selection is the paper's heuristic with kept pruned
+// connections, as pgvector's, so neighbour lists are full whenever there are enough candidates.
+//
+// Levels are drawn from (seed, row number), never from thread timing, so a build's levels do not
+// depend on the thread count; the links do a little (insertion order differs), which the tests
+// bound (recall on 1 and 2 threads within 0.01).
+#pragma once
+#include "worker/kernels/cancel.hpp"
+#include "worker/kernels/metric.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ruvector::kernels::hnsw {
+
+struct BuildParams {
+	std::uint32_t m = 16;                 // neighbours per upper layer; 2m at layer 0
+	std::uint32_t ef_construction = 64;
+	std::uint32_t max_level = 63;         // levels are capped here (the page layout's limit)
+	std::uint64_t seed = 42;
+};
+
+// Slots of layer `layer` in a node's link array: layer 0 first (2m slots), then layers 1..level
+// (m each). An empty slot is -1. The page layout (extension/hnsw/hnsw.hpp) uses the same order.
+constexpr std::size_t layer_slots(std::uint32_t m, std::uint32_t layer) noexcept { return layer == 0 ? 2u * m : m; }
+constexpr std::size_t layer_offset(std::uint32_t m, std::uint32_t layer) noexcept
+{
+	return layer == 0 ? 0 : 2u * m + std::size_t(layer - 1) * m;
+}
+constexpr std::size_t link_slots(std::uint32_t m, std::uint32_t level) noexcept { return layer_offset(m, level + 1); }
+
+// The level of row `row`: floor(-ln(U) / ln(m)) with U uniform in (0, 1] from (seed, row),
+// capped at max_level.
+std::uint32_t draw_level(const BuildParams &p, std::uint64_t row) noexcept;
+
+// The built graph: plain arrays, so that it encodes into a reply and writes to pages directly.
+struct Graph {
+	std::uint32_t m = 0;
+	std::int64_t entry = -1;                // entry point (a node of the top level), -1 when empty
+	std::vector<std::uint8_t> levels;       // per node
+	std::vector<std::uint64_t> offsets;     // per node + 1: where its links start in `links`
+	std::vector<std::int32_t> links;        // per node: link_slots(m, level) node numbers, -1 empty
+
+	std::size_t size() const noexcept { return levels.size(); }
+	std::span<const std::int32_t> neighbours(std::size_t node, std::uint32_t layer) const noexcept
+	{
+		return {links.data() + offsets[node] + layer_offset(m, layer), layer_slots(m, layer)};
+	}
+};
+
+// Graph memory for n rows (bytes), beside the rows themselves: what a build checks against its
+// memory budget before it starts.
+std::size_t graph_bytes(std::size_t n, const BuildParams &p) noexcept;
+
+// Build the graph of `n` rows of `row_bytes` bytes each (dim elements of metric.type), on the
+// worker's threads (parallel.hpp). Throws Cancelled when cancel is requested.
+Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim,
+            const BuildParams &params, const CancelToken &cancel);
+
+// Nearest `k` nodes to `query` (a prepared row): greedy descent, then a layer-0 search with
+// max(ef, k) candidates. Nearest first, as (order distance, node). For tests and benchmarks; index
+// scans search the pages.
+struct Hit {
+	float distance;
+	std::int64_t node;
+};
+std::vector<Hit> search(const Graph &g, const MetricInfo &metric, const std::byte *rows, std::size_t dim,
+                        const std::byte *query, std::size_t k, std::size_t ef);
+
+}  // namespace ruvector::kernels::hnsw
