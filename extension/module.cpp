@@ -1,6 +1,7 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
 #include "extension/client/worker_client.hpp"
 #include "extension/compat.hpp"
+#include "extension/hnsw/hnsw.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -110,6 +111,8 @@ void _PG_init(void)
 	ivf::register_ivfflat_reloptions();
 	ivf::register_gnn_index_reloptions();
 	ivf::install_ivfflat_hooks();
+	hnsw::define_hnsw_gucs();
+	hnsw::register_hnsw_reloptions();
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = process_utility;
 	if (!process_shared_preload_libraries_in_progress)

@@ -14,6 +14,8 @@
 // then logs them as full-page images. Every later change goes through generic WAL, so standbys
 // and crash recovery need nothing of ours.
 #pragma once
+#include "extension/index_settings.hpp"
+#include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
 
@@ -125,8 +127,8 @@ struct HnswOptions {
 
 // GUCs (hnsw.ef_search and ruvector.hnsw_ef_search are one setting, as ivfflat.probes and
 // ruvector.ivfflat_probes are).
-enum class IterativeScan { off = 0, relaxed_order = 1, strict_order = 2 };
 void define_hnsw_gucs();
+const HnswOptions *index_options(Relation index);  // the reloptions, or their defaults
 void register_hnsw_reloptions();
 int ef_search();
 IterativeScan iterative_scan_mode();

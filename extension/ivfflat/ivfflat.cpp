@@ -30,66 +30,15 @@ extern "C" {
 
 namespace ruvector::ivf {
 
-/* Settings.
- *
- * ivfflat.probes is pgvector's name for ruvector.ivfflat_probes: an application written for pgvector
- * sets it and expects it to work. The two are one setting: whichever was set last (and is still
- * in force after RESET or rollback) decides, and both show that value. When neither is set, the
- * index's own `probes` option applies. */
+/* Settings. ivfflat.probes is pgvector's name for ruvector.ivfflat_probes (index_settings.hpp);
+ * when neither is set, the index's own `probes` option applies. */
 
 namespace {
 
-struct ProbesSetting {
-	int value;
-	bool explicit_;  // set by the user (SET, ALTER ... SET, postgresql.conf), not the default
-	uint64 seq;      // when it was last assigned
-};
-ProbesSetting probes_settings[2];  // 0: ruvector.ivfflat_probes, 1: ivfflat.probes
-uint64 probes_seq = 0;
-int probes_var[2] = {1, 1};
+struct ProbesTag;
+using Probes = LinkedIntSetting<ProbesTag>;
 int iterative_scan_var = int(IterativeScan::off);
 int max_probes_var = kMaxLists;
-char probes_show_buf[16];
-
-const ProbesSetting *current_probes()
-{
-	const ProbesSetting *best = nullptr;
-	for (const auto &s : probes_settings)
-		if (s.explicit_ && (!best || s.seq > best->seq))
-			best = &s;
-	return best;
-}
-
-bool check_probes(int *, void **extra, GucSource source)
-{
-	bool *e = static_cast<bool *>(malloc(sizeof(bool)));
-	if (!e)
-		return false;
-	*e = source > PGC_S_DYNAMIC_DEFAULT;
-	*extra = e;
-	return true;
-}
-
-void assign_probes(int which, int value, void *extra)
-{
-	probes_settings[which] = ProbesSetting{value, extra && *static_cast<bool *>(extra), ++probes_seq};
-}
-void assign_ruvector_probes(int value, void *extra) { assign_probes(0, value, extra); }
-void assign_ivfflat_probes(int value, void *extra) { assign_probes(1, value, extra); }
-
-const char *show_probes()
-{
-	const ProbesSetting *s = current_probes();
-	snprintf(probes_show_buf, sizeof probes_show_buf, "%d", s ? s->value : 1);
-	return probes_show_buf;
-}
-
-const struct config_enum_entry iterative_scan_options[] = {
-	{"off", int(IterativeScan::off), false},
-	{"relaxed_order", int(IterativeScan::relaxed_order), false},
-	{"strict_order", int(IterativeScan::strict_order), false},
-	{nullptr, 0, false},
-};
 
 relopt_kind ivf_relopt_kind;
 
@@ -97,14 +46,12 @@ relopt_kind ivf_relopt_kind;
 
 void define_ivfflat_gucs()
 {
-	DefineCustomIntVariable("ruvector.ivfflat_probes", "Sets the number of lists a ruivfflat scan probes.",
-							"Same setting as ivfflat.probes. When neither is set, the index's probes option "
-							"applies (default 1).",
-							&probes_var[0], 1, 1, kMaxLists, PGC_USERSET, 0, check_probes, assign_ruvector_probes,
-							show_probes);
-	DefineCustomIntVariable("ivfflat.probes", "Sets the number of probes (pgvector's name for ruvector.ivfflat_probes).",
-							"Valid range is 1..lists.", &probes_var[1], 1, 1, kMaxLists, PGC_USERSET, 0, check_probes,
-							assign_ivfflat_probes, show_probes);
+	Probes::define({"ruvector.ivfflat_probes", "Sets the number of lists a ruivfflat scan probes.",
+					"Same setting as ivfflat.probes. When neither is set, the index's probes option applies "
+					"(default 1)."},
+				   {"ivfflat.probes", "Sets the number of probes (pgvector's name for ruvector.ivfflat_probes).",
+					"Valid range is 1..lists."},
+				   1, 1, kMaxLists);
 	DefineCustomEnumVariable("ivfflat.iterative_scan", "Sets the mode for iterative scans.",
 							 "relaxed_order keeps probing lists until the query has its rows, ordering each batch "
 							 "of lists; strict_order never returns a row closer than one already returned.",
@@ -127,8 +74,8 @@ void register_ivfflat_reloptions()
 
 int effective_probes(Relation index)
 {
-	if (const ProbesSetting *s = current_probes())
-		return s->value;
+	if (auto v = Probes::explicit_value())
+		return *v;
 	const IvfOptions *opts = index_options(index);
 	return opts ? opts->probes : 1;
 }

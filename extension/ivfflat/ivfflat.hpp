@@ -10,6 +10,8 @@
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
+#include "extension/index_settings.hpp"
+#include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
 
@@ -110,7 +112,6 @@ struct IvfOptions {
 };
 
 // GUCs (defined in ivfflat.cpp, registered from _PG_init).
-enum class IterativeScan { off = 0, relaxed_order = 1, strict_order = 2 };
 void define_ivfflat_gucs();
 void install_ivfflat_hooks();
 void register_ivfflat_reloptions();
@@ -139,25 +140,9 @@ Relation open_ivf_index_for_stats(Oid relid);
 void init_page(Page page, uint16 flags);
 Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);
 IvfMetaPage read_meta(Relation index);  // validated copy of the meta page
-// The metric table entry of an index: from its opclass support function, or from its meta page
-// (validated: an unknown code is a corrupted index). Both give MetricInfo::code(), so the entry
-// says the element type of the rows too (float32 for vector, float16 for halfvec).
-const MetricInfo &index_metric(Relation index);
-const MetricInfo &meta_metric(Relation index, const IvfMetaPage &meta);
-int index_dimensions(Relation index);   // from the column's typmod (-1 when none)
-const IvfOptions *index_options(Relation index);
-
-// An indexed value (or a query) of the metric's element type as floats, exactly (every half is a
-// float, every bit 0 or 1), read through the element type's value header; errors when it does not
-// have `dim` dimensions (pgvector's messages: "expected %d dimensions" for rows, "different
-// <type> dimensions" or "different bit lengths" for queries).
-void value_floats(const MetricInfo &metric, Datum value, int dim, float *out, bool query);
-
-// The query/stored form of a vector for this metric, in float: normalised where the metric says
-// so (cosine indexes store unit vectors). Returns false for a zero vector there (not indexable).
-// Rows are stored, and queries compared, as metric.element().from_float of this form; distances
-// between them are the metric's order(), ranking the lists is as_float32()'s.
-bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *out);
+// The metric, dimensions and values of an index: extension/index_support.hpp (shared with ruhnsw).
+inline const MetricInfo &meta_metric(Relation index, const IvfMetaPage &meta) { return stored_metric(index, meta.metric); }
+inline const IvfOptions *index_options(Relation index) { return reinterpret_cast<const IvfOptions *>(index->rd_options); }
 
 // Centroids of an index: a backend-local copy, valid while the meta page's stamp matches.
 struct Centroids {

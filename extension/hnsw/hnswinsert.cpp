@@ -1,0 +1,19 @@
+// ruhnsw insert (not implemented yet: the skeleton raises a clear error).
+#include "extension/hnsw/hnsw.hpp"
+
+namespace ruvector::hnsw {
+
+namespace {
+[[noreturn]] void not_implemented(const char *what)
+{
+	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("ruhnsw %s is not implemented yet", what)));
+	pg_unreachable();
+}
+}  // namespace
+
+bool hnswinsert(Relation, Datum *, bool *, ItemPointer, Relation, IndexUniqueCheck, bool, IndexInfo *)
+{
+	not_implemented("insert");
+}
+
+}  // namespace ruvector::hnsw

@@ -1,0 +1,20 @@
+// ruhnsw vacuum (not implemented yet: the skeleton raises a clear error).
+#include "extension/hnsw/hnsw.hpp"
+
+namespace ruvector::hnsw {
+
+namespace {
+[[noreturn]] void not_implemented(const char *what)
+{
+	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("ruhnsw %s is not implemented yet", what)));
+	pg_unreachable();
+}
+}  // namespace
+
+IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *, IndexBulkDeleteResult *, IndexBulkDeleteCallback, void *)
+{
+	not_implemented("vacuum");
+}
+IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *, IndexBulkDeleteResult *stats) { return stats; }
+
+}  // namespace ruvector::hnsw

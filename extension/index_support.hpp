@@ -1,0 +1,32 @@
+// What both vector index access methods (ruivfflat, ruhnsw) need from an index relation: its
+// metric table entry (from the opclass support function or a stored code), its dimensions, and
+// its values as floats, prepared for the metric.
+#pragma once
+#include "extension/types/vector.hpp"
+#include "worker/kernels/metric.hpp"
+
+extern "C" {
+#include "utils/rel.h"
+}
+
+namespace ruvector {
+
+// The metric table entry of an index: from its opclass support function 1 (which returns
+// MetricInfo::code(): element type and metric), or from a code stored in its meta page
+// (validated: an unknown code is a corrupted index).
+const kernels::MetricInfo &index_metric(Relation index);
+const kernels::MetricInfo &stored_metric(Relation index, int32 code);
+int index_dimensions(Relation index);   // from the column's typmod (-1 when none)
+
+// An indexed value (or a query) of the metric's element type as floats, exactly (every half is a
+// float, every bit 0 or 1), read through the element type's value header; errors when it does not
+// have `dim` dimensions (pgvector's messages: "expected %d dimensions" for rows, "different
+// <type> dimensions" or "different bit lengths" for queries).
+void value_floats(const kernels::MetricInfo &metric, Datum value, int dim, float *out, bool query);
+
+// The query/stored form of a vector for this metric, in float: normalised where the metric says
+// so (cosine indexes store unit vectors). Returns false for a zero vector there (not indexable).
+// Rows are stored, and queries compared, as metric.element().from_float of this form.
+bool prepare_vector(const kernels::MetricInfo &metric, const float *in, int dim, float *out);
+
+}  // namespace ruvector
