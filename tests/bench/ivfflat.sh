@@ -18,6 +18,11 @@
 #                      takes 1-2 minutes per point at 7-15 QPS and recall is already 1.0 from probes 5 on)
 #   IVF_BENCH_SECONDS  pgbench duration per point, also the FAISS 1-query loop duration (default 10)
 #   IVF_BENCH_SINGLE   1 (default): also build with ruvector.worker_threads=1; 0 skips it
+#   IVF_BENCH_TYPES    other element types measured on 100k_1536 at the first of IVF_BENCH_LISTS and
+#                      IVF_BENCH_TYPE_PROBES (default 10): "halfvec bit" (default) or "" to skip. halfvec:
+#                      an expression index (embedding::halfvec(d)) halfvec_l2_ops against the vector index
+#                      (size, recall, QPS); bit: (binary_quantize(embedding)::bit(d)) bit_hamming_ops, its
+#                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README
 # Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
 # (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
 # generate its data and ground truth (cached in tests/bench/data).
@@ -32,6 +37,9 @@ LISTS=${IVF_BENCH_LISTS:-100 1000}
 PROBES=${IVF_BENCH_PROBES:-1 5 10 20 50}
 SECS=${IVF_BENCH_SECONDS:-10}
 SINGLE=${IVF_BENCH_SINGLE:-1}
+TYPES=${IVF_BENCH_TYPES-halfvec bit}
+TYPE_PROBES=${IVF_BENCH_TYPE_PROBES:-10}
+RERANK=${IVF_BENCH_RERANK:-100}
 [ -z "${IVF_BENCH_QUERIES:-}" ] || { [ "$IVF_BENCH_QUERIES" -ge 1 ] && [ "$IVF_BENCH_QUERIES" -le 1000 ]; } ||
 	die "IVF_BENCH_QUERIES must be 1..1000"
 
@@ -146,6 +154,40 @@ recall_sql() {
 	$PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$out"
 }
 
+# type_rows D LISTS: the halfvec and bit rows of issue 17 (see IVF_BENCH_TYPES), on the loaded table.
+type_rows() {
+	local d=$1 lists=$2 kind expr opclass query r q size
+	for kind in $TYPES; do
+		case $kind in
+		halfvec)
+			expr="(embedding::halfvec($d))" opclass=halfvec_l2_ops
+			query="SELECT id FROM items ORDER BY embedding::halfvec($d) <-> (SELECT v FROM queries WHERE qid = QID)::halfvec($d) LIMIT 10" ;;
+		bit)
+			expr="(binary_quantize(embedding)::bit($d))" opclass=bit_hamming_ops
+			query="SELECT id FROM (SELECT id, embedding FROM items ORDER BY binary_quantize(embedding)::bit($d) <~> binary_quantize((SELECT v FROM queries WHERE qid = QID)) LIMIT $RERANK) c ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = QID) LIMIT 10" ;;
+		*) die "unknown IVF_BENCH_TYPES entry '$kind' (use halfvec, bit)" ;;
+		esac
+		say "$label, lists $lists: $kind index"
+		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf_type" -c "CHECKPOINT"
+		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists)" ||
+			die "CREATE INDEX ($kind) failed"
+		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
+		psql -X -At -c "EXPLAIN (COSTS OFF) ${query//QID/1}" | grep -q "Index Scan using items_ivf_type" ||
+			{ psql -X -c "EXPLAIN (COSTS OFF) ${query//QID/1}" >&2; die "the $kind query does not use its index"; }
+		psql -X -q -At -v ON_ERROR_STOP=1 -c "SET ruvector.ivfflat_probes = $TYPE_PROBES" -c "COPY (SELECT q.qid,
+		  (SELECT array_agg(id) FROM (${query//QID/q.qid}) t) FROM queries q ORDER BY q.qid) TO STDOUT" \
+			>"$BENCH_TMP/result.tsv" || die "$kind recall query failed"
+		r=$($PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$BENCH_TMP/result.tsv")
+		printf '%s\n%s;\n' '\set q random(1, '"$NQ"')' "${query//QID/:q}" >"$BENCH_TMP/type.sql"
+		q=$(PGOPTIONS="-c ruvector.ivfflat_probes=$TYPE_PROBES" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" \
+			-f "$BENCH_TMP/type.sql" 2>&1 | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1)
+		[ -n "$q" ] || die "pgbench failed ($kind)"
+		echo "$kind: index $((size / 1048576)) MB, probes $TYPE_PROBES: recall@10 $r, $q QPS"
+		record "{\"kind\":\"ruv_type\",\"type\":\"$kind\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$TYPE_PROBES,\"recall\":$r,\"qps\":$q,\"index_bytes\":$size,\"rerank\":$RERANK}"
+		psql -X -q -c "DROP INDEX items_ivf_type"
+	done
+}
+
 threads=$(worker_threads)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "worker threads: $threads; datasets: $SIZES; lists: $LISTS; probes: $PROBES; ${SECS}s per QPS point"
@@ -224,6 +266,11 @@ for size in $SIZES; do
 		$PY "$BENCH_DIR/ivfflat_faiss.py" ivf "$prefix" "$label" "$lists" "$threads" "$probes_csv" "$SECS" "$NQ" |
 			tee -a "$RESULTS"
 	done
+	if [ "$d" = 1536 ] && [ -n "$TYPES" ]; then
+		# shellcheck disable=SC2086
+		set -- $LISTS
+		type_rows "$d" "$1"
+	fi
 	say "$label: FAISS IndexFlatL2"
 	$PY "$BENCH_DIR/ivfflat_faiss.py" flat "$prefix" "$label" "$SECS" "$NQ" | tee -a "$RESULTS"
 	psql -X -q -c "DROP TABLE items, queries"

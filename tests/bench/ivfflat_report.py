@@ -132,6 +132,28 @@ def tables(recs, meta):
                        g[0]["seconds_1"], g[0]["seconds_t"], g[0]["threads"], g[0]["threads"],
                        g[0]["seconds_t"] / g[0]["seconds_1"], 1 / g[0]["threads"]))
 
+    types = [r for r in recs if r["kind"] == "ruv_type"]
+    if types:
+        out.append("\n### halfvec and bit indexes (issue 17)\n")
+        out.append("Expression indexes on the same table: `(embedding::halfvec(d)) halfvec_l2_ops`, and "
+                   "`(binary_quantize(embedding)::bit(d)) bit_hamming_ops` whose top candidates (by Hamming "
+                   "distance) are re-ranked by the full vector's `<->`, as in pgvector's README. Goals: halfvec "
+                   "index half the vector index's size, recall@10 within 0.005 of it and QPS at least 1.6x at "
+                   "probes 10; bit with re-rank recall@10 at least 0.9.\n")
+        out.append("| dataset | lists | probes | index | size (MB) | size / vector's | recall@10 | recall − vector's "
+                   "| QPS | QPS / vector's |")
+        out.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+        for r in types:
+            d, lists, p = r["dataset"], r["lists"], r["probes"]
+            vsize = get("ruv_build", d, lists, thr=threads, field="index_bytes")
+            vrec = get("ruv_query", d, lists, p, field="recall")
+            vqps = get("ruv_query", d, lists, p)
+            name = r["type"] if r["type"] != "bit" else "bit, re-rank top %d" % r.get("rerank", 0)
+            out.append("| %s | %d | %d | %s | %.1f | %s | %.4f | %s | %.1f | %s |" % (
+                d, lists, p, name, r["index_bytes"] / 1048576, fmt(ratio(r["index_bytes"], vsize), ".3f"),
+                r["recall"], fmt(r["recall"] - vrec if vrec is not None else None, "+.4f"), r["qps"],
+                fmt(ratio(r["qps"], vqps), ".2f")))
+
     out.append("\n### Exact search (no index)\n")
     out.append("| dataset | ruvector seq scan QPS | ruvector recall@10 (first 20 queries) | FAISS IndexFlatL2 QPS "
                "| ruvector/FAISS |")
