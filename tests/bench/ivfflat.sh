@@ -200,6 +200,7 @@ for size in $SIZES; do
 	100k | 100k_128) n=100000 d=128 name=clustered_100k_128 label="100k x 128" NQ=1000 ;;
 	1m | 1m_128) n=1000000 d=128 name=clustered_1m_128 label="1M x 128" NQ=1000 ;;
 	100k_1536) n=100000 d=1536 name=clustered_100k_1536 label="100k x 1536" NQ=300 ;;
+	10k_1536) n=10000 d=1536 name=clustered_10k_1536 label="10k x 1536" NQ=100 ;;  # a quick check of the script
 	*) die "unknown IVF_BENCH_SIZES entry '$size' (use 100k, 1m, 100k_1536)" ;;
 	esac
 	NQ=${IVF_BENCH_QUERIES:-$NQ}
