@@ -11,6 +11,8 @@ COMMENT ON ACCESS METHOD hnsw IS 'pgvector''s name for ruhnsw';
 
 CREATE FUNCTION ruhnsw_halfvec_l1_support(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruhnsw_bit_jaccard_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 DO $$
 DECLARE
@@ -27,7 +29,8 @@ BEGIN
 			('halfvec_ip_ops', 'halfvec', '<#>', 'ruivfflat_halfvec_ip_support'),
 			('halfvec_cosine_ops', 'halfvec', '<=>', 'ruivfflat_halfvec_cosine_support'),
 			('halfvec_l1_ops', 'halfvec', '<+>', 'ruhnsw_halfvec_l1_support'),
-			('bit_hamming_ops', 'bit', '<~>', 'ruivfflat_bit_hamming_support')) AS t(name, type, op, support)
+			('bit_hamming_ops', 'bit', '<~>', 'ruivfflat_bit_hamming_support'),
+			('bit_jaccard_ops', 'bit', '<%>', 'ruhnsw_bit_jaccard_support')) AS t(name, type, op, support)
 		LOOP
 			EXECUTE format('CREATE OPERATOR CLASS %I FOR TYPE %s USING %I AS '
 						   'OPERATOR 1 %s (%s, %s) FOR ORDER BY float_ops, FUNCTION 1 %I(internal)',

@@ -231,9 +231,13 @@ using namespace ruvector;
 
 RV_FUNCTION(ruhnsw_handler) { PG_RETURN_POINTER(hnsw::make_hnsw_routine()); }
 
-// Opclass support function 1 of halfvec_l1_ops (the other opclasses share ruivfflat's): the metric
-// table entry's code.
+// Opclass support function 1 of the opclasses ruivfflat does not have (the others share
+// ruivfflat's): the metric table entry's code.
 RV_FUNCTION(ruhnsw_halfvec_l1_support)
 {
 	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::float16, kernels::Metric::l1).code()));
+}
+RV_FUNCTION(ruhnsw_bit_jaccard_support)
+{
+	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::bit, kernels::Metric::jaccard).code()));
 }

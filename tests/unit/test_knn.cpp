@@ -46,7 +46,8 @@ double ref_distance(const float *a, const float *b, std::size_t dim, Metric m)
 			s += double(a[j]) * b[j];
 			break;
 		case Metric::l1:
-		case Metric::hamming:  // float32 graphs have no Hamming metric
+		case Metric::hamming:  // float32 graphs have no Hamming or Jaccard metric
+		case Metric::jaccard:
 			s += std::abs(double(a[j]) - b[j]);
 			break;
 		}
@@ -60,6 +61,7 @@ double ref_distance(const float *a, const float *b, std::size_t dim, Metric m)
 		return 1 - s;
 	case Metric::l1:
 	case Metric::hamming:
+	case Metric::jaccard:
 		return s;
 	}
 	return 0;

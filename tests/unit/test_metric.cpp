@@ -51,6 +51,11 @@ double reference(Metric m, const std::vector<float> &a, const std::vector<float>
 		return l1;
 	case Metric::hamming:
 		return l2;  // 0/1 rows: the count of differing elements
+	case Metric::jaccard: {
+		// 0/1 rows: |a & b| = ip, |a| + |b| = na + nb; 1 when no bit is set in either (pgvector)
+		double either = na + nb - ip;
+		return either == 0 ? 1.0 : 1 - ip / either;
+	}
 	}
 	return NAN;
 }

@@ -199,6 +199,11 @@ double hamming_bits(const std::byte *a, const std::byte *b, std::size_t dim)
 }
 // Exact: a count below 2^24.
 float hamming_order(const std::byte *a, const std::byte *b, std::size_t dim) { return float(hamming_bits(a, b, dim)); }
+double jaccard_bits(const std::byte *a, const std::byte *b, std::size_t dim)
+{
+	return jaccard_distance(u8(a), u8(b), (dim + 7) / 8);
+}
+float jaccard_order(const std::byte *a, const std::byte *b, std::size_t dim) { return float(jaccard_bits(a, b, dim)); }
 
 void bit_to_float(const std::byte *in, float *out, std::size_t dim)
 {
@@ -262,6 +267,10 @@ constexpr std::array kTable{
 	// L2 (squared L2 between 0/1 rows is their Hamming distance), centroids rounded to bits.
 	MetricInfo{ElementType::bit, Metric::hamming, "hamming", "", "<~>", "bit_hamming_ops", false, false, false,
 	           Metric::l2, Metric::l2, hamming_bits, hamming_order, batch_of<hamming_order>, order_is_distance,
+	           nullptr, nullptr},
+	// Jaccard: ruhnsw's bit_jaccard_ops (pgvector has no ivfflat opclass for it: no k-means form).
+	MetricInfo{ElementType::bit, Metric::jaccard, "jaccard", "", "<%>", "bit_jaccard_ops", false, false, false,
+	           Metric::l2, Metric::l2, jaccard_bits, jaccard_order, batch_of<jaccard_order>, order_is_distance,
 	           nullptr, nullptr},
 };
 

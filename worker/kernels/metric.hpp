@@ -61,7 +61,7 @@ enum class Metric : std::uint8_t {
 	cosine = 3,  // <=>  1 - cosine similarity
 	l1 = 4,      // <+>  taxicab
 	hamming = 5, // <~>  differing bits (bit rows)
-	// reserved: jaccard = 6 (<%>)
+	jaccard = 6, // <%>  1 - |a & b| / |a | b| (bit rows; ruhnsw only, as in pgvector)
 };
 
 // A row is `dim` elements of the entry's element type, passed as bytes so that one signature
