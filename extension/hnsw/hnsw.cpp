@@ -1,5 +1,6 @@
 // ruhnsw: the handler, options, settings and cost estimate.
 #include "extension/hnsw/hnsw.hpp"
+#include "extension/index_am.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -88,7 +89,6 @@ bytea *hnswoptions(Datum reloptions, bool validate)
 												 lengthof(tab)));
 }
 
-bool hnswvalidate(Oid) { return true; }
 
 char *hnswbuildphasename(int64 phase)
 {
@@ -158,67 +158,10 @@ void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cos
 
 }  // namespace
 
-IndexAmRoutine *make_hnsw_routine()
-{
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
-	am->amstrategies = 0;
-	am->amsupport = 1;
-	am->amoptsprocnum = 0;
-	am->amcanorder = false;
-	am->amcanorderbyop = true;
-	am->amcanbackward = false;
-	am->amcanunique = false;
-	am->amcanmulticol = false;
-	am->amoptionalkey = true;
-	am->amsearcharray = false;
-	am->amsearchnulls = false;
-	am->amstorage = false;
-	am->amclusterable = false;
-	am->ampredlocks = false;
-	am->amcanparallel = false;
-	am->amcaninclude = false;
-	am->amusemaintenanceworkmem = false;
-	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-	am->amkeytype = InvalidOid;
+const VectorIndexAm kHnswAm{hnswbuild, hnswbuildempty, hnswinsert, hnswbulkdelete, hnswvacuumcleanup, hnswbeginscan,
+						  hnswrescan, hnswgettuple, hnswendscan, hnswcostestimate, hnswoptions, hnswbuildphasename};
 
-	am->ambuild = [](Relation heap, Relation index, IndexInfo *info) {
-		return pg::call_boundary([&] { return hnswbuild(heap, index, info); });
-	};
-	am->ambuildempty = [](Relation index) { pg::call_boundary([&] { hnswbuildempty(index); }); };
-	am->aminsert = [](Relation index, Datum *values, bool *isnull, ItemPointer tid, Relation heap,
-					  IndexUniqueCheck check, bool unchanged, IndexInfo *info) {
-		return pg::call_boundary([&] { return hnswinsert(index, values, isnull, tid, heap, check, unchanged, info); });
-	};
-	am->ambulkdelete = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback cb,
-						  void *state) { return pg::call_boundary([&] { return hnswbulkdelete(info, stats, cb, state); }); };
-	am->amvacuumcleanup = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats) {
-		return pg::call_boundary([&] { return hnswvacuumcleanup(info, stats); });
-	};
-	am->amcanreturn = nullptr;
-	am->amcostestimate = hnswcostestimate;
-	am->amoptions = hnswoptions;
-	am->amproperty = nullptr;
-	am->ambuildphasename = hnswbuildphasename;
-	am->amvalidate = hnswvalidate;
-	am->amadjustmembers = nullptr;
-	am->ambeginscan = [](Relation index, int nkeys, int norderbys) {
-		return pg::call_boundary([&] { return hnswbeginscan(index, nkeys, norderbys); });
-	};
-	am->amrescan = [](IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys) {
-		pg::call_boundary([&] { hnswrescan(scan, keys, nkeys, orderbys, norderbys); });
-	};
-	am->amgettuple = [](IndexScanDesc scan, ScanDirection dir) {
-		return pg::call_boundary([&] { return hnswgettuple(scan, dir); });
-	};
-	am->amgetbitmap = nullptr;
-	am->amendscan = [](IndexScanDesc scan) { pg::call_boundary([&] { hnswendscan(scan); }); };
-	am->ammarkpos = nullptr;
-	am->amrestrpos = nullptr;
-	am->amestimateparallelscan = nullptr;
-	am->aminitparallelscan = nullptr;
-	am->amparallelrescan = nullptr;
-	return am;
-}
+IndexAmRoutine *make_hnsw_routine() { return make_vector_index_routine<kHnswAm>(); }
 
 bool is_hnsw_index(Relation rel)
 {

@@ -1,5 +1,6 @@
 // ruivfflat: the handler, options, settings, cost estimate and statistics.
 #include "extension/ivfflat/ivfflat.hpp"
+#include "extension/index_am.hpp"
 #include "extension/client/worker_client.hpp"
 
 extern "C" {
@@ -97,7 +98,6 @@ bytea *ivfoptions(Datum reloptions, bool validate)
 												 lengthof(tab)));
 }
 
-bool ivfvalidate(Oid) { return true; }
 
 char *ivfbuildphasename(int64 phase)
 {
@@ -181,67 +181,10 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 
 }  // namespace
 
-IndexAmRoutine *make_ivf_routine()
-{
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
-	am->amstrategies = 0;
-	am->amsupport = 1;
-	am->amoptsprocnum = 0;
-	am->amcanorder = false;
-	am->amcanorderbyop = true;
-	am->amcanbackward = false;
-	am->amcanunique = false;
-	am->amcanmulticol = false;
-	am->amoptionalkey = true;
-	am->amsearcharray = false;
-	am->amsearchnulls = false;
-	am->amstorage = false;
-	am->amclusterable = false;
-	am->ampredlocks = false;
-	am->amcanparallel = false;
-	am->amcaninclude = false;
-	am->amusemaintenanceworkmem = false;
-	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-	am->amkeytype = InvalidOid;
+const VectorIndexAm kIvfAm{ivfbuild, ivfbuildempty, ivfinsert, ivfbulkdelete, ivfvacuumcleanup, ivfbeginscan,
+						  ivfrescan, ivfgettuple, ivfendscan, ivfcostestimate, ivfoptions, ivfbuildphasename};
 
-	am->ambuild = [](Relation heap, Relation index, IndexInfo *info) {
-		return pg::call_boundary([&] { return ivfbuild(heap, index, info); });
-	};
-	am->ambuildempty = [](Relation index) { pg::call_boundary([&] { ivfbuildempty(index); }); };
-	am->aminsert = [](Relation index, Datum *values, bool *isnull, ItemPointer tid, Relation heap,
-					  IndexUniqueCheck check, bool unchanged, IndexInfo *info) {
-		return pg::call_boundary([&] { return ivfinsert(index, values, isnull, tid, heap, check, unchanged, info); });
-	};
-	am->ambulkdelete = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback cb,
-						  void *state) { return pg::call_boundary([&] { return ivfbulkdelete(info, stats, cb, state); }); };
-	am->amvacuumcleanup = [](IndexVacuumInfo *info, IndexBulkDeleteResult *stats) {
-		return pg::call_boundary([&] { return ivfvacuumcleanup(info, stats); });
-	};
-	am->amcanreturn = nullptr;
-	am->amcostestimate = ivfcostestimate;
-	am->amoptions = ivfoptions;
-	am->amproperty = nullptr;
-	am->ambuildphasename = ivfbuildphasename;
-	am->amvalidate = ivfvalidate;
-	am->amadjustmembers = nullptr;
-	am->ambeginscan = [](Relation index, int nkeys, int norderbys) {
-		return pg::call_boundary([&] { return ivfbeginscan(index, nkeys, norderbys); });
-	};
-	am->amrescan = [](IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys) {
-		pg::call_boundary([&] { ivfrescan(scan, keys, nkeys, orderbys, norderbys); });
-	};
-	am->amgettuple = [](IndexScanDesc scan, ScanDirection dir) {
-		return pg::call_boundary([&] { return ivfgettuple(scan, dir); });
-	};
-	am->amgetbitmap = nullptr;
-	am->amendscan = [](IndexScanDesc scan) { pg::call_boundary([&] { ivfendscan(scan); }); };
-	am->ammarkpos = nullptr;
-	am->amrestrpos = nullptr;
-	am->amestimateparallelscan = nullptr;
-	am->aminitparallelscan = nullptr;
-	am->amparallelrescan = nullptr;
-	return am;
-}
+IndexAmRoutine *make_ivf_routine() { return make_vector_index_routine<kIvfAm>(); }
 
 namespace {
 
