@@ -8,6 +8,7 @@
 // out-of-line members, compiled with AVX-512 flags, could be picked by the linker for everyone.
 #pragma once
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/simd_reduce.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -74,61 +75,26 @@ struct Kernels {
 	static constexpr std::size_t W = batch::size;
 
 	// ---- one pair ------------------------------------------------------------------------------
-	// Four independent accumulators: an FMA has a latency of ~4 cycles and two issue per cycle,
-	// so a single accumulator chain would leave most of the FP units idle on cached data.
 	// Load is how the second operand (the row, in a batch) is read; every Load yields the same
-	// values, so the choice never changes a result.
+	// values, so the choice never changes a result. The reduction is simd_reduce.hpp's.
 
 	struct Plain {
 		static batch load(const float *p) { return batch::load_unaligned(p); }
 	};
-
-	template <class Load, class Step>
-	static float reduce4(const float *a, const float *b, std::size_t n, Step step, std::size_t &i)
-	{
-		batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
-		i = 0;
-		for (; i + 4 * W <= n; i += 4 * W) {
-			s0 = step(batch::load_unaligned(a + i), Load::load(b + i), s0);
-			s1 = step(batch::load_unaligned(a + i + W), Load::load(b + i + W), s1);
-			s2 = step(batch::load_unaligned(a + i + 2 * W), Load::load(b + i + 2 * W), s2);
-			s3 = step(batch::load_unaligned(a + i + 3 * W), Load::load(b + i + 3 * W), s3);
-		}
-		for (; i + W <= n; i += W)
-			s0 = step(batch::load_unaligned(a + i), Load::load(b + i), s0);
-		return xsimd::hadd((s0 + s1) + (s2 + s3));
-	}
+	struct Same {
+		static float get(float x) { return x; }
+	};
+	template <class Load>
+	using Pair = PairReduce<batch, float, Plain, Load, Same>;
 
 	template <class Load = Plain>
-	static float l2_squared(const float *a, const float *b, std::size_t n)
-	{
-		std::size_t i;
-		float s = reduce4<Load>(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x - y, x - y, acc); }, i);
-		for (; i < n; i++) {
-			float d = a[i] - b[i];
-			s += d * d;
-		}
-		return s;
-	}
-
+	static float l2_squared(const float *a, const float *b, std::size_t n) { return Pair<Load>::l2_squared(a, b, n); }
 	template <class Load = Plain>
 	static float inner_product(const float *a, const float *b, std::size_t n)
 	{
-		std::size_t i;
-		float s = reduce4<Load>(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x, y, acc); }, i);
-		for (; i < n; i++)
-			s += a[i] * b[i];
-		return s;
+		return Pair<Load>::inner_product(a, b, n);
 	}
-
-	static float l1(const float *a, const float *b, std::size_t n)
-	{
-		std::size_t i;
-		float s = reduce4<Plain>(a, b, n, [](batch x, batch y, batch acc) { return acc + xsimd::abs(x - y); }, i);
-		for (; i < n; i++)
-			s += std::fabs(a[i] - b[i]);
-		return s;
-	}
+	static float l1(const float *a, const float *b, std::size_t n) { return Pair<Plain>::l1(a, b, n); }
 
 	static CosineParts cosine_parts(const float *a, const float *b, std::size_t n)
 	{

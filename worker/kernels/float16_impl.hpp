@@ -3,6 +3,7 @@
 // Same structure and ODR rules as distance_impl.hpp: everything is a member of a per-Arch template.
 #pragma once
 #include "worker/kernels/float16.hpp"
+#include "worker/kernels/simd_reduce.hpp"
 
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
@@ -33,51 +34,14 @@ struct HalfKernelsImpl {
 			out[i] = float_to_half(in[i]);
 	}
 
-	// Four accumulators, as the float kernels (FMA latency); the tail in float, in order.
-	template <class Step>
-	static float reduce4(const half *a, const half *b, std::size_t n, Step step, std::size_t &i)
-	{
-		batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
-		i = 0;
-		for (; i + 4 * W <= n; i += 4 * W) {
-			s0 = step(Cvt::load(a + i), Cvt::load(b + i), s0);
-			s1 = step(Cvt::load(a + i + W), Cvt::load(b + i + W), s1);
-			s2 = step(Cvt::load(a + i + 2 * W), Cvt::load(b + i + 2 * W), s2);
-			s3 = step(Cvt::load(a + i + 3 * W), Cvt::load(b + i + 3 * W), s3);
-		}
-		for (; i + W <= n; i += W)
-			s0 = step(Cvt::load(a + i), Cvt::load(b + i), s0);
-		return xsimd::hadd((s0 + s1) + (s2 + s3));
-	}
-
-	static float l2_squared(const half *a, const half *b, std::size_t n)
-	{
-		std::size_t i;
-		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x - y, x - y, acc); }, i);
-		for (; i < n; i++) {
-			float d = half_to_float(a[i]) - half_to_float(b[i]);
-			s += d * d;
-		}
-		return s;
-	}
-
-	static float inner_product(const half *a, const half *b, std::size_t n)
-	{
-		std::size_t i;
-		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return xsimd::fma(x, y, acc); }, i);
-		for (; i < n; i++)
-			s += half_to_float(a[i]) * half_to_float(b[i]);
-		return s;
-	}
-
-	static float l1(const half *a, const half *b, std::size_t n)
-	{
-		std::size_t i;
-		float s = reduce4(a, b, n, [](batch x, batch y, batch acc) { return acc + xsimd::abs(x - y); }, i);
-		for (; i < n; i++)
-			s += std::fabs(half_to_float(a[i]) - half_to_float(b[i]));
-		return s;
-	}
+	// The float kernels' reduction (simd_reduce.hpp), on halves converted as they load.
+	struct HalfToFloat {
+		static float get(half x) { return half_to_float(x); }
+	};
+	using Pair = PairReduce<batch, half, Cvt, Cvt, HalfToFloat>;
+	static float l2_squared(const half *a, const half *b, std::size_t n) { return Pair::l2_squared(a, b, n); }
+	static float inner_product(const half *a, const half *b, std::size_t n) { return Pair::inner_product(a, b, n); }
+	static float l1(const half *a, const half *b, std::size_t n) { return Pair::l1(a, b, n); }
 
 	static CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
 	{
