@@ -31,34 +31,11 @@ SECS=${HNSW_BENCH_SECONDS:-10}
 NQ=${HNSW_BENCH_QUERIES:-1000}
 SINGLE=${HNSW_BENCH_SINGLE:-0}
 { [ "$NQ" -ge 1 ] && [ "$NQ" -le 1000 ]; } || die "HNSW_BENCH_QUERIES must be 1..1000"
-CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
 
 bench_cluster
 RESULTS="$BENCH_TMP/results.jsonl"
 : >"$RESULTS"
 record() { echo "$1" >>"$RESULTS"; }
-
-wait_worker() {
-	for _ in $(seq 1 300); do
-		[ "$(psql -X -At -c "SELECT state FROM ruvector_worker_status()" 2>/dev/null)" = ready ] && return 0
-		sleep 0.2
-	done
-	die "the ruvector worker did not become ready (log: $BENCH_TMP/db/server.log)"
-}
-restart_cluster() {
-	stop_cluster "$BENCH_TMP/db"
-	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$PGPORT" "${CLUSTER_SETTINGS[@]}" "$@"
-	wait_worker
-	prewarm
-}
-prewarm() {
-	psql -X -q -At >/dev/null 2>&1 <<-'SQL' || true
-	CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-	SELECT pg_prewarm('items');
-	SELECT pg_prewarm('items_hnsw') WHERE to_regclass('items_hnsw') IS NOT NULL;
-	SQL
-}
-worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
 
 # build_index: CREATE INDEX timed by psql after a CHECKPOINT and a sync; prints seconds. Leaves the index.
 build_index() {

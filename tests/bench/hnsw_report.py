@@ -7,10 +7,9 @@ RESULTS.jsonl holds the records of hnsw.sh (ruv_build, ruv_query) and hnsw_faiss
 faiss_query). pgvector 0.8.6's figures are the ones measured on this machine kind with the same
 recipe (shared/research/perf-anchors.md); they are not measured in this run, so every goal is
 checked against FAISS in the same run, as the issue states it."""
-import os
 import sys
 
-from ivfflat_report import datasets_in_order, fmt, load, ratio
+from ivfflat_report import datasets_in_order, fmt, ratio, write_report
 
 import matplotlib
 
@@ -128,22 +127,5 @@ def header(meta):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    results, md, png = sys.argv[1:4]
-    meta = dict(a.split("=", 1) for a in sys.argv[4:] if "=" in a)
-    recs = load(results)
-    body = tables(recs, meta)
-    print(body)
-    has_plot = plot(recs, png)
-    with open(md, "w") as f:
-        f.write(header(meta))
-        f.write(body)
-        if has_plot:
-            f.write("\n![recall vs QPS](%s)\n" % os.path.basename(png))
-    print("wrote %s%s" % (md, " and " + png if has_plot else ""))
-
-
 if __name__ == "__main__":
-    main()
+    write_report(sys.argv, __doc__, header, tables, plot)

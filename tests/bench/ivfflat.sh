@@ -43,40 +43,10 @@ RERANK=${IVF_BENCH_RERANK:-100}
 [ -z "${IVF_BENCH_QUERIES:-}" ] || { [ "$IVF_BENCH_QUERIES" -ge 1 ] && [ "$IVF_BENCH_QUERIES" -le 1000 ]; } ||
 	die "IVF_BENCH_QUERIES must be 1..1000"
 
-# Settings of lib.sh's bench_cluster, repeated for the restarts (worker_threads is postmaster-level).
-CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
-
 bench_cluster
 RESULTS="$BENCH_TMP/results.jsonl"
 : >"$RESULTS"
 record() { echo "$1" >>"$RESULTS"; }
-
-wait_worker() {
-	for _ in $(seq 1 300); do
-		[ "$(psql -X -At -c "SELECT state FROM ruvector_worker_status()" 2>/dev/null)" = ready ] && return 0
-		sleep 0.2
-	done
-	die "the ruvector worker did not become ready (log: $BENCH_TMP/db/server.log)"
-}
-
-# restart_cluster [extra settings...]
-restart_cluster() {
-	stop_cluster "$BENCH_TMP/db"
-	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$PGPORT" "${CLUSTER_SETTINGS[@]}" "$@"
-	wait_worker
-	prewarm
-}
-
-# Heap and TOAST of items into shared buffers, so every measurement starts from the same cache state.
-prewarm() {
-	psql -X -q -At >/dev/null 2>&1 <<-'SQL' || true
-	CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-	SELECT pg_prewarm('items');
-	SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE relname = 'items' AND reltoastrelid <> 0;
-	SQL
-}
-
-worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
 
 # build_index LISTS: CREATE INDEX timed by psql; prints the best of 2 or 3 builds (a third while the
 # first two took < 10 s in total; one build alone was off by up to 2x on this VM), each after a

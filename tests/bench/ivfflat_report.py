@@ -255,11 +255,13 @@ def header(meta):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    results, md, png = sys.argv[1:4]
-    meta = dict(a.split("=", 1) for a in sys.argv[4:] if "=" in a)
+def write_report(argv, doc, header, tables, plot):
+    """The report scripts' main: RESULTS.jsonl OUT.md OUT.png [key=value ...] -> tables printed and
+    written after header(meta), and the plot (when there is something to plot) linked below them."""
+    if len(argv) < 4:
+        sys.exit(doc)
+    results, md, png = argv[1:4]
+    meta = dict(a.split("=", 1) for a in argv[4:] if "=" in a)
     recs = load(results)
     body = tables(recs, meta)
     print(body)
@@ -273,4 +275,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    write_report(sys.argv, __doc__, header, tables, plot)

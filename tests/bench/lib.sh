@@ -6,11 +6,14 @@ BENCH_DIR="$RUVECTOR_ROOT/tests/bench"
 DATA_DIR="$BENCH_DIR/data"
 mkdir -p "$DATA_DIR"
 
+# The benchmark cluster's settings, repeated by restart_cluster (worker_threads is postmaster-level).
+CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
+
 bench_cluster() {
 	BENCH_TMP=$(mktemp -d /tmp/ruvector-bench.XXXXXX)
 	make_pg_dir "$BENCH_TMP"
 	local port=$((40000 + RANDOM % 10000))
-	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$port" "shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off"
+	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$port" "${CLUSTER_SETTINGS[@]}"
 	trap 'stop_cluster "$BENCH_TMP/db"; rm -rf "$BENCH_TMP"' EXIT
 	export PGHOST="$BENCH_TMP" PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 	psql -X -q -c "CREATE EXTENSION ruvector"
@@ -29,3 +32,32 @@ load() {
 	psql -X -q -c "\\copy $2 FROM '$1.tsv'"
 	psql -X -q -c "VACUUM ANALYZE $2"
 }
+
+wait_worker() {
+	for _ in $(seq 1 300); do
+		[ "$(psql -X -At -c "SELECT state FROM ruvector_worker_status()" 2>/dev/null)" = ready ] && return 0
+		sleep 0.2
+	done
+	die "the ruvector worker did not become ready (log: $BENCH_TMP/db/server.log)"
+}
+
+# restart_cluster [extra settings...]: the benchmark cluster again, with these settings added.
+restart_cluster() {
+	stop_cluster "$BENCH_TMP/db"
+	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$PGPORT" "${CLUSTER_SETTINGS[@]}" "$@"
+	wait_worker
+	prewarm
+}
+
+# The table items (heap, TOAST, indexes) into shared buffers, so every measurement starts from the
+# same cache state.
+prewarm() {
+	psql -X -q -At >/dev/null 2>&1 <<-'SQL' || true
+	CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+	SELECT pg_prewarm('items');
+	SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE relname = 'items' AND reltoastrelid <> 0;
+	SELECT pg_prewarm(indexrelid) FROM pg_index WHERE indrelid = 'items'::regclass;
+	SQL
+}
+
+worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
