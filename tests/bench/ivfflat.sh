@@ -142,8 +142,9 @@ type_rows() {
 		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists)" ||
 			die "CREATE INDEX ($kind) failed"
 		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
-		psql -X -At -c "EXPLAIN (COSTS OFF) ${query//QID/1}" | grep -q "Index Scan using items_ivf_type" ||
-			{ psql -X -c "EXPLAIN (COSTS OFF) ${query//QID/1}" >&2; die "the $kind query does not use its index"; }
+		PGOPTIONS="-c ruvector.ivfflat_probes=$TYPE_PROBES" psql -X -At -c "EXPLAIN (COSTS OFF) ${query//QID/1}" |
+			grep -q "Index Scan using items_ivf_type" ||
+			{ psql -X -c "EXPLAIN (COSTS OFF) ${query//QID/1}" >&2; die "the $kind query does not use its index at probes $TYPE_PROBES"; }
 		psql -X -q -At -v ON_ERROR_STOP=1 -c "SET ruvector.ivfflat_probes = $TYPE_PROBES" -c "COPY (SELECT q.qid,
 		  (SELECT array_agg(id) FROM (${query//QID/q.qid}) t) FROM queries q ORDER BY q.qid) TO STDOUT" \
 			>"$BENCH_TMP/result.tsv" || die "$kind recall query failed"
