@@ -1,0 +1,590 @@
+// The in-memory HNSW graph build (see hnsw_graph.hpp).
+//
+// Concurrency: every node has a one-byte spinlock, held only while its neighbour lists are read
+// (copied out) or changed, and never together with another node's, so no lock order exists to get
+// wrong. The entry point and the top level are under one mutex, which an insert holds throughout
+// only when its level is above the current top (rare: a few times per build). A node's lists live
+// in the Graph's own link array from the start (levels are known before the build), so the result
+// needs no copy.
+//
+// Work: an insert is a greedy descent (ef 1) to its level, then per layer a search with
+// ef_construction candidates (all of which seed the next layer down, as in pgvector), neighbour
+// selection and reverse links. Reverse links into a full list re-run the heuristic with
+// pgvector's cached "closer" flags: the flags from the list's previous selection stay valid for
+// the candidates before the new one, so an update costs a few distances instead of a quadratic
+// pass over 2m + 1 rows.
+#include "worker/kernels/hnsw_graph.hpp"
+
+#include "worker/kernels/distance.hpp"
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace ruvector::kernels::hnsw {
+
+namespace {
+
+constexpr std::size_t kChunk = 64;         // rows an insert task takes at a time, in row order
+
+// splitmix64: a well-mixed 64-bit hash of (seed, row).
+std::uint64_t mix(std::uint64_t x) noexcept
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+struct Cand {
+	float d;
+	std::int32_t id;
+};
+// Nearer first; equal distances by node number, so that orders (and the cached flags that depend
+// on them) are deterministic.
+inline bool nearer(const Cand &a, const Cand &b) noexcept { return a.d < b.d || (a.d == b.d && a.id < b.id); }
+struct NearerOnTop {  // max-heap on distance: the farthest result on top
+	bool operator()(const Cand &a, const Cand &b) const noexcept { return nearer(a, b); }
+};
+struct FartherOnTop {  // min-heap: the nearest candidate on top
+	bool operator()(const Cand &a, const Cand &b) const noexcept { return nearer(b, a); }
+};
+
+// The metric's ordering distance over rows, by the float32 kernels directly where the row is
+// float32 (one indirect call instead of two), else the table's order(). NaN (an overflowed inner
+// product) orders as +Infinity, so heaps stay consistent.
+class Space {
+public:
+	Space(const MetricInfo &metric, const std::byte *rows, std::size_t dim)
+		: rows_(rows), stride_(metric.row_bytes(dim)), dim_(dim), order_(metric.order)
+	{
+		if (metric.type == ElementType::float32) {
+			const DistanceKernels &k = active_kernels();
+			if (metric.metric == Metric::l2)
+				f32_ = k.l2_squared;
+			else if (metric.metric == Metric::ip || metric.metric == Metric::cosine) {
+				f32_ = k.inner_product;
+				negate_ = true;
+			}
+		}
+	}
+
+	const std::byte *row(std::size_t i) const noexcept { return rows_ + i * stride_; }
+
+	float operator()(const std::byte *a, const std::byte *b) const noexcept
+	{
+		float d;
+		if (f32_) {
+			d = f32_(reinterpret_cast<const float *>(a), reinterpret_cast<const float *>(b), dim_);
+			if (negate_)
+				d = -d;
+		} else
+			d = order_(a, b, dim_);
+		return d == d ? d : std::numeric_limits<float>::infinity();
+	}
+	float operator()(const std::byte *a, std::int32_t b) const noexcept { return (*this)(a, row(std::size_t(b))); }
+
+	void prefetch(std::int32_t i) const noexcept
+	{
+		const char *p = reinterpret_cast<const char *>(row(std::size_t(i)));
+		for (std::size_t off = 0; off < stride_; off += 64)
+			__builtin_prefetch(p + off);
+	}
+
+private:
+	const std::byte *rows_;
+	std::size_t stride_, dim_;
+	float (*order_)(const std::byte *, const std::byte *, std::size_t);
+	float (*f32_)(const float *, const float *, std::size_t) = nullptr;
+	bool negate_ = false;
+};
+
+// Visited marks without clearing: a node is visited when its tag equals the current epoch.
+class Visited {
+public:
+	explicit Visited(std::size_t n) : tags_(n, 0) {}
+	void next()
+	{
+		if (++epoch_ == 0) {
+			std::fill(tags_.begin(), tags_.end(), 0);
+			epoch_ = 1;
+		}
+	}
+	// Marks i; true when it was not marked yet.
+	bool mark(std::int32_t i) noexcept
+	{
+		std::uint32_t &t = tags_[std::size_t(i)];
+		if (t == epoch_)
+			return false;
+		t = epoch_;
+		return true;
+	}
+
+private:
+	std::vector<std::uint32_t> tags_;
+	std::uint32_t epoch_ = 0;
+};
+
+// One thread's search state, reused across inserts.
+struct Scratch {
+	explicit Scratch(std::size_t n) : visited(n) {}
+	Visited visited;
+	std::vector<Cand> candidates, results, entry, selected, pruned, merged, kept, added;
+	std::vector<std::int32_t> ids, fresh;
+};
+
+// Algorithm 2 over layer `layer`: the ef nearest nodes to q reachable from `entry`, nearest first.
+// lists.read(node, layer, out) appends node's neighbours at that layer to out; lists.prefetch(node,
+// layer) starts loading them.
+template <class Lists>
+void search_layer(const Space &space, const std::byte *q, std::int32_t self, const std::vector<Cand> &entry,
+                  std::size_t ef, std::uint32_t layer, Scratch &s, Lists &lists, std::vector<Cand> &out)
+{
+	s.visited.next();
+	if (self >= 0)
+		s.visited.mark(self);
+	auto &C = s.candidates, &W = s.results;
+	C.clear();
+	W.clear();
+	for (const Cand &e : entry)
+		if (s.visited.mark(e.id)) {
+			C.push_back(e);
+			W.push_back(e);
+		}
+	std::make_heap(C.begin(), C.end(), FartherOnTop());
+	std::make_heap(W.begin(), W.end(), NearerOnTop());
+	while (W.size() > ef) {
+		std::pop_heap(W.begin(), W.end(), NearerOnTop());
+		W.pop_back();
+	}
+	while (!C.empty()) {
+		Cand c = C.front();
+		if (W.size() >= ef && c.d > W.front().d)
+			break;
+		std::pop_heap(C.begin(), C.end(), FartherOnTop());
+		C.pop_back();
+		s.ids.clear();
+		lists.read(c.id, layer, s.ids);
+		s.fresh.clear();
+		for (std::int32_t nb : s.ids)
+			if (s.visited.mark(nb)) {
+				s.fresh.push_back(nb);
+				space.prefetch(nb);
+			}
+		const std::size_t k = s.fresh.size();
+		for (std::size_t j = 0; j < k; j++) {
+			Cand e{space(q, s.fresh[j]), s.fresh[j]};
+			if (W.size() < ef || nearer(e, W.front())) {
+				lists.prefetch(e.id, layer);  // a candidate: its list is likely read soon
+				C.push_back(e);
+				std::push_heap(C.begin(), C.end(), FartherOnTop());
+				W.push_back(e);
+				std::push_heap(W.begin(), W.end(), NearerOnTop());
+				if (W.size() > ef) {
+					std::pop_heap(W.begin(), W.end(), NearerOnTop());
+					W.pop_back();
+				}
+			}
+		}
+	}
+	out.assign(W.begin(), W.end());
+	std::sort(out.begin(), out.end(), nearer);
+}
+
+// Greedy descent (ef 1) from `cur` through layers top..bottom+1.
+template <class Lists>
+Cand descend(const Space &space, const std::byte *q, Cand cur, std::uint32_t top, std::uint32_t bottom, Scratch &s,
+             Lists &lists)
+{
+	for (std::uint32_t layer = top; layer > bottom; layer--) {
+		for (bool changed = true; changed;) {
+			changed = false;
+			s.ids.clear();
+			lists.read(cur.id, layer, s.ids);
+			for (std::int32_t nb : s.ids) {
+				Cand e{space(q, nb), nb};
+				if (nearer(e, cur)) {
+					cur = e;
+					changed = true;
+				}
+			}
+		}
+	}
+	return cur;
+}
+
+class SpinLock {
+public:
+	void lock() noexcept
+	{
+		while (flag_.exchange(true, std::memory_order_acquire))
+			while (flag_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+				_mm_pause();
+#endif
+			}
+	}
+	void unlock() noexcept { flag_.store(false, std::memory_order_release); }
+
+private:
+	std::atomic<bool> flag_{false};
+};
+
+// Slot flags (build only): the candidate was kept by the heuristic ("closer" to the list's owner
+// than to every kept nearer candidate); on a list's first slot, also that the list's flags are
+// valid for its current members (pgvector's closerSet).
+constexpr std::uint8_t kCloser = 1, kCloserSet = 2;
+
+class Builder {
+public:
+	// Build-time lists: layer 0 at a fixed stride (node * 2m), so that reading a node's list is
+	// one cache miss, not two; the upper layers after them, per node at upper_[node]. finish()
+	// lays them out as Graph has them.
+	Builder(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim, const BuildParams &p)
+		: space_(metric, rows, dim), n_(n), p_(p), locks_(new SpinLock[n])
+	{
+		g_.m = p.m;
+		g_.levels.resize(n);
+		upper_.resize(n);
+		std::size_t slots = n * layer_slots(p.m, 0);
+		for (std::size_t i = 0; i < n; i++) {
+			std::uint32_t level = draw_level(p, i);
+			g_.levels[i] = std::uint8_t(level);
+			upper_[i] = slots;
+			slots += std::size_t(level) * p.m;
+		}
+		links_.assign(slots, -1);
+		dist_.resize(slots);
+		flags_.assign(slots, 0);
+	}
+
+	Graph finish() &&
+	{
+		g_.entry = entry_;
+		dist_ = {};
+		flags_ = {};
+		g_.offsets.resize(n_ + 1);
+		std::uint64_t at = 0;
+		for (std::size_t i = 0; i < n_; i++) {
+			g_.offsets[i] = at;
+			at += link_slots(p_.m, g_.levels[i]);
+		}
+		g_.offsets[n_] = at;
+		g_.links.resize(at);
+		const std::size_t s0 = layer_slots(p_.m, 0);
+		for (std::size_t i = 0; i < n_; i++) {
+			std::int32_t *out = g_.links.data() + g_.offsets[i];
+			std::copy_n(links_.data() + i * s0, s0, out);
+			std::copy_n(links_.data() + upper_[i], std::size_t(g_.levels[i]) * p_.m, out + s0);
+		}
+		links_ = {};
+		upper_ = {};
+		return std::move(g_);
+	}
+
+	void insert(std::int32_t q, Scratch &s)
+	{
+		const std::uint32_t level = g_.levels[std::size_t(q)];
+		std::unique_lock<std::mutex> top_lock(entry_mutex_);
+		const std::int32_t entry = std::int32_t(entry_);
+		const std::uint32_t top = top_level_;
+		if (entry < 0) {  // the first node
+			entry_ = q;
+			top_level_ = level;
+			return;
+		}
+		if (level <= top)
+			top_lock.unlock();
+
+		const std::byte *qrow = space_.row(std::size_t(q));
+		Cand cur{space_(qrow, entry), entry};
+		cur = descend(space_, qrow, cur, top, std::min(level, top), s, *this);
+		s.entry.assign(1, cur);
+		for (std::uint32_t layer = std::min(level, top) + 1; layer-- > 0;) {
+			std::vector<Cand> &found = s.merged;
+			search_layer(space_, qrow, q, s.entry, p_.ef_construction, layer, s, *this, found);
+			select_own(q, layer, found, s);
+			for (const Cand &c : s.selected)
+				link_back(c.id, layer, Cand{c.d, q}, s);
+			s.entry.swap(found);
+		}
+		if (level > top) {
+			entry_ = q;
+			top_level_ = level;
+		}
+	}
+
+	// The lists search_layer and descend walk.
+	void read(std::int32_t node, std::uint32_t layer, std::vector<std::int32_t> &out)
+	{
+		const std::int32_t *l = links_.data() + slot(node, layer);
+		const std::size_t lm = slots(layer);
+		std::lock_guard<SpinLock> guard(locks_[std::size_t(node)]);
+		for (std::size_t i = 0; i < lm && l[i] >= 0; i++)
+			out.push_back(l[i]);
+	}
+	void prefetch(std::int32_t node, std::uint32_t layer) const noexcept
+	{
+		__builtin_prefetch(links_.data() + slot(node, layer));
+	}
+
+private:
+	std::size_t slot(std::int32_t node, std::uint32_t layer) const noexcept
+	{
+		return layer == 0 ? std::size_t(node) * layer_slots(p_.m, 0)
+		                  : upper_[std::size_t(node)] + std::size_t(layer - 1) * p_.m;
+	}
+	std::size_t slots(std::uint32_t layer) const noexcept { return layer_slots(p_.m, layer); }
+
+	// Whether e (at distance e.d from the owner) is nearer the owner than every row of `kept`.
+	bool closer(const Cand &e, const Cand *kept, std::size_t count) const noexcept
+	{
+		const std::byte *row = space_.row(std::size_t(e.id));
+		for (std::size_t i = 0; i < count; i++)
+			if (space_(row, kept[i].id) <= e.d)
+				return false;
+		return true;
+	}
+
+	// The new node's own list at `layer` from its candidates (nearest first): the heuristic, then
+	// the pruned candidates in distance order while slots are left.
+	void select_own(std::int32_t q, std::uint32_t layer, const std::vector<Cand> &found, Scratch &s)
+	{
+		const std::size_t lm = slots(layer);
+		s.selected.clear();
+		s.pruned.clear();
+		std::vector<std::uint8_t> &flags = flags_;
+		const bool full_pass = found.size() > lm;
+		if (!full_pass)
+			s.selected.assign(found.begin(), found.end());
+		else {
+			for (const Cand &e : found) {
+				if (s.selected.size() >= lm)
+					break;
+				if (closer(e, s.selected.data(), s.selected.size()))
+					s.selected.push_back(e);
+				else
+					s.pruned.push_back(e);
+			}
+		}
+		const std::size_t kept = s.selected.size();
+		for (std::size_t i = 0; i < s.pruned.size() && s.selected.size() < lm; i++)
+			s.selected.push_back(s.pruned[i]);
+
+		std::size_t at = slot(q, layer);
+		std::lock_guard<SpinLock> guard(locks_[std::size_t(q)]);
+		for (std::size_t i = 0; i < s.selected.size(); i++) {
+			links_[at + i] = s.selected[i].id;
+			dist_[at + i] = s.selected[i].d;
+			flags[at + i] = full_pass && i < kept ? kCloser : 0;
+		}
+		if (full_pass)
+			flags[at] |= kCloserSet;
+	}
+
+	// Add `add` (the new node, at distance add.d from `node`) to node's list at `layer`: into a
+	// free slot, or, when the list is full, by re-running the heuristic over the list and the new
+	// node and dropping the one it prunes (pgvector's update, with its cached flags).
+	void link_back(std::int32_t node, std::uint32_t layer, Cand add, Scratch &s)
+	{
+		const std::size_t lm = slots(layer), at = slot(node, layer);
+		std::int32_t *links = links_.data() + at;
+		float *dist = dist_.data() + at;
+		std::uint8_t *flags = flags_.data() + at;
+		std::lock_guard<SpinLock> guard(locks_[std::size_t(node)]);
+		std::size_t len = 0;
+		while (len < lm && links[len] >= 0)
+			len++;
+		if (len < lm) {
+			links[len] = add.id;
+			dist[len] = add.d;
+			flags[len] = 0;  // not evaluated yet (a list with cached flags is full)
+			return;
+		}
+
+		// Members nearest first, with their cached flags.
+		struct Member {
+			Cand c;
+			bool closer;
+		};
+		Member m[2 * 100 + 1];
+		const bool cached = flags[0] & kCloserSet;
+		for (std::size_t i = 0; i < lm; i++)
+			m[i] = {{dist[i], links[i]}, bool(flags[i] & kCloser)};
+		m[lm] = {add, false};
+		std::sort(m, m + lm + 1, [](const Member &a, const Member &b) { return nearer(a.c, b.c); });
+
+		auto &kept = s.kept, &added = s.added;
+		kept.clear();
+		added.clear();
+		std::size_t pruned_at[2 * 100 + 1], npruned = 0, next = 0;
+		bool removed_any = false;
+		for (; next <= lm && kept.size() < lm; next++) {
+			Member &e = m[next];
+			if (!cached)
+				e.closer = closer(e.c, kept.data(), kept.size());
+			else if (!added.empty()) {
+				if (e.closer) {
+					e.closer = closer(e.c, added.data(), added.size());
+					removed_any |= !e.closer;
+				} else if (removed_any) {
+					e.closer = closer(e.c, kept.data(), kept.size());
+					if (e.closer)
+						added.push_back(e.c);
+				}
+			} else if (e.c.id == add.id) {
+				e.closer = closer(e.c, kept.data(), kept.size());
+				if (e.closer)
+					added.push_back(e.c);
+			}
+			if (e.closer)
+				kept.push_back(e.c);
+			else
+				pruned_at[npruned++] = next;
+		}
+		// Keep pruned members in distance order while there is room; the first one left over (or
+		// the farthest member, never looked at) is dropped.
+		std::size_t fill = std::min(npruned, lm - kept.size());
+		std::size_t drop = fill < npruned ? pruned_at[fill] : next;
+		if (m[drop].c.id == add.id && cached)
+			return;  // nothing changes (the members' flags are as they were)
+		std::size_t out = 0;
+		for (std::size_t i = 0; i <= lm; i++) {
+			if (i == drop)
+				continue;
+			links[out] = m[i].c.id;
+			dist[out] = m[i].c.d;
+			// Members after the last one looked at were not re-evaluated: only `drop` is such.
+			flags[out] = m[i].closer ? kCloser : 0;
+			out++;
+		}
+		flags[0] |= kCloserSet;
+	}
+
+	Space space_;
+	std::size_t n_;
+	BuildParams p_;
+	Graph g_;                          // levels; the rest at finish()
+	std::vector<std::size_t> upper_;   // per node: where its layer 1 list starts in links_
+	std::vector<std::int32_t> links_;  // per slot: a neighbour, -1 empty (lists fill from the front)
+	std::vector<float> dist_;          // per slot: distance to the list's owner
+	std::vector<std::uint8_t> flags_; // per slot: kCloser, kCloserSet
+	std::unique_ptr<SpinLock[]> locks_;
+	std::mutex entry_mutex_;
+	std::int64_t entry_ = -1;
+	std::uint32_t top_level_ = 0;
+};
+
+}  // namespace
+
+std::uint32_t draw_level(const BuildParams &p, std::uint64_t row) noexcept
+{
+	// 53 random bits -> U in (0, 1].
+	double u = double((mix(p.seed ^ mix(row)) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	double ml = 1.0 / std::log(double(std::max<std::uint32_t>(p.m, 2)));
+	double level = std::floor(-std::log(u) * ml);
+	return level >= double(p.max_level) ? p.max_level : std::uint32_t(level);
+}
+
+std::size_t graph_bytes(std::size_t n, const BuildParams &p) noexcept
+{
+	// Expected link slots per node: 2m at layer 0, m per upper layer, and a node has 1/(m - 1)
+	// upper layers on average (P(level >= l) = m^-l); a quarter more covers the draw's spread.
+	const double m = std::max<std::uint32_t>(p.m, 2);
+	const double slots = 2 * m + 1.25 * m / (m - 1);
+	// Per slot: the link (4), its distance (4) and flags (1) during the build. Per node: level,
+	// offset, lock, and one visited tag per thread (up to 4 threads counted).
+	const double per_node = slots * 9 + 1 + 8 + 1 + 4 * 4;
+	return std::size_t(double(n) * per_node) + 4096;
+}
+
+Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim, const BuildParams &params,
+            const CancelToken &cancel)
+{
+	if (params.m < 2 || params.m > 100)
+		throw std::invalid_argument("m must be between 2 and 100");
+	if (params.ef_construction < 1)
+		throw std::invalid_argument("ef_construction must be at least 1");
+	if (params.max_level > 255)
+		throw std::invalid_argument("max_level must be at most 255");
+	if (n > std::size_t(std::numeric_limits<std::int32_t>::max()))
+		throw std::invalid_argument("too many rows for a graph");
+	if (dim == 0 && n > 0)
+		throw std::invalid_argument("rows need at least one dimension");
+	cancel.check();
+	Builder b(metric, rows, n, dim, params);
+	if (n == 0)
+		return std::move(b).finish();
+
+	tbb::enumerable_thread_specific<std::unique_ptr<Scratch>> scratch;
+	auto local = [&]() -> Scratch & {
+		auto &s = scratch.local();
+		if (!s)
+			s = std::make_unique<Scratch>(n);
+		return *s;
+	};
+	b.insert(0, local());
+	// Every thread takes the next chunk in row order, so the graph grows from the low rows as a
+	// serial build's does, whatever the thread count.
+	std::atomic<std::size_t> next{1};
+	const int tasks = std::max(1, tbb::this_task_arena::max_concurrency());
+	tbb::parallel_for(0, tasks, [&](int) {
+		Scratch &s = local();
+		for (;;) {
+			cancel.check();
+			std::size_t from = next.fetch_add(kChunk, std::memory_order_relaxed);
+			if (from >= n)
+				break;
+			std::size_t to = std::min(n, from + kChunk);
+			for (std::size_t i = from; i < to; i++)
+				b.insert(std::int32_t(i), s);
+		}
+	});
+	return std::move(b).finish();
+}
+
+std::vector<Hit> search(const Graph &g, const MetricInfo &metric, const std::byte *rows, std::size_t dim,
+                        const std::byte *query, std::size_t k, std::size_t ef)
+{
+	std::vector<Hit> hits;
+	if (g.entry < 0 || k == 0)
+		return hits;
+	Space space(metric, rows, dim);
+	Scratch s(g.size());
+	struct Lists {
+		const Graph &g;
+		void read(std::int32_t node, std::uint32_t layer, std::vector<std::int32_t> &out) const
+		{
+			for (std::int32_t nb : g.neighbours(std::size_t(node), layer)) {
+				if (nb < 0)
+					break;
+				out.push_back(nb);
+			}
+		}
+		void prefetch(std::int32_t node, std::uint32_t layer) const noexcept
+		{
+			__builtin_prefetch(g.neighbours(std::size_t(node), layer).data());
+		}
+	} lists{g};
+	auto entry = std::int32_t(g.entry);
+	Cand cur = descend(space, query, Cand{space(query, entry), entry}, g.levels[std::size_t(entry)], 0, s, lists);
+	std::vector<Cand> found;
+	search_layer(space, query, -1, {cur}, std::max(ef, k), 0, s, lists, found);
+	for (std::size_t i = 0; i < std::min(k, found.size()); i++)
+		hits.push_back({found[i].d, found[i].id});
+	return hits;
+}
+
+}  // namespace ruvector::kernels::hnsw
