@@ -5,6 +5,7 @@
 
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/gnn_model.hpp"
+#include "worker/kernels/hnsw_graph.hpp"
 #include "worker/kernels/knn.hpp"
 #include "worker/kernels/kmeans.hpp"
 #include "worker/kernels/metric.hpp"
@@ -123,6 +124,17 @@ std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *
 	});
 	cancel.check();
 	return out;
+}
+
+std::vector<std::byte> run_hnsw_build(const proto::HnswBuildRequest &req, const std::byte *rows, kernels::CancelToken cancel)
+{
+	kernels::hnsw::BuildParams p;
+	p.m = req.m;
+	p.ef_construction = req.ef_construction;
+	p.max_level = req.max_level;
+	p.seed = req.seed;
+	// The graph goes as soon as it is encoded: the reply alone is sent.
+	return proto::encode_hnsw_graph_reply(kernels::hnsw::build(proto::hnsw_metric(req), rows, req.n, req.dim, p, cancel));
 }
 
 }  // namespace ruvector::jobs

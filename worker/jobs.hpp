@@ -30,4 +30,8 @@ std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, cons
 // Result: n int32 labels. Ties go to the lower list number.
 std::vector<std::byte> run_assign(const proto::AssignRequest &req, const float *data, kernels::CancelToken cancel);
 
+// The HNSW graph of req.n rows (checked by check_hnsw_build_request, memory included), on the
+// arena's threads; the reply is encode_hnsw_graph_reply's.
+std::vector<std::byte> run_hnsw_build(const proto::HnswBuildRequest &req, const std::byte *rows, kernels::CancelToken cancel);
+
 }  // namespace ruvector::jobs

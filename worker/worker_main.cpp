@@ -96,6 +96,7 @@ struct Session {
 	proto::AssignRequest assign;
 	proto::GnnForwardRequest gnn;
 	proto::GraphBuildRequest graph_build;
+	proto::HnswBuildRequest hnsw;
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
 	bool abandoned = false;  // the client left before the answer was complete
@@ -283,6 +284,12 @@ void dispatch(Session &s)
 		start_job(s, [req, base](kernels::CancelToken c) { return jobs::run_graph_build(req, base, c); });
 		break;
 	}
+	case proto::MsgType::hnsw_build: {
+		const std::byte *rows = s.input;
+		proto::HnswBuildRequest req = s.hnsw;
+		start_job(s, [req, rows](kernels::CancelToken c) { return jobs::run_hnsw_build(req, rows, c); });
+		break;
+	}
 	case proto::MsgType::store_put: {
 		proto::StoreKey key = s.put.key;
 		// Ownership of the buffer moves to the store.
@@ -384,6 +391,12 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 	case proto::MsgType::graph_build:
 		s.graph_build = proto::decode_graph_build(payload);
 		dispatch(s);
+		break;
+	case proto::MsgType::hnsw_build:
+		// Checked before the input is taken: a build over its memory budget allocates nothing.
+		s.hnsw = proto::decode_hnsw_build(payload);
+		proto::check_hnsw_build_request(s.hnsw);
+		take_input(s, h, s.hnsw.n * proto::hnsw_metric(s.hnsw).row_bytes(s.hnsw.dim));
 		break;
 	case proto::MsgType::store_put:
 		s.put = proto::decode_store_put(payload);

@@ -111,7 +111,7 @@ bool check_debug_fault(char **value, void **extra, GucSource)
 	if (colon) {
 		std::string_view request(colon + 1);
 		f.request = -1;
-		for (int t = 1; t <= int(proto::MsgType::graph_build); t++)
+		for (int t = 1; t <= int(proto::MsgType::hnsw_build); t++)
 			if (request == proto::request_name(proto::MsgType(t)))
 				f.request = t;
 		if (f.request < 0) {
@@ -737,11 +737,28 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::spa
 	return proto::decode_gnn_forward_reply(receive_reply(input));
 }
 
+proto::HnswGraphReply hnsw_build(const proto::HnswBuildRequest &req, CopyUnits copy, const void *arg)
+{
+	proto::check_hnsw_build_request(req);
+	if (req.n == 0) {  // an empty graph: nothing to send
+		static const uint64 no_links = 0;
+		return proto::HnswGraphReply{0, req.m, -1, &no_links, nullptr, nullptr};
+	}
+	Size row_bytes = proto::hnsw_metric(req).row_bytes(req.dim);
+	dsm_segment *input = worker_request_post(proto::MsgType::hnsw_build, palloc_encoded(req), req.n, row_bytes, copy, arg);
+	return proto::decode_hnsw_graph_reply(receive_reply(input), req);
+}
+
 // The buffers receive_reply allocated: the views start at its start, after the header (k-means)
 // or after the edge count (epsilon).
 void free_reply(const proto::KmeansReply &reply) { pfree(const_cast<std::byte *>(reply.rows) - sizeof reply.header); }
 void free_reply(std::span<const int32> labels) { pfree(const_cast<int32 *>(labels.data())); }
 void free_reply(std::span<const kernels::Neighbor> neighbours) { pfree(const_cast<kernels::Neighbor *>(neighbours.data())); }
+void free_reply(const proto::HnswGraphReply &reply)
+{
+	if (reply.n > 0)  // the empty graph is static
+		pfree(reinterpret_cast<std::byte *>(const_cast<uint64 *>(reply.offsets)) - sizeof(proto::HnswGraphHeader));
+}
 void free_reply(std::span<const kernels::EpsEdge> edges)
 {
 	pfree(reinterpret_cast<std::byte *>(const_cast<kernels::EpsEdge *>(edges.data())) - sizeof(uint64));

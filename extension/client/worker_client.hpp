@@ -119,11 +119,19 @@ std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req)
 proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
 								   std::span<const std::byte> graph);
 
+// The HNSW graph of an index build, built on the worker's threads in its private memory, after
+// checking the request (check_hnsw_build_request: parameters, and memory against
+// req.memory_budget): rows [from, from + n), each hnsw_metric(req).row_bytes(req.dim) bytes and
+// prepared (cosine rows normalised), come from copy(arg, from, n, dst). n = 0 answers the empty
+// graph without a request. The reply is a view of a palloc'd buffer (free_reply).
+proto::HnswGraphReply hnsw_build(const proto::HnswBuildRequest &req, CopyUnits copy, const void *arg);
+
 // Free a reply's buffer before its memory context goes (a build that makes many requests).
 void free_reply(const proto::KmeansReply &reply);
 void free_reply(std::span<const int32> labels);
 void free_reply(std::span<const kernels::Neighbor> neighbours);
 void free_reply(std::span<const kernels::EpsEdge> edges);
+void free_reply(const proto::HnswGraphReply &reply);
 
 }  // namespace client
 

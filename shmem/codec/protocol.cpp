@@ -1,5 +1,6 @@
 #include "shmem/codec/protocol.hpp"
 
+#include "worker/kernels/hnsw_graph.hpp"
 #include "worker/kernels/knn.hpp"
 
 namespace ruvector::proto {
@@ -293,6 +294,82 @@ std::span<const kernels::EpsEdge> decode_eps_reply(std::span<const std::byte> re
 		if (e.src >= req.n || e.dst < req.row_begin || e.dst >= req.row_end)
 			throw ProtocolError("malformed epsilon-graph reply from the ruvector worker");
 	return edges;
+}
+
+}  // namespace ruvector::proto
+
+namespace ruvector::proto {
+
+std::vector<std::byte> encode(const HnswBuildRequest &r)
+{
+	Writer w;
+	w.put(r);
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+HnswBuildRequest decode_hnsw_build(std::span<const std::byte> payload)
+{
+	Reader r(payload);
+	auto h = r.get<HnswBuildRequest>();
+	if (!r.at_end())
+		throw ProtocolError("malformed hnsw_build request");
+	return h;
+}
+
+std::vector<std::byte> encode_hnsw_graph_reply(const kernels::hnsw::Graph &g)
+{
+	HnswGraphHeader h{g.size(), g.m, 0, g.entry, g.links.size()};
+	Writer w;
+	w.put(h);
+	w.put_bytes(std::as_bytes(std::span(g.offsets)));
+	w.put_bytes(std::as_bytes(std::span(g.links)));
+	w.put_bytes(std::as_bytes(std::span(g.levels)));
+	auto b = w.bytes();
+	return {b.begin(), b.end()};
+}
+
+HnswGraphReply decode_hnsw_graph_reply(std::span<const std::byte> reply, const HnswBuildRequest &req)
+{
+	auto bad = [](const char *what) {
+		return ProtocolError(std::string("malformed HNSW graph reply from the ruvector worker: ") + what);
+	};
+	HnswGraphHeader h;
+	if (reply.size() < sizeof h)
+		throw bad("short");
+	std::memcpy(&h, reply.data(), sizeof h);
+	if (h.n != req.n || h.m != req.m)
+		throw bad("not the graph requested");
+	const std::size_t rest = reply.size() - sizeof h, n = h.n;
+	if (n >= rest / sizeof(std::uint64_t) || h.link_count > rest / sizeof(std::int32_t) ||
+	    rest != (n + 1) * sizeof(std::uint64_t) + h.link_count * sizeof(std::int32_t) + n)
+		throw bad("sizes do not match");
+	HnswGraphReply r;
+	r.n = n;
+	r.m = h.m;
+	r.entry = h.entry;
+	r.offsets = reinterpret_cast<const std::uint64_t *>(reply.data() + sizeof h);
+	r.links = reinterpret_cast<const std::int32_t *>(r.offsets + n + 1);
+	r.levels = reinterpret_cast<const std::uint8_t *>(r.links + h.link_count);
+
+	std::uint32_t top = 0;
+	for (std::size_t i = 0; i < n; i++) {
+		if (r.levels[i] > req.max_level)
+			throw bad("level above max_level");
+		top = std::max<std::uint32_t>(top, r.levels[i]);
+		if (r.offsets[i] > h.link_count || r.offsets[i + 1] - r.offsets[i] != kernels::hnsw::link_slots(h.m, r.levels[i]))
+			throw bad("offsets do not match the levels");
+	}
+	if (r.offsets[0] != 0 || r.offsets[n] != h.link_count)
+		throw bad("offsets do not match the links");
+	if (n == 0 ? h.entry != -1 : (h.entry < 0 || std::uint64_t(h.entry) >= n || r.levels[h.entry] != top))
+		throw bad("entry point");
+	for (std::size_t i = 0; i < n; i++)
+		for (std::uint32_t layer = 0; layer <= r.levels[i]; layer++)
+			for (std::int32_t nb : r.neighbours(i, layer))
+				if (nb != -1 && (nb < 0 || std::uint64_t(nb) >= n || std::size_t(nb) == i || r.levels[nb] < layer))
+					throw bad("link");
+	return r;
 }
 
 }  // namespace ruvector::proto

@@ -8,6 +8,7 @@
 #pragma once
 #include "shmem/codec/pg_free.hpp"
 
+#include "worker/kernels/hnsw_layout.hpp"
 #include "worker/kernels/metric.hpp"
 
 #include <cstddef>
@@ -23,6 +24,9 @@
 namespace ruvector::kernels {
 struct Neighbor;  // knn.hpp, which includes this header through cancel.hpp
 struct EpsEdge;
+namespace hnsw {
+struct Graph;     // hnsw_graph.hpp, likewise
+}
 }  // namespace ruvector::kernels
 
 namespace ruvector::proto {
@@ -39,6 +43,7 @@ enum class MsgType : std::uint16_t {
 	assign = 6,        // AssignRequest, then data frames: k centroids, then n rows; response: n int32 labels
 	gnn_forward = 7,   // GnnForwardRequest, then data frames: model, then an inline graph (if any)
 	graph_build = 8,   // GraphBuildRequest (the vectors are a shared-store entry); response below
+	hnsw_build = 9,    // HnswBuildRequest, then n rows (input segment or data frames); response below
 	// both directions
 	data = 10,
 	end = 11,
@@ -58,6 +63,7 @@ constexpr const char *request_name(MsgType t)
 	case MsgType::assign: return "assign";
 	case MsgType::gnn_forward: return "gnn_forward";
 	case MsgType::graph_build: return "graph_build";
+	case MsgType::hnsw_build: return "hnsw_build";
 	default: return "unknown";
 	}
 }
@@ -68,7 +74,7 @@ struct Header {
 	std::uint32_t seq = 0;          // frame number within the request, for sanity checks
 	std::uint64_t request_id = 0;
 	std::uint32_t len = 0;          // payload bytes after the header
-	// First frame of kmeans/assign/gnn_forward only: a dynamic shared memory segment (dsm_handle)
+	// First frame of kmeans/assign/gnn_forward/hnsw_build only: a dynamic shared memory segment (dsm_handle)
 	// holding the request's whole bulk input, which the worker maps instead of receiving data
 	// frames; 0 when the input follows as data frames.
 	std::uint32_t input_segment = 0;
@@ -275,6 +281,56 @@ std::span<const kernels::Neighbor> decode_knn_reply(std::span<const std::byte> r
 std::vector<std::byte> encode_eps_reply(std::span<const kernels::EpsEdge> edges);
 // Edges name rows below req.n, their dst in [row_begin, row_end).
 std::span<const kernels::EpsEdge> decode_eps_reply(std::span<const std::byte> reply, const GraphBuildRequest &req);
+
+// The HNSW graph of an index build (worker/kernels/hnsw_graph.hpp), built on the worker's threads
+// in its private memory. The rows follow as the request's input: n rows of the metric's element
+// type, MetricInfo::row_bytes(dim) each, prepared (normalised for cosine) by the caller.
+struct HnswBuildRequest {
+	std::uint64_t n = 0;
+	std::uint32_t dim = 0;
+	std::uint32_t metric = 0;          // MetricInfo::code(): element type << 8 | metric
+	std::uint32_t m = 16;              // 2..100
+	std::uint32_t ef_construction = 64;  // 4..1000
+	std::uint32_t max_level = 63;      // levels are capped here (the page layout's limit)
+	std::uint32_t reserved = 0;
+	std::uint64_t seed = 42;           // levels are drawn from (seed, row)
+	std::uint64_t memory_budget = 0;   // bytes the graph and rows may take (maintenance_work_mem); 0: no limit
+};
+std::vector<std::byte> encode(const HnswBuildRequest &r);
+HnswBuildRequest decode_hnsw_build(std::span<const std::byte> payload);
+
+// Reply: HnswGraphHeader, then offsets (n + 1 uint64: where each node's links start), links
+// (link_count int32: per node, link_slots(m, level) slots, layer 0 first, -1 empty), then levels
+// (n uint8).
+struct HnswGraphHeader {
+	std::uint64_t n;
+	std::uint32_t m;
+	std::uint32_t reserved;
+	std::int64_t entry;       // -1 when n = 0
+	std::uint64_t link_count;
+};
+// The reply as the backend reads it: views into the reply bytes (trivially destructible, so it may
+// live across calls that longjmp). The decoder has checked every field against the request.
+struct HnswGraphReply {
+	std::uint64_t n;
+	std::uint32_t m;
+	std::int64_t entry;
+	const std::uint64_t *offsets;  // n + 1
+	const std::int32_t *links;
+	const std::uint8_t *levels;    // n
+
+	std::uint32_t level(std::size_t node) const { return levels[node]; }
+	// Node's neighbours at `layer` (0..level(node)): layer_slots(m, layer) slots, -1 empty.
+	std::span<const std::int32_t> neighbours(std::size_t node, std::uint32_t layer) const
+	{
+		return {links + offsets[node] + kernels::hnsw::layer_offset(m, layer), kernels::hnsw::layer_slots(m, layer)};
+	}
+};
+std::vector<std::byte> encode_hnsw_graph_reply(const kernels::hnsw::Graph &g);
+// reply must be 8-byte aligned (a palloc'd buffer). Checks sizes, n and m, the entry point (a node
+// of the top level, -1 only when empty), levels (at most req.max_level), offsets (consistent with
+// the levels) and links (-1 or another node that has that layer); throws ProtocolError.
+HnswGraphReply decode_hnsw_graph_reply(std::span<const std::byte> reply, const HnswBuildRequest &req);
 
 // Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
 struct StoreKey {

@@ -27,6 +27,16 @@ void check_assign_request(const AssignRequest &req);
 // 1..10000 for a k-NN request, a known metric.
 void check_graph_build_request(const GraphBuildRequest &req, std::uint64_t blob_bytes);
 
+// An HNSW build: m 2..100, ef_construction 4..1000 and at least 2 * m, dim > 0, a known metric
+// code (element type and metric), max_level <= 255, n below 2^31, then the memory rule below.
+void check_hnsw_build_request(const HnswBuildRequest &req);
+// The memory an HNSW build takes in the worker: the graph while it is built (graph_bytes) plus the
+// rows. Above a nonzero memory_budget, check_hnsw_build_request refuses (53200, before anything is
+// allocated) with a hint to raise maintenance_work_mem.
+std::uint64_t hnsw_build_bytes(const HnswBuildRequest &req);
+// The metric table entry of an HNSW request's code; throws 22023 for an unknown one.
+const kernels::MetricInfo &hnsw_metric(const HnswBuildRequest &req);
+
 // The float32 metric table entry of a request's metric code; `what` names the request in the error.
 const kernels::MetricInfo &request_metric(kernels::Metric code, const char *what);
 

@@ -11,6 +11,7 @@
 // bound (recall on 1 and 2 threads within 0.01).
 #pragma once
 #include "worker/kernels/cancel.hpp"
+#include "worker/kernels/hnsw_layout.hpp"
 #include "worker/kernels/metric.hpp"
 
 #include <cstddef>
@@ -26,15 +27,6 @@ struct BuildParams {
 	std::uint32_t max_level = 63;         // levels are capped here (the page layout's limit)
 	std::uint64_t seed = 42;
 };
-
-// Slots of layer `layer` in a node's link array: layer 0 first (2m slots), then layers 1..level
-// (m each). An empty slot is -1. The page layout (extension/hnsw/hnsw.hpp) uses the same order.
-constexpr std::size_t layer_slots(std::uint32_t m, std::uint32_t layer) noexcept { return layer == 0 ? 2u * m : m; }
-constexpr std::size_t layer_offset(std::uint32_t m, std::uint32_t layer) noexcept
-{
-	return layer == 0 ? 0 : 2u * m + std::size_t(layer - 1) * m;
-}
-constexpr std::size_t link_slots(std::uint32_t m, std::uint32_t level) noexcept { return layer_offset(m, level + 1); }
 
 // The level of row `row`: floor(-ln(U) / ln(m)) with U uniform in (0, 1] from (seed, row),
 // capped at max_level.
