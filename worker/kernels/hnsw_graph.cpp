@@ -52,9 +52,23 @@ struct Cand {
 	float d;
 	std::int32_t id;
 };
-// Nearer first; equal distances by node number, so that orders (and the cached flags that depend
-// on them) are deterministic.
+// Nearer first; equal distances by node number, so that orders are deterministic.
 inline bool nearer(const Cand &a, const Cand &b) noexcept { return a.d < b.d || (a.d == b.d && a.id < b.id); }
+
+// The order a node's neighbour selection takes its candidates in: nearer first, equal distances
+// in a pseudo-random order of the node numbers that differs from owner to owner (a bijection per
+// owner, so still a total order: the cached flags depend on it). With one global order, rows at
+// equal distance (identical rows, all at 0) would all keep the same few nodes, and the rest of
+// them would become unreachable.
+struct OwnerOrder {
+	std::uint32_t salt;
+	explicit OwnerOrder(std::int32_t owner) : salt(std::uint32_t(owner) * 0x9E3779B1u + 0x7F4A7C15u) {}
+	std::uint32_t key(std::int32_t id) const noexcept { return (std::uint32_t(id) ^ salt) * 0x85EBCA6Bu; }
+	bool operator()(const Cand &a, const Cand &b) const noexcept
+	{
+		return a.d < b.d || (a.d == b.d && key(a.id) < key(b.id));
+	}
+};
 struct NearerOnTop {  // max-heap on distance: the farthest result on top
 	bool operator()(const Cand &a, const Cand &b) const noexcept { return nearer(a, b); }
 };
@@ -360,9 +374,14 @@ private:
 
 	// The new node's own list at `layer` from its candidates (nearest first): the heuristic, then
 	// the pruned candidates in distance order while slots are left.
-	void select_own(std::int32_t q, std::uint32_t layer, const std::vector<Cand> &found, Scratch &s)
+	void select_own(std::int32_t q, std::uint32_t layer, std::vector<Cand> &found, Scratch &s)
 	{
 		const std::size_t lm = slots(layer);
+		for (std::size_t i = 1; i < found.size(); i++)
+			if (found[i].d == found[i - 1].d) {  // rare but for duplicates: sort the ties q's way
+				std::sort(found.begin(), found.end(), OwnerOrder(q));
+				break;
+			}
 		s.selected.clear();
 		s.pruned.clear();
 		std::vector<std::uint8_t> &flags = flags_;
@@ -385,12 +404,29 @@ private:
 
 		std::size_t at = slot(q, layer);
 		std::lock_guard<SpinLock> guard(locks_[std::size_t(q)]);
-		for (std::size_t i = 0; i < s.selected.size(); i++) {
-			links_[at + i] = s.selected[i].id;
-			dist_[at + i] = s.selected[i].d;
-			flags[at + i] = full_pass && i < kept ? kCloser : 0;
+		// Nodes inserted meanwhile may have linked to q already (they reached it through a layer
+		// above, where it is linked): keep them after the selection while there is room.
+		auto &extra = s.kept;
+		extra.clear();
+		for (std::size_t i = 0; i < lm && links_[at + i] >= 0; i++) {
+			Cand c{dist_[at + i], links_[at + i]};
+			if (std::none_of(s.selected.begin(), s.selected.end(), [&](const Cand &e) { return e.id == c.id; }))
+				extra.push_back(c);
 		}
-		if (full_pass)
+		std::size_t len = 0;
+		for (; len < s.selected.size(); len++) {
+			links_[at + len] = s.selected[len].id;
+			dist_[at + len] = s.selected[len].d;
+			flags[at + len] = full_pass && len < kept ? kCloser : 0;
+		}
+		const std::size_t selected = len;
+		for (std::size_t i = 0; i < extra.size() && len < lm; i++, len++) {
+			links_[at + len] = extra[i].id;
+			dist_[at + len] = extra[i].d;
+			flags[at + len] = 0;
+		}
+		// The cached flags hold for the selection alone (and only lists that are full use them).
+		if (full_pass && len == selected)
 			flags[at] |= kCloserSet;
 	}
 
@@ -405,8 +441,12 @@ private:
 		std::uint8_t *flags = flags_.data() + at;
 		std::lock_guard<SpinLock> guard(locks_[std::size_t(node)]);
 		std::size_t len = 0;
-		while (len < lm && links[len] >= 0)
+		while (len < lm && links[len] >= 0) {
+			// Already there: `node` was inserted meanwhile and found the new node itself.
+			if (links[len] == add.id)
+				return;
 			len++;
+		}
 		if (len < lm) {
 			links[len] = add.id;
 			dist[len] = add.d;
@@ -424,7 +464,8 @@ private:
 		for (std::size_t i = 0; i < lm; i++)
 			m[i] = {{dist[i], links[i]}, bool(flags[i] & kCloser)};
 		m[lm] = {add, false};
-		std::sort(m, m + lm + 1, [](const Member &a, const Member &b) { return nearer(a.c, b.c); });
+		const OwnerOrder order(node);
+		std::sort(m, m + lm + 1, [&](const Member &a, const Member &b) { return order(a.c, b.c); });
 
 		auto &kept = s.kept, &added = s.added;
 		kept.clear();

@@ -1,0 +1,291 @@
+// The in-memory HNSW build: recall against brute force for every element type, the graph's
+// invariants, independence of the levels from the thread count, edge cases and cancellation.
+#include "worker/kernels/hnsw_graph.hpp"
+
+#include <gtest/gtest.h>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <set>
+
+using namespace ruvector::kernels;
+namespace hnsw = ruvector::kernels::hnsw;
+
+namespace {
+
+// Clustered float rows (as the benchmarks' data): `clusters` centres, Gaussian noise around them.
+std::vector<float> clustered(std::size_t n, std::size_t dim, unsigned seed, std::size_t clusters = 20)
+{
+	std::mt19937 rng(seed);
+	std::normal_distribution<float> g;
+	std::vector<float> centres(clusters * dim), x(n * dim);
+	for (float &v : centres)
+		v = 3 * g(rng);
+	for (std::size_t i = 0; i < n; i++) {
+		const float *c = centres.data() + (rng() % clusters) * dim;
+		for (std::size_t j = 0; j < dim; j++)
+			x[i * dim + j] = c[j] + g(rng);
+	}
+	return x;
+}
+
+// Rows of the metric's element type (normalised when the metric wants it), from float rows.
+std::vector<std::byte> rows_for(const MetricInfo &m, const std::vector<float> &x, std::size_t dim)
+{
+	const std::size_t n = x.size() / dim, rb = m.row_bytes(dim);
+	std::vector<std::byte> out(n * rb);
+	std::vector<float> row(dim);
+	for (std::size_t i = 0; i < n; i++) {
+		std::copy_n(x.data() + i * dim, dim, row.data());
+		if (m.normalise)
+			normalize_f32(row.data(), dim);
+		m.element().from_float(row.data(), out.data() + i * rb, dim);
+	}
+	return out;
+}
+
+hnsw::BuildParams params(std::uint32_t m = 8, std::uint32_t ef = 48)
+{
+	hnsw::BuildParams p;
+	p.m = m;
+	p.ef_construction = ef;
+	return p;
+}
+
+hnsw::Graph build_on(int threads, const MetricInfo &m, const std::vector<std::byte> &rows, std::size_t dim,
+                     const hnsw::BuildParams &p, const CancelToken &cancel = CancelToken())
+{
+	tbb::task_arena arena(threads);
+	hnsw::Graph g;
+	arena.execute([&] { g = hnsw::build(m, rows.data(), rows.size() / m.row_bytes(dim), dim, p, cancel); });
+	return g;
+}
+
+// Recall@k of search() over `queries` rows of the base (as queries they are excluded from nothing:
+// a row finds itself), counted by distance so that ties (bit rows) do not matter: a hit counts
+// when it is no farther than the k-th exact neighbour.
+double recall(const hnsw::Graph &g, const MetricInfo &m, const std::vector<std::byte> &rows,
+              const std::vector<std::byte> &queries, std::size_t dim, std::size_t k, std::size_t ef)
+{
+	const std::size_t rb = m.row_bytes(dim), n = rows.size() / rb, nq = queries.size() / rb;
+	std::size_t hits = 0;
+	std::vector<float> d(n);
+	for (std::size_t q = 0; q < nq; q++) {
+		const std::byte *qr = queries.data() + q * rb;
+		for (std::size_t i = 0; i < n; i++)
+			d[i] = m.order(qr, rows.data() + i * rb, dim);
+		std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(k - 1), d.end());
+		const float kth = d[k - 1];
+		auto found = hnsw::search(g, m, rows.data(), dim, qr, k, ef);
+		EXPECT_EQ(found.size(), std::min(k, n));
+		for (const auto &h : found) {
+			EXPECT_FLOAT_EQ(h.distance, m.order(qr, rows.data() + std::size_t(h.node) * rb, dim));
+			hits += h.distance <= kth;
+		}
+	}
+	return double(hits) / double(nq * k);
+}
+
+// Every list holds only other nodes that have that layer, without duplicates, filled from the
+// front; the entry point is a node of the top level.
+void expect_valid(const hnsw::Graph &g, const hnsw::BuildParams &p)
+{
+	const std::size_t n = g.size();
+	ASSERT_EQ(g.offsets.size(), n + 1);
+	ASSERT_EQ(g.links.size(), g.offsets[n]);
+	if (n == 0) {
+		EXPECT_EQ(g.entry, -1);
+		return;
+	}
+	ASSERT_GE(g.entry, 0);
+	ASSERT_LT(std::size_t(g.entry), n);
+	EXPECT_EQ(g.levels[std::size_t(g.entry)], *std::max_element(g.levels.begin(), g.levels.end()));
+	for (std::size_t i = 0; i < n; i++) {
+		ASSERT_LE(g.levels[i], p.max_level);
+		ASSERT_EQ(g.offsets[i + 1] - g.offsets[i], hnsw::link_slots(p.m, g.levels[i]));
+		for (std::uint32_t layer = 0; layer <= g.levels[i]; layer++) {
+			std::set<std::int32_t> seen;
+			bool ended = false;
+			for (std::int32_t nb : g.neighbours(i, layer)) {
+				if (nb == -1) {
+					ended = true;
+					continue;
+				}
+				ASSERT_FALSE(ended) << "a link after an empty slot, node " << i;
+				ASSERT_GE(nb, 0);
+				ASSERT_LT(std::size_t(nb), n);
+				ASSERT_NE(std::size_t(nb), i) << "self link";
+				ASSERT_GE(g.levels[std::size_t(nb)], layer);
+				ASSERT_TRUE(seen.insert(nb).second) << "duplicate link, node " << i;
+			}
+		}
+	}
+}
+
+}  // namespace
+
+TEST(HnswGraph, RecallForEveryElementType)
+{
+	struct Case {
+		ElementType type;
+		Metric metric;
+		std::size_t dim;
+		double min_recall;
+	};
+	// ip is not a metric (a row need not be its own nearest), so its graph is weaker.
+	const Case cases[] = {
+		{ElementType::float32, Metric::l2, 24, 0.97},     {ElementType::float32, Metric::ip, 24, 0.9},
+		{ElementType::float32, Metric::cosine, 24, 0.97}, {ElementType::float32, Metric::l1, 24, 0.97},
+		{ElementType::float16, Metric::l2, 24, 0.97},     {ElementType::bit, Metric::hamming, 64, 0.95},
+	};
+	const std::size_t n = 3000, nq = 100;
+	for (const Case &c : cases) {
+		const MetricInfo &m = metric_info(c.type, c.metric);
+		std::vector<float> x = clustered(n + nq, c.dim, 11);
+		if (c.type == ElementType::bit)
+			for (float &v : x)
+				v = v > 0 ? 1.0f : 0.0f;
+		std::vector<float> base(x.begin(), x.begin() + std::ptrdiff_t(n * c.dim));
+		std::vector<float> query(x.begin() + std::ptrdiff_t(n * c.dim), x.end());
+		auto rows = rows_for(m, base, c.dim), queries = rows_for(m, query, c.dim);
+		auto p = params();
+		hnsw::Graph g = build_on(2, m, rows, c.dim, p);
+		expect_valid(g, p);
+		EXPECT_GE(recall(g, m, rows, queries, c.dim, 10, 64), c.min_recall) << m.opclass;
+	}
+}
+
+TEST(HnswGraph, ThreadCountKeepsLevelsAndRecall)
+{
+	const std::size_t n = 6000, dim = 32;
+	const MetricInfo &m = metric_info(ElementType::float32, Metric::l2);
+	std::vector<float> x = clustered(n + 500, dim, 5, 50);
+	auto rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
+	auto queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
+	auto p = params(8, 48);
+	hnsw::Graph one = build_on(1, m, rows, dim, p), two = build_on(2, m, rows, dim, p);
+	expect_valid(one, p);
+	expect_valid(two, p);
+	EXPECT_EQ(one.levels, two.levels);
+	EXPECT_EQ(one.offsets, two.offsets);
+	for (std::size_t i = 0; i < n; i++)
+		ASSERT_EQ(one.levels[i], hnsw::draw_level(p, i));
+	double r1 = recall(one, m, rows, queries, dim, 10, 40), r2 = recall(two, m, rows, queries, dim, 10, 40);
+	EXPECT_GE(r1, 0.95);
+	EXPECT_NEAR(r1, r2, 0.01);
+	// A serial build is deterministic.
+	EXPECT_EQ(build_on(1, m, rows, dim, p).links, one.links);
+}
+
+TEST(HnswGraph, LevelsFollowTheGeometricLaw)
+{
+	auto p = params(16);
+	std::size_t upper = 0, n = 200000;
+	std::uint32_t top = 0;
+	for (std::size_t i = 0; i < n; i++) {
+		std::uint32_t l = hnsw::draw_level(p, i);
+		upper += l > 0;
+		top = std::max(top, l);
+	}
+	// P(level >= 1) = 1/m.
+	EXPECT_NEAR(double(upper) / double(n), 1.0 / 16, 0.003);
+	EXPECT_GE(top, 3u);
+	p.max_level = 1;
+	for (std::size_t i = 0; i < 1000; i++)
+		ASSERT_LE(hnsw::draw_level(p, i), 1u);
+	// The seed changes the draw.
+	auto q = params(16);
+	q.seed = 43;
+	std::size_t differ = 0;
+	for (std::size_t i = 0; i < 1000; i++)
+		differ += hnsw::draw_level(q, i) != hnsw::draw_level(params(16), i);
+	EXPECT_GT(differ, 20u);
+}
+
+TEST(HnswGraph, EmptyOneAndIdenticalRows)
+{
+	const MetricInfo &m = metric_info(ElementType::float32, Metric::l2);
+	const std::size_t dim = 4;
+	auto p = params(4, 16);
+	std::vector<std::byte> none;
+	hnsw::Graph empty = build_on(2, m, none, dim, p);
+	EXPECT_EQ(empty.size(), 0u);
+	EXPECT_EQ(empty.entry, -1);
+	expect_valid(empty, p);
+	float q[dim] = {1, 2, 3, 4};
+	EXPECT_TRUE(hnsw::search(empty, m, nullptr, dim, as_row(q), 10, 40).empty());
+
+	std::vector<float> one_row{1, 2, 3, 4};
+	auto rows1 = rows_for(m, one_row, dim);
+	hnsw::Graph one = build_on(2, m, rows1, dim, p);
+	expect_valid(one, p);
+	EXPECT_EQ(one.entry, 0);
+	for (std::int32_t nb : one.links)
+		EXPECT_EQ(nb, -1);
+	auto hit = hnsw::search(one, m, rows1.data(), dim, as_row(q), 10, 40);
+	ASSERT_EQ(hit.size(), 1u);
+	EXPECT_EQ(hit[0].node, 0);
+	EXPECT_EQ(hit[0].distance, 0.0f);
+
+	const std::size_t n = 500;
+	std::vector<float> same(n * dim, 0.5f);
+	auto rows = rows_for(m, same, dim);
+	hnsw::Graph g = build_on(2, m, rows, dim, p);
+	expect_valid(g, p);
+	auto hits = hnsw::search(g, m, rows.data(), dim, rows.data(), 10, 40);
+	ASSERT_EQ(hits.size(), 10u);
+	for (const auto &h : hits)
+		EXPECT_EQ(h.distance, 0.0f);
+	// Kept pruned connections: even identical rows get full lists (layer 0 holds 2m).
+	std::size_t full = 0;
+	for (std::size_t i = 0; i < n; i++)
+		full += g.neighbours(i, 0).back() >= 0;
+	EXPECT_GT(full, n * 9 / 10);
+}
+
+TEST(HnswGraph, CancelledBuildThrows)
+{
+	const MetricInfo &m = metric_info(ElementType::float32, Metric::l2);
+	const std::size_t dim = 8;
+	auto rows = rows_for(m, clustered(2000, dim, 3), dim);
+	std::atomic<bool> flag{true};
+	EXPECT_THROW(build_on(2, m, rows, dim, params(), CancelToken(&flag)), Cancelled);
+	flag = false;
+	EXPECT_NO_THROW(build_on(2, m, rows, dim, params(), CancelToken(&flag)));
+}
+
+TEST(HnswGraph, RejectsBadParameters)
+{
+	const MetricInfo &m = metric_info(ElementType::float32, Metric::l2);
+	float row[2] = {1, 2};
+	auto p = params();
+	p.m = 1;
+	EXPECT_THROW(hnsw::build(m, as_row(row), 1, 2, p, CancelToken()), std::invalid_argument);
+	p = params();
+	p.max_level = 256;
+	EXPECT_THROW(hnsw::build(m, as_row(row), 1, 2, p, CancelToken()), std::invalid_argument);
+	EXPECT_THROW(hnsw::build(m, as_row(row), 1, 0, params(), CancelToken()), std::invalid_argument);
+}
+
+TEST(HnswGraph, GraphBytesCoverTheBuild)
+{
+	auto p = params(16, 64);
+	std::size_t last = 0;
+	for (std::size_t n : {0, 1, 1000, 100000, 1000000}) {
+		std::size_t b = hnsw::graph_bytes(n, p);
+		EXPECT_GT(b, last);
+		last = b;
+	}
+	// At least what a build holds per link slot (the link, its distance and flags) and per node.
+	const MetricInfo &m = metric_info(ElementType::float32, Metric::l2);
+	const std::size_t dim = 8, n = 20000;
+	auto rows = rows_for(m, clustered(n, dim, 9), dim);
+	hnsw::Graph g = build_on(2, m, rows, dim, p);
+	EXPECT_GE(hnsw::graph_bytes(n, p), g.links.size() * 9 + n * (1 + 8 + 1 + 4));
+	EXPECT_LE(hnsw::graph_bytes(n, p), g.links.size() * 9 * 2 + n * 64);
+	// Larger m, larger graph.
+	EXPECT_GT(hnsw::graph_bytes(n, params(32, 64)), hnsw::graph_bytes(n, p));
+}
