@@ -1,19 +1,187 @@
-// ruhnsw scan (not implemented yet: the skeleton raises a clear error).
-#include "extension/hnsw/hnsw.hpp"
+// ruhnsw scan: pgvector's scan. Greedy descent from the entry point to layer 1, then a layer-0
+// search with hnsw.ef_search candidates; its result, nearest first, is handed out heap TID by heap
+// TID. With an iterative scan, the visited set and the elements that did not make the result (the
+// "discarded" heap) are kept: when the result runs dry, the ef_search nearest discarded elements
+// seed the next layer-0 search (relaxed_order: each batch in order; strict_order: rows nearer than
+// the last one returned are dropped), until hnsw.max_scan_tuples elements were loaded or the scan's
+// memory reaches work_mem * hnsw.scan_mem_multiplier; then the discarded heap is drained.
+//
+// Distances are computed on the page bytes with the metric's order() (no copy, no fmgr call), an
+// element's fields are copied only when it enters the result, and each page is locked once for
+// all the neighbours of an element it holds.
+#include "extension/hnsw/hnswutils.hpp"
+
+extern "C" {
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+}
 
 namespace ruvector::hnsw {
 
 namespace {
-[[noreturn]] void not_implemented(const char *what)
+
+struct ScanState {
+	MemoryContext cxt;
+	bool started;
+	HnswMetaPage meta;
+	const MetricInfo *metric;
+	std::byte *query;  // prepared; null for a NULL query (every distance 0)
+	Search search;
+	IterativeScan mode;
+	int ef;
+	Size max_memory;
+	Element **results;  // the current batch, nearest first
+	int nresults, pos;
+	int tid_pos;        // heap TIDs of results[pos] still to hand out
+	bool have_last;
+	float last_distance;
+};
+
+void start_scan(IndexScanDesc scan, ScanState *so)
 {
-	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("ruhnsw %s is not implemented yet", what)));
-	pg_unreachable();
+	Relation index = scan->indexRelation;
+	if (!IsMVCCSnapshot(scan->xs_snapshot))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("non-MVCC snapshots are not supported with hnsw")));
+	pgstat_count_index_scan(index);
+	so->started = true;
+	so->meta = read_meta(index);
+	so->metric = &meta_metric(index, so->meta);
+	int dim = int(so->meta.dimensions);
+	so->mode = iterative_scan_mode();
+	so->ef = ef_search();
+	so->max_memory = Size(double(work_mem) * scan_mem_multiplier() * 1024.0);
+	so->query = nullptr;
+	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
+		so->query = static_cast<std::byte *>(palloc(MAXALIGN(so->metric->row_bytes(Size(dim)))));
+		float *scratch = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
+		prepare_value(*so->metric, scan->orderByData[0].sk_argument, dim, so->query, scratch, true);
+		pfree(scratch);
+	}
+	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt);
+	so->search.keep_discarded = so->mode != IterativeScan::off;
+	so->nresults = so->pos = 0;
+	so->tid_pos = -1;
+	if (so->meta.entry_blkno == InvalidBlockNumber)
+		return;
+	ItemPointerData entry;
+	ItemPointerSet(&entry, so->meta.entry_blkno, so->meta.entry_offno);
+	// The SCAN lock: vacuum waits for it before it frees elements this scan may have seen.
+	LockPage(index, kScanLock, ShareLock);
+	Element *ep = so->search.load(entry);
+	if (ep) {
+		ep = so->search.descend(ep, so->meta.entry_level, 0);
+		so->search.visited.clear();
+		so->nresults = so->search.search_layer(&ep, 1, so->ef, 0, &so->results, false);
+	}
+	UnlockPage(index, kScanLock, ShareLock);
 }
+
+// The next batch of an iterative scan; false when there is nothing left.
+bool next_batch(IndexScanDesc scan, ScanState *so)
+{
+	Search &s = so->search;
+	if (s.discarded.empty())
+		return false;
+	so->pos = 0;
+	so->tid_pos = -1;
+	if (s.loaded >= uint64(max_scan_tuples()) || MemoryContextMemAllocated(so->cxt, true) > so->max_memory) {
+		// The limits are reached: hand out what was already seen, nearest first.
+		so->results[0] = s.discarded.pop();
+		so->nresults = 1;
+		return true;
+	}
+	int n = 0;
+	Element **entries = static_cast<Element **>(palloc(sizeof(Element *) * Size(so->ef)));
+	while (n < so->ef && !s.discarded.empty())
+		entries[n++] = s.discarded.pop();
+	pfree(so->results);
+	LockPage(scan->indexRelation, kScanLock, ShareLock);
+	so->nresults = s.search_layer(entries, n, so->ef, 0, &so->results, false);
+	UnlockPage(scan->indexRelation, kScanLock, ShareLock);
+	pfree(entries);
+	return true;
+}
+
 }  // namespace
 
-IndexScanDesc hnswbeginscan(Relation, int, int) { not_implemented("scan"); }
-void hnswrescan(IndexScanDesc, ScanKey, int, ScanKey, int) { not_implemented("scan"); }
-bool hnswgettuple(IndexScanDesc, ScanDirection) { not_implemented("scan"); }
-void hnswendscan(IndexScanDesc) {}
+IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	if (norderbys > 0) {
+		scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * norderbys));
+		scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * norderbys));
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
+	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
+	// Small blocks, so the memory limit of iterative scans is tracked finely (as pgvector's).
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw scan", 0, 8 * 1024, 256 * 1024);
+	scan->opaque = so;
+	return scan;
+}
+
+void hnswrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
+{
+	auto *so = static_cast<ScanState *>(scan->opaque);
+	MemoryContextReset(so->cxt);
+	MemoryContext cxt = so->cxt;
+	memset(static_cast<void *>(so), 0, sizeof *so);
+	so->cxt = cxt;
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
+
+bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	auto *so = static_cast<ScanState *>(scan->opaque);
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "ruhnsw scans go forward only");
+	if (scan->numberOfOrderBys == 0)
+		elog(ERROR, "cannot scan hnsw index without order");
+	MemoryContext old = MemoryContextSwitchTo(so->cxt);
+	if (!so->started)
+		start_scan(scan, so);
+	for (;;) {
+		while (so->pos < so->nresults) {
+			Element *e = so->results[so->pos];
+			// Being deleted (no heap TIDs), or nearer than a row already returned (strict_order).
+			if (e->ntids == 0 || (so->mode == IterativeScan::strict_order && so->have_last && e->distance < so->last_distance)) {
+				so->pos++;
+				continue;
+			}
+			if (so->tid_pos < 0)
+				so->tid_pos = e->ntids;
+			// The last stored heap TID first, as pgvector's.
+			scan->xs_heaptid = e->heaptids[--so->tid_pos];
+			if (so->tid_pos == 0) {
+				so->pos++;
+				so->tid_pos = -1;
+			}
+			so->have_last = true;
+			so->last_distance = e->distance;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			MemoryContextSwitchTo(old);
+			return true;
+		}
+		if (so->mode == IterativeScan::off || !next_batch(scan, so))
+			break;
+	}
+	MemoryContextSwitchTo(old);
+	return false;
+}
+
+void hnswendscan(IndexScanDesc scan)
+{
+	auto *so = static_cast<ScanState *>(scan->opaque);
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = nullptr;
+}
 
 }  // namespace ruvector::hnsw

@@ -1,0 +1,147 @@
+// ruhnsw internals shared by build, insert and scan (and vacuum): pages, the meta page, element
+// loading, the layer search and neighbour selection. The AM surface is in hnsw.hpp.
+//
+// Elements are compared on the page: an element's distance is the metric's order() of the query
+// row against the row bytes of its element tuple, under a share buffer lock, with no copy and no
+// fmgr call. Only inserts copy rows (neighbour selection compares candidates with each other).
+#pragma once
+#include "extension/hnsw/hnsw.hpp"
+#include "worker/kernels/hnsw_graph.hpp"
+
+namespace ruvector::hnsw {
+
+namespace graph = kernels::hnsw;
+
+/* Pages and the meta page */
+void init_page(Page page);
+Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);  // at the end, exclusively locked
+HnswMetaPage read_meta(Relation index);  // validated copy (index_corrupted error otherwise)
+const MetricInfo &meta_metric(Relation index, const HnswMetaPage &meta);
+
+// Page changes: generic WAL, or (during a build, whose pages are logged at the end) plain dirty
+// buffers. Up to MAX_GENERIC_XLOG_PAGES buffers, each exclusively locked by the caller.
+struct PageEdit {
+	bool wal;
+	GenericXLogState *state;
+	Buffer bufs[MAX_GENERIC_XLOG_PAGES];
+	int n;
+	PageEdit(Relation index, bool building);
+	Page add(Buffer buf, bool new_page = false);  // the page to change
+	void finish();
+	void abort();
+};
+
+// Entry point and insert page updates of the meta page: the entry only when `level` is above the
+// current entry level (or there is none), the insert page only forwards. `force_entry` replaces the
+// entry whatever its level (vacuum, when the entry point goes).
+void update_meta(Relation index, bool building, const ItemPointerData *entry, int level, bool force_entry,
+				 BlockNumber insert_page);
+
+/* Values */
+
+// The indexed form of a value: the row in the metric's element type, normalised for cosine
+// (value_floats, prepare_vector, then the element type); false for a value that is not indexed
+// (zero vector under cosine; a zero query stays zero). `scratch` holds dim floats.
+bool prepare_value(const MetricInfo &metric, Datum value, int dim, std::byte *row, float *scratch, bool query);
+
+// A new element's level: floor(-ln(U) / ln(m)), U uniform in (0, 1], capped at max_level(m), as
+// kernels::hnsw::draw_level (there from the build's seed, here from the backend's PRNG).
+int random_level(int m);
+
+/* Searching the graph on the pages */
+
+inline uint64 tid_key(const ItemPointerData &t) { return uint64(ItemPointerGetBlockNumberNoCheck(&t)) << 16 | ItemPointerGetOffsetNumberNoCheck(&t); }
+inline ItemPointerData key_tid(uint64 key)
+{
+	ItemPointerData t;
+	ItemPointerSet(&t, BlockNumber(key >> 16), OffsetNumber(key & 0xFFFF));
+	return t;
+}
+
+// An element as a search saw it: where it is, its distance to the search's query, and what the
+// caller needs next (its neighbour tuple, heap TIDs, and for inserts its row).
+struct Element {
+	uint64 key;         // index TID of the element tuple
+	float distance;
+	uint8 level;
+	uint8 version;
+	uint8 ntids;        // 0: being deleted (navigation only)
+	bool flag;          // free for the caller (the scan: returned)
+	ItemPointerData neighbourtid;
+	ItemPointerData heaptids[kMaxHeapTids];
+	std::byte *row;     // copied row (searches that keep rows), else null
+};
+
+// A set of index TIDs (open addressing; keys are never 0: block 0 is the meta page).
+struct TidSet {
+	uint64 *slots = nullptr;
+	uint32 mask = 0, count = 0;
+	MemoryContext cxt = nullptr;
+	void init(MemoryContext c, uint32 expected);
+	bool insert(uint64 key);  // false when already present
+	bool contains(uint64 key) const;
+	void clear();
+};
+
+// A binary heap of elements by distance (min-heap, or max-heap with `max`).
+struct ElementHeap {
+	Element **items = nullptr;
+	int size = 0, capacity = 0;
+	bool max = false;
+	MemoryContext cxt = nullptr;
+	void init(MemoryContext c, bool is_max, int cap);
+	void push(Element *e);
+	Element *pop();
+	Element *top() const { return items[0]; }
+	bool empty() const { return size == 0; }
+};
+
+// One search over the pages: query, metric, and the scratch it reuses between layers.
+struct Search {
+	Relation index;
+	const MetricInfo *metric;
+	int dim;
+	int m;
+	Size row_bytes;
+	const std::byte *query;  // prepared row; null: every distance is 0 (NULL query)
+	bool keep_rows;          // copy rows into elements (inserts)
+	uint64 skip = 0;         // an element never returned (vacuum repairs it)
+	MemoryContext cxt;
+	TidSet visited;
+	ElementHeap discarded;   // iterative scans: elements that left or never entered the result
+	bool keep_discarded = false;
+	uint64 loaded = 0;       // elements loaded at layer 0 (hnsw.max_scan_tuples)
+	// element arena
+	char *arena = nullptr;
+	Size arena_left = 0;
+
+	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c);
+	Element *new_element();
+	// The entry point, loaded (null when it cannot be: deleted meanwhile).
+	Element *load(const ItemPointerData &tid);
+	// Algorithm 2: the `ef` nearest elements of `layer` reachable from `entries` (which must have
+	// been loaded and are marked visited here), in `out` nearest first; returns their count.
+	// `fresh_visited` clears the visited set first (each layer of an insert); iterative scans keep it.
+	int search_layer(Element **entries, int nentries, int ef, int layer, Element ***out, bool fresh_visited);
+	// Greedy descent from the entry point to `to_layer` + 1 (ef = 1), returning the nearest.
+	Element *descend(Element *entry, int from_layer, int to_layer);
+	// The neighbour TIDs of an element in one layer (its neighbour tuple re-read and checked
+	// against the element's version and level); returns how many were valid, -1 when stale.
+	int neighbours(const Element *e, int layer, ItemPointerData *out);
+};
+
+// pgvector's neighbour selection (the paper's heuristic with kept pruned connections): from
+// `cands` (nearest first by distance to the base, rows kept), up to `lm` neighbours in `out`.
+int select_neighbours(const MetricInfo &metric, int dim, Element **cands, int n, int lm, Element **out);
+
+inline int layer_m(int m, int layer) { return layer == 0 ? 2 * m : m; }
+
+/* Insert (hnswinsert.cpp), used by the build too */
+
+// Insert one prepared row with its heap TID; `building`: no WAL (the build logs every page at the end).
+void insert_row(Relation index, const std::byte *row, const ItemPointerData &heap_tid, bool building);
+// Write a new element and its neighbour tuple (A.5 placement); returns the element's TID.
+ItemPointerData place_element(Relation index, const HnswMetaPage &meta, const char *etup, Size esize,
+							  HnswNeighbourTuple ntup, Size nsize, bool building);
+
+}  // namespace ruvector::hnsw
