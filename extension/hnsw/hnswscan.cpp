@@ -62,7 +62,6 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		pfree(scratch);
 	}
 	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt);
-	so->search.keep_discarded = so->mode != IterativeScan::off;
 	so->nresults = so->pos = 0;
 	so->tid_pos = -1;
 	if (so->meta.entry_blkno == InvalidBlockNumber)
@@ -74,7 +73,9 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	Element *ep = so->search.load(entry);
 	if (ep) {
 		ep = so->search.descend(ep, so->meta.entry_level, 0);
+		// Layer 0 starts afresh: what the upper layers saw is loaded again here, once.
 		so->search.visited.clear();
+		so->search.keep_discarded = so->mode != IterativeScan::off;
 		so->nresults = so->search.search_layer(&ep, 1, so->ef, 0, &so->results, false);
 	}
 	UnlockPage(index, kScanLock, ShareLock);
