@@ -256,6 +256,19 @@ void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const st
 	cxt = c;
 	visited.init(c, 1024);
 	discarded.init(c, false, 256);
+	nrecent = RelationGetNumberOfBlocks(rel);
+	recent = static_cast<Buffer *>(MemoryContextAllocExtended(c, sizeof(Buffer) * (Size(nrecent) + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+}
+
+Buffer Search::pin(BlockNumber blk)
+{
+	if (blk < nrecent) {
+		Buffer b = recent[blk];
+		if (b != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, b))
+			return b;
+		return recent[blk] = ReadBuffer(index, blk);
+	}
+	return ReadBuffer(index, blk);
 }
 
 Element *Search::new_element()
@@ -310,7 +323,7 @@ inline void fill_element(Element *out, uint64 key, float distance, const HnswEle
 
 Element *Search::load(const ItemPointerData &tid)
 {
-	Buffer buf = ReadBuffer(index, ItemPointerGetBlockNumber(&tid));
+	Buffer buf = pin(ItemPointerGetBlockNumber(&tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	const HnswElementTupleData *e = element_at(BufferGetPage(buf), ItemPointerGetOffsetNumber(&tid));
 	Element *out = nullptr;
@@ -329,7 +342,7 @@ int Search::neighbours(const Element *e, int layer, ItemPointerData *out)
 		return 0;
 	BlockNumber blk = ItemPointerGetBlockNumber(&e->neighbourtid);
 	OffsetNumber off = ItemPointerGetOffsetNumber(&e->neighbourtid);
-	Buffer buf = ReadBuffer(index, blk);
+	Buffer buf = pin(blk);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	Page page = BufferGetPage(buf);
 	int n = -1;
@@ -372,6 +385,7 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 	int lm = layer_m(m, layer);
 	ItemPointerData *tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * Size(lm)));
 	uint64 *keys = static_cast<uint64 *>(palloc(sizeof(uint64) * Size(lm)));
+	Buffer *bufs = static_cast<Buffer *>(palloc(sizeof(Buffer) * Size(lm)));
 	while (!cand.empty()) {
 		Element *c = cand.pop();
 		if (!result.empty() && c->distance > result.top()->distance && result.size >= ef)
@@ -391,10 +405,37 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 		if (k > 1)
 			std::sort(keys, keys + k);
 		CHECK_FOR_INTERRUPTS();
-		int i = 0;
-		while (i < k) {
+		// Pin their pages and pull the line pointers, then the tuples, towards the cache before any
+		// distance is computed: the misses of all neighbours overlap instead of queueing up. The
+		// unlocked reads are only prefetch hints (clamped into the page); the data is read under
+		// the share lock below.
+		int nb = 0;
+		for (int i = 0; i < k; i++) {
 			BlockNumber blk = BlockNumber(keys[i] >> 16);
-			Buffer buf = ReadBuffer(index, blk);
+			if (nb == 0 || BufferGetBlockNumber(bufs[nb - 1]) != blk) {
+				bufs[nb++] = pin(blk);
+				__builtin_prefetch(BufferGetPage(bufs[nb - 1]));
+			}
+			OffsetNumber off = OffsetNumber(keys[i] & 0xFFFF);
+			if (off >= FirstOffsetNumber && off <= MaxOffsetNumber)
+				__builtin_prefetch(PageGetItemId(BufferGetPage(bufs[nb - 1]), off));
+		}
+		for (int i = 0, b = -1; i < k; i++) {
+			BlockNumber blk = BlockNumber(keys[i] >> 16);
+			if (b < 0 || BufferGetBlockNumber(bufs[b]) != blk)
+				b++;
+			OffsetNumber off = OffsetNumber(keys[i] & 0xFFFF);
+			if (off < FirstOffsetNumber || off > MaxOffsetNumber)
+				continue;
+			const char *page = BufferGetPage(bufs[b]);
+			Size at = ItemIdGetOffset(PageGetItemId(page, off));
+			Size end = std::min<Size>(at + sizeof(HnswElementTupleData) + row_bytes, BLCKSZ);
+			for (Size p = at & ~Size(63); p < end; p += 64)
+				__builtin_prefetch(page + p);
+		}
+		for (int i = 0, b = 0; i < k; b++) {
+			BlockNumber blk = BlockNumber(keys[i] >> 16);
+			Buffer buf = bufs[b];
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			Page page = BufferGetPage(buf);
 			for (; i < k && BlockNumber(keys[i] >> 16) == blk; i++) {
@@ -424,6 +465,7 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 			UnlockReleaseBuffer(buf);
 		}
 	}
+	pfree(bufs);
 	pfree(keys);
 	pfree(tids);
 	pfree(cand.items);

@@ -114,9 +114,14 @@ struct Search {
 	// element arena
 	char *arena = nullptr;
 	Size arena_left = 0;
+	// The buffer each block was last found in: ReadRecentBuffer checks it without a lookup in the
+	// shared buffer mapping table (a few cache misses per element otherwise).
+	Buffer *recent = nullptr;
+	BlockNumber nrecent = 0;
 
 	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c);
 	Element *new_element();
+	Buffer pin(BlockNumber blk);  // ReadBuffer, through the recent-buffer hint
 	// The entry point, loaded (null when it cannot be: deleted meanwhile).
 	Element *load(const ItemPointerData &tid);
 	// Algorithm 2: the `ef` nearest elements of `layer` reachable from `entries` (which must have
