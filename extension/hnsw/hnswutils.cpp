@@ -271,18 +271,27 @@ Buffer Search::pin(BlockNumber blk)
 	return ReadBuffer(index, blk);
 }
 
-Element *Search::new_element()
+void *Search::arena_alloc(Size size)
 {
-	Size size = MAXALIGN(sizeof(Element)) + (keep_rows ? MAXALIGN(row_bytes) : 0);
+	size = MAXALIGN(size);
 	if (arena_left < size) {
 		Size chunk = std::max<Size>(size * 64, 16384);
 		arena = static_cast<char *>(MemoryContextAlloc(cxt, chunk));
 		arena_left = chunk;
 	}
-	auto *e = reinterpret_cast<Element *>(arena);
+	void *p = arena;
 	arena += size;
 	arena_left -= size;
+	return p;
+}
+
+Element *Search::new_element()
+{
+	Size size = MAXALIGN(sizeof(Element)) + (keep_rows ? MAXALIGN(row_bytes) : 0);
+	auto *e = static_cast<Element *>(arena_alloc(size));
 	e->row = keep_rows ? reinterpret_cast<std::byte *>(e) + MAXALIGN(sizeof(Element)) : nullptr;
+	e->links = nullptr;
+	e->nlinks = -1;
 	return e;
 }
 
@@ -336,29 +345,41 @@ Element *Search::load(const ItemPointerData &tid)
 	return out;
 }
 
+namespace {
+
+// The valid TIDs of one layer of an element's neighbour tuple on a locked page; -1 when the tuple
+// there no longer belongs to the element (its slot was reused).
+int copy_links(Page page, const Element *e, int m, int layer, ItemPointerData *out)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(&e->neighbourtid);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return -1;
+	ItemId iid = PageGetItemId(page, off);
+	auto *nt = reinterpret_cast<const HnswNeighbourTupleData *>(PageGetItem(page, iid));
+	if (!ItemIdIsNormal(iid) || nt->type != kNeighbourTuple || nt->version != e->version ||
+		nt->count != graph::link_slots(uint32(m), e->level))
+		return -1;
+	const ItemPointerData *slots = nt->tids + graph::layer_offset(uint32(m), uint32(layer));
+	int lm = layer_m(m, layer), n = 0;
+	for (int i = 0; i < lm; i++)
+		if (ItemPointerIsValid(&slots[i]))
+			out[n++] = slots[i];
+	return n;
+}
+
+}  // namespace
+
 int Search::neighbours(const Element *e, int layer, ItemPointerData *out)
 {
 	if (layer > e->level)
 		return 0;
-	BlockNumber blk = ItemPointerGetBlockNumber(&e->neighbourtid);
-	OffsetNumber off = ItemPointerGetOffsetNumber(&e->neighbourtid);
-	Buffer buf = pin(blk);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	int n = -1;
-	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page)) {
-		ItemId iid = PageGetItemId(page, off);
-		auto *nt = reinterpret_cast<const HnswNeighbourTupleData *>(PageGetItem(page, iid));
-		if (ItemIdIsNormal(iid) && nt->type == kNeighbourTuple && nt->version == e->version &&
-			nt->count == graph::link_slots(uint32(m), e->level)) {
-			const ItemPointerData *slots = nt->tids + graph::layer_offset(uint32(m), uint32(layer));
-			int lm = layer_m(m, layer);
-			n = 0;
-			for (int i = 0; i < lm; i++)
-				if (ItemPointerIsValid(&slots[i]))
-					out[n++] = slots[i];
-		}
+	if (e->nlinks >= 0 && e->links_layer == layer) {
+		memcpy(out, e->links, sizeof(ItemPointerData) * Size(e->nlinks));
+		return e->nlinks;
 	}
+	Buffer buf = pin(ItemPointerGetBlockNumber(&e->neighbourtid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	int n = copy_links(BufferGetPage(buf), e, m, layer, out);
 	UnlockReleaseBuffer(buf);
 	return n;
 }
@@ -453,6 +474,12 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 				if (!admit) {
 					discarded.push(el);
 					continue;
+				}
+				// It may be expanded: copy its links now if this page holds them.
+				if (layer <= el->level && ItemPointerGetBlockNumber(&el->neighbourtid) == blk) {
+					el->links = static_cast<ItemPointerData *>(arena_alloc(sizeof(ItemPointerData) * Size(lm)));
+					el->nlinks = int16(copy_links(page, el, m, layer, el->links));
+					el->links_layer = uint8(layer);
 				}
 				cand.push(el);
 				result.push(el);

@@ -70,6 +70,11 @@ struct Element {
 	ItemPointerData neighbourtid;
 	ItemPointerData heaptids[kMaxHeapTids];
 	std::byte *row;     // copied row (searches that keep rows), else null
+	// Its neighbours in one layer, copied when it entered a search's result and its neighbour
+	// tuple was on the page already locked (so expanding it reads no page); nlinks -1: not copied.
+	ItemPointerData *links;
+	int16 nlinks;
+	uint8 links_layer;
 };
 
 // A set of index TIDs (open addressing; keys are never 0: block 0 is the meta page).
@@ -121,6 +126,7 @@ struct Search {
 
 	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c);
 	Element *new_element();
+	void *arena_alloc(Size size);
 	Buffer pin(BlockNumber blk);  // ReadBuffer, through the recent-buffer hint
 	// The entry point, loaded (null when it cannot be: deleted meanwhile).
 	Element *load(const ItemPointerData &tid);
