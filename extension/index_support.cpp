@@ -3,7 +3,12 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/relation.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 }
 
 #include <algorithm>
@@ -60,6 +65,26 @@ bool prepare_vector(const MetricInfo &metric, const float *in, int dim, float *o
 	if (out != in)
 		memcpy(out, in, sizeof(float) * Size(dim));
 	return !metric.normalise || metric.as_float32().normalise_row(kernels::as_row(out), Size(dim));
+}
+
+Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *am_name)
+{
+	Relation index = relation_open(relid, AccessShareLock);
+	if (!is_kind(index))
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						errmsg("\"%s\" is not a %s index", RelationGetRelationName(index), am_name)));
+	Oid heap = index->rd_index->indrelid;
+	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for table %s", get_rel_name(heap))));
+	// A failed or cancelled CREATE INDEX CONCURRENTLY leaves an invalid index, perhaps without pages.
+	if (!index->rd_index->indisvalid)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" is not valid", RelationGetRelationName(index)),
+						errdetail("A CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY did not finish."),
+						errhint("REINDEX INDEX %s, or drop the index and create it again.",
+								quote_identifier(RelationGetRelationName(index)))));
+	return index;
 }
 
 }  // namespace ruvector

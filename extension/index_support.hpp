@@ -29,4 +29,9 @@ void value_floats(const kernels::MetricInfo &metric, Datum value, int dim, float
 // Rows are stored, and queries compared, as metric.element().from_float of this form.
 bool prepare_vector(const kernels::MetricInfo &metric, const float *in, int dim, float *out);
 
+// An index for a statistics function, opened with AccessShareLock: one of the caller's kind
+// (`is_kind`, named `am_name` in the 42809 error), whose table the caller may SELECT from (42501),
+// and valid (55000 with a REINDEX hint after an unfinished CREATE INDEX CONCURRENTLY).
+Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *am_name);
+
 }  // namespace ruvector

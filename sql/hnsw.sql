@@ -39,3 +39,12 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+CREATE FUNCTION ruvector_hnsw_stats(index regclass,
+	OUT elements bigint, OUT heap_tids bigint, OUT deleted bigint, OUT max_level integer,
+	OUT level_counts bigint[], OUT mean_layer0_degree double precision, OUT entry_point tid,
+	OUT entry_level integer, OUT m integer, OUT ef_construction integer, OUT dimensions integer,
+	OUT metric text, OUT pages bigint, OUT bytes bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ruvector_hnsw_stats(regclass) IS 'shape and health of a ruhnsw index: elements, levels, links, entry point, size';

@@ -238,25 +238,7 @@ void install_ivfflat_hooks()
 	object_access_hook = on_object_access;
 }
 
-Relation open_ivf_index_for_stats(Oid relid)
-{
-	Relation index = relation_open(relid, AccessShareLock);
-	if (!is_ivf_family_index(index))
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-						errmsg("\"%s\" is not a ruivfflat index", RelationGetRelationName(index))));
-	Oid heap = index->rd_index->indrelid;
-	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied for table %s", get_rel_name(heap))));
-	// A failed or cancelled CREATE INDEX CONCURRENTLY leaves an invalid index, perhaps without pages.
-	if (!index->rd_index->indisvalid)
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						errmsg("index \"%s\" is not valid", RelationGetRelationName(index)),
-						errdetail("A CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY did not finish."),
-						errhint("REINDEX INDEX %s, or drop the index and create it again.",
-								quote_identifier(RelationGetRelationName(index)))));
-	return index;
-}
+Relation open_ivf_index_for_stats(Oid relid) { return open_index_for_stats(relid, is_ivf_family_index, "ruivfflat"); }
 
 }  // namespace ruvector::ivf
 
