@@ -151,6 +151,8 @@ bool read_slots(Relation index, int m, const Element *e, int layer, ItemPointerD
 	return ok;
 }
 
+}  // namespace
+
 // Link neighbour `n` back to the new element in `layer`: a free slot, or the slot of the
 // neighbour the heuristic prunes from its list plus the new element (nothing when that is the new
 // element). A list changed by someone else meanwhile is left alone (vacuum repairs what a race
@@ -235,8 +237,6 @@ void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid,
 	UnlockReleaseBuffer(buf);
 }
 
-}  // namespace
-
 ItemPointerData place_element(Relation index, const HnswMetaPage &meta, char *etup, Size esize, HnswNeighbourTuple ntup,
 							  Size nsize, bool building)
 {
@@ -313,6 +313,46 @@ ItemPointerData place_element(Relation index, const HnswMetaPage &meta, char *et
 	return etid;
 }
 
+Neighbours find_neighbours(Search &s, const HnswMetaPage &meta, int level, int ef)
+{
+	int m = s.m;
+	Neighbours nb;
+	nb.sel = static_cast<Element ***>(palloc0(sizeof(Element **) * Size(level + 1)));
+	nb.n = static_cast<int *>(palloc0(sizeof(int) * Size(level + 1)));
+	nb.layer0 = nullptr;
+	nb.nlayer0 = 0;
+	Element *ep = nullptr;
+	if (meta.entry_blkno != InvalidBlockNumber) {
+		ItemPointerData entry;
+		ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
+		ep = s.load(entry);
+	}
+	if (!ep)
+		return nb;
+	ep = s.descend(ep, meta.entry_level, level);
+	Element **entries = &ep;
+	int nentries = 1;
+	for (int layer = std::min<int>(level, meta.entry_level); layer >= 0; layer--) {
+		Element **w;
+		int n = s.search_layer(entries, nentries, ef, layer, &w, true);
+		// Elements being deleted guide the search but get no new links (nor does the element
+		// vacuum repairs, s.skip, link to itself).
+		Element **live = static_cast<Element **>(palloc(sizeof(Element *) * Size(std::max(n, 1))));
+		int nlive = 0;
+		for (int i = 0; i < n; i++)
+			if (w[i]->ntids > 0 && w[i]->key != s.skip)
+				live[nlive++] = w[i];
+		int lm = layer_m(m, layer);
+		nb.sel[layer] = static_cast<Element **>(palloc(sizeof(Element *) * Size(lm)));
+		nb.n[layer] = select_neighbours(*s.metric, s.dim, live, nlive, lm, nb.sel[layer]);
+		entries = w;
+		nentries = n;
+		nb.layer0 = live;
+		nb.nlayer0 = nlive;
+	}
+	return nb;
+}
+
 void insert_row(Relation index, const std::byte *row, const ItemPointerData &heap_tid, bool building)
 {
 	LOCKMODE lockmode = ShareLock;
@@ -333,44 +373,15 @@ void insert_row(Relation index, const std::byte *row, const ItemPointerData &hea
 
 	Search s;
 	s.init(index, metric, dim, m, row, true, CurrentMemoryContext);
-	Element ***sel = static_cast<Element ***>(palloc0(sizeof(Element **) * Size(level + 1)));
-	int *nsel = static_cast<int *>(palloc0(sizeof(int) * Size(level + 1)));
-	Element *ep = nullptr;
-	if (meta.entry_blkno != InvalidBlockNumber) {
-		ItemPointerData entry;
-		ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
-		ep = s.load(entry);
-	}
-	if (ep) {
-		ep = s.descend(ep, meta.entry_level, level);
-		Element **entries = &ep;
-		int nentries = 1;
-		Element **layer0 = nullptr;
-		int nlayer0 = 0;
-		for (int layer = std::min<int>(level, meta.entry_level); layer >= 0; layer--) {
-			Element **w;
-			int n = s.search_layer(entries, nentries, ef, layer, &w, true);
-			// Elements being deleted guide the search but get no new links.
-			Element **live = static_cast<Element **>(palloc(sizeof(Element *) * Size(std::max(n, 1))));
-			int nlive = 0;
-			for (int i = 0; i < n; i++)
-				if (w[i]->ntids > 0)
-					live[nlive++] = w[i];
-			int lm = layer_m(m, layer);
-			sel[layer] = static_cast<Element **>(palloc(sizeof(Element *) * Size(lm)));
-			nsel[layer] = select_neighbours(metric, dim, live, nlive, lm, sel[layer]);
-			entries = w;
-			nentries = n;
-			layer0 = live;
-			nlayer0 = nlive;
+	Neighbours nb = find_neighbours(s, meta, level, ef);
+	Element ***sel = nb.sel;
+	int *nsel = nb.n;
+	// A byte-identical value already indexed takes this heap TID too (up to kMaxHeapTids).
+	for (int i = 0; i < nb.nlayer0; i++)
+		if (memcmp(nb.layer0[i]->row, row, s.row_bytes) == 0 && add_heap_tid(index, nb.layer0[i], heap_tid, building)) {
+			UnlockPage(index, kUpdateLock, lockmode);
+			return;
 		}
-		// A byte-identical value already indexed takes this heap TID too (up to kMaxHeapTids).
-		for (int i = 0; i < nlayer0; i++)
-			if (memcmp(layer0[i]->row, row, s.row_bytes) == 0 && add_heap_tid(index, layer0[i], heap_tid, building)) {
-				UnlockPage(index, kUpdateLock, lockmode);
-				return;
-			}
-	}
 
 	Size esize = element_tuple_size(s.row_bytes);
 	Size nsize = neighbour_tuple_size(m, level);

@@ -1,5 +1,5 @@
 // ruvector_hnsw_stats(index regclass): the shape and health of a ruhnsw index, read from its pages.
-#include "extension/hnsw/hnsw.hpp"
+#include "extension/hnsw/hnswutils.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -75,18 +75,8 @@ using namespace ruvector::hnsw;
 RV_FUNCTION(ruvector_hnsw_stats)
 {
 	Relation index = open_index_for_stats(PG_GETARG_OID(0), is_hnsw_index, "ruhnsw");
-	HnswMetaPage meta;
-	{
-		Buffer buf = ReadBuffer(index, kMetaBlock);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		meta = *meta_of(BufferGetPage(buf));
-		UnlockReleaseBuffer(buf);
-	}
-	if (meta.magic != kMagic)
-		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("hnsw index is not valid"),
-						errdetail("Index \"%s\" has no ruhnsw meta page.", RelationGetRelationName(index)),
-						errhint("REINDEX it.")));
-	const MetricInfo &metric = stored_metric(index, meta.metric);
+	HnswMetaPage meta = read_meta(index);
+	const MetricInfo &metric = meta_metric(index, meta);
 	GraphCounts c = count_graph(index, meta.m);
 	BlockNumber pages = RelationGetNumberOfBlocks(index);
 

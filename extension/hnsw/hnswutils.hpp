@@ -147,7 +147,20 @@ int select_neighbours(const MetricInfo &metric, int dim, Element **cands, int n,
 
 inline int layer_m(int m, int layer) { return layer == 0 ? 2 * m : m; }
 
-/* Insert (hnswinsert.cpp), used by the build too */
+/* Insert (hnswinsert.cpp), used by the build too, and by vacuum to repair elements */
+
+// An element's neighbours per layer 0..level (sel[layer][0..n[layer]), from a search with `ef`
+// starting at the meta page's entry point, without elements being deleted or s.skip; layer0 holds
+// the layer-0 candidates they were chosen from, nearest first.
+struct Neighbours {
+	Element ***sel;
+	int *n;
+	Element **layer0;
+	int nlayer0;
+};
+Neighbours find_neighbours(Search &s, const HnswMetaPage &meta, int level, int ef);
+// Link neighbour `n` back to the element `new_tid` (row `new_row`) in `layer`, as an insert does.
+void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row, bool building);
 
 // Insert one prepared row with its heap TID; `building`: no WAL (the build logs every page at the end).
 void insert_row(Relation index, const std::byte *row, const ItemPointerData &heap_tid, bool building);
