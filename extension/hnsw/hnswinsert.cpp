@@ -44,10 +44,12 @@ OffsetNumber add_pair(Relation index, Page page, BlockNumber nblk, Page npage, c
 }
 
 // A deleted element on this (exclusively locked) page whose slots the new tuples fit: overwrite
-// them, keeping the slot's version (vacuum bumped it), and return its offset.
+// them, keeping the slot's version (vacuum bumped it), and return its offset. `has_deleted` tells
+// whether the page has a freed slot at all (one a smaller element may take).
 OffsetNumber try_reuse(Relation index, Buffer buf, char *etup, Size esize, HnswNeighbourTuple ntup, Size nsize,
-					   bool building)
+					   bool building, bool *has_deleted)
 {
+	*has_deleted = false;
 	Page page = BufferGetPage(buf);
 	BlockNumber blk = BufferGetBlockNumber(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
@@ -56,7 +58,10 @@ OffsetNumber try_reuse(Relation index, Buffer buf, char *etup, Size esize, HnswN
 		if (!ItemIdIsNormal(iid))
 			continue;
 		auto *e = reinterpret_cast<HnswElementTuple>(PageGetItem(page, iid));
-		if (e->type != kElementTuple || !e->deleted || ItemIdGetLength(iid) < esize)
+		if (e->type != kElementTuple || !e->deleted)
+			continue;
+		*has_deleted = true;
+		if (ItemIdGetLength(iid) < esize)
 			continue;
 		BlockNumber nblk = ItemPointerGetBlockNumber(&e->neighbourtid);
 		OffsetNumber noff = ItemPointerGetOffsetNumber(&e->neighbourtid);
@@ -264,12 +269,16 @@ ItemPointerData place_element(Relation index, const HnswMetaPage &meta, char *et
 			ItemPointerSet(&etid, blk, eoff);
 			break;
 		}
-		if (OffsetNumber off = try_reuse(index, buf, etup, esize, ntup, nsize, building); off != InvalidOffsetNumber) {
+		bool has_deleted;
+		if (OffsetNumber off = try_reuse(index, buf, etup, esize, ntup, nsize, building, &has_deleted);
+			off != InvalidOffsetNumber) {
 			UnlockReleaseBuffer(buf);
 			ItemPointerSet(&etid, blk, off);
 			break;
 		}
-		if (first_room == InvalidBlockNumber && free >= min_pair)
+		// A freed slot this element does not fit (its neighbour tuple is too small for its level)
+		// may fit the next: inserts keep starting here, as pgvector's.
+		if (first_room == InvalidBlockNumber && (free >= min_pair || has_deleted))
 			first_room = blk;
 		BlockNumber next = page_opaque(page)->next;
 		if (next != InvalidBlockNumber) {
