@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# ruhnsw under concurrency and vacuum (pgvector's TAP 011, 013, 014, 015, 046, 047): 8 sessions
+# inserting into an index built on an empty table, duplicates, delete + VACUUM + insert again
+# (recall, no dead rows, slot reuse), the entry point replaced, and INSERT/DELETE/SELECT/VACUUM
+# running together. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+fresh_db ruvector_hnsw_conc
+log_start=$(stat -c %s "$RUVECTOR_TEST_DATA/server.log")
+PGBENCH="$RUVECTOR_PG_BIN/pgbench"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+q "CREATE TABLE items (id bigserial PRIMARY KEY, v vector(8)) WITH (autovacuum_enabled = false)"
+q "CREATE INDEX items_idx ON items USING hnsw (v vector_l2_ops)"
+# recall(ef): mean recall@10 of the index against an exact scan, over 50 queries drawn from the rows.
+q "CREATE FUNCTION recall(ef int) RETURNS float LANGUAGE plpgsql AS \$\$
+DECLARE total float := 0; n int := 0; qv vector; got bigint[]; want bigint[];
+BEGIN
+	PERFORM set_config('hnsw.ef_search', ef::text, true);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR qv IN SELECT v FROM items ORDER BY id % 97, id LIMIT 50 LOOP
+		got := ARRAY(SELECT id FROM items ORDER BY v <-> qv LIMIT 10);
+		want := ARRAY(SELECT id FROM items ORDER BY (v <-> qv) + 0, id LIMIT 10);
+		total := total + (SELECT count(*) FROM unnest(got) g WHERE g = ANY (want)) / 10.0;
+		n := n + 1;
+	END LOOP;
+	RETURN total / n;
+END \$\$"
+plan=$(psql -X -q -At -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10")
+echo "$plan" | grep -q "Index Scan using items_idx"; ok $? "the recall queries go through the index"
+
+# --- 8 sessions insert at once into the index built on the empty table
+cat >"$tmp/insert.sql" <<'EOF'
+INSERT INTO items (v) SELECT ARRAY(SELECT random() FROM generate_series(1, 8) WHERE g > 0)::vector(8) FROM generate_series(1, 5) g;
+EOF
+"$PGBENCH" -n -c 8 -j 8 -t 100 -f "$tmp/insert.sql" >"$tmp/bench1.log" 2>&1
+ok $? "8 sessions insert 4000 rows concurrently without errors"
+is "$(q "SELECT count(*) FROM items")" 4000 "all rows are in the table"
+is "$(q "SELECT heap_tids FROM ruvector_hnsw_stats('items_idx')")" 4000 "and every row is in the index"
+r=$(q "SELECT recall(100)")
+echo "# recall@10 after concurrent inserts, ef_search 100: $r"
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "recall@10 >= 0.95 at hnsw.ef_search 100 (got $r)"
+# With iterative scans every indexed row is reachable: count through the index = seq scan count.
+n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 1000" -c "SET hnsw.iterative_scan = relaxed_order" \
+	-c "SET hnsw.max_scan_tuples = 1000000" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 100000) s")
+is "$n_idx" 4000 "an iterative scan reaches every row inserted concurrently"
+
+# --- duplicates: one element holds up to 10 heap TIDs (pgvector's TAP 015)
+q "CREATE TABLE dup (id int, v vector(3))"
+q "INSERT INTO dup SELECT i, '[1,1,1]' FROM generate_series(1, 20) i"
+q "CREATE INDEX dup_idx ON dup USING hnsw (v vector_l2_ops)"
+dups() { psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 1" -c "SELECT count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,1,1]') s"; }
+is "$(dups)" 10 "20 identical rows, built: ef_search 1 returns exactly 10 rows"
+q "TRUNCATE dup"
+q "INSERT INTO dup SELECT i, '[1,1,1]' FROM generate_series(1, 20) i"
+is "$(dups)" 10 "20 identical rows, inserted: ef_search 1 returns exactly 10 rows"
+
+# --- delete half, VACUUM, insert again
+q "DELETE FROM items WHERE id % 2 = 0"
+q "VACUUM items"
+ok $? "VACUUM after deleting half the rows"
+is "$(q "SELECT heap_tids FROM ruvector_hnsw_stats('items_idx')")" 2000 "the index holds the 2000 live rows"
+ok "$(q "SELECT (deleted > 0)::int - 1 FROM ruvector_hnsw_stats('items_idx')")" "elements left without rows are freed"
+is "$(q "SELECT count(*) FROM pg_class c WHERE relname = 'items_idx' AND reltuples = 2000")" 1 "VACUUM reports the index's tuples to pg_class"
+r=$(q "SELECT recall(100)")
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "recall holds after VACUUM (got $r)"
+r40=$(q "SELECT recall(40)")
+ok "$(q "SELECT ($r40 >= 0.9)::int - 1")" "and at the default ef_search 40 (got $r40)"
+# An even id was deleted: none may come back, whichever way the graph is walked.
+dead=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 1000" -c "SET hnsw.iterative_scan = strict_order" \
+	-c "SET hnsw.max_scan_tuples = 1000000" -c "SELECT count(*) FILTER (WHERE id % 2 = 0) || ' ' || count(*) FROM (SELECT id FROM items ORDER BY v <-> '[0.2,0.4,0.6,0.8,0.2,0.4,0.6,0.8]' LIMIT 100000) s")
+is "$dead" "0 2000" "no deleted row is returned, and every live row is"
+pages_before=$(q "SELECT pages FROM ruvector_hnsw_stats('items_idx')")
+"$PGBENCH" -n -c 8 -j 8 -t 50 -f "$tmp/insert.sql" >"$tmp/bench2.log" 2>&1
+ok $? "8 sessions insert 2000 rows again"
+pages_after=$(q "SELECT pages FROM ruvector_hnsw_stats('items_idx')")
+echo "# pages: $pages_before after vacuum, $pages_after after inserting as many rows as were deleted"
+ok "$(q "SELECT ($pages_after <= $pages_before * 1.1)::int - 1")" "the freed slots are reused: the index grows by at most 10% ($pages_before -> $pages_after pages)"
+r=$(q "SELECT recall(100)")
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "recall holds after inserting into the vacuumed index (got $r)"
+
+# --- delete everything, vacuum, insert the same amount: the size stays (pgvector's TAP 011)
+size1=$(q "SELECT pg_relation_size('items_idx')")
+q "CREATE TABLE saved AS SELECT v FROM items"
+q "DELETE FROM items"
+q "VACUUM items"
+is "$(q "SELECT elements || ' ' || coalesce(entry_level, -1) FROM ruvector_hnsw_stats('items_idx')")" "0 -1" \
+	"everything deleted and vacuumed: an empty graph"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 5) s")" 0 \
+	"an empty graph answers nothing"
+q "INSERT INTO items (v) SELECT v FROM saved"
+size2=$(q "SELECT pg_relation_size('items_idx')")
+ok "$(q "SELECT ($size2 <= $size1 * 1.02)::int - 1")" "re-inserting the same rows reuses the slots: size $size1 -> $size2 bytes (at most 2% more)"
+r=$(q "SELECT recall(100)")
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "and the rebuilt graph answers (recall $r)"
+
+# --- delete all but one: the entry point is replaced
+keep=$(q "SELECT min(id) FROM items")
+q "DELETE FROM items WHERE id <> $keep"
+q "VACUUM items"
+is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY v <-> '[9,9,9,9,9,9,9,9]' LIMIT 5) s")" "$keep" \
+	"after deleting all rows but one and VACUUM, the scan returns that row"
+is "$(q "SELECT elements || ' ' || (entry_point IS NOT NULL) FROM ruvector_hnsw_stats('items_idx')")" "1 true" \
+	"it is the entry point"
+
+# --- INSERT / DELETE / SELECT / VACUUM together (pgvector's TAP 046, 047)
+q "INSERT INTO items (v) SELECT v FROM saved"
+cat >"$tmp/del.sql" <<'EOF'
+DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY random() LIMIT 5);
+EOF
+cat >"$tmp/sel.sql" <<'EOF'
+SET enable_seqscan = off;
+SELECT id FROM items ORDER BY v <-> ARRAY(SELECT random() FROM generate_series(1, 8))::vector(8) LIMIT 10;
+EOF
+cat >"$tmp/vac.sql" <<'EOF'
+VACUUM items;
+EOF
+"$PGBENCH" -n -c 6 -j 6 -T 20 -f "$tmp/insert.sql@20" -f "$tmp/del.sql@20" -f "$tmp/sel.sql@10" -f "$tmp/vac.sql@1" \
+	>"$tmp/bench3.log" 2>&1
+rc=$?
+grep -E "ERROR|error" "$tmp/bench3.log" | head -5 | sed 's/^/# /'
+ok $rc "INSERT, DELETE, SELECT and VACUUM for 20 s in 6 sessions: no errors"
+tail -c +"$((log_start + 1))" "$RUVECTOR_TEST_DATA/server.log" | grep -q "hnsw graph not repaired"; is $? 1 "vacuum never found an element it had not repaired"
+q "VACUUM items"
+n_seq=$(psql -X -q -At -c "SET enable_indexscan = off" -c "SELECT count(*) FROM items")
+n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 1000" -c "SET hnsw.iterative_scan = relaxed_order" \
+	-c "SET hnsw.max_scan_tuples = 1000000" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 1000000) s")
+is "$n_idx" "$n_seq" "afterwards the index reaches every live row ($n_seq)"
+r=$(q "SELECT recall(100)")
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "and recall holds (got $r)"
+
+# All rows deleted: scans and a vacuum at once (the scan-lock barrier).
+q "DELETE FROM items"
+"$PGBENCH" -n -c 4 -j 4 -t 100 -f "$tmp/sel.sql" >"$tmp/bench4.log" 2>&1 &
+bench=$!
+q "VACUUM items"
+vrc=$?
+wait $bench
+ok $? "scans of an index whose rows are all deleted run while VACUUM frees them"
+ok $vrc "and the VACUUM succeeds"
+
+psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
+done_testing
