@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(65);
+SELECT plan(74);
 
 -- ---- Access methods and opclasses ------------------------------------------------------------------
 SELECT is((SELECT array_agg(amname ORDER BY amname) FROM pg_am WHERE amname IN ('hnsw', 'ruhnsw') AND amtype = 'i'),
@@ -208,6 +208,44 @@ RESET hnsw.ef_search;
 -- ALTER ROLE / ALTER DATABASE ... SET validate the value too (a real GUC, not a placeholder).
 SELECT throws_ok($$ALTER DATABASE postgres SET hnsw.ef_search = 'banana'$$, '22023', NULL,
                  'ALTER DATABASE SET hnsw.ef_search = banana is refused');
+
+-- ---- ruvector_hnsw_stats: the graph read from the pages -------------------------------------------
+CREATE TABLE rv101_s (id int, v vector(4));
+INSERT INTO rv101_s SELECT i, ARRAY[i % 7, i % 11, i % 13, i]::vector(4) FROM generate_series(1, 300) i;
+INSERT INTO rv101_s SELECT 1000 + i, '[0,0,0,0]' FROM generate_series(1, 3) i;  -- one element, 3 rows
+INSERT INTO rv101_s VALUES (2000, NULL);
+CREATE INDEX rv101_s_idx ON rv101_s USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
+SELECT results_eq(
+	$$SELECT elements, heap_tids, deleted, m, ef_construction, dimensions, metric FROM ruvector_hnsw_stats('rv101_s_idx')$$,
+	$$VALUES (301::bigint, 303::bigint, 0::bigint, 4, 16, 4, 'l2')$$,
+	'stats: one element per distinct value, a heap TID per row (NULL not indexed), options, dimensions, metric');
+SELECT is((SELECT (SELECT sum(c) FROM unnest(level_counts) c) = elements AND cardinality(level_counts) = max_level + 1
+             AND entry_level = max_level AND entry_point IS NOT NULL FROM ruvector_hnsw_stats('rv101_s_idx')), true,
+          'elements per level add up; the entry point is on the top level');
+SELECT is((SELECT mean_layer0_degree > 4 AND mean_layer0_degree <= 8 FROM ruvector_hnsw_stats('rv101_s_idx')), true,
+          'mean layer-0 out-degree between m and 2m');
+SELECT is((SELECT pages = pg_relation_size('rv101_s_idx') / current_setting('block_size')::int
+                  AND bytes = pg_relation_size('rv101_s_idx') FROM ruvector_hnsw_stats('rv101_s_idx')), true, 'pages and bytes');
+CREATE INDEX rv101_e_idx ON rv101 USING ruhnsw (h halfvec_cosine_ops);
+SELECT results_eq($$SELECT elements, max_level, entry_point, entry_level, metric, pages FROM ruvector_hnsw_stats('rv101_e_idx')$$,
+                  $$VALUES (0::bigint, -1, NULL::tid, NULL::int, 'cosine', 2::bigint)$$,
+                  'an empty index: no entry point, meta page and one element page');
+CREATE INDEX rv101_btree ON rv101 (id);
+SELECT throws_ok($$SELECT * FROM ruvector_hnsw_stats('rv101_btree')$$, '42809', '"rv101_btree" is not a ruhnsw index',
+                 'stats of a btree index: 42809');
+CREATE ROLE rv101_nobody;
+GRANT USAGE ON SCHEMA public TO rv101_nobody;
+SET ROLE rv101_nobody;
+SELECT throws_ok($$SELECT * FROM ruvector_hnsw_stats('rv101_s_idx')$$, '42501', 'permission denied for table rv101_s',
+                 'stats need SELECT on the table');
+RESET ROLE;
+GRANT SELECT ON rv101_s TO rv101_nobody;
+SET ROLE rv101_nobody;
+SELECT lives_ok($$SELECT * FROM ruvector_hnsw_stats('rv101_s_idx')$$, 'with SELECT on the table they work');
+RESET ROLE;
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'rv101_s_idx'::regclass;  -- as a cancelled CONCURRENTLY
+SELECT throws_ok($$SELECT * FROM ruvector_hnsw_stats('rv101_s_idx')$$, '55000', 'index "rv101_s_idx" is not valid',
+                 'an invalid index: 55000, with a REINDEX hint');
 
 SELECT * FROM finish();
 ROLLBACK;
