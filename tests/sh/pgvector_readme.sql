@@ -71,19 +71,15 @@ SELECT AVG(embedding) FROM items;
 SELECT category_id, AVG(embedding) FROM items GROUP BY category_id;
 
 -- § HNSW
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_l2_ops);
 
 -- § HNSW
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_ip_ops);
 
 -- § HNSW
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops);
 
 -- § HNSW
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_l1_ops);
 
 -- § HNSW
@@ -91,28 +87,24 @@ CREATE INDEX ON items USING hnsw (embedding vector_l1_ops);
 -- setup: DROP TABLE items
 -- setup: CREATE TABLE items (id bigserial PRIMARY KEY, embedding bit(3))
 -- setup: INSERT INTO items (embedding) VALUES ('000'), ('111')
--- todo: the hnsw access method with bit_hamming_ops (issue "ruhnsw", issue 17)
 CREATE INDEX ON items USING hnsw (embedding bit_hamming_ops);
 
 -- § HNSW
--- todo: the hnsw access method with bit_jaccard_ops (issue "ruhnsw", issue 17)
+-- todo: bit_jaccard_ops for hnsw (issue 17)
 CREATE INDEX ON items USING hnsw (embedding bit_jaccard_ops);
 
 -- § HNSW / Index Options
 -- setup: DROP TABLE items
 -- setup: ALTER TABLE items_vector RENAME TO items
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64);
 
 -- § HNSW / Query Options
--- todo: the hnsw.ef_search setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.ef_search = 100;
 
 -- § HNSW / Query Options
 BEGIN;
 
 -- § HNSW / Query Options
--- todo: the hnsw.ef_search setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET LOCAL hnsw.ef_search = 100;
 
 -- § HNSW / Query Options
@@ -181,19 +173,15 @@ CREATE INDEX ON items (category_id);
 CREATE INDEX ON items (location_id, category_id);
 
 -- § Filtering
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_l2_ops);
 
 -- § Filtering
--- todo: the hnsw.ef_search setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.ef_search = 200;
 
 -- § Filtering
--- todo: the hnsw.iterative_scan setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.iterative_scan = strict_order;
 
 -- § Filtering
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WHERE (category_id = 123);
 
 -- § Filtering
@@ -204,11 +192,9 @@ CREATE TABLE items (embedding vector(3), category_id int) PARTITION BY LIST(cate
 -- § Iterative Index Scans
 -- setup: DROP TABLE items
 -- setup: ALTER TABLE items_vector RENAME TO items
--- todo: the hnsw.iterative_scan setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.iterative_scan = strict_order;
 
 -- § Iterative Index Scans
--- todo: the hnsw.iterative_scan setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.iterative_scan = relaxed_order;
 
 -- § Iterative Index Scans
@@ -225,11 +211,9 @@ WITH nearest_results AS MATERIALIZED (
 ) SELECT * FROM nearest_results WHERE distance < 5 ORDER BY distance;
 
 -- § Iterative Index Scans / Iterative Scan Options / HNSW
--- todo: the hnsw.max_scan_tuples setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.max_scan_tuples = 20000;
 
 -- § Iterative Index Scans / Iterative Scan Options / HNSW
--- todo: the hnsw.scan_mem_multiplier setting (issue "ruhnsw"); without it this is a placeholder setting with no effect
 SET hnsw.scan_mem_multiplier = 2;
 
 -- § Iterative Index Scans / Iterative Scan Options / IVFFlat
@@ -243,7 +227,6 @@ CREATE TABLE items (id bigserial PRIMARY KEY, embedding halfvec(3));
 
 -- § Half-Precision Indexing
 -- setup: INSERT INTO items (embedding) VALUES ('[1,2,3]'), ('[4,5,6]')
--- todo: the hnsw access method with halfvec_l2_ops (issue "ruhnsw", issue 17)
 CREATE INDEX ON items USING hnsw ((embedding::halfvec(3)) halfvec_l2_ops);
 
 -- § Half-Precision Indexing
@@ -266,7 +249,6 @@ SELECT * FROM items ORDER BY bit_count(embedding # '101') LIMIT 5;
 -- setup: DROP TABLE items
 -- setup: ALTER TABLE items_vector RENAME TO items
 -- setup: INSERT INTO items (embedding) VALUES ('[1,-2,3]'), ('[-1,2,-3]'), ('[1,2,3]')
--- todo: the hnsw access method with bit_hamming_ops (issue "ruhnsw", issue 17)
 CREATE INDEX ON items USING hnsw ((binary_quantize(embedding)::bit(3)) bit_hamming_ops);
 
 -- § Binary Quantization
@@ -305,7 +287,6 @@ SELECT id, content FROM items, plainto_tsquery('hello search') query
 -- setup: DROP TABLE items
 -- setup: CREATE TABLE items (id bigserial PRIMARY KEY, embedding vector(5))
 -- setup: INSERT INTO items (embedding) VALUES ('[1,2,3,4,5]'), ('[5,4,3,2,1]'), ('[1,0,1,0,1]')
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw ((subvector(embedding, 1, 3)::vector(3)) vector_cosine_ops);
 
 -- § Indexing Subvectors
@@ -381,7 +362,6 @@ COMMIT;
 CREATE TABLE embeddings (model_id bigint, item_id bigint, embedding vector, PRIMARY KEY (model_id, item_id));
 
 -- § Frequently Asked Questions
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON embeddings USING hnsw ((embedding::vector(3)) vector_l2_ops) WHERE (model_id = 123);
 
 -- § Frequently Asked Questions
@@ -401,7 +381,6 @@ INSERT INTO items (embedding) VALUES ('{1,2,3}'), ('{4,5,6}');
 ALTER TABLE items ADD CHECK (vector_dims(embedding::vector) = 3);
 
 -- § Frequently Asked Questions
--- todo: the hnsw access method (issue "ruhnsw")
 CREATE INDEX ON items USING hnsw ((embedding::vector(3)) vector_l2_ops);
 
 -- § Frequently Asked Questions
