@@ -354,8 +354,10 @@ Neighbours find_neighbours(Search &s, const HnswMetaPage &meta, int level, int e
 		int lm = layer_m(m, layer);
 		nb.sel[layer] = static_cast<Element **>(palloc(sizeof(Element *) * Size(lm)));
 		nb.n[layer] = select_neighbours(*s.metric, s.dim, live, nlive, lm, nb.sel[layer]);
-		entries = w;
-		nentries = n;
+		if (n > 0) {  // (a vacuum repair's search may find only elements being deleted)
+			entries = w;
+			nentries = n;
+		}
 		nb.layer0 = live;
 		nb.nlayer0 = nlive;
 	}

@@ -394,9 +394,10 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 	for (int i = 0; i < nentries; i++) {
 		visited.insert(entries[i]->key);
 		cand.push(entries[i]);
-		result.push(entries[i]);
 		if (layer == 0)
 			loaded++;
+		if (!(skip_deleting && entries[i]->ntids == 0))
+			result.push(entries[i]);
 	}
 	while (result.size > ef) {
 		Element *ev = result.pop();
@@ -482,6 +483,8 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 					el->links_layer = uint8(layer);
 				}
 				cand.push(el);
+				if (skip_deleting && el->ntids == 0)
+					continue;
 				result.push(el);
 				if (result.size > ef) {
 					Element *ev = result.pop();

@@ -111,6 +111,7 @@ struct Search {
 	const std::byte *query;  // prepared row; null: every distance is 0 (NULL query)
 	bool keep_rows;          // copy rows into elements (inserts)
 	uint64 skip = 0;         // an element never returned (vacuum repairs it)
+	bool skip_deleting = false;  // elements being deleted guide the search but take no place in ef (vacuum)
 	MemoryContext cxt;
 	TidSet visited;
 	ElementHeap discarded;   // iterative scans: elements that left or never entered the result

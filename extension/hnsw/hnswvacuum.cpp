@@ -106,6 +106,7 @@ void repair(Vacuum &v, const Live &e, const ItemPointerData &start, int start_le
 	Search s;
 	s.init(v.index, *v.metric, v.dim, v.m, v.row, true, v.tmp);
 	s.skip = tid_key(e.tid);
+	s.skip_deleting = true;  // as pgvector: elements being deleted do not count toward ef
 	HnswMetaPage from = v.meta;
 	from.entry_blkno = ItemPointerGetBlockNumber(&start);
 	from.entry_offno = ItemPointerGetOffsetNumber(&start);
