@@ -140,5 +140,36 @@ wait $bench
 ok $? "scans of an index whose rows are all deleted run while VACUUM frees them"
 ok $vrc "and the VACUUM succeeds"
 
+# --- vacuum's repair restores recall on a sparse graph (pgvector's TAP 014: m 4, ef_construction 8,
+# 75% deleted), and VACUUM (PARALLEL) gives each of two hnsw indexes its own worker
+q "CREATE TABLE sparse (id int PRIMARY KEY, v vector(3)) WITH (autovacuum_enabled = false)"
+q "INSERT INTO sparse SELECT i, ARRAY(SELECT random() * random() FROM generate_series(1, 3) WHERE i > 0)::vector(3) FROM generate_series(1, 5000) i"
+q "CREATE INDEX sparse_idx ON sparse USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8)"
+q "CREATE INDEX sparse_idx2 ON sparse USING hnsw (v vector_l1_ops) WITH (m = 4, ef_construction = 8)"
+q "CREATE FUNCTION sparse_recall(ef int) RETURNS float LANGUAGE plpgsql AS \$\$
+DECLARE total float := 0; n int := 0; qv vector; got int[]; want int[];
+BEGIN
+	PERFORM set_config('hnsw.ef_search', ef::text, true);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR qv IN SELECT ARRAY[random(), random(), random()]::vector(3) FROM generate_series(1, 50) LOOP
+		got := ARRAY(SELECT id FROM sparse ORDER BY v <-> qv LIMIT 20);
+		want := ARRAY(SELECT id FROM sparse ORDER BY (v <-> qv) + 0, id LIMIT 20);
+		total := total + (SELECT count(*) FROM unnest(got) g WHERE g = ANY (want)) / 20.0;
+		n := n + 1;
+	END LOOP;
+	RETURN total / n;
+END \$\$"
+q "DELETE FROM sparse WHERE id % 4 <> 0"
+before=$(q "SELECT sparse_recall(20)")
+vac=$(psql -X -q -At -c "SET client_min_messages = info" -c "VACUUM (PARALLEL 2, VERBOSE) sparse" 2>&1)
+ok $? "VACUUM (PARALLEL 2) of a table with two hnsw indexes"
+echo "$vac" | grep -q "launched 1 parallel vacuum worker"; ok $? "one index was vacuumed by a parallel worker"
+after=$(q "SELECT sparse_recall(20)")
+echo "# recall@20 at ef_search 20 with 75% deleted: $before before VACUUM, $after after"
+ok "$(q "SELECT ($after >= 0.95)::int - 1")" "after VACUUM recall@20 >= 0.95 at ef_search 20 (got $after)"
+ok "$(q "SELECT ($after > $before)::int - 1")" "VACUUM raised recall ($before -> $after)"
+is "$(q "SELECT (SELECT heap_tids FROM ruvector_hnsw_stats('sparse_idx')) || ' ' || (SELECT heap_tids FROM ruvector_hnsw_stats('sparse_idx2'))")" \
+	"1250 1250" "both indexes lost their dead rows"
+
 psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
 done_testing
