@@ -14,7 +14,7 @@ SELECT is((SELECT count(DISTINCT amhandler) FROM pg_am WHERE amname IN ('hnsw', 
           'one handler serves both names');
 SELECT is((SELECT array_agg(opcname::text || ':' || format_type(opcintype, NULL) ORDER BY opcname)
              FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE a.amname = 'hnsw'),
-          ARRAY['bit_hamming_ops:bit', 'halfvec_cosine_ops:halfvec', 'halfvec_ip_ops:halfvec', 'halfvec_l1_ops:halfvec',
+          ARRAY['bit_hamming_ops:bit', 'bit_jaccard_ops:bit', 'halfvec_cosine_ops:halfvec', 'halfvec_ip_ops:halfvec', 'halfvec_l1_ops:halfvec',
                 'halfvec_l2_ops:halfvec', 'vector_cosine_ops:vector', 'vector_ip_ops:vector', 'vector_l1_ops:vector',
                 'vector_l2_ops:vector'],
           'hnsw has pgvector''s opclass names for vector, halfvec and bit');
@@ -26,7 +26,7 @@ SELECT is((SELECT count(*) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
 SELECT is((SELECT array_agg(DISTINCT o.oprname::text ORDER BY o.oprname::text)
              FROM pg_amop ao JOIN pg_am a ON a.oid = ao.amopmethod JOIN pg_operator o ON o.oid = ao.amopopr
             WHERE a.amname = 'hnsw' AND ao.amoppurpose = 'o' AND ao.amopstrategy = 1),
-          ARRAY['<#>', '<+>', '<->', '<=>', '<~>'], 'the opclasses order by the distance operators (strategy 1)');
+          ARRAY['<#>', '<%>', '<+>', '<->', '<=>', '<~>'], 'the opclasses order by the distance operators (strategy 1)');
 SELECT is((SELECT count(*) FROM pg_amop ao JOIN pg_am a ON a.oid = ao.amopmethod
             WHERE a.amname IN ('hnsw', 'ruhnsw') AND ao.amoppurpose <> 'o'), 0::bigint,
           'no search operators: hnsw answers only ORDER BY');
