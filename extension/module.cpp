@@ -2,6 +2,7 @@
 #include "extension/client/worker_client.hpp"
 #include "extension/compat.hpp"
 #include "extension/hnsw/hnsw.hpp"
+#include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -111,6 +112,7 @@ void _PG_init(void)
 	ivf::register_ivfflat_reloptions();
 	ivf::register_gnn_index_reloptions();
 	ivf::install_ivfflat_hooks();
+	install_index_explain_hook();
 	hnsw::define_hnsw_gucs();
 	hnsw::register_hnsw_reloptions();
 	prev_process_utility = ProcessUtility_hook;

@@ -8,6 +8,7 @@
 // `probes` lists become the next batch, up to ivfflat.max_probes lists in all; rows are ordered
 // within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
 // whole result is in exact distance order over them (max_probes bounds the work).
+#include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "worker/kernels/distance.hpp"
 
@@ -39,8 +40,19 @@ inline bool before(const Candidate &a, const Candidate &b)
 	return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
 }
 
+// What EXPLAIN ANALYZE shows of the scan, over all its rescans (index_explain.hpp).
+struct ScanTotals {
+	ExplainedScan explain;
+	uint64 scans;     // rescans that started
+	uint64 rows;      // entries whose distance was computed
+	uint64 batches;   // batches of lists scanned (a rescan of a batch with a larger bound counts)
+	int probes, lists, nlists;
+	IterativeScan mode;
+};
+
 struct ScanState {
 	MemoryContext cxt;
+	ScanTotals *totals;
 	bool started;
 	IvfMetaPage meta;
 	const MetricInfo *metric;
@@ -170,6 +182,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 			prefetch_page(ahead_buf);
 		}
 		int count = page_distances(so, page, dist, entries);
+		so->totals->rows += uint64(count);
 		for (int i = 0; i < count; i++) {
 			Candidate c;
 			c.distance = dist[i];
@@ -196,6 +209,20 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 	pfree(heads);
 	std::sort_heap(heap, heap + n, worse);
 	so->ncand = n;
+	so->totals->batches++;
+}
+
+void describe_scan(IndexScanDesc scan, StringInfo out)
+{
+	const ScanTotals *t = static_cast<ScanState *>(scan->opaque)->totals;
+	appendStringInfo(out, "probes %d of %d lists", t->probes, t->lists);
+	if (t->mode != IterativeScan::off)
+		appendStringInfo(out, ", %s up to %d lists", t->mode == IterativeScan::strict_order ? "strict_order" : "relaxed_order",
+						 t->nlists);
+	appendStringInfo(out, ", %llu rows scanned in %llu batch%s", static_cast<unsigned long long>(t->rows),
+					 static_cast<unsigned long long>(t->batches), t->batches == 1 ? "" : "es");
+	if (t->scans > 1)
+		appendStringInfo(out, " over %llu scans", static_cast<unsigned long long>(t->scans));
 }
 
 void start_scan(IndexScanDesc scan, ScanState *so)
@@ -211,6 +238,8 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->mode = iterative_scan_mode();
 	so->nlists = so->mode == IterativeScan::off ? so->probes : std::clamp(max_probes_setting(), so->probes, lists);
 	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * so->nlists));
+	*so->totals = ScanTotals{so->totals->explain, so->totals->scans + 1, so->totals->rows, so->totals->batches,
+							 so->probes, lists, so->nlists, so->mode};
 
 	ScanKey key = scan->orderByData;
 	if (scan->numberOfOrderBys == 0 || (key->sk_flags & SK_ISNULL)) {
@@ -251,7 +280,9 @@ IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys)
 	}
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruivfflat scan", ALLOCSET_DEFAULT_SIZES);
+	so->totals = static_cast<ScanTotals *>(palloc0(sizeof(ScanTotals)));
 	scan->opaque = so;
+	explain_register_scan(&so->totals->explain, scan, describe_scan);
 	return scan;
 }
 
@@ -260,8 +291,10 @@ void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, in
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	MemoryContextReset(so->cxt);
 	MemoryContext cxt = so->cxt;
+	ScanTotals *totals = so->totals;
 	memset(so, 0, sizeof *so);
 	so->cxt = cxt;
+	so->totals = totals;
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
@@ -318,6 +351,8 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 void ivfendscan(IndexScanDesc scan)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
+	explain_unregister_scan(&so->totals->explain);
+	pfree(so->totals);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = nullptr;
