@@ -4,6 +4,7 @@
 #include "extension/hnsw/hnsw.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
+#include "extension/scan/exact_scan.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 
@@ -115,6 +116,8 @@ void _PG_init(void)
 	install_index_explain_hook();
 	hnsw::define_hnsw_gucs();
 	hnsw::register_hnsw_reloptions();
+	scan::define_exact_scan_gucs();
+	scan::install_exact_scan();
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = process_utility;
 	if (!process_shared_preload_libraries_in_progress)
