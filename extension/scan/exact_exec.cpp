@@ -155,7 +155,7 @@ Node *create_exact_scan_state(CustomScan *cscan)
 	return reinterpret_cast<Node *>(s);
 }
 
-void begin_exact_scan(CustomScanState *node, EState *, int)
+void begin_exact_scan(CustomScanState *node, EState *estate, int)
 {
 	auto *s = reinterpret_cast<ExactScanState *>(node);
 	auto *cs = reinterpret_cast<CustomScan *>(node->ss.ps.plan);
@@ -164,6 +164,12 @@ void begin_exact_scan(CustomScanState *node, EState *, int)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("ruvector exact scan needs a heap table, \"%s\" is not one", RelationGetRelationName(rel)),
 						errhint("SET ruvector.enable_exact_scan = off, and prepare the statement again.")));
+	// PostgreSQL 15 gives a custom scan a virtual scan slot, which has no system columns and
+	// cannot hold a tuple on a pinned page: a heap slot instead, and the quals and projection
+	// compiled again for it (PostgreSQL 16 has CustomScanState.slotOps for this).
+	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
+	ExecAssignScanProjectionInfoWithVarno(&node->ss, cs->scan.scanrelid);
+	node->ss.ps.qual = ExecInitQual(cs->scan.plan.qual, &node->ss.ps);
 	if (!lookup_distance_function(s->funcid, &s->metric))
 		elog(ERROR, "ruvector exact scan: function %u is not a ruvector distance", s->funcid);
 	fmgr_info(s->funcid, &s->finfo);
@@ -301,6 +307,18 @@ void offer_null(ExactScanState *s, uint64 seq, HeapTuple t)
 	s->nulls.push(s->scan_cxt, Candidate{0, seq, copy_tuple(s, t)});
 }
 
+// The rows of a page are read straight from shared buffers, where the hardware prefetcher alone
+// keeps too few lines in flight: fetch a few rows ahead (as the kernels' batch scan does).
+constexpr int kPrefetchRows = 16;
+void prefetch_tuple(Page page, OffsetNumber off)
+{
+	ItemId id = PageGetItemId(page, off);
+	auto first = reinterpret_cast<uintptr_t>(PageGetItem(page, id)) & ~uintptr_t(63);
+	auto last = reinterpret_cast<uintptr_t>(PageGetItem(page, id)) + ItemIdGetLength(id);
+	for (uintptr_t line = first; line < last; line += 64)
+		__builtin_prefetch(reinterpret_cast<const void *>(line));
+}
+
 // One visible row: the quals, then its distance. The row is on a pinned page (buf), or already
 // in the scan slot (buf invalid).
 void consider_row(ExactScanState *s, HeapTuple tuple, Buffer buf, uint64 seq)
@@ -362,7 +380,12 @@ void run_scan(ExactScanState *s)
 			MemoryContextReset(s->row_cxt);
 			ResetExprContext(econtext);
 			MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
-			for (int i = 0; i < hscan->rs_ntuples; i++) {
+			int n = hscan->rs_ntuples;
+			for (int i = 0; i < std::min(n, kPrefetchRows); i++)
+				prefetch_tuple(page, hscan->rs_vistuples[i]);
+			for (int i = 0; i < n; i++) {
+				if (i + kPrefetchRows < n)
+					prefetch_tuple(page, hscan->rs_vistuples[i + kPrefetchRows]);
 				OffsetNumber off = hscan->rs_vistuples[i];
 				ItemId id = PageGetItemId(page, off);
 				HeapTupleData tuple;
