@@ -1,38 +1,134 @@
 #!/usr/bin/env bash
-# ./run bench distance: exact top-10 (ORDER BY embedding <-> q LIMIT 10) over 100k x 128 through SQL,
-# and the distance kernels' throughput against the machine's memory bandwidth, in one run.
+# ./run bench distance: the distance kernels' throughput, then exact top-10 through SQL
+# (ORDER BY embedding <-> q LIMIT 10) with ruvector's exact scan against the generic plan (Limit ->
+# Sort -> Seq Scan, which is pgvector's plan: ruvector.enable_exact_scan = off) in the same run, and
+# FAISS IndexFlatL2 one query per call (1 thread), on the seeded clustered data.
+#
+#   - single-query QPS through SQL: pgbench, 1 client, prepared statements, a random query id per
+#     transaction; the plain query and a filtered one that keeps 10% of the rows (id % 10 = 3);
+#   - CPU time per query of the backend (/proc/PID/schedstat over every query once, a prepared generic
+#     plan) and of the FAISS process: on a machine shared with other work the wall-clock QPS swings
+#     with the load, CPU time much less, so the CPU ratios are the ones to read there;
+#   - the plans are checked (the custom scan when on, a Sort when off), and the top-10 of every query
+#     must be the same both ways (ids and order).
+#
+# Environment (all optional):
+#   DIST_BENCH_SIZES    NNk_D[_plain] entries: NN thousand rows of D dimensions; _plain stores the
+#                       column with STORAGE PLAIN (in the row, as pgvector's README advises for speed)
+#                       instead of the type's default EXTERNAL (TOAST: 1536-d rows live out of line).
+#                       Default: 100k_128 100k_1536 100k_1536_plain; reduced sizes such as 20k_128 or
+#                       5k_1536 check the script on a loaded machine
+#   DIST_BENCH_QUERIES  queries picked from (default 300)
+#   DIST_BENCH_SECONDS  pgbench duration per point and FAISS loop duration (default 10)
+#   DIST_BENCH_KERNELS  1 (default): also run the kernel microbenchmark; 0 skips it
+# Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE` (the FAISS reference).
 . "$(dirname "$0")/lib.sh"
-cmake --build "$RUVECTOR_BUILD" --target kernel_bench -j"$(nproc)" >/dev/null
-echo "== kernels (single thread) =="
-"$RUVECTOR_BUILD/kernel_bench"
+SIZES=${DIST_BENCH_SIZES:-100k_128 100k_1536 100k_1536_plain}
+NQ=${DIST_BENCH_QUERIES:-300}
+SECS=${DIST_BENCH_SECONDS:-10}
+PGBENCH="$(pg_bindir)/pgbench"
+$PY -c "import faiss" 2>/dev/null || die "python3-faiss is required (apt-get install python3-faiss libopenblas0-pthread)"
+
+if [ "${DIST_BENCH_KERNELS:-1}" = 1 ]; then
+	cmake --build "$RUVECTOR_BUILD" --target kernel_bench -j"$(nproc)" >/dev/null
+	echo "== kernels (single thread) =="
+	"$RUVECTOR_BUILD/kernel_bench"
+fi
 
 bench_cluster
-prefix=$(gen 100000 128 1000 clustered_100k_128)
-load "$prefix" items 128
-$PY - "$prefix" >"$BENCH_TMP/queries.sql" <<'PY'
-import sys, numpy as np
-q = np.load(sys.argv[1] + ".queries.npy")[:50]
-for row in q:
-    print("[" + ",".join("%.7g" % v for v in row) + "]")
-PY
-echo "== exact top-10 through SQL (100k x 128, seq scan, 50 queries) =="
-psql -X -q -At <<SQL
-CREATE TEMP TABLE q (i serial, v vector(128));
-\\copy q (v) FROM '$BENCH_TMP/queries.sql'
-CREATE TEMP TABLE t (ms float8);
-DO \$\$
-DECLARE r record; t0 timestamptz; ids bigint[];
-BEGIN
-  FOR r IN SELECT v FROM q ORDER BY i LOOP
-    t0 := clock_timestamp();
-    SELECT array_agg(id) INTO ids FROM (SELECT id FROM items ORDER BY embedding <-> r.v LIMIT 10) s;
-    INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);
-  END LOOP;
-END \$\$;
-SELECT format('median query time: %s ms   (%s QPS; p90 %s ms)',
-              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-              round((1000 / percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 1),
-              round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2)) FROM t;
-SELECT format('vector data scanned: %s GB/s (100000 x 512 bytes per query)',
-              round((100000 * 512 / (percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) / 1000) / 1e9)::numeric, 2)) FROM t;
-SQL
+
+# qps EXACT SCRIPT: single-client QPS of a one-query pgbench script with the exact scan on or off.
+qps() {
+	local log="$BENCH_TMP/pgbench.log"
+	PGOPTIONS="-c ruvector.enable_exact_scan=$1" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" -f "$2" >"$log" 2>&1 ||
+		{ cat "$log" >&2; die "pgbench failed"; }
+	local tps
+	tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$log" | head -1)
+	[ -n "$tps" ] || { cat "$log" >&2; die "no tps in the pgbench output"; }
+	echo "$tps"
+}
+
+# check_plan EXACT WHERE: the plan of the benchmark query has the custom scan (on) or a Sort (off).
+check_plan() {
+	local want="Custom Scan (ruvector exact scan)" plan
+	[ "$1" = off ] && want="Sort"
+	plan=$(PGOPTIONS="-c ruvector.enable_exact_scan=$1" psql -X -At -v ON_ERROR_STOP=1 -c "EXPLAIN (COSTS OFF)
+	  SELECT id FROM items $2 ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = 1) LIMIT 10")
+	grep -qF "$want" <<<"$plan" || { echo "$plan" >&2; die "enable_exact_scan=$1: the plan has no '$want'"; }
+}
+
+# same_results WHERE: the top-10 of every query, exact scan on and off, must be equal.
+same_results() {
+	local q="COPY (SELECT q.qid, s.ids FROM queries q CROSS JOIN LATERAL (SELECT array_agg(id) AS ids FROM
+	  (SELECT id FROM items $1 ORDER BY embedding <-> q.v LIMIT 10) t) s ORDER BY q.qid) TO STDOUT"
+	PGOPTIONS="-c ruvector.enable_exact_scan=on" psql -X -At -v ON_ERROR_STOP=1 -c "$q" >"$BENCH_TMP/on.tsv"
+	PGOPTIONS="-c ruvector.enable_exact_scan=off" psql -X -At -v ON_ERROR_STOP=1 -c "$q" >"$BENCH_TMP/off.tsv"
+	cmp -s "$BENCH_TMP/on.tsv" "$BENCH_TMP/off.tsv" || die "exact scan and generic plan differ ($1)"
+	echo "$(wc -l <"$BENCH_TMP/on.tsv") queries: same top-10 both ways"
+}
+
+# cpu_ms EXACT WHERE: the backend's CPU time per query, each of the queries run once through a
+# prepared generic plan.
+cpu_ms() {
+	{
+		echo "SET ruvector.enable_exact_scan = $1;"
+		echo "SET plan_cache_mode = force_generic_plan;"
+		echo "PREPARE p(int) AS SELECT id FROM items $2 ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = \$1) LIMIT 10;"
+		echo "EXECUTE p(1);"
+		echo "SELECT pg_backend_pid() AS pid \\gset"
+		echo "\\setenv RVPID :pid"
+		echo "\\o /dev/null"
+		echo "\\! cut -d' ' -f1 /proc/\$RVPID/schedstat >$BENCH_TMP/cpu0"
+		for ((i = 1; i <= nq; i++)); do echo "EXECUTE p($i);"; done
+		echo "\\! cut -d' ' -f1 /proc/\$RVPID/schedstat >$BENCH_TMP/cpu1"
+	} | psql -X -q -v ON_ERROR_STOP=1 >/dev/null || die "cpu_ms: the queries failed"
+	$PY -c "print('%.3f' % (($(cat "$BENCH_TMP/cpu1") - $(cat "$BENCH_TMP/cpu0")) / 1e6 / $nq))"
+}
+
+ratio() { $PY -c "print('%.2f' % ($1 / $2))"; }
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+report="| data | query | exact scan QPS | generic QPS | FAISS flat QPS | exact scan CPU ms/query | generic CPU ms/query | FAISS CPU ms/query | exact / generic (QPS; CPU) | exact / FAISS (QPS; CPU) |
+|---|---|---|---|---|---|---|---|---|---|"
+for size in $SIZES; do
+	[[ ${size,,} =~ ^([0-9]+)k_([0-9]+)(_plain)?$ ]] || die "unknown DIST_BENCH_SIZES entry '$size' (use NNk_D[_plain], e.g. 100k_128)"
+	n=$((BASH_REMATCH[1] * 1000)) d=${BASH_REMATCH[2]} plain=${BASH_REMATCH[3]}
+	label="${BASH_REMATCH[1]}k x $d${plain:+ (plain)}"
+	say "$label: data"
+	prefix=$(gen "$n" "$d" 1000 "clustered_${BASH_REMATCH[1]}k_$d")
+	psql -X -q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS items, queries"
+	if [ -n "$plain" ]; then
+		psql -X -q -c "CREATE TABLE items (id bigint PRIMARY KEY, embedding vector($d))" \
+			-c "ALTER TABLE items ALTER COLUMN embedding SET STORAGE PLAIN" \
+			-c "\\copy items FROM '$prefix.tsv'" -c "VACUUM ANALYZE items"
+	else
+		load "$prefix" items "$d"
+	fi
+	$PY "$BENCH_DIR/ivfflat_faiss.py" queries "$prefix" "$NQ" "$BENCH_TMP/queries.tsv"
+	psql -X -q -c "CREATE TABLE queries (qid int PRIMARY KEY, v vector($d))" \
+		-c "\\copy queries FROM '$BENCH_TMP/queries.tsv'" -c "VACUUM ANALYZE queries"
+	nq=$(psql -X -At -c "SELECT count(*) FROM queries")
+	read -r faiss faiss_cpu < <(env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $PY "$BENCH_DIR/distance_faiss.py" "$prefix" "$SECS" "$nq")
+	for where in "" "WHERE id % 10 = 3"; do
+		check_plan on "$where"
+		check_plan off "$where"
+		same_results "$where"
+		printf '\\set q random(1, %s)\nSELECT id FROM items %s ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = :q) LIMIT 10;\n' \
+			"$nq" "$where" >"$BENCH_TMP/one.sql"
+		on=$(qps on "$BENCH_TMP/one.sql")
+		off=$(qps off "$BENCH_TMP/one.sql")
+		on_cpu=$(cpu_ms on "$where")
+		off_cpu=$(cpu_ms off "$where")
+		vs_generic="$(ratio "$on" "$off")x; $(ratio "$off_cpu" "$on_cpu")x"
+		if [ -z "$where" ]; then
+			line="| $label | all rows | $on | $off | $faiss | $on_cpu | $off_cpu | $faiss_cpu | $vs_generic | $(ratio "$on" "$faiss")x; $(ratio "$faiss_cpu" "$on_cpu")x |"
+		else
+			line="| $label | $where (10%) | $on | $off | | $on_cpu | $off_cpu | | $vs_generic | |"
+		fi
+		echo "$line"
+		report+=$'\n'"$line"
+	done
+done
+echo
+echo "load average before / after: $load_start / $(cut -d' ' -f1-3 /proc/loadavg) (2 vCPUs)"
+echo "$report"
