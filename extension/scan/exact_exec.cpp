@@ -164,10 +164,11 @@ void begin_exact_scan(CustomScanState *node, EState *estate, int)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("ruvector exact scan needs a heap table, \"%s\" is not one", RelationGetRelationName(rel)),
 						errhint("SET ruvector.enable_exact_scan = off, and prepare the statement again.")));
-	// PostgreSQL 15 gives a custom scan a virtual scan slot, which has no system columns and
-	// cannot hold a tuple on a pinned page: a heap slot instead, and the quals and projection
-	// compiled again for it (PostgreSQL 16 has CustomScanState.slotOps for this).
-	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsBufferHeapTuple);
+	// PostgreSQL 15 gives a custom scan a virtual scan slot, which has no system columns: a heap
+	// tuple slot instead (rows are stored in it straight from the page the scan holds pinned, so
+	// without a pin per row, and the kept copies live as long as the scan), with the quals and
+	// projection compiled again for it (PostgreSQL 16 has CustomScanState.slotOps for this).
+	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, cs->scan.scanrelid);
 	node->ss.ps.qual = ExecInitQual(cs->scan.plan.qual, &node->ss.ps);
 	if (!lookup_distance_function(s->funcid, &s->metric))
@@ -337,9 +338,8 @@ void read_ahead(ExactScanState *s, HeapScanDesc hscan, Buffer *ahead, BlockNumbe
 		slot = prefetch_page(s, hscan, want);
 }
 
-// One visible row: the quals, then its distance. The row is on a pinned page (buf), or already
-// in the scan slot (buf invalid).
-void consider_row(ExactScanState *s, HeapTuple tuple, Buffer buf, uint64 seq)
+// One visible row (on the pinned page): the quals, then its distance.
+void consider_row(ExactScanState *s, HeapTuple tuple, uint64 seq)
 {
 	ScanState *ss = &s->css.ss;
 	ExprContext *econtext = ss->ps.ps_ExprContext;
@@ -348,8 +348,7 @@ void consider_row(ExactScanState *s, HeapTuple tuple, Buffer buf, uint64 seq)
 	Datum value;
 	bool isnull;
 	if (ss->ps.qual) {
-		if (BufferIsValid(buf))
-			ExecStoreBufferHeapTuple(tuple, slot, buf);
+		ExecStoreHeapTuple(tuple, slot, false);
 		econtext->ecxt_scantuple = slot;
 		if (!ExecQual(ss->ps.qual, econtext)) {
 			InstrCountFiltered1(&ss->ps, 1);
@@ -380,16 +379,11 @@ void run_scan(ExactScanState *s)
 	TableScanDesc scan = table_beginscan_strat(rel, estate->es_snapshot, 0, nullptr, true, false);
 	auto *hscan = reinterpret_cast<HeapScanDesc>(scan);
 	uint64 seq = 0;
-	if (!(scan->rs_flags & SO_ALLOW_PAGEMODE)) {
-		// Not an MVCC snapshot (heapgetpage lists no tuples then): a tuple at a time.
-		while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-			ResetExprContext(econtext);
-			MemoryContextReset(s->row_cxt);
-			MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
-			consider_row(s, ExecFetchSlotHeapTuple(slot, false, nullptr), InvalidBuffer, ++seq);
-			MemoryContextSwitchTo(old);
-		}
-	} else {
+	// heapgetpage lists the visible tuples only in page mode, which heapam turns off for a
+	// snapshot that is not MVCC; a query's snapshot always is.
+	if (!(scan->rs_flags & SO_ALLOW_PAGEMODE))
+		elog(ERROR, "ruvector exact scan needs an MVCC snapshot");
+	{
 		Buffer ahead[kPagesAhead] = {};  // pinned pages blk + 1 .. blk + kPagesAhead, by blk % kPagesAhead
 		for (BlockNumber blk = 0; blk < hscan->rs_nblocks; blk++) {
 			heapgetpage(scan, blk);  // pins the page and lists its visible tuples; checks interrupts
@@ -406,7 +400,7 @@ void run_scan(ExactScanState *s)
 				tuple.t_len = ItemIdGetLength(id);
 				tuple.t_tableOid = RelationGetRelid(rel);
 				ItemPointerSet(&tuple.t_self, blk, off);
-				consider_row(s, &tuple, buf, ++seq);
+				consider_row(s, &tuple, ++seq);
 				// Per row, as the generic plan's per-tuple memory (free when nothing was allocated).
 				MemoryContextReset(s->row_cxt);
 				ResetExprContext(econtext);
@@ -441,10 +435,7 @@ TupleTableSlot *exec_exact_scan(CustomScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	if (s->pos >= s->heap.len)
 		return ExecClearTuple(slot);
-	HeapTuple t = s->heap.items[s->pos++].tuple;
-	ExecForceStoreHeapTuple(t, slot, false);
-	slot->tts_tableOid = t->t_tableOid;
-	slot->tts_tid = t->t_self;
+	ExecStoreHeapTuple(s->heap.items[s->pos++].tuple, slot, false);
 	ProjectionInfo *proj = node->ss.ps.ps_ProjInfo;
 	if (!proj)
 		return slot;
@@ -456,6 +447,7 @@ TupleTableSlot *exec_exact_scan(CustomScanState *node)
 
 void reset(ExactScanState *s)
 {
+	ExecClearTuple(s->css.ss.ss_ScanTupleSlot);  // it may point at a kept row
 	MemoryContextReset(s->scan_cxt);
 	MemoryContextReset(s->row_cxt);
 	s->heap = Candidates{};
