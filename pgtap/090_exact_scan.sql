@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(74);
+SELECT plan(75);
 
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -260,6 +260,7 @@ GRANT SELECT ON docs TO rv_exact_user;
 CREATE TABLE secret (id int, v vector(3));
 INSERT INTO secret SELECT i, ARRAY[i, 1, 2]::float4[]::vector FROM generate_series(1, 10) i;
 GRANT SELECT (id) ON secret TO rv_exact_user;
+REVOKE EXECUTE ON FUNCTION cosine_distance(vector, vector) FROM PUBLIC;
 SET LOCAL ROLE rv_exact_user;
 SELECT is(pg_temp.same($$SELECT id, owner, v <-> '[1,2,3]' AS d FROM docs ORDER BY v <-> '[1,2,3]', id LIMIT 30$$),
 	'same', 'RLS: only the policy''s rows, in the generic plan''s order');
@@ -267,7 +268,10 @@ SELECT is((SELECT bool_and(owner = 'rv_exact_user') FROM (SELECT owner FROM docs
 	true, 'RLS: no row of another owner, and no distance computed on them (no dimension error)');
 SELECT throws_ok($$SELECT id FROM secret ORDER BY v <-> '[1,2,3]' LIMIT 3$$, '42501', NULL,
 	'column privileges: ordering by a column the role cannot read is refused');
+SELECT throws_ok($$SELECT id FROM docs ORDER BY v <=> '[1,2,3]' LIMIT 3$$, '42501', 'permission denied for function cosine_distance',
+	'EXECUTE privilege on the distance function: refused as in the generic plan');
 RESET ROLE;
+GRANT EXECUTE ON FUNCTION cosine_distance(vector, vector) TO PUBLIC;
 
 -- The plan and EXPLAIN ANALYZE lines.
 SELECT alike(pg_temp.plan_of($$SELECT id FROM items WHERE cat = 2 ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 5$$),

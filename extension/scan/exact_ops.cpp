@@ -34,8 +34,8 @@ struct Entry {
 };
 
 // Each direct entry's function computes exactly metric_info(type, metric).distance (see
-// extension/types/vector_ops.cpp, halfvec_ops.cpp, bit.cpp); GoogleTest and 090_exact_scan
-// compare the two bit for bit.
+// extension/types/vector_ops.cpp, halfvec_ops.cpp, bit.cpp); pgtap/090_exact_scan compares the
+// distances of both plans as text (shortest exact float8 form) for every operator.
 const Entry kEntries[] = {
 	{l2_distance, true, k::ElementType::float32, k::Metric::l2},
 	{vector_negative_inner_product, true, k::ElementType::float32, k::Metric::ip},
