@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(75);
+SELECT plan(79);
 
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -304,6 +304,25 @@ SELECT throws_ok($$SELECT id FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT
 -- A materialized view is a heap too.
 CREATE MATERIALIZED VIEW mv AS SELECT id, v FROM items WHERE cat = 4;
 SELECT is(pg_temp.same($$SELECT id FROM mv ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 6$$), 'same', 'a materialized view');
+
+-- Other query shapes: a partitioned table (its partitions keep the generic plan under a Merge
+-- Append), a UNION of two nearest-neighbour subqueries, a security-barrier view (never flattened, so
+-- the LIMIT is not on its scan), a gating qual.
+CREATE TABLE parts (id int, cat int, v vector(8)) PARTITION BY LIST (cat);
+CREATE TABLE parts_a PARTITION OF parts FOR VALUES IN (1, 2, 3);
+CREATE TABLE parts_b PARTITION OF parts FOR VALUES IN (4, 5, 6, 7, 8, 9, 0);
+INSERT INTO parts SELECT id, cat, v FROM items WHERE cat < 10;
+SELECT ok(NOT pg_temp.uses_exact($$SELECT id FROM parts ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 5$$)
+	AND pg_temp.rows_of($$SELECT id FROM parts ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 5$$, true)
+		= pg_temp.rows_of($$SELECT id FROM items WHERE cat < 10 ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 5$$, false),
+	'a partitioned table: generic plan, same answer');
+SELECT is(pg_temp.same($$(SELECT id FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 3) UNION ALL (SELECT id FROM h ORDER BY v <-> '[0.1,0.2,-0.3,1,0]', id LIMIT 3)$$),
+	'same', 'UNION ALL of two nearest-neighbour queries');
+CREATE VIEW cat2 WITH (security_barrier) AS SELECT id, v FROM items WHERE cat = 2;
+SELECT ok(NOT pg_temp.uses_exact($$SELECT id FROM cat2 WHERE id % 3 = 0 ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 6$$),
+	'a security-barrier view stays a subquery (its LIMIT is outside): generic plan');
+SELECT is(pg_temp.rows_of($$SELECT id FROM items WHERE now() < '2000-01-01' ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 6$$, true),
+	'{}'::text[], 'a false gating qual: no rows');
 
 SELECT * FROM finish();
 ROLLBACK;
