@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -241,12 +242,18 @@ Cand descend(const Space &space, const std::byte *q, Cand cur, std::uint32_t top
 
 class SpinLock {
 public:
+	// Held for a few hundred nanoseconds at most, so spinning wins; but a holder the kernel
+	// preempted (a loaded machine) would keep the others spinning for its whole time slice, so
+	// after a while they yield.
 	void lock() noexcept
 	{
-		while (flag_.exchange(true, std::memory_order_acquire))
+		for (unsigned spins = 0; flag_.exchange(true, std::memory_order_acquire);)
 			while (flag_.load(std::memory_order_relaxed)) {
+				if (++spins % 256 == 0)
+					std::this_thread::yield();
 #if defined(__x86_64__) || defined(__i386__)
-				_mm_pause();
+				else
+					_mm_pause();
 #endif
 			}
 	}
