@@ -74,7 +74,8 @@ std::uint64_t hnsw_build_bytes(const HnswBuildRequest &req)
 {
 	kernels::hnsw::BuildParams p;
 	p.m = req.m;
-	return kernels::hnsw::graph_bytes(req.n, p) + req.n * hnsw_metric(req).row_bytes(req.dim);
+	// The rows, and the copy a large float32 build works on (BuildParams::locality_min_bytes).
+	return kernels::hnsw::graph_bytes(req.n, p) + 2 * req.n * hnsw_metric(req).row_bytes(req.dim);
 }
 
 namespace {

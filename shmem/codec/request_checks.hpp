@@ -31,7 +31,7 @@ void check_graph_build_request(const GraphBuildRequest &req, std::uint64_t blob_
 // code (element type and metric), max_level <= 255, n below 2^31, then the memory rule below.
 void check_hnsw_build_request(const HnswBuildRequest &req);
 // The memory an HNSW build takes in the worker: the graph while it is built (graph_bytes) plus the
-// rows. Above a nonzero memory_budget, check_hnsw_build_request refuses (53200, before anything is
+// rows, twice (the input and the copy a build grouped by locality works on). Above a nonzero memory_budget, check_hnsw_build_request refuses (53200, before anything is
 // allocated) with a hint to raise maintenance_work_mem.
 std::uint64_t hnsw_build_bytes(const HnswBuildRequest &req);
 // The metric table entry of an HNSW request's code; throws 22023 for an unknown one.

@@ -180,6 +180,30 @@ TEST(HnswGraph, ThreadCountKeepsLevelsAndRecall)
 	EXPECT_EQ(build_on(1, m, rows, dim, p).links, one.links);
 }
 
+// A build grouped by locality works on a permuted copy of the rows but numbers the nodes as the
+// caller's rows, inserts in their order and draws their levels: the same graph as without.
+TEST(HnswGraph, LocalityOrderKeepsTheGraph)
+{
+	const std::size_t n = 4000, dim = 16;
+	for (Metric metric : {Metric::l2, Metric::cosine}) {
+		const MetricInfo &m = metric_info(ElementType::float32, metric);
+		auto rows = rows_for(m, clustered(n, dim, 21, 30), dim);
+		auto plain = params(8, 32), grouped = params(8, 32);
+		plain.locality_min_bytes = std::size_t(-1);
+		grouped.locality_min_bytes = 0;
+		hnsw::Graph a = build_on(1, m, rows, dim, plain), b = build_on(1, m, rows, dim, grouped);
+		expect_valid(b, grouped);
+		EXPECT_EQ(a.levels, b.levels);
+		EXPECT_EQ(a.entry, b.entry);
+		EXPECT_EQ(a.offsets, b.offsets);
+		EXPECT_EQ(a.links, b.links) << m.opclass;
+		// On two threads: valid, the same levels.
+		hnsw::Graph c = build_on(2, m, rows, dim, grouped);
+		expect_valid(c, grouped);
+		EXPECT_EQ(a.levels, c.levels);
+	}
+}
+
 TEST(HnswGraph, LevelsFollowTheGeometricLaw)
 {
 	auto p = params(16);

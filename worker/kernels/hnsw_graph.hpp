@@ -26,6 +26,9 @@ struct BuildParams {
 	std::uint32_t ef_construction = 64;
 	std::uint32_t max_level = 63;         // levels are capped here (the page layout's limit)
 	std::uint64_t seed = 42;
+	// float32 rows of at least this many bytes are built on a copy grouped by locality (the graph
+	// is the same, faster to build); see hnsw_graph.cpp.
+	std::size_t locality_min_bytes = std::size_t(16) << 20;
 };
 
 // The level of row `row`: floor(-ln(U) / ln(m)) with U uniform in (0, 1] from (seed, row),
@@ -47,8 +50,8 @@ struct Graph {
 	}
 };
 
-// Graph memory for n rows (bytes), beside the rows themselves: what a build checks against its
-// memory budget before it starts.
+// Graph memory for n rows (bytes), beside the rows themselves (and the copy of them a build
+// grouped by locality makes): what a build checks against its memory budget before it starts.
 std::size_t graph_bytes(std::size_t n, const BuildParams &p) noexcept;
 
 // Build the graph of `n` rows of `row_bytes` bytes each (dim elements of metric.type), on the
