@@ -3,9 +3,8 @@
 // Concurrency: every node has a one-byte spinlock, held only while its neighbour lists are read
 // (copied out) or changed, and never together with another node's, so no lock order exists to get
 // wrong. The entry point and the top level are under one mutex, which an insert holds throughout
-// only when its level is above the current top (rare: a few times per build). A node's lists live
-// in the Graph's own link array from the start (levels are known before the build), so the result
-// needs no copy.
+// only when its level is above the current top (rare: a few times per build). Levels are known
+// before the build, so every list has its slots from the start.
 //
 // Work: an insert is a greedy descent (ef 1) to its level, then per layer a search with
 // ef_construction candidates (all of which seed the next layer down, as in pgvector), neighbour
@@ -23,9 +22,9 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
