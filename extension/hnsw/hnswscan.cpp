@@ -26,6 +26,7 @@ namespace {
 
 struct ScanState {
 	MemoryContext cxt;
+	RecentBuffers *recent;  // outlives rescans
 	bool started;
 	HnswMetaPage meta;
 	const MetricInfo *metric;
@@ -61,7 +62,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		prepare_value(*so->metric, scan->orderByData[0].sk_argument, dim, so->query, scratch, true);
 		pfree(scratch);
 	}
-	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt);
+	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt, so->recent);
 	so->nresults = so->pos = 0;
 	so->tid_pos = -1;
 	if (so->meta.entry_blkno == InvalidBlockNumber)
@@ -120,6 +121,7 @@ IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	// Small blocks, so the memory limit of iterative scans is tracked finely (as pgvector's).
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw scan", 0, 8 * 1024, 256 * 1024);
+	so->recent = RecentBuffers::create(CurrentMemoryContext);
 	scan->opaque = so;
 	return scan;
 }
@@ -129,8 +131,10 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	MemoryContextReset(so->cxt);
 	MemoryContext cxt = so->cxt;
+	RecentBuffers *recent = so->recent;
 	memset(static_cast<void *>(so), 0, sizeof *so);
 	so->cxt = cxt;
+	so->recent = recent;
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
@@ -181,6 +185,7 @@ void hnswendscan(IndexScanDesc scan)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	MemoryContextDelete(so->cxt);
+	pfree(so->recent);
 	pfree(so);
 	scan->opaque = nullptr;
 }

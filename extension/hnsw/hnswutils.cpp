@@ -244,7 +244,15 @@ Element *ElementHeap::pop()
 
 /* Search */
 
-void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c)
+RecentBuffers *RecentBuffers::create(MemoryContext cxt)
+{
+	auto *r = static_cast<RecentBuffers *>(MemoryContextAlloc(cxt, sizeof(RecentBuffers)));
+	memset(r->block, 0xFF, sizeof r->block);  // InvalidBlockNumber
+	return r;
+}
+
+void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c,
+				  RecentBuffers *rb)
 {
 	index = rel;
 	metric = &mi;
@@ -256,19 +264,18 @@ void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const st
 	cxt = c;
 	visited.init(c, 1024);
 	discarded.init(c, false, 256);
-	nrecent = RelationGetNumberOfBlocks(rel);
-	recent = static_cast<Buffer *>(MemoryContextAllocExtended(c, sizeof(Buffer) * (Size(nrecent) + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+	recent = rb ? rb : RecentBuffers::create(c);
 }
 
 Buffer Search::pin(BlockNumber blk)
 {
-	if (blk < nrecent) {
-		Buffer b = recent[blk];
-		if (b != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, b))
-			return b;
-		return recent[blk] = ReadBuffer(index, blk);
-	}
-	return ReadBuffer(index, blk);
+	uint32 slot = blk % RecentBuffers::kSize;
+	if (recent->block[slot] == blk && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, recent->buffer[slot]))
+		return recent->buffer[slot];
+	Buffer b = ReadBuffer(index, blk);
+	recent->block[slot] = blk;
+	recent->buffer[slot] = b;
+	return b;
 }
 
 void *Search::arena_alloc(Size size)

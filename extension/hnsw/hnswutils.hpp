@@ -101,6 +101,13 @@ struct ElementHeap {
 	bool empty() const { return size == 0; }
 };
 
+struct RecentBuffers {
+	static constexpr uint32 kSize = 8192;
+	BlockNumber block[kSize];
+	Buffer buffer[kSize];
+	static RecentBuffers *create(MemoryContext cxt);
+};
+
 // One search over the pages: query, metric, and the scratch it reuses between layers.
 struct Search {
 	Relation index;
@@ -120,12 +127,13 @@ struct Search {
 	// element arena
 	char *arena = nullptr;
 	Size arena_left = 0;
-	// The buffer each block was last found in: ReadRecentBuffer checks it without a lookup in the
-	// shared buffer mapping table (a few cache misses per element otherwise).
-	Buffer *recent = nullptr;
-	BlockNumber nrecent = 0;
+	// The buffer each block was last found in (direct-mapped by block number): ReadRecentBuffer
+	// checks it without a lookup in the shared buffer mapping table (a few cache misses per element
+	// otherwise). Kept by the caller across searches (a scan's rescans), or the search's own.
+	RecentBuffers *recent = nullptr;
 
-	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c);
+	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c,
+			  RecentBuffers *rb = nullptr);
 	Element *new_element();
 	void *arena_alloc(Size size);
 	Buffer pin(BlockNumber blk);  // ReadBuffer, through the recent-buffer hint
