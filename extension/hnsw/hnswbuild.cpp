@@ -1,19 +1,33 @@
-// ruhnsw build: read the heap and insert every row into the graph on the pages.
+// ruhnsw build: read the heap, build the graph on the worker, write it to the pages.
 //
-// The pages are written through shared buffers without WAL (nobody else sees the index yet);
-// when the build is done they are logged as full-page images (log_newpage_range), as pgvector's
-// build does.
+//   1. loading   one heap scan (the caller's snapshot); every indexed row is prepared (normalised
+//                for cosine) and kept; byte-identical rows share one element of up to
+//                kMaxHeapTids heap TIDs
+//   2. graph     the rows go to the worker, which builds the graph on its threads
+//                (worker/kernels/hnsw_graph.hpp) and returns levels and links as node numbers
+//   3. writing   elements in node order, each with its neighbour tuple (on the same page when both
+//                fit, else the neighbour tuple starts the next page), then a second pass fills the
+//                neighbour TIDs; the meta page gets the entry point
+// When the rows and the graph stop fitting in maintenance_work_mem, the rows kept so far are built
+// and written, pgvector's NOTICE says so, and every later row goes through the on-disk insert.
+// Nothing is WAL-logged during the build; the pages are logged at the end (log_newpage_range), as
+// pgvector's build does.
 #include "extension/hnsw/hnswutils.hpp"
+#include "extension/client/worker_client.hpp"
+#include "shmem/codec/request_checks.hpp"
 
 extern "C" {
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 }
+
+#include <algorithm>
 
 namespace ruvector::hnsw {
 
@@ -23,11 +37,46 @@ struct BuildState {
 	Relation index;
 	const MetricInfo *metric;
 	int dim;
+	int m;
+	int ef_construction;
+	Size row_bytes;
 	std::byte *row;
 	float *scratch;
 	MemoryContext tmp_cxt;  // reset per row
-	double indexed;
+	double indexed;         // heap rows indexed (pgvector's tuple count)
+
+	// Elements kept for the worker: rows, heap TIDs, and a hash of the rows for duplicates.
+	std::byte *rows;
+	ItemPointerData *tids;  // kMaxHeapTids per element
+	uint8 *ntids;
+	Size n, capacity;
+	uint32 *slots;          // element + 1, 0 empty
+	Size slot_mask;
+	Size budget;            // maintenance_work_mem in bytes
+	bool spilled;           // the graph no longer fit: later rows are inserted on disk
 };
+
+proto::HnswBuildRequest build_request(const BuildState *bs, Size n)
+{
+	proto::HnswBuildRequest req;
+	req.n = n;
+	req.dim = uint32(bs->dim);
+	req.metric = bs->metric->code();
+	req.m = uint32(bs->m);
+	req.ef_construction = uint32(bs->ef_construction);
+	req.max_level = uint32(max_level(bs->m));
+	req.seed = 42;
+	req.memory_budget = bs->budget;
+	return req;
+}
+
+// What n kept elements take: the worker's rows and graph, and here the rows again, their heap
+// TIDs and the duplicate hash.
+Size kept_bytes(const BuildState *bs, Size n)
+{
+	return Size(proto::hnsw_build_bytes(build_request(bs, n))) +
+		   n * (bs->row_bytes + sizeof(ItemPointerData) * kMaxHeapTids + 1 + 4 * sizeof(uint32));
+}
 
 // pgvector's checks, in its order and with its messages.
 void check_build(Relation index, const MetricInfo &metric, int *dim, int *m, int *ef_construction)
@@ -79,13 +128,239 @@ void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric
 	UnlockReleaseBuffer(mbuf);
 }
 
-void set_built_elements(Relation index, uint64 n)
+/* Writing the worker's graph */
+
+// Element pages appended to the chain, through shared buffers (no WAL: logged at the end).
+struct ChainWriter {
+	Relation index;
+	Buffer buf;
+	Page page;
+
+	explicit ChainWriter(Relation rel) : index(rel)
+	{
+		// Continue on the last element page (block 1 right after write_first_pages).
+		BlockNumber last = RelationGetNumberOfBlocks(rel) - 1;
+		buf = ReadBuffer(rel, last);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+	}
+	BlockNumber block() const { return BufferGetBlockNumber(buf); }
+	void next_page()
+	{
+		Buffer nb = new_buffer(index);
+		init_page(BufferGetPage(nb));
+		page_opaque(page)->next = BufferGetBlockNumber(nb);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		buf = nb;
+		page = BufferGetPage(nb);
+	}
+	OffsetNumber add(const void *item, Size size)
+	{
+		OffsetNumber off = PageAddItem(page, Item(item), size, InvalidOffsetNumber, false, false);
+		if (off == InvalidOffsetNumber)
+			elog(ERROR, "failed to add index item to \"%s\"", RelationGetRelationName(index));
+		return off;
+	}
+	void finish()
+	{
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+};
+
+// G: the worker's reply (proto::HnswGraphReply): n, entry, level(node), neighbours(node, layer).
+template <class G>
+void write_graph(BuildState *bs, const G &g)
 {
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	meta_of(BufferGetPage(buf))->built_elements = n;
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
+	Relation index = bs->index;
+	Size n = Size(g.n);
+	int m = bs->m;
+	Size esize = element_tuple_size(bs->row_bytes);
+	auto *etids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * (n + 1)));
+	auto *ntids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * (n + 1)));
+	char *etup = static_cast<char *>(palloc0(esize));
+	auto *nt = static_cast<HnswNeighbourTuple>(palloc0(neighbour_tuple_size(m, max_level(m))));
+	auto *et = reinterpret_cast<HnswElementTuple>(etup);
+
+	// Pass 1: elements and empty neighbour tuples, in node order (A.5 placement).
+	ChainWriter w(index);
+	for (Size node = 0; node < n; node++) {
+		if ((node & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		int level = int(g.level(node));
+		Size nsize = neighbour_tuple_size(m, level);
+		memset(etup, 0, esize);
+		et->type = kElementTuple;
+		et->level = uint8(level);
+		for (int i = 0; i < kMaxHeapTids; i++) {
+			if (i < bs->ntids[node])
+				et->heaptids[i] = bs->tids[node * kMaxHeapTids + i];
+			else
+				ItemPointerSetInvalid(&et->heaptids[i]);
+		}
+		memcpy(element_row(et), bs->rows + node * bs->row_bytes, bs->row_bytes);
+		nt->type = kNeighbourTuple;
+		nt->version = 0;
+		nt->count = uint16(graph::link_slots(uint32(m), uint32(level)));
+		for (int i = 0; i < nt->count; i++)
+			ItemPointerSetInvalid(&nt->tids[i]);
+
+		constexpr Size kItemId = sizeof(ItemIdData);
+		bool can_share = esize + nsize + 2 * kItemId <= kPageDataSpace;
+		if (PageGetFreeSpace(w.page) < (can_share ? esize + nsize + kItemId : esize))
+			w.next_page();
+		// Fresh pages fill their line pointers in order: the neighbour tuple's TID is known before
+		// either tuple is added (this page's next offset, or the first of the next page).
+		OffsetNumber next_off = OffsetNumberNext(PageGetMaxOffsetNumber(w.page));
+		if (can_share)
+			ItemPointerSet(&ntids[node], w.block(), OffsetNumberNext(next_off));
+		else
+			ItemPointerSet(&ntids[node], w.block() + 1, FirstOffsetNumber);
+		et->neighbourtid = ntids[node];
+		ItemPointerSet(&etids[node], w.block(), w.add(etup, esize));
+		if (!can_share)
+			w.next_page();
+		if (w.add(nt, nsize) != ItemPointerGetOffsetNumber(&ntids[node]) || w.block() != ItemPointerGetBlockNumber(&ntids[node]))
+			elog(ERROR, "ruhnsw build placed a neighbour tuple unexpectedly");
+	}
+	BlockNumber last = w.block();
+	w.finish();
+
+	// Pass 2: the links, as index TIDs (consecutive nodes share pages: each page is locked once).
+	Buffer buf = InvalidBuffer;
+	for (Size node = 0; node < n; node++) {
+		BlockNumber nblk = ItemPointerGetBlockNumber(&ntids[node]);
+		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != nblk) {
+			if (BufferIsValid(buf)) {
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+			}
+			buf = ReadBuffer(index, nblk);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		}
+		Page page = BufferGetPage(buf);
+		auto *t = reinterpret_cast<HnswNeighbourTuple>(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&ntids[node]))));
+		for (uint32 layer = 0; layer <= g.level(node); layer++) {
+			std::span<const int32_t> links = g.neighbours(node, layer);
+			ItemPointerData *slots = t->tids + graph::layer_offset(uint32(m), layer);
+			for (Size i = 0; i < links.size(); i++)
+				if (links[i] >= 0)
+					slots[i] = etids[links[i]];
+		}
+	}
+	if (BufferIsValid(buf)) {
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (message_level_is_interesting(DEBUG1)) {
+		// Nodes no other node links to (only the entry point should be one).
+		bool *linked = static_cast<bool *>(palloc0(n + 1));
+		for (Size node = 0; node < n; node++)
+			for (uint32 layer = 0; layer <= g.level(node); layer++)
+				for (int32_t x : g.neighbours(node, layer))
+					if (x >= 0)
+						linked[x] = true;
+		Size orphans = 0;
+		for (Size node = 0; node < n; node++)
+			orphans += !linked[node] && int64(node) != g.entry;
+		elog(DEBUG1, "ruhnsw build: %zu elements, %zu without in-links", n, orphans);
+		pfree(linked);
+	}
+
+	// The meta page: entry point and where inserts start.
+	Buffer mbuf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	HnswMetaPage *meta = meta_of(BufferGetPage(mbuf));
+	if (g.entry >= 0) {
+		meta->entry_blkno = ItemPointerGetBlockNumber(&etids[g.entry]);
+		meta->entry_offno = ItemPointerGetOffsetNumber(&etids[g.entry]);
+		meta->entry_level = int16(g.level(Size(g.entry)));
+	}
+	meta->insert_page = last;
+	meta->built_elements = n;
+	MarkBufferDirty(mbuf);
+	UnlockReleaseBuffer(mbuf);
+	pfree(nt);
+	pfree(etup);
+	pfree(ntids);
+	pfree(etids);
+}
+
+// Rows [from, from + count) for the worker's input.
+void copy_rows(const void *arg, Size from, Size count, std::byte *dst)
+{
+	const auto *bs = static_cast<const BuildState *>(arg);
+	memcpy(dst, bs->rows + from * bs->row_bytes, count * bs->row_bytes);
+}
+
+// Build the kept rows' graph on the worker and write it; the kept rows are freed.
+void flush(BuildState *bs)
+{
+	if (bs->n > 0) {
+		proto::HnswGraphReply g = client::hnsw_build(build_request(bs, bs->n), copy_rows, bs);
+		write_graph(bs, g);
+		client::free_reply(g);
+	}
+	pfree(bs->rows);
+	pfree(bs->tids);
+	pfree(bs->ntids);
+	pfree(bs->slots);
+	bs->rows = nullptr;
+	bs->n = bs->capacity = 0;
+}
+
+// Keep a prepared row for the worker: a new element, or one more heap TID of an element with the
+// same bytes. False when a new element would not fit in maintenance_work_mem.
+bool keep_row(BuildState *bs, const ItemPointerData &tid)
+{
+	uint32 h = uint32(hash_bytes(reinterpret_cast<const unsigned char *>(bs->row), int(bs->row_bytes)));
+	Size s = h & bs->slot_mask;
+	for (; bs->slots[s] != 0; s = (s + 1) & bs->slot_mask) {
+		Size e = bs->slots[s] - 1;
+		if (bs->ntids[e] < kMaxHeapTids && memcmp(bs->rows + e * bs->row_bytes, bs->row, bs->row_bytes) == 0) {
+			bs->tids[e * kMaxHeapTids + bs->ntids[e]++] = tid;
+			return true;
+		}
+	}
+	if (bs->n == bs->capacity) {
+		Size grow = std::max<Size>(bs->capacity * 2, 1024);
+		while (grow > bs->capacity && kept_bytes(bs, grow) > bs->budget)
+			grow = bs->capacity + (grow - bs->capacity) / 2;
+		if (grow <= bs->capacity)
+			return false;
+		bs->rows = static_cast<std::byte *>(repalloc_huge(bs->rows, grow * bs->row_bytes));
+		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, grow * kMaxHeapTids * sizeof(ItemPointerData)));
+		bs->ntids = static_cast<uint8 *>(repalloc_huge(bs->ntids, grow));
+		// The hash at most half full.
+		Size nslots = bs->slot_mask + 1;
+		if (grow * 2 > nslots) {
+			while (grow * 2 > nslots)
+				nslots *= 2;
+			pfree(bs->slots);
+			bs->slots = static_cast<uint32 *>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(uint32) * nslots,
+																		  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+			bs->slot_mask = nslots - 1;
+			for (Size e = 0; e < bs->n; e++) {
+				uint32 eh = uint32(hash_bytes(reinterpret_cast<const unsigned char *>(bs->rows + e * bs->row_bytes), int(bs->row_bytes)));
+				Size t = eh & bs->slot_mask;
+				while (bs->slots[t] != 0)
+					t = (t + 1) & bs->slot_mask;
+				bs->slots[t] = uint32(e + 1);
+			}
+			s = h & bs->slot_mask;
+			while (bs->slots[s] != 0)
+				s = (s + 1) & bs->slot_mask;
+		}
+		bs->capacity = grow;
+	}
+	Size e = bs->n++;
+	memcpy(bs->rows + e * bs->row_bytes, bs->row, bs->row_bytes);
+	bs->tids[e * kMaxHeapTids] = tid;
+	bs->ntids[e] = 1;
+	bs->slots[s] = uint32(e + 1);
+	return true;
 }
 
 void build_row(BuildState *bs, ItemPointer tid, Datum value, bool isnull)
@@ -93,12 +368,25 @@ void build_row(BuildState *bs, ItemPointer tid, Datum value, bool isnull)
 	if (isnull)
 		return;
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
-	if (prepare_value(*bs->metric, value, bs->dim, bs->row, bs->scratch, false)) {
-		insert_row(bs->index, bs->row, *tid, true);
+	bool indexable = prepare_value(*bs->metric, value, bs->dim, bs->row, bs->scratch, false);
+	MemoryContextSwitchTo(old);
+	if (indexable) {
+		if (!bs->spilled && !keep_row(bs, *tid)) {
+			// pgvector's notice, with its count: the heap rows indexed so far.
+			ereport(NOTICE, (errmsg("hnsw graph no longer fits into maintenance_work_mem after %lld tuples", (long long) bs->indexed),
+							 errdetail("Building will take significantly more time."),
+							 errhint("Increase maintenance_work_mem to speed up builds.")));
+			flush(bs);
+			bs->spilled = true;
+		}
+		if (bs->spilled) {
+			old = MemoryContextSwitchTo(bs->tmp_cxt);
+			insert_row(bs->index, bs->row, *tid, true);
+			MemoryContextSwitchTo(old);
+		}
 		bs->indexed++;
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(bs->indexed));
 	}
-	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_cxt);
 }
 
@@ -123,21 +411,29 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	const MetricInfo &metric = index_metric(index);
 	BuildState bs{};
-	int m, ef_construction;
-	check_build(index, metric, &bs.dim, &m, &ef_construction);
+	check_build(index, metric, &bs.dim, &bs.m, &bs.ef_construction);
+	require_worker_support();
 	bs.index = index;
 	bs.metric = &metric;
+	bs.row_bytes = metric.row_bytes(Size(bs.dim));
+	bs.budget = Size(maintenance_work_mem) * 1024;
 
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);
 	bs.tmp_cxt = AllocSetContextCreate(build_cxt, "ruhnsw build row", ALLOCSET_DEFAULT_SIZES);
-	bs.row = static_cast<std::byte *>(palloc(MAXALIGN(metric.row_bytes(Size(bs.dim)))));
+	bs.row = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
 	bs.scratch = static_cast<float *>(palloc(sizeof(float) * Size(bs.dim)));
+	bs.rows = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
+	bs.tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kMaxHeapTids));
+	bs.ntids = static_cast<uint8 *>(palloc(1));
+	bs.slots = static_cast<uint32 *>(palloc0(sizeof(uint32) * 2));
+	bs.slot_mask = 1;
 
-	write_first_pages(index, MAIN_FORKNUM, metric, bs.dim, m, ef_construction);
+	write_first_pages(index, MAIN_FORKNUM, metric, bs.dim, bs.m, bs.ef_construction);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
 	double reltuples = table_index_build_scan(heap, index, info, true, true, build_callback, &bs, nullptr);
-	set_built_elements(index, uint64(bs.indexed));
+	if (!bs.spilled)
+		flush(&bs);
 	log_pages(index, MAIN_FORKNUM);
 
 	MemoryContextSwitchTo(old);
