@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(47);
+SELECT plan(50);
 
 CREATE FUNCTION plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; out text := '';
@@ -137,6 +137,19 @@ SELECT is((SELECT array_agg(d) FROM (SELECT b <~> B'1010101010101010' AS d FROM 
 	(SELECT array_agg(d) FROM (SELECT d FROM (SELECT b <~> B'1010101010101010' AS d FROM hb) x ORDER BY d LIMIT 10) s),
 	'bit_hamming_ops: exact top 10');
 SET hnsw.ef_search = 40;
+
+-- 2000 dimensions (pgvector's limit): an element fills a page and its neighbour tuple goes to the
+-- next one, in a build and in inserts.
+CREATE TABLE w2000 (id int, v vector(2000));
+INSERT INTO w2000 SELECT i, (SELECT array_agg(sin(i * d)) FROM generate_series(1, 2000) d)::vector(2000) FROM generate_series(1, 30) i;
+CREATE INDEX w2000_built ON w2000 USING hnsw (v vector_l2_ops);
+SELECT is((SELECT id FROM w2000 ORDER BY v <-> (SELECT v FROM w2000 WHERE id = 17) LIMIT 1), 17, '2000 dimensions, built: a row finds itself');
+DROP INDEX w2000_built;
+CREATE TABLE w2000b (id int, v vector(2000));
+CREATE INDEX w2000_inserted ON w2000b USING hnsw (v vector_l2_ops);
+INSERT INTO w2000b SELECT * FROM w2000;
+SELECT is((SELECT id FROM w2000b ORDER BY v <-> (SELECT v FROM w2000 WHERE id = 23) LIMIT 1), 23, '2000 dimensions, inserted: a row finds itself');
+SELECT cmp_ok(pg_relation_size('w2000_inserted') / 8192, '>=', 60::bigint, 'each element and each neighbour tuple took a page of its own');
 
 -- Statistics: one index scan per (re)scan.
 CREATE TEMP TABLE scans_before AS SELECT pg_stat_get_xact_numscans('items_l2'::regclass) AS n;
