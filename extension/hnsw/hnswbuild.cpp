@@ -169,6 +169,108 @@ struct ChainWriter {
 	}
 };
 
+// Layer-0 links added so that every element is reachable from the entry point: the worker's graph
+// can leave an element no other one links to (or a small group linking only among itself), which no
+// search would ever find. Each such element gets a link from the first of its own layer-0
+// neighbours that is reachable: a free slot, or the last slot whose element has other in-links.
+struct Patches {
+	int32 *head;   // per node: first patch of its layer-0 list, -1 none
+	int32 *next;
+	uint16 *slot;
+	int32 *target;
+	Size count, capacity;
+	Size unreachable;  // before patching
+};
+
+template <class G>
+int32 link0(const G &g, const Patches &p, Size v, Size s)
+{
+	for (int32 i = p.head[v]; i >= 0; i = p.next[i])
+		if (p.slot[i] == s)
+			return p.target[i];
+	return g.neighbours(v, 0)[s];
+}
+
+template <class G>
+Patches connect_graph(const G &g, Size n, int m)
+{
+	Patches p{};
+	p.head = static_cast<int32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * (n + 1)));
+	memset(p.head, 0xFF, sizeof(int32) * (n + 1));
+	if (n == 0 || g.entry < 0)
+		return p;
+	Size lm = Size(2 * m);
+	int32 *indeg = static_cast<int32 *>(MemoryContextAllocExtended(CurrentMemoryContext, sizeof(int32) * n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+	bool *reach = static_cast<bool *>(MemoryContextAllocExtended(CurrentMemoryContext, n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+	int32 *stack = static_cast<int32 *>(MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n));
+	for (Size v = 0; v < n; v++)
+		for (int32 x : g.neighbours(v, 0))
+			if (x >= 0)
+				indeg[x]++;
+	auto visit = [&](Size start) {
+		Size top = 0;
+		reach[start] = true;
+		stack[top++] = int32(start);
+		while (top > 0) {
+			Size v = Size(stack[--top]);
+			for (Size s = 0; s < lm; s++) {
+				int32 x = link0(g, p, v, s);
+				if (x >= 0 && !reach[x]) {
+					reach[x] = true;
+					stack[top++] = x;
+				}
+			}
+		}
+	};
+	visit(Size(g.entry));
+	for (Size u = 0; u < n; u++)
+		p.unreachable += !reach[u];
+	for (bool progress = p.unreachable > 0; progress;) {
+		progress = false;
+		for (Size u = 0; u < n; u++) {
+			if (reach[u])
+				continue;
+			for (int32 x : g.neighbours(u, 0)) {
+				if (x < 0 || !reach[x])
+					continue;
+				int64 use = -1;
+				for (Size s = 0; s < lm && use < 0; s++)
+					if (link0(g, p, Size(x), s) < 0)
+						use = int64(s);
+				for (Size s = lm; s-- > 0 && use < 0;) {
+					int32 w = link0(g, p, Size(x), s);
+					if (w >= 0 && indeg[w] > 1)
+						use = int64(s);
+				}
+				if (use < 0)
+					continue;
+				int32 victim = link0(g, p, Size(x), Size(use));
+				if (victim >= 0)
+					indeg[victim]--;
+				if (p.count == p.capacity) {
+					p.capacity = std::max<Size>(p.capacity * 2, 64);
+					p.next = static_cast<int32 *>(p.next ? repalloc_huge(p.next, sizeof(int32) * p.capacity) : palloc(sizeof(int32) * p.capacity));
+					p.slot = static_cast<uint16 *>(p.slot ? repalloc_huge(p.slot, sizeof(uint16) * p.capacity) : palloc(sizeof(uint16) * p.capacity));
+					p.target = static_cast<int32 *>(p.target ? repalloc_huge(p.target, sizeof(int32) * p.capacity) : palloc(sizeof(int32) * p.capacity));
+				}
+				// A later patch of the same slot comes first in the chain, so it wins.
+				p.next[p.count] = p.head[x];
+				p.slot[p.count] = uint16(use);
+				p.target[p.count] = int32(u);
+				p.head[x] = int32(p.count++);
+				indeg[u]++;
+				visit(u);
+				progress = true;
+				break;
+			}
+		}
+	}
+	pfree(stack);
+	pfree(reach);
+	pfree(indeg);
+	return p;
+}
+
 // G: the worker's reply (proto::HnswGraphReply): n, entry, level(node), neighbours(node, layer).
 template <class G>
 void write_graph(BuildState *bs, const G &g)
@@ -228,6 +330,9 @@ void write_graph(BuildState *bs, const G &g)
 	w.finish();
 
 	// Pass 2: the links, as index TIDs (consecutive nodes share pages: each page is locked once).
+	Patches patches = connect_graph(g, n, m);
+	elog(DEBUG1, "ruhnsw build: %zu elements, %zu not reachable from the entry point, %zu layer-0 links added",
+		 n, patches.unreachable, patches.count);
 	Buffer buf = InvalidBuffer;
 	for (Size node = 0; node < n; node++) {
 		BlockNumber nblk = ItemPointerGetBlockNumber(&ntids[node]);
@@ -248,25 +353,13 @@ void write_graph(BuildState *bs, const G &g)
 				if (links[i] >= 0)
 					slots[i] = etids[links[i]];
 		}
+		for (int32 i = patches.head[node]; i >= 0; i = patches.next[i])
+			if (patches.head[node] == i || link0(g, patches, node, patches.slot[i]) == patches.target[i])
+				t->tids[patches.slot[i]] = etids[patches.target[i]];
 	}
 	if (BufferIsValid(buf)) {
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
-	}
-
-	if (message_level_is_interesting(DEBUG1)) {
-		// Nodes no other node links to (only the entry point should be one).
-		bool *linked = static_cast<bool *>(palloc0(n + 1));
-		for (Size node = 0; node < n; node++)
-			for (uint32 layer = 0; layer <= g.level(node); layer++)
-				for (int32_t x : g.neighbours(node, layer))
-					if (x >= 0)
-						linked[x] = true;
-		Size orphans = 0;
-		for (Size node = 0; node < n; node++)
-			orphans += !linked[node] && int64(node) != g.entry;
-		elog(DEBUG1, "ruhnsw build: %zu elements, %zu without in-links", n, orphans);
-		pfree(linked);
 	}
 
 	// The meta page: entry point and where inserts start.
