@@ -171,5 +171,25 @@ ok "$(q "SELECT ($after > $before)::int - 1")" "VACUUM raised recall ($before ->
 is "$(q "SELECT (SELECT heap_tids FROM ruvector_hnsw_stats('sparse_idx')) || ' ' || (SELECT heap_tids FROM ruvector_hnsw_stats('sparse_idx2'))")" \
 	"1250 1250" "both indexes lost their dead rows"
 
+# --- halfvec, bit and cosine indexes of an unlogged table: the same vacuum
+q "CREATE UNLOGGED TABLE kinds (id int PRIMARY KEY, h halfvec(6), b bit(40), c vector(6)) WITH (autovacuum_enabled = false)"
+q "INSERT INTO kinds SELECT i, ARRAY(SELECT random() FROM generate_series(1, 6) WHERE i > 0)::halfvec(6),
+	(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, 40) WHERE i > 0)::bit(40),
+	ARRAY(SELECT random() - 0.5 FROM generate_series(1, 6) WHERE i > 0)::vector(6) FROM generate_series(1, 2000) i"
+q "CREATE INDEX kinds_h ON kinds USING hnsw (h halfvec_l2_ops)"
+q "CREATE INDEX kinds_b ON kinds USING hnsw (b bit_hamming_ops)"
+q "CREATE INDEX kinds_c ON kinds USING hnsw (c vector_cosine_ops)"
+q "DELETE FROM kinds WHERE id % 3 <> 0"
+q "VACUUM kinds"
+ok $? "VACUUM of halfvec, bit and cosine hnsw indexes on an unlogged table"
+for order in "h <-> '[0.5,0.5,0.5,0.5,0.5,0.5]'" "b <~> B'1010101010101010101010101010101010101010'" "c <=> '[0.5,-0.5,0.5,0.5,0.5,0.5]'"; do
+	is "$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 1000" -c "SET hnsw.iterative_scan = relaxed_order" \
+		-c "SET hnsw.max_scan_tuples = 1000000" \
+		-c "SELECT count(DISTINCT id) || ' ' || count(*) FILTER (WHERE id % 3 <> 0) FROM (SELECT id FROM kinds ORDER BY $order LIMIT 100000) s")" \
+		"666 0" "ORDER BY ${order%% *} ...: every live row through the vacuumed index, no deleted one"
+done
+is "$(q "SELECT string_agg(deleted::text || '/' || heap_tids, ' ') FROM (SELECT (ruvector_hnsw_stats(i)).* FROM unnest(ARRAY['kinds_h', 'kinds_b', 'kinds_c']::regclass[]) i) s")" \
+	"1334/666 1334/666 1334/666" "each index freed the deleted rows' elements"
+
 psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
 done_testing
