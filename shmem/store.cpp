@@ -196,13 +196,15 @@ void *store_copy_prefix(const proto::StoreKey &key, Size want, uint64 *tag, uint
 	return copy;
 }
 
-const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes)
+const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes, dsa_pointer *dp)
 {
 	RvStoreEntry *e = find_entry(key);
 	if (!e)
 		return nullptr;
 	*tag = e->tag;
 	*bytes = e->bytes;
+	if (dp)
+		*dp = e->data;
 	return dsa_get_address(area, e->data);
 }
 

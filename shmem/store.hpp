@@ -60,8 +60,10 @@ int store_keys_of_database(Oid database, proto::StoreKey *keys, int max);
 void *store_copy_out(const proto::StoreKey &key, uint64 *version, uint64 *tag, uint64 *bytes);
 // A palloc'd copy of the first `want` bytes of the current blob (e.g. a header), or nullptr.
 void *store_copy_prefix(const proto::StoreKey &key, Size want, uint64 *tag, uint64 *bytes, TimestampTz *published);
-// Worker side (main thread): the current blob's address. Only the worker changes the store, so
-// the address stays valid until the worker's main thread publishes or drops that key.
-const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes);
+// Worker side (main thread): the current blob's address (and its dsa_pointer in *dp, if given).
+// Only the worker changes the store, so the address stays valid until the worker's main thread
+// publishes or drops that key, and frees the old blob through its free_fn.
+const void *store_worker_address(dsa_area *area, const proto::StoreKey &key, uint64 *tag, uint64 *bytes,
+                                 dsa_pointer *dp = nullptr);
 
 }  // namespace ruvector

@@ -203,6 +203,13 @@ CREATE FUNCTION ruvector_gnn_forward(model text, node_table regclass, edge_table
 	seed integer DEFAULT 42)
 	RETURNS TABLE (node_id bigint, embedding vector)
 	AS 'MODULE_PATHNAME', 'ruvector_gnn_forward_tables' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+-- The forward pass written into a table (INSERT as the caller); returns the rows inserted.
+CREATE FUNCTION ruvector_gnn_forward_into(model text, graph text, target regclass,
+	id_column name DEFAULT 'id', embedding_column name DEFAULT 'embedding') RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_forward_into' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+-- Internal to ruvector_gnn_forward_into: the rows its INSERT reads.
+CREATE FUNCTION _ruvector_gnn_into_rows(OUT node_id bigint, OUT embedding vector) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_into_rows' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION ruvector_message_pass(node_table regclass, edge_table regclass, embedding_column name DEFAULT 'embedding',
 	num_hops integer DEFAULT 2, layer_type text DEFAULT 'gcn', model text DEFAULT NULL)
 	RETURNS TABLE (node_id bigint, updated_embedding vector)

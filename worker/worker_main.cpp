@@ -40,6 +40,7 @@ PGDLLEXPORT void ruvector_worker_main(Datum main_arg);
 #include <csignal>
 #include <deque>
 #include <functional>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <sys/eventfd.h>
@@ -99,6 +100,7 @@ struct Session {
 	proto::HnswBuildRequest hnsw;
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
+	dsa_pointer pinned = InvalidDsaPointer;  // a store blob the job reads in place (pin_blob)
 	bool abandoned = false;  // the client left before the answer was complete
 	std::deque<std::vector<std::byte>> outbox;
 	uint32 out_seq = 0;
@@ -111,6 +113,14 @@ struct Worker {
 	std::unique_ptr<tbb::task_arena> arena;
 	tbb::task_scheduler_handle tbb_handle;
 	std::vector<std::unique_ptr<Session>> sessions;  // by slot index; null when idle
+	// Store blobs that jobs read in place, by how many; a pinned blob that the store replaces or
+	// drops meanwhile is freed when its last reader ends (bytes: its size, once retired).
+	struct Pin {
+		int readers = 0;
+		uint64 retired_bytes = 0;
+		bool retired = false;
+	};
+	std::unordered_map<dsa_pointer, Pin> pins;
 };
 
 std::unique_ptr<Worker> W;  // the worker's private state; reset by worker_exit
@@ -130,8 +140,36 @@ dsa_pointer account_alloc(uint64 bytes)
 
 void account_free(dsa_pointer dp, uint64 bytes)
 {
+	auto pin = W->pins.find(dp);
+	if (pin != W->pins.end()) {  // a job still reads it: free it after that job (unpin_blob)
+		pin->second.retired = true;
+		pin->second.retired_bytes = bytes;
+		return;
+	}
 	dsa_free(W->area, dp);
 	memory_release(bytes);
+}
+
+// A job reads a store blob in place: it stays allocated until unpin_blob, whatever the store does.
+void pin_blob(Session &s, dsa_pointer dp)
+{
+	W->pins[dp].readers++;
+	s.pinned = dp;
+}
+
+void unpin_blob(Session &s)
+{
+	if (!DsaPointerIsValid(s.pinned))
+		return;
+	dsa_pointer dp = s.pinned;
+	s.pinned = InvalidDsaPointer;
+	auto pin = W->pins.find(dp);
+	if (pin == W->pins.end() || --pin->second.readers > 0)
+		return;
+	Worker::Pin p = pin->second;
+	W->pins.erase(pin);
+	if (p.retired)
+		account_free(dp, p.retired_bytes);
 }
 
 [[noreturn]] void limit_error(uint64 bytes)
@@ -254,10 +292,12 @@ void dispatch(Session &s)
 			start_job(s, [model, graph](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c); });
 			break;
 		}
-		// A cached graph: copy it now, on the main thread, the only one that ever replaces it.
+		// A cached graph, read in place: pinned, so that replacing or dropping the entry meanwhile
+		// (on this main thread, the only one that does) frees the old blob only after the job.
 		proto::StoreKey key{s.gnn.graph_database, s.gnn.graph_object, s.gnn.graph_kind};
 		uint64 tag = 0, bytes = 0;
-		const void *addr = pg::guard([&] { return store_worker_address(W->area, key, &tag, &bytes); });
+		dsa_pointer dp = InvalidDsaPointer;
+		const void *addr = pg::guard([&] { return store_worker_address(W->area, key, &tag, &bytes, &dp); });
 		if (!addr || tag != s.gnn.graph_tag) {
 			proto::GnnForwardResult stale;
 			stale.stale = 1;
@@ -265,9 +305,9 @@ void dispatch(Session &s)
 			s.phase = Session::Phase::sending;
 			break;
 		}
-		auto copy = std::make_shared<std::vector<std::byte>>(static_cast<const std::byte *>(addr),
-		                                                     static_cast<const std::byte *>(addr) + bytes);
-		start_job(s, [model, copy](kernels::CancelToken c) { return jobs::run_gnn_forward(model, *copy, c); });
+		pin_blob(s, dp);
+		std::span<const std::byte> graph(static_cast<const std::byte *>(addr), bytes);
+		start_job(s, [model, graph](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c); });
 		break;
 	}
 	case proto::MsgType::graph_build: {
@@ -359,6 +399,22 @@ void take_input(Session &s, const proto::Header &h, uint64 bytes)
 	s.received = bytes;
 }
 
+// A store_put whose blob the backend put in a segment: copied into the entry's DSA buffer now
+// (the segment is the backend's, and goes when its request ends).
+void copy_input_segment(Session &s, const proto::Header &h)
+{
+	dsm_segment *seg = pg::guard([&] { return dsm_attach(dsm_handle(h.input_segment)); });
+	if (!seg)
+		throw proto::ProtocolError("the request's input segment no longer exists");
+	bool fits = dsm_segment_map_length(seg) >= s.input_bytes;
+	if (fits)
+		memcpy(s.input, dsm_segment_address(seg), s.input_bytes);
+	pg::guard([&] { dsm_detach(seg); });
+	if (!fits)
+		throw proto::ProtocolError("the request's input segment is smaller than its input");
+	s.received = s.input_bytes;
+}
+
 // The first frame of a request names its kind and parameters.
 void on_header(Session &s, const proto::Header &h, std::span<const std::byte> payload)
 {
@@ -401,6 +457,8 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 	case proto::MsgType::store_put:
 		s.put = proto::decode_store_put(payload);
 		allocate_input(s, s.put.bytes);
+		if (h.input_segment != 0)
+			copy_input_segment(s, h);
 		break;
 	case proto::MsgType::store_drop:
 		s.put.key = proto::decode_store_key(payload);
@@ -450,6 +508,7 @@ void release_session(int slot)
 		account_free(s.input_dp, s.input_bytes);
 	if (s.input_seg)
 		dsm_detach(s.input_seg);
+	unpin_blob(s);
 	int owner = s.rs->owner_procno;
 	pg_atomic_write_u32(&s.rs->cancel, 0);
 	pg_atomic_exchange_u32(&s.rs->state, uint32(SlotState::free));  // full barrier

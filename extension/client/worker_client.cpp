@@ -664,11 +664,12 @@ void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std
 	Size bytes = 0;
 	for (auto part : parts)
 		bytes += part.size();
-	worker_request_begin(proto::MsgType::store_put, palloc_encoded(proto::StorePut{key, bytes, tag}));
-	for (auto part : parts)
-		worker_request_send_data(part);
-	worker_request_send_end();
+	// In one shared segment when it fits under the limit (the worker copies it into the entry),
+	// else through the queue.
+	dsm_segment *input = worker_request_post(proto::MsgType::store_put, palloc_encoded(proto::StorePut{key, bytes, tag}), parts);
 	receive_end();
+	if (input)
+		worker_input_segment_free(input);
 }
 
 void store_drop(const proto::StoreKey &key)
@@ -734,7 +735,30 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::spa
 								   std::span<const std::byte> graph)
 {
 	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph});
-	return proto::decode_gnn_forward_reply(receive_reply(input));
+	// The reply's size follows from its header, in the first frame: one allocation, no regrowth
+	// (a 100k x 128 result is 51 MB).
+	std::span<const std::byte> payload;
+	std::byte *buf = nullptr;
+	Size len = 0, cap = 0;
+	while (worker_request_receive(&payload) == proto::MsgType::data) {
+		if (len + payload.size() > cap) {
+			Size want = std::max(len + payload.size(), cap * 2);
+			if (!buf && payload.size() >= sizeof(proto::GnnForwardResult)) {
+				proto::GnnForwardResult h;
+				memcpy(&h, payload.data(), sizeof h);
+				if (!h.stale && h.nodes < (uint64(1) << 32) && h.out_dim <= 65536 * 64)
+					want = std::max<Size>(want, sizeof h + h.nodes * (sizeof(int64) + sizeof(float) * Size(h.out_dim)));
+			}
+			buf = static_cast<std::byte *>(buf ? repalloc_huge(buf, want) : MemoryContextAllocHuge(CurrentMemoryContext, want));
+			cap = want;
+		}
+		memcpy(buf + len, payload.data(), payload.size());
+		len += payload.size();
+	}
+	worker_request_finish();
+	if (input)
+		worker_input_segment_free(input);
+	return proto::decode_gnn_forward_reply({buf, len});
 }
 
 proto::HnswGraphReply hnsw_build(const proto::HnswBuildRequest &req, CopyUnits copy, const void *arg)

@@ -20,6 +20,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "parser/parse_coerce.h"
+#include "utils/acl.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -246,8 +248,9 @@ struct ForwardResult {
 	const float *y;
 };
 
+// The reply goes to reply_cxt (nullptr: the current context).
 ForwardResult forward(std::span<const std::byte> model, std::span<const std::byte> graph, proto::StoreKey key,
-					  uint64 tag)
+					  uint64 tag, MemoryContext reply_cxt = nullptr)
 {
 	proto::GnnForwardRequest req;
 	req.model_bytes = model.size();
@@ -256,7 +259,10 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	req.graph_object = key.object;
 	req.graph_kind = key.kind;
 	req.graph_tag = tag;
+	// The reply lives as long as the rows built from it (a set-returning function's calls).
+	MemoryContext old = MemoryContextSwitchTo(reply_cxt ? reply_cxt : CurrentMemoryContext);
 	proto::GnnForwardReply reply = client::gnn_forward(req, model, graph);
+	MemoryContextSwitchTo(old);
 	const proto::GnnForwardResult &h = reply.header;
 	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), reply.ids, reply.y};
 	if (r.stale)
@@ -267,18 +273,43 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	return r;
 }
 
-void return_rows(FunctionCallInfo fcinfo, const ForwardResult &r)
+// The rows (node_id, embedding) of a forward pass, one per call (value-per-call): compute(cxt) runs
+// on the first call with its reply kept in the call's multi-call memory, and each row's vector is
+// built from that reply when the executor asks for it. In a SELECT list nothing is materialized;
+// in FROM, PostgreSQL keeps the rows in its own tuplestore (in memory up to work_mem).
+// Every call after the first: the next row.
+Datum forward_rows_next(FunctionCallInfo fcinfo)
 {
-	InitMaterializedSRF(fcinfo, 0);
-	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	for (int64 i = 0; i < r.nodes; i++) {
-		Vector *v = new_vector(r.out_dim);
-		memcpy(v->x, r.y + Size(i) * r.out_dim, sizeof(float) * r.out_dim);
-		Datum values[2] = {Int64GetDatum(r.ids[i]), PointerGetDatum(v)};
-		bool nulls[2] = {};
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		pfree(v);
-	}
+	FuncCallContext *fc = SRF_PERCALL_SETUP();
+	if (fc->call_cntr >= fc->max_calls)
+		SRF_RETURN_DONE(fc);
+	const auto *r = static_cast<const ForwardResult *>(fc->user_fctx);
+	Size i = Size(fc->call_cntr);
+	Vector *v = new_vector(r->out_dim);
+	memcpy(v->x, r->y + i * r->out_dim, sizeof(float) * r->out_dim);
+	Datum values[2] = {Int64GetDatum(r->ids[i]), PointerGetDatum(v)};
+	bool nulls[2] = {};
+	SRF_RETURN_NEXT(fc, HeapTupleGetDatum(heap_form_tuple(fc->tuple_desc, values, nulls)));
+}
+
+// The first call: compute, then the first row. (Callers return forward_rows_next() at once on
+// later calls, before reading their arguments again.)
+template <class Compute>
+Datum forward_rows(FunctionCallInfo fcinfo, Compute compute)
+{
+	FuncCallContext *fc = SRF_FIRSTCALL_INIT();
+	ForwardResult r = compute(fc->multi_call_memory_ctx);
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	MemoryContext old = MemoryContextSwitchTo(fc->multi_call_memory_ctx);
+	fc->tuple_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	auto *state = static_cast<ForwardResult *>(palloc(sizeof(ForwardResult)));
+	*state = r;
+	fc->user_fctx = state;
+	fc->max_calls = uint64(r.nodes);
+	MemoryContextSwitchTo(old);
+	return forward_rows_next(fcinfo);
 }
 
 ForwardOptions forward_options(FunctionCallInfo fcinfo, int sample_arg, int seed_arg)
@@ -378,16 +409,18 @@ namespace {
 // tables read with the query's snapshot (and then cached for others when allowed and newer).
 // `model_of` builds the model once the graph is known (some models depend on its width).
 // Only moves the cache forward: an older snapshot must not replace a newer version.
-void publish_if_newer(const NamedGraph &g, std::span<const std::byte> blob)
+// Returns whether the store now holds this version.
+bool publish_if_newer(const NamedGraph &g, std::span<const std::byte> blob)
 {
 	uint64 tag = 0;
 	bool present = store_current_version(graph_key(g.graph_id), &tag) != 0;
 	if (!present || tag < uint64(g.version))
 		publish_graph(g.graph_id, g.version, blob);
+	return store_current_version(graph_key(g.graph_id), &tag) != 0 && tag == uint64(g.version);
 }
 
 template <class ModelOf>
-ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
+ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of, MemoryContext reply_cxt = nullptr)
 {
 	require_worker_support();
 	NamedGraph g = read_named_graph(graph_name);
@@ -400,7 +433,7 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
 			uint64 bytes;
 			auto *head = static_cast<kernels::GraphHeader *>(store_copy_prefix(key, sizeof(kernels::GraphHeader), &tag, &bytes, nullptr));
 			if (head && tag == uint64(g.version)) {
-				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag);
+				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag, reply_cxt);
 				if (!r.stale)
 					return r;
 			}
@@ -408,9 +441,14 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of)
 	}
 	GraphTables t = read_graph_tables(g.src);
 	std::span<const std::byte> blob = graph_blob(t);
-	if (shareable)
-		publish_if_newer(g, blob);
-	return forward(model_of(t.dim), blob, {}, 0);
+	// The graph goes to the worker once: published, then run from the store by key; inline only
+	// when it was not published (or was replaced in between).
+	if (shareable && publish_if_newer(g, blob)) {
+		ForwardResult r = forward(model_of(t.dim), {}, key, uint64(g.version), reply_cxt);
+		if (!r.stale)
+			return r;
+	}
+	return forward(model_of(t.dim), blob, {}, 0, reply_cxt);
 }
 
 // A named graph's blob in this backend's memory, for work done here: the cached copy when this
@@ -428,7 +466,7 @@ std::span<const std::byte> named_graph_blob(const NamedGraph &g)
 	}
 	std::span<const std::byte> blob = graph_blob(read_graph_tables(g.src));
 	if (shareable)
-		publish_if_newer(g, blob);
+		(void) publish_if_newer(g, blob);
 	return blob;
 }
 
@@ -436,24 +474,127 @@ std::span<const std::byte> named_graph_blob(const NamedGraph &g)
 
 RV_FUNCTION(ruvector_gnn_forward_graph)
 {
+	if (!SRF_IS_FIRSTCALL())
+		return forward_rows_next(fcinfo);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model and graph must not be NULL")));
 	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	return forward_rows(fcinfo, [&](MemoryContext cxt) {
+		std::span<const std::byte> model;
+		return forward_named_graph(
+			graph_name,
+			[&](int) {
+				if (model.empty())
+					model = encode_model(read_model(model_name), {});
+				return model;
+			},
+			cxt);
+	});
+}
+
+/* ruvector_gnn_forward_into(model, graph, target, id_column, embedding_column): the forward pass
+ * written into a table. The rows go through INSERT INTO target (id_column, embedding_column) run
+ * as the caller (privileges, RLS WITH CHECK, triggers, constraints, indexes and partitions as for
+ * any INSERT), fed by the internal SRF below in a SELECT list, so they stream from the worker's
+ * reply into the table without a tuplestore. */
+
+namespace {
+
+// The result being inserted (only while ruvector_gnn_forward_into's INSERT runs), taken by the
+// first call of _ruvector_gnn_into_rows.
+const ForwardResult *pending_into = nullptr;
+
+// What the target column must accept by assignment (as INSERT ... SELECT would cast), or 42804.
+void check_into_column(Oid relid, const char *column, const char *role, Oid from, const char *arg)
+{
+	AttrNumber att = get_attnum(relid, column);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("column \"%s\" of relation %s does not exist", column, qualified_relation_name(relid)),
+						errhint("Name the target's %s column with %s.", role, arg)));
+	Oid type = get_atttype(relid, att);
+	if (!can_coerce_type(1, &from, &type, COERCION_ASSIGNMENT))
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("column \"%s\" of relation %s is of type %s, but the %s are of type %s", column,
+							   qualified_relation_name(relid), format_type_be(type), role, format_type_be(from)),
+						errhint("Name a %s column with %s.", format_type_be(from), arg)));
+	AclMode need = ACL_INSERT;
+	if (pg_class_aclcheck(relid, GetUserId(), need) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, att, GetUserId(), need) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
+}
+
+}  // namespace
+
+RV_FUNCTION(ruvector_gnn_forward_into)
+{
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("arguments of ruvector_gnn_forward_into must not be NULL")));
+	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid target = PG_GETARG_OID(2);
+	const char *id_column = NameStr(*PG_GETARG_NAME(3));
+	const char *embedding_column = NameStr(*PG_GETARG_NAME(4));
+	if (!get_rel_name(target))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", target)));
+	if (strcmp(id_column, embedding_column) == 0)
+		ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN), errmsg("id_column and embedding_column are both \"%s\"", id_column),
+						errhint("Name two different columns of the target table.")));
+	// Before the work: the INSERT checks all of this again.
+	check_into_column(target, id_column, "node ids", INT8OID, "id_column");
+	check_into_column(target, embedding_column, "embeddings", vector_type_oid(), "embedding_column");
+	require_worker_support();
 	std::span<const std::byte> model;
 	ForwardResult r = forward_named_graph(graph_name, [&](int) {
 		if (model.empty())
 			model = encode_model(read_model(model_name), {});
 		return model;
 	});
-	return_rows(fcinfo, r);
-	return Datum(0);
+	const char *query = psprintf("INSERT INTO %s (%s, %s) SELECT (r).node_id, (r).embedding FROM"
+								 " (SELECT %s._ruvector_gnn_into_rows() AS r OFFSET 0) s",
+								 qualified_relation_name(target), quote_identifier(id_column),
+								 quote_identifier(embedding_column), schema_prefix());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pending_into = &r;
+	int rc;
+	PG_TRY();
+	{
+		rc = SPI_execute(query, false, 0);
+	}
+	PG_FINALLY();
+	{
+		pending_into = nullptr;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "ruvector_gnn_forward_into: INSERT failed (%d)", rc);
+	int64 inserted = int64(SPI_processed);
+	SPI_finish();
+	PG_RETURN_INT64(inserted);
+}
+
+// _ruvector_gnn_into_rows(): the rows ruvector_gnn_forward_into is inserting (internal).
+RV_FUNCTION(ruvector_gnn_into_rows)
+{
+	if (!SRF_IS_FIRSTCALL())
+		return forward_rows_next(fcinfo);
+	if (!pending_into)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("_ruvector_gnn_into_rows() is internal to ruvector_gnn_forward_into()")));
+	const ForwardResult *r = pending_into;
+	pending_into = nullptr;
+	return forward_rows(fcinfo, [r](MemoryContext) { return *r; });
 }
 
 // ruvector_gnn_forward(model, node_table, edge_table, embedding_column, id_column, src_column,
 //                      dst_column, weight_column, sample_size, seed): a private read every call.
 RV_FUNCTION(ruvector_gnn_forward_tables)
 {
+	if (!SRF_IS_FIRSTCALL())
+		return forward_rows_next(fcinfo);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model, node_table and edge_table must not be NULL")));
 	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -461,12 +602,12 @@ RV_FUNCTION(ruvector_gnn_forward_tables)
 					name_arg(fcinfo, 5, "src_id"), name_arg(fcinfo, 6, "dst_id"), name_arg(fcinfo, 7, nullptr)};
 	ForwardOptions fo = forward_options(fcinfo, 8, 9);
 	require_worker_support();
-	ModelRows rows = read_model(model_name);
-	std::span<const std::byte> model = encode_model(rows, fo);
-	GraphTables t = read_graph_tables(src);
-	ForwardResult r = forward(model, graph_blob(t), {}, 0);
-	return_rows(fcinfo, r);
-	return Datum(0);
+	return forward_rows(fcinfo, [&](MemoryContext cxt) {
+		ModelRows rows = read_model(model_name);
+		std::span<const std::byte> model = encode_model(rows, fo);
+		GraphTables t = read_graph_tables(src);
+		return forward(model, graph_blob(t), {}, 0, cxt);
+	});
 }
 
 namespace {
@@ -500,6 +641,8 @@ std::span<const std::byte> identity_model(kernels::LayerType type, int hops, int
 // ruvector_message_pass(node_table, edge_table, embedding_column, num_hops, layer_type, model)
 RV_FUNCTION(ruvector_message_pass)
 {
+	if (!SRF_IS_FIRSTCALL())
+		return forward_rows_next(fcinfo);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("node_table and edge_table must not be NULL")));
 	GraphSource src{PG_GETARG_OID(0), PG_GETARG_OID(1), name_arg(fcinfo, 2, "embedding"), "id", "src_id", "dst_id", nullptr};
@@ -509,15 +652,15 @@ RV_FUNCTION(ruvector_message_pass)
 	if (hops < 1 || hops > 64)  // checked with a model too, which ignores it
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("num_hops must be between 1 and 64")));
 	require_worker_support();
-	GraphTables t = read_graph_tables(src);
-	std::span<const std::byte> model;
-	if (PG_ARGISNULL(5))
-		model = identity_model(lt, hops, t.dim);
-	else
-		model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(5))), {});
-	ForwardResult r = forward(model, graph_blob(t), {}, 0);
-	return_rows(fcinfo, r);
-	return Datum(0);
+	return forward_rows(fcinfo, [&](MemoryContext cxt) {
+		GraphTables t = read_graph_tables(src);
+		std::span<const std::byte> model;
+		if (PG_ARGISNULL(5))
+			model = identity_model(lt, hops, t.dim);
+		else
+			model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(5))), {});
+		return forward(model, graph_blob(t), {}, 0, cxt);
+	});
 }
 
 namespace {

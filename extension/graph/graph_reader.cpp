@@ -9,6 +9,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -124,12 +125,76 @@ struct NodeRows {
 	}
 };
 
-// Nodes, in id order: the dense index of a node is its rank. The caller is connected to SPI.
-static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller)
+namespace {
+
+// An integer id column's value as bigint (the SQL path casts with ::bigint).
+int64 id_value(Datum d, Oid type)
 {
+	return type == INT2OID ? DatumGetInt16(d) : type == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
+}
+
+// The weight column types read directly; others go through the SQL path's ::real cast.
+bool direct_weight_type(Oid type)
+{
+	return type == FLOAT4OID || type == FLOAT8OID || type == INT2OID || type == INT4OID || type == INT8OID ||
+		   type == NUMERICOID;
+}
+
+// A weight as real, as the SQL path's ::real cast gives it (with its errors).
+float weight_value(Datum d, Oid type)
+{
+	switch (type) {
+	case FLOAT4OID: return DatumGetFloat4(d);
+	case FLOAT8OID: return DatumGetFloat4(DirectFunctionCall1(dtof, d));
+	case INT2OID: return float(DatumGetInt16(d));
+	case INT4OID: return float(DatumGetInt32(d));
+	case INT8OID: return float(DatumGetInt64(d));
+	default: return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
+	}
+}
+
+// Put nodes read in table order into id order (a no-op when the table is in id order already).
+void sort_nodes(GraphTables &t, MemoryContext cxt)
+{
+	if (std::is_sorted(t.ids, t.ids + t.n))
+		return;
+	int64 *order = static_cast<int64 *>(MemoryContextAllocHuge(cxt, sizeof(int64) * (t.n + 1)));
+	for (int64 i = 0; i < t.n; i++)
+		order[i] = i;
+	std::sort(order, order + t.n, [&t](int64 a, int64 b) { return t.ids[a] < t.ids[b]; });
+	int64 *ids = static_cast<int64 *>(MemoryContextAllocHuge(cxt, sizeof(int64) * (t.n + 1)));
+	float *x = static_cast<float *>(MemoryContextAllocHuge(cxt, sizeof(float) * (Size(t.n) * t.dim + 1)));
+	for (int64 i = 0; i < t.n; i++) {
+		ids[i] = t.ids[order[i]];
+		memcpy(x + Size(i) * t.dim, t.x + Size(order[i]) * t.dim, sizeof(float) * t.dim);
+	}
+	pfree(t.ids);
+	pfree(t.x);
+	pfree(order);
+	t.ids = ids;
+	t.x = x;
+}
+
+}  // namespace
+
+// Nodes, in id order: the dense index of a node is its rank. A direct scan of the table when it
+// may be read so (scan_table), else `SELECT id::bigint, embedding ... ORDER BY 1` through SPI.
+static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller, ScanAs as)
+{
+	AttrNumber atts[2] = {get_attnum(s.nodes, s.id), get_attnum(s.nodes, s.embedding)};
+	Oid id_type = get_atttype(s.nodes, atts[0]);
+	NodeRows rows{t, nodes_name, caller};
+	auto row = [&](const Datum *v, const bool *n) { rows.add(n[0], n[0] ? 0 : id_value(v[0], id_type), n[1], v[1]); };
+	if (scan_table(s.nodes, atts, as, row)) {
+		if (t.n > 0)
+			sort_nodes(t, caller);
+		rows.check_unique();
+		return;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	Portal portal = open_cursor(psprintf("SELECT %s::bigint, %s FROM %s ORDER BY 1", quote_identifier(s.id),
 										 quote_identifier(s.embedding), nodes_name));
-	NodeRows rows{t, nodes_name, caller};
 	for (;;) {
 		SPI_cursor_fetch(portal, true, 10000);
 		if (SPI_processed == 0)
@@ -144,51 +209,101 @@ static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	SPI_finish();
 	rows.check_unique();
 }
 
-// Nodes by a plain table scan (no planner): an index build on the node table cannot plan queries
-// over it (REINDEX forbids even looking at the index being rebuilt).
-static void read_nodes_by_scan(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller)
+// Edge rows as either reader gets them, checked the same way and appended to t.src / t.dst / t.w.
+struct EdgeRows {
+	GraphTables &t;
+	const GraphSource &s;
+	const char *nodes_name;
+	const char *edges_name;
+	MemoryContext cxt;
+	Size cap_e = 0, cap_d = 0, cap_w = 0;
+	// Ids 0..n-1 offset by ids[0] (the common case) map to their index without a search.
+	bool dense = t.n > 0 && t.ids[t.n - 1] - t.ids[0] == t.n - 1;
+
+	int64 index_of(int64 id) const
+	{
+		if (dense)
+			return id >= t.ids[0] && id <= t.ids[t.n - 1] ? id - t.ids[0] : -1;
+		return find_node(t.ids, t.n, id);
+	}
+
+	void add(bool n1, int64 a, bool n2, int64 b, bool n3, float w)
+	{
+		if (n1 || n2)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("edge table %s has a NULL endpoint", edges_name)));
+		if (s.weight) {
+			if (n3)
+				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+								errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a NULL weight", a, b, edges_name)));
+			check_edge_weight(w, a, b, edges_name);
+		}
+		int64 ia = index_of(a), ib = index_of(b);
+		if (ia < 0 || ib < 0)
+			ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+							errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a dangling endpoint", a, b, edges_name),
+							errdetail("Node " INT64_FORMAT " is not in %s.", ia < 0 ? a : b, nodes_name)));
+		t.src = grow(t.src, &cap_e, Size(t.e + 1), cxt);
+		t.dst = grow(t.dst, &cap_d, Size(t.e + 1), cxt);
+		t.src[t.e] = uint32(ia);
+		t.dst[t.e] = uint32(ib);
+		if (s.weight) {
+			t.w = grow(t.w, &cap_w, Size(t.e + 1), cxt);
+			t.w[t.e] = w;
+		}
+		t.e++;
+	}
+};
+
+// Edges in table order: a direct scan when the table may be read so and its weight type is one
+// weight_value() knows, else through SPI.
+static void read_edges(const GraphSource &s, const char *nodes_name, const char *edges_name, GraphTables &t,
+					   MemoryContext caller)
 {
-	Relation rel = table_open(s.nodes, AccessShareLock);
-	AttrNumber id_att = get_attnum(s.nodes, s.id), emb_att = get_attnum(s.nodes, s.embedding);
-	Oid id_type = get_atttype(s.nodes, id_att);
-	TupleTableSlot *slot = table_slot_create(rel, nullptr);
-	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
-	NodeRows rows{t, nodes_name, CurrentMemoryContext};
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-		bool null_id, null_v;
-		Datum id = slot_getattr(slot, id_att, &null_id);
-		Datum vd = slot_getattr(slot, emb_att, &null_v);
-		int64 node = null_id ? 0
-					 : id_type == INT2OID ? DatumGetInt16(id)
-					 : id_type == INT4OID ? DatumGetInt32(id)
-										  : DatumGetInt64(id);
-		rows.add(null_id, node, null_v, vd);
+	AttrNumber atts[3] = {get_attnum(s.edges, s.src), get_attnum(s.edges, s.dst),
+						  AttrNumber(s.weight ? get_attnum(s.edges, s.weight) : InvalidAttrNumber)};
+	Oid src_type = get_atttype(s.edges, atts[0]), dst_type = get_atttype(s.edges, atts[1]);
+	Oid w_type = s.weight ? get_atttype(s.edges, atts[2]) : InvalidOid;
+	bool direct_weight = !s.weight || direct_weight_type(w_type);
+	EdgeRows rows{t, s, nodes_name, edges_name, caller};
+	auto row = [&](const Datum *v, const bool *n) {
+		float w = 1;
+		if (s.weight && !n[2])
+			w = weight_value(v[2], w_type);
+		rows.add(n[0], n[0] ? 0 : id_value(v[0], src_type), n[1], n[1] ? 0 : id_value(v[1], dst_type), s.weight && n[2], w);
+	};
+	if (direct_weight && scan_table(s.edges, std::span(atts, s.weight ? 3 : 2), ScanAs::caller, row))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Portal portal = open_cursor(psprintf("SELECT %s::bigint, %s::bigint%s%s FROM %s", quote_identifier(s.src),
+										 quote_identifier(s.dst), s.weight ? ", " : "",
+										 s.weight ? psprintf("%s::real", quote_identifier(s.weight)) : "", edges_name));
+	for (;;) {
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			HeapTuple tup = SPI_tuptable->vals[i];
+			TupleDesc d = SPI_tuptable->tupdesc;
+			bool n1, n2 = false, n3 = false;
+			int64 a = DatumGetInt64(SPI_getbinval(tup, d, 1, &n1));
+			int64 b = DatumGetInt64(SPI_getbinval(tup, d, 2, &n2));
+			float w = 1;
+			if (s.weight) {
+				Datum wd = SPI_getbinval(tup, d, 3, &n3);
+				if (!n3)
+					w = DatumGetFloat4(wd);
+			}
+			rows.add(n1, a, n2, b, n3, w);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
-	// In id order, as the SPI reader returns them.
-	int64 *order = static_cast<int64 *>(palloc(sizeof(int64) * (t.n + 1)));
-	for (int64 i = 0; i < t.n; i++)
-		order[i] = i;
-	std::sort(order, order + t.n, [&t](int64 a, int64 b) { return t.ids[a] < t.ids[b]; });
-	int64 *ids = static_cast<int64 *>(MemoryContextAllocHuge(caller, sizeof(int64) * (t.n + 1)));
-	float *x = static_cast<float *>(MemoryContextAllocHuge(caller, sizeof(float) * (Size(t.n) * t.dim + 1)));
-	for (int64 i = 0; i < t.n; i++) {
-		ids[i] = t.ids[order[i]];
-		memcpy(x + Size(i) * t.dim, t.x + Size(order[i]) * t.dim, sizeof(float) * t.dim);
-	}
-	if (t.n > 0) {
-		pfree(t.ids);
-		pfree(t.x);
-	}
-	pfree(order);
-	t.ids = ids;
-	t.x = x;
-	rows.check_unique();
+	SPI_cursor_close(portal);
+	SPI_finish();
 }
 
 GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
@@ -204,63 +319,13 @@ GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
 	MemoryContext caller = CurrentMemoryContext;
 	GraphTables t{};
 
-	if (nodes_by_scan)
-		read_nodes_by_scan(s, nodes_name, t, caller);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (!nodes_by_scan)
-		read_nodes(s, nodes_name, t, caller);
-	Portal portal;
+	read_nodes(s, nodes_name, t, caller, nodes_by_scan ? ScanAs::index_build : ScanAs::caller);
 	if (t.n == 0)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
 						errhint("A graph needs at least one node.")));
 	if (t.n > int64(UINT32_MAX))
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("graphs are limited to 2^32 - 1 nodes")));
-
-	// Edges.
-	portal = open_cursor(psprintf("SELECT %s::bigint, %s::bigint%s%s FROM %s", quote_identifier(s.src),
-								  quote_identifier(s.dst), s.weight ? ", " : "",
-								  s.weight ? psprintf("%s::real", quote_identifier(s.weight)) : "", edges_name));
-	Size cap_e = 0, cap_w = 0, cap_d = 0;
-	for (;;) {
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			HeapTuple tup = SPI_tuptable->vals[i];
-			bool n1, n2 = false, n3 = false;
-			int64 a = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &n1));
-			int64 b = n1 ? 0 : DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &n2));
-			if (n1 || n2)
-				ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("edge table %s has a NULL endpoint", edges_name)));
-			float w = 1;
-			if (s.weight) {
-				Datum wd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &n3);
-				if (n3)
-					ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-									errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a NULL weight", a, b, edges_name)));
-				w = DatumGetFloat4(wd);
-				check_edge_weight(w, a, b, edges_name);
-			}
-			int64 ia = find_node(t.ids, t.n, a), ib = find_node(t.ids, t.n, b);
-			if (ia < 0 || ib < 0)
-				ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-								errmsg("edge " INT64_FORMAT " -> " INT64_FORMAT " of %s has a dangling endpoint", a, b, edges_name),
-								errdetail("Node " INT64_FORMAT " is not in %s.", ia < 0 ? a : b, nodes_name)));
-			t.src = grow(t.src, &cap_e, Size(t.e + 1), caller);
-			t.dst = grow(t.dst, &cap_d, Size(t.e + 1), caller);
-			t.src[t.e] = uint32(ia);
-			t.dst[t.e] = uint32(ib);
-			if (s.weight) {
-				t.w = grow(t.w, &cap_w, Size(t.e + 1), caller);
-				t.w[t.e] = w;
-			}
-			t.e++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
+	read_edges(s, nodes_name, edges_name, t, caller);
 	return t;
 }
 
@@ -324,11 +389,7 @@ GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embe
 	check_integer_column(relid, id_column, "id");
 	char *nodes_name = qualified_relation_name(relid);
 	GraphTables t{};
-	MemoryContext caller = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	read_nodes(s, nodes_name, t, caller);
-	SPI_finish();
+	read_nodes(s, nodes_name, t, CurrentMemoryContext, ScanAs::caller);
 	if (t.n == 0)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
 						errhint("A graph needs at least one node.")));

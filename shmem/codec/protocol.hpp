@@ -74,7 +74,7 @@ struct Header {
 	std::uint32_t seq = 0;          // frame number within the request, for sanity checks
 	std::uint64_t request_id = 0;
 	std::uint32_t len = 0;          // payload bytes after the header
-	// First frame of kmeans/assign/gnn_forward/hnsw_build only: a dynamic shared memory segment (dsm_handle)
+	// First frame of kmeans/assign/gnn_forward/hnsw_build/store_put only: a dynamic shared memory segment (dsm_handle)
 	// holding the request's whole bulk input, which the worker maps instead of receiving data
 	// frames; 0 when the input follows as data frames.
 	std::uint32_t input_segment = 0;
