@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# GNN input paths seen from the DEBUG1 log: a cache miss ships the graph to the worker once, a warm
+# call not at all; a table under row-level security for the caller is read through SQL, others by
+# a direct heap scan; cached graphs the worker read in place are freed once replaced. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+fresh_db ruvector_gnn_io
+q "CREATE TABLE nodes (id bigint PRIMARY KEY, embedding vector(16), hidden boolean DEFAULT false)"
+q "CREATE TABLE edges (src_id bigint, dst_id bigint)"
+q "INSERT INTO nodes (id, embedding) SELECT i, (SELECT array_agg(((i * 7 + j) % 13)::real) FROM generate_series(1, 16) j)::vector
+   FROM generate_series(1, 2000) i"
+q "INSERT INTO edges SELECT i, 1 + (i * 31) % 2000 FROM generate_series(1, 2000) i"
+q "SELECT ruvector_gnn_model_create('m', 'gcn', ARRAY[16, 8], '{}'::jsonb, 42)" >/dev/null
+q "SELECT ruvector_graph_create('g', 'nodes', 'edges')" >/dev/null
+graph_id=$(q "SELECT graph_id FROM ruvector_graph_catalog WHERE name = 'g'")
+
+# The request inputs of one statement, from its DEBUG1 lines: one size (bytes) per line.
+inputs_of() {
+	psql -X -q -At -c "SET client_min_messages = debug1" -c "$1" 2>&1 >/dev/null |
+		sed -nE 's/.*ruvector [a-z_]+ request: its input \(([0-9]+) bytes\).*/\1/p'
+}
+fwd="SELECT count(*) FROM ruvector_gnn_forward('m', 'g')"
+
+q "SELECT ruvector_graph_uncache($graph_id)" >/dev/null
+miss=$(inputs_of "$fwd")
+bytes=$(q "SELECT bytes FROM ruvector_graphs() WHERE name = 'g'")
+ok "$([ -n "$bytes" ] && [ "$bytes" -gt 100000 ]; echo $?)" "the first call cached the graph ($bytes bytes)"
+is "$(echo "$miss" | awk -v b="$bytes" '$1 >= b' | wc -l)" 1 "a cache miss ships the graph to the worker once"
+is "$(echo "$miss" | awk -v b="$bytes" '{ s += $1 } END { print (s < 2 * b) }')" 1 "and nothing else of its size"
+warm=$(inputs_of "$fwd")
+is "$(echo "$warm" | awk -v b="$bytes" '$1 >= b' | wc -l)" 0 "a warm call ships no graph"
+is "$(q "$fwd")" 2000 "and returns every node"
+
+# The reader: direct for the owner, through SQL for a role under a policy.
+q "CREATE ROLE io_sh_reader" >/dev/null 2>&1
+q "GRANT SELECT ON nodes, edges TO io_sh_reader"
+q "ALTER TABLE nodes ENABLE ROW LEVEL SECURITY"
+q "CREATE POLICY shown ON nodes FOR SELECT TO io_sh_reader USING (NOT hidden)"
+q "UPDATE nodes SET hidden = true WHERE id > 1000"
+q "DELETE FROM edges WHERE src_id > 1000 OR dst_id > 1000"
+mp="SELECT count(*) FROM ruvector_message_pass('nodes', 'edges')"
+log() { psql -X -q -At -c "SET client_min_messages = debug1" -c "$1" 2>&1 >/dev/null; }
+is "$(log "$mp" | grep -c 'through SQL')" 0 "the owner's read is a direct heap scan"
+is "$(log "SET ROLE io_sh_reader; $mp" | grep -c 'reading nodes through SQL: row-level security applies')" 1 \
+	"under a policy the node table is read through SQL"
+is "$(q "SET ROLE io_sh_reader; $mp")" 1000 "and only its visible rows are used"
+q "ALTER TABLE nodes DISABLE ROW LEVEL SECURITY"
+
+# A cached graph the worker read in place: replaced (the tables changed), its memory is freed.
+q "$fwd" >/dev/null
+used1=$(q "SELECT shared_memory_used FROM ruvector_worker_status()")
+q "UPDATE nodes SET hidden = false WHERE id = 1"
+q "$fwd" >/dev/null
+q "$fwd" >/dev/null
+used2=$(q "SELECT shared_memory_used FROM ruvector_worker_status()")
+is "$used2" "$used1" "the replaced copy is freed (shared memory used unchanged: $used1 -> $used2)"
+
+psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
+psql -X -q -d postgres -c "DROP ROLE io_sh_reader" >/dev/null 2>&1
+done_testing
