@@ -13,6 +13,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -60,7 +61,7 @@ proto::SqlStateError node_error(const kernels::NodeError &e, const kernels::GnnM
 }  // namespace
 
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, std::span<const std::byte> graph_bytes,
-                                       kernels::CancelToken cancel)
+                                       kernels::CancelToken cancel, std::span<std::byte> room)
 {
 	auto start = std::chrono::steady_clock::now();
 	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
@@ -76,7 +77,20 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 	h.nodes = g.csr.n;
 	h.out_dim = model.layers.back().out_dim;
-	return proto::encode_gnn_forward_reply(h, g.ids, y);
+	if (proto::gnn_reply_bytes(h.nodes, h.out_dim) > room.size())
+		return proto::encode_gnn_forward_reply(h, g.ids, y);
+	// Straight into the backend's segment: header, ids, then the rows, copied in parallel blocks.
+	std::byte *out = room.data();
+	std::memcpy(out, &h, sizeof h);
+	std::memcpy(out + sizeof h, g.ids.data(), sizeof(std::int64_t) * h.nodes);
+	std::byte *rows = out + sizeof h + sizeof(std::int64_t) * h.nodes;
+	const std::size_t total = sizeof(float) * y.size(), block = std::size_t(1) << 20;
+	tbb::parallel_for(std::size_t(0), (total + block - 1) / block, [&](std::size_t b) {
+		std::size_t from = b * block;
+		std::memcpy(rows + from, reinterpret_cast<const std::byte *>(y.data()) + from, std::min(block, total - from));
+	});
+	h.in_segment = 1;
+	return proto::encode_gnn_forward_reply(h);
 }
 
 std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel)

@@ -89,6 +89,7 @@ struct Session {
 	// segment the backend named (which the backend accounted for)
 	dsa_pointer input_dp = InvalidDsaPointer;
 	dsm_segment *input_seg = nullptr;
+	bool input_from_backend = false;  // input_seg is the backend's (it may hold reply room)
 	std::byte *input = nullptr;
 	uint64 input_bytes = 0;
 	uint64 received = 0;
@@ -287,9 +288,16 @@ void dispatch(Session &s)
 	}
 	case proto::MsgType::gnn_forward: {
 		std::span<const std::byte> model(s.input, s.gnn.model_bytes);
+		// The reply room the backend left in its segment, if any.
+		std::span<std::byte> room;
+		if (s.gnn.reply_in_segment && s.input_from_backend) {
+			Size at = proto::gnn_reply_offset(s.gnn), length = dsm_segment_map_length(s.input_seg);
+			if (length > at)
+				room = {s.input + at, length - at};
+		}
 		if (s.gnn.graph_bytes > 0) {
 			std::span<const std::byte> graph(s.input + s.gnn.model_bytes, s.gnn.graph_bytes);
-			start_job(s, [model, graph](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c); });
+			start_job(s, [model, graph, room](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c, room); });
 			break;
 		}
 		// A cached graph, read in place: pinned, so that replacing or dropping the entry meanwhile
@@ -307,7 +315,7 @@ void dispatch(Session &s)
 		}
 		pin_blob(s, dp);
 		std::span<const std::byte> graph(static_cast<const std::byte *>(addr), bytes);
-		start_job(s, [model, graph](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c); });
+		start_job(s, [model, graph, room](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c, room); });
 		break;
 	}
 	case proto::MsgType::graph_build: {
@@ -391,6 +399,7 @@ void take_input(Session &s, const proto::Header &h, uint64 bytes)
 	if (!seg)
 		throw proto::ProtocolError("the request's input segment no longer exists");
 	s.input_seg = seg;  // detached with the session, after its job stopped reading
+	s.input_from_backend = true;
 	pg::guard([&] { dsm_pin_mapping(seg); });
 	if (dsm_segment_map_length(seg) < bytes)
 		throw proto::ProtocolError("the request's input segment is smaller than its input");

@@ -50,11 +50,13 @@ void worker_request_send_end();
 // chunk by chunk into data frames when no segment fits under ruvector.shared_memory_limit (then
 // the worker cannot take the input either and answers with the limit's error). Returns the
 // segment, to free once the reply is in, or nullptr.
+// `room` more bytes (zero-filled when the segment is made, not copied) follow the input in the
+// segment, for a reply the worker may write there.
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
-								 CopyUnits copy, const void *arg);
+								 CopyUnits copy, const void *arg, Size room = 0);
 // The same for an input that is the concatenation of parts.
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
-								 std::initializer_list<std::span<const std::byte>> parts);
+								 std::initializer_list<std::span<const std::byte>> parts, Size room = 0);
 
 // Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
 // The payload points into a buffer valid until the next call.
@@ -469,9 +471,9 @@ dsm_segment *worker_input_segment_create(Size bytes)
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
-								 CopyUnits copy, const void *arg)
+								 CopyUnits copy, const void *arg, Size room)
 {
-	dsm_segment *seg = worker_input_segment_create(count * unit_bytes);
+	dsm_segment *seg = worker_input_segment_create(count * unit_bytes + room);
 	if (seg)
 		copy(arg, 0, count, static_cast<std::byte *>(dsm_segment_address(seg)));
 	elog(DEBUG1, "ruvector %s request: its input (%zu bytes) goes through %s", proto::request_name(type),
@@ -492,7 +494,7 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 }
 
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
-								 std::initializer_list<std::span<const std::byte>> parts)
+								 std::initializer_list<std::span<const std::byte>> parts, Size room)
 {
 	Size bytes = 0;
 	for (auto part : parts)
@@ -513,7 +515,7 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 				break;
 		}
 	};
-	return worker_request_post(type, payload, bytes, 1, copy, &parts);
+	return worker_request_post(type, payload, bytes, 1, copy, &parts, room);
 }
 
 // Whether to poll the response queue again rather than sleep. A short request (ping, a small
@@ -731,12 +733,63 @@ std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req)
 	return proto::decode_eps_reply(graph_build(req), req);
 }
 
-proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
-								   std::span<const std::byte> graph)
+namespace {
+
+// A segment whose reply rows a caller reads until `cxt` goes (reset or deleted, which an error
+// also does): detached then. It no longer belongs to the resource owner, whose release may come
+// first (an index build's memory outlives it). Detached earlier (the backend exits), the context
+// callback finds it gone; whichever comes second frees this.
+struct HeldSegment {
+	dsm_segment *seg;
+	bool cxt_gone;
+	bool seg_gone;
+};
+
+void held_segment_detached(dsm_segment *, Datum arg)
 {
-	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph});
-	// The reply's size follows from its header, in the first frame: one allocation, no regrowth
-	// (a 100k x 128 result is 51 MB).
+	auto *h = reinterpret_cast<HeldSegment *>(DatumGetPointer(arg));
+	h->seg_gone = true;
+	if (h->cxt_gone)
+		pfree(h);
+}
+
+void held_segment_cxt_gone(void *arg)
+{
+	auto *h = static_cast<HeldSegment *>(arg);
+	h->cxt_gone = true;
+	if (h->seg_gone)
+		pfree(h);
+	else
+		dsm_detach(h->seg);  // held_segment_detached frees h
+}
+
+void hold_segment_for(dsm_segment *seg, MemoryContext cxt)
+{
+	auto *h = static_cast<HeldSegment *>(MemoryContextAlloc(TopMemoryContext, sizeof(HeldSegment)));
+	*h = HeldSegment{seg, false, false};
+	auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
+	cb->func = held_segment_cxt_gone;
+	cb->arg = h;
+	on_dsm_detach(seg, held_segment_detached, PointerGetDatum(h));
+	MemoryContextRegisterResetCallback(cxt, cb);
+	dsm_pin_mapping(seg);
+}
+
+}  // namespace
+
+proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std::span<const std::byte> model,
+								   std::span<const std::byte> graph, uint64 nodes, uint32 out_dim)
+{
+	// Room for the reply after the input, when its size is known: the worker writes it there.
+	proto::GnnForwardRequest req = request;
+	Size room = 0;
+	if (nodes > 0 && out_dim > 0) {
+		req.reply_in_segment = 1;
+		room = proto::gnn_reply_offset(req) - (model.size() + graph.size()) + proto::gnn_reply_bytes(nodes, out_dim);
+	}
+	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph}, room);
+	// Else the reply comes as data frames; its size follows from its header, in the first frame:
+	// one allocation, no regrowth (a 100k x 128 result is 51 MB).
 	std::span<const std::byte> payload;
 	std::byte *buf = nullptr;
 	Size len = 0, cap = 0;
@@ -746,8 +799,8 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::spa
 			if (!buf && payload.size() >= sizeof(proto::GnnForwardResult)) {
 				proto::GnnForwardResult h;
 				memcpy(&h, payload.data(), sizeof h);
-				if (!h.stale && h.nodes < (uint64(1) << 32) && h.out_dim <= 65536 * 64)
-					want = std::max<Size>(want, sizeof h + h.nodes * (sizeof(int64) + sizeof(float) * Size(h.out_dim)));
+				if (!h.stale && !h.in_segment && h.nodes < (uint64(1) << 32) && h.out_dim <= 65536 * 64)
+					want = std::max<Size>(want, proto::gnn_reply_bytes(h.nodes, h.out_dim));
 			}
 			buf = static_cast<std::byte *>(buf ? repalloc_huge(buf, want) : MemoryContextAllocHuge(CurrentMemoryContext, want));
 			cap = want;
@@ -756,9 +809,19 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::spa
 		len += payload.size();
 	}
 	worker_request_finish();
-	if (input)
-		worker_input_segment_free(input);
-	return proto::decode_gnn_forward_reply({buf, len});
+	proto::GnnForwardReply reply = proto::decode_gnn_forward_reply({buf, len});
+	if (!reply.header.in_segment) {
+		if (input)
+			worker_input_segment_free(input);
+		return reply;
+	}
+	// The rows are read in place, for as long as the caller's memory context lives.
+	Size at = proto::gnn_reply_offset(req);
+	Size need = proto::gnn_reply_bytes(reply.header.nodes, reply.header.out_dim);
+	if (!input || reply.header.nodes != nodes || dsm_segment_map_length(input) < at + need)
+		throw proto::ProtocolError("the GNN reply does not fit the reply room");
+	hold_segment_for(input, CurrentMemoryContext);
+	return proto::decode_gnn_forward_reply({static_cast<const std::byte *>(dsm_segment_address(input)) + at, need});
 }
 
 proto::HnswGraphReply hnsw_build(const proto::HnswBuildRequest &req, CopyUnits copy, const void *arg)

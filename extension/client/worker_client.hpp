@@ -115,9 +115,12 @@ std::span<const int32> assign_collect(const proto::AssignRequest &req);
 std::span<const kernels::Neighbor> knn_graph(const proto::GraphBuildRequest &req);
 std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req);
 
-// A GNN model over a graph: inline (graph non-empty) or the store entry the request names.
+// A GNN model over a graph: inline (graph non-empty) or the store entry the request names. Given
+// the graph's node count and the model's output width, the request's segment gets room for the
+// reply, which the worker writes there: the reply then points into that segment, mapped until the
+// current memory context is reset or deleted (else it is a palloc'd buffer).
 proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
-								   std::span<const std::byte> graph);
+								   std::span<const std::byte> graph, uint64 nodes = 0, uint32 out_dim = 0);
 
 // The HNSW graph of an index build, built on the worker's threads in its private memory, after
 // checking the request (check_hnsw_build_request: parameters, and memory against

@@ -248,10 +248,21 @@ struct ForwardResult {
 	const float *y;
 };
 
-// The reply goes to reply_cxt (nullptr: the current context).
-ForwardResult forward(std::span<const std::byte> model, std::span<const std::byte> graph, proto::StoreKey key,
-					  uint64 tag, MemoryContext reply_cxt = nullptr)
+// The width of a model's output rows.
+uint32 model_out_dim(std::span<const std::byte> model)
 {
+	kernels::GnnModel m = kernels::decode_gnn_model(model);
+	return m.layers.empty() ? 0 : m.layers.back().out_dim;
+}
+
+// The model over the inline graph, or over the cached graph `key` (of `cached_nodes` nodes) when
+// its tag is still `tag`. The reply goes to reply_cxt (nullptr: the current context): the worker
+// writes it into the request's segment, which stays mapped as long as that context.
+ForwardResult forward(std::span<const std::byte> model, std::span<const std::byte> graph, proto::StoreKey key,
+					  uint64 tag, MemoryContext reply_cxt = nullptr, uint64 cached_nodes = 0)
+{
+	uint64 nodes = graph.empty() ? cached_nodes : kernels::graph_header(graph).nodes;
+	uint32 out_dim = model_out_dim(model);
 	proto::GnnForwardRequest req;
 	req.model_bytes = model.size();
 	req.graph_bytes = graph.size();
@@ -261,7 +272,7 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	req.graph_tag = tag;
 	// The reply lives as long as the rows built from it (a set-returning function's calls).
 	MemoryContext old = MemoryContextSwitchTo(reply_cxt ? reply_cxt : CurrentMemoryContext);
-	proto::GnnForwardReply reply = client::gnn_forward(req, model, graph);
+	proto::GnnForwardReply reply = client::gnn_forward(req, model, graph, nodes, out_dim);
 	MemoryContextSwitchTo(old);
 	const proto::GnnForwardResult &h = reply.header;
 	ForwardResult r{h.stale != 0, int64(h.nodes), int(h.out_dim), reply.ids, reply.y};
@@ -273,10 +284,12 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	return r;
 }
 
-// The rows (node_id, embedding) of a forward pass, one per call (value-per-call): compute(cxt) runs
-// on the first call with its reply kept in the call's multi-call memory, and each row's vector is
-// built from that reply when the executor asks for it. In a SELECT list nothing is materialized;
-// in FROM, PostgreSQL keeps the rows in its own tuplestore (in memory up to work_mem).
+/* The rows (node_id, embedding) of a forward pass, one per call (value-per-call): compute(cxt) runs
+ * on the first call with its reply kept in the call's multi-call memory (the worker wrote it into
+ * the request's shared segment, mapped until the set is done), and each row's vector is built
+ * from that reply when the executor asks for it. In a SELECT list nothing is materialized; in
+ * FROM, PostgreSQL keeps the rows in its own tuplestore (in memory up to work_mem). */
+
 // Every call after the first: the next row.
 Datum forward_rows_next(FunctionCallInfo fcinfo)
 {
@@ -433,7 +446,7 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of, Memo
 			uint64 bytes;
 			auto *head = static_cast<kernels::GraphHeader *>(store_copy_prefix(key, sizeof(kernels::GraphHeader), &tag, &bytes, nullptr));
 			if (head && tag == uint64(g.version)) {
-				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag, reply_cxt);
+				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag, reply_cxt, head->nodes);
 				if (!r.stale)
 					return r;
 			}
@@ -444,7 +457,7 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of, Memo
 	// The graph goes to the worker once: published, then run from the store by key; inline only
 	// when it was not published (or was replaced in between).
 	if (shareable && publish_if_newer(g, blob)) {
-		ForwardResult r = forward(model_of(t.dim), {}, key, uint64(g.version), reply_cxt);
+		ForwardResult r = forward(model_of(t.dim), {}, key, uint64(g.version), reply_cxt, uint64(t.n));
 		if (!r.stale)
 			return r;
 	}

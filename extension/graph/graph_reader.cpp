@@ -398,19 +398,20 @@ GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embe
 
 std::span<const std::byte> graph_blob(const GraphTables &t)
 {
-	std::byte *out;
-	Size len;
+	std::byte *out = nullptr;
+	Size len = 0;
 	{
 		kernels::Csr g = kernels::build_csr(Size(t.n), std::span(t.src, Size(t.e)), std::span(t.dst, Size(t.e)),
 											t.w ? std::span<const float>(t.w, Size(t.e)) : std::span<const float>());
-		std::vector<std::byte> blob = kernels::encode_graph(g, std::span(t.x, Size(t.n) * t.dim), uint32(t.dim),
-															std::span(t.ids, Size(t.n)));
-		len = blob.size();
+		len = kernels::encoded_graph_size(g, uint32(t.dim));
+		// palloc without erroring (no PostgreSQL error may unwind the CSR's vectors)
 		out = static_cast<std::byte *>(palloc_extended(len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
-		if (!out)
-			throw std::bad_alloc();
-		memcpy(out, blob.data(), len);
+		if (out)
+			kernels::encode_graph_into({out, len}, g, std::span(t.x, Size(t.n) * t.dim), uint32(t.dim),
+									   std::span(t.ids, Size(t.n)));
 	}
+	if (!out)
+		throw std::bad_alloc();
 	return {out, len};
 }
 

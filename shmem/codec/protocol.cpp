@@ -241,8 +241,11 @@ GnnForwardReply decode_gnn_forward_reply(std::span<const std::byte> reply)
 	if (reply.size() < sizeof r.header)
 		throw ProtocolError("short GNN reply from the ruvector worker");
 	std::memcpy(&r.header, reply.data(), sizeof r.header);
-	if (r.header.stale)
+	if (r.header.stale || r.header.in_segment) {
+		if (reply.size() != sizeof r.header)
+			throw ProtocolError("malformed GNN reply from the ruvector worker");
 		return r;
+	}
 	const std::size_t nodes = r.header.nodes, out_dim = r.header.out_dim;
 	const std::size_t rest = reply.size() - sizeof r.header;
 	if (nodes > rest / sizeof(std::int64_t) ||

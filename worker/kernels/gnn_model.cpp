@@ -340,25 +340,40 @@ Sections sections(const GraphHeader &h)
 
 }  // namespace
 
-std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,
-                                    std::span<const std::int64_t> ids)
+std::size_t encoded_graph_size(const Csr &g, std::uint32_t dim)
+{
+	return sections(GraphHeader{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0}).total;
+}
+
+void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
+                       std::span<const std::int64_t> ids)
 {
 	GraphHeader h{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0};
 	if (x.size() != g.n * std::size_t(dim) || ids.size() != g.n)
 		throw std::invalid_argument("graph features or ids do not match the node count");
 	Sections s = sections(h);
-	std::vector<std::byte> out(s.total);
-	std::memcpy(out.data(), &h, sizeof h);
-	std::memcpy(out.data() + s.row_ptr, g.row_ptr.data(), sizeof(std::uint64_t) * (g.n + 1));
-	if (g.edges()) {
-		std::memcpy(out.data() + s.col, g.col.data(), sizeof(std::uint32_t) * g.edges());
-		if (h.has_weight)
-			std::memcpy(out.data() + s.weight, g.weight.data(), sizeof(float) * g.edges());
-	}
-	if (!x.empty())
-		std::memcpy(out.data() + s.x, x.data(), sizeof(float) * x.size());
-	if (!ids.empty())
-		std::memcpy(out.data() + s.ids, ids.data(), sizeof(std::int64_t) * ids.size());
+	if (out.size() != s.total)
+		throw std::invalid_argument("graph buffer does not match the graph's size");
+	// Each section, then zeros up to the next one (the padding of the 8-byte alignment).
+	auto put = [&](std::size_t at, const void *src, std::size_t len, std::size_t next) {
+		if (len)
+			std::memcpy(out.data() + at, src, len);
+		std::memset(out.data() + at + len, 0, next - at - len);
+	};
+	put(0, &h, sizeof h, s.row_ptr);
+	put(s.row_ptr, g.row_ptr.data(), sizeof(std::uint64_t) * (g.n + 1), s.col);
+	put(s.col, g.col.data(), sizeof(std::uint32_t) * g.edges(), s.weight);
+	if (h.has_weight)
+		put(s.weight, g.weight.data(), sizeof(float) * g.edges(), s.x);
+	put(s.x, x.data(), sizeof(float) * x.size(), s.ids);
+	put(s.ids, ids.data(), sizeof(std::int64_t) * ids.size(), s.total);
+}
+
+std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,
+                                    std::span<const std::int64_t> ids)
+{
+	std::vector<std::byte> out(encoded_graph_size(g, dim));
+	encode_graph_into(out, g, x, dim, ids);
 	return out;
 }
 

@@ -90,6 +90,10 @@ inline constexpr std::uint32_t kGraphMagic = 0x52474731;  // "RGG1"
 // x f32[n*dim], ids i64[n] (user ids in node order). All sections 8-byte aligned.
 std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,
                                     std::span<const std::int64_t> ids);
+// The same into a buffer the caller allocated (of encoded_graph_size bytes), without a vector.
+std::size_t encoded_graph_size(const Csr &g, std::uint32_t dim);
+void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
+                       std::span<const std::int64_t> ids);
 
 struct Graph {
 	Csr csr;
