@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ./run bench gnn: one GNN layer (GCN, SAGE mean, GIN, GAT; 256 -> 128) over seeded random graphs
 # (10k nodes / 100k edges and 100k nodes / 1M edges, 256 features), ruvector through SQL against the
-# same layers in eager PyTorch (PyG semantics, gather/scatter) with the worker's thread count.
+# same layers in eager PyTorch (PyG semantics, gather/scatter) with the worker's thread count; the
+# result also streamed (SELECT list) and written into a table (ruvector_gnn_forward_into).
 # GNN_BENCH_SIZES="10k" (or "100k") restricts the graphs. Writes docs/bench-gnn.md.
 . "$(dirname "$0")/lib.sh"
 $PY -c "import torch" 2>/dev/null ||
@@ -37,6 +38,8 @@ sql_layer() {
 	local graph_q="SELECT count(*) FROM ruvector_gnn_forward('$model', '$g');"
 	local table_q="SELECT count(*) FROM ruvector_gnn_forward('$model', 'nodes_$size', 'edges_$size', weight_column => 'weight');"
 	local uncache="SELECT ruvector_graph_uncache(graph_id) FROM ruvector_graph_catalog WHERE name = '$g';"
+	local list_q="SELECT count(*) FROM (SELECT ruvector_gnn_forward('$model', '$g')) s;"
+	local into_q="SELECT ruvector_gnn_forward_into('$model', '$g', 'emb_out');"
 	{
 		echo "SET client_min_messages = debug1;"
 		echo '\echo @first'
@@ -56,6 +59,21 @@ sql_layer() {
 		echo '\echo @table'
 		echo '\warn @tablecompute'
 		rep "$nt" "$table_q"
+		# The same warm call with the rows streamed (a SELECT list: no tuplestore), and written
+		# into a table with ruvector_gnn_forward_into (emptied, untimed, before each run).
+		echo '\echo @list'
+		echo '\warn @listcompute'
+		rep "$nw" "$list_q"
+		echo '\timing off'
+		echo "CREATE TABLE IF NOT EXISTS emb_out (id bigint, embedding vector(128));"
+		echo '\echo @into'
+		echo '\warn @intocompute'
+		for ((i = 0; i < nt; i++)); do
+			echo '\timing off'
+			echo "TRUNCATE emb_out;"
+			echo '\timing on'
+			echo "$into_q"
+		done
 	} >"$BENCH_TMP/q.sql"
 	psql -X -q -At -v ON_ERROR_STOP=1 -f "$BENCH_TMP/q.sql" >"$BENCH_TMP/q.out" 2>"$BENCH_TMP/q.err" ||
 		{ cat "$BENCH_TMP/q.err" >&2; die "the SQL run of $layer on $size failed"; }
@@ -93,7 +111,7 @@ for size in $sizes; do
 	$PY "$BENCH_DIR/gnn_torch.py" "$prefix" "$threads" "$nt_torch" >"$BENCH_TMP/torch.out" ||
 		die "the PyTorch run on $size failed"
 	awk -v s="$size" '{ print s, $1, "torch", $2 }' "$BENCH_TMP/torch.out" >>"$results"
-	psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT ruvector_graph_drop('g_$size')" -c "DROP TABLE nodes_$size, edges_$size"
+	psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT ruvector_graph_drop('g_$size')" -c "DROP TABLE nodes_$size, edges_$size, emb_out"
 done
 
 mkdir -p "$BENCH_DIR/out"
