@@ -666,12 +666,23 @@ void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std
 	Size bytes = 0;
 	for (auto part : parts)
 		bytes += part.size();
-	// In one shared segment when it fits under the limit (the worker copies it into the entry),
-	// else through the queue.
-	dsm_segment *input = worker_request_post(proto::MsgType::store_put, palloc_encoded(proto::StorePut{key, bytes, tag}), parts);
+	// In one shared segment when both it and the entry the worker copies it into fit under the
+	// limit together; else through the queue (the entry alone must fit).
+	auto put = palloc_encoded(proto::StorePut{key, bytes, tag});
+	uint64 used = pg_atomic_read_u64(&rv_control->dsa_used), limit = pg_atomic_read_u64(&rv_control->dsa_limit);
+	if (used + 2 * uint64(bytes) <= limit) {
+		dsm_segment *input = worker_request_post(proto::MsgType::store_put, put, parts);
+		receive_end();
+		if (input)
+			worker_input_segment_free(input);
+		return;
+	}
+	elog(DEBUG1, "ruvector store_put request: its input (%zu bytes) goes through the queue", bytes);
+	worker_request_begin(proto::MsgType::store_put, put);
+	for (auto part : parts)
+		worker_request_send_data(part);
+	worker_request_send_end();
 	receive_end();
-	if (input)
-		worker_input_segment_free(input);
 }
 
 void store_drop(const proto::StoreKey &key)
