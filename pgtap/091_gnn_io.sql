@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(36);
+SELECT plan(37);
 
 -- The path 10 -> 20 -> 30 plus an isolated 40 (as in 051), inserted out of id order, so the
 -- direct reader must sort what the SQL path got from ORDER BY.
@@ -47,6 +47,14 @@ SELECT is(io_rows($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('io
 UPDATE io_edges_f8 SET w = 1e300 WHERE src_id = 10;
 SELECT throws_ok($$SELECT * FROM ruvector_gnn_forward('io_gcn', 'io_nodes', 'io_edges_f8', weight_column => 'w')$$,
                  '22003', 'value out of range: overflow', 'a double weight beyond real fails as the ::real cast does');
+-- Ids at both ends of bigint (no gaps in 1..3 below, huge ones here): edges find their nodes.
+CREATE TABLE io_far (id bigint, embedding vector(1));
+CREATE TABLE io_far_edges (src_id bigint, dst_id bigint);
+INSERT INTO io_far VALUES (-9223372036854775808, '[1]'), (9223372036854775807, '[2]'), (0, '[4]');
+INSERT INTO io_far_edges VALUES (-9223372036854775808, 9223372036854775807), (0, -9223372036854775808);
+SELECT is((SELECT string_agg(node_id || ':' || updated_embedding::text, ' ' ORDER BY node_id)
+           FROM ruvector_message_pass('io_far', 'io_far_edges', num_hops => 1, layer_type => 'gin')),
+          '-9223372036854775808:[5] 0:[4] 9223372036854775807:[3]', 'ids at the ends of bigint');
 -- Checks made while reading.
 INSERT INTO io_nodes (id, embedding) VALUES (20, '[5,5]');
 SELECT throws_ok($$SELECT * FROM ruvector_message_pass('io_nodes', 'io_edges')$$, '23505',

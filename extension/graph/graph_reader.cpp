@@ -221,8 +221,8 @@ struct EdgeRows {
 	const char *edges_name;
 	MemoryContext cxt;
 	Size cap_e = 0, cap_d = 0, cap_w = 0;
-	// Ids 0..n-1 offset by ids[0] (the common case) map to their index without a search.
-	bool dense = t.n > 0 && t.ids[t.n - 1] - t.ids[0] == t.n - 1;
+	// Ids without gaps (the common case; sorted and unique by now) map to their index by subtraction.
+	bool dense = t.n > 0 && uint64(t.ids[t.n - 1]) - uint64(t.ids[0]) == uint64(t.n - 1);
 
 	int64 index_of(int64 id) const
 	{
