@@ -42,14 +42,14 @@ SELECT lives_ok($$SELECT ruvector_gnn_model_import('sage1', '{"layers": [{"type"
 	"state_dict": {"lin_l.weight": [[1, 2, 3], [4, 5, 6]], "lin_l.bias": [0.5, -0.5],
 	"lin_r.weight": [[-1, -2, -3], [-4, -5, -6]]}}]}')$$, 'sage: imports');
 SELECT is((SELECT (options, in_dim, out_dim) FROM ruvector_gnn_model_layers WHERE model = 'sage1'),
-	('{"aggr": "max", "normalize": false, "root_weight": true}'::jsonb, 3, 2), 'sage: options and dimensions');
+	('{"aggr": "max", "normalize": false, "root_weight": true, "project": false}'::jsonb, 3, 2), 'sage: options and dimensions');
 SELECT is(ARRAY(SELECT name || ':' || shape::text FROM ruvector_gnn_model_params WHERE model = 'sage1' ORDER BY name),
 	ARRAY['lin_l.bias:{2}', 'lin_l.weight:{2,3}', 'lin_r.weight:{2,3}'], 'sage: parameters and shapes');
 SELECT lives_ok($$SELECT ruvector_gnn_model_import('sage2', '{"layers": [{"type": "sage",
 	"options": {"root_weight": false, "normalize": true, "aggr": "sum"}, "state_dict": {"lin_l.weight": [[1, 2]]}}]}')$$,
 	'sage: root_weight false needs no lin_r');
 SELECT is((SELECT options FROM ruvector_gnn_model_layers WHERE model = 'sage2'),
-	'{"aggr": "sum", "normalize": true, "root_weight": false}'::jsonb, 'sage: options as given');
+	'{"aggr": "sum", "normalize": true, "root_weight": false, "project": false}'::jsonb, 'sage: options as given');
 
 -- GINConv(Sequential(Linear(2, 4), ReLU(), Linear(4, 2)), train_eps=True, eps=0.25)
 SELECT lives_ok($$SELECT ruvector_gnn_model_import('gin1', '{"layers": [{"type": "gin", "state_dict": {
@@ -270,8 +270,8 @@ SELECT throws_ok(one_layer('gcn', '{"lin.weight": [[1, 2]]}', '{"improved": true
 	'layer 0 (gcn): unknown option "improved"', 'unknown option');
 SELECT throws_ok(one_layer('gcn', '{"lin.weight": [[1, 2]]}', '{"normalize": "yes"}'), '22023',
 	'layer 0 (gcn): option "normalize" must be true or false, got "yes"', 'boolean option of the wrong type');
-SELECT throws_ok(one_layer('sage', '{"lin_l.weight": [[1, 2]], "lin_r.weight": [[1, 2]]}', '{"aggr": "lstm"}'), '22023',
-	'layer 0 (sage): option "aggr" must be "mean", "max", "sum" or "min", got "lstm"', 'unsupported aggregation');
+SELECT throws_ok(one_layer('sage', '{"lin_l.weight": [[1, 2]], "lin_r.weight": [[1, 2]]}', '{"aggr": "gru"}'), '22023',
+	'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", got "gru"', 'unsupported aggregation');
 SELECT throws_ok(one_layer('gat', '{}', '{"heads": 1.5}'), '22023',
 	'layer 0 (gat): option "heads" must be an integer from 1 to 65536, got 1.5', 'heads must be a positive integer');
 SELECT throws_ok(one_layer('gin', '{"nn.0.weight": [[1, 2]]}', '{"mlp": ["linear", "tanh"]}'), '22023',
@@ -329,8 +329,8 @@ SELECT throws_ok($$SELECT ruvector_gnn_model_create('c_bad', 'gcn', ARRAY[4, 0])
 SELECT throws_ok($$SELECT ruvector_gnn_model_create('c_bad', 'gin', ARRAY[4, 2], '{"mlp": ["linear"]}')$$, '22023',
 	'layer 0 (gin): ruvector_gnn_model_create builds a Linear-ReLU-Linear MLP; option "mlp" must be ["linear", "relu", "linear"] or absent',
 	'create: gin mlp is fixed');
-SELECT throws_ok($$SELECT ruvector_gnn_model_create('c_bad', 'sage', ARRAY[4, 2], '{"project": true}')$$, '22023',
-	'layer 0 (sage): unknown option "project"', 'create: options are checked');
+SELECT throws_ok($$SELECT ruvector_gnn_model_create('c_bad', 'sage', ARRAY[4, 2], '{"bias": false}')$$, '22023',
+	'layer 0 (sage): unknown option "bias"', 'create: options are checked');
 SELECT throws_ok($$SELECT ruvector_gnn_glorot(0, 3, 1)$$, '22023',
 	'ruvector_gnn_glorot: dimensions must be at least 1, got out_dim 0 and in_dim 3', 'glorot: dimensions >= 1');
 SELECT throws_ok($$SELECT ruvector_gnn_glorot(100000, 100000, 1)$$, '54000', NULL, 'glorot: too many values');

@@ -1,5 +1,5 @@
--- GNN models: a catalog of layer stacks (PyTorch Geometric GCNConv, SAGEConv, GINConv, GATConv) and
--- their parameters, imported from PyG state_dicts or created with Glorot initial weights.
+-- GNN models: a catalog of layer stacks (PyTorch Geometric GCNConv, SAGEConv, GINConv, GATConv, the
+-- graph readouts global_*_pool, AttentionalAggregation and Set2Set, torch.nn.Linear) and their parameters, imported from PyG state_dicts or created with Glorot initial weights.
 -- docs/gnn-models.md describes the import format; the forward functions read these tables.
 
 CREATE TABLE ruvector_gnn_model_catalog (
@@ -9,7 +9,8 @@ CREATE TABLE ruvector_gnn_model_catalog (
 CREATE TABLE ruvector_gnn_model_layers (
 	model text NOT NULL REFERENCES ruvector_gnn_model_catalog (name) ON DELETE CASCADE ON UPDATE CASCADE,
 	layer integer NOT NULL,          -- 0-based
-	type text NOT NULL CHECK (type IN ('gcn', 'sage', 'gin', 'gat')),
+	type text NOT NULL CHECK (type IN ('gcn', 'sage', 'gin', 'gat', 'global_add_pool', 'global_mean_pool',
+		'global_max_pool', 'attentional_aggregation', 'set2set', 'linear')),
 	options jsonb NOT NULL,          -- normalised: every option of the type present, defaults filled in
 	in_dim integer NOT NULL, out_dim integer NOT NULL,
 	PRIMARY KEY (model, layer));
@@ -275,25 +276,31 @@ BEGIN
 	END IF;
 	defaults := CASE layer_type
 		WHEN 'gcn' THEN '{"add_self_loops": true, "normalize": true}'
-		WHEN 'sage' THEN '{"aggr": "mean", "normalize": false, "root_weight": true}'
+		WHEN 'sage' THEN '{"aggr": "mean", "normalize": false, "root_weight": true, "project": false}'
 		WHEN 'gin' THEN '{"eps": 0}'
 		WHEN 'gat' THEN '{"heads": 1, "concat": true, "negative_slope": 0.2, "add_self_loops": true}'
+		WHEN 'set2set' THEN '{"processing_steps": null}'
+		ELSE '{}'  -- global_*_pool, linear; attentional_aggregation's gate_nn and nn are checked below
 	END::jsonb;
 	result := defaults;
 	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(options) e LOOP
-		IF NOT (defaults ? k OR (layer_type = 'gin' AND k = 'mlp')) THEN
+		IF NOT (defaults ? k OR (layer_type = 'gin' AND k = 'mlp')
+				OR (layer_type = 'attentional_aggregation' AND k IN ('gate_nn', 'nn'))) THEN
 			RAISE EXCEPTION '%: unknown option "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
-				HINT = format('%s options: %s.', layer_type,
+				HINT = CASE WHEN defaults = '{}' AND layer_type <> 'attentional_aggregation'
+					THEN format('%s has no options.', layer_type)
+					ELSE format('%s options: %s.', layer_type,
 					(SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(defaults || CASE WHEN layer_type = 'gin'
-						THEN '{"mlp": null}'::jsonb ELSE '{}'::jsonb END) x));
+						THEN '{"mlp": null}'::jsonb WHEN layer_type = 'attentional_aggregation'
+						THEN '{"gate_nn": null, "nn": null}'::jsonb ELSE '{}'::jsonb END) x)) END;
 		END IF;
-		IF k IN ('add_self_loops', 'normalize', 'root_weight', 'concat') THEN
+		IF k IN ('add_self_loops', 'normalize', 'root_weight', 'concat', 'project') THEN
 			IF jsonb_typeof(v) <> 'boolean' THEN
 				RAISE EXCEPTION '%: option "%" must be true or false, got %', ctx, k, v USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		ELSIF k = 'aggr' THEN
-			IF jsonb_typeof(v) <> 'string' OR NOT (v #>> '{}') IN ('mean', 'max', 'sum', 'min') THEN
-				RAISE EXCEPTION '%: option "aggr" must be "mean", "max", "sum" or "min", got %', ctx, v
+			IF jsonb_typeof(v) <> 'string' OR NOT (v #>> '{}') IN ('mean', 'max', 'sum', 'min', 'lstm') THEN
+				RAISE EXCEPTION '%: option "aggr" must be "mean", "max", "sum", "min" or "lstm", got %', ctx, v
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		ELSIF k = 'heads' THEN
@@ -303,17 +310,24 @@ BEGIN
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			v := to_jsonb(v::numeric::integer);
+		ELSIF k = 'processing_steps' THEN
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'number'
+					THEN v::numeric = trunc(v::numeric) AND v::numeric BETWEEN 1 AND 1024 ELSE false END) THEN
+				RAISE EXCEPTION '%: option "processing_steps" must be an integer from 1 to 1024, got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			v := to_jsonb(v::numeric::integer);
 		ELSIF k IN ('eps', 'negative_slope') THEN
 			v := _ruvector_gnn_real_option(ctx, k, v);
-		ELSIF k = 'mlp' THEN
+		ELSIF k IN ('mlp', 'gate_nn', 'nn') THEN
 			IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) > 0
 					AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) s(e) WHERE NOT s.e IN ('"linear"', '"relu"'))
 					ELSE false END) THEN
-				RAISE EXCEPTION '%: option "mlp" must be a non-empty array of "linear" and "relu", got %', ctx, v
+				RAISE EXCEPTION '%: option "%" must be a non-empty array of "linear" and "relu", got %', ctx, k, v
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			IF jsonb_array_length(v) > 1024 THEN  -- kernels::kMaxMlpSteps
-				RAISE EXCEPTION '%: option "mlp" has % steps, at most 1024 are supported', ctx, jsonb_array_length(v)
+				RAISE EXCEPTION '%: option "%" has % steps, at most 1024 are supported', ctx, k, jsonb_array_length(v)
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		END IF;
@@ -345,6 +359,117 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION _ruvector_gnn_model_insert(text, text) IS 'internal to the GNN model catalog';
 
+-- Check and store an MLP given as torch.nn.Sequential keys "<prefix>.K.weight" / "<prefix>.K.bias"
+-- (K: the step's index; Linear and ReLU steps only), against the option "opt" when given (else
+-- derived from the keys). Returns the steps and the first and last widths.
+CREATE FUNCTION _ruvector_gnn_import_mlp(m text, li integer, ctx text, sd jsonb, prefix text, opt text, given jsonb,
+	OUT steps_json jsonb, OUT in_d integer, OUT out_d integer)
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+	SET extra_float_digits = 1
+AS $$
+DECLARE
+	any_re text := '^' || prefix || '\.([0-9]+)\.';
+	w_re text := '^' || prefix || '\.([0-9]+)\.weight$';
+	b_re text := '^' || prefix || '\.[0-9]+\.bias$';
+	k text;
+	steps text[];
+	widx integer[];
+	cur integer;
+	ch integer;
+	wkey text;
+	sh integer[];
+	dat real[];
+BEGIN
+	-- The forward pass runs MLPs of up to 1024 steps (kernels::kMaxMlpSteps).
+	k := (SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ any_re
+		ORDER BY substring(x FROM any_re)::numeric DESC LIMIT 1);
+	IF substring(k FROM any_re)::numeric >= 1024 THEN
+		RAISE EXCEPTION '%: "%" is at MLP position %, the MLP may have at most 1024 steps (positions 0 to 1023)',
+			ctx, k, substring(k FROM any_re) USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	widx := ARRAY(SELECT substring(x FROM w_re)::integer AS i FROM jsonb_object_keys(sd) x WHERE x ~ w_re ORDER BY i);
+	FOR k IN SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ b_re ORDER BY x LOOP
+		IF NOT sd ? regexp_replace(k, 'bias$', 'weight') THEN
+			RAISE EXCEPTION '%: "%" has no matching "%"', ctx, k, regexp_replace(k, 'bias$', 'weight')
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF given IS NOT NULL THEN
+		steps := ARRAY(SELECT s.step FROM jsonb_array_elements_text(given) WITH ORDINALITY s(step, o) ORDER BY s.o);
+		FOR j IN 1 .. cardinality(steps) LOOP
+			IF steps[j] = 'linear' AND NOT (j - 1) = ANY (widx) THEN
+				RAISE EXCEPTION '%: option "%" has a Linear at index % but "%.%.weight" is missing', ctx, opt, j - 1, prefix, j - 1
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END LOOP;
+		FOREACH cur IN ARRAY widx LOOP
+			IF cur >= cardinality(steps) THEN
+				RAISE EXCEPTION '%: "%.%.weight" does not fit option "%", which has % steps', ctx, prefix, cur, opt, cardinality(steps)
+					USING ERRCODE = 'invalid_parameter_value';
+			ELSIF steps[cur + 1] <> 'linear' THEN
+				RAISE EXCEPTION '%: "%.%.weight" does not fit option "%", whose step % is "%"', ctx, prefix, cur, opt, cur, steps[cur + 1]
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END LOOP;
+	ELSE
+		IF cardinality(widx) = 0 THEN
+			RAISE EXCEPTION '%: the state_dict has no Linear weights ("%.K.weight")', ctx, prefix USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		steps := ARRAY(SELECT CASE WHEN g = ANY (widx) THEN 'linear' ELSE 'relu' END
+			FROM generate_series(0, widx[cardinality(widx)]) g ORDER BY g);
+	END IF;
+	IF cardinality(widx) = 0 THEN
+		RAISE EXCEPTION '%: option "%" has no "linear" step', ctx, opt USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cur := NULL;
+	FOREACH ch IN ARRAY widx LOOP
+		wkey := format('%s.%s.weight', prefix, ch);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, true);
+		PERFORM _ruvector_gnn_expect(ctx, wkey, sh, '{out,in}');
+		IF cur IS NULL THEN
+			in_d := sh[2];
+		ELSE
+			PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[sh[1]::text, cur::text]);
+		END IF;
+		cur := sh[1];
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+		wkey := format('%s.%s.bias', prefix, ch);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, false);
+		IF sh IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[cur::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+		END IF;
+	END LOOP;
+	out_d := cur;
+	steps_json := to_jsonb(steps);
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_import_mlp(text, integer, text, jsonb, text, text, jsonb) IS 'internal to the GNN model catalog';
+
+-- A torch.nn.LSTM's parameters "<prefix>weight_ih_l0" [4 hidden, in], "weight_hh_l0" [4 hidden,
+-- hidden] (required), "bias_ih_l0", "bias_hh_l0" [4 hidden] (optional), checked and stored.
+CREATE FUNCTION _ruvector_gnn_import_lstm(m text, li integer, ctx text, sd jsonb, prefix text, in_d integer, hidden integer)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+	sh integer[];
+	dat real[];
+	k text;
+BEGIN
+	FOREACH k IN ARRAY ARRAY['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'] LOOP
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, prefix || k, k LIKE 'weight%');
+		CONTINUE WHEN sh IS NULL;
+		PERFORM _ruvector_gnn_expect(ctx, prefix || k, sh, CASE k
+			WHEN 'weight_ih_l0' THEN ARRAY[(4 * hidden)::text, in_d::text]
+			WHEN 'weight_hh_l0' THEN ARRAY[(4 * hidden)::text, hidden::text]
+			ELSE ARRAY[(4 * hidden)::text] END);
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, prefix || k, sh, dat);
+	END LOOP;
+END $$;
+COMMENT ON FUNCTION _ruvector_gnn_import_lstm(text, integer, text, jsonb, text, integer, integer) IS 'internal to the GNN model catalog';
+
 -- Check and store one layer of an imported model; returns its output width.
 CREATE FUNCTION _ruvector_gnn_import_layer(p_model text, p_layer integer, p_spec jsonb, p_prev_out integer)
 	RETURNS integer
@@ -369,11 +494,12 @@ DECLARE
 	out_d integer;
 	heads integer;
 	ch integer;
-	steps text[];
-	widx integer[];
 	cur integer;
 	wkey text;
 	eps real;
+	mlp_steps jsonb;
+	gate_w integer;
+	types constant text[] := '{gcn,sage,gin,gat,global_add_pool,global_mean_pool,global_max_pool,attentional_aggregation,set2set,linear}';
 BEGIN
 	ctx := format('layer %s', li);
 	IF jsonb_typeof(p_spec) IS DISTINCT FROM 'object' THEN
@@ -383,9 +509,11 @@ BEGIN
 	IF NOT p_spec ? 'type' THEN
 		RAISE EXCEPTION '%: "type" is missing', ctx USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF jsonb_typeof(p_spec -> 'type') <> 'string' OR NOT (p_spec ->> 'type') IN ('gcn', 'sage', 'gin', 'gat') THEN
+	IF jsonb_typeof(p_spec -> 'type') <> 'string' OR NOT (p_spec ->> 'type') = ANY (types) THEN
 		RAISE EXCEPTION '%: unknown layer type %', ctx, p_spec -> 'type' USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Layer types: gcn (GCNConv), sage (SAGEConv), gin (GINConv), gat (GATConv).';
+			HINT = 'Layer types: gcn (GCNConv), sage (SAGEConv), gin (GINConv), gat (GATConv), global_add_pool, '
+				'global_mean_pool, global_max_pool, attentional_aggregation (AttentionalAggregation), set2set (Set2Set), '
+				'linear (torch.nn.Linear).';
 	END IF;
 	t := p_spec ->> 'type';
 	ctx := format('layer %s (%s)', li, t);
@@ -404,19 +532,35 @@ BEGIN
 		RAISE EXCEPTION '%: "state_dict" must be a JSON object of nested arrays', ctx USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
+	IF t = 'set2set' AND opts -> 'processing_steps' = 'null' THEN
+		RAISE EXCEPTION '%: option "processing_steps" is required', ctx USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give Set2Set''s processing_steps, e.g. "options": {"processing_steps": 3}.';
+	END IF;
 	allowed := CASE t
 		WHEN 'gcn' THEN '{lin.weight,bias}'
-		WHEN 'sage' THEN CASE WHEN (opts ->> 'root_weight')::boolean
-			THEN '{lin_l.weight,lin_l.bias,lin_r.weight}' ELSE '{lin_l.weight,lin_l.bias}' END
+		WHEN 'sage' THEN '{lin_l.weight,lin_l.bias}'::text[]
+			|| CASE WHEN (opts ->> 'root_weight')::boolean THEN '{lin_r.weight}' ELSE '{}' END::text[]
+			|| CASE WHEN (opts ->> 'project')::boolean THEN '{lin.weight,lin.bias}' ELSE '{}' END::text[]
+			|| CASE WHEN opts ->> 'aggr' = 'lstm' THEN '{aggr_module.lstm.weight_ih_l0,aggr_module.lstm.weight_hh_l0,'
+				'aggr_module.lstm.bias_ih_l0,aggr_module.lstm.bias_hh_l0}' ELSE '{}' END::text[]
 		WHEN 'gat' THEN '{lin.weight,lin_src.weight,lin_dst.weight,att_src,att_dst,bias}'
+		WHEN 'set2set' THEN '{lstm.weight_ih_l0,lstm.weight_hh_l0,lstm.bias_ih_l0,lstm.bias_hh_l0}'
+		WHEN 'linear' THEN '{weight,bias}'
+		ELSE '{}'  -- global pools
 	END::text[];
 	FOR k IN SELECT x FROM jsonb_object_keys(sd) x ORDER BY x LOOP
 		IF (CASE WHEN t = 'gin' THEN NOT (k = 'eps' OR k ~ '^nn\.(0|[1-9][0-9]{0,3})\.(weight|bias)$')
+				WHEN t = 'attentional_aggregation' THEN NOT k ~ '^(gate_nn|nn)\.(0|[1-9][0-9]{0,3})\.(weight|bias)$'
 				ELSE NOT k = ANY (allowed) END) THEN
 			RAISE EXCEPTION '%: unknown key "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
 				HINT = CASE
 					WHEN t = 'gin' THEN 'GINConv keys: nn.K.weight and nn.K.bias (K: the index of a Linear in the Sequential), eps.'
+					WHEN t = 'attentional_aggregation' THEN 'AttentionalAggregation keys: gate_nn.K.weight, gate_nn.K.bias, '
+						'nn.K.weight, nn.K.bias (K: the index of a Linear in the Sequential).'
 					WHEN t = 'sage' AND k = 'lin_r.weight' THEN 'lin_r.weight is only used with root_weight = true.'
+					WHEN t = 'sage' AND k LIKE 'lin.%' THEN 'lin.weight and lin.bias are only used with project = true.'
+					WHEN t = 'sage' AND k LIKE 'aggr_module.lstm.%' THEN 'The LSTM is only used with aggr = "lstm".'
+					WHEN cardinality(allowed) = 0 THEN format('%s has no parameters: give an empty state_dict.', t)
 					ELSE format('%s keys: %s.', t, array_to_string(allowed, ', ')) END;
 		END IF;
 	END LOOP;
@@ -452,71 +596,74 @@ BEGIN
 			PERFORM _ruvector_gnn_expect(ctx, 'lin_r.weight', sh, ARRAY[out_d::text, in_d::text]);
 			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin_r.weight', sh, dat);
 		END IF;
+		IF (opts ->> 'project')::boolean THEN  -- Linear(in, in) + ReLU on the neighbours
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin.weight', true);
+			PERFORM _ruvector_gnn_expect(ctx, 'lin.weight', sh, ARRAY[in_d::text, in_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin.weight', sh, dat);
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin.bias', false);
+			IF sh IS NOT NULL THEN
+				PERFORM _ruvector_gnn_expect(ctx, 'lin.bias', sh, ARRAY[in_d::text]);
+				INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin.bias', sh, dat);
+			END IF;
+		END IF;
+		IF opts ->> 'aggr' = 'lstm' THEN  -- LSTMAggregation(in, in)
+			PERFORM _ruvector_gnn_import_lstm(m, li, ctx, sd, 'aggr_module.lstm.', in_d, in_d);
+		END IF;
+
+	ELSIF t IN ('global_add_pool', 'global_mean_pool', 'global_max_pool') THEN
+		-- No parameters: the width is the previous layer's.
+		IF p_prev_out IS NULL THEN
+			RAISE EXCEPTION '%: a global pool cannot be the first layer', ctx USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = 'It has no parameters to give its width.',
+				HINT = 'Put at least one graph convolution before it.';
+		END IF;
+		in_d := p_prev_out;
+		out_d := p_prev_out;
+
+	ELSIF t = 'attentional_aggregation' THEN
+		SELECT * INTO mlp_steps, in_d, gate_w FROM _ruvector_gnn_import_mlp(m, li, ctx, sd, 'gate_nn', 'gate_nn',
+			p_spec -> 'options' -> 'gate_nn');
+		opts := opts || jsonb_build_object('gate_nn', mlp_steps);
+		out_d := in_d;
+		IF EXISTS (SELECT 1 FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.') OR (p_spec -> 'options') ? 'nn' THEN
+			SELECT * INTO mlp_steps, cur, out_d FROM _ruvector_gnn_import_mlp(m, li, ctx, sd, 'nn', 'nn',
+				p_spec -> 'options' -> 'nn');
+			IF cur <> in_d THEN
+				RAISE EXCEPTION '%: nn takes % features, gate_nn %', ctx, cur, in_d USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Both read the node rows the readout gets.';
+			END IF;
+			opts := opts || jsonb_build_object('nn', mlp_steps);
+		ELSE
+			opts := opts || '{"nn": null}';
+		END IF;
+		IF gate_w <> 1 AND gate_w <> out_d THEN
+			RAISE EXCEPTION '%: gate_nn gives % columns, expected 1 or %', ctx, gate_w, out_d
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'One gate per node, or one per output channel.';
+		END IF;
+
+	ELSIF t = 'set2set' THEN  -- Set2Set(in, processing_steps): LSTM(2 in, in), output 2 in
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lstm.weight_hh_l0', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'lstm.weight_hh_l0', sh, '{4 * in,in}');
+		in_d := sh[2];
+		PERFORM _ruvector_gnn_expect(ctx, 'lstm.weight_hh_l0', sh, ARRAY[(4 * in_d)::text, in_d::text]);
+		PERFORM _ruvector_gnn_import_lstm(m, li, ctx, sd, 'lstm.', 2 * in_d, in_d);
+		out_d := 2 * in_d;
+
+	ELSIF t = 'linear' THEN  -- torch.nn.Linear
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'weight', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'weight', sh, '{out,in}');
+		out_d := sh[1];
+		in_d := sh[2];
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'weight', sh, dat);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'bias', false);
+		IF sh IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, 'bias', sh, ARRAY[out_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'bias', sh, dat);
+		END IF;
 
 	ELSIF t = 'gin' THEN
-		-- The forward pass runs MLPs of up to 1024 steps (kernels::kMaxMlpSteps).
-		k := (SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.'
-			ORDER BY substring(x FROM '^nn\.([0-9]+)\.')::numeric DESC LIMIT 1);
-		IF substring(k FROM '^nn\.([0-9]+)\.')::numeric >= 1024 THEN
-			RAISE EXCEPTION '%: "%" is at MLP position %, the MLP may have at most 1024 steps (positions 0 to 1023)',
-				ctx, k, substring(k FROM '^nn\.([0-9]+)\.') USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		widx := ARRAY(SELECT substring(x FROM '^nn\.([0-9]+)\.weight$')::integer AS i
-			FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.weight$' ORDER BY i);
-		FOR k IN SELECT x FROM jsonb_object_keys(sd) x WHERE x ~ '^nn\.[0-9]+\.bias$' ORDER BY x LOOP
-			IF NOT sd ? regexp_replace(k, 'bias$', 'weight') THEN
-				RAISE EXCEPTION '%: "%" has no matching "%"', ctx, k, regexp_replace(k, 'bias$', 'weight')
-					USING ERRCODE = 'invalid_parameter_value';
-			END IF;
-		END LOOP;
-		IF opts ? 'mlp' THEN
-			steps := ARRAY(SELECT s.step FROM jsonb_array_elements_text(opts -> 'mlp') WITH ORDINALITY s(step, o) ORDER BY s.o);
-			FOR j IN 1 .. cardinality(steps) LOOP
-				IF steps[j] = 'linear' AND NOT (j - 1) = ANY (widx) THEN
-					RAISE EXCEPTION '%: option "mlp" has a Linear at index % but "nn.%.weight" is missing', ctx, j - 1, j - 1
-						USING ERRCODE = 'invalid_parameter_value';
-				END IF;
-			END LOOP;
-			FOREACH cur IN ARRAY widx LOOP
-				IF cur >= cardinality(steps) THEN
-					RAISE EXCEPTION '%: "nn.%.weight" does not fit option "mlp", which has % steps', ctx, cur, cardinality(steps)
-						USING ERRCODE = 'invalid_parameter_value';
-				ELSIF steps[cur + 1] <> 'linear' THEN
-					RAISE EXCEPTION '%: "nn.%.weight" does not fit option "mlp", whose step % is "%"', ctx, cur, cur, steps[cur + 1]
-						USING ERRCODE = 'invalid_parameter_value';
-				END IF;
-			END LOOP;
-		ELSE
-			IF cardinality(widx) = 0 THEN
-				RAISE EXCEPTION '%: the state_dict has no Linear weights ("nn.K.weight")', ctx USING ERRCODE = 'invalid_parameter_value';
-			END IF;
-			steps := ARRAY(SELECT CASE WHEN g = ANY (widx) THEN 'linear' ELSE 'relu' END
-				FROM generate_series(0, widx[cardinality(widx)]) g ORDER BY g);
-			opts := opts || jsonb_build_object('mlp', to_jsonb(steps));
-		END IF;
-		IF cardinality(widx) = 0 THEN
-			RAISE EXCEPTION '%: option "mlp" has no "linear" step', ctx USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		cur := NULL;
-		FOREACH ch IN ARRAY widx LOOP
-			wkey := format('nn.%s.weight', ch);
-			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, true);
-			PERFORM _ruvector_gnn_expect(ctx, wkey, sh, '{out,in}');
-			IF cur IS NULL THEN
-				in_d := sh[2];
-			ELSE
-				PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[sh[1]::text, cur::text]);
-			END IF;
-			cur := sh[1];
-			INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
-			wkey := format('nn.%s.bias', ch);
-			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, false);
-			IF sh IS NOT NULL THEN
-				PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[cur::text]);
-				INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
-			END IF;
-		END LOOP;
-		out_d := cur;
+		SELECT * INTO mlp_steps, in_d, out_d FROM _ruvector_gnn_import_mlp(m, li, ctx, sd, 'nn', 'mlp', p_spec -> 'options' -> 'mlp');
+		opts := opts || jsonb_build_object('mlp', mlp_steps);
 		-- eps: a parameter (train_eps=True) or a buffer in PyG; stored as an option.
 		IF sd ? 'eps' THEN
 			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'eps', true);
@@ -600,6 +747,7 @@ DECLARE
 	act text := 'relu';
 	k text;
 	prev integer;
+	li integer;
 BEGIN
 	IF m IS NULL OR m = '' THEN
 		RAISE EXCEPTION 'gnn model name must not be null or empty' USING ERRCODE = 'invalid_parameter_value';
@@ -628,6 +776,16 @@ BEGIN
 	FOR i IN 0 .. jsonb_array_length(s -> 'layers') - 1 LOOP
 		prev := _ruvector_gnn_import_layer(m, i, s -> 'layers' -> i, prev);
 	END LOOP;
+	-- A readout turns node rows into graph rows: only linear layers may follow it.
+	SELECT l.layer, l.type INTO li, k FROM ruvector_gnn_model_layers l
+		WHERE l.model = m AND l.type NOT IN ('linear') AND l.layer > (SELECT min(r.layer) FROM ruvector_gnn_model_layers r
+			WHERE r.model = m AND r.type IN ('global_add_pool', 'global_mean_pool', 'global_max_pool',
+				'attentional_aggregation', 'set2set'))
+		ORDER BY l.layer LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'layer % (%): only linear layers may follow a readout', li, k USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'A model is graph convolutions, then at most one readout, then linear layers.';
+	END IF;
 END $$;
 COMMENT ON FUNCTION ruvector_gnn_model_import(text, jsonb) IS
 	'store a GNN model given as {"activation", "layers": [{"type", "options", "state_dict"}]} (PyG state_dicts)';
@@ -719,6 +877,18 @@ BEGIN
 				INSERT INTO ruvector_gnn_model_params VALUES
 					(m, li, 'lin_r.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base + 1));
 			END IF;
+			IF (opts ->> 'project')::boolean THEN
+				INSERT INTO ruvector_gnn_model_params VALUES
+					(m, li, 'lin.weight', ARRAY[in_d, in_d], ruvector_gnn_glorot(in_d, in_d, base + 2)),
+					(m, li, 'lin.bias', ARRAY[in_d], array_fill(0::real, ARRAY[in_d]));
+			END IF;
+			IF opts ->> 'aggr' = 'lstm' THEN
+				INSERT INTO ruvector_gnn_model_params VALUES
+					(m, li, 'aggr_module.lstm.weight_ih_l0', ARRAY[4 * in_d, in_d], ruvector_gnn_glorot(4 * in_d, in_d, base + 3)),
+					(m, li, 'aggr_module.lstm.weight_hh_l0', ARRAY[4 * in_d, in_d], ruvector_gnn_glorot(4 * in_d, in_d, base + 4)),
+					(m, li, 'aggr_module.lstm.bias_ih_l0', ARRAY[4 * in_d], array_fill(0::real, ARRAY[4 * in_d])),
+					(m, li, 'aggr_module.lstm.bias_hh_l0', ARRAY[4 * in_d], array_fill(0::real, ARRAY[4 * in_d]));
+			END IF;
 		ELSIF t = 'gin' THEN
 			INSERT INTO ruvector_gnn_model_params VALUES
 				(m, li, 'nn.0.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
@@ -761,5 +931,15 @@ BEGIN
 	END IF;
 END $$;
 COMMENT ON FUNCTION ruvector_gnn_model_drop(text) IS 'delete a GNN model with its layers and parameters';
+
+-- Graph classification by a graph id column of the node table (docs/gnn-models.md); the two-argument
+-- ruvector_gnn_classify(graph, model) in graph.sql classifies every node, or the whole graph when
+-- the model ends with a readout. graph_column is text, not name: with name, a call with three
+-- literals would be ambiguous against ruvector_gnn_classify(node_id bigint, graph text, model text).
+CREATE FUNCTION ruvector_gnn_classify(graph text, model text, graph_column text)
+	RETURNS TABLE (graph_id bigint, class integer, score double precision, logits vector)
+	AS 'MODULE_PATHNAME', 'ruvector_gnn_classify_graphs' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ruvector_gnn_classify(text, text, text) IS
+	'run a GNN model that ends with a readout over a named graph, one row per value of graph_column: argmax class, its softmax probability, the outputs';
 
 -- end of model catalog

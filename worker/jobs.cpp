@@ -40,15 +40,22 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 namespace {
 
 // What a NodeError means to the user: the node by its id, the layer by its number and type.
+// From a readout on, rows are graphs, named by their keys.
 proto::SqlStateError node_error(const kernels::NodeError &e, const kernels::GnnModel &m, std::span<const std::int64_t> ids)
 {
+	bool graph_rows = false;
+	for (std::size_t k = 0; k <= e.layer && k < m.layers.size(); k++)
+		graph_rows = graph_rows || kernels::is_readout(m.layers[k].type);
+	if (graph_rows)
+		ids = m.graph_ids;
 	const std::string node = e.node < ids.size() ? std::to_string(ids[e.node]) : "#" + std::to_string(e.node);
 	std::string layer = "layer " + std::to_string(e.layer);
 	if (e.layer < m.layers.size())
 		layer += std::string(" (") + kernels::layer_type_name(m.layers[e.layer].type) + ")";
 	if (e.kind == kernels::NodeError::Kind::overflow)
 		return {"22003", "value out of range: overflow",
-				"The output of GNN " + layer + " for node " + node + " does not fit in real (float4).",
+				"The output of GNN " + layer + " for " + (graph_rows ? "graph " : "node ") + node +
+					" does not fit in real (float4).",
 				"Scale the embeddings, edge weights or model weights down."};
 	char deg[32];
 	std::snprintf(deg, sizeof deg, "%g", e.value);
@@ -75,14 +82,19 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	}
 	proto::GnnForwardResult h;
 	h.compute_ns = std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
-	h.nodes = g.csr.n;
 	h.out_dim = model.layers.back().out_dim;
+	// A model ending in a readout gives one row per graph, named by its key; otherwise one per node.
+	const std::vector<std::int64_t> whole{0};
+	std::span<const std::int64_t> ids = g.ids;
+	if (kernels::has_readout(model))
+		ids = model.graph_ids.empty() ? std::span<const std::int64_t>(whole) : std::span<const std::int64_t>(model.graph_ids);
+	h.nodes = ids.size();
 	if (proto::gnn_reply_bytes(h.nodes, h.out_dim) > room.size())
-		return proto::encode_gnn_forward_reply(h, g.ids, y);
+		return proto::encode_gnn_forward_reply(h, ids, y);
 	// Straight into the backend's segment: header, ids, then the rows, copied in parallel blocks.
 	std::byte *out = room.data();
 	std::memcpy(out, &h, sizeof h);
-	std::memcpy(out + sizeof h, g.ids.data(), sizeof(std::int64_t) * h.nodes);
+	std::memcpy(out + sizeof h, ids.data(), sizeof(std::int64_t) * h.nodes);
 	std::byte *rows = out + sizeof h + sizeof(std::int64_t) * h.nodes;
 	const std::size_t total = sizeof(float) * y.size(), block = std::size_t(1) << 20;
 	tbb::parallel_for(std::size_t(0), (total + block - 1) / block, [&](std::size_t b) {

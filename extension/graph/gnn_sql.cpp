@@ -41,14 +41,16 @@ namespace {
 
 struct LayerRow {
 	int layer;
-	char type[8];
+	char type[32];
 	int in_dim, out_dim;
-	bool add_self_loops, normalize, root_weight, concat;
+	bool add_self_loops, normalize, root_weight, concat, project;
 	char aggr[8];
 	float eps, negative_slope;
 	int heads;
-	int nmlp;
-	uint8 *mlp;  // gin: 0 = linear, 1 = relu, by Sequential position
+	int processing_steps;
+	int nmlp, nnn;
+	uint8 *mlp;  // gin (mlp), attentional_aggregation (gate_nn): 0 = linear, 1 = relu, by Sequential position
+	uint8 *nn;   // attentional_aggregation (nn)
 };
 
 struct ParamRow {
@@ -114,8 +116,11 @@ ModelRows read_model(const char *name)
 		" coalesce(options->>'aggr', 'mean'), coalesce((options->>'root_weight')::bool, true),"
 		" coalesce((options->>'eps')::real, 0), coalesce((options->>'heads')::int, 1),"
 		" coalesce((options->>'concat')::bool, true), coalesce((options->>'negative_slope')::real, 0.2),"
-		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(options->'mlp') = 'array'"
-		"   THEN options->'mlp' ELSE '[]' END)), ','), '')"
+		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(coalesce(options->'mlp', options->'gate_nn')) = 'array'"
+		"   THEN coalesce(options->'mlp', options->'gate_nn') ELSE '[]' END)), ','), ''),"
+		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(options->'nn') = 'array'"
+		"   THEN options->'nn' ELSE '[]' END)), ','), ''),"
+		" coalesce((options->>'project')::bool, false), coalesce((options->>'processing_steps')::int, 0)"
 		" FROM %s.ruvector_gnn_model_layers WHERE model = $1 ORDER BY layer",
 		nsp);
 	if (SPI_execute_with_args(layers_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
@@ -143,10 +148,17 @@ ModelRows read_model(const char *name)
 			non_finite_parameter(name, r.layer, "eps");
 		if (!std::isfinite(r.negative_slope))
 			non_finite_parameter(name, r.layer, "negative_slope");
-		char *mlp = SPI_getvalue(t, d, 13);
-		r.mlp = static_cast<uint8 *>(MemoryContextAlloc(caller, strlen(mlp ? mlp : "") / 2 + 1));
-		for (char *tok = mlp ? strtok(mlp, ",") : nullptr; tok; tok = strtok(nullptr, ","))
-			r.mlp[r.nmlp++] = strcmp(tok, "relu") == 0 ? 1 : 0;
+		auto steps = [&](int col, int *count) {
+			char *text = SPI_getvalue(t, d, col);
+			uint8 *out = static_cast<uint8 *>(MemoryContextAlloc(caller, strlen(text ? text : "") / 2 + 1));
+			for (char *tok = text ? strtok(text, ",") : nullptr; tok; tok = strtok(nullptr, ","))
+				out[(*count)++] = strcmp(tok, "relu") == 0 ? 1 : 0;
+			return out;
+		};
+		r.mlp = steps(13, &r.nmlp);
+		r.nn = steps(14, &r.nnn);
+		r.project = DatumGetBool(SPI_getbinval(t, d, 15, &isnull));
+		r.processing_steps = DatumGetInt32(SPI_getbinval(t, d, 16, &isnull));
 	}
 	const char *params_q = psprintf(
 		"SELECT layer, name, shape, data FROM %s.ruvector_gnn_model_params WHERE model = $1 ORDER BY layer, name", nsp);
@@ -186,20 +198,27 @@ kernels::GnnLayer layer_from_row(const LayerRow &r, const ModelRows &m)
 {
 	kernels::GnnLayer l;
 	std::string_view type = r.type;
-	l.type = type == "gcn" ? kernels::LayerType::gcn
-		   : type == "sage" ? kernels::LayerType::sage
-		   : type == "gin" ? kernels::LayerType::gin
-		   : type == "gat" ? kernels::LayerType::gat
-						   : throw std::invalid_argument("unknown layer type \"" + std::string(type) + "\"");
+	bool known = false;
+	for (int t = 0; t <= int(kernels::kLastLayerType) && !known; t++)
+		if (type == kernels::layer_type_name(kernels::LayerType(t))) {
+			l.type = kernels::LayerType(t);
+			known = true;
+		}
+	if (!known)
+		throw std::invalid_argument("unknown layer type \"" + std::string(type) + "\"");
 	l.in_dim = uint32(r.in_dim);
 	l.out_dim = uint32(r.out_dim);
 	l.add_self_loops = r.add_self_loops;
 	l.normalize = r.normalize;
 	std::string_view aggr = r.aggr;
-	l.aggr = aggr == "max" ? kernels::Aggr::max : aggr == "sum" ? kernels::Aggr::sum : aggr == "min" ? kernels::Aggr::min : kernels::Aggr::mean;
+	l.aggr = aggr == "max" ? kernels::Aggr::max : aggr == "sum" ? kernels::Aggr::sum : aggr == "min" ? kernels::Aggr::min
+		   : aggr == "lstm" ? kernels::Aggr::lstm : kernels::Aggr::mean;
 	l.root_weight = r.root_weight;
+	l.project = r.project;
+	l.processing_steps = uint32(std::max(r.processing_steps, 0));
 	l.eps = r.eps;
 	l.mlp.assign(r.mlp, r.mlp + r.nmlp);
+	l.nn_mlp.assign(r.nn, r.nn + r.nnn);
 	l.heads = uint32(std::max(r.heads, 1));
 	l.concat = r.concat;
 	l.negative_slope = r.negative_slope;
@@ -227,7 +246,19 @@ struct ForwardOptions {
 	uint64 seed = 0;
 };
 
-std::span<const std::byte> encode_model(const ModelRows &rows, const ForwardOptions &fo)
+// Which graph each node belongs to, for a model that ends with a readout (ruvector_gnn_classify).
+// palloc'd: it is read with SPI, before any C++ object exists.
+struct GraphBatch {
+	int64 nodes = 0;
+	const uint32 *batch = nullptr;      // per node, in node (id) order; none: the graph is one graph
+	int64 graphs = 0;
+	const int64 *graph_ids = nullptr;  // per graph, ascending
+	bool need_readout = false;          // the model must end with a readout (else it may)
+	bool pooled = false;                // set by encode_model: the model has a readout
+};
+
+// Node-level functions pass no batch and refuse a model with a readout; classify passes one.
+std::span<const std::byte> encode_model(const ModelRows &rows, const ForwardOptions &fo, GraphBatch *batch = nullptr)
 {
 	kernels::GnnModel m;
 	m.relu_between = rows.relu_between;
@@ -235,6 +266,25 @@ std::span<const std::byte> encode_model(const ModelRows &rows, const ForwardOpti
 	m.seed = fo.seed;
 	for (int i = 0; i < rows.nlayers; i++)
 		m.layers.push_back(layer_from_row(rows.layers[i], rows));
+	if (!batch && kernels::has_readout(m)) {
+		const char *readout = "";
+		for (const kernels::GnnLayer &l : m.layers)
+			if (kernels::is_readout(l.type))
+				readout = kernels::layer_type_name(l.type);
+		throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "gnn model ends with a readout, so it gives one row per graph",
+						std::string("Its ") + readout + " layer pools the nodes of each graph into one row.",
+						"Run it with ruvector_gnn_classify(graph, model) or ruvector_gnn_classify(graph, model, graph_column).");
+	}
+	if (batch) {
+		batch->pooled = kernels::has_readout(m);
+		if (batch->need_readout && !batch->pooled)
+			throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "gnn model has no readout layer",
+							"Classifying graphs by a graph id column needs a model that pools the nodes of each graph into one row.",
+							"End the model with global_mean_pool, global_add_pool, global_max_pool, "
+							"attentional_aggregation or set2set (then linear layers), or use ruvector_gnn_forward().");
+		m.batch.assign(batch->batch, batch->batch + batch->nodes);
+		m.graph_ids.assign(batch->graph_ids, batch->graph_ids + batch->graphs);
+	}
 	return palloc_copy(kernels::encode(m));
 }
 
@@ -764,6 +814,8 @@ Datum array_forward(FunctionCallInfo fcinfo, kernels::LayerType type)
 				l.params.push_back({"att_src", {1, uint32(heads), o / uint32(heads)}, kernels::glorot(1, o, 43)});
 				l.params.push_back({"att_dst", {1, uint32(heads), o / uint32(heads)}, kernels::glorot(1, o, 44)});
 				break;
+			default:  // the array forms are the four graph convolutions
+				break;
 			}
 			m.layers.push_back(std::move(l));
 			bytes = kernels::encode(m);
@@ -952,14 +1004,16 @@ RV_FUNCTION(ruvector_gnn_classify_node)
 }
 
 // ruvector_gnn_classify(graph text, model text) RETURNS TABLE(node_id bigint, class int, score float8)
+// Every node; or, for a model that ends with a readout, the whole graph (one row, node_id NULL).
 RV_FUNCTION(ruvector_gnn_classify_graph)
 {
 	const char *graph = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	const char *model = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	std::span<const std::byte> m;
+	GraphBatch whole;  // a model that ends with a readout classifies the whole graph: one row, node_id NULL
 	ForwardResult r = forward_named_graph(graph, [&](int) {
 		if (m.empty())
-			m = encode_model(read_model(model), {});
+			m = encode_model(read_model(model), {}, &whole);
 		return m;
 	});
 	InitMaterializedSRF(fcinfo, 0);
@@ -969,7 +1023,7 @@ RV_FUNCTION(ruvector_gnn_classify_graph)
 		double prob;
 		classify_row(r.y + Size(i) * r.out_dim, r.out_dim, &cls, &prob);
 		Datum values[3] = {Int64GetDatum(r.ids[i]), Int32GetDatum(cls), Float8GetDatum(prob)};
-		bool nulls[3] = {};
+		bool nulls[3] = {whole.pooled, false, false};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);
@@ -1241,3 +1295,96 @@ EnhancedEmbeddings compute_enhanced_embeddings(const GraphSource &src, const cha
 }
 
 }  // namespace ruvector
+
+/* Graph classification */
+
+namespace {
+
+// Each node's graph from `column` of the node table, read with the caller's rights and snapshot
+// (the same the graph itself is read with), in node (id) order.
+GraphBatch read_graph_batch(const GraphSource &src, const char *column)
+{
+	AttrNumber att = get_attnum(src.nodes, column);
+	if (att == InvalidAttrNumber)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+						errmsg("column \"%s\" of relation %s does not exist", column, qualified_relation_name(src.nodes)),
+						errhint("Name the node table's graph id column.")));
+	Oid type = get_atttype(src.nodes, att);
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("graph id column \"%s\" of relation %s must be an integer", column,
+							   qualified_relation_name(src.nodes)),
+						errdetail("It is of type %s.", format_type_be(type))));
+	const char *nodes_name = qualified_relation_name(src.nodes);
+	MemoryContext caller = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	const char *q = psprintf("SELECT %s::bigint, %s::bigint FROM %s ORDER BY 1", quote_identifier(src.id),
+							 quote_identifier(column), nodes_name);
+	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the graph ids of %s failed", nodes_name);
+	GraphBatch b;
+	b.nodes = int64(SPI_processed);
+	int64 *keys = static_cast<int64 *>(MemoryContextAllocHuge(caller, sizeof(int64) * (b.nodes + 1)));
+	for (int64 i = 0; i < b.nodes; i++) {
+		bool null_id, null_g;
+		HeapTuple t = SPI_tuptable->vals[i];
+		int64 id = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &null_id));
+		Datum gd = SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &null_g);
+		if (null_g)
+			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+							errmsg("node " INT64_FORMAT " of %s has a NULL graph id", id, nodes_name),
+							errhint("Every node must belong to a graph.")));
+		keys[i] = DatumGetInt64(gd);
+	}
+	SPI_finish();
+	// Graphs in ascending key order; a node's graph is its key's rank.
+	int64 *ids = static_cast<int64 *>(palloc(sizeof(int64) * (b.nodes + 1)));
+	memcpy(ids, keys, sizeof(int64) * b.nodes);
+	std::sort(ids, ids + b.nodes);
+	b.graphs = std::unique(ids, ids + b.nodes) - ids;
+	uint32 *batch = static_cast<uint32 *>(MemoryContextAllocHuge(caller, sizeof(uint32) * (b.nodes + 1)));
+	for (int64 i = 0; i < b.nodes; i++)
+		batch[i] = uint32(std::lower_bound(ids, ids + b.graphs, keys[i]) - ids);
+	b.batch = batch;
+	b.graph_ids = ids;
+	return b;
+}
+
+}  // namespace
+
+// ruvector_gnn_classify(graph text, model text, graph_column text)
+//   RETURNS TABLE (graph_id bigint, class integer, score double precision, logits vector)
+// A model that ends with a readout over a named graph, one row per value of graph_column of the
+// node table (read with the caller's rights and snapshot, as the graph is): the argmax of the
+// model's output, its softmax probability, and the output itself.
+RV_FUNCTION(ruvector_gnn_classify_graphs)
+{
+	const char *graph_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *model_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *column = text_to_cstring(PG_GETARG_TEXT_PP(2));  // text, not name: see sql/gnn.sql
+	require_worker_support();
+	GraphBatch batch = read_graph_batch(read_named_graph(graph_name).src, column);
+	batch.need_readout = true;
+	std::span<const std::byte> model;
+	ForwardResult r = forward_named_graph(graph_name, [&](int) {
+		if (model.empty())
+			model = encode_model(read_model(model_name), {}, &batch);
+		return model;
+	});
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int64 i = 0; i < r.nodes; i++) {
+		const float *row = r.y + Size(i) * r.out_dim;
+		int32 cls;
+		double prob;
+		classify_row(row, r.out_dim, &cls, &prob);
+		Vector *v = new_vector(r.out_dim);
+		memcpy(v->x, row, sizeof(float) * r.out_dim);
+		Datum values[4] = {Int64GetDatum(r.ids[i]), Int32GetDatum(cls), Float8GetDatum(prob), PointerGetDatum(v)};
+		bool nulls[4] = {};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(v);
+	}
+	return Datum(0);
+}

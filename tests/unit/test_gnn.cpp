@@ -338,6 +338,7 @@ const char *aggr_name(Aggr a)
 	case Aggr::max: return "max";
 	case Aggr::sum: return "sum";
 	case Aggr::min: return "min";
+	case Aggr::lstm: return "lstm";
 	}
 	return "?";
 }

@@ -63,18 +63,19 @@ Buffer uninitialized(std::size_t count)
 
 // Per-thread buffer that only grows: blocks reuse it rather than allocate. Contents are scratch,
 // never carried from one block to the next.
+template <class T = float>
 class Scratch {
 public:
-	float *get(std::size_t floats)
+	T *get(std::size_t count)
 	{
 		auto &v = local_.local();
-		if (v.size() < floats)
-			v.resize(floats);
+		if (v.size() < count)
+			v.resize(count);
 		return v.data();
 	}
 
 private:
-	tbb::enumerable_thread_specific<std::vector<float>> local_;
+	tbb::enumerable_thread_specific<std::vector<T>> local_;
 };
 
 // ---- Vectors ------------------------------------------------------------------------------------
@@ -364,6 +365,7 @@ Reduce reduce_of(Aggr a)
 	case Aggr::max: return Reduce::max;
 	case Aggr::sum: return Reduce::sum;
 	case Aggr::min: return Reduce::min;
+	case Aggr::lstm: break;
 	}
 	throw std::invalid_argument("unknown aggregation");
 }
@@ -428,6 +430,23 @@ std::size_t check_mlp(std::size_t in_dim, std::span<const MlpStep> mlp, std::siz
 		widest = std::max(widest, d);
 	}
 	return d;
+}
+
+// Runs mlp on `rows` rows of width w in cur (next: scratch as large as the widest step); the
+// result ends in cur (the two are swapped as it goes).
+void apply_mlp(float *&cur, float *&next, std::size_t rows, std::size_t w, std::span<const MlpStep> mlp)
+{
+	const auto &K = active_kernels();
+	for (const MlpStep &step : mlp) {
+		if (const Linear *l = std::get_if<Linear>(&step)) {
+			K.gemm_nt(cur, w, l->weight.data(), w, next, l->out, rows, l->out, w);
+			w = l->out;
+			add_bias(next, rows, w, bias_or_null(l->bias));
+			std::swap(cur, next);
+		} else {
+			relu_inplace(std::span<float>(cur, rows * w));
+		}
+	}
 }
 
 // The output width.
@@ -551,15 +570,137 @@ std::vector<float> gcn_conv(CsrView g, std::span<const float> x, const Linear &l
 
 // ---- SAGEConv -------------------------------------------------------------------------------------
 
-void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
-                    std::span<float> y, const SageOptions &opts, CancelToken cancel)
+namespace {
+
+void check_lstm(const Lstm &l, const std::string &what)
 {
-	check_sage(lin_l, lin_r, opts);
+	const std::size_t g = product(4, l.hidden, what);
+	if (l.weight_ih.size() != product(g, l.in, what) || l.weight_hh.size() != product(g, l.hidden, what))
+		throw std::invalid_argument(what + ": weights hold " + str(l.weight_ih.size()) + " and " +
+		                            str(l.weight_hh.size()) + " values, expected " + str(g) + " x " + str(l.in) +
+		                            " and " + str(g) + " x " + str(l.hidden));
+	if ((!l.bias_ih.empty() && l.bias_ih.size() != g) || (!l.bias_hh.empty() && l.bias_hh.size() != g))
+		throw std::invalid_argument(what + ": biases must hold " + str(g) + " values");
+}
+
+float sigmoid(float v)
+{
+	return 1.0f / (1.0f + std::exp(-v));
+}
+
+// One LSTM step over `rows` rows: gates (rows x 4H) hold x W_ih^T + h W_hh^T + biases; c and h
+// (rows x H) are updated in place (PyTorch's cell: i, f, o sigmoid, g tanh).
+void lstm_cell(const float *gates, std::size_t rows, std::size_t H, float *h, float *c)
+{
+	for (std::size_t r = 0; r < rows; r++) {
+		const float *gr = gates + r * 4 * H;
+		float *hr = h + r * H, *cr = c + r * H;
+		for (std::size_t k = 0; k < H; k++) {
+			const float i = sigmoid(gr[k]), f = sigmoid(gr[H + k]), gg = std::tanh(gr[2 * H + k]),
+			            o = sigmoid(gr[3 * H + k]);
+			cr[k] = f * cr[k] + i * gg;
+			hr[k] = o * std::tanh(cr[k]);
+		}
+	}
+}
+
+// b_ih + b_hh (4H; zeros when neither is given).
+std::vector<float> lstm_bias(const Lstm &l)
+{
+	std::vector<float> b(4 * l.hidden, 0.0f);
+	for (std::size_t k = 0; k < b.size(); k++)
+		b[k] = (l.bias_ih.empty() ? 0.0f : l.bias_ih[k]) + (l.bias_hh.empty() ? 0.0f : l.bias_hh[k]);
+	return b;
+}
+
+void check_sage_params(const SageParams &p, const SageOptions &opts)
+{
+	check_sage(p.lin_l, p.lin_r, opts);
+	const std::size_t in = p.lin_l.in;
+	if (opts.project) {
+		check_linear(p.lin, "SAGEConv lin");
+		if (p.lin.in != in || p.lin.out != in)
+			throw std::invalid_argument("SAGEConv: lin (project) is " + str(p.lin.out) + " x " + str(p.lin.in) +
+			                            ", expected " + str(in) + " x " + str(in));
+	}
+	if (opts.aggr == Aggr::lstm) {
+		check_lstm(p.lstm, "SAGEConv LSTM");
+		if (p.lstm.in != in || p.lstm.hidden != in)
+			throw std::invalid_argument("SAGEConv: the LSTM maps " + str(p.lstm.in) + " to " + str(p.lstm.hidden) +
+			                            " features, expected " + str(in) + " to " + str(in));
+	}
+}
+
+// LSTMAggregation over rows lo..hi-1 (see gnn.hpp): pre holds each node's x_j W_ih^T (n x 4H),
+// bias b_ih + b_hh, steps the graph's largest in-degree. The last hidden states go to out (ldo apart).
+struct LstmAggregate {
+	CsrView g;
+	const float *pre;
+	const float *bias;
+	const Lstm &lstm;
+	std::size_t steps;
+
+	// scratch: rows x 6H floats; order: the block's edge count.
+	void operator()(std::size_t lo, std::size_t hi, float *out, std::size_t ldo, float *scratch,
+	                std::uint32_t *order) const
+	{
+		const std::size_t rows = hi - lo, H = lstm.hidden, G = 4 * H;
+		float *gates = scratch, *h = gates + rows * G, *c = h + rows * H;
+		// Each row's sources in ascending order (PyG's edge order after sort_edge_index).
+		const std::uint64_t e_lo = g.row_ptr[lo];
+		std::copy(g.col.begin() + std::ptrdiff_t(e_lo), g.col.begin() + std::ptrdiff_t(g.row_ptr[hi]), order);
+		for (std::size_t i = lo; i < hi; i++)
+			std::sort(order + (g.row_ptr[i] - e_lo), order + (g.row_ptr[i + 1] - e_lo));
+		std::fill_n(h, rows * H, 0.0f);
+		std::fill_n(c, rows * H, 0.0f);
+		const auto &K = active_kernels();
+		for (std::size_t t = 0; t < steps; t++) {
+			if (t == 0)
+				std::fill_n(gates, rows * G, 0.0f);  // h0 = 0
+			else
+				K.gemm_nt(h, H, lstm.weight_hh.data(), H, gates, G, rows, G, H);
+			for (std::size_t r = 0; r < rows; r++) {
+				const std::size_t i = lo + r;
+				float *gr = gates + r * G;
+				if (t < g.in_degree(i)) {  // else a zero-padding step: x W_ih^T = 0
+					const float *p = pre + std::size_t(order[g.row_ptr[i] - e_lo + t]) * G;
+					for (std::size_t k = 0; k < G; k++)
+						gr[k] += p[k];
+				}
+				for (std::size_t k = 0; k < G; k++)
+					gr[k] += bias[k];
+			}
+			lstm_cell(gates, rows, H, h, c);
+		}
+		for (std::size_t r = 0; r < rows; r++)
+			std::copy_n(h + r * H, H, out + r * ldo);
+	}
+};
+
+}  // namespace
+
+void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, std::span<float> y,
+                    const SageOptions &opts, CancelToken cancel)
+{
+	check_sage_params(p, opts);
+	const Linear &lin_l = p.lin_l, &lin_r = p.lin_r;
 	const bool root = opts.root_weight;
 	check_features(g, x, lin_l.in, "SAGEConv");
 	const std::size_t n = g.n, in = lin_l.in, out = lin_l.out;
 	check_output(y, n, out, "SAGEConv");
-	const RowsFn reduce = rows_kernel(reduce_of(opts.aggr));
+
+	// project: the neighbours' rows are relu(lin(x_j)); lin_r still reads x_i.
+	Buffer projected;
+	const float *src = x.data();
+	if (opts.project) {
+		projected = uninitialized(n * in);
+		transform(x.data(), n, in, p.lin.weight.data(), in, projected.get(), in, cancel);
+		for_blocks(n, kGemmRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+			add_bias(projected.get() + lo * in, hi - lo, in, bias_or_null(p.lin.bias));
+			relu_inplace(std::span<float>(projected.get() + lo * in, (hi - lo) * in));
+		});
+		src = projected.get();
+	}
 
 	// lin_l's bias, plus lin_r's if it has one: added once, at the end.
 	std::vector<float> bias(lin_l.bias.begin(), lin_l.bias.end());
@@ -577,14 +718,22 @@ void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, co
 
 	if ((opts.aggr == Aggr::mean || opts.aggr == Aggr::sum) && out < in) {
 		// Transform first (mean and sum commute with lin_l): one GEMM against [W_l; W_r] gives each
-		// node's lin_l and lin_r images side by side; only out-wide rows are aggregated, and the lin_r
-		// image and the bias are added in the aggregation's epilogue.
+		// node's lin_l and lin_r images side by side (two when projecting: the images are of
+		// different rows); only out-wide rows are aggregated, and the lin_r image and the bias are
+		// added in the aggregation's epilogue.
+		const RowsFn reduce = rows_kernel(reduce_of(opts.aggr));
 		const std::size_t hw = root ? 2 * out : out;
-		std::vector<float> w(lin_l.weight.begin(), lin_l.weight.end());
-		if (root)
-			w.insert(w.end(), lin_r.weight.begin(), lin_r.weight.end());
 		auto h = uninitialized(n * hw);
-		transform(x.data(), n, in, w.data(), hw, h.get(), hw, cancel);
+		if (opts.project) {
+			transform(src, n, in, lin_l.weight.data(), out, h.get(), hw, cancel);
+			if (root)
+				transform(x.data(), n, in, lin_r.weight.data(), out, h.get() + out, hw, cancel);
+		} else {
+			std::vector<float> w(lin_l.weight.begin(), lin_l.weight.end());
+			if (root)
+				w.insert(w.end(), lin_r.weight.begin(), lin_r.weight.end());
+			transform(x.data(), n, in, w.data(), hw, h.get(), hw, cancel);
+		}
 		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
 			float *rows = y.data() + lo * out;
 			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = h.get(),
@@ -592,43 +741,73 @@ void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, co
 			               .ld_self = hw, .bias = b});
 			normalize(rows, hi - lo);
 		});
-	} else {
-		// Aggregate first, then one GEMM of [aggr | x_i] against [W_l | W_r].
-		const auto &K = active_kernels();
-		const std::size_t kw = root ? 2 * in : in;
-		std::vector<float> wcat;
-		const float *w = lin_l.weight.data();
-		if (root) {
-			wcat.resize(out * kw);
-			for (std::size_t r = 0; r < out; r++) {
-				std::copy_n(lin_l.weight.data() + r * in, in, wcat.data() + r * kw);
-				std::copy_n(lin_r.weight.data() + r * in, in, wcat.data() + r * kw + in);
-			}
-			w = wcat.data();
-		}
-		Scratch scratch;
-		for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
-			float *buf = scratch.get(kRows * kw);
-			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = x.data(),
-			               .ldh = in, .d = in, .out = buf, .ldo = kw});
-			if (root)
-				for (std::size_t i = lo; i < hi; i++)
-					std::copy_n(x.data() + i * in, in, buf + (i - lo) * kw + in);
-			float *rows = y.data() + lo * out;
-			K.gemm_nt(buf, kw, w, kw, rows, out, hi - lo, out, kw);
-			add_bias(rows, hi - lo, out, b);
-			normalize(rows, hi - lo);
-		});
+		return;
 	}
+
+	// Aggregate first, then one GEMM of [aggr | x_i] against [W_l | W_r].
+	const auto &K = active_kernels();
+	const std::size_t kw = root ? 2 * in : in;
+	std::vector<float> wcat;
+	const float *w = lin_l.weight.data();
+	if (root) {
+		wcat.resize(out * kw);
+		for (std::size_t r = 0; r < out; r++) {
+			std::copy_n(lin_l.weight.data() + r * in, in, wcat.data() + r * kw);
+			std::copy_n(lin_r.weight.data() + r * in, in, wcat.data() + r * kw + in);
+		}
+		w = wcat.data();
+	}
+	// LSTM: every node's input-gate image x_j W_ih^T once, gathered per edge at each step.
+	Buffer pre;
+	std::vector<float> lstm_b;
+	std::size_t steps = 0;
+	if (opts.aggr == Aggr::lstm) {
+		pre = uninitialized(n * 4 * in);
+		transform(src, n, in, p.lstm.weight_ih.data(), 4 * in, pre.get(), 4 * in, cancel);
+		lstm_b = lstm_bias(p.lstm);
+		steps = max_in_degree(g);
+	}
+	const LstmAggregate lstm{g, pre.get(), lstm_b.data(), p.lstm, steps};
+	const RowsFn reduce = opts.aggr == Aggr::lstm ? nullptr : rows_kernel(reduce_of(opts.aggr));
+	Scratch scratch, lstm_scratch;
+	Scratch<std::uint32_t> lstm_order;
+	for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		float *buf = scratch.get(kRows * kw);
+		if (reduce)
+			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = src,
+			               .ldh = in, .d = in, .out = buf, .ldo = kw});
+		else
+			lstm(lo, hi, buf, kw, lstm_scratch.get((hi - lo) * 6 * in),
+			     lstm_order.get(std::size_t(g.row_ptr[hi] - g.row_ptr[lo]) + 1));
+		if (root)
+			for (std::size_t i = lo; i < hi; i++)
+				std::copy_n(x.data() + i * in, in, buf + (i - lo) * kw + in);
+		float *rows = y.data() + lo * out;
+		K.gemm_nt(buf, kw, w, kw, rows, out, hi - lo, out, kw);
+		add_bias(rows, hi - lo, out, b);
+		normalize(rows, hi - lo);
+	});
+}
+
+std::vector<float> sage_conv(CsrView g, std::span<const float> x, const SageParams &p, const SageOptions &opts,
+                             CancelToken cancel)
+{
+	check_sage_params(p, opts);
+	std::vector<float> y(product(g.n, p.lin_l.out, "SAGEConv"));
+	sage_conv_into(g, x, p, y, opts, cancel);
+	return y;
+}
+
+void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
+                    std::span<float> y, const SageOptions &opts, CancelToken cancel)
+{
+	sage_conv_into(g, x, SageParams{lin_l, lin_r, {}, {}}, y, opts, cancel);
 }
 
 std::vector<float> sage_conv(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                              const SageOptions &opts, CancelToken cancel)
 {
-	check_sage(lin_l, lin_r, opts);
-	std::vector<float> y(product(g.n, lin_l.out, "SAGEConv"));
-	sage_conv_into(g, x, lin_l, lin_r, y, opts, cancel);
-	return y;
+	return sage_conv(g, x, SageParams{lin_l, lin_r, {}, {}}, opts, cancel);
 }
 
 // ---- GINConv --------------------------------------------------------------------------------------
@@ -649,7 +828,6 @@ void gin_conv_into(CsrView g, std::span<const float> x, std::size_t in_dim, std:
 	std::size_t widest = 0;
 	const std::size_t n = g.n, out = check_mlp(in_dim, mlp, widest);
 	check_output(y, n, out, "GINConv");
-	const auto &K = active_kernels();
 	const RowsFn reduce = rows_kernel(Reduce::sum);
 
 	// Transform first when the MLP opens with a narrowing Linear: it commutes with the sum, and its
@@ -676,17 +854,7 @@ void gin_conv_into(CsrView g, std::span<const float> x, std::size_t in_dim, std:
 		reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = src, .ldh = sd,
 		               .d = sd, .out = cur, .ldo = sd, .self = src, .ld_self = sd, .self_scale = 1.0f + eps,
 		               .bias = pre ? bias_or_null(first->bias) : nullptr});
-		std::size_t w = sd;
-		for (const MlpStep &step : rest) {
-			if (const Linear *l = std::get_if<Linear>(&step)) {
-				K.gemm_nt(cur, w, l->weight.data(), w, next, l->out, rows, l->out, w);
-				w = l->out;
-				add_bias(next, rows, w, bias_or_null(l->bias));
-				std::swap(cur, next);
-			} else {
-				relu_inplace(std::span<float>(cur, rows * w));
-			}
-		}
+		apply_mlp(cur, next, rows, sd, rest);
 		std::copy_n(cur, rows * out, y.data() + lo * out);
 	});
 }
@@ -813,6 +981,180 @@ std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams
 {
 	std::vector<float> y(product(g.n, check_gat(p, opts), "GATConv"));
 	gat_conv_into(g, x, p, y, opts, cancel);
+	return y;
+}
+
+// ---- Per-row MLPs and readouts -------------------------------------------------------------------
+
+std::vector<float> mlp_rows(std::span<const float> x, std::size_t rows, std::size_t in_dim,
+                            std::span<const MlpStep> mlp, CancelToken cancel)
+{
+	std::size_t widest = 0;
+	const std::size_t out = check_mlp(in_dim, mlp, widest);
+	if (x.size() != product(rows, in_dim, "MLP"))
+		throw std::invalid_argument("MLP: input holds " + str(x.size()) + " values, expected " + str(rows) + " x " +
+		                            str(in_dim));
+	std::vector<float> y(product(rows, out, "MLP"));
+	Scratch s0, s1;
+	for_blocks(rows, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		float *cur = s0.get(kRows * widest), *next = s1.get(kRows * widest);
+		std::copy_n(x.data() + lo * in_dim, (hi - lo) * in_dim, cur);
+		apply_mlp(cur, next, hi - lo, in_dim, mlp);
+		std::copy_n(cur, (hi - lo) * out, y.data() + lo * out);
+	});
+	return y;
+}
+
+namespace {
+
+// The nodes of each graph, in node order: members[ptr[g] .. ptr[g + 1]).
+struct Groups {
+	std::vector<std::uint64_t> ptr;
+	std::vector<std::uint32_t> members;
+};
+
+Groups group_nodes(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch, std::size_t graphs,
+                   const char *what)
+{
+	if (x.size() != product(batch.size(), d, what))
+		throw std::invalid_argument(std::string(what) + ": features hold " + str(x.size()) + " values, expected " +
+		                            str(batch.size()) + " nodes x " + str(d));
+	if (batch.size() > std::numeric_limits<std::uint32_t>::max())
+		throw std::invalid_argument(std::string(what) + ": too many nodes");
+	Groups gr;
+	gr.ptr.assign(graphs + 1, 0);
+	for (std::uint32_t b : batch) {
+		if (b >= graphs)
+			throw std::invalid_argument(std::string(what) + ": node in graph " + str(b) + ", there are " + str(graphs));
+		gr.ptr[b + 1]++;
+	}
+	for (std::size_t g = 0; g < graphs; g++)
+		gr.ptr[g + 1] += gr.ptr[g];
+	std::vector<std::uint64_t> next(gr.ptr.begin(), gr.ptr.end() - 1);
+	gr.members.resize(batch.size());
+	for (std::size_t i = 0; i < batch.size(); i++)
+		gr.members[next[batch[i]]++] = std::uint32_t(i);
+	return gr;
+}
+
+// Softmax of v[0 .. count) (stride apart) in place, as torch_geometric.utils.softmax.
+void group_softmax(float *v, std::size_t count, std::size_t stride)
+{
+	float mx = -std::numeric_limits<float>::infinity(), sum = 0;
+	for (std::size_t k = 0; k < count; k++)
+		mx = std::max(mx, v[k * stride]);
+	for (std::size_t k = 0; k < count; k++) {
+		v[k * stride] = std::exp(v[k * stride] - mx);
+		sum += v[k * stride];
+	}
+	const float denom = sum + 1e-16f;
+	for (std::size_t k = 0; k < count; k++)
+		v[k * stride] /= denom;
+}
+
+}  // namespace
+
+std::vector<float> global_pool(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                               std::size_t graphs, Pool pool, CancelToken cancel)
+{
+	const Groups gr = group_nodes(x, d, batch, graphs, "global pool");
+	std::vector<float> y(product(graphs, d, "global pool"));
+	const RowsFn reduce = rows_kernel(pool == Pool::add ? Reduce::sum : pool == Pool::mean ? Reduce::mean : Reduce::max);
+	for_blocks(graphs, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		reduce(RowsJob{.row_ptr = gr.ptr.data(), .col = gr.members.data(), .lo = lo, .hi = hi, .h = x.data(), .ldh = d,
+		               .d = d, .out = y.data() + lo * d, .ldo = d});
+	});
+	return y;
+}
+
+std::vector<float> attentional_aggregation(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                                           std::size_t graphs, std::span<const MlpStep> gate_nn,
+                                           std::span<const MlpStep> nn, CancelToken cancel)
+{
+	const Groups gr = group_nodes(x, d, batch, graphs, "AttentionalAggregation");
+	const std::size_t n = batch.size();
+	std::size_t widest = 0;
+	const std::size_t gw = check_mlp(d, gate_nn, widest), out = check_mlp(d, nn, widest);
+	if (gw != 1 && gw != out)
+		throw std::invalid_argument("AttentionalAggregation: gate_nn gives " + str(gw) + " columns, expected 1 or " +
+		                            str(out));
+	std::vector<float> gate = mlp_rows(x, n, d, gate_nn, cancel);
+	std::vector<float> h;
+	if (!nn.empty())
+		h = mlp_rows(x, n, d, nn, cancel);
+	const float *hv = nn.empty() ? x.data() : h.data();
+	std::vector<float> y(product(graphs, out, "AttentionalAggregation"), 0.0f);
+	Scratch alpha_s;
+	for_blocks(graphs, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		for (std::size_t g = lo; g < hi; g++) {
+			const std::uint64_t m0 = gr.ptr[g], count = gr.ptr[g + 1] - m0;
+			float *alpha = alpha_s.get(std::size_t(count) * gw + 1);
+			for (std::uint64_t k = 0; k < count; k++)
+				std::copy_n(gate.data() + std::size_t(gr.members[m0 + k]) * gw, gw, alpha + k * gw);
+			for (std::size_t c = 0; c < gw; c++)
+				group_softmax(alpha + c, count, gw);
+			float *row = y.data() + g * out;
+			for (std::uint64_t k = 0; k < count; k++) {
+				const float *v = hv + std::size_t(gr.members[m0 + k]) * out;
+				const float *a = alpha + k * gw;
+				for (std::size_t c = 0; c < out; c++)
+					row[c] += a[gw == 1 ? 0 : c] * v[c];
+			}
+		}
+	});
+	return y;
+}
+
+std::vector<float> set2set(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                           std::size_t graphs, const Lstm &lstm, std::size_t processing_steps, CancelToken cancel)
+{
+	const Groups gr = group_nodes(x, d, batch, graphs, "Set2Set");
+	check_lstm(lstm, "Set2Set LSTM");
+	if (lstm.in != 2 * d || lstm.hidden != d)
+		throw std::invalid_argument("Set2Set: the LSTM maps " + str(lstm.in) + " to " + str(lstm.hidden) +
+		                            " features, expected " + str(2 * d) + " to " + str(d));
+	const std::size_t G = 4 * d, w = 2 * d;
+	const std::vector<float> bias = lstm_bias(lstm);
+	std::vector<float> y(product(graphs, w, "Set2Set"), 0.0f);  // q*, updated in place
+	const auto &K = active_kernels();
+	Scratch gates_s, hc_s, tmp_s, e_s;
+	// Graphs are independent: a block of them runs every step.
+	for_blocks(graphs, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		const std::size_t rows = hi - lo;
+		float *gates = gates_s.get(rows * G), *hc = hc_s.get(2 * rows * d), *tmp = tmp_s.get(rows * G);
+		float *h = hc, *c = hc + rows * d;
+		float *q = y.data() + lo * w;
+		std::fill_n(hc, 2 * rows * d, 0.0f);
+		for (std::size_t step = 0; step < processing_steps; step++) {
+			K.gemm_nt(q, w, lstm.weight_ih.data(), w, gates, G, rows, G, w);
+			K.gemm_nt(h, d, lstm.weight_hh.data(), d, tmp, G, rows, G, d);
+			for (std::size_t r = 0; r < rows; r++)
+				for (std::size_t k = 0; k < G; k++)
+					gates[r * G + k] += tmp[r * G + k] + bias[k];
+			lstm_cell(gates, rows, d, h, c);
+			for (std::size_t g = lo; g < hi; g++) {
+				const float *qg = h + (g - lo) * d;
+				const std::uint64_t m0 = gr.ptr[g], count = gr.ptr[g + 1] - m0;
+				float *e = e_s.get(std::size_t(count) + 1);
+				for (std::uint64_t k = 0; k < count; k++) {
+					const float *xi = x.data() + std::size_t(gr.members[m0 + k]) * d;
+					float s = 0;
+					for (std::size_t t = 0; t < d; t++)
+						s += xi[t] * qg[t];
+					e[k] = s;
+				}
+				group_softmax(e, count, 1);
+				float *row = y.data() + g * w;
+				std::copy_n(qg, d, row);
+				std::fill_n(row + d, d, 0.0f);
+				for (std::uint64_t k = 0; k < count; k++) {
+					const float *xi = x.data() + std::size_t(gr.members[m0 + k]) * d;
+					for (std::size_t t = 0; t < d; t++)
+						row[d + t] += e[k] * xi[t];
+				}
+			}
+		}
+	});
 	return y;
 }
 

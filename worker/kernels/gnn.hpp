@@ -67,13 +67,39 @@ std::vector<float> gcn_conv(CsrView g, std::span<const float> x, const Linear &l
 void gcn_conv_into(CsrView g, std::span<const float> x, const Linear &lin, std::span<float> out,
                    const GcnOptions &opts = {}, CancelToken cancel = {});
 
+// torch.nn.LSTM with one unidirectional layer: rows of weight_ih/weight_hh and the biases are the
+// gates i, f, g, o stacked (PyTorch's order). h0 = c0 = 0.
+struct Lstm {
+	std::span<const float> weight_ih;  // [4 hidden, in]
+	std::span<const float> weight_hh;  // [4 hidden, hidden]
+	std::span<const float> bias_ih;    // [4 hidden], or empty
+	std::span<const float> bias_hh;    // [4 hidden], or empty
+	std::size_t in = 0;
+	std::size_t hidden = 0;
+};
+
 // ---- SAGEConv -----------------------------------------------------------------------------------
-enum class Aggr { mean, max, sum, min };
+// lstm: PyG's LSTMAggregation. Each node's in-neighbours form a sequence in ascending node order
+// (what sort_edge_index(edge_index, sort_by_row=False) gives: edges sorted by target, then
+// source; duplicate edges repeat their source), zero-padded at the end to the largest in-degree
+// of the graph (to_dense_batch); the aggregate is the LSTM's last hidden state. So a node's
+// result depends on the graph's largest in-degree, exactly as in PyG. A graph without edges
+// aggregates to zero (PyG cannot run an LSTM over empty sequences).
+enum class Aggr { mean, max, sum, min, lstm };
 
 struct SageOptions {
 	Aggr aggr = Aggr::mean;
 	bool normalize = false;    // L2-normalise each output row (norm floored at 1e-12)
 	bool root_weight = true;   // false: no lin_r term (lin_r is then not read)
+	bool project = false;      // aggregate relu(lin(x_j)) instead of x_j (lin is then read)
+};
+
+// Everything SAGEConv reads; lin (project) is [in, in] with bias, lstm is in -> in.
+struct SageParams {
+	Linear lin_l;  // [out, in]: applied to the aggregate
+	Linear lin_r;  // [out, in]: applied to x_i (root_weight)
+	Linear lin;    // project
+	Lstm lstm;     // aggr lstm
 };
 
 // out_i = lin_l(aggr_{j->i} x_j) + lin_r(x_i). Edge weights are not used; self-loops in g are
@@ -83,6 +109,12 @@ std::vector<float> sage_conv(CsrView g, std::span<const float> x, const Linear &
                              const SageOptions &opts = {}, CancelToken cancel = {});
 void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                     std::span<float> out, const SageOptions &opts = {}, CancelToken cancel = {});
+// The full form: with project, out_i = lin_l(aggr_{j->i} relu(lin(x_j))) + lin_r(x_i) (lin_r
+// reads the unprojected x, as in PyG).
+std::vector<float> sage_conv(CsrView g, std::span<const float> x, const SageParams &p, const SageOptions &opts,
+                             CancelToken cancel = {});
+void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, std::span<float> out,
+                    const SageOptions &opts, CancelToken cancel = {});
 
 // ---- GINConv ------------------------------------------------------------------------------------
 // out_i = mlp((1 + eps) x_i + sum_{j->i} x_j). Edge weights are not used; self-loops in g are
@@ -117,6 +149,34 @@ std::vector<float> gat_conv(CsrView g, std::span<const float> x, const GatParams
                             CancelToken cancel = {});
 void gat_conv_into(CsrView g, std::span<const float> x, const GatParams &p, std::span<float> out,
                    const GatOptions &opts = {}, CancelToken cancel = {});
+
+// ---- Per-row and graph-level layers ----------------------------------------------------------------
+// torch.nn.Sequential of Linear and ReLU steps on every row of x (rows x in_dim). Result: rows x
+// mlp_output_dim(in_dim, mlp). A lone Linear is the one-step MLP.
+std::vector<float> mlp_rows(std::span<const float> x, std::size_t rows, std::size_t in_dim,
+                            std::span<const MlpStep> mlp, CancelToken cancel = {});
+
+// Readouts, as PyG's global_*_pool / aggr modules with a `batch` vector: batch[i] is the graph of
+// node i (0 .. graphs - 1), x holds batch.size() rows of d. The result has one row per graph, in
+// graph order; a graph without nodes reads as zeros (PyG's scatter gives the same).
+enum class Pool { add, mean, max };
+// global_add_pool, global_mean_pool, global_max_pool: graphs x d.
+std::vector<float> global_pool(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                               std::size_t graphs, Pool pool, CancelToken cancel = {});
+
+// AttentionalAggregation(gate_nn, nn): gate = gate_nn(x) (1 column, or as many as nn's output),
+// softmax over each graph's nodes per column (shifted by the maximum, denominator + 1e-16, as
+// torch_geometric.utils.softmax), out_g = sum_i gate_i * nn(x_i) (x_i when nn is empty).
+// Result: graphs x mlp_output_dim(d, nn).
+std::vector<float> attentional_aggregation(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                                           std::size_t graphs, std::span<const MlpStep> gate_nn,
+                                           std::span<const MlpStep> nn, CancelToken cancel = {});
+
+// Set2Set(d, processing_steps): lstm is 2d -> d. q* = 0; each step q = LSTM(q*), a_i = softmax
+// over the graph of <x_i, q>, r = sum a_i x_i, q* = [q, r]. Result: graphs x 2d.
+std::vector<float> set2set(std::span<const float> x, std::size_t d, std::span<const std::uint32_t> batch,
+                           std::size_t graphs, const Lstm &lstm, std::size_t processing_steps,
+                           CancelToken cancel = {});
 
 // ---- Non-finite results --------------------------------------------------------------------------
 // A GNN result never holds NaN or ±Infinity: inputs and parameters are finite (the backend checks

@@ -18,8 +18,34 @@ const char *layer_type_name(LayerType t) noexcept
 		return "gin";
 	case LayerType::gat:
 		return "gat";
+	case LayerType::global_add_pool:
+		return "global_add_pool";
+	case LayerType::global_mean_pool:
+		return "global_mean_pool";
+	case LayerType::global_max_pool:
+		return "global_max_pool";
+	case LayerType::attentional_aggregation:
+		return "attentional_aggregation";
+	case LayerType::set2set:
+		return "set2set";
+	case LayerType::linear:
+		return "linear";
 	}
 	return "unknown";
+}
+
+bool is_readout(LayerType t) noexcept
+{
+	switch (t) {
+	case LayerType::global_add_pool:
+	case LayerType::global_mean_pool:
+	case LayerType::global_max_pool:
+	case LayerType::attentional_aggregation:
+	case LayerType::set2set:
+		return true;
+	default:
+		return false;
+	}
 }
 
 const GnnParam *GnnLayer::param(std::string_view name) const noexcept
@@ -35,7 +61,7 @@ const GnnParam *GnnLayer::param(std::string_view name) const noexcept
 std::vector<std::byte> encode(const GnnModel &m)
 {
 	proto::Writer w;
-	w.put(std::uint32_t(0x474e4e31));  // "GNN1"
+	w.put(std::uint32_t(0x474e4e32));  // "GNN2"
 	w.put(std::uint8_t(m.relu_between));
 	w.put(m.sample_size);
 	w.put(m.seed);
@@ -48,10 +74,15 @@ std::vector<std::byte> encode(const GnnModel &m)
 		w.put(std::uint8_t(l.normalize));
 		w.put(l.aggr);
 		w.put(std::uint8_t(l.root_weight));
+		w.put(std::uint8_t(l.project));
 		w.put(l.eps);
 		w.put(std::uint32_t(l.mlp.size()));
 		for (auto s : l.mlp)
 			w.put(s);
+		w.put(std::uint32_t(l.nn_mlp.size()));
+		for (auto s : l.nn_mlp)
+			w.put(s);
+		w.put(l.processing_steps);
 		w.put(l.heads);
 		w.put(std::uint8_t(l.concat));
 		w.put(l.negative_slope);
@@ -65,6 +96,10 @@ std::vector<std::byte> encode(const GnnModel &m)
 			w.put_bytes(std::as_bytes(std::span(p.data)));
 		}
 	}
+	w.put(std::uint64_t(m.batch.size()));
+	w.put_bytes(std::as_bytes(std::span(m.batch)));
+	w.put(std::uint64_t(m.graph_ids.size()));
+	w.put_bytes(std::as_bytes(std::span(m.graph_ids)));
 	auto b = w.bytes();
 	return {b.begin(), b.end()};
 }
@@ -72,7 +107,7 @@ std::vector<std::byte> encode(const GnnModel &m)
 GnnModel decode_gnn_model(std::span<const std::byte> bytes)
 {
 	proto::Reader r(bytes);
-	if (r.get<std::uint32_t>() != 0x474e4e31)
+	if (r.get<std::uint32_t>() != 0x474e4e32)
 		throw std::invalid_argument("not a ruvector GNN model");
 	GnnModel m;
 	m.relu_between = r.get<std::uint8_t>() != 0;
@@ -84,21 +119,27 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes)
 	m.layers.resize(nl);
 	for (auto &l : m.layers) {
 		l.type = r.get<LayerType>();
-		if (std::uint8_t(l.type) > std::uint8_t(LayerType::gat))
+		if (std::uint8_t(l.type) > std::uint8_t(kLastLayerType))
 			throw std::invalid_argument("unknown GNN layer type");
 		l.in_dim = r.get<std::uint32_t>();
 		l.out_dim = r.get<std::uint32_t>();
 		l.add_self_loops = r.get<std::uint8_t>() != 0;
 		l.normalize = r.get<std::uint8_t>() != 0;
 		l.aggr = r.get<Aggr>();
+		if (std::uint8_t(l.aggr) > std::uint8_t(Aggr::lstm))
+			throw std::invalid_argument("unknown SAGE aggregation");
 		l.root_weight = r.get<std::uint8_t>() != 0;
+		l.project = r.get<std::uint8_t>() != 0;
 		l.eps = r.get<float>();
-		std::uint32_t ns = r.get<std::uint32_t>();
-		if (ns > kMaxMlpSteps)
-			throw std::invalid_argument("GIN MLP too long");
-		l.mlp.resize(ns);
-		for (auto &s : l.mlp)
-			s = r.get<std::uint8_t>();
+		for (auto *steps : {&l.mlp, &l.nn_mlp}) {
+			std::uint32_t ns = r.get<std::uint32_t>();
+			if (ns > kMaxMlpSteps)
+				throw std::invalid_argument("GNN MLP too long");
+			steps->resize(ns);
+			for (auto &s : *steps)
+				s = r.get<std::uint8_t>();
+		}
+		l.processing_steps = r.get<std::uint32_t>();
 		l.heads = r.get<std::uint32_t>();
 		l.concat = r.get<std::uint8_t>() != 0;
 		l.negative_slope = r.get<float>();
@@ -120,6 +161,18 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes)
 			std::memcpy(p.data.data(), b.data(), b.size());
 		}
 	}
+	std::uint64_t nb = r.get<std::uint64_t>();
+	if (nb > (std::uint64_t(1) << 32))
+		throw std::invalid_argument("GNN model batch out of range");
+	auto bb = r.take(nb * sizeof(std::uint32_t));
+	m.batch.resize(nb);
+	std::memcpy(m.batch.data(), bb.data(), bb.size());
+	std::uint64_t ng = r.get<std::uint64_t>();
+	if (ng > (std::uint64_t(1) << 32))
+		throw std::invalid_argument("GNN model graph ids out of range");
+	auto gb = r.take(ng * sizeof(std::int64_t));
+	m.graph_ids.resize(ng);
+	std::memcpy(m.graph_ids.data(), gb.data(), gb.size());
 	if (!r.at_end())
 		throw std::invalid_argument("trailing bytes after a GNN model");
 	return m;
@@ -170,29 +223,92 @@ Linear linear(std::size_t k, const GnnLayer &l, const std::string &prefix, std::
 	return lin;
 }
 
-// The GIN MLP's steps; Linear widths follow the stored weight shapes.
-std::vector<MlpStep> gin_mlp(std::size_t k, const GnnLayer &l)
+// An MLP's steps (GIN's nn.K, attentional aggregation's gate_nn.K / nn.K); Linear widths follow
+// the stored weight shapes, starting from in_dim. Returns the steps; out gets the final width.
+std::vector<MlpStep> mlp_steps(std::size_t k, const GnnLayer &l, const std::vector<std::uint8_t> &kinds,
+                               const std::string &key, std::size_t in_dim, std::size_t &out)
 {
 	std::vector<MlpStep> steps;
-	std::size_t width = l.in_dim;
-	for (std::size_t i = 0; i < l.mlp.size(); i++) {
-		if (l.mlp[i] == 1) {
+	std::size_t width = in_dim;
+	for (std::size_t i = 0; i < kinds.size(); i++) {
+		if (kinds[i] == 1) {
 			steps.emplace_back(Relu{});
 			continue;
 		}
-		std::string prefix = "nn." + std::to_string(i) + ".";
+		std::string prefix = key + "." + std::to_string(i) + ".";
 		const GnnParam *w = l.param(prefix + "weight");
 		if (!w || w->shape.size() != 2 || w->shape[1] != width)
 			throw std::invalid_argument(where(k, l) + ": \"" + prefix + "weight\" must be [out, " +
 			                            std::to_string(width) + "]");
-		std::size_t out = w->shape[0];
-		steps.emplace_back(linear(k, l, prefix, width, out, true));
-		width = out;
+		std::size_t o = w->shape[0];
+		steps.emplace_back(linear(k, l, prefix, width, o, true));
+		width = o;
 	}
+	out = width;
+	return steps;
+}
+
+// The GIN MLP's steps.
+std::vector<MlpStep> gin_mlp(std::size_t k, const GnnLayer &l)
+{
+	std::size_t width = 0;
+	std::vector<MlpStep> steps = mlp_steps(k, l, l.mlp, "nn", l.in_dim, width);
 	if (width != l.out_dim)
 		throw std::invalid_argument(where(k, l) + ": the MLP ends at width " + std::to_string(width) + ", expected " +
 		                            std::to_string(l.out_dim));
 	return steps;
+}
+
+Lstm lstm_params(std::size_t k, const GnnLayer &l, const std::string &prefix, std::size_t in, std::size_t hidden)
+{
+	Lstm p;
+	p.in = in;
+	p.hidden = hidden;
+	p.weight_ih = need(k, l, (prefix + "weight_ih_l0").c_str(), 4 * hidden, in).data;
+	p.weight_hh = need(k, l, (prefix + "weight_hh_l0").c_str(), 4 * hidden, hidden).data;
+	p.bias_ih = optional(k, l, (prefix + "bias_ih_l0").c_str(), 4 * hidden);
+	p.bias_hh = optional(k, l, (prefix + "bias_hh_l0").c_str(), 4 * hidden);
+	return p;
+}
+
+// A readout over x (one row per node); batch empty = one graph.
+std::vector<float> run_readout(std::size_t k, const GnnLayer &l, std::span<const float> x, const GnnModel &m,
+                               std::size_t nodes, CancelToken cancel)
+{
+	std::vector<std::uint32_t> one;
+	std::span<const std::uint32_t> batch = m.batch;
+	std::size_t graphs = m.graph_ids.size();
+	if (m.batch.empty()) {
+		one.assign(nodes, 0);
+		batch = one;
+		graphs = 1;
+	} else if (m.batch.size() != nodes) {
+		throw std::invalid_argument(where(k, l) + ": the batch assigns " + std::to_string(m.batch.size()) +
+		                            " nodes to graphs, the graph has " + std::to_string(nodes));
+	}
+	const std::size_t d = l.in_dim;
+	switch (l.type) {
+	case LayerType::global_add_pool:
+		return global_pool(x, d, batch, graphs, Pool::add, cancel);
+	case LayerType::global_mean_pool:
+		return global_pool(x, d, batch, graphs, Pool::mean, cancel);
+	case LayerType::global_max_pool:
+		return global_pool(x, d, batch, graphs, Pool::max, cancel);
+	case LayerType::attentional_aggregation: {
+		std::size_t gw = 0, out = d;
+		std::vector<MlpStep> gate = mlp_steps(k, l, l.mlp, "gate_nn", d, gw);
+		std::vector<MlpStep> nn = mlp_steps(k, l, l.nn_mlp, "nn", d, out);
+		if (out != l.out_dim)
+			throw std::invalid_argument(where(k, l) + ": nn ends at width " + std::to_string(out) + ", expected " +
+			                            std::to_string(l.out_dim));
+		return attentional_aggregation(x, d, batch, graphs, gate, nn, cancel);
+	}
+	case LayerType::set2set:
+		return set2set(x, d, batch, graphs, lstm_params(k, l, "lstm.", 2 * d, d), l.processing_steps, cancel);
+	default:
+		break;
+	}
+	throw std::invalid_argument(where(k, l) + ": not a readout");
 }
 
 std::vector<float> run_layer(std::size_t k, const GnnLayer &l, CsrView g, std::span<const float> x,
@@ -205,16 +321,20 @@ std::vector<float> run_layer(std::size_t k, const GnnLayer &l, CsrView g, std::s
 		return gcn_conv(g, x, lin, GcnOptions{l.add_self_loops, l.normalize}, cancel);
 	}
 	case LayerType::sage: {
-		Linear lin_l = linear(k, l, "lin_l.", l.in_dim, l.out_dim, true);
-		Linear lin_r;
+		SageParams p;
+		p.lin_l = linear(k, l, "lin_l.", l.in_dim, l.out_dim, true);
 		if (l.root_weight)
-			lin_r = linear(k, l, "lin_r.", l.in_dim, l.out_dim, true);
-		SageOptions opts{l.aggr, l.normalize, l.root_weight};
+			p.lin_r = linear(k, l, "lin_r.", l.in_dim, l.out_dim, true);
+		if (l.project)
+			p.lin = linear(k, l, "lin.", l.in_dim, l.in_dim, true);
+		if (l.aggr == Aggr::lstm)
+			p.lstm = lstm_params(k, l, "aggr_module.lstm.", l.in_dim, l.in_dim);
+		SageOptions opts{l.aggr, l.normalize, l.root_weight, l.project};
 		if (m.sample_size > 0) {
 			Csr sampled = sample_neighbors(g, m.sample_size, m.seed + 0x9e3779b97f4a7c15ULL * (k + 1));
-			return sage_conv(sampled, x, lin_l, lin_r, opts, cancel);
+			return sage_conv(sampled, x, p, opts, cancel);
 		}
-		return sage_conv(g, x, lin_l, lin_r, opts, cancel);
+		return sage_conv(g, x, p, opts, cancel);
 	}
 	case LayerType::gin: {
 		std::vector<MlpStep> mlp = gin_mlp(k, l);
@@ -240,6 +360,12 @@ std::vector<float> run_layer(std::size_t k, const GnnLayer &l, CsrView g, std::s
 		opts.add_self_loops = l.add_self_loops;
 		return gat_conv(g, x, p, opts, cancel);
 	}
+	case LayerType::linear: {
+		MlpStep lin = linear(k, l, "", l.in_dim, l.out_dim, true);
+		return mlp_rows(x, x.size() / std::max<std::size_t>(l.in_dim, 1), l.in_dim, std::span(&lin, 1), cancel);
+	}
+	default:
+		return run_readout(k, l, x, m, g.n, cancel);
 	}
 	throw std::invalid_argument("unknown GNN layer type");
 }
@@ -251,6 +377,7 @@ void check_model(const GnnModel &m, std::size_t in_dim)
 	if (m.layers.empty())
 		throw std::invalid_argument("the model has no layers");
 	std::size_t width = in_dim;
+	bool pooled = false;
 	for (std::size_t k = 0; k < m.layers.size(); k++) {
 		const GnnLayer &l = m.layers[k];
 		if (l.in_dim != width)
@@ -258,7 +385,24 @@ void check_model(const GnnModel &m, std::size_t in_dim)
 			                            " input features, but " + (k == 0 ? "the graph's embeddings have " : "the previous layer gives ") +
 			                            std::to_string(width));
 		width = l.out_dim;
+		// After a readout the rows are graphs: only linear layers can follow.
+		if (pooled && l.type != LayerType::linear)
+			throw std::invalid_argument(where(k, l) + ": only linear layers may follow a readout");
+		pooled = pooled || is_readout(l.type);
 	}
+	if (!m.graph_ids.empty() && !pooled)
+		throw std::invalid_argument("graphs are given but the model has no readout");
+	for (std::uint32_t b : m.batch)
+		if (b >= m.graph_ids.size())
+			throw std::invalid_argument("a node's graph is out of range");
+}
+
+bool has_readout(const GnnModel &m) noexcept
+{
+	for (const GnnLayer &l : m.layers)
+		if (is_readout(l.type))
+			return true;
+	return false;
 }
 
 std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float> x, std::size_t in_dim,
@@ -271,7 +415,7 @@ std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float
 		std::vector<float> out;
 		try {
 			out = run_layer(k, m.layers[k], g, input, m, cancel);
-			if (m.relu_between && k + 1 < m.layers.size())
+			if (m.relu_between && k + 1 < m.layers.size() && !is_readout(m.layers[k].type))
 				relu_inplace(out);
 			// After the activation: ReLU of a value that overflowed to -Inf is exactly 0.
 			check_finite_rows(out, m.layers[k].out_dim);
@@ -312,6 +456,8 @@ GnnLayer identity_layer(LayerType type, std::uint32_t dim)
 		l.params.push_back({"att_src", {1, 1, dim}, std::vector<float>(dim, 0.0f)});
 		l.params.push_back({"att_dst", {1, 1, dim}, std::vector<float>(dim, 0.0f)});
 		break;
+	default:
+		throw std::invalid_argument(std::string("no identity layer of type ") + layer_type_name(type));
 	}
 	return l;
 }

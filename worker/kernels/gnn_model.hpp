@@ -20,7 +20,22 @@
 
 namespace ruvector::kernels {
 
-enum class LayerType : std::uint8_t { gcn = 0, sage = 1, gin = 2, gat = 3 };
+// Graph convolutions (one row per node in and out), then the readouts (one row per graph out) and
+// linear (torch.nn.Linear per row, e.g. a classifier head after a readout).
+enum class LayerType : std::uint8_t {
+	gcn = 0,
+	sage = 1,
+	gin = 2,
+	gat = 3,
+	global_add_pool = 4,
+	global_mean_pool = 5,
+	global_max_pool = 6,
+	attentional_aggregation = 7,
+	set2set = 8,
+	linear = 9,
+};
+inline constexpr LayerType kLastLayerType = LayerType::linear;
+bool is_readout(LayerType t) noexcept;
 const char *layer_type_name(LayerType t) noexcept;
 
 struct GnnParam {
@@ -41,8 +56,11 @@ struct GnnLayer {
 	bool normalize = true;       // gcn (default true); sage (default false)
 	Aggr aggr = Aggr::mean;      // sage
 	bool root_weight = true;     // sage
+	bool project = false;        // sage
 	float eps = 0;               // gin
-	std::vector<std::uint8_t> mlp;  // gin: 0 = linear, 1 = relu, by Sequential index
+	std::vector<std::uint8_t> mlp;  // gin (nn.K), attentional_aggregation (gate_nn.K): 0 = linear, 1 = relu
+	std::vector<std::uint8_t> nn_mlp;  // attentional_aggregation's optional nn (nn.K)
+	std::uint32_t processing_steps = 0;  // set2set
 	std::uint32_t heads = 1;     // gat
 	bool concat = true;          // gat
 	float negative_slope = 0.2f; // gat
@@ -52,20 +70,28 @@ struct GnnLayer {
 };
 
 struct GnnModel {
-	bool relu_between = true;       // activation between layers (never after the last)
+	bool relu_between = true;       // activation between layers (never after the last, nor after a readout)
 	std::uint32_t sample_size = 0;  // GraphSAGE neighbour sampling per layer; 0 = all neighbours
 	std::uint64_t seed = 0;         // sampling seed
 	std::vector<GnnLayer> layers;
+	// For a model with a readout: the graph of each node (0 .. graph_ids.size() - 1, in node
+	// order) and each graph's key. Empty: the whole graph is one graph, key 0.
+	std::vector<std::uint32_t> batch;
+	std::vector<std::int64_t> graph_ids;
 };
 
 std::vector<std::byte> encode(const GnnModel &m);
 GnnModel decode_gnn_model(std::span<const std::byte> bytes);
 
-// Checks shapes and the dimension chain; throws std::invalid_argument naming the layer and key.
+// Checks shapes and the dimension chain, and that only linear layers follow the (at most one,
+// as only convolutions may precede it) readout; throws std::invalid_argument naming the layer.
 void check_model(const GnnModel &m, std::size_t in_dim);
+bool has_readout(const GnnModel &m) noexcept;
 
-// Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer. A layer
-// whose result is not finite throws NodeError with its layer number (no NaN or Inf leaves here).
+// Runs every layer over g, x (g.n x in_dim). Returns g.n x out_dim of the last layer, or with a
+// readout graphs x out_dim (rows in graph order, see GnnModel::batch). A layer whose result is
+// not finite throws NodeError with its layer number (no NaN or Inf leaves here; after a readout
+// the NodeError's node is the graph's index).
 std::vector<float> run_model(const GnnModel &m, CsrView g, std::span<const float> x, std::size_t in_dim,
                              CancelToken cancel = {});
 

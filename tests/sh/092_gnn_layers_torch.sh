@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SAGEConv's project / lstm options and the graph readouts (global pools, AttentionalAggregation,
+# Set2Set, Linear heads, ruvector_gnn_classify) through SQL against the same modules written in
+# PyTorch with PyG's definitions, when python3-torch is installed; skipped otherwise. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+if ! $PY -c "import torch, numpy" 2>/dev/null; then
+	echo "1..0 # SKIP python3-torch is not installed"
+	exit 0
+fi
+fresh_db ruvector_torch_layers
+$PY "$(dirname "$0")/../gnn_layers_torch_check.py"
+rc=$?
+psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
+exit $rc
