@@ -271,7 +271,7 @@ SELECT throws_ok(one_layer('gcn', '{"lin.weight": [[1, 2]]}', '{"improved": true
 SELECT throws_ok(one_layer('gcn', '{"lin.weight": [[1, 2]]}', '{"normalize": "yes"}'), '22023',
 	'layer 0 (gcn): option "normalize" must be true or false, got "yes"', 'boolean option of the wrong type');
 SELECT throws_ok(one_layer('sage', '{"lin_l.weight": [[1, 2]], "lin_r.weight": [[1, 2]]}', '{"aggr": "gru"}'), '22023',
-	'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", got "gru"', 'unsupported aggregation');
+	'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", or a list of 2 to 64 of "mean", "max", "sum" and "min", got "gru"', 'unsupported aggregation');
 SELECT throws_ok(one_layer('gat', '{}', '{"heads": 1.5}'), '22023',
 	'layer 0 (gat): option "heads" must be an integer from 1 to 65536, got 1.5', 'heads must be a positive integer');
 SELECT throws_ok(one_layer('gin', '{"nn.0.weight": [[1, 2]]}', '{"mlp": ["linear", "tanh"]}'), '22023',

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(49);
+SELECT plan(57);
 
 CREATE FUNCTION imp(m text, spec text) RETURNS text LANGUAGE sql AS
 	$$SELECT format('SELECT ruvector_gnn_model_import(%L, %L::jsonb)', m, spec)$$;
@@ -41,12 +41,38 @@ SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"project": t
 SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"project": 1}, "state_dict": {"lin_l.weight": [[1, 0]]}}]}'),
 	'22023', 'layer 0 (sage): option "project" must be true or false, got 1', 'project is a boolean');
 SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"aggr": "gru"}, "state_dict": {"lin_l.weight": [[1, 0]]}}]}'),
-	'22023', 'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", got "gru"', 'unknown aggregation');
+	'22023', 'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", or a list of 2 to 64 of "mean", "max", "sum" and "min", got "gru"', 'unknown aggregation');
 SELECT lives_ok($$SELECT ruvector_gnn_model_create('c_lstm', 'sage', ARRAY[3, 4], '{"aggr": "lstm", "project": true}')$$,
 	'create makes an LSTM sage model');
 SELECT is((SELECT array_agg(name || ':' || _ruvector_gnn_shape_text(shape) ORDER BY name) FROM ruvector_gnn_model_params WHERE model = 'c_lstm'),
 	'{"aggr_module.lstm.bias_hh_l0:[12]","aggr_module.lstm.bias_ih_l0:[12]","aggr_module.lstm.weight_hh_l0:[12, 3]","aggr_module.lstm.weight_ih_l0:[12, 3]","lin.bias:[3]","lin.weight:[3, 3]","lin_l.bias:[4]","lin_l.weight:[4, 3]","lin_r.weight:[4, 3]"}',
 	'with every parameter in its PyG shape');
+
+-- MultiAggregation: a list in "aggr", combined by "cat" (default) or "attn".
+SELECT lives_ok(imp('s_multi', '{"layers": [{"type": "sage", "options": {"aggr": ["mean", "max"]},
+	"state_dict": {"lin_l.weight": [[1, 0, 0, 1]], "lin_r.weight": [[0, 1]]}}]}'), 'a list of aggregations imports');
+SELECT is(opts_of('s_multi', 0), '{"aggr": ["mean", "max"], "mode": "cat", "project": false, "normalize": false, "root_weight": true}',
+	'mode "cat" filled in');
+SELECT lives_ok(imp('s_attn', '{"layers": [{"type": "sage", "options": {"aggr": ["sum", "min"], "mode": "attn"},
+	"state_dict": {"lin_l.weight": [[1, 0]], "lin_r.weight": [[0, 1]],
+	"aggr_module.lin_heads.lins.0.weight": [[1, 0], [0, 1]], "aggr_module.lin_heads.lins.1.weight": [[1, 1], [0, 1]],
+	"aggr_module.multihead_attn.in_proj_weight": [[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [0, 1]],
+	"aggr_module.multihead_attn.out_proj.weight": [[1, 0], [0, 1]]}}]}'), 'mode "attn" imports');
+SELECT is(opts_of('s_attn', 0) ->> 'num_heads', '1', 'num_heads filled in');
+SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"aggr": ["mean", "max"]},
+	"state_dict": {"lin_l.weight": [[1, 0, 0]], "lin_r.weight": [[0, 1]]}}]}'), '22023',
+	'layer 0 (sage): "lin_l.weight" has shape [1, 3], expected [out, 2 * in] (2 aggregations, "cat")', 'cat: lin_l reads A x in');
+SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"aggr": ["mean", "lstm"]}, "state_dict": {}}]}'), '22023',
+	'layer 0 (sage): option "aggr" must be "mean", "max", "sum", "min" or "lstm", or a list of 2 to 64 of "mean", "max", "sum" and "min", got ["mean", "lstm"]',
+	'no lstm in a list');
+SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"mode": "attn"}, "state_dict": {}}]}'), '22023',
+	'layer 0 (sage): option "mode" needs a list of aggregations in "aggr"', 'mode needs a list');
+SELECT throws_ok(imp('x', '{"layers": [{"type": "sage", "options": {"aggr": ["sum", "min"], "mode": "attn", "num_heads": 3},
+	"state_dict": {"lin_l.weight": [[1, 0]], "lin_r.weight": [[0, 1]],
+	"aggr_module.lin_heads.lins.0.weight": [[1, 0], [0, 1]], "aggr_module.lin_heads.lins.1.weight": [[1, 1], [0, 1]],
+	"aggr_module.multihead_attn.in_proj_weight": [[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [0, 1]],
+	"aggr_module.multihead_attn.out_proj.weight": [[1, 0], [0, 1]]}}]}'), '22023',
+	'layer 0 (sage): the attention is 2 wide, not a multiple of num_heads 3', 'heads divide the attention width');
 
 -- ---- Readouts and linear layers in the format ------------------------------------------------------
 SELECT lives_ok(imp('clf', '{"layers": [

@@ -285,24 +285,41 @@ BEGIN
 	result := defaults;
 	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(options) e LOOP
 		IF NOT (defaults ? k OR (layer_type = 'gin' AND k = 'mlp')
-				OR (layer_type = 'attentional_aggregation' AND k IN ('gate_nn', 'nn'))) THEN
+				OR (layer_type = 'attentional_aggregation' AND k IN ('gate_nn', 'nn'))
+				OR (layer_type = 'sage' AND k IN ('mode', 'num_heads'))) THEN
 			RAISE EXCEPTION '%: unknown option "%"', ctx, k USING ERRCODE = 'invalid_parameter_value',
 				HINT = CASE WHEN defaults = '{}' AND layer_type <> 'attentional_aggregation'
 					THEN format('%s has no options.', layer_type)
 					ELSE format('%s options: %s.', layer_type,
 					(SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(defaults || CASE WHEN layer_type = 'gin'
 						THEN '{"mlp": null}'::jsonb WHEN layer_type = 'attentional_aggregation'
-						THEN '{"gate_nn": null, "nn": null}'::jsonb ELSE '{}'::jsonb END) x)) END;
+						THEN '{"gate_nn": null, "nn": null}'::jsonb WHEN layer_type = 'sage'
+						THEN '{"mode": null, "num_heads": null}'::jsonb ELSE '{}'::jsonb END) x)) END;
 		END IF;
 		IF k IN ('add_self_loops', 'normalize', 'root_weight', 'concat', 'project') THEN
 			IF jsonb_typeof(v) <> 'boolean' THEN
 				RAISE EXCEPTION '%: option "%" must be true or false, got %', ctx, k, v USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		ELSIF k = 'aggr' THEN
-			IF jsonb_typeof(v) <> 'string' OR NOT (v #>> '{}') IN ('mean', 'max', 'sum', 'min', 'lstm') THEN
-				RAISE EXCEPTION '%: option "aggr" must be "mean", "max", "sum", "min" or "lstm", got %', ctx, v
+			-- A list is PyG's MultiAggregation (SAGEConv(aggr=["mean", "max"])).
+			IF NOT (CASE jsonb_typeof(v) WHEN 'string' THEN (v #>> '{}') IN ('mean', 'max', 'sum', 'min', 'lstm')
+					WHEN 'array' THEN jsonb_array_length(v) BETWEEN 2 AND 64 AND NOT EXISTS (SELECT 1
+						FROM jsonb_array_elements(v) a(e) WHERE NOT a.e IN ('"mean"', '"max"', '"sum"', '"min"'))
+					ELSE false END) THEN
+				RAISE EXCEPTION '%: option "aggr" must be "mean", "max", "sum", "min" or "lstm", or a list of 2 to 64 of "mean", "max", "sum" and "min", got %', ctx, v
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
+		ELSIF k = 'mode' THEN
+			IF jsonb_typeof(v) <> 'string' OR NOT (v #>> '{}') IN ('cat', 'attn') THEN
+				RAISE EXCEPTION '%: option "mode" must be "cat" or "attn", got %', ctx, v USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF k = 'num_heads' THEN
+			IF NOT (CASE WHEN jsonb_typeof(v) = 'number'
+					THEN v::numeric = trunc(v::numeric) AND v::numeric BETWEEN 1 AND 65536 ELSE false END) THEN
+				RAISE EXCEPTION '%: option "num_heads" must be an integer from 1 to 65536, got %', ctx, v
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			v := to_jsonb(v::numeric::integer);
 		ELSIF k = 'heads' THEN
 			IF NOT (CASE WHEN jsonb_typeof(v) = 'number'
 					THEN v::numeric = trunc(v::numeric) AND v::numeric BETWEEN 1 AND 65536 ELSE false END) THEN
@@ -333,6 +350,21 @@ BEGIN
 		END IF;
 		result := result || jsonb_build_object(k, v);
 	END LOOP;
+	-- MultiAggregation's combine mode ("cat" by default) and attention heads (1), only with a list.
+	IF layer_type = 'sage' THEN
+		IF jsonb_typeof(result -> 'aggr') = 'array' THEN
+			result := jsonb_build_object('mode', 'cat') || result;
+			IF result ->> 'mode' = 'attn' THEN
+				result := jsonb_build_object('num_heads', 1) || result;
+			ELSIF result ? 'num_heads' THEN
+				RAISE EXCEPTION '%: option "num_heads" needs "mode": "attn"', ctx USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		ELSIF result ? 'mode' OR result ? 'num_heads' THEN
+			RAISE EXCEPTION '%: option "%" needs a list of aggregations in "aggr"', ctx,
+				CASE WHEN result ? 'mode' THEN 'mode' ELSE 'num_heads' END USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'As SAGEConv(aggr=["mean", "max"], aggr_kwargs={"mode": "attn", ...}).';
+		END IF;
+	END IF;
 	RETURN result;
 END $$;
 COMMENT ON FUNCTION _ruvector_gnn_options(text, text, jsonb) IS 'internal to the GNN model catalog';
@@ -543,6 +575,11 @@ BEGIN
 			|| CASE WHEN (opts ->> 'project')::boolean THEN '{lin.weight,lin.bias}' ELSE '{}' END::text[]
 			|| CASE WHEN opts ->> 'aggr' = 'lstm' THEN '{aggr_module.lstm.weight_ih_l0,aggr_module.lstm.weight_hh_l0,'
 				'aggr_module.lstm.bias_ih_l0,aggr_module.lstm.bias_hh_l0}' ELSE '{}' END::text[]
+			|| CASE WHEN opts ->> 'mode' = 'attn' THEN ARRAY(SELECT format('aggr_module.lin_heads.lins.%s.%s', a, w)
+				FROM generate_series(0, jsonb_array_length(opts -> 'aggr') - 1) a, unnest('{weight,bias}'::text[]) w)
+				|| '{aggr_module.multihead_attn.in_proj_weight,aggr_module.multihead_attn.in_proj_bias,'
+				'aggr_module.multihead_attn.out_proj.weight,aggr_module.multihead_attn.out_proj.bias}'::text[]
+				ELSE '{}' END::text[]
 		WHEN 'gat' THEN '{lin.weight,lin_src.weight,lin_dst.weight,att_src,att_dst,bias}'
 		WHEN 'set2set' THEN '{lstm.weight_ih_l0,lstm.weight_hh_l0,lstm.bias_ih_l0,lstm.bias_hh_l0}'
 		WHEN 'linear' THEN '{weight,bias}'
@@ -586,6 +623,44 @@ BEGIN
 		out_d := sh[1];
 		in_d := sh[2];
 		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'lin_l.weight', sh, dat);
+		IF opts ->> 'mode' = 'cat' THEN  -- lin_l reads the aggregates side by side
+			IF in_d % jsonb_array_length(opts -> 'aggr') <> 0 THEN
+				RAISE EXCEPTION '%: "lin_l.weight" has shape %, expected [out, % * in] (% aggregations, "cat")', ctx,
+					_ruvector_gnn_shape_text(sh), jsonb_array_length(opts -> 'aggr'), jsonb_array_length(opts -> 'aggr')
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			in_d := in_d / jsonb_array_length(opts -> 'aggr');
+		ELSIF opts ->> 'mode' = 'attn' THEN  -- a Linear(in, C) per aggregation, MultiheadAttention(C, num_heads)
+			ch := in_d;  -- C: lin_l reads the attention's output
+			FOR j IN 0 .. jsonb_array_length(opts -> 'aggr') - 1 LOOP
+				wkey := format('aggr_module.lin_heads.lins.%s.weight', j);
+				SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, true);
+				IF j = 0 THEN
+					PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[ch::text, 'in']);
+					in_d := sh[2];
+				END IF;
+				PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[ch::text, in_d::text]);
+				INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+				wkey := format('aggr_module.lin_heads.lins.%s.bias', j);
+				SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, wkey, false);
+				IF sh IS NOT NULL THEN
+					PERFORM _ruvector_gnn_expect(ctx, wkey, sh, ARRAY[ch::text]);
+					INSERT INTO ruvector_gnn_model_params VALUES (m, li, wkey, sh, dat);
+				END IF;
+			END LOOP;
+			IF ch % (opts ->> 'num_heads')::integer <> 0 THEN
+				RAISE EXCEPTION '%: the attention is % wide, not a multiple of num_heads %', ctx, ch, opts ->> 'num_heads'
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			FOREACH k IN ARRAY '{in_proj_weight,in_proj_bias,out_proj.weight,out_proj.bias}'::text[] LOOP
+				SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'aggr_module.multihead_attn.' || k, k LIKE '%weight');
+				CONTINUE WHEN sh IS NULL;
+				PERFORM _ruvector_gnn_expect(ctx, 'aggr_module.multihead_attn.' || k, sh, CASE k
+					WHEN 'in_proj_weight' THEN ARRAY[(3 * ch)::text, ch::text] WHEN 'in_proj_bias' THEN ARRAY[(3 * ch)::text]
+					WHEN 'out_proj.weight' THEN ARRAY[ch::text, ch::text] ELSE ARRAY[ch::text] END);
+				INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'aggr_module.multihead_attn.' || k, sh, dat);
+			END LOOP;
+		END IF;
 		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'lin_l.bias', false);
 		IF sh IS NOT NULL THEN
 			PERFORM _ruvector_gnn_expect(ctx, 'lin_l.bias', sh, ARRAY[out_d::text]);
@@ -870,6 +945,10 @@ BEGIN
 				(m, li, 'lin.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
 				(m, li, 'bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));
 		ELSIF t = 'sage' THEN
+			IF jsonb_typeof(opts -> 'aggr') = 'array' THEN
+				RAISE EXCEPTION '%: ruvector_gnn_model_create does not build MultiAggregation layers (a list in "aggr")', ctx
+					USING ERRCODE = 'invalid_parameter_value', HINT = 'Import one with ruvector_gnn_model_import().';
+			END IF;
 			INSERT INTO ruvector_gnn_model_params VALUES
 				(m, li, 'lin_l.weight', ARRAY[out_d, in_d], ruvector_gnn_glorot(out_d, in_d, base)),
 				(m, li, 'lin_l.bias', ARRAY[out_d], array_fill(0::real, ARRAY[out_d]));

@@ -104,19 +104,35 @@ def mlp(sd, prefix, steps, h):
     return h
 
 
-def sage(sd, h, aggr="mean", project=False, normalize=False, root_weight=True):
-    xs = (h @ t(sd["lin.weight"]).T + t(sd["lin.bias"])).relu() if project else h
-    if aggr == "lstm":
-        perm = torch.argsort(D * N + S, stable=True)  # sort_edge_index(sort_by_row=False)
-        dense = to_dense_batch(xs[S[perm]], D[perm], N)
-        agg = lstm_module(sd, "aggr_module.lstm.", h.shape[1], h.shape[1])(dense)[0][:, -1]
-    elif aggr in ("sum", "mean"):
+def simple_aggr(aggr, xs):
+    if aggr in ("sum", "mean"):
         agg = scatter_sum(xs[S], D, N)
         if aggr == "mean":
             agg = agg / scatter_sum(torch.ones(E), D, N).clamp(min=1)[:, None]
+        return agg
+    return torch.zeros(N, xs.shape[1]).scatter_reduce(0, D[:, None].expand(-1, xs.shape[1]), xs[S],
+                                                      "amax" if aggr == "max" else "amin", include_self=False)
+
+
+def sage(sd, h, aggr="mean", project=False, normalize=False, root_weight=True, mode="cat", num_heads=1):
+    xs = (h @ t(sd["lin.weight"]).T + t(sd["lin.bias"])).relu() if project else h
+    if isinstance(aggr, list) and mode == "cat":  # MultiAggregation: torch.cat of the aggregates
+        agg = torch.cat([simple_aggr(a, xs) for a in aggr], dim=-1)
+    elif isinstance(aggr, list):  # MultiAggregation(mode="attn")
+        C = len(sd["aggr_module.lin_heads.lins.0.weight"])
+        toks = [simple_aggr(a, xs) @ t(sd["aggr_module.lin_heads.lins.%d.weight" % k]).T
+                + t(sd["aggr_module.lin_heads.lins.%d.bias" % k]) for k, a in enumerate(aggr)]
+        mha = torch.nn.MultiheadAttention(C, num_heads)
+        mha.load_state_dict({k: t(sd["aggr_module.multihead_attn." + k]) for k in
+                             ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")})
+        x3 = torch.stack(toks, dim=0)
+        agg = mha.eval()(x3, x3, x3)[0].mean(dim=0)
+    elif aggr == "lstm":
+        perm = torch.argsort(D * N + S, stable=True)  # sort_edge_index(sort_by_row=False)
+        dense = to_dense_batch(xs[S[perm]], D[perm], N)
+        agg = lstm_module(sd, "aggr_module.lstm.", h.shape[1], h.shape[1])(dense)[0][:, -1]
     else:
-        agg = torch.zeros(N, h.shape[1]).scatter_reduce(0, D[:, None].expand(-1, h.shape[1]), xs[S],
-                                                        "amax" if aggr == "max" else "amin", include_self=False)
+        agg = simple_aggr(aggr, xs)
     out = agg @ t(sd["lin_l.weight"]).T + t(sd["lin_l.bias"])
     if root_weight:
         out = out + h @ t(sd["lin_r.weight"]).T
@@ -189,6 +205,24 @@ for aggr, project, normalize, root, out in (("lstm", False, False, True, 5), ("l
                                              ("min", True, False, True, 9)):
     spec, ref = sage_layer(out, aggr, project, normalize, root)
     node_cases.append(("sage %s" % json.dumps(spec["options"]), spec, ref))
+# MultiAggregation: SAGEConv(aggr=[...]) with mode "cat", and "attn" (MultiheadAttention over the aggregates).
+aggrs = ["mean", "max", "min"]
+sd = {"lin_l.weight": rand(5, 3 * F), "lin_l.bias": rand(5), "lin_r.weight": rand(5, F), "lin.weight": rand(F, F),
+      "lin.bias": rand(F)}
+node_cases.append(("sage MultiAggregation cat, project",
+                   {"type": "sage", "options": {"aggr": aggrs, "project": True}, "state_dict": sd},
+                   lambda h, sd=sd: sage(sd, h, aggrs, project=True)))
+for heads in (1, 2):
+    C = 8
+    sd = {"lin_l.weight": rand(5, C), "lin_l.bias": rand(5), "lin_r.weight": rand(5, F),
+          "aggr_module.multihead_attn.in_proj_weight": rand(3 * C, C), "aggr_module.multihead_attn.in_proj_bias": rand(3 * C),
+          "aggr_module.multihead_attn.out_proj.weight": rand(C, C), "aggr_module.multihead_attn.out_proj.bias": rand(C)}
+    for k in range(3):
+        sd["aggr_module.lin_heads.lins.%d.weight" % k] = rand(C, F)
+        sd["aggr_module.lin_heads.lins.%d.bias" % k] = rand(C)
+    node_cases.append(("sage MultiAggregation attn, %d heads" % heads,
+                       {"type": "sage", "options": {"aggr": aggrs, "mode": "attn", "num_heads": heads}, "state_dict": sd},
+                       lambda h, sd=sd, heads=heads: sage(sd, h, aggrs, mode="attn", num_heads=heads)))
 
 # Graph-level cases: (description, layers, reference over X).
 graph_cases = []

@@ -43,8 +43,8 @@ struct LayerRow {
 	int layer;
 	char type[32];
 	int in_dim, out_dim;
-	bool add_self_loops, normalize, root_weight, concat, project;
-	char aggr[8];
+	bool add_self_loops, normalize, root_weight, concat, project, attn;
+	char *aggr;  // one name, or a MultiAggregation's names separated by commas
 	float eps, negative_slope;
 	int heads;
 	int processing_steps;
@@ -113,14 +113,17 @@ ModelRows read_model(const char *name)
 	const char *layers_q = psprintf(
 		"SELECT layer, type, in_dim, out_dim,"
 		" coalesce((options->>'add_self_loops')::bool, true), coalesce((options->>'normalize')::bool, type = 'gcn'),"
-		" coalesce(options->>'aggr', 'mean'), coalesce((options->>'root_weight')::bool, true),"
-		" coalesce((options->>'eps')::real, 0), coalesce((options->>'heads')::int, 1),"
+		" CASE WHEN jsonb_typeof(options->'aggr') = 'array'"
+		"   THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text(options->'aggr')), ',')"
+		"   ELSE coalesce(options->>'aggr', 'mean') END, coalesce((options->>'root_weight')::bool, true),"
+		" coalesce((options->>'eps')::real, 0), coalesce((options->>'heads')::int, (options->>'num_heads')::int, 1),"
 		" coalesce((options->>'concat')::bool, true), coalesce((options->>'negative_slope')::real, 0.2),"
 		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(coalesce(options->'mlp', options->'gate_nn')) = 'array'"
 		"   THEN coalesce(options->'mlp', options->'gate_nn') ELSE '[]' END)), ','), ''),"
 		" coalesce(array_to_string(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(options->'nn') = 'array'"
 		"   THEN options->'nn' ELSE '[]' END)), ','), ''),"
-		" coalesce((options->>'project')::bool, false), coalesce((options->>'processing_steps')::int, 0)"
+		" coalesce((options->>'project')::bool, false), coalesce((options->>'processing_steps')::int, 0),"
+		" coalesce(options->>'mode' = 'attn', false)"
 		" FROM %s.ruvector_gnn_model_layers WHERE model = $1 ORDER BY layer",
 		nsp);
 	if (SPI_execute_with_args(layers_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
@@ -138,7 +141,11 @@ ModelRows read_model(const char *name)
 		r.out_dim = DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
 		r.add_self_loops = DatumGetBool(SPI_getbinval(t, d, 5, &isnull));
 		r.normalize = DatumGetBool(SPI_getbinval(t, d, 6, &isnull));
-		strlcpy(r.aggr, SPI_getvalue(t, d, 7), sizeof r.aggr);
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+			r.aggr = SPI_getvalue(t, d, 7);
+			MemoryContextSwitchTo(old);
+		}
 		r.root_weight = DatumGetBool(SPI_getbinval(t, d, 8, &isnull));
 		r.eps = DatumGetFloat4(SPI_getbinval(t, d, 9, &isnull));
 		r.heads = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
@@ -159,6 +166,7 @@ ModelRows read_model(const char *name)
 		r.nn = steps(14, &r.nnn);
 		r.project = DatumGetBool(SPI_getbinval(t, d, 15, &isnull));
 		r.processing_steps = DatumGetInt32(SPI_getbinval(t, d, 16, &isnull));
+		r.attn = DatumGetBool(SPI_getbinval(t, d, 17, &isnull));
 	}
 	const char *params_q = psprintf(
 		"SELECT layer, name, shape, data FROM %s.ruvector_gnn_model_params WHERE model = $1 ORDER BY layer, name", nsp);
@@ -210,9 +218,21 @@ kernels::GnnLayer layer_from_row(const LayerRow &r, const ModelRows &m)
 	l.out_dim = uint32(r.out_dim);
 	l.add_self_loops = r.add_self_loops;
 	l.normalize = r.normalize;
-	std::string_view aggr = r.aggr;
-	l.aggr = aggr == "max" ? kernels::Aggr::max : aggr == "sum" ? kernels::Aggr::sum : aggr == "min" ? kernels::Aggr::min
-		   : aggr == "lstm" ? kernels::Aggr::lstm : kernels::Aggr::mean;
+	auto parse_aggr = [](std::string_view a) {
+		return a == "max" ? kernels::Aggr::max : a == "sum" ? kernels::Aggr::sum : a == "min" ? kernels::Aggr::min
+			 : a == "lstm" ? kernels::Aggr::lstm : kernels::Aggr::mean;
+	};
+	std::string_view aggr = r.aggr ? r.aggr : "mean";
+	if (aggr.find(',') != std::string_view::npos) {  // MultiAggregation
+		for (std::size_t at = 0; at <= aggr.size();) {
+			std::size_t comma = std::min(aggr.find(',', at), aggr.size());
+			l.aggrs.push_back(parse_aggr(aggr.substr(at, comma - at)));
+			at = comma + 1;
+		}
+		l.attn = r.attn;
+	} else {
+		l.aggr = parse_aggr(aggr);
+	}
 	l.root_weight = r.root_weight;
 	l.project = r.project;
 	l.processing_steps = uint32(std::max(r.processing_steps, 0));

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ./run bench gnn: one GNN layer (GCN, SAGE mean, GIN, GAT; 256 -> 128) over seeded random graphs
+# ./run bench gnn: one GNN layer (GCN, SAGE mean, GIN, GAT, SAGE pool, SAGE lstm; 256 -> 128) over seeded random graphs
 # (10k nodes / 100k edges and 100k nodes / 1M edges, 256 features), ruvector through SQL against the
 # same layers in eager PyTorch (PyG semantics, gather/scatter) with the worker's thread count; the
 # result also streamed (SELECT list) and written into a table (ruvector_gnn_forward_into).
-# GNN_BENCH_SIZES="10k" (or "100k") restricts the graphs. Writes docs/bench-gnn.md.
+# GNN_BENCH_SIZES="10k" (or "100k") restricts the graphs, GNN_BENCH_LAYERS="sage_pool sage_lstm" the
+# layers; GNN_BENCH_OUT the report (default docs/bench-gnn.md).
 . "$(dirname "$0")/lib.sh"
 $PY -c "import torch" 2>/dev/null ||
 	die "the PyTorch side needs python3-torch for $PY (apt-get install python3-torch)"
@@ -11,6 +12,10 @@ $PY -c "import torch" 2>/dev/null ||
 sizes=${GNN_BENCH_SIZES:-10k 100k}
 for s in $sizes; do
 	case $s in 10k | 100k) ;; *) die "GNN_BENCH_SIZES: unknown size '$s' (use 10k and/or 100k)" ;; esac
+done
+layers=${GNN_BENCH_LAYERS:-gcn sage gin gat sage_pool sage_lstm}
+for l in $layers; do
+	case $l in gcn | sage | gin | gat | sage_pool | sage_lstm) ;; *) die "GNN_BENCH_LAYERS: unknown layer '$l'" ;; esac
 done
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -24,6 +29,8 @@ SELECT ruvector_gnn_model_create('bench_gcn', 'gcn', ARRAY[256,128], '{}'::jsonb
 SELECT ruvector_gnn_model_create('bench_sage', 'sage', ARRAY[256,128], '{}'::jsonb, 42);
 SELECT ruvector_gnn_model_create('bench_gin', 'gin', ARRAY[256,128], '{}'::jsonb, 42);
 SELECT ruvector_gnn_model_create('bench_gat', 'gat', ARRAY[256,128], '{"heads": 4}'::jsonb, 42);
+SELECT ruvector_gnn_model_create('bench_sage_pool', 'sage', ARRAY[256,128], '{"project": true, "aggr": "max"}'::jsonb, 42);
+SELECT ruvector_gnn_model_create('bench_sage_lstm', 'sage', ARRAY[256,128], '{"aggr": "lstm"}'::jsonb, 42);
 SQL
 
 # rep N TEXT: TEXT N times
@@ -103,12 +110,17 @@ for size in $sizes; do
 	VACUUM ANALYZE edges_$size;
 	SELECT ruvector_graph_create('g_$size', 'nodes_$size', 'edges_$size', weight_column => 'weight');
 	SQL
-	for layer in gcn sage gin gat; do
+	for layer in $layers; do
 		say "$size: $layer through SQL"
-		sql_layer "$size" "$layer" "$nf" "$nw" "$nt"
+		if [ "$layer" = sage_lstm ]; then  # seconds per call: fewer runs
+			sql_layer "$size" "$layer" 1 3 1
+		else
+			sql_layer "$size" "$layer" "$nf" "$nw" "$nt"
+		fi
 	done
 	say "$size: PyTorch ($threads threads)"
-	$PY "$BENCH_DIR/gnn_torch.py" "$prefix" "$threads" "$nt_torch" >"$BENCH_TMP/torch.out" ||
+	# shellcheck disable=SC2086
+	$PY "$BENCH_DIR/gnn_torch.py" "$prefix" "$threads" "$nt_torch" $layers >"$BENCH_TMP/torch.out" ||
 		die "the PyTorch run on $size failed"
 	awk -v s="$size" '{ print s, $1, "torch", $2 }' "$BENCH_TMP/torch.out" >>"$results"
 	psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT ruvector_graph_drop('g_$size')" -c "DROP TABLE nodes_$size, edges_$size, emb_out"
@@ -117,7 +129,7 @@ done
 mkdir -p "$BENCH_DIR/out"
 cp "$results" "$BENCH_DIR/out/gnn_results.txt"
 echo
-$PY "$BENCH_DIR/gnn_data.py" report "$results" "$threads" "$RUVECTOR_ROOT/docs/bench-gnn.md" \
+$PY "$BENCH_DIR/gnn_data.py" report "$results" "$threads" "${GNN_BENCH_OUT:-$RUVECTOR_ROOT/docs/bench-gnn.md}" \
 	"Load average (1/5/15 min) before the run: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "(raw times: tests/bench/out/gnn_results.txt; written to docs/bench-gnn.md; ruvector worker threads: $threads)"
+echo "(raw times: tests/bench/out/gnn_results.txt; written to ${GNN_BENCH_OUT:-docs/bench-gnn.md}; ruvector worker threads: $threads)"

@@ -42,8 +42,9 @@ def gen(n, e, f, prefix):
     os.replace(prefix + ".nodes.tsv.part", prefix + ".nodes.tsv")  # written last: its presence means done
 
 
-LAYERS = ["gcn", "sage", "gin", "gat"]
-LAYER_NAMES = {"gcn": "GCN (weighted)", "sage": "SAGE mean", "gin": "GIN (MLP 256-128-128)", "gat": "GAT 4x32 concat"}
+LAYERS = ["gcn", "sage", "gin", "gat", "sage_pool", "sage_lstm"]
+LAYER_NAMES = {"gcn": "GCN (weighted)", "sage": "SAGE mean", "gin": "GIN (MLP 256-128-128)", "gat": "GAT 4x32 concat",
+               "sage_pool": "SAGE pool (project, max)", "sage_lstm": "SAGE lstm"}
 GOALS = {("10k", "gcn"): 12, ("10k", "sage"): 18, ("10k", "gin"): 15, ("10k", "gat"): 35}
 GRAPHS = {"10k": "10k nodes / 100k edges", "100k": "100k nodes / 1M edges"}
 
@@ -71,8 +72,9 @@ def report(results, threads, out_md, note=""):
     lines = ["| graph | layer | ruvector worker compute (ms) | SQL warm, cached graph (ms) | SQL first call (ms) "
              "| SQL table form (ms) | PyTorch eager (ms) | PyTorch / ruvector compute | PyTorch / SQL warm | design goal (ms) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    layers = [layer for layer in LAYERS if any(k[1] == layer for k in data)]
     for g in graphs:
-        for layer in LAYERS:
+        for layer in layers:
             c, w, f, t, p = (med(g, layer, k) for k in ("compute", "warm", "first", "table", "torch"))
             ratio = "%.1f×" % (p / c) if p and c else "–"
             ratio_w = "%.1f×" % (p / w) if p and w else "–"
@@ -84,13 +86,15 @@ def report(results, threads, out_md, note=""):
     table = "\n".join(lines)
     runs = []
     for g in graphs:
-        runs.append("%s: %d warm / %d first-call / %d table-form SQL runs, %d PyTorch runs per layer" % (
-            GRAPHS[g], cnt(g, "gcn", "warm"), cnt(g, "gcn", "first"), cnt(g, "gcn", "table"), cnt(g, "gcn", "torch")))
+        for layer in layers:
+            runs.append("%s, %s: %d warm / %d first-call / %d table-form SQL runs, %d PyTorch runs" % (
+                GRAPHS[g], LAYER_NAMES[layer], cnt(g, layer, "warm"), cnt(g, layer, "first"), cnt(g, layer, "table"),
+                cnt(g, layer, "torch")))
     derived = ["| graph | layer | warm call: outside the worker's compute (ms) | share of the warm call "
                "| first call: worker compute (ms) | table form: worker compute (ms) | table form: the rest (ms) |",
                "|---|---|---|---|---|---|---|"]
     for g in graphs:
-        for layer in LAYERS:
+        for layer in layers:
             c, w, t = (med(g, layer, k) for k in ("compute", "warm", "table"))
             fc, tc = med(g, layer, "firstcompute"), med(g, layer, "tablecompute")
             derived.append("| %s | %s | %s | %s | %s | %s | %s |" % (
@@ -130,7 +134,7 @@ def torch_version():
 DOC = """# GNN forward pass — `./run bench gnn`
 
 Command: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./run bench gnn` ({date}; `GNN_BENCH_SIZES=10k` or
-`=100k` restricts the graphs, default both).
+`=100k` restricts the graphs, default both; `GNN_BENCH_LAYERS="sage_pool sage_lstm"` the layers, default all).
 
 Machine: 2 shared vCPUs (AMD EPYC with AVX-512), 24 GiB, other tenants (run-to-run spread up to ±25%;
 read ratios, not absolute values). PostgreSQL 15, ruvector worker with {threads} threads; PyTorch {torch}
@@ -141,7 +145,9 @@ random edge endpoints, edge weights in [0.5, 1.5). Node table `(id bigint primar
 edge table `(src_id bigint, dst_id bigint, weight real)`, loaded with COPY. Every layer maps 256 → 128:
 `ruvector_gnn_model_create(name, type, ARRAY[256,128], options, 42)` — GCN (normalised, self-loops, edge
 weights), SAGE mean (with root weight), GIN (MLP Linear(256,128)-ReLU-Linear(128,128), eps 0), GAT
-(`{{"heads": 4}}`, 4 heads × 32, concat, self-loops).
+(`{{"heads": 4}}`, 4 heads × 32, concat, self-loops), SAGE pool (`{{"project": true, "aggr": "max"}}`: GraphSAGE's
+pooling aggregator, Linear(256,256)+ReLU on the neighbours), SAGE lstm (`{{"aggr": "lstm"}}`: an LSTM 256 → 256
+over each node's neighbours, zero-padded to the largest in-degree as PyG's LSTMAggregation).
 
 {table}
 

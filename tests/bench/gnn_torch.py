@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch side of ./run bench gnn: the four 256 -> 128 layers in eager PyTorch, written the way PyTorch
+"""PyTorch side of ./run bench gnn: the 256 -> 128 layers in eager PyTorch, written the way PyTorch
 Geometric 2.3+ runs them on CPU (gather with index_select, torch_geometric.utils.scatter: scatter_add_
 for sum/mean, scatter_reduce_ for max), GCN normalisation recomputed in every call as
-GCNConv(cached=False) does, GAT with a per-edge softmax).
+GCNConv(cached=False) does, GAT with a per-edge softmax, SAGE lstm as LSTMAggregation (edges sorted by
+target beforehand, as PyG requires of the caller; to_dense_batch and torch.nn.LSTM in the call), SAGE
+pool as SAGEConv(project=True, aggr="max")).
 Same semantics as tests/gnn_torch_check.py, vectorised. Random Glorot weights of the same shapes.
 
   gnn_torch.py PREFIX THREADS RUNS [LAYER...]   prints one "layer ms" line per run (RUNS runs after a warm-up)"""
@@ -75,7 +77,13 @@ def make_layers(g, fin=256, fout=128, heads=4):
         "gin": (glorot(fout, fin, gen), torch.zeros(fout), glorot(fout, fout, gen), torch.zeros(fout)),
         "gat": (glorot(fout, fin, gen), glorot(heads, fout // heads, gen).view(1, heads, -1),
                 glorot(heads, fout // heads, gen).view(1, heads, -1), torch.zeros(fout)),
+        "sage_pool": (glorot(fin, fin, gen), torch.zeros(fin), glorot(fout, fin, gen), torch.zeros(fout),
+                      glorot(fout, fin, gen)),
+        "sage_lstm": (glorot(fout, fin, gen), torch.zeros(fout), glorot(fout, fin, gen)),
     }
+    lstm = torch.nn.LSTM(fin, fin, batch_first=True)  # LSTMAggregation(in, in)
+    order = torch.argsort(g.dst * n + g.src)  # sort_edge_index(sort_by_row=False): once, by the caller
+    src_sorted, dst_sorted = g.src[order], g.dst[order]
 
     def gcn():
         W, b = p["gcn"]
@@ -115,7 +123,26 @@ def make_layers(g, fin=256, fout=128, heads=4):
         msg = z.index_select(0, s) * alpha.unsqueeze(-1)
         return scatter_sum(msg, d, n).reshape(n, heads * C) + b
 
-    return {"gcn": gcn, "sage": sage, "gin": gin, "gat": gat}
+    def sage_pool():
+        W, b, Wl, bl, Wr = p["sage_pool"]
+        h = torch.relu(g.x @ W.T + b)  # project
+        agg = torch.zeros(n, fin).scatter_reduce_(0, broadcast(g.dst, h.index_select(0, g.src)),
+                                                  h.index_select(0, g.src), "amax", include_self=False)
+        return agg @ Wl.T + bl + g.x @ Wr.T
+
+    def sage_lstm():
+        Wl, bl, Wr = p["sage_lstm"]
+        msg = g.x.index_select(0, src_sorted)
+        # torch_geometric.utils.to_dense_batch: zero padding to the largest in-degree
+        count = torch.bincount(dst_sorted, minlength=n)
+        ptr = torch.cumsum(count, 0) - count
+        pos = torch.arange(dst_sorted.numel()) - ptr.index_select(0, dst_sorted)
+        dense = torch.zeros(n, int(count.max()), fin)
+        dense[dst_sorted, pos] = msg
+        agg = lstm(dense)[0][:, -1]
+        return agg @ Wl.T + bl + g.x @ Wr.T
+
+    return {"gcn": gcn, "sage": sage, "gin": gin, "gat": gat, "sage_pool": sage_pool, "sage_lstm": sage_lstm}
 
 
 def main():

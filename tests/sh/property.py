@@ -15,6 +15,7 @@ One TAP line per function or property. Python 3 standard library and psql only.
 Usage: property.py [--store] (connection from the PG* environment; RUVECTOR_PROPERTY_SEED replays a
 run). --store instead runs the store-and-read-back test (077_store_readback.sh).
 """
+import json
 import math
 import os
 import random
@@ -788,16 +789,34 @@ SELECT ruvector_gnn_model_create('prop_gcn', 'gcn', ARRAY[4, 4, 3]);
 SELECT ruvector_gnn_model_create('prop_sage', 'sage', ARRAY[4, 4, 3]);
 SELECT ruvector_gnn_model_create('prop_gin', 'gin', ARRAY[4, 4, 3]);
 SELECT ruvector_gnn_model_create('prop_gat', 'gat', ARRAY[4, 4, 3]);
-SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name = 'prop_g';
+SELECT ruvector_gnn_model_create('prop_sage_lstm', 'sage', ARRAY[4, 4, 3], '{{"aggr": "lstm", "project": true}}');
+SELECT ruvector_graph_drop(name) FROM ruvector_graphs() WHERE name IN ('prop_g', 'prop_gg');
 SELECT ruvector_graph_create('prop_g', 'pv', 'pe', 'v', weight_column => 'weight');
+DROP TABLE IF EXISTS pvg; CREATE TABLE pvg AS SELECT id, v, (id % 3)::int AS grp FROM pv;
+SELECT ruvector_graph_create('prop_gg', 'pvg', 'pe', 'v');
 """
 EDGES = sorted({(rng.choice(IDS), rng.choice(IDS)) for _ in range(3 * N)})
-LAYERS = ('gcn', 'sage', 'gin', 'gat')
+LAYERS = ('gcn', 'sage', 'gin', 'gat', 'sage_lstm')
+
+
+# Graph-level models (issue 23): an attention readout with a linear head, and Set2Set.
+EYE4 = [[1.0 if r == c else 0.0 for c in range(4)] for r in range(4)]
+READOUT_MODELS = {
+    'prop_readout': [{"type": "gcn", "state_dict": {"lin.weight": EYE4}},
+                     {"type": "attentional_aggregation", "state_dict": {"gate_nn.0.weight": [[0.5, -0.5, 1, 0]]}},
+                     {"type": "linear", "state_dict": {"weight": [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, -1]]}}],
+    'prop_set2set': [{"type": "gin", "state_dict": {"nn.0.weight": EYE4}},
+                     {"type": "set2set", "options": {"processing_steps": 2},
+                      "state_dict": {"lstm.weight_ih_l0": [[0.1, 0, 0.2, 0, 0.1, 0, 0, 0.1]] * 16,
+                                     "lstm.weight_hh_l0": [[0, 0.1, 0, 0.1]] * 16}}],
+}
 
 
 def gnn_setup():
     edges = ', '.join(f'({s}, {t}, {f32(rng.uniform(0.1, 1.0))!r})' for s, t in EDGES)
     psql(GNN_SETUP.format(edges=edges, ordinary=','.join(map(str, ORDINARY))), check=True)
+    for name, layers in READOUT_MODELS.items():
+        psql("SELECT ruvector_gnn_model_import('%s', $j$%s$j$::jsonb)" % (name, json.dumps({"layers": layers})), check=True)
 
 
 def vector_rows(sql, allowed=('22003',), col=1):
@@ -822,15 +841,17 @@ def array_forward(fn):
                        f'FROM {fn}({emb}, {src}, {dst}, {w}) r, generate_series(1, array_length(r, 1)) g')
 
 
-def check_classify(model):
+def check_classify(model, rows=N):
+    expected = rows
+
     def run():
         ok, rows, st, msg = psql(f"SELECT node_id, class, score::text FROM ruvector_gnn_classify('prop_g', 'prop_{model}')")
         if not ok:
             return st == '22003', [f'error {st}: {msg} (allowed: 22003)']
         problems = [f'node {n}: class {c}, score {s}' for n, c, s in rows
                     if not (0 <= int(c) < 3) or not finite(float(s)) or not (0 <= float(s) <= 1)]
-        if len(rows) != N:
-            problems.append(f'{len(rows)} rows, expected {N}')
+        if len(rows) != expected:
+            problems.append(f'{len(rows)} rows, expected {expected}')
         return not problems, problems
     return run
 
@@ -1395,6 +1416,12 @@ def main():
             check(f'{fn} (arrays): finite or 22003', array_forward(fn))
         for m in LAYERS:
             check(f'ruvector_gnn_classify {m}: a class and a probability, or 22003', check_classify(m))
+        for m in ('readout', 'set2set'):
+            check(f'ruvector_gnn_classify by graph column, {m} readout: finite logits or 22003',
+                  vector_rows(f"SELECT graph_id, prop_show(logits) FROM ruvector_gnn_classify('prop_gg', 'prop_{m}', 'grp')",
+                              col=1))
+        check('ruvector_gnn_classify, readout over the whole graph: one row, a class and a probability, or 22003',
+              check_classify('readout', rows=1))
         check('ruvector_gnn_score: no error but 22003',
               scalar_rows("SELECT id, q.qid, ruvector_gnn_score(id, q.v, 'prop_g')::text FROM pv, (SELECT id AS qid, v FROM pv WHERE id <= 4) q",
                           nan_ok=True))

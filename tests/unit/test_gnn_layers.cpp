@@ -110,17 +110,45 @@ Mat ref_linear(const Mat &x, std::size_t rows, const Linear &l)
 	return y;
 }
 
-// PyG SAGEConv (project, aggr mean/max/lstm), from the edge list.
+std::vector<double> softmax_group(const std::vector<double> &v)
+{
+	double mx = -INFINITY, s = 0;
+	for (double x : v)
+		mx = std::max(mx, x);
+	std::vector<double> out;
+	for (double x : v)
+		out.push_back(std::exp(x - mx));
+	for (double x : out)
+		s += x;
+	for (double &x : out)
+		x /= s + 1e-16;
+	return out;
+}
+
+// mean / max / sum / min of column k over the sources' rows (zero without sources).
+double ref_reduce(Aggr aggr, const Mat &xs, std::size_t in, const std::vector<std::uint32_t> &srcs, std::size_t k)
+{
+	double a = 0;
+	for (std::size_t j = 0; j < srcs.size(); j++) {
+		double v = xs[srcs[j] * in + k];
+		a = j == 0 ? v : aggr == Aggr::max ? std::max(a, v) : aggr == Aggr::min ? std::min(a, v) : a + v;
+	}
+	if (aggr == Aggr::mean && !srcs.empty())
+		a /= double(srcs.size());
+	return a;
+}
+
+// PyG SAGEConv (project, aggr mean/max/min/sum/lstm, MultiAggregation cat/attn), from the edge list.
 Mat ref_sage(const Edges &e, const std::vector<float> &xf, const SageParams &p, const SageOptions &o)
 {
-	const std::size_t n = e.n, in = p.lin_l.in, out = p.lin_l.out;
+	const std::size_t n = e.n, in = xf.size() / e.n, out = p.lin_l.out;
 	Mat x(xf.begin(), xf.end()), xs = x;
 	if (o.project) {
 		xs = ref_linear(x, n, p.lin);
 		for (double &v : xs)
 			v = std::max(v, 0.0);
 	}
-	Mat agg(n * in, 0.0);
+	Mat agg(n * p.lin_l.in, 0.0);
 	// Each target's sources, sorted (PyG's sort_edge_index by target, then source).
 	std::vector<std::vector<std::uint32_t>> srcs(n);
 	for (std::size_t k = 0; k < e.src.size(); k++)
@@ -138,15 +166,55 @@ Mat ref_sage(const Edges &e, const std::vector<float> &xf, const SageParams &p, 
 			std::copy(h.begin(), h.end(), agg.begin() + std::ptrdiff_t(i * in));
 			continue;
 		}
-		for (std::size_t k = 0; k < in; k++) {
-			double a = 0;
-			for (std::size_t j = 0; j < srcs[i].size(); j++) {
-				double v = xs[srcs[i][j] * in + k];
-				a = o.aggr == Aggr::max ? (j == 0 ? v : std::max(a, v)) : a + v;
+		if (o.aggrs.empty()) {
+			for (std::size_t k = 0; k < in; k++)
+				agg[i * in + k] = ref_reduce(o.aggr, xs, in, srcs[i], k);
+			continue;
+		}
+		const std::size_t A = o.aggrs.size();
+		if (!o.attn) {  // "cat"
+			for (std::size_t a = 0; a < A; a++)
+				for (std::size_t k = 0; k < in; k++)
+					agg[i * A * in + a * in + k] = ref_reduce(o.aggrs[a], xs, in, srcs[i], k);
+			continue;
+		}
+		// "attn": torch.nn.MultiheadAttention over the A projected aggregates, then their mean.
+		const std::size_t C = p.lin_heads[0].out, H = o.heads, dh = C / H;
+		std::vector<Mat> t(A), q(A), kk(A), v(A), att(A, Mat(C, 0.0));
+		for (std::size_t a = 0; a < A; a++) {
+			Mat one(in);
+			for (std::size_t k = 0; k < in; k++)
+				one[k] = ref_reduce(o.aggrs[a], xs, in, srcs[i], k);
+			t[a] = ref_linear(one, 1, p.lin_heads[a]);
+			Mat qkv(3 * C);
+			for (std::size_t r = 0; r < 3 * C; r++) {
+				double acc = p.in_proj_bias.empty() ? 0 : p.in_proj_bias[r];
+				for (std::size_t k = 0; k < C; k++)
+					acc += double(p.in_proj_weight[r * C + k]) * t[a][k];
+				qkv[r] = acc;
 			}
-			if (o.aggr == Aggr::mean && !srcs[i].empty())
-				a /= double(srcs[i].size());
-			agg[i * in + k] = a;
+			q[a] = Mat(qkv.begin(), qkv.begin() + std::ptrdiff_t(C));
+			kk[a] = Mat(qkv.begin() + std::ptrdiff_t(C), qkv.begin() + std::ptrdiff_t(2 * C));
+			v[a] = Mat(qkv.begin() + std::ptrdiff_t(2 * C), qkv.end());
+		}
+		for (std::size_t h = 0; h < H; h++)
+			for (std::size_t a = 0; a < A; a++) {
+				std::vector<double> sc;
+				for (std::size_t b = 0; b < A; b++) {
+					double d = 0;
+					for (std::size_t j = 0; j < dh; j++)
+						d += q[a][h * dh + j] * kk[b][h * dh + j];
+					sc.push_back(d / std::sqrt(double(dh)));
+				}
+				std::vector<double> w = softmax_group(sc);
+				for (std::size_t b = 0; b < A; b++)
+					for (std::size_t j = 0; j < dh; j++)
+						att[a][h * dh + j] += w[b] * v[b][h * dh + j];
+			}
+		for (std::size_t a = 0; a < A; a++) {
+			Mat pr = ref_linear(att[a], 1, p.out_proj);
+			for (std::size_t k = 0; k < C; k++)
+				agg[i * C + k] += pr[k] / double(A);
 		}
 	}
 	Mat y = ref_linear(agg, n, p.lin_l);
@@ -167,6 +235,26 @@ Mat ref_sage(const Edges &e, const std::vector<float> &xf, const SageParams &p, 
 	return y;
 }
 
+SageParams params(Linear lin_l, Linear lin_r, Linear lin, Lstm lstm)
+{
+	SageParams p;
+	p.lin_l = lin_l;
+	p.lin_r = lin_r;
+	p.lin = lin;
+	p.lstm = lstm;
+	return p;
+}
+
+SageOptions options(Aggr aggr, bool normalize, bool root_weight, bool project)
+{
+	SageOptions o;
+	o.aggr = aggr;
+	o.normalize = normalize;
+	o.root_weight = root_weight;
+	o.project = project;
+	return o;
+}
+
 void expect_close(const std::vector<float> &got, const Mat &ref, double tol = 1e-4)
 {
 	ASSERT_EQ(got.size(), ref.size());
@@ -174,20 +262,6 @@ void expect_close(const std::vector<float> &got, const Mat &ref, double tol = 1e
 		ASSERT_NEAR(got[k], ref[k], tol * std::max(1.0, std::abs(ref[k]))) << "at " << k;
 }
 
-std::vector<double> softmax_group(const std::vector<double> &v)
-{
-	double mx = -INFINITY, s = 0;
-	for (double x : v)
-		mx = std::max(mx, x);
-	std::vector<double> out;
-	for (double x : v)
-		out.push_back(std::exp(x - mx));
-	for (double x : out)
-		s += x;
-	for (double &x : out)
-		x /= s + 1e-16;
-	return out;
-}
 
 }  // namespace
 
@@ -203,17 +277,63 @@ TEST(GnnLayersSage, LstmProjectAndOptionsMatchReference)
 		for (std::size_t out : {4, 20}) {  // out < in transforms first for mean; out >= in aggregates first
 			OwnedLinear l(in, out, 21), r(in, out, 22, false), proj(in, in, 23);
 			OwnedLstm lstm(in, in, 31);
-			SageParams p{l.view, r.view, proj.view, lstm.view};
+			SageParams p = params(l.view, r.view, proj.view, lstm.view);
 			for (Aggr a : {Aggr::lstm, Aggr::mean, Aggr::max})
 				for (bool project : {false, true})
 					for (bool root : {true, false}) {
-						SageOptions o{a, !root, root, project};
+						SageOptions o = options(a, !root, root, project);
 						SCOPED_TRACE(testing::Message() << "in " << in << " out " << out << " aggr " << int(a)
 						                                << " project " << project << " root " << root);
 						expect_close(sage_conv(g, x, p, o), ref_sage(e, x, p, o));
 					}
 		}
 	}
+}
+
+TEST(GnnLayersSage, MultiAggregationCatAndAttentionMatchReference)
+{
+	const std::size_t n = 260, in = 6;
+	Edges e = random_edges(n, 1200, 12);
+	Csr g = build_csr(n, e.src, e.dst, {});
+	std::vector<float> x = values(n * in, 13, 1.0f);
+	const std::vector<Aggr> aggrs{Aggr::mean, Aggr::max, Aggr::min};
+	OwnedLinear r(in, 5, 14, false), proj(in, in, 15);
+	// cat: lin_l reads 3 x in.
+	OwnedLinear lcat(3 * in, 5, 16);
+	SageParams pc = params(lcat.view, r.view, proj.view, {});
+	for (bool project : {false, true})
+		for (bool root : {true, false}) {
+			SageOptions o = options(Aggr::mean, false, root, project);
+			o.aggrs = aggrs;
+			SCOPED_TRACE(testing::Message() << "cat project " << project << " root " << root);
+			expect_close(sage_conv(g, x, pc, o), ref_sage(e, x, pc, o));
+		}
+	// attn: C = 8 over 2 heads (and 1).
+	const std::size_t C = 8;
+	OwnedLinear h0(in, C, 17), h1(in, C, 18), h2(in, C, 19), out_proj(C, C, 20), lattn(C, 5, 21);
+	std::vector<float> in_w = values(3 * C * C, 22), in_b = values(3 * C, 23);
+	SageParams pa = params(lattn.view, r.view, proj.view, {});
+	pa.lin_heads = {h0.view, h1.view, h2.view};
+	pa.in_proj_weight = in_w;
+	pa.in_proj_bias = in_b;
+	pa.out_proj = out_proj.view;
+	for (std::size_t heads : {1, 2})
+		for (bool project : {false, true}) {
+			SageOptions o = options(Aggr::mean, project, true, project);
+			o.aggrs = aggrs;
+			o.attn = true;
+			o.heads = heads;
+			SCOPED_TRACE(testing::Message() << "attn heads " << heads << " project " << project);
+			expect_close(sage_conv(g, x, pa, o), ref_sage(e, x, pa, o));
+		}
+	SageOptions bad = options(Aggr::mean, false, true, false);
+	bad.aggrs = aggrs;
+	bad.attn = true;
+	bad.heads = 3;  // 8 is not a multiple of 3
+	EXPECT_THROW(sage_conv(g, x, pa, bad), std::invalid_argument);
+	bad.aggrs = {Aggr::mean};
+	bad.heads = 1;
+	EXPECT_THROW(sage_conv(g, x, pa, bad), std::invalid_argument);
 }
 
 TEST(GnnLayersSage, LstmOrderIsAscendingSourcesPaddedToTheLargestDegree)
@@ -225,8 +345,8 @@ TEST(GnnLayersSage, LstmOrderIsAscendingSourcesPaddedToTheLargestDegree)
 	std::vector<float> x = values(5 * in, 5, 1.0f);
 	OwnedLinear l(in, 2, 1), r(in, 2, 2);
 	OwnedLstm lstm(in, in, 3);
-	SageParams p{l.view, r.view, {}, lstm.view};
-	SageOptions o{Aggr::lstm, false, false, false};
+	SageParams p = params(l.view, r.view, {}, lstm.view);
+	SageOptions o = options(Aggr::lstm, false, false, false);
 	Edges e{5, {2, 0, 1, 1}, {3, 3, 3, 4}};
 	Edges rev{5, {1, 1, 0, 2}, {4, 3, 3, 3}};
 	std::vector<float> a = sage_conv(build_csr(5, e.src, e.dst, {}), x, p, o);
@@ -252,8 +372,8 @@ TEST(GnnLayersSage, SameResultAtAnyThreadCountAndChecksShapes)
 	std::vector<float> x = values(n * in, 9, 1.0f);
 	OwnedLinear l(in, 5, 1), r(in, 5, 2), proj(in, in, 3);
 	OwnedLstm lstm(in, in, 4);
-	SageParams p{l.view, r.view, proj.view, lstm.view};
-	SageOptions o{Aggr::lstm, false, true, true};
+	SageParams p = params(l.view, r.view, proj.view, lstm.view);
+	SageOptions o = options(Aggr::lstm, false, true, true);
 	std::vector<float> one;
 	tbb::task_arena(1).execute([&] { one = sage_conv(g, x, p, o); });
 	EXPECT_EQ(sage_conv(g, x, p, o), one);

@@ -402,16 +402,6 @@ void check_features(CsrView g, std::span<const float> x, std::size_t dim, const 
 		                            str(g.n) + " nodes x " + str(dim));
 }
 
-void check_sage(const Linear &lin_l, const Linear &lin_r, const SageOptions &opts)
-{
-	check_linear(lin_l, "SAGEConv lin_l");
-	if (opts.root_weight) {
-		check_linear(lin_r, "SAGEConv lin_r");
-		if (lin_r.in != lin_l.in || lin_r.out != lin_l.out)
-			throw std::invalid_argument("SAGEConv: lin_r is " + str(lin_r.out) + " x " + str(lin_r.in) +
-			                            ", lin_l is " + str(lin_l.out) + " x " + str(lin_l.in));
-	}
-}
 
 // The MLP's output width; widest = the widest rows it passes through (input included).
 std::size_t check_mlp(std::size_t in_dim, std::span<const MlpStep> mlp, std::size_t &widest)
@@ -613,23 +603,141 @@ std::vector<float> lstm_bias(const Lstm &l)
 	return b;
 }
 
-void check_sage_params(const SageParams &p, const SageOptions &opts)
+// The width of x the layer reads (lin_l reads the aggregate: A x in wide for "cat", C for "attn").
+std::size_t check_sage_params(const SageParams &p, const SageOptions &opts)
 {
-	check_sage(p.lin_l, p.lin_r, opts);
-	const std::size_t in = p.lin_l.in;
+	check_linear(p.lin_l, "SAGEConv lin_l");
+	const std::size_t A = opts.aggrs.size();
+	std::size_t in = p.lin_l.in;
+	if (A == 1)
+		throw std::invalid_argument("SAGEConv: a MultiAggregation needs at least two aggregations");
+	for (Aggr a : opts.aggrs)
+		if (a == Aggr::lstm)
+			throw std::invalid_argument("SAGEConv: lstm cannot be part of a MultiAggregation");
+	if (A > 0 && opts.attn) {
+		if (p.lin_heads.size() != A)
+			throw std::invalid_argument("SAGEConv: " + str(p.lin_heads.size()) + " lin_heads for " + str(A) +
+			                            " aggregations");
+		in = p.lin_heads[0].in;
+		const std::size_t C = p.lin_heads[0].out;
+		for (const Linear &l : p.lin_heads) {
+			check_linear(l, "SAGEConv lin_heads");
+			if (l.in != in || l.out != C)
+				throw std::invalid_argument("SAGEConv: lin_heads differ in shape");
+		}
+		if (p.lin_l.in != C)
+			throw std::invalid_argument("SAGEConv: lin_l takes " + str(p.lin_l.in) + " features, the attention gives " +
+			                            str(C));
+		if (opts.heads == 0 || C % opts.heads != 0)
+			throw std::invalid_argument("SAGEConv: attention width " + str(C) + " is not a multiple of heads " +
+			                            str(opts.heads));
+		if (p.in_proj_weight.size() != product(3 * C, C, "SAGEConv in_proj") ||
+		    (!p.in_proj_bias.empty() && p.in_proj_bias.size() != 3 * C))
+			throw std::invalid_argument("SAGEConv: in_proj must be [3C, C] with a [3C] bias, C = " + str(C));
+		check_linear(p.out_proj, "SAGEConv out_proj");
+		if (p.out_proj.in != C || p.out_proj.out != C)
+			throw std::invalid_argument("SAGEConv: out_proj must be [C, C], C = " + str(C));
+	} else if (A > 0) {
+		if (in % A != 0)
+			throw std::invalid_argument("SAGEConv: lin_l takes " + str(in) + " features, not a multiple of " + str(A) +
+			                            " aggregations");
+		in /= A;
+	}
+	if (opts.root_weight) {
+		check_linear(p.lin_r, "SAGEConv lin_r");
+		if (p.lin_r.in != in || p.lin_r.out != p.lin_l.out)
+			throw std::invalid_argument("SAGEConv: lin_r is " + str(p.lin_r.out) + " x " + str(p.lin_r.in) +
+			                            ", expected " + str(p.lin_l.out) + " x " + str(in));
+	}
 	if (opts.project) {
 		check_linear(p.lin, "SAGEConv lin");
 		if (p.lin.in != in || p.lin.out != in)
 			throw std::invalid_argument("SAGEConv: lin (project) is " + str(p.lin.out) + " x " + str(p.lin.in) +
 			                            ", expected " + str(in) + " x " + str(in));
 	}
-	if (opts.aggr == Aggr::lstm) {
+	if (A == 0 && opts.aggr == Aggr::lstm) {
 		check_lstm(p.lstm, "SAGEConv LSTM");
 		if (p.lstm.in != in || p.lstm.hidden != in)
 			throw std::invalid_argument("SAGEConv: the LSTM maps " + str(p.lstm.in) + " to " + str(p.lstm.hidden) +
 			                            " features, expected " + str(in) + " to " + str(in));
 	}
+	return in;
 }
+
+// MultiAggregation "attn" over rows lo..hi-1 of a block (see SageOptions): the combined aggregate,
+// C wide, goes to out (ldo apart). s: scratch of attn_scratch(rows) floats.
+struct AttnCombine {
+	CsrView g;
+	const float *src;  // the rows aggregated (x, or the projected x)
+	std::size_t in;
+	const SageParams &p;
+	const SageOptions &o;
+
+	std::size_t C() const { return p.lin_heads[0].out; }
+	std::size_t scratch(std::size_t rows) const
+	{
+		const std::size_t A = o.aggrs.size();
+		return rows * in + rows * A * (C() * 3 + 3 * C()) + A;
+	}
+
+	void operator()(std::size_t lo, std::size_t hi, float *out, std::size_t ldo, float *s) const
+	{
+		const std::size_t rows = hi - lo, A = o.aggrs.size(), c = C(), H = o.heads, dh = c / H;
+		float *agg = s, *t = agg + rows * in, *qkv = t + rows * A * c, *att = qkv + rows * A * 3 * c,
+		      *proj = att + rows * A * c, *score = proj + rows * A * c;
+		const auto &K = active_kernels();
+		// Token a of row r sits at (r * A + a): each aggregate through its own Linear.
+		for (std::size_t a = 0; a < A; a++) {
+			rows_kernel(reduce_of(o.aggrs[a]))(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo,
+			                                           .hi = hi, .h = src, .ldh = in, .d = in, .out = agg, .ldo = in});
+			const Linear &l = p.lin_heads[a];
+			K.gemm_nt(agg, in, l.weight.data(), in, t + a * c, A * c, rows, c, in);
+			if (!l.bias.empty())
+				for (std::size_t r = 0; r < rows; r++)
+					add_into(l.bias.data(), t + (r * A + a) * c, c);
+		}
+		K.gemm_nt(t, c, p.in_proj_weight.data(), c, qkv, 3 * c, rows * A, 3 * c, c);
+		add_bias(qkv, rows * A, 3 * c, bias_or_null(p.in_proj_bias));
+		// Scaled dot-product attention per row and head over the A tokens (eval mode: no dropout).
+		const float scale = 1.0f / std::sqrt(float(dh));
+		for (std::size_t r = 0; r < rows; r++)
+			for (std::size_t h = 0; h < H; h++)
+				for (std::size_t a = 0; a < A; a++) {
+					const float *q = qkv + (r * A + a) * 3 * c + h * dh;
+					float mx = -std::numeric_limits<float>::infinity(), sum = 0;
+					for (std::size_t b = 0; b < A; b++) {
+						const float *k = qkv + (r * A + b) * 3 * c + c + h * dh;
+						float v = 0;
+						for (std::size_t j = 0; j < dh; j++)
+							v += (q[j] * scale) * k[j];
+						score[b] = v;
+						mx = std::max(mx, v);
+					}
+					for (std::size_t b = 0; b < A; b++) {
+						score[b] = std::exp(score[b] - mx);
+						sum += score[b];
+					}
+					float *o_row = att + (r * A + a) * c + h * dh;
+					std::fill_n(o_row, dh, 0.0f);
+					for (std::size_t b = 0; b < A; b++) {
+						const float *v = qkv + (r * A + b) * 3 * c + 2 * c + h * dh;
+						const float w = score[b] / sum;
+						for (std::size_t j = 0; j < dh; j++)
+							o_row[j] += w * v[j];
+					}
+				}
+		K.gemm_nt(att, c, p.out_proj.weight.data(), c, proj, c, rows * A, c, c);
+		add_bias(proj, rows * A, c, bias_or_null(p.out_proj.bias));
+		for (std::size_t r = 0; r < rows; r++) {  // torch.mean over the tokens: their sum, divided
+			float *row = out + r * ldo;
+			std::copy_n(proj + r * A * c, c, row);
+			for (std::size_t a = 1; a < A; a++)
+				add_into(proj + (r * A + a) * c, row, c);
+			for (std::size_t k = 0; k < c; k++)
+				row[k] /= float(A);
+		}
+	}
+};
 
 // LSTMAggregation over rows lo..hi-1 (see gnn.hpp): pre holds each node's x_j W_ih^T (n x 4H),
 // bias b_ih + b_hh, steps the graph's largest in-degree. The last hidden states go to out (ldo apart).
@@ -682,11 +790,12 @@ struct LstmAggregate {
 void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, std::span<float> y,
                     const SageOptions &opts, CancelToken cancel)
 {
-	check_sage_params(p, opts);
+	const std::size_t in = check_sage_params(p, opts);
 	const Linear &lin_l = p.lin_l, &lin_r = p.lin_r;
 	const bool root = opts.root_weight;
-	check_features(g, x, lin_l.in, "SAGEConv");
-	const std::size_t n = g.n, in = lin_l.in, out = lin_l.out;
+	const bool multi = !opts.aggrs.empty();
+	check_features(g, x, in, "SAGEConv");
+	const std::size_t n = g.n, aw = lin_l.in, out = lin_l.out;  // aw: the aggregate's width
 	check_output(y, n, out, "SAGEConv");
 
 	// project: the neighbours' rows are relu(lin(x_j)); lin_r still reads x_i.
@@ -716,7 +825,7 @@ void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, st
 				l2_normalize(rows + r * out, out);
 	};
 
-	if ((opts.aggr == Aggr::mean || opts.aggr == Aggr::sum) && out < in) {
+	if (!multi && (opts.aggr == Aggr::mean || opts.aggr == Aggr::sum) && out < in) {
 		// Transform first (mean and sum commute with lin_l): one GEMM against [W_l; W_r] gives each
 		// node's lin_l and lin_r images side by side (two when projecting: the images are of
 		// different rows); only out-wide rows are aggregated, and the lin_r image and the bias are
@@ -746,14 +855,14 @@ void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, st
 
 	// Aggregate first, then one GEMM of [aggr | x_i] against [W_l | W_r].
 	const auto &K = active_kernels();
-	const std::size_t kw = root ? 2 * in : in;
+	const std::size_t kw = root ? aw + in : aw;
 	std::vector<float> wcat;
 	const float *w = lin_l.weight.data();
 	if (root) {
 		wcat.resize(out * kw);
 		for (std::size_t r = 0; r < out; r++) {
-			std::copy_n(lin_l.weight.data() + r * in, in, wcat.data() + r * kw);
-			std::copy_n(lin_r.weight.data() + r * in, in, wcat.data() + r * kw + in);
+			std::copy_n(lin_l.weight.data() + r * aw, aw, wcat.data() + r * kw);
+			std::copy_n(lin_r.weight.data() + r * in, in, wcat.data() + r * kw + aw);
 		}
 		w = wcat.data();
 	}
@@ -761,27 +870,38 @@ void sage_conv_into(CsrView g, std::span<const float> x, const SageParams &p, st
 	Buffer pre;
 	std::vector<float> lstm_b;
 	std::size_t steps = 0;
-	if (opts.aggr == Aggr::lstm) {
+	if (!multi && opts.aggr == Aggr::lstm) {
 		pre = uninitialized(n * 4 * in);
 		transform(src, n, in, p.lstm.weight_ih.data(), 4 * in, pre.get(), 4 * in, cancel);
 		lstm_b = lstm_bias(p.lstm);
 		steps = max_in_degree(g);
 	}
 	const LstmAggregate lstm{g, pre.get(), lstm_b.data(), p.lstm, steps};
-	const RowsFn reduce = opts.aggr == Aggr::lstm ? nullptr : rows_kernel(reduce_of(opts.aggr));
+	const RowsFn reduce = multi || opts.aggr == Aggr::lstm ? nullptr : rows_kernel(reduce_of(opts.aggr));
+	const AttnCombine attn{g, src, in, p, opts};
 	Scratch scratch, lstm_scratch;
 	Scratch<std::uint32_t> lstm_order;
-	for_blocks(n, kRows, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
-		float *buf = scratch.get(kRows * kw);
+	// The LSTM runs a GEMM against W_hh per step and block, which packs W_hh again each time: taller
+	// blocks pay for that less often.
+	const std::size_t block = reduce || multi ? kRows : kGemmRows;
+	for_blocks(n, block, cancel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+		float *buf = scratch.get(block * kw);
 		if (reduce)
 			reduce(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(), .lo = lo, .hi = hi, .h = src,
 			               .ldh = in, .d = in, .out = buf, .ldo = kw});
+		else if (multi && opts.attn)
+			attn(lo, hi, buf, kw, lstm_scratch.get(attn.scratch(hi - lo)));
+		else if (multi)  // "cat": the aggregates side by side
+			for (std::size_t a = 0; a < opts.aggrs.size(); a++)
+				rows_kernel(reduce_of(opts.aggrs[a]))(RowsJob{.row_ptr = g.row_ptr.data(), .col = g.col.data(),
+				                                              .lo = lo, .hi = hi, .h = src, .ldh = in, .d = in,
+				                                              .out = buf + a * in, .ldo = kw});
 		else
 			lstm(lo, hi, buf, kw, lstm_scratch.get((hi - lo) * 6 * in),
 			     lstm_order.get(std::size_t(g.row_ptr[hi] - g.row_ptr[lo]) + 1));
 		if (root)
 			for (std::size_t i = lo; i < hi; i++)
-				std::copy_n(x.data() + i * in, in, buf + (i - lo) * kw + in);
+				std::copy_n(x.data() + i * in, in, buf + (i - lo) * kw + aw);
 		float *rows = y.data() + lo * out;
 		K.gemm_nt(buf, kw, w, kw, rows, out, hi - lo, out, kw);
 		add_bias(rows, hi - lo, out, b);
@@ -801,13 +921,19 @@ std::vector<float> sage_conv(CsrView g, std::span<const float> x, const SagePara
 void sage_conv_into(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                     std::span<float> y, const SageOptions &opts, CancelToken cancel)
 {
-	sage_conv_into(g, x, SageParams{lin_l, lin_r, {}, {}}, y, opts, cancel);
+	SageParams p;
+	p.lin_l = lin_l;
+	p.lin_r = lin_r;
+	sage_conv_into(g, x, p, y, opts, cancel);
 }
 
 std::vector<float> sage_conv(CsrView g, std::span<const float> x, const Linear &lin_l, const Linear &lin_r,
                              const SageOptions &opts, CancelToken cancel)
 {
-	return sage_conv(g, x, SageParams{lin_l, lin_r, {}, {}}, opts, cancel);
+	SageParams p;
+	p.lin_l = lin_l;
+	p.lin_r = lin_r;
+	return sage_conv(g, x, p, opts, cancel);
 }
 
 // ---- GINConv --------------------------------------------------------------------------------------

@@ -92,14 +92,28 @@ struct SageOptions {
 	bool normalize = false;    // L2-normalise each output row (norm floored at 1e-12)
 	bool root_weight = true;   // false: no lin_r term (lin_r is then not read)
 	bool project = false;      // aggregate relu(lin(x_j)) instead of x_j (lin is then read)
+	// PyG's MultiAggregation (SAGEConv(aggr=[...])): two or more of mean, max, sum, min (aggr is
+	// then not read), combined side by side (mode "cat": lin_l reads A x in features) or by
+	// multi-head attention (mode "attn": each aggregate through its own Linear(in, C), a
+	// torch.nn.MultiheadAttention(C, heads) over a node's A aggregates as a sequence, then their
+	// mean; lin_l reads C features).
+	std::vector<Aggr> aggrs{};
+	bool attn = false;
+	std::size_t heads = 1;
 };
 
 // Everything SAGEConv reads; lin (project) is [in, in] with bias, lstm is in -> in.
 struct SageParams {
-	Linear lin_l;  // [out, in]: applied to the aggregate
+	Linear lin_l;  // [out, aggregate width]: applied to the aggregate
 	Linear lin_r;  // [out, in]: applied to x_i (root_weight)
 	Linear lin;    // project
 	Lstm lstm;     // aggr lstm
+	// MultiAggregation "attn": one Linear(in, C) per aggregation, then the attention's packed
+	// q/k/v projection ([3C, C], bias [3C] or empty) and its output projection [C, C].
+	std::vector<Linear> lin_heads{};
+	std::span<const float> in_proj_weight{};
+	std::span<const float> in_proj_bias{};
+	Linear out_proj{};
 };
 
 // out_i = lin_l(aggr_{j->i} x_j) + lin_r(x_i). Edge weights are not used; self-loops in g are

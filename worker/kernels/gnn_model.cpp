@@ -75,6 +75,10 @@ std::vector<std::byte> encode(const GnnModel &m)
 		w.put(l.aggr);
 		w.put(std::uint8_t(l.root_weight));
 		w.put(std::uint8_t(l.project));
+		w.put(std::uint32_t(l.aggrs.size()));
+		for (Aggr a : l.aggrs)
+			w.put(a);
+		w.put(std::uint8_t(l.attn));
 		w.put(l.eps);
 		w.put(std::uint32_t(l.mlp.size()));
 		for (auto s : l.mlp)
@@ -130,6 +134,16 @@ GnnModel decode_gnn_model(std::span<const std::byte> bytes)
 			throw std::invalid_argument("unknown SAGE aggregation");
 		l.root_weight = r.get<std::uint8_t>() != 0;
 		l.project = r.get<std::uint8_t>() != 0;
+		std::uint32_t na = r.get<std::uint32_t>();
+		if (na > 64)
+			throw std::invalid_argument("too many SAGE aggregations");
+		l.aggrs.resize(na);
+		for (Aggr &a : l.aggrs) {
+			a = r.get<Aggr>();
+			if (std::uint8_t(a) > std::uint8_t(Aggr::lstm))
+				throw std::invalid_argument("unknown SAGE aggregation");
+		}
+		l.attn = r.get<std::uint8_t>() != 0;
 		l.eps = r.get<float>();
 		for (auto *steps : {&l.mlp, &l.nn_mlp}) {
 			std::uint32_t ns = r.get<std::uint32_t>();
@@ -322,14 +336,37 @@ std::vector<float> run_layer(std::size_t k, const GnnLayer &l, CsrView g, std::s
 	}
 	case LayerType::sage: {
 		SageParams p;
-		p.lin_l = linear(k, l, "lin_l.", l.in_dim, l.out_dim, true);
+		const std::size_t A = l.aggrs.size();
+		// lin_l reads the aggregate: in wide, A x in for MultiAggregation "cat", C for "attn".
+		std::size_t aw = l.in_dim;
+		if (A > 0 && l.attn) {
+			const GnnParam *w0 = l.param("aggr_module.lin_heads.lins.0.weight");
+			if (!w0 || w0->shape.size() != 2)
+				throw std::invalid_argument(where(k, l) + ": missing \"aggr_module.lin_heads.lins.0.weight\"");
+			aw = w0->shape[0];
+			for (std::size_t a = 0; a < A; a++)
+				p.lin_heads.push_back(linear(k, l, "aggr_module.lin_heads.lins." + std::to_string(a) + ".", l.in_dim, aw, true));
+			p.in_proj_weight = need(k, l, "aggr_module.multihead_attn.in_proj_weight", 3 * aw, aw).data;
+			p.in_proj_bias = optional(k, l, "aggr_module.multihead_attn.in_proj_bias", 3 * aw);
+			p.out_proj = linear(k, l, "aggr_module.multihead_attn.out_proj.", aw, aw, true);
+		} else if (A > 0) {
+			aw = A * l.in_dim;
+		}
+		p.lin_l = linear(k, l, "lin_l.", aw, l.out_dim, true);
 		if (l.root_weight)
 			p.lin_r = linear(k, l, "lin_r.", l.in_dim, l.out_dim, true);
 		if (l.project)
 			p.lin = linear(k, l, "lin.", l.in_dim, l.in_dim, true);
-		if (l.aggr == Aggr::lstm)
+		if (A == 0 && l.aggr == Aggr::lstm)
 			p.lstm = lstm_params(k, l, "aggr_module.lstm.", l.in_dim, l.in_dim);
-		SageOptions opts{l.aggr, l.normalize, l.root_weight, l.project};
+		SageOptions opts;
+		opts.aggr = l.aggr;
+		opts.normalize = l.normalize;
+		opts.root_weight = l.root_weight;
+		opts.project = l.project;
+		opts.aggrs = l.aggrs;
+		opts.attn = l.attn;
+		opts.heads = l.heads;
 		if (m.sample_size > 0) {
 			Csr sampled = sample_neighbors(g, m.sample_size, m.seed + 0x9e3779b97f4a7c15ULL * (k + 1));
 			return sage_conv(sampled, x, p, opts, cancel);

@@ -57,11 +57,13 @@ struct GnnLayer {
 	Aggr aggr = Aggr::mean;      // sage
 	bool root_weight = true;     // sage
 	bool project = false;        // sage
+	std::vector<Aggr> aggrs;     // sage MultiAggregation (two or more; aggr is then not read)
+	bool attn = false;           // sage MultiAggregation mode: "attn" (heads: num_heads), else "cat"
 	float eps = 0;               // gin
 	std::vector<std::uint8_t> mlp;  // gin (nn.K), attentional_aggregation (gate_nn.K): 0 = linear, 1 = relu
 	std::vector<std::uint8_t> nn_mlp;  // attentional_aggregation's optional nn (nn.K)
 	std::uint32_t processing_steps = 0;  // set2set
-	std::uint32_t heads = 1;     // gat
+	std::uint32_t heads = 1;     // gat; sage MultiAggregation "attn" (num_heads)
 	bool concat = true;          // gat
 	float negative_slope = 0.2f; // gat
 	std::vector<GnnParam> params;
