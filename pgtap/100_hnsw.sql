@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(50);
+SELECT plan(51);
 
 CREATE FUNCTION plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; out text := '';
@@ -58,9 +58,10 @@ SELECT cmp_ok(sum(exact_vs_index('<=>', v)), '>=', 49::bigint, 'vector_cosine_op
 SET hnsw.iterative_scan = relaxed_order;
 SELECT is((SELECT count(*) FILTER (WHERE id > 600) FROM (SELECT id FROM items ORDER BY v <=> (SELECT v FROM queries WHERE qid = 1) LIMIT 1000) s), 0::bigint,
 	'cosine: NULL rows and the zero vector are not indexed');
--- (Not all: with m = 8 a worker-built graph can leave a few elements with no way in.)
-SELECT cmp_ok((SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> (SELECT v FROM queries WHERE qid = 1) LIMIT 1000) s), '>=', 540::bigint,
-	'cosine: an iterative scan reaches at least 90% of the elements');
+-- Every element: the build links in those the worker's graph left unreachable (with m = 8 it
+-- sometimes left a few; the scan then found 587 of 600).
+SELECT is((SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> (SELECT v FROM queries WHERE qid = 1) LIMIT 1000) s), 600::bigint,
+	'cosine: an iterative scan reaches every element');
 DROP INDEX items_cos;
 SELECT is((SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 1), 603, 'l2: the zero vector is indexed');
 SELECT is((SELECT count(*) FILTER (WHERE id IN (601, 602)) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE qid = 1) LIMIT 1000) s), 0::bigint,
@@ -106,9 +107,12 @@ SET hnsw.ef_search = 1;
 SELECT is((SELECT count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 100) s), 10::bigint,
 	'20 identical rows, ef_search 1: exactly 10 rows (one element)');
 INSERT INTO dup SELECT i, '[1,2,3]' FROM generate_series(21, 25) i;
-SELECT is((SELECT count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 100) s), 10::bigint,
-	'and identical rows inserted later do too');
+-- (The two full elements take no more: the 5 share a new one; ef_search 1 returns one of the three.)
+SELECT ok((SELECT count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 100) s) IN (5, 10),
+	'identical rows inserted later share an element too');
 SET hnsw.ef_search = 40;
+SELECT is((SELECT count(DISTINCT id) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 100) s), 25::bigint,
+	'and ef_search 40 returns all 25 rows, once each');
 
 -- Inserts after the build are found.
 INSERT INTO items VALUES (700, 0, '[0.9,0.9,0.9,0.9,0.9,0.9,0.9,0.9]');
