@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(8);
+SELECT plan(12);
 
 SELECT setseed(0.5);
 CREATE TABLE ex (id int, v vector(3));
@@ -50,6 +50,23 @@ SELECT matches(plan_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 
                'after the aborted scan, EXPLAIN ANALYZE describes only the new one');
 SELECT is((SELECT count(*) FROM (SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5) s), 5::bigint,
           'the index still answers');
+
+-- ruhnsw: ef_search, the iterative mode, elements visited at layer 0, batches and rescans.
+DROP INDEX ex_ivf;
+CREATE INDEX ex_hnsw ON ex USING hnsw (v vector_l2_ops);
+SET hnsw.ef_search = 30;
+SELECT matches(plan_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5$$, false),
+               'Index Scan using ex_hnsw on ex', 'plain EXPLAIN of an hnsw scan prints the index name alone');
+SELECT matches(plan_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5$$, true),
+               'Index Scan using "ex_hnsw: ef_search 30, [1-9][0-9]* elements visited" on ex',
+               'EXPLAIN ANALYZE shows ef_search and the elements the search visited');
+SELECT matches(plan_of($$SELECT e.id, s.id FROM ex e CROSS JOIN LATERAL
+                           (SELECT id FROM ex x ORDER BY x.v <-> e.v LIMIT 2) s WHERE e.id < 4$$, true),
+               'ex_hnsw: ef_search 30, [1-9][0-9]* elements visited over 3 scans', 'a rescanned hnsw index adds up its scans');
+SET hnsw.iterative_scan = strict_order;
+SELECT matches(plan_of($$SELECT id FROM ex WHERE id % 500 = 0 ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 8$$, true),
+               'ex_hnsw: ef_search 30, strict_order, [1-9][0-9]* elements visited in ([2-9]|[1-9][0-9]+) batches',
+               'an iterative hnsw scan shows its mode and its batches');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -160,19 +160,42 @@ bool read_slots(Relation index, int m, const Element *e, int layer, ItemPointerD
 
 // Link neighbour `n` back to the new element in `layer`: a free slot, or the slot of the
 // neighbour the heuristic prunes from its list plus the new element (nothing when that is the new
-// element). A list changed by someone else meanwhile is left alone (vacuum repairs what a race
-// leaves out, as pgvector's).
-void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row, bool building)
+// element, unless `force`: then the farthest one's). The slot is written only if it still holds
+// what was read; a list changed by a concurrent insert meanwhile is read again (a few times), so
+// concurrent inserts do not silently drop each other's links.
+enum class LinkResult { linked, pruned, gone, raced };
+LinkResult link_back_once(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row,
+                          bool building, bool force);
+
+bool link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row, bool building,
+               bool force)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		switch (link_back_once(s, n, layer, new_tid, new_row, building, force)) {
+		case LinkResult::linked:
+			return true;
+		case LinkResult::pruned:
+		case LinkResult::gone:
+			return false;
+		case LinkResult::raced:
+			break;
+		}
+	}
+	return false;
+}
+
+LinkResult link_back_once(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row,
+                          bool building, bool force)
 {
 	Relation index = s.index;
 	int lm = layer_m(s.m, layer);
 	ItemPointerData *slots = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * Size(lm)));
 	if (!read_slots(index, s.m, n, layer, slots))
-		return;
+		return LinkResult::gone;
 	int idx = -1;
 	for (int i = 0; i < lm; i++) {
 		if (ItemPointerEquals(&slots[i], const_cast<ItemPointer>(&new_tid)))
-			return;
+			return LinkResult::linked;
 		if (idx < 0 && !ItemPointerIsValid(&slots[i]))
 			idx = i;
 	}
@@ -214,16 +237,27 @@ void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid,
 				for (int j = 0; j < nk && !in; j++)
 					in = kept[j] == cands[i];
 				if (!in) {
-					if (slot_of[i] < 0)
-						return;  // the new element is the one pruned
-					idx = slot_of[i];
+					if (slot_of[i] < 0 && !force)
+						return LinkResult::pruned;  // the new element is the one pruned
+					if (slot_of[i] >= 0)
+						idx = slot_of[i];
 				}
 			}
+			if (idx < 0 && force) {
+				// The farthest old neighbour gives up its slot.
+				int far = -1;
+				for (int i = 0; i < nc; i++)
+					if (slot_of[i] >= 0 && (far < 0 || cands[i]->distance > cands[far]->distance))
+						far = i;
+				if (far >= 0)
+					idx = slot_of[far];
+			}
 			if (idx < 0)
-				return;
+				return LinkResult::pruned;
 		}
 	}
 	ItemPointerData expected = slots[idx];
+	LinkResult result = LinkResult::gone;
 	Buffer buf = ReadBuffer(index, ItemPointerGetBlockNumber(&n->neighbourtid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	Page page = BufferGetPage(buf);
@@ -232,14 +266,20 @@ void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid,
 		auto *nt = reinterpret_cast<HnswNeighbourTuple>(PageGetItem(page, PageGetItemId(page, off)));
 		Size at = graph::layer_offset(uint32(s.m), uint32(layer)) + Size(idx);
 		bool same = ItemPointerIsValid(&expected) ? ItemPointerEquals(&nt->tids[at], &expected) : !ItemPointerIsValid(&nt->tids[at]);
-		if (nt->type == kNeighbourTuple && nt->version == n->version && nt->count == graph::link_slots(uint32(s.m), n->level) && same) {
-			PageEdit edit(index, building);
-			page = edit.add(buf);
-			reinterpret_cast<HnswNeighbourTuple>(PageGetItem(page, PageGetItemId(page, off)))->tids[at] = new_tid;
-			edit.finish();
+		if (nt->type == kNeighbourTuple && nt->version == n->version && nt->count == graph::link_slots(uint32(s.m), n->level)) {
+			if (same) {
+				PageEdit edit(index, building);
+				page = edit.add(buf);
+				reinterpret_cast<HnswNeighbourTuple>(PageGetItem(page, PageGetItemId(page, off)))->tids[at] = new_tid;
+				edit.finish();
+				result = LinkResult::linked;
+			} else {
+				result = LinkResult::raced;
+			}
 		}
 	}
 	UnlockReleaseBuffer(buf);
+	return result;
 }
 
 ItemPointerData place_element(Relation index, const HnswMetaPage &meta, char *etup, Size esize, HnswNeighbourTuple ntup,
@@ -418,9 +458,14 @@ void insert_row(Relation index, const std::byte *row, const ItemPointerData &hea
 
 	ItemPointerData etid = place_element(index, meta, etup, esize, nt, nsize, building);
 
+	bool reachable = false;
 	for (int layer = 0; layer <= level; layer++)
 		for (int i = 0; i < nsel[layer]; i++)
-			link_back(s, sel[layer][i], layer, etid, row, building);
+			reachable |= link_back(s, sel[layer][i], layer, etid, row, building) && layer == 0;
+	// Pruned from every neighbour's layer-0 list: the nearest one takes it anyway, or no search
+	// could ever reach it (pgvector leaves such elements unreachable until a REINDEX).
+	for (int i = 0; !reachable && i < nsel[0]; i++)
+		reachable = link_back(s, sel[0][i], 0, etid, row, building, true);
 
 	if (meta.entry_blkno == InvalidBlockNumber || level > meta.entry_level)
 		update_meta(index, building, &etid, level, false, InvalidBlockNumber);

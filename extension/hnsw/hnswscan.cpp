@@ -10,6 +10,7 @@
 // element's fields are copied only when it enters the result, and each page is locked once for
 // all the neighbours of an element it holds.
 #include "extension/hnsw/hnswutils.hpp"
+#include "extension/index_explain.hpp"
 
 extern "C" {
 #include "access/relscan.h"
@@ -24,9 +25,20 @@ namespace ruvector::hnsw {
 
 namespace {
 
+// What EXPLAIN ANALYZE shows of the scan, over all its rescans (index_explain.hpp).
+struct ScanTotals {
+	ExplainedScan explain;
+	uint64 scans;     // rescans that started
+	uint64 visited;   // elements loaded at layer 0 by the rescans before the current one
+	uint64 batches;   // layer-0 searches (1 per scan, more with iterative scans)
+	int ef;
+	IterativeScan mode;
+};
+
 struct ScanState {
 	MemoryContext cxt;
 	RecentBuffers *recent;  // outlives rescans
+	ScanTotals *totals;     // outlives rescans
 	bool started;
 	HnswMetaPage meta;
 	const MetricInfo *metric;
@@ -54,6 +66,10 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	int dim = int(so->meta.dimensions);
 	so->mode = iterative_scan_mode();
 	so->ef = ef_search();
+	so->totals->scans++;
+	so->totals->batches++;
+	so->totals->ef = so->ef;
+	so->totals->mode = so->mode;
 	so->max_memory = Size(double(work_mem) * scan_mem_multiplier() * 1024.0);
 	so->query = nullptr;
 	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
@@ -101,11 +117,26 @@ bool next_batch(IndexScanDesc scan, ScanState *so)
 	while (n < so->ef && !s.discarded.empty())
 		entries[n++] = s.discarded.pop();
 	pfree(so->results);
+	so->totals->batches++;
 	LockPage(scan->indexRelation, kScanLock, ShareLock);
 	so->nresults = s.search_layer(entries, n, so->ef, 0, &so->results, false);
 	UnlockPage(scan->indexRelation, kScanLock, ShareLock);
 	pfree(entries);
 	return true;
+}
+
+void describe_scan(IndexScanDesc scan, StringInfo out)
+{
+	auto *so = static_cast<const ScanState *>(scan->opaque);
+	const ScanTotals *t = so->totals;
+	appendStringInfo(out, "ef_search %d", t->ef);
+	if (t->mode != IterativeScan::off)
+		appendStringInfo(out, ", %s", t->mode == IterativeScan::strict_order ? "strict_order" : "relaxed_order");
+	appendStringInfo(out, ", %llu elements visited", static_cast<unsigned long long>(t->visited + (so->started ? so->search.loaded : 0)));
+	if (t->batches > t->scans)
+		appendStringInfo(out, " in %llu batches", static_cast<unsigned long long>(t->batches));
+	if (t->scans > 1)
+		appendStringInfo(out, " over %llu scans", static_cast<unsigned long long>(t->scans));
 }
 
 }  // namespace
@@ -122,7 +153,9 @@ IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
 	// Small blocks, so the memory limit of iterative scans is tracked finely (as pgvector's).
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw scan", 0, 8 * 1024, 256 * 1024);
 	so->recent = RecentBuffers::create(CurrentMemoryContext);
+	so->totals = static_cast<ScanTotals *>(palloc0(sizeof(ScanTotals)));
 	scan->opaque = so;
+	explain_register_scan(&so->totals->explain, scan, describe_scan);
 	return scan;
 }
 
@@ -132,9 +165,13 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 	MemoryContextReset(so->cxt);
 	MemoryContext cxt = so->cxt;
 	RecentBuffers *recent = so->recent;
+	ScanTotals *totals = so->totals;
+	if (so->started)
+		totals->visited += so->search.loaded;
 	memset(static_cast<void *>(so), 0, sizeof *so);
 	so->cxt = cxt;
 	so->recent = recent;
+	so->totals = totals;
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
@@ -184,6 +221,8 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 void hnswendscan(IndexScanDesc scan)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
+	explain_unregister_scan(&so->totals->explain);
+	pfree(so->totals);
 	MemoryContextDelete(so->cxt);
 	pfree(so->recent);
 	pfree(so);

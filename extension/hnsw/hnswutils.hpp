@@ -169,7 +169,10 @@ struct Neighbours {
 };
 Neighbours find_neighbours(Search &s, const HnswMetaPage &meta, int level, int ef);
 // Link neighbour `n` back to the element `new_tid` (row `new_row`) in `layer`, as an insert does.
-void link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row, bool building);
+// `force`: when the heuristic would prune the new element, it takes the farthest neighbour's slot
+// anyway (an element's last chance of an in-link). Returns whether n now links to it.
+bool link_back(Search &s, Element *n, int layer, const ItemPointerData &new_tid, const std::byte *new_row, bool building,
+               bool force = false);
 
 // Insert one prepared row with its heap TID; `building`: no WAL (the build logs every page at the end).
 void insert_row(Relation index, const std::byte *row, const ItemPointerData &heap_tid, bool building);
