@@ -829,7 +829,8 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std:
 	// The rows are read in place, for as long as the caller's memory context lives.
 	Size at = proto::gnn_reply_offset(req);
 	Size need = proto::gnn_reply_bytes(reply.header.nodes, reply.header.out_dim);
-	if (!input || reply.header.nodes != nodes || dsm_segment_map_length(input) < at + need)
+	// A model ending in a readout answers with fewer rows (one per graph) than the room was made for.
+	if (!input || reply.header.nodes > nodes || dsm_segment_map_length(input) < at + need)
 		throw proto::ProtocolError("the GNN reply does not fit the reply room");
 	hold_segment_for(input, CurrentMemoryContext);
 	return proto::decode_gnn_forward_reply({static_cast<const std::byte *>(dsm_segment_address(input)) + at, need});
