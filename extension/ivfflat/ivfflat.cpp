@@ -168,7 +168,10 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 	first += centroids;
 	all += centroids;
 	// Without LIMIT a query wants every row, which a scan of fewer than all lists does not give.
-	if (root->parse->limitCount == nullptr && ratio < 1.0) {
+	// A cursor is planned for its first rows (cursor_tuple_fraction, tuple_fraction > 0): like
+	// LIMIT, it fetches the nearest rows first, as postgres_fdw does on a shard (its remote query
+	// never carries the LIMIT of a partitioned table's query, docs/scale-out.md).
+	if (root->parse->limitCount == nullptr && root->tuple_fraction <= 0.0 && ratio < 1.0) {
 		first += disable_cost;
 		all += disable_cost;
 	}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Scale-out over postgres_fdw (docs/scale-out.md): a coordinator and two shards, each its own cluster
+# with ruvector preloaded. The coordinator's items table is hash partitioned by id; its partitions are
+# foreign tables on the shards, each of which holds a ruivfflat index. Checks that inserts are routed,
+# that the nearest-neighbour ORDER BY runs on the shards, how many rows a shard sends, how
+# ivfflat.probes reaches the shards, and that a shard that is down fails the query. Prints TAP.
+. "$(dirname "$0")/lib.sh"
+
+BASE="$RUVECTOR_TEST_DATA/../scaleout"
+SOCK="$BASE/sock"
+CPORT=$((PGPORT + 21)) S1PORT=$((PGPORT + 22)) S2PORT=$((PGPORT + 23))
+N=30000 LISTS=20
+
+as_pg_user rm -rf "$BASE"
+as_pg_user mkdir -p "$SOCK"
+for node in coord:$CPORT s1:$S1PORT s2:$S2PORT; do
+	# pg_stat_statements counts the rows each FETCH of the coordinator's cursor returns.
+	start_cluster "$BASE/${node%%:*}" "$SOCK" "${node##*:}" shared_buffers=32MB \
+		shared_preload_libraries=ruvector,pg_stat_statements >/dev/null 2>&1
+	ok $? "cluster ${node%%:*} starts with ruvector preloaded"
+done
+on() {  # on PORT SQL...: run statements in one session on a node, print the last result
+	local port=$1 args=()
+	shift
+	for s in "$@"; do args+=(-c "$s"); done
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$port" -U postgres -d postgres "${args[@]}"
+}
+c() { on "$CPORT" "$@"; }
+cleanup() {
+	for n in coord s1 s2; do stop_cluster "$BASE/$n"; done
+	as_pg_user rm -rf "$BASE"
+}
+trap cleanup EXIT
+
+for port in $S1PORT $S2PORT; do
+	on "$port" "CREATE EXTENSION ruvector" "CREATE EXTENSION pg_stat_statements" \
+		"CREATE TABLE items (id bigint PRIMARY KEY, embedding vector(16))"
+done
+c "CREATE EXTENSION ruvector" "CREATE EXTENSION postgres_fdw"
+c "CREATE TABLE items (id bigint, embedding vector(16)) PARTITION BY HASH (id)"
+for i in 1 2; do
+	port=$((PGPORT + 21 + i))
+	c "CREATE SERVER shard$i FOREIGN DATA WRAPPER postgres_fdw
+		OPTIONS (host '$SOCK', port '$port', dbname 'postgres', extensions 'ruvector', batch_size '1000')" \
+		"CREATE USER MAPPING FOR postgres SERVER shard$i OPTIONS (user 'postgres')" \
+		"CREATE FOREIGN TABLE items_$i PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER $((i - 1)))
+		SERVER shard$i OPTIONS (table_name 'items')"
+done
+
+# Load through the coordinator: each row goes to the shard its hash partition lives on.
+c "SELECT setseed(0.21)" "INSERT INTO items SELECT i, ARRAY(SELECT (random() * 10)::real FROM generate_series(1, 16) d WHERE i > 0)::vector(16) FROM generate_series(1, $N) i"
+ok $? "$N rows inserted through the coordinator"
+n1=$(on "$S1PORT" "SELECT count(*) FROM items")
+n2=$(on "$S2PORT" "SELECT count(*) FROM items")
+is "$n1" "$(c "SELECT count(*) FROM generate_series(1, $N) i WHERE satisfies_hash_partition('items'::regclass, 2, 0, i::bigint)")" \
+	"shard 1 holds exactly the rows of hash remainder 0 ($n1)"
+is "$((n1 + n2))" "$N" "shard 2 holds the rest ($n2)"
+for port in $S1PORT $S2PORT; do
+	on "$port" "CREATE INDEX ON items USING ruivfflat (embedding vector_l2_ops) WITH (lists = $LISTS)" "ANALYZE items"
+done
+# One node holding every row, on the coordinator: the exact answers (no index there).
+c "CREATE TABLE whole AS SELECT * FROM items" "ANALYZE whole"
+is "$(c "SELECT count(*) FROM whole")" "$N" "the coordinator reads every row back from the shards"
+
+NQ=20
+mapfile -t QV < <(c "SELECT embedding FROM whole WHERE id % 1500 = 7 ORDER BY id LIMIT $NQ")
+topk_sql() { echo "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $1 ORDER BY embedding <-> '$2' LIMIT 10) s"; }
+answers() {  # answers TABLE: the top-10 ids of every query vector through the coordinator
+	for v in "${QV[@]}"; do c "$(topk_sql "$1" "$v")"; done
+}
+exact=$(answers whole)
+set_probes() {  # how a setting reaches the shards: libpq's options keyword on the foreign server
+	for i in 1 2; do c "ALTER SERVER shard$i OPTIONS (ADD options '-c ivfflat.probes=$1')" 2>/dev/null ||
+		c "ALTER SERVER shard$i OPTIONS (SET options '-c ivfflat.probes=$1')"; done
+}
+
+set_probes $LISTS
+is "$(answers items)" "$exact" "probes = lists on every shard: the coordinator's top 10 equals an exact search over all rows"
+
+plan=$(c "EXPLAIN (VERBOSE, COSTS OFF) $(topk_sql items "${QV[0]}")")
+is "$(grep -c 'Remote SQL: .*ORDER BY (embedding OPERATOR(public.<->) .*) ASC NULLS LAST' <<<"$plan")" 2 \
+	"EXPLAIN VERBOSE: the ORDER BY <-> is in both shards' remote SQL"
+grep -q 'Merge Append' <<<"$plan"
+ok $? "the coordinator merges the shards' ordered streams (Merge Append)"
+grep -q 'LIMIT' <<<"$(grep 'Remote SQL' <<<"$plan")"
+is $? 1 "the LIMIT is not pushed into a partition's remote SQL (PostgreSQL 15)"
+# postgres_fdw runs the remote SQL (no LIMIT) as a cursor, planned for its first rows: the shard
+# uses its ruivfflat index (docs/scale-out.md); a cursor planned for all its rows sorts them all.
+rsql=$(grep -m1 'Remote SQL' <<<"$plan" | sed 's/^ *Remote SQL: //')
+on "$S1PORT" "BEGIN" "EXPLAIN (COSTS OFF) DECLARE c CURSOR FOR $rsql" | grep -q 'Index Scan using items_embedding_idx'
+ok $? "a shard runs the pushed ORDER BY (a cursor without LIMIT) as a ruivfflat index scan"
+on "$S1PORT" "BEGIN" "SET cursor_tuple_fraction = 1" "EXPLAIN (COSTS OFF) DECLARE c CURSOR FOR $rsql" | grep -q 'Index Scan'
+is $? 1 "a cursor planned for all its rows (cursor_tuple_fraction = 1) does not use the index"
+on "$S1PORT" "EXPLAIN (COSTS OFF) $rsql" | grep -q 'Index Scan'
+is $? 1 "nor does the same query outside a cursor (it would return too few rows)"
+
+fetched() {  # fetched PORT: rows the shard returned to FETCHes since the last reset
+	on "$1" "SELECT coalesce(sum(rows), 0) FROM pg_stat_statements WHERE query LIKE 'FETCH %'"
+}
+reset_stats() { for port in $S1PORT $S2PORT; do on "$port" "SELECT pg_stat_statements_reset()" >/dev/null; done; }
+reset_stats
+c "$(topk_sql items "${QV[1]}")" >/dev/null
+f1=$(fetched "$S1PORT") f2=$(fetched "$S2PORT")
+echo "# rows sent for one LIMIT 10 query, default fetch_size: shard 1 $f1, shard 2 $f2"
+is "$f1 $f2" "100 100" "with the default fetch_size each shard sends one batch of 100 rows for LIMIT 10"
+for i in 1 2; do c "ALTER SERVER shard$i OPTIONS (ADD fetch_size '10')"; done
+reset_stats
+got=$(c "$(topk_sql items "${QV[1]}")")
+f1=$(fetched "$S1PORT") f2=$(fetched "$S2PORT")
+echo "# rows sent with fetch_size 10: shard 1 $f1, shard 2 $f2"
+[ "$f1" -ge 10 ] && [ "$f2" -ge 10 ] && [ $((f1 + f2)) -le 30 ]
+ok $? "with fetch_size 10 the shards send 10-30 rows in all for LIMIT 10 ($((f1 + f2)))"
+is "$got" "$(sed -n 2p <<<"$exact")" "and the answer is unchanged"
+
+# ivfflat.probes: a coordinator SET does not reach the shards; the server's options keyword does.
+PROBES=2
+set_probes $PROBES
+shard_merge() {  # the top 10 of both shards asked directly with SET ivfflat.probes = PROBES
+	for v in "${QV[@]}"; do
+		for port in $S1PORT $S2PORT; do
+			on "$port" "SET ivfflat.probes = $PROBES" \
+				"SELECT id || ' ' || (embedding <-> '$v') FROM items ORDER BY embedding <-> '$v' LIMIT 10"
+		done | sort -k2,2g | head -10 | cut -d' ' -f1 | paste -sd,
+	done
+}
+fdw=$(answers items)
+is "$fdw" "$(shard_merge)" "options '-c ivfflat.probes=$PROBES': the coordinator's answers equal the shards' own with that setting"
+recall() {  # recall GOT WANT: fraction of the exact ids found
+	python3 - "$1" "$2" <<-'EOF'
+	import sys
+	got, want = (l.split('\n') for l in sys.argv[1:3])
+	hits = sum(len(set(g.split(',')) & set(w.split(','))) for g, w in zip(got, want))
+	print(f"{hits / sum(len(w.split(',')) for w in want):.2f}")
+	EOF
+}
+r=$(recall "$fdw" "$exact")
+r_shards=$(recall "$(shard_merge)" "$exact")
+echo "# recall@10 over $NQ queries with probes $PROBES of $LISTS: coordinator $r, shards asked directly $r_shards"
+python3 -c "import sys; sys.exit(not (abs($r - $r_shards) <= 0.01 and $r < 1))"
+ok $? "recall through the coordinator equals recall on the shards with the same setting, and probes $PROBES loses some ($r)"
+is "$(c "SET ivfflat.probes = $LISTS" "$(topk_sql items "${QV[0]}")")" "$(head -1 <<<"$fdw")" \
+	"a SET ivfflat.probes on the coordinator does not reach the shards"
+
+# A shard that is down fails the whole query: no partial answer.
+stop_cluster "$BASE/s2"
+out=$(c "$(topk_sql items "${QV[0]}")" 2>"$BASE/err")
+rc=$?
+[ $rc -ne 0 ] && [ -z "$out" ]
+ok $? "with shard 2 down the query fails and returns no rows"
+grep -q 'could not connect to server "shard2"' "$BASE/err"
+ok $? "and the error names the shard ($(head -1 "$BASE/err"))"
+
+done_testing
