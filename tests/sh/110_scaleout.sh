@@ -9,7 +9,7 @@
 BASE="$RUVECTOR_TEST_DATA/../scaleout"
 SOCK="$BASE/sock"
 CPORT=$((PGPORT + 21)) S1PORT=$((PGPORT + 22)) S2PORT=$((PGPORT + 23))
-N=30000 LISTS=20
+N=20000 LISTS=20
 
 as_pg_user rm -rf "$BASE"
 as_pg_user mkdir -p "$SOCK"
@@ -19,7 +19,7 @@ for node in coord:$CPORT s1:$S1PORT s2:$S2PORT; do
 		shared_preload_libraries=ruvector,pg_stat_statements >/dev/null 2>&1
 	ok $? "cluster ${node%%:*} starts with ruvector preloaded"
 done
-on() {  # on PORT SQL...: run statements in one session on a node, print the last result
+on() {  # on PORT SQL...: run statements in one session on a node, print their results
 	local port=$1 args=()
 	shift
 	for s in "$@"; do args+=(-c "$s"); done
@@ -65,8 +65,10 @@ is "$(c "SELECT count(*) FROM whole")" "$N" "the coordinator reads every row bac
 NQ=20
 mapfile -t QV < <(c "SELECT embedding FROM whole WHERE id % 1500 = 7 ORDER BY id LIMIT $NQ")
 topk_sql() { echo "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $1 ORDER BY embedding <-> '$2' LIMIT 10) s"; }
-answers() {  # answers TABLE: the top-10 ids of every query vector through the coordinator
-	for v in "${QV[@]}"; do c "$(topk_sql "$1" "$v")"; done
+answers() {  # answers TABLE: the top-10 ids of every query vector through the coordinator, a line each
+	local sql=()
+	for v in "${QV[@]}"; do sql+=("$(topk_sql "$1" "$v")"); done
+	c "${sql[@]}"
 }
 exact=$(answers whole)
 set_probes() {  # how a setting reaches the shards: libpq's options keyword on the foreign server
@@ -116,12 +118,19 @@ is "$got" "$(sed -n 2p <<<"$exact")" "and the answer is unchanged"
 PROBES=2
 set_probes $PROBES
 shard_merge() {  # the top 10 of both shards asked directly with SET ivfflat.probes = PROBES
+	local sql=("SET ivfflat.probes = $PROBES") i=0
 	for v in "${QV[@]}"; do
-		for port in $S1PORT $S2PORT; do
-			on "$port" "SET ivfflat.probes = $PROBES" \
-				"SELECT id || ' ' || (embedding <-> '$v') FROM items ORDER BY embedding <-> '$v' LIMIT 10"
-		done | sort -k2,2g | head -10 | cut -d' ' -f1 | paste -sd,
+		i=$((i + 1))
+		sql+=("SELECT $i || ' ' || id || ' ' || (embedding <-> '$v') FROM items ORDER BY embedding <-> '$v' LIMIT 10")
 	done
+	for port in $S1PORT $S2PORT; do on "$port" "${sql[@]}"; done | python3 -c '
+import sys, collections
+by_q = collections.defaultdict(list)
+for line in sys.stdin:
+    q, i, d = line.split()
+    by_q[int(q)].append((float(d), i))
+for q in sorted(by_q):
+    print(",".join(i for _, i in sorted(by_q[q])[:10]))'
 }
 fdw=$(answers items)
 is "$fdw" "$(shard_merge)" "options '-c ivfflat.probes=$PROBES': the coordinator's answers equal the shards' own with that setting"
