@@ -150,6 +150,18 @@ ok $? "recall through the coordinator equals recall on the shards with the same 
 is "$(c "SET ivfflat.probes = $LISTS" "$(topk_sql items "${QV[0]}")")" "$(head -1 <<<"$fdw")" \
 	"a SET ivfflat.probes on the coordinator does not reach the shards"
 
+# A server's new options reach a coordinator session that already holds a connection to the shard.
+i=$(paste -d' ' <(seq 1 $NQ) <(echo "$fdw") <(echo "$exact") | awk '$2 != $3 { print $1; exit }')
+if [ -n "$i" ]; then
+	v=${QV[$((i - 1))]}
+	got=$(c "$(topk_sql items "$v")" "ALTER SERVER shard1 OPTIONS (SET options '-c ivfflat.probes=$LISTS')" \
+		"ALTER SERVER shard2 OPTIONS (SET options '-c ivfflat.probes=$LISTS')" "$(topk_sql items "$v")")
+	is "$got" "$(sed -n "${i}p" <<<"$fdw")"$'\n'"$(sed -n "${i}p" <<<"$exact")" \
+		"ALTER SERVER ... OPTIONS (SET options ...) applies to the next query of an open session"
+else
+	ok 1 "no query differs between probes $PROBES and $LISTS"
+fi
+
 # A shard that is down fails the whole query: no partial answer.
 stop_cluster "$BASE/s2"
 out=$(c "$(topk_sql items "${QV[0]}")" 2>"$BASE/err")
