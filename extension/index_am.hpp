@@ -7,6 +7,8 @@
 
 extern "C" {
 #include "access/amapi.h"
+#include "access/genam.h"
+#include "access/relscan.h"
 #include "commands/vacuum.h"
 }
 
@@ -29,6 +31,28 @@ struct VectorIndexAm {
 	amoptions_function options;
 	ambuildphasename_function buildphasename;
 };
+
+// ambeginscan's common part: the scan descriptor, with room for the ORDER BY values a scan may hand
+// the executor to recheck (NULL until then).
+inline IndexScanDesc begin_ordered_scan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	if (norderbys > 0) {
+		scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * norderbys));
+		scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * norderbys));
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
+	return scan;
+}
+
+// amrescan's common part: the new keys and ORDER BY keys.
+inline void set_scan_keys(IndexScanDesc scan, ScanKey keys, ScanKey orderbys)
+{
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
 
 template <const VectorIndexAm &Am>
 IndexAmRoutine *make_vector_index_routine()

@@ -10,6 +10,7 @@
 // element's fields are copied only when it enters the result, and each page is locked once for
 // all the neighbours of an element it holds.
 #include "extension/hnsw/hnswutils.hpp"
+#include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 
 extern "C" {
@@ -143,12 +144,7 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 
 IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
 {
-	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
-	if (norderbys > 0) {
-		scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * norderbys));
-		scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * norderbys));
-		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
-	}
+	IndexScanDesc scan = begin_ordered_scan(index, nkeys, norderbys);
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	// Small blocks, so the memory limit of iterative scans is tracked finely (as pgvector's).
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw scan", 0, 8 * 1024, 256 * 1024);
@@ -172,10 +168,7 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 	so->cxt = cxt;
 	so->recent = recent;
 	so->totals = totals;
-	if (keys && scan->numberOfKeys > 0)
-		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
-	if (orderbys && scan->numberOfOrderBys > 0)
-		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	set_scan_keys(scan, keys, orderbys);
 }
 
 bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)

@@ -8,6 +8,7 @@
 // `probes` lists become the next batch, up to ivfflat.max_probes lists in all; rows are ordered
 // within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
 // whole result is in exact distance order over them (max_probes bounds the work).
+#include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "worker/kernels/distance.hpp"
@@ -272,12 +273,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 
 IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys)
 {
-	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
-	if (norderbys > 0) {
-		scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * norderbys));
-		scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * norderbys));
-		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
-	}
+	IndexScanDesc scan = begin_ordered_scan(index, nkeys, norderbys);
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruivfflat scan", ALLOCSET_DEFAULT_SIZES);
 	so->totals = static_cast<ScanTotals *>(palloc0(sizeof(ScanTotals)));
@@ -286,7 +282,7 @@ IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
-void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+void ivfrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	MemoryContextReset(so->cxt);
@@ -295,12 +291,7 @@ void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, in
 	memset(so, 0, sizeof *so);
 	so->cxt = cxt;
 	so->totals = totals;
-	if (keys && scan->numberOfKeys > 0)
-		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
-	if (orderbys && scan->numberOfOrderBys > 0)
-		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	(void) nkeys;
-	(void) norderbys;
+	set_scan_keys(scan, keys, orderbys);
 }
 
 bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
