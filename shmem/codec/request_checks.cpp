@@ -67,6 +67,10 @@ const kernels::MetricInfo &hnsw_metric(const HnswBuildRequest &req)
 	const kernels::MetricInfo *m = kernels::find_metric_code(req.metric);
 	if (!m)
 		throw std::invalid_argument("hnsw build: unknown metric code " + std::to_string(req.metric));
+	// The graph build takes fixed-stride rows; sparse indexes are built by the on-disk insert path.
+	if (m->element().variable_size())
+		throw std::invalid_argument("hnsw build: variable-size rows (" + std::string(m->element().sql_type) +
+		                            ") are not built by the worker");
 	return *m;
 }
 

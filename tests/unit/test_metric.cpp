@@ -385,3 +385,103 @@ TEST(MetricTable, BitRows)
 		EXPECT_EQ(batch[1], 0.0f);
 	}
 }
+
+// Sparse rows: a sparsevec after its varlena header, sized by the row itself. Rows with mostly
+// zero elements (the generic tests above cover dense ones) against the double reference, exactly
+// the sparsevec operators' kernels, and pgvector's l2_normalize (values that underflow leave).
+TEST(MetricTable, SparseRows)
+{
+	const ElementInfo &e = element_info(ElementType::sparse);
+	EXPECT_EQ(e.type, ElementType::sparse);
+	EXPECT_EQ(std::string_view(e.sql_type), "sparsevec");
+	EXPECT_TRUE(e.variable_size());
+	EXPECT_FALSE(element_info(ElementType::float32).variable_size() || element_info(ElementType::bit).variable_size());
+	EXPECT_EQ(e.row_bytes(0), 12u);
+	EXPECT_EQ(e.row_bytes(1000), 8012u);      // every element non-zero: the largest row
+	EXPECT_EQ(e.dims_in(8012), 1000u);
+	EXPECT_EQ(e.dims_in(8), 0u);
+	EXPECT_EQ(e.value_header, 4u);
+	std::byte value[16] = {};
+	std::int32_t d = 1000000000;
+	std::memcpy(value + 4, &d, 4);
+	EXPECT_EQ(e.value_dims(value), 1000000000);
+	for (Metric metric : {Metric::l2, Metric::ip, Metric::cosine, Metric::l1}) {
+		const MetricInfo *m = find_metric(ElementType::sparse, metric);
+		ASSERT_NE(m, nullptr);
+		EXPECT_EQ(m->code(), 0x300u | unsigned(metric));
+		EXPECT_EQ(find_metric_code(m->code()), m);
+		EXPECT_FALSE(m->kmeans);  // no ivfflat for sparsevec, as pgvector
+		EXPECT_EQ(m->normalise, metric == Metric::cosine);
+		EXPECT_EQ(m->from_dots, nullptr);
+		EXPECT_EQ(std::string_view(m->opclass), "sparsevec_" + std::string(m->name) + "_ops");
+	}
+	EXPECT_EQ(find_metric(ElementType::sparse, Metric::hamming), nullptr);
+
+	std::mt19937 rng(13);
+	std::bernoulli_distribution nonzero(0.1);
+	auto sparse_row = [&](std::size_t dim) {
+		std::vector<float> v = random_row(dim, rng);
+		for (float &x : v)
+			if (!nonzero(rng))
+				x = 0;
+		return v;
+	};
+	for (std::size_t dim : {1, 2, 10, 100, 1000, 20000}) {
+		SCOPED_TRACE("dim " + std::to_string(dim));
+		std::vector<float> fa = sparse_row(dim), fb = sparse_row(dim);
+		std::size_t nnz = 0;
+		for (float x : fa)
+			nnz += x != 0;
+		Row a = make_row(*find_metric(ElementType::sparse, Metric::l2), fa);
+		Row b = make_row(*find_metric(ElementType::sparse, Metric::l2), fb);
+		EXPECT_EQ(a.values, fa);
+		EXPECT_EQ(e.row_size(a.bytes.data()), 12 + 8 * nnz);
+		EXPECT_EQ(e.size_of(a.bytes.data(), dim), 12 + 8 * nnz);
+		std::int32_t header[3];
+		std::memcpy(header, a.bytes.data(), sizeof header);
+		EXPECT_EQ(header[0], std::int32_t(dim));
+		EXPECT_EQ(header[1], std::int32_t(nnz));
+		EXPECT_EQ(header[2], 0);
+		for (Metric metric : {Metric::l2, Metric::ip, Metric::cosine, Metric::l1}) {
+			const MetricInfo &m = *find_metric(ElementType::sparse, metric);
+			SCOPED_TRACE(label(m));
+			double want = reference(metric, fa, fb);
+			if (std::isnan(want)) {  // a zero row under cosine
+				EXPECT_TRUE(std::isnan(m.distance(a.bytes.data(), b.bytes.data(), dim)));
+				continue;
+			}
+			double tol = 1e-5 * (1 + std::fabs(want)) * std::sqrt(double(dim));
+			EXPECT_NEAR(m.distance(a.bytes.data(), b.bytes.data(), dim), want, tol);
+			// Rows packed one after another in a stride that holds the largest of them.
+			std::size_t stride = std::max(a.bytes.size(), b.bytes.size());
+			std::vector<std::byte> rows(2 * stride);
+			std::copy(a.bytes.begin(), a.bytes.end(), rows.begin());
+			std::copy(b.bytes.begin(), b.bytes.end(), rows.begin() + std::ptrdiff_t(stride));
+			Row pa = a, pb = b;
+			if (m.normalise && !(m.normalise_row(pa.bytes.data(), dim) && m.normalise_row(pb.bytes.data(), dim)))
+				continue;
+			float o = m.order(pa.bytes.data(), pb.bytes.data(), dim);
+			EXPECT_NEAR(m.from_order(o), want, tol + 4 * e.unit);
+			std::vector<float> out(2);
+			m.order_batch(a.bytes.data(), rows.data(), 2, dim, stride, out.data());
+			EXPECT_EQ(out[0], m.order(a.bytes.data(), a.bytes.data(), dim));
+			EXPECT_EQ(out[1], m.order(a.bytes.data(), b.bytes.data(), dim));
+		}
+	}
+
+	// l2_normalize: values divided by the double norm; one that underflows to zero leaves the row.
+	const MetricInfo &cos = *find_metric(ElementType::sparse, Metric::cosine);
+	std::vector<float> v(5, 0.0f);
+	v[1] = 3e38f;
+	v[3] = 1e-45f;
+	v[4] = -3e38f;
+	Row r = make_row(cos, v);
+	ASSERT_EQ(e.row_size(r.bytes.data()), 12u + 3 * 8);
+	ASSERT_TRUE(cos.normalise_row(r.bytes.data(), 5));
+	EXPECT_EQ(e.row_size(r.bytes.data()), 12u + 2 * 8);
+	std::vector<float> back(5);
+	e.to_float(r.bytes.data(), back.data(), 5);
+	double x = double(3e38f);
+	float h = float(x / std::sqrt(2 * x * x));
+	EXPECT_EQ(back, (std::vector<float>{0, h, 0, 0, -h}));
+}

@@ -1,9 +1,11 @@
-// The metric table (see metric.hpp): float32 (vector), float16 (halfvec) and bit rows.
+// The metric table (see metric.hpp): float32 (vector), float16 (halfvec), bit and sparse
+// (sparsevec) rows.
 #include "worker/kernels/metric.hpp"
 
 #include "worker/kernels/bitwise.hpp"
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/float16.hpp"
+#include "worker/kernels/sparse.hpp"
 
 #include <algorithm>
 #include <array>
@@ -219,7 +221,107 @@ void bit_from_float(const float *in, std::byte *out, std::size_t dim)
 		o[j / 8] |= std::uint8_t((in[j] > 0.5f ? 1 : 0) << (7 - j % 8));
 }
 
-// Value headers (after the 4-byte varlena length): pgvector's int16 dim, PostgreSQL's int32 bit_len.
+/* sparse rows: a sparsevec after its varlena header, distances by the sparsevec operators' merge
+   kernels (so index order is operator order) */
+
+struct SparseHeader {
+	std::int32_t dim, nnz, unused;
+};
+constexpr std::size_t kSparseHeader = sizeof(SparseHeader);
+
+// Rows are 4-byte aligned (index pages and pallocs are MAXALIGNed; sizes are multiples of 4).
+std::int32_t sparse_nnz(const std::byte *row) { return reinterpret_cast<const SparseHeader *>(row)->nnz; }
+SparseView sparse_view(const std::byte *row)
+{
+	auto n = std::size_t(std::max(sparse_nnz(row), 0));
+	const auto *idx = reinterpret_cast<const std::int32_t *>(row + kSparseHeader);
+	return {{idx, n}, {reinterpret_cast<const float *>(idx + n), n}};
+}
+std::size_t sparse_row_size(const std::byte *row)
+{
+	return kSparseHeader + std::size_t(std::max(sparse_nnz(row), 0)) * (sizeof(std::int32_t) + sizeof(float));
+}
+
+double l2_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return std::sqrt(double(sparse_l2_squared(sparse_view(a), sparse_view(b))));
+}
+double negative_ip_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return -double(sparse_inner_product(sparse_view(a), sparse_view(b)));
+}
+double cosine_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return sparse_cosine_distance(sparse_view(a), sparse_view(b));
+}
+double l1_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return double(sparse_l1(sparse_view(a), sparse_view(b)));
+}
+float l2_order_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return sparse_l2_squared(sparse_view(a), sparse_view(b));
+}
+float ip_order_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return -sparse_inner_product(sparse_view(a), sparse_view(b));
+}
+float l1_order_sparse(const std::byte *a, const std::byte *b, std::size_t)
+{
+	return sparse_l1(sparse_view(a), sparse_view(b));
+}
+
+// As pgvector's sparsevec l2_normalize: the norm in double, each value divided by it; values that
+// underflow to zero leave the row (it shrinks in place: indices close up, values follow them).
+bool normalise_sparse_row(std::byte *row, std::size_t)
+{
+	auto *h = reinterpret_cast<SparseHeader *>(row);
+	SparseView v = sparse_view(row);
+	double norm = sparse_l2_norm(v.values);
+	if (norm == 0)
+		return false;
+	auto *idx = reinterpret_cast<std::int32_t *>(row + kSparseHeader);
+	const std::size_t n = v.indices.size();
+	std::vector<float> values(n);
+	std::size_t kept = 0;
+	for (std::size_t i = 0; i < n; i++) {
+		float x = float(double(v.values[i]) / norm);
+		if (x != 0) {
+			idx[kept] = idx[i];
+			values[kept++] = x;
+		}
+	}
+	std::memcpy(idx + kept, values.data(), kept * sizeof(float));
+	h->nnz = std::int32_t(kept);
+	return true;
+}
+
+void sparse_to_float(const std::byte *in, float *out, std::size_t dim)
+{
+	std::fill(out, out + dim, 0.0f);
+	SparseView v = sparse_view(in);
+	for (std::size_t i = 0; i < v.indices.size(); i++)
+		if (v.indices[i] >= 0 && std::size_t(v.indices[i]) < dim)
+			out[v.indices[i]] = v.values[i];
+}
+// The non-zero elements; `out` has row_bytes(dim) bytes (the largest row).
+void sparse_from_float(const float *in, std::byte *out, std::size_t dim)
+{
+	auto *idx = reinterpret_cast<std::int32_t *>(out + kSparseHeader);
+	std::int32_t n = 0;
+	for (std::size_t j = 0; j < dim; j++)
+		n += in[j] != 0;
+	auto *val = reinterpret_cast<float *>(idx + n);
+	for (std::size_t j = 0, k = 0; j < dim; j++)
+		if (in[j] != 0) {
+			idx[k] = std::int32_t(j);
+			val[k++] = in[j];
+		}
+	*reinterpret_cast<SparseHeader *>(out) = {std::int32_t(dim), n, 0};
+}
+
+// Value headers (after the 4-byte varlena length): pgvector's int16 dim, PostgreSQL's int32 bit_len
+// (and sparsevec's int32 dim).
 std::int64_t int16_dims(const std::byte *value)
 {
 	std::int16_t d;
@@ -239,6 +341,9 @@ constexpr std::array kElements{
 	ElementInfo{ElementType::float16, "halfvec", "dimensions", 16, 1.0 / 2048.0, f16_to_float, f16_from_float, false,
 	            int16_dims, 8},
 	ElementInfo{ElementType::bit, "bit", "lengths", 1, 0.0, bit_to_float, bit_from_float, true, varbit_dims, 8},
+	// 64 bits per non-zero element (index and value) after the 12-byte row header.
+	ElementInfo{ElementType::sparse, "sparsevec", "dimensions", 64, 1.0 / 16777216.0, sparse_to_float, sparse_from_float,
+	            false, varbit_dims, 4, sparse_row_size, kSparseHeader},
 };
 
 constexpr std::array kTable{
@@ -272,6 +377,19 @@ constexpr std::array kTable{
 	MetricInfo{ElementType::bit, Metric::jaccard, "jaccard", "", "<%>", "bit_jaccard_ops", false, false, false,
 	           Metric::l2, Metric::l2, jaccard_bits, jaccard_order, batch_of<jaccard_order>, order_is_distance,
 	           nullptr, nullptr},
+	// sparsevec: ruhnsw only (pgvector has no ivfflat opclass for it: no k-means).
+	MetricInfo{ElementType::sparse, Metric::l2, "l2", "", "<->", "sparsevec_l2_ops", false, false, false, Metric::l2,
+	           Metric::l2, l2_sparse, l2_order_sparse, batch_of<l2_order_sparse>, sqrt_of_order, normalise_sparse_row,
+	           nullptr},
+	MetricInfo{ElementType::sparse, Metric::ip, "ip", "inner_product", "<#>", "sparsevec_ip_ops", false, true, false,
+	           Metric::ip, Metric::ip, negative_ip_sparse, ip_order_sparse, batch_of<ip_order_sparse>, order_is_distance,
+	           normalise_sparse_row, nullptr},
+	MetricInfo{ElementType::sparse, Metric::cosine, "cosine", "", "<=>", "sparsevec_cosine_ops", true, true, false,
+	           Metric::cosine, Metric::cosine, cosine_sparse, ip_order_sparse, batch_of<ip_order_sparse>, cosine_of_order,
+	           normalise_sparse_row, nullptr},
+	MetricInfo{ElementType::sparse, Metric::l1, "l1", "", "<+>", "sparsevec_l1_ops", false, false, false, Metric::l2,
+	           Metric::l1, l1_sparse, l1_order_sparse, batch_of<l1_order_sparse>, order_is_distance, normalise_sparse_row,
+	           nullptr},
 };
 
 }  // namespace

@@ -21,7 +21,7 @@ enum class ElementType : std::uint8_t {
 	float32 = 0,  // vector
 	float16 = 1,  // halfvec
 	bit = 2,      // PostgreSQL's bit: one bit per dimension, first dimension in the high bit
-	// reserved: sparse = 3 (sparsevec)
+	sparse = 3,   // sparsevec: variable-size rows that describe themselves (ElementInfo::row_size)
 };
 
 // How rows of one element type are stored: index pages hold rows in the element type, while
@@ -48,10 +48,24 @@ struct ElementInfo {
 	// bit length of PostgreSQL's VarBit). The row starts value_header bytes in.
 	std::int64_t (*value_dims)(const std::byte *value);
 	std::size_t value_header;
+	// Variable-size rows (sparse): the size of a row, read from the row itself; null for the fixed-
+	// size types, whose rows of dim elements are all row_bytes(dim). A sparse row is the sparsevec
+	// value after its varlena header: int32 dim, int32 nnz, int32 unused, int32 indices[nnz],
+	// float values[nnz] (row_header bytes, then `bits` per non-zero element).
+	std::size_t (*row_size)(const std::byte *row) = nullptr;
+	std::size_t row_header = 0;
 
-	std::size_t row_bytes(std::size_t dim) const noexcept { return (dim * bits + 7) / 8; }
-	// The most dimensions whose row fits in `bytes`.
-	std::size_t dims_in(std::size_t bytes) const noexcept { return bytes * 8 / bits; }
+	// The size of a row of dim elements; for variable-size rows the largest (every element
+	// non-zero), which from_float may write.
+	std::size_t row_bytes(std::size_t dim) const noexcept { return row_header + (dim * bits + 7) / 8; }
+	// The most dimensions whose (largest) row fits in `bytes`.
+	std::size_t dims_in(std::size_t bytes) const noexcept { return bytes < row_header ? 0 : (bytes - row_header) * 8 / bits; }
+	bool variable_size() const noexcept { return row_size != nullptr; }
+	// The size of this row of dim elements (its own for variable-size rows).
+	std::size_t size_of(const std::byte *row, std::size_t dim) const noexcept
+	{
+		return row_size ? row_size(row) : row_bytes(dim);
+	}
 };
 const ElementInfo &element_info(ElementType type) noexcept;
 
@@ -65,7 +79,8 @@ enum class Metric : std::uint8_t {
 };
 
 // A row is `dim` elements of the entry's element type, passed as bytes so that one signature
-// serves every type. Strides are in bytes.
+// serves every type (a sparse row also says its dimensions: dim is then the index's). Strides are
+// in bytes; a variable-size row must fit in its stride.
 struct MetricInfo {
 	ElementType type;
 	Metric metric;
