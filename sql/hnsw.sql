@@ -13,6 +13,14 @@ CREATE FUNCTION ruhnsw_halfvec_l1_support(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION ruhnsw_bit_jaccard_support(internal) RETURNS integer
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruhnsw_sparsevec_l2_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruhnsw_sparsevec_ip_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruhnsw_sparsevec_cosine_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ruhnsw_sparsevec_l1_support(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 DO $$
 DECLARE
@@ -30,7 +38,11 @@ BEGIN
 			('halfvec_cosine_ops', 'halfvec', '<=>', 'ruivfflat_halfvec_cosine_support'),
 			('halfvec_l1_ops', 'halfvec', '<+>', 'ruhnsw_halfvec_l1_support'),
 			('bit_hamming_ops', 'bit', '<~>', 'ruivfflat_bit_hamming_support'),
-			('bit_jaccard_ops', 'bit', '<%>', 'ruhnsw_bit_jaccard_support')) AS t(name, type, op, support)
+			('bit_jaccard_ops', 'bit', '<%>', 'ruhnsw_bit_jaccard_support'),
+			('sparsevec_l2_ops', 'sparsevec', '<->', 'ruhnsw_sparsevec_l2_support'),
+			('sparsevec_ip_ops', 'sparsevec', '<#>', 'ruhnsw_sparsevec_ip_support'),
+			('sparsevec_cosine_ops', 'sparsevec', '<=>', 'ruhnsw_sparsevec_cosine_support'),
+			('sparsevec_l1_ops', 'sparsevec', '<+>', 'ruhnsw_sparsevec_l1_support')) AS t(name, type, op, support)
 		LOOP
 			EXECUTE format('CREATE OPERATOR CLASS %I FOR TYPE %s USING %I AS '
 						   'OPERATOR 1 %s (%s, %s) FOR ORDER BY float_ops, FUNCTION 1 %I(internal)',

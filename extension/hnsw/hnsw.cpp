@@ -184,3 +184,19 @@ RV_FUNCTION(ruhnsw_bit_jaccard_support)
 {
 	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::bit, kernels::Metric::jaccard).code()));
 }
+RV_FUNCTION(ruhnsw_sparsevec_l2_support)
+{
+	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::sparse, kernels::Metric::l2).code()));
+}
+RV_FUNCTION(ruhnsw_sparsevec_ip_support)
+{
+	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::sparse, kernels::Metric::ip).code()));
+}
+RV_FUNCTION(ruhnsw_sparsevec_cosine_support)
+{
+	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::sparse, kernels::Metric::cosine).code()));
+}
+RV_FUNCTION(ruhnsw_sparsevec_l1_support)
+{
+	PG_RETURN_INT32(int32(kernels::metric_info(kernels::ElementType::sparse, kernels::Metric::l1).code()));
+}

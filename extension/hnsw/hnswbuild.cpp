@@ -86,8 +86,9 @@ void check_build(Relation index, const MetricInfo &metric, int *dim, int *m, int
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
 						errhint("Declare the column with a dimension, e.g. vector(3), or index an expression cast to one.")));
 	// pgvector's limits (2000 vector, 4000 halfvec, 64000 bit): an element must fit one page.
+	// (sparsevec: up to its type's 1,000,000,000; the non-zero elements are limited instead.)
 	int max_dim = int(64000 / metric.element().bits);
-	if (*dim > max_dim)
+	if (!metric.element().variable_size() && *dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("column cannot have more than %d dimensions for hnsw index", max_dim),
 						errdetail("Each element holds the whole value and must fit in one %d-byte index page.", BLCKSZ)));
@@ -461,6 +462,19 @@ void build_row(BuildState *bs, ItemPointer tid, Datum value, bool isnull)
 	if (isnull)
 		return;
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_cxt);
+	if (bs->metric->element().variable_size()) {
+		// Variable-size rows (sparsevec) take the on-disk insert path: the worker's graph build
+		// takes fixed-size rows.
+		std::byte *row = value_row(*bs->metric, value, bs->dim, false);
+		if (row) {
+			insert_row(bs->index, row, *tid, true);
+			bs->indexed++;
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(bs->indexed));
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(bs->tmp_cxt);
+		return;
+	}
 	bool indexable = prepare_value(*bs->metric, value, bs->dim, bs->row, bs->scratch, false);
 	MemoryContextSwitchTo(old);
 	if (indexable) {
@@ -514,13 +528,17 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);
 	bs.tmp_cxt = AllocSetContextCreate(build_cxt, "ruhnsw build row", ALLOCSET_DEFAULT_SIZES);
-	bs.row = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
-	bs.scratch = static_cast<float *>(palloc(sizeof(float) * Size(bs.dim)));
-	bs.rows = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
-	bs.tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kMaxHeapTids));
-	bs.ntids = static_cast<uint8 *>(palloc(1));
-	bs.slots = static_cast<uint32 *>(palloc0(sizeof(uint32) * 2));
-	bs.slot_mask = 1;
+	if (metric.element().variable_size()) {
+		bs.spilled = true;  // every row through the on-disk insert (build_row)
+	} else {
+		bs.row = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
+		bs.scratch = static_cast<float *>(palloc(sizeof(float) * Size(bs.dim)));
+		bs.rows = static_cast<std::byte *>(palloc(MAXALIGN(bs.row_bytes)));
+		bs.tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kMaxHeapTids));
+		bs.ntids = static_cast<uint8 *>(palloc(1));
+		bs.slots = static_cast<uint32 *>(palloc0(sizeof(uint32) * 2));
+		bs.slot_mask = 1;
+	}
 
 	write_first_pages(index, MAIN_FORKNUM, metric, bs.dim, bs.m, bs.ef_construction);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);

@@ -217,10 +217,11 @@ LinkResult link_back_once(Search &s, Element *n, int layer, const ItemPointerDat
 		}
 		s.query = saved;
 		if (idx < 0) {
-			Element *ne = s.new_element();
+			Size rs = s.row_size(new_row);
+			Element *ne = s.new_element(rs);
 			ne->key = tid_key(new_tid);
 			ne->distance = s.metric->order(n->row, new_row, Size(s.dim));
-			memcpy(ne->row, new_row, s.row_bytes);
+			memcpy(ne->row, new_row, rs);
 			slot_of[nc] = -1;
 			cands[nc++] = ne;
 			int *order = static_cast<int *>(palloc(sizeof(int) * Size(nc)));
@@ -428,13 +429,15 @@ void insert_row(Relation index, const std::byte *row, const ItemPointerData &hea
 	Element ***sel = nb.sel;
 	int *nsel = nb.n;
 	// A byte-identical value already indexed takes this heap TID too (up to kMaxHeapTids).
+	Size rs = s.row_size(row);
 	for (int i = 0; i < nb.nlayer0; i++)
-		if (memcmp(nb.layer0[i]->row, row, s.row_bytes) == 0 && add_heap_tid(index, nb.layer0[i], heap_tid, building)) {
+		if (s.row_size(nb.layer0[i]->row) == rs && memcmp(nb.layer0[i]->row, row, rs) == 0 &&
+			add_heap_tid(index, nb.layer0[i], heap_tid, building)) {
 			UnlockPage(index, kUpdateLock, lockmode);
 			return;
 		}
 
-	Size esize = element_tuple_size(s.row_bytes);
+	Size esize = element_tuple_size(rs);
 	Size nsize = neighbour_tuple_size(m, level);
 	if (esize > kPageDataSpace - sizeof(ItemIdData))
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("index tuple too large")));
@@ -446,7 +449,7 @@ void insert_row(Relation index, const std::byte *row, const ItemPointerData &hea
 		ItemPointerSetInvalid(&et->heaptids[i]);
 	et->heaptids[0] = heap_tid;
 	ItemPointerSetInvalid(&et->neighbourtid);
-	memcpy(element_row(et), row, s.row_bytes);
+	memcpy(element_row(et), row, rs);
 	auto *nt = static_cast<HnswNeighbourTuple>(palloc0(nsize));
 	nt->type = kNeighbourTuple;
 	nt->count = uint16(graph::link_slots(uint32(m), uint32(level)));
@@ -481,10 +484,8 @@ bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_ti
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	HnswMetaPage meta = read_meta(index);
 	const MetricInfo &metric = meta_metric(index, meta);
-	std::byte *row = static_cast<std::byte *>(palloc(MAXALIGN(metric.row_bytes(meta.dimensions))));
 	// Cosine zero vectors have no direction: not indexed, as pgvector's.
-	float *scratch = static_cast<float *>(palloc(sizeof(float) * meta.dimensions));
-	if (prepare_value(metric, values[0], int(meta.dimensions), row, scratch, false))
+	if (std::byte *row = value_row(metric, values[0], int(meta.dimensions), false))
 		insert_row(index, row, *heap_tid, false);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

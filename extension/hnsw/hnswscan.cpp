@@ -74,10 +74,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->max_memory = Size(double(work_mem) * scan_mem_multiplier() * 1024.0);
 	so->query = nullptr;
 	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-		so->query = static_cast<std::byte *>(palloc(MAXALIGN(so->metric->row_bytes(Size(dim)))));
-		float *scratch = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
-		prepare_value(*so->metric, scan->orderByData[0].sk_argument, dim, so->query, scratch, true);
-		pfree(scratch);
+		so->query = value_row(*so->metric, scan->orderByData[0].sk_argument, dim, true);
 	}
 	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt, so->recent);
 	so->nresults = so->pos = 0;

@@ -1,6 +1,8 @@
 // ruhnsw helpers: pages, the meta page, values, and the graph search on the pages.
 #include "extension/hnsw/hnswutils.hpp"
 
+#include "extension/types/sparsevec.hpp"
+
 extern "C" {
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -115,6 +117,42 @@ bool prepare_value(const MetricInfo &metric, Datum value, int dim, std::byte *ro
 	bool indexable = prepare_vector(metric, scratch, dim, scratch);
 	metric.element().from_float(scratch, row, Size(dim));
 	return indexable;
+}
+
+namespace {
+
+// A sparsevec row: the value after its varlena header, as the metric table's sparse rows are.
+std::byte *sparse_value_row(const MetricInfo &metric, Datum value, int dim, bool query)
+{
+	SparseVector *v = datum_get_sparsevec(value);
+	if (v->dim != dim) {
+		if (query)
+			check_same_dims(dim, v->dim, "sparsevec");
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %d dimensions, not %d", dim, v->dim)));
+	}
+	if (!query && v->nnz > kMaxSparseNnz)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("sparsevec cannot have more than %d non-zero elements for hnsw index", kMaxSparseNnz),
+						errdetail("The value has %d non-zero elements; each element must fit in one index page.", v->nnz),
+						errhint("Keep the largest elements of such values, or do not index them.")));
+	Size size = VARSIZE(v) - VARHDRSZ;
+	auto *row = static_cast<std::byte *>(palloc(MAXALIGN(size)));
+	memcpy(row, reinterpret_cast<char *>(v) + VARHDRSZ, size);
+	bool indexable = !metric.normalise || metric.normalise_row(row, Size(dim));
+	return indexable || query ? row : nullptr;
+}
+
+}  // namespace
+
+std::byte *value_row(const MetricInfo &metric, Datum value, int dim, bool query)
+{
+	if (metric.element().variable_size())
+		return sparse_value_row(metric, value, dim, query);
+	auto *row = static_cast<std::byte *>(palloc(MAXALIGN(metric.row_bytes(Size(dim)))));
+	float *scratch = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
+	bool indexable = prepare_value(metric, value, dim, row, scratch, query);
+	pfree(scratch);
+	return indexable || query ? row : nullptr;
 }
 
 int random_level(int m)
@@ -258,7 +296,7 @@ void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const st
 	metric = &mi;
 	dim = dims;
 	m = mm;
-	row_bytes = mi.row_bytes(Size(dims));
+	row_bytes = mi.element().variable_size() ? 0 : mi.row_bytes(Size(dims));
 	query = q;
 	keep_rows = rows;
 	cxt = c;
@@ -292,9 +330,9 @@ void *Search::arena_alloc(Size size)
 	return p;
 }
 
-Element *Search::new_element()
+Element *Search::new_element(Size row_size)
 {
-	Size size = MAXALIGN(sizeof(Element)) + (keep_rows ? MAXALIGN(row_bytes) : 0);
+	Size size = MAXALIGN(sizeof(Element)) + (keep_rows ? MAXALIGN(row_size) : 0);
 	auto *e = static_cast<Element *>(arena_alloc(size));
 	e->row = keep_rows ? reinterpret_cast<std::byte *>(e) + MAXALIGN(sizeof(Element)) : nullptr;
 	e->links = nullptr;
@@ -318,7 +356,7 @@ inline const HnswElementTupleData *element_at(Page page, OffsetNumber off)
 	return e;
 }
 
-inline void fill_element(Element *out, uint64 key, float distance, const HnswElementTupleData *e, Size row_bytes)
+inline void fill_element(Element *out, uint64 key, float distance, const HnswElementTupleData *e, Size row_size)
 {
 	out->key = key;
 	out->distance = distance;
@@ -332,7 +370,7 @@ inline void fill_element(Element *out, uint64 key, float distance, const HnswEle
 			out->heaptids[n++] = e->heaptids[i];
 	out->ntids = n;
 	if (out->row)
-		memcpy(out->row, element_row(e), row_bytes);
+		memcpy(out->row, element_row(e), row_size);
 }
 
 }  // namespace
@@ -344,9 +382,10 @@ Element *Search::load(const ItemPointerData &tid)
 	const HnswElementTupleData *e = element_at(BufferGetPage(buf), ItemPointerGetOffsetNumber(&tid));
 	Element *out = nullptr;
 	if (e) {
-		out = new_element();
+		Size rs = row_size(element_row(e));
+		out = new_element(rs);
 		float d = query ? metric->order(query, element_row(e), Size(dim)) : 0.0f;
-		fill_element(out, tid_key(tid), d, e, row_bytes);
+		fill_element(out, tid_key(tid), d, e, rs);
 	}
 	UnlockReleaseBuffer(buf);
 	return out;
@@ -458,7 +497,8 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 				continue;
 			const char *page = BufferGetPage(bufs[b]);
 			Size at = ItemIdGetOffset(PageGetItemId(page, off));
-			Size end = std::min<Size>(at + sizeof(HnswElementTupleData) + row_bytes, BLCKSZ);
+			// (variable-size rows: the element's header and the row's start)
+			Size end = std::min<Size>(at + sizeof(HnswElementTupleData) + (row_bytes ? row_bytes : 64), BLCKSZ);
 			for (Size p = at & ~Size(63); p < end; p += 64)
 				__builtin_prefetch(page + p);
 		}
@@ -477,8 +517,9 @@ int Search::search_layer(Element **entries, int nentries, int ef, int layer, Ele
 				bool admit = result.size < ef || d < result.top()->distance;
 				if (!admit && !keep_discarded)
 					continue;
-				Element *el = new_element();
-				fill_element(el, keys[i], d, e, row_bytes);
+				Size rs = row_size(element_row(e));
+				Element *el = new_element(rs);
+				fill_element(el, keys[i], d, e, rs);
 				if (!admit) {
 					discarded.push(el);
 					continue;

@@ -43,6 +43,11 @@ void update_meta(Relation index, bool building, const ItemPointerData *entry, in
 // (value_floats, prepare_vector, then the element type); false for a value that is not indexed
 // (zero vector under cosine; a zero query stays zero). `scratch` holds dim floats.
 bool prepare_value(const MetricInfo &metric, Datum value, int dim, std::byte *row, float *scratch, bool query);
+// The same in a row palloc'd in the current context, for every element type (variable-size sparse
+// rows too: pgvector's checks, the typmod's dimensions and at most kMaxSparseNnz non-zero elements
+// for a row); null for a row that is not indexed. A query is always returned.
+std::byte *value_row(const MetricInfo &metric, Datum value, int dim, bool query);
+inline constexpr int kMaxSparseNnz = 1000;  // pgvector's HNSW_MAX_NNZ: an element fits one page
 
 // A new element's level: floor(-ln(U) / ln(m)), U uniform in (0, 1], capped at max_level(m), as
 // kernels::hnsw::draw_level (there from the build's seed, here from the backend's PRNG).
@@ -114,7 +119,7 @@ struct Search {
 	const MetricInfo *metric;
 	int dim;
 	int m;
-	Size row_bytes;
+	Size row_bytes;          // of every row; 0 for variable-size rows (row_size says)
 	const std::byte *query;  // prepared row; null: every distance is 0 (NULL query)
 	bool keep_rows;          // copy rows into elements (inserts)
 	uint64 skip = 0;         // an element never returned (vacuum repairs it)
@@ -134,7 +139,8 @@ struct Search {
 
 	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c,
 			  RecentBuffers *rb = nullptr);
-	Element *new_element();
+	Element *new_element(Size row_size);  // with room for a row of row_size bytes (keep_rows)
+	Size row_size(const std::byte *row) const { return row_bytes ? row_bytes : metric->element().size_of(row, Size(dim)); }
 	void *arena_alloc(Size size);
 	Buffer pin(BlockNumber blk);  // ReadBuffer, through the recent-buffer hint
 	// The entry point, loaded (null when it cannot be: deleted meanwhile).

@@ -69,7 +69,7 @@ bool read_live(Vacuum &v, const ItemPointerData &tid, Live *out)
 			any |= ItemPointerIsValid(&t);
 		if (e->type == kElementTuple && !e->deleted && any) {
 			*out = Live{tid, e->neighbourtid, e->level, e->version};
-			memcpy(v.row, element_row(e), v.row_bytes);
+			memcpy(v.row, element_row(e), v.metric->element().size_of(element_row(e), Size(v.dim)));
 			ok = true;
 		}
 	}
@@ -434,7 +434,8 @@ IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResu
 	v.metric = &meta_metric(v.index, v.meta);
 	v.m = v.meta.m;
 	v.dim = int(v.meta.dimensions);
-	v.row_bytes = v.metric->row_bytes(Size(v.dim));
+	// (a variable-size row is at most what an element tuple on a page holds)
+	v.row_bytes = v.metric->element().variable_size() ? kPageDataSpace : v.metric->row_bytes(Size(v.dim));
 	// pgvector searches with one more candidate, as the element itself is among them.
 	v.ef = index_options(v.index)->ef_construction + 1;
 	v.deleting.init(cxt, 1024);
