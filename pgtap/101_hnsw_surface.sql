@@ -15,9 +15,10 @@ SELECT is((SELECT count(DISTINCT amhandler) FROM pg_am WHERE amname IN ('hnsw', 
 SELECT is((SELECT array_agg(opcname::text || ':' || format_type(opcintype, NULL) ORDER BY opcname)
              FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE a.amname = 'hnsw'),
           ARRAY['bit_hamming_ops:bit', 'bit_jaccard_ops:bit', 'halfvec_cosine_ops:halfvec', 'halfvec_ip_ops:halfvec', 'halfvec_l1_ops:halfvec',
-                'halfvec_l2_ops:halfvec', 'vector_cosine_ops:vector', 'vector_ip_ops:vector', 'vector_l1_ops:vector',
-                'vector_l2_ops:vector'],
-          'hnsw has pgvector''s opclass names for vector, halfvec and bit');
+                'halfvec_l2_ops:halfvec', 'sparsevec_cosine_ops:sparsevec', 'sparsevec_ip_ops:sparsevec',
+                'sparsevec_l1_ops:sparsevec', 'sparsevec_l2_ops:sparsevec', 'vector_cosine_ops:vector',
+                'vector_ip_ops:vector', 'vector_l1_ops:vector', 'vector_l2_ops:vector'],
+          'hnsw has pgvector''s opclass names for vector, halfvec, sparsevec and bit');
 SELECT is((SELECT array_agg(opcname ORDER BY opcname) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE a.amname = 'ruhnsw'),
           (SELECT array_agg(opcname ORDER BY opcname) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE a.amname = 'hnsw'),
           'ruhnsw has the same opclasses');
