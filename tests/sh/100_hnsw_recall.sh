@@ -53,9 +53,15 @@ for oc in "vector_l2_ops <->" "vector_ip_ops <#>" "vector_cosine_ops <=>" "vecto
 	is "$(q "SELECT $r >= 0.95")" t "$1: recall@10 of an index filled by 4 concurrent sessions >= 0.95 (got $r)"
 	# An iterative scan reaches every element (not under inner product, which is no metric: an element
 	# that is no one's nearest may have no in-links, as in pgvector).
-	[ "$2" = "<#>" ] || is "$(q "SET hnsw.iterative_scan = relaxed_order; SET enable_seqscan = off;
-		SELECT count(DISTINCT id) FROM (SELECT id FROM grown ORDER BY v $2 (SELECT v FROM queries WHERE qid = 1) LIMIT 5000) s")" 3000 \
-		"$1: every concurrently inserted row is in the graph, once"
+	# At least 99.7% of them (pgvector's TAP 016 allows 997 of 1000: concurrent inserts may prune a
+	# node from every list that linked to it).
+	if [ "$2" != "<#>" ]; then
+		got=$(q "SET hnsw.iterative_scan = relaxed_order; SET enable_seqscan = off;
+			SELECT count(DISTINCT id) || ' ' || count(*) FROM (SELECT id FROM grown ORDER BY v $2 (SELECT v FROM queries WHERE qid = 1) LIMIT 5000) s")
+		read -r d c <<<"$got"
+		ok "$([ "$d" = "$c" ] && [ $((d * 1000)) -ge 2991000 ] && [ "$d" -le 3000 ]; echo $?)" \
+			"$1: concurrently inserted rows reached once, >= 99.7% of 3000 (distinct, all: $got)"
+	fi
 done
 
 # A build whose graph outgrows maintenance_work_mem: the first rows are built by the worker, the

@@ -20,6 +20,16 @@ index_count() {  # index_count TABLE MODE
 		    FROM (SELECT id FROM $1 ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 10000000) s"
 }
 
+# Every row the index reaches comes once and is in the table, and the index reaches at least 99.7% of
+# the table's rows: concurrent inserts may prune a node from every list that linked to it (pgvector's
+# TAP 016 allows 997 of 1000); that the index holds every committed row is checked through
+# ruvector_hnsw_stats after VACUUM, below.
+reach_ok() {  # reach_ok "COUNT DISTINCT PHANTOMS" N_SEQ
+	local c d p
+	read -r c d p <<<"$1"
+	[ "$c" = "$d" ] && [ "$p" = 0 ] && [ $((c * 1000)) -ge $(($2 * 997)) ] && [ "$c" -le "$2" ]
+}
+
 # --- crash during concurrent inserts
 q "CREATE TABLE items (id bigserial PRIMARY KEY, v vector(8))"
 q "INSERT INTO items (v) SELECT ARRAY(SELECT random() FROM generate_series(1, 8) WHERE g > 0)::vector(8) FROM generate_series(1, 1000) g"
@@ -39,8 +49,12 @@ ok $? "the server recovers"
 wait_for_worker
 n_seq=$(psql -X -q -At -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" -c "SELECT count(*) FROM items")
 ok "$([ "$n_seq" -ge "$before" ]; echo $?)" "no committed row is lost ($n_seq rows >= $before)"
-is "$(index_count items relaxed_order)" "$n_seq $n_seq 0" "through the index (relaxed_order): every row once, no phantom"
-is "$(index_count items strict_order | cut -d' ' -f2,3)" "$n_seq 0" "strict_order: every row, no phantom"
+got=$(index_count items relaxed_order)
+reach_ok "$got" "$n_seq"
+ok $? "through the index (relaxed_order): rows once, no phantom, >= 99.7% of $n_seq reached (count distinct phantoms: $got)"
+got=$(index_count items strict_order)
+reach_ok "$got" "$n_seq"
+ok $? "strict_order: rows once, no phantom, >= 99.7% of $n_seq reached (count distinct phantoms: $got)"
 # Rows of the transactions the crash aborted stay in the index until VACUUM (scans skip them).
 q "DELETE FROM items WHERE id % 3 = 0" && q "VACUUM items"
 ok $? "VACUUM of the recovered index"
@@ -49,7 +63,9 @@ is "$(q "SELECT heap_tids FROM ruvector_hnsw_stats('items_idx')")" "$n_seq" "the
 "$PGBENCH" -n -c 4 -j 4 -t 50 -f "$tmp/insert.sql" >"$tmp/bench2.log" 2>&1
 ok $? "inserts into the recovered index"
 n_seq=$((n_seq + 600))
-is "$(index_count items relaxed_order)" "$n_seq $n_seq 0" "and every row is still reachable once"
+got=$(index_count items relaxed_order)
+reach_ok "$got" "$n_seq"
+ok $? "and rows are still reached once, >= 99.7% of $n_seq (count distinct phantoms: $got)"
 
 # --- streaming standby, replay checked page by page
 q "ALTER SYSTEM SET wal_consistency_checking = 'generic'" >/dev/null
