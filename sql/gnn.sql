@@ -10,7 +10,7 @@ CREATE TABLE ruvector_gnn_model_layers (
 	model text NOT NULL REFERENCES ruvector_gnn_model_catalog (name) ON DELETE CASCADE ON UPDATE CASCADE,
 	layer integer NOT NULL,          -- 0-based
 	type text NOT NULL CHECK (type IN ('gcn', 'sage', 'gin', 'gat', 'global_add_pool', 'global_mean_pool',
-		'global_max_pool', 'attentional_aggregation', 'set2set', 'linear')),
+		'global_max_pool', 'attentional_aggregation', 'set2set', 'linear', 'ruvector')),
 	options jsonb NOT NULL,          -- normalised: every option of the type present, defaults filled in
 	in_dim integer NOT NULL, out_dim integer NOT NULL,
 	PRIMARY KEY (model, layer));
@@ -280,6 +280,7 @@ BEGIN
 		WHEN 'gin' THEN '{"eps": 0}'
 		WHEN 'gat' THEN '{"heads": 1, "concat": true, "negative_slope": 0.2, "add_self_loops": true}'
 		WHEN 'set2set' THEN '{"processing_steps": null}'
+		WHEN 'ruvector' THEN '{"heads": 1}'
 		ELSE '{}'  -- global_*_pool, linear; attentional_aggregation's gate_nn and nn are checked below
 	END::jsonb;
 	result := defaults;
@@ -531,7 +532,7 @@ DECLARE
 	eps real;
 	mlp_steps jsonb;
 	gate_w integer;
-	types constant text[] := '{gcn,sage,gin,gat,global_add_pool,global_mean_pool,global_max_pool,attentional_aggregation,set2set,linear}';
+	types constant text[] := '{gcn,sage,gin,gat,global_add_pool,global_mean_pool,global_max_pool,attentional_aggregation,set2set,linear,ruvector}';
 BEGIN
 	ctx := format('layer %s', li);
 	IF jsonb_typeof(p_spec) IS DISTINCT FROM 'object' THEN
@@ -545,7 +546,7 @@ BEGIN
 		RAISE EXCEPTION '%: unknown layer type %', ctx, p_spec -> 'type' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Layer types: gcn (GCNConv), sage (SAGEConv), gin (GINConv), gat (GATConv), global_add_pool, '
 				'global_mean_pool, global_max_pool, attentional_aggregation (AttentionalAggregation), set2set (Set2Set), '
-				'linear (torch.nn.Linear).';
+				'linear (torch.nn.Linear), ruvector (the RuVector layer of ruvector_differentiable_search).';
 	END IF;
 	t := p_spec ->> 'type';
 	ctx := format('layer %s (%s)', li, t);
@@ -583,6 +584,7 @@ BEGIN
 		WHEN 'gat' THEN '{lin.weight,lin_src.weight,lin_dst.weight,att_src,att_dst,bias}'
 		WHEN 'set2set' THEN '{lstm.weight_ih_l0,lstm.weight_hh_l0,lstm.bias_ih_l0,lstm.bias_hh_l0}'
 		WHEN 'linear' THEN '{weight,bias}'
+		WHEN 'ruvector' THEN '{q.weight,q.bias,k.weight,k.bias,v.weight,v.bias,out.weight,out.bias}'
 		ELSE '{}'  -- global pools
 	END::text[];
 	FOR k IN SELECT x FROM jsonb_object_keys(sd) x ORDER BY x LOOP
@@ -724,6 +726,36 @@ BEGIN
 		PERFORM _ruvector_gnn_import_lstm(m, li, ctx, sd, 'lstm.', 2 * in_d, in_d);
 		out_d := 2 * in_d;
 
+	ELSIF t = 'ruvector' THEN  -- q, k, v: Linear(d, heads * C); out: Linear(d + heads * C, d)
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'q.weight', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'q.weight', sh, '{heads * C,d}');
+		in_d := sh[2];
+		ch := sh[1];
+		heads := (opts ->> 'heads')::integer;
+		IF ch % heads <> 0 THEN
+			RAISE EXCEPTION '%: "q.weight" has % rows, not a multiple of heads %', ctx, ch, heads
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'q, k and v give heads * C columns, C per head.';
+		END IF;
+		FOREACH k IN ARRAY '{q,k,v}'::text[] LOOP
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, k || '.weight', true);
+			PERFORM _ruvector_gnn_expect(ctx, k || '.weight', sh, ARRAY[ch::text, in_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, k || '.weight', sh, dat);
+			SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, k || '.bias', false);
+			IF sh IS NOT NULL THEN
+				PERFORM _ruvector_gnn_expect(ctx, k || '.bias', sh, ARRAY[ch::text]);
+				INSERT INTO ruvector_gnn_model_params VALUES (m, li, k || '.bias', sh, dat);
+			END IF;
+		END LOOP;
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'out.weight', true);
+		PERFORM _ruvector_gnn_expect(ctx, 'out.weight', sh, ARRAY[in_d::text, (in_d + ch)::text]);
+		INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'out.weight', sh, dat);
+		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'out.bias', false);
+		IF sh IS NOT NULL THEN
+			PERFORM _ruvector_gnn_expect(ctx, 'out.bias', sh, ARRAY[in_d::text]);
+			INSERT INTO ruvector_gnn_model_params VALUES (m, li, 'out.bias', sh, dat);
+		END IF;
+		out_d := in_d;
+
 	ELSIF t = 'linear' THEN  -- torch.nn.Linear
 		SELECT * INTO sh, dat FROM _ruvector_gnn_param(ctx, sd, 'weight', true);
 		PERFORM _ruvector_gnn_expect(ctx, 'weight', sh, '{out,in}');
@@ -851,6 +883,12 @@ BEGIN
 	FOR i IN 0 .. jsonb_array_length(s -> 'layers') - 1 LOOP
 		prev := _ruvector_gnn_import_layer(m, i, s -> 'layers' -> i, prev);
 	END LOOP;
+	-- The RuVector layer is a model of its own (ruvector_differentiable_search runs it on a query).
+	IF jsonb_array_length(s -> 'layers') > 1 AND EXISTS (SELECT 1 FROM ruvector_gnn_model_layers l
+			WHERE l.model = m AND l.type = 'ruvector') THEN
+		RAISE EXCEPTION 'a ruvector layer must be the only layer of its model' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Import it as a model of its own and give it to ruvector_differentiable_search.';
+	END IF;
 	-- A readout turns node rows into graph rows: only linear layers may follow it.
 	SELECT l.layer, l.type INTO li, k FROM ruvector_gnn_model_layers l
 		WHERE l.model = m AND l.type NOT IN ('linear') AND l.layer > (SELECT min(r.layer) FROM ruvector_gnn_model_layers r

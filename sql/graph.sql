@@ -274,18 +274,28 @@ CREATE FUNCTION _ruvector_attention_query(query vector, candidates vector[]) RET
 	AS 'MODULE_PATHNAME', 'ruvector_attention_query' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION _ruvector_attention_query(vector, vector[]) IS
 	'internal to ruvector_differentiable_search: (q + sum softmax(<q, x> / sqrt(d)) x) / 2';
+CREATE FUNCTION _ruvector_attention_query(query vector, candidates vector[], model text) RETURNS vector
+	AS 'MODULE_PATHNAME', 'ruvector_attention_query_model' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION _ruvector_attention_query(vector, vector[], text) IS
+	'internal to ruvector_differentiable_search: the enhanced query of a model''s RuVector layer (multi-head attention, then out)';
+CREATE FUNCTION _ruvector_hnsw_candidates(index regclass, query vector, k integer, num_hops integer) RETURNS tid[]
+	AS 'MODULE_PATHNAME', 'ruvector_hnsw_candidates' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION _ruvector_hnsw_candidates(regclass, vector, integer, integer) IS
+	'internal to ruvector_differentiable_search: heap TIDs of the k nearest elements of a ruhnsw index and of their layer-0 neighbours, num_hops deep';
 CREATE FUNCTION _ruvector_cosine_similarity(a vector, b vector) RETURNS double precision
 	AS 'MODULE_PATHNAME', 'ruvector_cosine_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION _ruvector_cosine_similarity(vector, vector) IS
 	'internal to ruvector_differentiable_search: cosine similarity in double, NULL for a zero vector';
 
--- The RuVector layer: neighbours through a ruivfflat index, expanded num_hops times over their own
--- nearest neighbours, attention-weighted into an enhanced query, then re-ranked. With C the
--- candidates, d the dimension:
+-- The RuVector layer: the k nearest rows through a ruivfflat or ruhnsw index, expanded num_hops
+-- times (ruivfflat: over each row's own k nearest rows; ruhnsw: over the index's layer-0 neighbour
+-- lists), attention-weighted into an enhanced query, then re-ranked. With C the candidates, d the
+-- dimension, and no model:
 --   alpha_c = softmax_c(<q, x_c> / sqrt(d)),  q' = (q + sum_c alpha_c x_c) / 2,
+-- or with a model (one layer of type "ruvector"), its multi-head attention and out transform;
 --   score_c = cosine(q', x_c); the k best candidates are returned with q'.
 CREATE FUNCTION ruvector_differentiable_search(query vector, index regclass, num_hops integer DEFAULT 2, k integer DEFAULT 10,
-	id_column name DEFAULT 'id')
+	id_column name DEFAULT 'id', model text DEFAULT NULL)
 	RETURNS TABLE (id bigint, score double precision, enhanced_embedding vector)
 	LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -297,6 +307,8 @@ DECLARE
 	next_ids bigint[];
 	q2 vector;
 	h integer := 0;
+	am name;
+	tids tid[];
 BEGIN
 	IF k IS NULL OR k < 1 THEN
 		RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = '22023';
@@ -306,13 +318,22 @@ BEGIN
 	END IF;
 	SELECT i.indrelid, a.attname, CASE o.opcname WHEN 'vector_l2_ops' THEN '<->' WHEN 'vector_ip_ops' THEN '<#>'
 	                                             WHEN 'vector_cosine_ops' THEN '<=>' WHEN 'vector_l1_ops' THEN '<+>' END
-	INTO tbl, col, op
+	, m.amname
+	INTO tbl, col, op, am
 	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am m ON m.oid = c.relam
 	     JOIN pg_opclass o ON o.oid = i.indclass[0] JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-	WHERE i.indexrelid = index AND m.amname IN ('ruivfflat', 'ivfflat');
-	IF tbl IS NULL THEN
-		RAISE EXCEPTION '"%" is not a ruivfflat index on a vector column', index USING ERRCODE = '42809';
+	WHERE i.indexrelid = index AND m.amname IN ('ruivfflat', 'ivfflat', 'ruhnsw', 'hnsw');
+	IF tbl IS NULL OR op IS NULL THEN
+		RAISE EXCEPTION '"%" is not a ruivfflat or ruhnsw index on a vector column', index USING ERRCODE = '42809',
+			HINT = 'Give an index with a vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops column.';
 	END IF;
+	IF am IN ('ruhnsw', 'hnsw') THEN
+		-- The graph is the index's: rows read back through the table, so snapshot and RLS apply.
+		tids := _ruvector_hnsw_candidates(index, query, k, num_hops);
+		EXECUTE format('SELECT array_agg(%I::bigint) FROM %s WHERE ctid = ANY ($1)', id_column, tbl) INTO seen USING tids;
+		seen := coalesce(seen, '{}');
+		frontier := '{}';
+	ELSE
 	EXECUTE format('SELECT array_agg(%I::bigint) FROM (SELECT %I FROM %s ORDER BY %I %s $1 LIMIT $2) s', id_column, id_column, tbl, col, op)
 		INTO frontier USING query, k;
 	seen := coalesce(frontier, '{}');
@@ -325,9 +346,15 @@ BEGIN
 		frontier := coalesce(next_ids, '{}');
 		seen := seen || frontier;
 	END LOOP;
+	END IF;
 	-- attention over the candidates, then the enhanced query (both computed in double)
-	EXECUTE format('SELECT _ruvector_attention_query($1, array_agg(%I)) FROM %s WHERE %I = ANY ($2)', col, tbl, id_column)
-		INTO q2 USING query, seen;
+	IF model IS NULL THEN
+		EXECUTE format('SELECT _ruvector_attention_query($1, array_agg(%I)) FROM %s WHERE %I = ANY ($2)', col, tbl, id_column)
+			INTO q2 USING query, seen;
+	ELSE
+		EXECUTE format('SELECT _ruvector_attention_query($1, array_agg(%I), $3) FROM %s WHERE %I = ANY ($2)', col, tbl, id_column)
+			INTO q2 USING query, seen, model;
+	END IF;
 	IF q2 IS NULL THEN
 		RETURN;
 	END IF;

@@ -212,6 +212,9 @@ kernels::GnnLayer layer_from_row(const LayerRow &r, const ModelRows &m)
 			l.type = kernels::LayerType(t);
 			known = true;
 		}
+	if (!known && type == "ruvector")
+		throw std::invalid_argument("layer " + std::to_string(r.layer) +
+		                            " is a RuVector layer: use the model with ruvector_differentiable_search");
 	if (!known)
 		throw std::invalid_argument("unknown layer type \"" + std::string(type) + "\"");
 	l.in_dim = uint32(r.in_dim);
@@ -1053,12 +1056,11 @@ RV_FUNCTION(ruvector_gnn_classify_graph)
  * float dot product or norm of components near 3e38 overflows, and float8 arithmetic in SQL raises
  * underflow errors on subnormal products). */
 
-// _ruvector_attention_query(query vector, candidates vector[]) RETURNS vector:
-// alpha_c = softmax_c(<q, x_c> / sqrt(d)), q' = (q + sum_c alpha_c x_c) / 2 (NULL without candidates).
-RV_FUNCTION(ruvector_attention_query)
+namespace {
+
+// The non-NULL vectors of a vector[] (each of q's dimensions); returns their count.
+int candidate_vectors(const Vector *q, ArrayType *arr, Vector ***out)
 {
-	Vector *q = RV_GETARG_VECTOR(0);
-	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(1);
 	int16 typlen;
 	bool typbyval;
 	char typalign;
@@ -1076,6 +1078,32 @@ RV_FUNCTION(ruvector_attention_query)
 		check_same_dims(q, x[count]);
 		count++;
 	}
+	*out = x;
+	return count;
+}
+
+// y = W x + b in double, W [rows, cols] row-major over x's first `cols` entries (b may be null).
+void affine(const ParamRow *w, const ParamRow *b, const double *x, double *y)
+{
+	const uint32 rows = w->shape[0], cols = w->shape[1];
+	for (uint32 r = 0; r < rows; r++) {
+		const float *wr = w->data + Size(r) * cols;
+		double acc = b ? double(b->data[r]) : 0.0;
+		for (uint32 c = 0; c < cols; c++)
+			acc += double(wr[c]) * x[c];
+		y[r] = acc;
+	}
+}
+
+}  // namespace
+
+// _ruvector_attention_query(query vector, candidates vector[]) RETURNS vector:
+// alpha_c = softmax_c(<q, x_c> / sqrt(d)), q' = (q + sum_c alpha_c x_c) / 2 (NULL without candidates).
+RV_FUNCTION(ruvector_attention_query)
+{
+	Vector *q = RV_GETARG_VECTOR(0);
+	Vector **x;
+	int count = candidate_vectors(q, PG_GETARG_ARRAYTYPE_P(1), &x);
 	if (count == 0)
 		PG_RETURN_NULL();
 	const int dim = q->dim;
@@ -1100,6 +1128,91 @@ RV_FUNCTION(ruvector_attention_query)
 		// A mean of floats, so it fits a float; checked anyway, as everything that makes a vector.
 		out->x[k] = float((double(q->x[k]) + v[k]) / 2);
 		if (!std::isfinite(out->x[k]))
+			float_overflow_error();
+	}
+	PG_RETURN_POINTER(out);
+}
+
+// _ruvector_attention_query(query vector, candidates vector[], model text) RETURNS vector: the
+// RuVector layer of a model whose one layer has type "ruvector" (docs/gnn-models.md), in double:
+//   q_h = (W_q q + b_q)_h, k_ch = (W_k x_c + b_k)_h, v_ch = (W_v x_c + b_v)_h   (h: a head's C columns)
+//   alpha_ch = softmax_c(<q_h, k_ch> / sqrt(C)),  m_h = sum_c alpha_ch v_ch,
+//   q' = W_out [q ; m_1 .. m_H] + b_out.
+RV_FUNCTION(ruvector_attention_query_model)
+{
+	Vector *q = RV_GETARG_VECTOR(0);
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(1);
+	const char *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ModelRows m = read_model(name);
+	if (m.nlayers != 1 || strcmp(m.layers[0].type, "ruvector") != 0)
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("gnn model \"%s\" is not a RuVector layer", name),
+						errdetail("ruvector_differentiable_search takes a model of one layer of type \"ruvector\"."),
+						errhint("Import one with ruvector_gnn_model_import (see docs/gnn-models.md).")));
+	const LayerRow &l = m.layers[0];
+	auto param = [&](const char *key) -> const ParamRow * {
+		for (int i = 0; i < m.nparams; i++)
+			if (strcmp(m.params[i].name, key) == 0)
+				return &m.params[i];
+		return nullptr;
+	};
+	const ParamRow *wq = param("q.weight"), *wk = param("k.weight"), *wv = param("v.weight"), *wo = param("out.weight");
+	if (!wq || !wk || !wv || !wo)
+		elog(ERROR, "gnn model \"%s\" lacks a weight of its RuVector layer", name);
+	const int dim = q->dim;
+	if (dim != l.in_dim)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("gnn model \"%s\" takes %d dimensions, the vectors have %d", name, l.in_dim, dim)));
+	Vector **x;
+	int count = candidate_vectors(q, arr, &x);
+	if (count == 0)
+		PG_RETURN_NULL();
+	const int width = int(wq->shape[0]), heads = l.heads, ch = width / heads;
+	const ParamRow *bq = param("q.bias"), *bk = param("k.bias"), *bv = param("v.bias"), *bo = param("out.bias");
+
+	double *in = static_cast<double *>(palloc(sizeof(double) * Size(dim + width)));  // [q ; m]
+	for (int j = 0; j < dim; j++)
+		in[j] = q->x[j];
+	double *qh = static_cast<double *>(palloc(sizeof(double) * Size(width)));
+	affine(wq, bq, in, qh);
+	// Per candidate: its keys and values, and per head its logit.
+	double *kv = static_cast<double *>(palloc(sizeof(double) * Size(2 * width)));
+	double *xc = static_cast<double *>(palloc(sizeof(double) * Size(dim)));
+	double *v = static_cast<double *>(palloc_extended(sizeof(double) * Size(count) * Size(width), MCXT_ALLOC_HUGE));
+	double *logit = static_cast<double *>(palloc_extended(sizeof(double) * Size(count) * Size(heads), MCXT_ALLOC_HUGE));
+	const double scale = 1.0 / std::sqrt(double(ch));
+	for (int c = 0; c < count; c++) {
+		CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < dim; j++)
+			xc[j] = x[c]->x[j];
+		affine(wk, bk, xc, kv);
+		affine(wv, bv, xc, v + Size(c) * Size(width));
+		for (int h = 0; h < heads; h++) {
+			double dot = 0;
+			for (int j = h * ch; j < (h + 1) * ch; j++)
+				dot += qh[j] * kv[j];
+			logit[Size(c) * Size(heads) + Size(h)] = dot * scale;
+		}
+	}
+	double *msg = in + dim;
+	for (int h = 0; h < heads; h++) {
+		double top = -HUGE_VAL, sum = 0;
+		for (int c = 0; c < count; c++)
+			top = std::max(top, logit[Size(c) * Size(heads) + Size(h)]);
+		for (int c = 0; c < count; c++)
+			sum += (logit[Size(c) * Size(heads) + Size(h)] = std::exp(logit[Size(c) * Size(heads) + Size(h)] - top));
+		for (int j = h * ch; j < (h + 1) * ch; j++) {
+			double acc = 0;
+			for (int c = 0; c < count; c++)
+				acc += logit[Size(c) * Size(heads) + Size(h)] / sum * v[Size(c) * Size(width) + Size(j)];
+			msg[j] = acc;
+		}
+	}
+	double *y = static_cast<double *>(palloc(sizeof(double) * Size(dim)));
+	affine(wo, bo, in, y);
+	Vector *out = new_vector(dim);
+	for (int j = 0; j < dim; j++) {
+		out->x[j] = float(y[j]);
+		if (!std::isfinite(out->x[j]))
 			float_overflow_error();
 	}
 	PG_RETURN_POINTER(out);
