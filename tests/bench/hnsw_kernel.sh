@@ -12,7 +12,7 @@ prefix=$(gen 100000 128 1000 clustered_100k_128)
 ours=$("$RUVECTOR_BUILD/hnsw_kernel_bench" --npy "$prefix.npy" --queries "$prefix.queries.npy" --n "$n" \
 	--m 16 --ef-construction 64 --threads 2,1 --ef 40,100,200)
 echo "$ours"
-faiss=$($PY "$BENCH_DIR/hnsw_faiss.py" "$prefix.npy" "$prefix.queries.npy" 16 64 2 "$n" 40,100,200)
+faiss=$($PY "$BENCH_DIR/hnsw_faiss.py" kernel "$prefix.npy" "$prefix.queries.npy" 16 64 2 "$n" 40,100,200)
 echo "FAISS (2 threads): $faiss"
 ours2=$(echo "$ours" | awk '$1 == 2 {print $2}')
 faiss_s=$(echo "$faiss" | awk '{print $2}')
