@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(79);
+SELECT plan(82);
 
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -151,6 +151,21 @@ SET LOCAL enable_indexscan = off;
 SELECT ok(pg_temp.uses_exact($$SELECT id FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 5$$), 'enable_indexscan = off: exact scan');
 RESET enable_indexscan;
 DROP INDEX items_v_idx;
+-- Vectors in TOAST (1536 dimensions): at probes of half the lists the index is still far faster
+-- than fetching every row (pgvector's estimate switches to the seq scan there; ours from probes
+-- = lists on).
+CREATE TABLE wide_items AS SELECT i AS id, array_fill(i::real, ARRAY[1536])::vector(1536) AS v FROM generate_series(1, 2000) i;
+ANALYZE wide_items;
+CREATE INDEX wide_items_idx ON wide_items USING ruivfflat (v vector_l2_ops) WITH (lists = 4);
+SET LOCAL ivfflat.probes = 3;
+SELECT alike(pg_temp.plan_of($$SELECT id FROM wide_items ORDER BY v <-> array_fill(7.3::real, ARRAY[1536])::vector LIMIT 5$$),
+	'%Index Scan using wide_items_idx%', 'TOASTed vectors, probes 3 of 4 lists: the index');
+SET LOCAL ivfflat.probes = 4;
+SELECT alike(pg_temp.plan_of($$SELECT id FROM wide_items ORDER BY v <-> array_fill(7.3::real, ARRAY[1536])::vector LIMIT 5$$),
+	'%Custom Scan (ruvector exact scan) on wide_items%', 'and probes = lists: the exact scan (the index loses to the generic plan, which it replaces)');
+SELECT is(pg_temp.same($$SELECT id FROM wide_items ORDER BY v <-> array_fill(7.3::real, ARRAY[1536])::vector LIMIT 5$$), 'same',
+	'with the generic plan''s rows');
+RESET ivfflat.probes;
 
 -- Dimension mismatches: an error as the operator raises it, but only for rows the quals keep.
 ALTER TABLE items ALTER COLUMN v TYPE vector;

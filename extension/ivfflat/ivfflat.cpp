@@ -159,9 +159,13 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 	Cost all = costs.indexTotalCost - 0.5 * costs.numIndexPages * random_extra;
 	Cost first = all * ratio;
 	// Wide vectors live in TOAST, which the seq scan's cost ignores: compare like with like.
+	// pgvector stops at probes of half the lists (then its seq scan wins), but a scan of the index
+	// is far faster than fetching every TOASTed row there (30k x 1536 at probes 49 of 100, warm:
+	// 21 ms against 154 ms for the generic plan and 93 ms for the exact scan), so only probes =
+	// lists (exact search, where pgvector documents that the index is not used) is left to them.
 	double first_pages = costs.numIndexPages * ratio;
 	double heap_pages = path->indexinfo->rel->pages;
-	if (first_pages > heap_pages && ratio < 0.5) {
+	if (first_pages > heap_pages && ratio < 1.0) {
 		first -= 0.5 * first_pages * random_extra;
 		first -= (first_pages - heap_pages) * seq_page_cost;
 	}

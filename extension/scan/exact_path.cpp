@@ -8,6 +8,8 @@
 // the generic plan.
 #include "extension/scan/exact_scan.hpp"
 
+#include <algorithm>
+
 extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
@@ -27,6 +29,7 @@ extern "C" {
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -138,15 +141,40 @@ bool match_distance_expr(RelOptInfo *rel, Expr *expr, DistanceKey *key)
 	return false;
 }
 
-// An index path the planner built for this ORDER BY (ruivfflat, ivfflat): the exact scan only
-// replaces the generic sort, so it stays out where the planner has such an index to choose.
-bool has_ordered_index_path(RelOptInfo *rel, PathKey *key)
+// Whether the planner would take an index path it built for this ORDER BY (ruivfflat, ruhnsw)
+// over the generic plan (a top-N sort of the seq scan): then the exact scan stays out, since it
+// only replaces the generic plan and never an index scan. Where the index loses anyway (say
+// ivfflat.probes at half the lists or more, where pgvector's cost estimate, which ours follows,
+// hands the query to the seq scan), the exact scan takes the generic plan's place. Costs as the
+// planner compares them under LIMIT (an index path yields its first rows after startup); with a
+// LIMIT the planner cannot see (a parameter), any index path wins.
+bool index_beats_generic(PlannerInfo *root, RelOptInfo *rel, PathKey *key, Cost distance_cost)
 {
+	Path *seq = nullptr;
+	bool any_index = false;
 	ListCell *lc;
 	foreach (lc, rel->pathlist) {
 		auto *p = static_cast<Path *>(lfirst(lc));
+		if (p->pathtype == T_SeqScan && p->param_info == nullptr && (!seq || p->total_cost < seq->total_cost))
+			seq = p;
+		any_index |= (p->pathtype == T_IndexScan || p->pathtype == T_IndexOnlyScan) && p->pathkeys != NIL &&
+					 linitial(p->pathkeys) == key && p->total_cost < disable_cost;
+	}
+	if (!any_index)
+		return false;
+	if (!seq || root->limit_tuples <= 0)
+		return true;
+	double rows = std::max(rel->rows, 1.0);
+	double fraction = std::min(1.0, root->limit_tuples / rows);
+	Path sort;
+	cost_sort(&sort, root, list_make1(key), seq->total_cost + (distance_cost + cpu_operator_cost) * rel->rows, rel->rows,
+			  rel->reltarget->width, 0.0, work_mem, root->limit_tuples);
+	Cost generic = sort.startup_cost + fraction * (sort.total_cost - sort.startup_cost);
+	foreach (lc, rel->pathlist) {
+		auto *p = static_cast<Path *>(lfirst(lc));
 		if ((p->pathtype == T_IndexScan || p->pathtype == T_IndexOnlyScan) && p->pathkeys != NIL &&
-			linitial(p->pathkeys) == key && p->total_cost < disable_cost)
+			linitial(p->pathkeys) == key && p->total_cost < disable_cost &&
+			p->startup_cost + fraction * (p->total_cost - p->startup_cost) <= generic)
 			return true;
 	}
 	return false;
@@ -172,7 +200,11 @@ void add_exact_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 			break;
 		}
 	}
-	if (!found || has_ordered_index_path(rel, pk))
+	if (!found)
+		return;
+	QualCost distance_cost{0, 0};
+	add_function_cost(root, key.funcid, nullptr, &distance_cost);
+	if (index_beats_generic(root, rel, pk, distance_cost.per_tuple))
 		return;
 
 	CustomPath *cp = makeNode(CustomPath);
@@ -193,8 +225,6 @@ void add_exact_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 									makeInteger(key.query_left), makeInteger(keep_ties));
 	cp->custom_private = lappend(cp->custom_private, makeInteger(int(key.collation)));
 	cp->methods = &path_methods;
-	QualCost distance_cost{0, 0};
-	add_function_cost(root, key.funcid, nullptr, &distance_cost);
 	cost_exact_scan(root, rel, &cp->path, distance_cost.per_tuple);
 	add_path(rel, &cp->path);
 }
