@@ -18,8 +18,9 @@
 #                      takes 1-2 minutes per point at 7-15 QPS and recall is already 1.0 from probes 5 on)
 #   IVF_BENCH_SECONDS  pgbench duration per point, also the FAISS 1-query loop duration (default 10)
 #   IVF_BENCH_SINGLE   1 (default): also build with ruvector.worker_threads=1; 0 skips it
-#   IVF_BENCH_TYPES    other element types measured on 100k_1536 at the first of IVF_BENCH_LISTS and
-#                      IVF_BENCH_TYPE_PROBES (default 10): "halfvec bit" (default) or "" to skip. halfvec:
+#   IVF_BENCH_TYPES    other element types measured on 100k_1536 at the first of IVF_BENCH_LISTS and at
+#                      IVF_BENCH_TYPE_PROBES (default "10 20 50"; halfvec at the first only): "halfvec bit"
+#                      (default) or "" to skip. halfvec:
 #                      an expression index (embedding::halfvec(d)) halfvec_l2_ops against the vector index
 #                      (size, recall, QPS); bit: (binary_quantize(embedding)::bit(d)) bit_hamming_ops, its
 #                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README
@@ -38,7 +39,7 @@ PROBES=${IVF_BENCH_PROBES:-1 5 10 20 50}
 SECS=${IVF_BENCH_SECONDS:-10}
 SINGLE=${IVF_BENCH_SINGLE:-1}
 TYPES=${IVF_BENCH_TYPES-halfvec bit}
-TYPE_PROBES=${IVF_BENCH_TYPE_PROBES:-10}
+TYPE_PROBES=${IVF_BENCH_TYPE_PROBES:-10 20 50}
 RERANK=${IVF_BENCH_RERANK:-100}
 [ -z "${IVF_BENCH_QUERIES:-}" ] || { [ "$IVF_BENCH_QUERIES" -ge 1 ] && [ "$IVF_BENCH_QUERIES" -le 1000 ]; } ||
 	die "IVF_BENCH_QUERIES must be 1..1000"
@@ -141,20 +142,26 @@ type_rows() {
 		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf_type" -c "CHECKPOINT"
 		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists)" ||
 			die "CREATE INDEX ($kind) failed"
+		prewarm_relation items_ivf_type
 		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
-		PGOPTIONS="-c ruvector.ivfflat_probes=$TYPE_PROBES" psql -X -At -c "EXPLAIN (COSTS OFF) ${query//QID/1}" |
-			grep -q "Index Scan using items_ivf_type" ||
-			{ psql -X -c "EXPLAIN (COSTS OFF) ${query//QID/1}" >&2; die "the $kind query does not use its index at probes $TYPE_PROBES"; }
-		psql -X -q -At -v ON_ERROR_STOP=1 -c "SET ruvector.ivfflat_probes = $TYPE_PROBES" -c "COPY (SELECT q.qid,
-		  (SELECT array_agg(id) FROM (${query//QID/q.qid}) t) FROM queries q ORDER BY q.qid) TO STDOUT" \
-			>"$BENCH_TMP/result.tsv" || die "$kind recall query failed"
-		r=$($PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$BENCH_TMP/result.tsv")
-		printf '%s\n%s;\n' '\set q random(1, '"$NQ"')' "${query//QID/:q}" >"$BENCH_TMP/type.sql"
-		q=$(PGOPTIONS="-c ruvector.ivfflat_probes=$TYPE_PROBES" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" \
-			-f "$BENCH_TMP/type.sql" 2>&1 | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1)
-		[ -n "$q" ] || die "pgbench failed ($kind)"
-		echo "$kind: index $((size / 1048576)) MB, probes $TYPE_PROBES: recall@10 $r, $q QPS"
-		record "{\"kind\":\"ruv_type\",\"type\":\"$kind\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$TYPE_PROBES,\"recall\":$r,\"qps\":$q,\"index_bytes\":$size,\"rerank\":$RERANK}"
+		# halfvec at the first probes only (its goals are at probes 10); bit at each (its recall
+		# is the IVF's over 0/1 rows: more probes are its knob).
+		for tp in $TYPE_PROBES; do
+			[ "$kind" = halfvec ] && [ "$tp" != "${TYPE_PROBES%% *}" ] && continue
+			PGOPTIONS="-c ruvector.ivfflat_probes=$tp" psql -X -At -c "EXPLAIN (COSTS OFF) ${query//QID/1}" |
+				grep -q "Index Scan using items_ivf_type" ||
+				{ psql -X -c "EXPLAIN (COSTS OFF) ${query//QID/1}" >&2; die "the $kind query does not use its index at probes $tp"; }
+			psql -X -q -At -v ON_ERROR_STOP=1 -c "SET ruvector.ivfflat_probes = $tp" -c "COPY (SELECT q.qid,
+			  (SELECT array_agg(id) FROM (${query//QID/q.qid}) t) FROM queries q ORDER BY q.qid) TO STDOUT" \
+				>"$BENCH_TMP/result.tsv" || die "$kind recall query failed"
+			r=$($PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$BENCH_TMP/result.tsv")
+			printf '%s\n%s;\n' '\set q random(1, '"$NQ"')' "${query//QID/:q}" >"$BENCH_TMP/type.sql"
+			q=$(PGOPTIONS="-c ruvector.ivfflat_probes=$tp" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" \
+				-f "$BENCH_TMP/type.sql" 2>&1 | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1)
+			[ -n "$q" ] || die "pgbench failed ($kind)"
+			echo "$kind: index $((size / 1048576)) MB, probes $tp: recall@10 $r, $q QPS"
+			record "{\"kind\":\"ruv_type\",\"type\":\"$kind\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$tp,\"recall\":$r,\"qps\":$q,\"index_bytes\":$size,\"rerank\":$RERANK}"
+		done
 		psql -X -q -c "DROP INDEX items_ivf_type"
 	done
 }
@@ -214,6 +221,7 @@ for size in $SIZES; do
 	for lists in $LISTS; do
 		say "$label, lists $lists: build ($threads threads)"
 		{ read -r s; read -r phases; } < <(build_index "$lists")
+		prewarm_relation items_ivf
 		size_bytes=$(psql -X -At -c "SELECT pg_relation_size('items_ivf')")
 		echo "lists $lists, $threads threads: CREATE INDEX $s s ($phases), index size $((size_bytes / 1048576)) MB"
 		imbalance=null

@@ -7,7 +7,12 @@ DATA_DIR="$BENCH_DIR/data"
 mkdir -p "$DATA_DIR"
 
 # The benchmark cluster's settings, repeated by restart_cluster (worker_threads is postmaster-level).
-CLUSTER_SETTINGS=("shared_buffers=1GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
+# shared_buffers holds the largest dataset's table and its indexes (100k x 1536: 0.8 GB of heap and
+# TOAST, 0.8 GB vector index, 0.4 GB halfvec index; 1M x 128: 0.5 + 0.5 GB), as FAISS holds its
+# index in memory: with 1 GB, scans at high probes read pages back from the kernel's cache (a
+# 100k x 1536 ruivfflat scan at probes 50 ran at 1.1 QPS against FAISS's 8) and QPS depended on
+# what the previous step had left in shared buffers.
+CLUSTER_SETTINGS=("shared_buffers=4GB" "work_mem=64MB" "maintenance_work_mem=2GB" "max_parallel_workers_per_gather=0" "jit=off")
 
 bench_cluster() {
 	BENCH_TMP=$(mktemp -d /tmp/ruvector-bench.XXXXXX)
@@ -47,6 +52,12 @@ restart_cluster() {
 	start_cluster "$BENCH_TMP/db" "$BENCH_TMP" "$PGPORT" "${CLUSTER_SETTINGS[@]}" "$@"
 	wait_worker
 	prewarm
+}
+
+# prewarm_relation NAME: one relation into shared buffers (an index a build just wrote: builds
+# write their pages directly, so a new index starts outside shared buffers).
+prewarm_relation() {
+	psql -X -q -At -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "SELECT pg_prewarm('$1')" >/dev/null 2>&1 || true
 }
 
 # The table items (heap, TOAST, indexes) into shared buffers, so every measurement starts from the
