@@ -103,6 +103,9 @@ SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AN
            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'ruvector'
            WHERE p.prokind = 'f' AND (p.proargtypes::oid[] && ARRAY['vector'::regtype::oid] OR p.prorettype = 'vector'::regtype)
              AND p.proname NOT LIKE 'ruvector\_%'  -- graph and search functions read tables
+             -- and so do the RuVector layer's helpers that read an index's pages or a model's tables
+             AND p.oid NOT IN ('_ruvector_hnsw_candidates(regclass, vector, integer, integer)'::regprocedure,
+                               '_ruvector_attention_query(vector, vector[], text)'::regprocedure)
              AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')), 0::bigint,
           'every vector function is IMMUTABLE STRICT PARALLEL SAFE');
 
