@@ -8,12 +8,13 @@ Run by tests/sh/092_gnn_layers_torch.sh with PGHOST/PGPORT/PGUSER/PGDATABASE set
 several small graphs (a graph id column on the node table), with isolated nodes, self-loops,
 duplicate edges and nodes whose in-degree is below the graph's largest (LSTM zero padding)."""
 import json
-import subprocess
 import sys
 import warnings
 
 import numpy as np
 import torch
+
+from psql_client import psql
 
 torch.set_default_dtype(torch.float32)
 warnings.filterwarnings("ignore", message="scatter_reduce")
@@ -38,14 +39,6 @@ x = rng.normal(size=(N, F)).astype(np.float32)
 ids = np.arange(N) * 7 + 3  # user ids are not row numbers, but increase with the row
 graph_keys = np.array([40, 10, 30, 50, 20])  # graph ids are not in node order either
 gkey = graph_keys[batch]
-
-
-def psql(sql, stdin=None):
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], input=stdin,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr)
-    return r.stdout
 
 
 psql("DROP TABLE IF EXISTS ln, le; CREATE TABLE ln (id bigint, embedding vector(%d), g integer); "

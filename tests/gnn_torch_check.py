@@ -6,11 +6,12 @@ Run by tests/sh/052_gnn_torch.sh with PGHOST/PGPORT/PGUSER/PGDATABASE set. The g
 nodes, self-loops (also repeated ones), duplicate edges and weighted edges."""
 import json
 import warnings
-import subprocess
 import sys
 
 import numpy as np
 import torch
+
+from psql_client import psql
 
 torch.set_default_dtype(torch.float32)
 warnings.filterwarnings("ignore", message="scatter_reduce")
@@ -23,14 +24,6 @@ dst[6:10] = N - 1  # node N-1 only receives
 weight = rng.uniform(0.2, 2.0, E).astype(np.float32)
 x = rng.normal(size=(N, F)).astype(np.float32)
 ids = np.arange(N) * 10 + 5  # user ids are not row numbers
-
-
-def psql(sql, stdin=None):
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], input=stdin,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr)
-    return r.stdout
 
 
 psql("DROP TABLE IF EXISTS tn, te; CREATE TABLE tn (id bigint, embedding vector(%d)); "

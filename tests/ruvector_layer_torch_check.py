@@ -5,11 +5,12 @@ gives (read back through SQL). Prints TAP. Run by tests/sh/092_gnn_layers_torch.
 PGHOST/PGPORT/PGUSER/PGDATABASE set."""
 import json
 import math
-import subprocess
 
 import numpy as np
 import torch
 from torch import nn
+
+from psql_client import psql
 
 
 class RuVectorLayer(nn.Module):  # docs/gnn-models.md, "The RuVector layer"
@@ -31,14 +32,6 @@ class RuVectorLayer(nn.Module):  # docs/gnn-models.md, "The RuVector layer"
         enhanced = self.out(torch.cat([query, message]))  # q'
         scores = torch.cosine_similarity(enhanced.unsqueeze(0), candidates, dim=1)
         return enhanced, scores
-
-
-def psql(sql, stdin=None):
-    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], input=stdin,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr)
-    return r.stdout
 
 
 torch.manual_seed(5)
