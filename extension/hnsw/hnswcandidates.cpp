@@ -24,37 +24,23 @@ using namespace ruvector::hnsw;
 
 namespace {
 
-// Heap TIDs collected in the caller's context.
-struct TidList {
-	ItemPointerData *tids = nullptr;
+// A growing array palloc'd in the current memory context (an error frees it with the context).
+template <class T>
+struct PallocArray {
+	T *items = nullptr;
 	int n = 0, cap = 0;
-	void add(const Element *e)
-	{
-		for (int i = 0; i < e->ntids; i++) {
-			if (n == cap) {
-				cap = cap ? 2 * cap : 64;
-				tids = static_cast<ItemPointerData *>(tids ? repalloc_huge(tids, sizeof(ItemPointerData) * Size(cap))
-														  : palloc_extended(sizeof(ItemPointerData) * Size(cap),
-																			MCXT_ALLOC_HUGE));
-			}
-			tids[n++] = e->heaptids[i];
-		}
-	}
-};
-
-struct ElementList {
-	Element **items = nullptr;
-	int n = 0, cap = 0;
-	void push(Element *e)
+	void push(const T &x)
 	{
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
-			items = static_cast<Element **>(items ? repalloc_huge(items, sizeof(Element *) * Size(cap))
-												  : palloc_extended(sizeof(Element *) * Size(cap), MCXT_ALLOC_HUGE));
+			items = static_cast<T *>(items ? repalloc_huge(items, sizeof(T) * Size(cap))
+										   : palloc_extended(sizeof(T) * Size(cap), MCXT_ALLOC_HUGE));
 		}
-		items[n++] = e;
+		items[n++] = x;
 	}
 };
+using TidList = PallocArray<ItemPointerData>;      // heap TIDs, in the caller's context
+using ElementList = PallocArray<Element *>;
 
 void collect(Relation index, const HnswMetaPage &meta, const MetricInfo &metric, Datum query, int k, int hops,
 			 MemoryContext result_cxt, TidList &out)
@@ -84,7 +70,8 @@ void collect(Relation index, const HnswMetaPage &meta, const MetricInfo &metric,
 	auto take = [&](const ElementList &l) {
 		MemoryContext old = MemoryContextSwitchTo(result_cxt);
 		for (int i = 0; i < l.n; i++)
-			out.add(l.items[i]);
+			for (int t = 0; t < l.items[i]->ntids; t++)
+				out.push(l.items[i]->heaptids[t]);
 		MemoryContextSwitchTo(old);
 	};
 	take(frontier);
@@ -137,6 +124,6 @@ RV_FUNCTION(ruvector_hnsw_candidates)
 	relation_close(index, AccessShareLock);
 	Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * Size(std::max(out.n, 1))));
 	for (int i = 0; i < out.n; i++)
-		elems[i] = PointerGetDatum(&out.tids[i]);
+		elems[i] = PointerGetDatum(&out.items[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, out.n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
 }
