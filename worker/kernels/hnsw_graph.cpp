@@ -157,8 +157,17 @@ private:
 struct Scratch {
 	explicit Scratch(std::size_t n) : visited(n) {}
 	Visited visited;
-	std::vector<Cand> candidates, results, entry, selected, pruned, merged, kept, added;
+	std::vector<Cand> candidates, results, entry, pruned, merged, kept, added;
 	std::vector<std::int32_t> ids, fresh;
+	// Per layer of the node being inserted: its selected neighbours and how many of them the
+	// heuristic kept (the rest are kept pruned ones); full when there were more candidates than
+	// slots (only then are the kCloser flags valid).
+	struct Selection {
+		std::vector<Cand> cands;
+		std::size_t kept = 0;
+		bool full = false;
+	};
+	std::vector<Selection> selections;
 };
 
 // Algorithm 2 over layer `layer`: the ef nearest nodes to q reachable from `entry`, nearest first.
@@ -354,13 +363,23 @@ public:
 		Cand cur{space_(qrow, entry), entry};
 		cur = descend(space_, qrow, cur, top, std::min(level, top), s, *this);
 		s.entry.assign(1, cur);
-		for (std::uint32_t layer = std::min(level, top) + 1; layer-- > 0;) {
+		// Search every layer first, then link from layer 0 up: other threads reach q only through
+		// a link to it, and one at layer L must find q's lists at layers L and below written (a
+		// search that reached q through an upper layer before its layer-0 list existed found q
+		// alone, and the node it was inserting ended with q as its only neighbour, unreachable).
+		const std::uint32_t low_top = std::min(level, top);
+		if (s.selections.size() < low_top + 1)
+			s.selections.resize(low_top + 1);
+		for (std::uint32_t layer = low_top + 1; layer-- > 0;) {
 			std::vector<Cand> &found = s.merged;
 			search_layer(space_, qrow, q, s.entry, p_.ef_construction, layer, s, *this, found);
-			select_own(q, layer, found, s);
-			for (const Cand &c : s.selected)
-				link_back(c.id, layer, Cand{c.d, q}, s);
+			select_own(q, layer, found, s, s.selections[layer]);
 			s.entry.swap(found);
+		}
+		for (std::uint32_t layer = 0; layer <= low_top; layer++) {
+			write_own(q, layer, s.selections[layer], s);
+			for (const Cand &c : s.selections[layer].cands)
+				link_back(c.id, layer, Cand{c.d, q}, s);
 		}
 		if (level > top) {
 			entry_ = q;
@@ -402,7 +421,7 @@ private:
 
 	// The new node's own list at `layer` from its candidates (nearest first): the heuristic, then
 	// the pruned candidates in distance order while slots are left.
-	void select_own(std::int32_t q, std::uint32_t layer, std::vector<Cand> &found, Scratch &s)
+	void select_own(std::int32_t q, std::uint32_t layer, std::vector<Cand> &found, Scratch &s, Scratch::Selection &sel)
 	{
 		const std::size_t lm = slots(layer);
 		for (std::size_t i = 1; i < found.size(); i++)
@@ -410,51 +429,58 @@ private:
 				std::sort(found.begin(), found.end(), OwnerOrder(q));
 				break;
 			}
-		s.selected.clear();
+		std::vector<Cand> &selected = sel.cands;
+		selected.clear();
 		s.pruned.clear();
-		std::vector<std::uint8_t> &flags = flags_;
-		const bool full_pass = found.size() > lm;
-		if (!full_pass)
-			s.selected.assign(found.begin(), found.end());
+		sel.full = found.size() > lm;
+		if (!sel.full)
+			selected.assign(found.begin(), found.end());
 		else {
 			for (const Cand &e : found) {
-				if (s.selected.size() >= lm)
+				if (selected.size() >= lm)
 					break;
-				if (closer(e, s.selected.data(), s.selected.size()))
-					s.selected.push_back(e);
+				if (closer(e, selected.data(), selected.size()))
+					selected.push_back(e);
 				else
 					s.pruned.push_back(e);
 			}
 		}
-		const std::size_t kept = s.selected.size();
-		for (std::size_t i = 0; i < s.pruned.size() && s.selected.size() < lm; i++)
-			s.selected.push_back(s.pruned[i]);
+		sel.kept = selected.size();
+		for (std::size_t i = 0; i < s.pruned.size() && selected.size() < lm; i++)
+			selected.push_back(s.pruned[i]);
+	}
 
+	// Write the selection as q's list at `layer`.
+	void write_own(std::int32_t q, std::uint32_t layer, const Scratch::Selection &sel, Scratch &s)
+	{
+		const std::size_t lm = slots(layer);
+		const std::vector<Cand> &selected = sel.cands;
+		std::vector<std::uint8_t> &flags = flags_;
 		std::size_t at = slot(q, layer);
 		std::lock_guard<SpinLock> guard(locks_[std::size_t(q)]);
-		// Nodes inserted meanwhile may have linked to q already (they reached it through a layer
-		// above, where it is linked): keep them after the selection while there is room.
+		// Links to q's list made meanwhile (none are expected, since q is linked in from layer 0 up
+		// after its own list is written, but they are kept if there are any) go after the
+		// selection while there is room.
 		auto &extra = s.kept;
 		extra.clear();
 		for (std::size_t i = 0; i < lm && links_[at + i] >= 0; i++) {
 			Cand c{dist_[at + i], links_[at + i]};
-			if (std::none_of(s.selected.begin(), s.selected.end(), [&](const Cand &e) { return e.id == c.id; }))
+			if (std::none_of(selected.begin(), selected.end(), [&](const Cand &e) { return e.id == c.id; }))
 				extra.push_back(c);
 		}
 		std::size_t len = 0;
-		for (; len < s.selected.size(); len++) {
-			links_[at + len] = s.selected[len].id;
-			dist_[at + len] = s.selected[len].d;
-			flags[at + len] = full_pass && len < kept ? kCloser : 0;
+		for (; len < selected.size(); len++) {
+			links_[at + len] = selected[len].id;
+			dist_[at + len] = selected[len].d;
+			flags[at + len] = sel.full && len < sel.kept ? kCloser : 0;
 		}
-		const std::size_t selected = len;
 		for (std::size_t i = 0; i < extra.size() && len < lm; i++, len++) {
 			links_[at + len] = extra[i].id;
 			dist_[at + len] = extra[i].d;
 			flags[at + len] = 0;
 		}
 		// The cached flags hold for the selection alone (and only lists that are full use them).
-		if (full_pass && len == selected)
+		if (sel.full && len == selected.size())
 			flags[at] |= kCloserSet;
 	}
 
