@@ -38,7 +38,6 @@ struct ScanTotals {
 
 struct ScanState {
 	MemoryContext cxt;
-	RecentBuffers *recent;  // outlives rescans
 	ScanTotals *totals;     // outlives rescans
 	bool started;
 	HnswMetaPage meta;
@@ -76,7 +75,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
 		so->query = value_row(*so->metric, scan->orderByData[0].sk_argument, dim, true);
 	}
-	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt, so->recent);
+	so->search.init(index, *so->metric, dim, so->meta.m, so->query, false, so->cxt);
 	so->nresults = so->pos = 0;
 	so->tid_pos = -1;
 	if (so->meta.entry_blkno == InvalidBlockNumber)
@@ -145,7 +144,6 @@ IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
 	auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 	// Small blocks, so the memory limit of iterative scans is tracked finely (as pgvector's).
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw scan", 0, 8 * 1024, 256 * 1024);
-	so->recent = RecentBuffers::create(CurrentMemoryContext);
 	so->totals = static_cast<ScanTotals *>(palloc0(sizeof(ScanTotals)));
 	scan->opaque = so;
 	explain_register_scan(&so->totals->explain, scan, describe_scan);
@@ -157,13 +155,11 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	MemoryContextReset(so->cxt);
 	MemoryContext cxt = so->cxt;
-	RecentBuffers *recent = so->recent;
 	ScanTotals *totals = so->totals;
 	if (so->started)
 		totals->visited += so->search.loaded;
 	memset(static_cast<void *>(so), 0, sizeof *so);
 	so->cxt = cxt;
-	so->recent = recent;
 	so->totals = totals;
 	set_scan_keys(scan, keys, orderbys);
 }
@@ -214,7 +210,6 @@ void hnswendscan(IndexScanDesc scan)
 	explain_unregister_scan(&so->totals->explain);
 	pfree(so->totals);
 	MemoryContextDelete(so->cxt);
-	pfree(so->recent);
 	pfree(so);
 	scan->opaque = nullptr;
 }
