@@ -1,4 +1,5 @@
--- Index health (issue 18): ruvector_index_health and the ruvector_index_health view.
+-- Index health and self-maintenance (issue 18): ruvector_index_health, the ruvector_index_health
+-- view and ruvector_index_maintain.
 
 CREATE FUNCTION ruvector_index_health(index regclass,
 	OUT access_method text, OUT state text, OUT reason text, OUT rebuild_would_help boolean,
@@ -26,3 +27,7 @@ WHERE a.amname IN ('ruivfflat', 'ivfflat', 'ruhnsw', 'hnsw')
   AND pg_catalog.has_table_privilege(i.indrelid, 'SELECT');
 COMMENT ON VIEW ruvector_index_health IS 'health of every ruivfflat and ruhnsw index the caller may read';
 GRANT SELECT ON ruvector_index_health TO PUBLIC;
+
+CREATE PROCEDURE ruvector_index_maintain(index regclass)
+	AS 'MODULE_PATHNAME', 'ruvector_index_maintain' LANGUAGE C;
+COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check an index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';

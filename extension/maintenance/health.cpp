@@ -21,11 +21,20 @@ extern "C" {
 
 namespace ruvector::maintenance {
 
+bool auto_maintain_enabled = true;
+int maintenance_naptime_s = 300;
 double min_rows_per_list = 39;
 double imbalance_ratio = 3.0;
 
 void define_maintenance_gucs()
 {
+	DefineCustomBoolVariable("ruvector.auto_maintain", "Rebuilds degraded vector indexes in the background.",
+							 "The maintenance worker checks every ruivfflat index whose auto_maintain option is on "
+							 "and rebuilds degraded ones online (REINDEX INDEX CONCURRENTLY).",
+							 &auto_maintain_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.maintenance_naptime", "Time between checks of a database's vector indexes.",
+							nullptr, &maintenance_naptime_s, 300, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+							nullptr, nullptr);
 	// FAISS warns below 39 training points per centroid: with that many rows per requested list, a
 	// rebuild can train every list the index asked for.
 	DefineCustomRealVariable("ruvector.maintenance_min_rows_per_list",

@@ -1,7 +1,7 @@
 // Index health: the figures that say whether a vector index still serves as well as a fresh build
 // would, and whether rebuilding it would help (issue 18). Read from the index's pages and the
 // table's cumulative statistics; used by ruvector_index_health(), ruvector_index_maintain() and
-// the maintenance process, which rebuilds degraded indexes.
+// the maintenance background worker (maintenance_worker.cpp), which rebuilds degraded indexes.
 #pragma once
 extern "C" {
 #include "postgres.h"
@@ -36,7 +36,9 @@ struct Health {
 	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
 };
 
-// The degradation thresholds (GUCs).
+// ruvector.auto_maintain, ruvector.maintenance_naptime and the degradation thresholds.
+extern bool auto_maintain_enabled;
+extern int maintenance_naptime_s;
 extern double min_rows_per_list;
 extern double imbalance_ratio;
 void define_maintenance_gucs();
