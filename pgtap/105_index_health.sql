@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(40);
+SELECT plan(43);
 
 SELECT has_function('ruvector_index_health', ARRAY['regclass'], 'ruvector_index_health(regclass) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
@@ -80,6 +80,22 @@ SELECT throws_ok($$SET ruvector.maintenance_imbalance_ratio = 1$$, '22023', NULL
 REINDEX INDEX rv105_ivf;
 SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy', 'a rebuild on the new rows is healthy again');
 SELECT is((SELECT rows FROM ruvector_index_health('rv105_ivf')), 2390::bigint, 'with every row');
+
+-- ---- Degraded, but a rebuild would not help: the last build saw every row there is -------------
+CREATE TABLE rv105_small (id bigserial PRIMARY KEY, embedding vector(4));
+INSERT INTO rv105_small (embedding) SELECT rv105_row(g) FROM generate_series(1, 50) g;
+SET client_min_messages = warning;
+CREATE INDEX rv105_small_ivf ON rv105_small USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100);
+RESET client_min_messages;
+SET LOCAL ruvector.maintenance_min_rows_per_list = 0.5;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help, lists, rows, built_rows FROM ruvector_index_health('rv105_small_ivf')$$,
+                  $$VALUES ('degraded'::text, 'lists'::text, false, 50, 50::bigint, 50::bigint)$$,
+                  '50 of 100 lists at 0.5 rows per requested list: degraded, but a rebuild of the same 50 rows would not help');
+INSERT INTO rv105_small (embedding) SELECT rv105_row(g) FROM generate_series(51, 60) g;
+SELECT is((SELECT rebuild_would_help FROM ruvector_index_health('rv105_small_ivf')), true,
+          'with 10 more rows a rebuild would train more lists');
+RESET ruvector.maintenance_min_rows_per_list;
+SELECT throws_ok($$SET ruvector.maintenance_min_rows_per_list = 0$$, '22023', NULL, 'a threshold of 0 rows per list is refused');
 
 -- ---- The auto_maintain option ------------------------------------------------------------------
 SELECT is((SELECT auto_maintain FROM ruvector_index_health('rv105_ivf')), true, 'auto_maintain is on by default');

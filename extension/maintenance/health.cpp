@@ -41,7 +41,7 @@ void define_maintenance_gucs()
 							 "Rows per requested list at which an index with fewer lists is degraded.",
 							 "An index built on an empty or small table has fewer lists than requested; once the "
 							 "table holds this many rows per requested list, a rebuild trains them all.",
-							 &min_rows_per_list, 39, 1, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							 &min_rows_per_list, 39, 0.1, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomRealVariable("ruvector.maintenance_imbalance_ratio",
 							 "How many times the build's own list imbalance makes an index degraded.",
 							 "A fresh build is not flat (100k x 1536 shows 3.4); inserts of shifted data make "
@@ -91,11 +91,12 @@ void ivf_health(Relation index, Health &h)
 	h.stamp = meta.stamp;
 	table_statistics(index, h, &meta);
 
-	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least).
+	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least), and
+	// sees no more rows than the last one did unless the index holds more entries than it indexed.
 	int64 lists_after = std::min<int64>(h.lists_requested, std::max<int64>(h.rows, 1));
 	if (h.lists < h.lists_requested && double(h.rows) >= min_rows_per_list * h.lists_requested) {
 		h.trigger = Degradation::too_few_lists;
-		h.rebuild_would_help = lists_after > h.lists;
+		h.rebuild_would_help = lists_after > h.lists && h.rows > h.built_rows;
 		snprintf(h.reason, sizeof h.reason, "%d %s of %d requested while the index holds %.0f rows per requested list",
 				 h.lists, h.lists == 1 ? "list" : "lists", h.lists_requested, double(h.rows) / h.lists_requested);
 		return;

@@ -76,6 +76,14 @@ out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_idx'
 echo "$out" | grep -q 'NOTICE:  index "items_idx" is healthy'
 ok $? "a second call finds the index healthy"
 is "$(q "SELECT 'items_idx'::regclass::oid")" "$new_oid" "and does not rebuild it"
+q "CREATE TABLE small (id bigserial PRIMARY KEY, embedding vector(16))"
+q "INSERT INTO small (embedding) SELECT * FROM clustered(50)"
+q "CREATE INDEX small_idx ON small USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100)" 2>/dev/null
+small_oid=$(q "SELECT 'small_idx'::regclass::oid")
+out=$(PGOPTIONS="-c ruvector.maintenance_min_rows_per_list=0.5" psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('small_idx')" 2>&1)
+echo "$out" | grep -q 'NOTICE:  index "small_idx" is degraded, but a rebuild would not improve it: skipped'
+ok $? "a degraded index that a rebuild would not improve (50 rows, 50 of 100 lists, all built) is skipped"
+is "$(q "SELECT 'small_idx'::regclass::oid")" "$small_oid" "and not rebuilt"
 q "CREATE INDEX items_hnsw ON items USING ruhnsw (embedding vector_l2_ops)"
 out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_hnsw')" 2>&1)
 echo "$out" | grep -q 'NOTICE:  index "items_hnsw" is healthy'
