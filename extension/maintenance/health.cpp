@@ -8,9 +8,11 @@ extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
+#include "commands/progress.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -70,6 +72,33 @@ void table_statistics(Relation index, Health &h, const ivf::IvfMetaPage *meta)
 	h.dead_rows = t->n_dead_tuples;
 	if (meta && meta->table_inserts_at_build > 0 && uint64(t->tuples_inserted) + 1 >= meta->table_inserts_at_build)
 		h.inserted_since_build = int64(uint64(t->tuples_inserted) + 1 - meta->table_inserts_at_build);
+}
+
+// A process running REINDEX CONCURRENTLY on the index (ours or anyone's), from the progress it
+// reports: the table, and the index being rebuilt (the old one while it makes the copy, then the
+// copy, named <index>_ccnew[N]).
+int rebuilding_pid(Relation index)
+{
+	Oid heap = index->rd_index->indrelid;
+	const char *name = RelationGetRelationName(index);
+	size_t len = strlen(name);
+	int n = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= n; i++) {
+		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+		if (!l)
+			continue;
+		const PgBackendStatus &b = l->backendStatus;
+		if (b.st_progress_command != PROGRESS_COMMAND_CREATE_INDEX || b.st_progress_command_target != heap ||
+			b.st_progress_param[PROGRESS_CREATEIDX_COMMAND] != PROGRESS_CREATEIDX_COMMAND_REINDEX_CONCURRENTLY)
+			continue;
+		Oid target = Oid(b.st_progress_param[PROGRESS_CREATEIDX_INDEX_OID]);
+		if (target == RelationGetRelid(index))
+			return b.st_procpid;
+		const char *target_name = get_rel_name(target);
+		if (target_name && strncmp(target_name, name, len) == 0 && strncmp(target_name + len, "_ccnew", 6) == 0)
+			return b.st_procpid;
+	}
+	return 0;
 }
 
 void ivf_health(Relation index, Health &h)
@@ -149,6 +178,7 @@ Health index_health(Relation index)
 		ivf_health(index, h);
 	else
 		hnsw_health(index, h);
+	h.rebuilding_pid = rebuilding_pid(index);
 	return h;
 }
 
@@ -187,8 +217,11 @@ RV_FUNCTION(ruvector_index_health)
 		nulls[col] = !known;
 	};
 	values[0] = CStringGetTextDatum(h.access_method);
-	values[1] = CStringGetTextDatum(h.trigger == Degradation::none ? "healthy" : "degraded");
-	values[2] = CStringGetTextDatum(h.reason);
+	values[1] = CStringGetTextDatum(h.rebuilding_pid ? "rebuilding" : h.trigger == Degradation::none ? "healthy" : "degraded");
+	if (h.rebuilding_pid)
+		values[2] = CStringGetTextDatum(psprintf("process %d is rebuilding it (REINDEX INDEX CONCURRENTLY); %s", h.rebuilding_pid, h.reason));
+	else
+		values[2] = CStringGetTextDatum(h.reason);
 	values[3] = BoolGetDatum(h.trigger != Degradation::none && h.rebuild_would_help);
 	values[4] = Int32GetDatum(h.lists);
 	nulls[4] = h.lists < 0;

@@ -22,6 +22,7 @@ struct Health {
 	Degradation trigger = Degradation::none;
 	bool rebuild_would_help = false;  // a rebuild now would improve the trigger's figure
 	bool auto_maintain = false;       // the index's auto_maintain option (false for ruhnsw)
+	int rebuilding_pid = 0;           // a process running REINDEX CONCURRENTLY on the index, if any
 	char reason[256] = {};
 
 	// ruivfflat

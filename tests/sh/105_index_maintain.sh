@@ -116,6 +116,11 @@ idx_count=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes 
 plan=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 100" \
 	-c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items LIMIT 1) LIMIT 10000000")
 echo "$plan" | grep -q "Index Scan using items_idx"; ok $? "the count goes through the index"
+# Known issue (not in the maintenance code): with 8 sessions inserting while a concurrent build of a
+# ruivfflat index runs (REINDEX INDEX CONCURRENTLY by hand, CREATE INDEX CONCURRENTLY, or this
+# procedure), about one run in 10-20 ends with one row missing from the index (ruvector_ivfflat_stats'
+# vectors one short of count(*)); plain REINDEX followed by the same inserts has not shown it. This
+# check fails when that happens, as it should.
 is "$idx_count" "$seq_count" "count through the index (probes = lists) equals the table's ($seq_count rows)"
 
 # --- the maintenance process killed mid-rebuild: the old index serves on, the copy is dropped later
@@ -138,6 +143,10 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 ok "$([ -n "$pid" ]; echo $?)" "the maintenance process is rebuilding (pid ${pid:-none}), its copy created"
+is "$(q "SELECT state FROM ruvector_index_health('items_idx')")" rebuilding "meanwhile the index's state is rebuilding"
+q "SELECT reason FROM ruvector_index_health('items_idx')" | grep -q "^process $pid is rebuilding it (REINDEX INDEX CONCURRENTLY); 1 list of 100 requested"
+ok $? "naming the process and why"
+is "$(q "SELECT state FROM ruvector_index_health WHERE indexname = 'items_idx'")" rebuilding "the view too"
 is "$(q "SELECT pg_terminate_backend($pid)")" t "it is terminated mid-rebuild"
 wait "$caller"
 ok "$([ $? -ne 0 ]; echo $?)" "the waiting CALL fails"
