@@ -4,6 +4,7 @@
 #include "extension/hnsw/hnsw.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
+#include "extension/maintenance/health.hpp"
 #include "extension/scan/exact_scan.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
@@ -110,6 +111,7 @@ void _PG_init(void)
 	using namespace ruvector;
 	define_gucs();
 	ivf::define_ivfflat_gucs();
+	maintenance::define_maintenance_gucs();
 	ivf::register_ivfflat_reloptions();
 	ivf::register_gnn_index_reloptions();
 	ivf::install_ivfflat_hooks();

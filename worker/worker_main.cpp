@@ -17,6 +17,7 @@
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 #include "worker/jobs.hpp"
+#include "worker/maintenance_launcher.hpp"
 
 extern "C" {
 #include "miscadmin.h"
@@ -771,6 +772,7 @@ namespace {
 		while (read(W->eventfd, &ignored, sizeof ignored) > 0) {
 		}
 		poll_all();
+		maintenance_launcher_tick(worker_cxt);
 		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 W->eventfd, 1000L, PG_WAIT_EXTENSION);
 	}

@@ -13,16 +13,6 @@ extern "C" {
 #include <algorithm>
 
 namespace ruvector::hnsw {
-namespace {
-
-struct GraphCounts {
-	int64 elements = 0;    // live element tuples (slots not freed by vacuum)
-	int64 heap_tids = 0;   // heap rows they index
-	int64 deleted = 0;     // freed slots, reusable by inserts
-	int64 layer0_links = 0;
-	int64 per_level[64] = {};
-	int max_level = -1;
-};
 
 // One pass over the element pages in block order (every page after the meta page is one). A freed
 // slot's neighbour tuple has no links, so summing layer-0 links over all neighbour tuples counts
@@ -66,7 +56,6 @@ GraphCounts count_graph(Relation index, int m)
 	return c;
 }
 
-}  // namespace
 }  // namespace ruvector::hnsw
 
 using namespace ruvector;

@@ -37,6 +37,17 @@ struct PageEdit {
 void update_meta(Relation index, bool building, const ItemPointerData *entry, int level, bool force_entry,
 				 BlockNumber insert_page);
 
+/* Statistics (hnswstats.cpp): counts over every element page. */
+struct GraphCounts {
+	int64 elements = 0;    // live element tuples (slots not freed by vacuum)
+	int64 heap_tids = 0;   // heap rows they index
+	int64 deleted = 0;     // freed slots, reusable by inserts
+	int64 layer0_links = 0;
+	int64 per_level[64] = {};
+	int max_level = -1;
+};
+GraphCounts count_graph(Relation index, int m);
+
 /* Values */
 
 // The indexed form of a value: the row in the metric's element type, normalised for cosine

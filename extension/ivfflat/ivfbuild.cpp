@@ -95,6 +95,7 @@ struct BuildState {
 	TupleTableSlot *slot;       // rows into the sort
 	TupleTableSlot *sorted;     // rows out of it
 	double indexed;
+	double build_imbalance;     // of the lists as written
 };
 
 // The indexed value as the build keeps it (prepared, in float: k-means, the centroids and the
@@ -793,18 +794,24 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	const float *x;
 	bool have = next_entry(bs, &l, &tid, &x);
 	int64 written = 0;
+	double sum_sq = 0;
 	for (int list = 0; list < bs->lists; list++) {
 		CHECK_FOR_INTERRUPTS();
 		entries[list].start = w.next_block();
 		Page page = w.append(kPageEntries);
+		int64 in_list = 0;
 		while (have && l == list) {
 			add_entry(w, &page, *bs->metric, tid, x, bs->dim, item);
+			in_list++;
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
 			have = next_entry(bs, &l, &tid, &x);
 		}
+		sum_sq += double(in_list) * double(in_list);
 		entries[list].insert = w.next_block() - 1;
 	}
+	// The health check compares later imbalance with the build's own (a fresh build is not flat).
+	bs->build_imbalance = imbalance_factor(bs->lists, double(written), sum_sq);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
 	pfree(item);
 }
@@ -890,6 +897,9 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.directory_pages = l.directory_pages;
 	m.built_rows = uint64(bs.indexed);
 	m.sample_rows = bs.sample_count;
+	m.build_imbalance = bs.build_imbalance;
+	if (PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(RelationGetRelid(heap)))
+		m.table_inserts_at_build = uint64(std::max<PgStat_Counter>(t->tuples_inserted, 0)) + 1;
 	if (ivf_build_hook) {
 		m.source_rows = ivf_build_hook->source_rows;
 		m.source_fingerprint = ivf_build_hook->source_fingerprint;
@@ -933,6 +943,7 @@ void ivfbuildempty(Relation index)
 	m.layout_version = kLayoutVersion;
 	m.dimensions = uint32(dim);
 	m.lists = 1;
+	m.build_imbalance = 1.0;
 	const IvfOptions *opts = index_options(index);
 	m.lists_requested = uint32(opts ? opts->lists : kDefaultLists);
 	m.metric = uint16(index_metric(index).code());

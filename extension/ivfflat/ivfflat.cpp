@@ -71,6 +71,9 @@ void register_ivfflat_reloptions()
 					  AccessExclusiveLock);
 	add_int_reloption(ivf_relopt_kind, "probes", "Default number of lists a scan probes", 1, 1, kMaxLists,
 					  ShareUpdateExclusiveLock);
+	add_bool_reloption(ivf_relopt_kind, "auto_maintain",
+					   "Whether the maintenance process rebuilds the index when it degrades (with ruvector.auto_maintain)",
+					   true, ShareUpdateExclusiveLock);
 }
 
 int effective_probes(Relation index)
@@ -93,6 +96,7 @@ bytea *ivfoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
 		{"probes", RELOPT_TYPE_INT, offsetof(IvfOptions, probes)},
+		{"auto_maintain", RELOPT_TYPE_BOOL, offsetof(IvfOptions, auto_maintain)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab,
 												 lengthof(tab)));
@@ -277,31 +281,7 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	Relation index = open_ivf_index_for_stats(PG_GETARG_OID(0));
 	IvfMetaPage meta = read_meta(index);
 
-	// Entries per list: count live line pointers along each chain.
-	int64 total = 0, min_n = INT64_MAX, max_n = 0;
-	double sum_sq = 0;
-	for (uint32 l = 0; l < meta.lists; l++) {
-		IvfListEntry e = read_list_entry(index, meta, l);
-		int64 n = 0;
-		for (BlockNumber blk = e.start; blk != InvalidBlockNumber;) {
-			CHECK_FOR_INTERRUPTS();
-			Buffer buf = ReadBuffer(index, blk);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			Page page = BufferGetPage(buf);
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-				if (ItemIdIsNormal(PageGetItemId(page, off)))
-					n++;
-			blk = page_opaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
-		total += n;
-		min_n = std::min(min_n, n);
-		max_n = std::max(max_n, n);
-		sum_sq += double(n) * double(n);
-	}
-	if (meta.lists == 0)
-		min_n = 0;
+	ListSizes sizes = list_sizes(index, meta);
 	BlockNumber pages = RelationGetNumberOfBlocks(index);
 
 	TupleDesc desc;
@@ -310,6 +290,7 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	desc = BlessTupleDesc(desc);
 	Datum values[15];
 	bool nulls[15] = {};
+	int64 total = sizes.total;
 	double mean = meta.lists ? double(total) / meta.lists : 0;
 	values[0] = Int32GetDatum(int32(meta.lists));
 	values[1] = Int32GetDatum(int32(meta.lists_requested));
@@ -317,11 +298,11 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	values[3] = Int32GetDatum(int32(meta.dimensions));
 	values[4] = CStringGetTextDatum(meta_metric(index, meta).name);
 	values[5] = Int64GetDatum(total);
-	values[6] = Int64GetDatum(min_n);
+	values[6] = Int64GetDatum(sizes.min);
 	values[7] = Float8GetDatum(mean);
-	values[8] = Int64GetDatum(max_n);
+	values[8] = Int64GetDatum(sizes.max);
 	// FAISS's imbalance factor: 1.0 when all lists are the same size, lists when one list holds all.
-	values[9] = Float8GetDatum(total ? double(meta.lists) * sum_sq / (double(total) * double(total)) : 1.0);
+	values[9] = Float8GetDatum(sizes.imbalance(meta.lists));
 	values[10] = Int64GetDatum(int64(pages));
 	values[11] = Int64GetDatum(int64(pages) * BLCKSZ);
 	values[12] = CStringGetTextDatum(centroid_cache_state(index, meta));

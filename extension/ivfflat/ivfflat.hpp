@@ -63,7 +63,19 @@ struct IvfMetaPage {
 	uint64 sample_rows;      // rows k-means was trained on
 	uint64 source_rows;      // ruvector_gnn: edges the build read (0 for ruivfflat)
 	uint64 source_fingerprint; // ruvector_gnn: a hash of the edge table at build time
+	// Added after layout 1 shipped; older indexes read 0 ("unknown") here, as PageInit zeroes pages.
+	double build_imbalance;  // imbalance_factor of the lists the build wrote
+	// The table's cumulative inserted-rows counter (pg_stat_all_tables.n_tup_ins) at the build,
+	// plus 1 (0: unknown); the health check counts the rows inserted since from it.
+	uint64 table_inserts_at_build;
 };
+
+// FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
+// list holds every entry (lists * sum(n^2) / total^2).
+inline double imbalance_factor(double lists, double total, double sum_sq)
+{
+	return total > 0 ? lists * sum_sq / (total * total) : 1.0;
+}
 
 struct IvfListEntry {
 	BlockNumber start;   // first entry page of the list
@@ -109,6 +121,7 @@ struct IvfOptions {
 	int32 vl_len_;
 	int lists;
 	int probes;  // 0 = not set
+	bool auto_maintain;  // the maintenance process may rebuild this index (extension/maintenance)
 };
 
 // GUCs (defined in ivfflat.cpp, registered from _PG_init).
@@ -166,6 +179,14 @@ void nearest_lists(const Centroids &c, const float *query, int count, int32 *lis
 // Update a list's insert page (generic WAL). Only ever moves forward unless `reset`.
 void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, BlockNumber blkno, bool reset);
 IvfListEntry read_list_entry(Relation index, const IvfMetaPage &meta, uint32 list);
+
+// Live entries per list, counted along every list chain (reads each entry page once).
+struct ListSizes {
+	int64 total = 0, min = 0, max = 0;
+	double sum_sq = 0;  // sum of squared sizes (imbalance_factor)
+	double imbalance(uint32 lists) const { return imbalance_factor(lists, double(total), sum_sq); }
+};
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta);
 
 /* AM callbacks (one file per concern, as in pgvector and contrib/bloom) */
 IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info);

@@ -268,4 +268,31 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
+{
+	ListSizes s;
+	s.min = meta.lists ? PG_INT64_MAX : 0;
+	for (uint32 l = 0; l < meta.lists; l++) {
+		IvfListEntry e = read_list_entry(index, meta, l);
+		int64 n = 0;
+		for (BlockNumber blk = e.start; blk != InvalidBlockNumber;) {
+			CHECK_FOR_INTERRUPTS();
+			Buffer buf = ReadBuffer(index, blk);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			Page page = BufferGetPage(buf);
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+				if (ItemIdIsNormal(PageGetItemId(page, off)))
+					n++;
+			blk = page_opaque(page)->next;
+			UnlockReleaseBuffer(buf);
+		}
+		s.total += n;
+		s.min = std::min(s.min, n);
+		s.max = std::max(s.max, n);
+		s.sum_sq += double(n) * double(n);
+	}
+	return s;
+}
+
 }  // namespace ruvector::ivf

@@ -1,0 +1,247 @@
+// Index health (health.hpp) and ruvector_index_health(index regclass).
+#include "extension/maintenance/health.hpp"
+#include "extension/hnsw/hnswutils.hpp"
+#include "extension/index_support.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+}
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ruvector::maintenance {
+
+bool auto_maintain_enabled = true;
+int maintenance_naptime_s = 300;
+double min_rows_per_list = 39;
+double imbalance_ratio = 3.0;
+
+void define_maintenance_gucs()
+{
+	DefineCustomBoolVariable("ruvector.auto_maintain", "Rebuilds degraded vector indexes in the background.",
+							 "The maintenance worker checks every ruivfflat index whose auto_maintain option is on "
+							 "and rebuilds degraded ones online (REINDEX INDEX CONCURRENTLY).",
+							 &auto_maintain_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.maintenance_naptime", "Time between checks of a database's vector indexes.",
+							nullptr, &maintenance_naptime_s, 300, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+							nullptr, nullptr);
+	// FAISS warns below 39 training points per centroid: with that many rows per requested list, a
+	// rebuild can train every list the index asked for.
+	DefineCustomRealVariable("ruvector.maintenance_min_rows_per_list",
+							 "Rows per requested list at which an index with fewer lists is degraded.",
+							 "An index built on an empty or small table has fewer lists than requested; once the "
+							 "table holds this many rows per requested list, a rebuild trains them all.",
+							 &min_rows_per_list, 39, 0.1, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.maintenance_imbalance_ratio",
+							 "How many times the build's own list imbalance makes an index degraded.",
+							 "A fresh build is not flat (100k x 1536 shows 3.4); inserts of shifted data make "
+							 "some lists grow far more than others.",
+							 &imbalance_ratio, 3.0, 1.1, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
+namespace {
+
+bool am_named(Relation index, std::initializer_list<const char *> names)
+{
+	const char *am = get_am_name(index->rd_rel->relam);
+	if (!am)
+		return false;
+	for (const char *n : names)
+		if (strcmp(am, n) == 0)
+			return true;
+	return false;
+}
+
+void table_statistics(Relation index, Health &h, const ivf::IvfMetaPage *meta)
+{
+	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(index->rd_index->indrelid);
+	if (!t)
+		return;
+	h.dead_rows = t->n_dead_tuples;
+	if (meta && meta->table_inserts_at_build > 0 && uint64(t->tuples_inserted) + 1 >= meta->table_inserts_at_build)
+		h.inserted_since_build = int64(uint64(t->tuples_inserted) + 1 - meta->table_inserts_at_build);
+}
+
+// A process running REINDEX CONCURRENTLY on the index (ours or anyone's), from the progress it
+// reports: the table, and the index being rebuilt (the old one while it makes the copy, then the
+// copy, named <index>_ccnew[N]).
+int rebuilding_pid(Relation index)
+{
+	Oid heap = index->rd_index->indrelid;
+	const char *name = RelationGetRelationName(index);
+	size_t len = strlen(name);
+	int n = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= n; i++) {
+		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+		if (!l)
+			continue;
+		const PgBackendStatus &b = l->backendStatus;
+		if (b.st_progress_command != PROGRESS_COMMAND_CREATE_INDEX || b.st_progress_command_target != heap ||
+			b.st_progress_param[PROGRESS_CREATEIDX_COMMAND] != PROGRESS_CREATEIDX_COMMAND_REINDEX_CONCURRENTLY)
+			continue;
+		Oid target = Oid(b.st_progress_param[PROGRESS_CREATEIDX_INDEX_OID]);
+		if (target == RelationGetRelid(index))
+			return b.st_procpid;
+		const char *target_name = get_rel_name(target);
+		if (target_name && strncmp(target_name, name, len) == 0 && strncmp(target_name + len, "_ccnew", 6) == 0)
+			return b.st_procpid;
+	}
+	return 0;
+}
+
+void ivf_health(Relation index, Health &h)
+{
+	using namespace ruvector::ivf;
+	IvfMetaPage meta = read_meta(index);
+	ListSizes sizes = list_sizes(index, meta);
+	h.access_method = "ruivfflat";
+	const IvfOptions *opts = index_options(index);
+	h.auto_maintain = opts ? opts->auto_maintain : true;
+	h.lists = int(meta.lists);
+	h.lists_requested = int(meta.lists_requested);
+	h.rows = sizes.total;
+	h.built_rows = int64(meta.built_rows);
+	h.list_min = sizes.min;
+	h.list_max = sizes.max;
+	h.imbalance = sizes.imbalance(meta.lists);
+	h.build_imbalance = meta.build_imbalance > 0 ? meta.build_imbalance : -1;
+	h.stamp = meta.stamp;
+	table_statistics(index, h, &meta);
+
+	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least), and
+	// sees no more rows than the last one did unless the index holds more entries than it indexed.
+	int64 lists_after = std::min<int64>(h.lists_requested, std::max<int64>(h.rows, 1));
+	if (h.lists < h.lists_requested && double(h.rows) >= min_rows_per_list * h.lists_requested) {
+		h.trigger = Degradation::too_few_lists;
+		h.rebuild_would_help = lists_after > h.lists && h.rows > h.built_rows;
+		snprintf(h.reason, sizeof h.reason, "%d %s of %d requested while the index holds %.0f rows per requested list",
+				 h.lists, h.lists == 1 ? "list" : "lists", h.lists_requested, double(h.rows) / h.lists_requested);
+		return;
+	}
+	if (h.lists > 1 && h.build_imbalance > 0 && h.imbalance > imbalance_ratio * h.build_imbalance) {
+		h.trigger = Degradation::imbalance;
+		// The build's own imbalance is what a rebuild gives; it is over the threshold only when
+		// the rows changed since (a rebuild of the same rows gives the same lists).
+		h.rebuild_would_help = h.rows != h.built_rows || (h.inserted_since_build > 0);
+		snprintf(h.reason, sizeof h.reason, "list imbalance %.2f is over %.1f times the build's %.2f", h.imbalance,
+				 imbalance_ratio, h.build_imbalance);
+		return;
+	}
+	if (h.lists < h.lists_requested)
+		snprintf(h.reason, sizeof h.reason,
+				 "%d of %d lists: too few rows for more (a rebuild waits for %.0f rows per requested list)", h.lists,
+				 h.lists_requested, min_rows_per_list);
+	else if (h.build_imbalance < 0)
+		snprintf(h.reason, sizeof h.reason, "lists as built (the build's imbalance is unknown: built before it was recorded)");
+	else
+		snprintf(h.reason, sizeof h.reason, "list imbalance %.2f is within %.1f times the build's %.2f", h.imbalance,
+				 imbalance_ratio, h.build_imbalance);
+}
+
+void hnsw_health(Relation index, Health &h)
+{
+	using namespace ruvector::hnsw;
+	HnswMetaPage meta = read_meta(index);
+	GraphCounts c = count_graph(index, meta.m);
+	h.access_method = "ruhnsw";
+	h.rows = c.heap_tids;
+	table_statistics(index, h, nullptr);
+	snprintf(h.reason, sizeof h.reason, "%lld elements, %lld freed slots: ruhnsw has no lists to retrain",
+			 static_cast<long long>(c.elements), static_cast<long long>(c.deleted));
+}
+
+}  // namespace
+
+bool is_ivfflat_index(Relation index)
+{
+	return ivf::is_ivf_family_index(index) && am_named(index, {"ruivfflat", "ivfflat"});
+}
+
+bool is_maintained_kind(Relation index) { return is_ivfflat_index(index) || hnsw::is_hnsw_index(index); }
+
+Health index_health(Relation index)
+{
+	Health h;
+	if (is_ivfflat_index(index))
+		ivf_health(index, h);
+	else
+		hnsw_health(index, h);
+	h.rebuilding_pid = rebuilding_pid(index);
+	return h;
+}
+
+void describe_figures(const Health &h, char *out, size_t size)
+{
+	if (h.lists < 0) {
+		snprintf(out, size, "rows %lld", static_cast<long long>(h.rows));
+		return;
+	}
+	snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f)", h.lists,
+			 h.lists_requested, static_cast<long long>(h.rows), static_cast<long long>(h.list_min),
+			 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance);
+}
+
+}  // namespace ruvector::maintenance
+
+using namespace ruvector;
+using namespace ruvector::maintenance;
+
+// ruvector_index_health(index regclass): the figures and state of one ruivfflat or ruhnsw index.
+RV_FUNCTION(ruvector_index_health)
+{
+	Relation index = open_index_for_stats(PG_GETARG_OID(0), is_maintained_kind, "ruivfflat or ruhnsw");
+	Health h = index_health(index);
+	relation_close(index, AccessShareLock);
+
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	constexpr int kCols = 16;
+	Datum values[kCols];
+	bool nulls[kCols] = {};
+	auto int_or_null = [&](int col, int64 v, bool known) {
+		values[col] = Int64GetDatum(v);
+		nulls[col] = !known;
+	};
+	values[0] = CStringGetTextDatum(h.access_method);
+	values[1] = CStringGetTextDatum(h.rebuilding_pid ? "rebuilding" : h.trigger == Degradation::none ? "healthy" : "degraded");
+	if (h.rebuilding_pid)
+		values[2] = CStringGetTextDatum(psprintf("process %d is rebuilding it (REINDEX INDEX CONCURRENTLY); %s", h.rebuilding_pid, h.reason));
+	else
+		values[2] = CStringGetTextDatum(h.reason);
+	values[3] = BoolGetDatum(h.trigger != Degradation::none && h.rebuild_would_help);
+	values[4] = Int32GetDatum(h.lists);
+	nulls[4] = h.lists < 0;
+	values[5] = Int32GetDatum(h.lists_requested);
+	nulls[5] = h.lists < 0;
+	values[6] = Int64GetDatum(h.rows);
+	int_or_null(7, h.built_rows, h.built_rows >= 0);
+	int_or_null(8, h.inserted_since_build, h.inserted_since_build >= 0);
+	int_or_null(9, h.dead_rows, h.dead_rows >= 0);
+	int_or_null(10, h.list_min, h.list_min >= 0);
+	int_or_null(11, h.list_max, h.list_max >= 0);
+	values[12] = Float8GetDatum(h.imbalance);
+	nulls[12] = h.imbalance < 0;
+	values[13] = Float8GetDatum(h.build_imbalance);
+	nulls[13] = h.build_imbalance < 0;
+	values[14] = BoolGetDatum(h.auto_maintain);
+	nulls[14] = h.lists < 0;
+	values[15] = CStringGetTextDatum(h.trigger == Degradation::too_few_lists ? "lists"
+									 : h.trigger == Degradation::imbalance   ? "imbalance"
+																		 : "");
+	nulls[15] = h.trigger == Degradation::none;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

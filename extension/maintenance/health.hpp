@@ -1,0 +1,57 @@
+// Index health: the figures that say whether a vector index still serves as well as a fresh build
+// would, and whether rebuilding it would help (issue 18). Read from the index's pages and the
+// table's cumulative statistics; used by ruvector_index_health(), ruvector_index_maintain() and
+// the maintenance background worker (maintenance_worker.cpp), which rebuilds degraded indexes.
+#pragma once
+extern "C" {
+#include "postgres.h"
+#include "utils/rel.h"
+}
+
+namespace ruvector::maintenance {
+
+// What made an index degraded (the figure a rebuild must improve).
+enum class Degradation {
+	none,
+	too_few_lists,  // trained on too little data: fewer lists than requested, enough rows for them now
+	imbalance,      // list sizes far more uneven than the build left them
+};
+
+struct Health {
+	const char *access_method;  // "ruivfflat" or "ruhnsw" (pgvector's alias names map to these)
+	Degradation trigger = Degradation::none;
+	bool rebuild_would_help = false;  // a rebuild now would improve the trigger's figure
+	bool auto_maintain = false;       // the index's auto_maintain option (false for ruhnsw)
+	int rebuilding_pid = 0;           // a process running REINDEX CONCURRENTLY on the index, if any
+	char reason[256] = {};
+
+	// ruivfflat
+	int lists = -1;            // trained lists (-1: not an ivfflat index)
+	int lists_requested = -1;
+	int64 rows = 0;            // index entries (ruivfflat: live list entries; ruhnsw: heap TIDs)
+	int64 built_rows = -1;     // rows the build indexed
+	int64 list_min = -1, list_max = -1;
+	double imbalance = -1, build_imbalance = -1;  // -1: unknown
+	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
+	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
+	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
+};
+
+// ruvector.auto_maintain, ruvector.maintenance_naptime and the degradation thresholds.
+extern bool auto_maintain_enabled;
+extern int maintenance_naptime_s;
+extern double min_rows_per_list;
+extern double imbalance_ratio;
+void define_maintenance_gucs();
+
+bool is_maintained_kind(Relation index);  // a ruivfflat/ivfflat or ruhnsw/hnsw index
+bool is_ivfflat_index(Relation index);    // ruivfflat/ivfflat (not ruvector_gnn)
+
+// The health of an open index (AccessShareLock is enough). Reads every list page of a ruivfflat
+// index and every page of a ruhnsw one.
+Health index_health(Relation index);
+
+// One line with the figures a rebuild is judged by, for the log ("lists 1/100, rows 100000, ...").
+void describe_figures(const Health &h, char *out, size_t size);
+
+}  // namespace ruvector::maintenance

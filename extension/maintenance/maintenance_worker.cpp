@@ -1,0 +1,358 @@
+// The maintenance process (maintenance.hpp): one dynamic background worker per round and database,
+// or per ruvector_index_maintain call. It connects as the bootstrap superuser to read the catalogs,
+// and runs each rebuild as the index's owner (SECURITY_RESTRICTED_OPERATION, as autovacuum runs
+// VACUUM), so a rebuild can do no more than the owner's own REINDEX could.
+//
+// A round:
+//  1. drops what an interrupted REINDEX CONCURRENTLY left behind: invalid vector indexes named
+//     <name>_ccnew[N] or <name>_ccold[N] whose table no DDL is running on;
+//  2. checks each index (health.hpp) and, when it is degraded and a rebuild would improve the
+//     figure that made it so, runs REINDEX INDEX CONCURRENTLY and logs the figures before and after.
+// Errors end the process (a background worker has no error recovery); the transaction aborts and a
+// half-built index is left invalid for the next round's step 1.
+#include "extension/maintenance/maintenance.hpp"
+#include "extension/maintenance/health.hpp"
+#include "shmem/pg.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace ruvector::maintenance {
+
+bool start_maintenance_process(const MaintenanceJob &job, pid_t notify_pid, BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker w;
+	memset(&w, 0, sizeof w);
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;  // it writes: REINDEX
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(w.bgw_library_name, "ruvector", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "ruvector_maintenance_main", BGW_MAXLEN);
+	snprintf(w.bgw_name, BGW_MAXLEN, "ruvector maintenance (database %u)", job.database);
+	strlcpy(w.bgw_type, "ruvector maintenance", BGW_MAXLEN);
+	static_assert(sizeof(MaintenanceJob) <= BGW_EXTRALEN);
+	memcpy(w.bgw_extra, &job, sizeof job);
+	w.bgw_main_arg = ObjectIdGetDatum(job.database);
+	w.bgw_notify_pid = notify_pid;
+	return RegisterDynamicBackgroundWorker(&w, handle);
+}
+
+namespace {
+
+// What one SPI query found, copied into TopMemoryContext (it outlives the transactions).
+struct Target {
+	Oid index;
+	Oid heap;
+	char *qualified_name;  // schema-qualified, quoted
+};
+
+struct Targets {
+	Target *items = nullptr;
+	int count = 0;
+};
+
+// Run a catalog query (no parameters) returning (index oid, heap oid, schema, name), in its own
+// transaction.
+Targets find_indexes(const char *query)
+{
+	Targets t;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(query, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ruvector maintenance: catalog query failed");
+	t.count = int(SPI_processed);
+	t.items = static_cast<Target *>(MemoryContextAllocZero(TopMemoryContext, sizeof(Target) * Size(t.count + 1)));
+	for (int i = 0; i < t.count; i++) {
+		HeapTuple row = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		t.items[i].index = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
+		t.items[i].heap = DatumGetObjectId(SPI_getbinval(row, desc, 2, &isnull));
+		char *schema = SPI_getvalue(row, desc, 3);
+		char *name = SPI_getvalue(row, desc, 4);
+		t.items[i].qualified_name = MemoryContextStrdup(TopMemoryContext, quote_qualified_identifier(schema, name));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return t;
+}
+
+// Run one utility statement as a top-level statement of its own (it may commit internally, as
+// REINDEX CONCURRENTLY and DROP INDEX CONCURRENTLY do), as `role` when valid.
+void run_top_level(const char *sql, Oid role)
+{
+	MemoryContext stmt_cxt = AllocSetContextCreate(TopMemoryContext, "ruvector maintenance statement",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller = CurrentMemoryContext;  // outside any transaction: not a transaction's
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sql);
+	// The statement's nodes and REINDEX's private context (a child of PortalContext) must outlive
+	// the transactions it commits.
+	MemoryContextSwitchTo(stmt_cxt);
+	List *parsed = pg_parse_query(sql);
+	if (list_length(parsed) != 1)
+		elog(ERROR, "ruvector maintenance: expected one statement");
+	RawStmt *raw = linitial_node(RawStmt, parsed);
+	PlannedStmt *stmt = makeNode(PlannedStmt);
+	stmt->commandType = CMD_UTILITY;
+	stmt->canSetTag = true;
+	stmt->utilityStmt = raw->stmt;
+	stmt->stmt_location = raw->stmt_location;
+	stmt->stmt_len = raw->stmt_len;
+	// ProcessUtility allocates in the current context and frees at its end, after the
+	// transactions REINDEX committed: stay in the statement's context, as autovacuum does.
+	PortalContext = stmt_cxt;
+
+	Oid save_user;
+	int save_sec;
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	if (OidIsValid(role))
+		SetUserIdAndSecContext(role, save_sec | SECURITY_RESTRICTED_OPERATION);
+	ProcessUtility(stmt, sql, false, PROCESS_UTILITY_TOPLEVEL, nullptr, nullptr, None_Receiver, nullptr);
+	SetUserIdAndSecContext(save_user, save_sec);
+
+	if (ActiveSnapshotSet())
+		PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
+	pgstat_report_activity(STATE_IDLE, nullptr);
+	PortalContext = nullptr;
+	MemoryContextDelete(stmt_cxt);
+}
+
+// A lock only maintenance processes take, per table: one rebuild at a time, and no second check
+// deciding on an index the first is replacing. Session-level: it spans REINDEX's transactions.
+LOCKTAG maintenance_lock(Oid heap)
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, heap, 0, 0x5256);  // user advisory locks use field4 1 and 2
+	return tag;
+}
+
+// 1. Leftovers of interrupted concurrent builds (the rebuild's own, or anyone's).
+void drop_leftovers()
+{
+	Targets t = find_indexes(
+		"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
+		"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE NOT i.indisvalid AND a.amname IN ('ruivfflat', 'ivfflat', 'ruhnsw', 'hnsw') "
+		"AND c.relpersistence <> 't' AND c.relname ~ '_cc(new|old)[0-9]*$'");
+	for (int i = 0; i < t.count; i++) {
+		CHECK_FOR_INTERRUPTS();
+		// A concurrent build in progress holds ShareUpdateExclusiveLock on its table for its whole
+		// run: only an index whose table nobody holds it on is a leftover.
+		StartTransactionCommand();
+		bool idle = ConditionalLockRelationOid(t.items[i].heap, ShareUpdateExclusiveLock);
+		CommitTransactionCommand();
+		if (!idle)
+			continue;
+		char *sql = psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", t.items[i].qualified_name);
+		ereport(LOG, (errmsg("ruvector maintenance: dropping %s, left invalid by an interrupted concurrent build",
+							 t.items[i].qualified_name)));
+		run_top_level(sql, InvalidOid);
+		pfree(sql);
+	}
+}
+
+struct Checked {
+	bool found = false;
+	Health health;
+	Oid owner = InvalidOid;
+	Oid namespace_oid = InvalidOid;
+	char name[NAMEDATALEN] = {};
+};
+
+// The health of an index by OID, in a transaction of its own; found = false when it is gone, not
+// valid, or not a ruivfflat index.
+Checked check_index(Oid index_oid)
+{
+	Checked c;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_clear_snapshot();  // current table statistics
+	Relation index = try_relation_open(index_oid, AccessShareLock);
+	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index)) {
+		c.found = true;
+		c.health = index_health(index);
+		c.owner = index->rd_rel->relowner;
+		c.namespace_oid = RelationGetNamespace(index);
+		strlcpy(c.name, RelationGetRelationName(index), sizeof c.name);
+	}
+	if (index)
+		relation_close(index, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return c;
+}
+
+Oid index_named(Oid namespace_oid, const char *name)
+{
+	StartTransactionCommand();
+	AcceptInvalidationMessages();
+	Oid oid = get_relname_relid(name, namespace_oid);
+	CommitTransactionCommand();
+	return oid;
+}
+
+bool improved(Degradation trigger, const Health &before, const Health &after)
+{
+	switch (trigger) {
+	case Degradation::too_few_lists:
+		return after.lists > before.lists;
+	case Degradation::imbalance:
+		return after.imbalance < before.imbalance;
+	case Degradation::none:
+		break;
+	}
+	return true;
+}
+
+const char *trigger_name(Degradation t)
+{
+	return t == Degradation::too_few_lists ? "lists" : t == Degradation::imbalance ? "imbalance" : "none";
+}
+
+// 2. Check one index and rebuild it when it is degraded. `asked`: ruvector_index_maintain named it
+// (its auto_maintain option does not apply, and a healthy state is logged too).
+void maintain_index(const Target &target, bool asked)
+{
+	Checked before = check_index(target.index);
+	if (!before.found)
+		return;
+	const Health &h = before.health;
+	char figures[512];
+	describe_figures(h, figures, sizeof figures);
+	if (!asked && !h.auto_maintain)
+		return;
+	if (h.trigger == Degradation::none) {
+		if (asked)
+			ereport(LOG, (errmsg("ruvector maintenance: index %s is healthy: %s", target.qualified_name, h.reason),
+						  errdetail("%s", figures)));
+		return;
+	}
+	if (!h.rebuild_would_help) {
+		ereport(LOG, (errmsg("ruvector maintenance: skipping the rebuild of degraded index %s: it would not improve its %s",
+							 target.qualified_name, trigger_name(h.trigger)),
+					  errdetail("%s; %s", h.reason, figures)));
+		return;
+	}
+
+	LOCKTAG tag = maintenance_lock(target.heap);
+	StartTransactionCommand();
+	bool locked = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+	CommitTransactionCommand();
+	if (!locked) {
+		ereport(LOG, (errmsg("ruvector maintenance: index %s is degraded, but another maintenance process works on its table",
+							 target.qualified_name)));
+		return;
+	}
+	// Re-checked under the lock: another process may have replaced the index meanwhile.
+	Checked now = check_index(target.index);
+	if (!now.found || now.health.stamp != h.stamp) {
+		LockRelease(&tag, ExclusiveLock, true);
+		return;
+	}
+	ereport(LOG, (errmsg("ruvector maintenance: rebuilding index %s: %s", target.qualified_name, h.reason),
+				  errdetail("before: %s", figures)));
+	char *sql = psprintf("REINDEX INDEX CONCURRENTLY %s", target.qualified_name);
+	run_top_level(sql, before.owner);
+	pfree(sql);
+
+	// REINDEX CONCURRENTLY gives the new index the old one's name (and a new OID).
+	Oid rebuilt = index_named(before.namespace_oid, before.name);
+	Checked after = OidIsValid(rebuilt) ? check_index(rebuilt) : Checked{};
+	LockRelease(&tag, ExclusiveLock, true);
+	if (!after.found) {
+		ereport(WARNING, (errmsg("ruvector maintenance: index %s is gone after its rebuild", target.qualified_name)));
+		return;
+	}
+	char after_figures[512];
+	describe_figures(after.health, after_figures, sizeof after_figures);
+	if (improved(h.trigger, h, after.health))
+		ereport(LOG, (errmsg("ruvector maintenance: rebuilt index %s (%s)", target.qualified_name, after.health.reason),
+					  errdetail("before: %s; after: %s", figures, after_figures)));
+	else
+		ereport(WARNING, (errmsg("ruvector maintenance: the rebuild of index %s did not improve its %s",
+								 target.qualified_name, trigger_name(h.trigger)),
+						  errdetail("before: %s; after: %s", figures, after_figures)));
+}
+
+bool extension_present()
+{
+	StartTransactionCommand();
+	bool present = OidIsValid(get_extension_oid("ruvector", true));
+	CommitTransactionCommand();
+	return present;
+}
+
+void run(const MaintenanceJob &job)
+{
+	if (!extension_present())
+		return;
+	drop_leftovers();
+	if (OidIsValid(job.index)) {
+		Targets t = find_indexes(psprintf(
+			"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
+			"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+			"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %u",
+			job.index));
+		for (int i = 0; i < t.count; i++)
+			maintain_index(t.items[i], true);
+		return;
+	}
+	if (!auto_maintain_enabled)
+		return;
+	Targets t = find_indexes(
+		"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
+		"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE i.indisvalid AND a.amname IN ('ruivfflat', 'ivfflat') AND c.relpersistence <> 't' "
+		"ORDER BY c.oid");
+	for (int i = 0; i < t.count; i++) {
+		CHECK_FOR_INTERRUPTS();
+		maintain_index(t.items[i], false);
+	}
+}
+
+}  // namespace
+}  // namespace ruvector::maintenance
+
+void ruvector_maintenance_main(Datum)
+{
+	using namespace ruvector::maintenance;
+	MaintenanceJob job;
+	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof job);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	// The bootstrap superuser reads the catalogs; each rebuild runs as its index's owner.
+	BackgroundWorkerInitializeConnectionByOid(job.database, InvalidOid, 0);
+	pgstat_report_appname("ruvector maintenance");
+	ruvector::pg::call_boundary([&] { run(job); });
+}

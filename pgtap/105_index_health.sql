@@ -1,0 +1,150 @@
+-- ruvector_index_health(index) and the ruvector_index_health view (issue 18): the figures of
+-- ruivfflat and ruhnsw indexes, when a ruivfflat index is degraded and why, the auto_maintain
+-- option, privileges and bad input. (Rebuilds and the maintenance process: tests/sh/105_*.sh.)
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS ruvector;
+SELECT plan(43);
+
+SELECT has_function('ruvector_index_health', ARRAY['regclass'], 'ruvector_index_health(regclass) exists');
+SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
+
+-- Ten well separated clusters in 4 dimensions; row g belongs to cluster g % 10.
+CREATE FUNCTION rv105_row(g bigint) RETURNS vector LANGUAGE sql AS $$
+	SELECT ARRAY[(g % 10) * 100 + (g * 7919 % 13) / 13.0, (g % 10) * 50 + (g * 104729 % 17) / 17.0,
+	             (g * 15485863 % 19) / 19.0, (g % 10) * 25.0]::vector
+$$;
+
+-- ---- An index built on an empty table: one list, healthy until the table has rows for more ----
+CREATE TABLE rv105_items (id bigserial PRIMARY KEY, embedding vector(4));
+SET client_min_messages = warning;  -- the "created with little data" notice
+CREATE INDEX rv105_ivf ON rv105_items USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10);
+RESET client_min_messages;
+SELECT results_eq($$SELECT access_method, state, lists, lists_requested, rows, built_rows, degraded_by
+                    FROM ruvector_index_health('rv105_ivf')$$,
+                  $$VALUES ('ruivfflat'::text, 'healthy'::text, 1, 10, 0::bigint, 0::bigint, NULL::text)$$,
+                  'an index built on an empty table: one of ten lists, no rows, healthy');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), '^1 of 10 lists: too few rows for more',
+               'the reason says why one list is fine for now');
+
+-- 389 rows: under 39 per requested list.
+INSERT INTO rv105_items (embedding) SELECT rv105_row(g) FROM generate_series(1, 389) g;
+SELECT results_eq($$SELECT state, rows, list_min, list_max FROM ruvector_index_health('rv105_ivf')$$,
+                  $$VALUES ('healthy'::text, 389::bigint, 389::bigint, 389::bigint)$$,
+                  '389 rows for 10 requested lists (38.9 each): still healthy, all in the one list');
+-- 390 rows: 39 per requested list.
+INSERT INTO rv105_items (embedding) VALUES (rv105_row(390));
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help, rows FROM ruvector_index_health('rv105_ivf')$$,
+                  $$VALUES ('degraded'::text, 'lists'::text, true, 390::bigint)$$,
+                  'at 39 rows per requested list the one-list index is degraded, and a rebuild would help');
+SELECT is((SELECT reason FROM ruvector_index_health('rv105_ivf')),
+          '1 list of 10 requested while the index holds 39 rows per requested list', 'the reason names the figures');
+SET LOCAL ruvector.maintenance_min_rows_per_list = 40;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy',
+          'ruvector.maintenance_min_rows_per_list moves the threshold (40: healthy again)');
+RESET ruvector.maintenance_min_rows_per_list;
+SELECT is((SELECT count(*) FROM ruvector_index_health WHERE index = 'rv105_ivf'::regclass AND state = 'degraded'),
+          1::bigint, 'the view shows the degraded index');
+
+-- NULL rows are not indexed and do not count.
+INSERT INTO rv105_items (embedding) SELECT NULL FROM generate_series(1, 5);
+SELECT is((SELECT rows FROM ruvector_index_health('rv105_ivf')), 390::bigint, 'NULL rows are not counted');
+
+-- ---- A fresh build on the same rows: every list, its own imbalance recorded ------------------
+REINDEX INDEX rv105_ivf;
+SELECT results_eq($$SELECT state, lists, lists_requested, rows, built_rows, degraded_by FROM ruvector_index_health('rv105_ivf')$$,
+                  $$VALUES ('healthy'::text, 10, 10, 390::bigint, 390::bigint, NULL::text)$$,
+                  'after REINDEX: ten lists, healthy');
+SELECT ok((SELECT build_imbalance = imbalance AND imbalance >= 1 FROM ruvector_index_health('rv105_ivf')),
+          'a fresh build records its own imbalance, which the lists still have');
+SELECT results_eq($$SELECT list_min, list_max, imbalance FROM ruvector_index_health('rv105_ivf')$$,
+                  $$SELECT list_min, list_max, imbalance FROM ruvector_ivfflat_stats('rv105_ivf')$$,
+                  'list sizes and imbalance agree with ruvector_ivfflat_stats');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), '^list imbalance [0-9.]+ is within 3\.0 times the build''s',
+               'a healthy built index says its imbalance is within the ratio');
+
+-- ---- Shifted inserts pile into one list: imbalance well beyond the build's --------------------
+INSERT INTO rv105_items (embedding) SELECT rv105_row(g * 10 + 3) FROM generate_series(1, 2000) g;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help FROM ruvector_index_health('rv105_ivf')$$,
+                  $$VALUES ('degraded'::text, 'imbalance'::text, true)$$,
+                  '2000 inserts into one cluster: degraded by imbalance');
+SELECT ok((SELECT imbalance > 3 * build_imbalance FROM ruvector_index_health('rv105_ivf')),
+          'its imbalance is over 3 times the build''s');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), '^list imbalance [0-9.]+ is over 3\.0 times the build''s [0-9.]+$',
+               'the reason names both imbalances');
+SET LOCAL ruvector.maintenance_imbalance_ratio = 1000;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy',
+          'ruvector.maintenance_imbalance_ratio moves the threshold');
+RESET ruvector.maintenance_imbalance_ratio;
+SELECT throws_ok($$SET ruvector.maintenance_imbalance_ratio = 1$$, '22023', NULL, 'a ratio of 1 or less is refused');
+REINDEX INDEX rv105_ivf;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy', 'a rebuild on the new rows is healthy again');
+SELECT is((SELECT rows FROM ruvector_index_health('rv105_ivf')), 2390::bigint, 'with every row');
+
+-- ---- Degraded, but a rebuild would not help: the last build saw every row there is -------------
+CREATE TABLE rv105_small (id bigserial PRIMARY KEY, embedding vector(4));
+INSERT INTO rv105_small (embedding) SELECT rv105_row(g) FROM generate_series(1, 50) g;
+SET client_min_messages = warning;
+CREATE INDEX rv105_small_ivf ON rv105_small USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100);
+RESET client_min_messages;
+SET LOCAL ruvector.maintenance_min_rows_per_list = 0.5;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help, lists, rows, built_rows FROM ruvector_index_health('rv105_small_ivf')$$,
+                  $$VALUES ('degraded'::text, 'lists'::text, false, 50, 50::bigint, 50::bigint)$$,
+                  '50 of 100 lists at 0.5 rows per requested list: degraded, but a rebuild of the same 50 rows would not help');
+INSERT INTO rv105_small (embedding) SELECT rv105_row(g) FROM generate_series(51, 60) g;
+SELECT is((SELECT rebuild_would_help FROM ruvector_index_health('rv105_small_ivf')), true,
+          'with 10 more rows a rebuild would train more lists');
+RESET ruvector.maintenance_min_rows_per_list;
+SELECT throws_ok($$SET ruvector.maintenance_min_rows_per_list = 0$$, '22023', NULL, 'a threshold of 0 rows per list is refused');
+
+-- ---- The auto_maintain option ------------------------------------------------------------------
+SELECT is((SELECT auto_maintain FROM ruvector_index_health('rv105_ivf')), true, 'auto_maintain is on by default');
+ALTER INDEX rv105_ivf SET (auto_maintain = off);
+SELECT is((SELECT auto_maintain FROM ruvector_index_health('rv105_ivf')), false, 'ALTER INDEX ... SET (auto_maintain = off)');
+CREATE INDEX rv105_ivf_off ON rv105_items USING ivfflat (embedding vector_l2_ops) WITH (lists = 5, auto_maintain = false);
+SELECT results_eq($$SELECT access_method, auto_maintain, lists FROM ruvector_index_health('rv105_ivf_off')$$,
+                  $$VALUES ('ruivfflat'::text, false, 5)$$, 'pgvector''s ivfflat name, WITH (auto_maintain = false)');
+SELECT throws_ok($$CREATE INDEX ON rv105_items USING ruivfflat (embedding) WITH (auto_maintain = 'maybe')$$, '22023', NULL,
+                 'a non-boolean auto_maintain is refused');
+
+-- ---- ruhnsw: the figures it has; always healthy ------------------------------------------------
+CREATE INDEX rv105_hnsw ON rv105_items USING ruhnsw (embedding vector_l2_ops);
+SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by FROM ruvector_index_health('rv105_hnsw')$$,
+                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text)$$,
+                  'a ruhnsw index: its rows, healthy, no ivfflat figures');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_hnsw')), '^[0-9]+ elements, 0 freed slots', 'the reason counts its elements (equal rows share one)');
+SELECT set_eq($$SELECT indexname::text FROM ruvector_index_health WHERE tablename = 'rv105_items'$$,
+              ARRAY['rv105_ivf', 'rv105_ivf_off', 'rv105_hnsw'], 'the view lists every ruivfflat and ruhnsw index of the table');
+SELECT is((SELECT rows FROM ruvector_index_health WHERE indexname = 'rv105_hnsw'), 2390::bigint, 'with the function''s figures');
+
+-- ---- Bad input ---------------------------------------------------------------------------------
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_items_pkey')$$, '42809', '"rv105_items_pkey" is not a ruivfflat or ruhnsw index',
+                 'a btree index is refused');
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_items')$$, '42809', NULL, 'a table is refused');
+SELECT is((SELECT count(*) FROM ruvector_index_health(NULL)), 1::bigint, 'NULL gives a NULL row (strict)');
+SELECT is((SELECT state FROM ruvector_index_health(NULL)), NULL, 'whose figures are NULL');
+
+-- ---- Privileges: reading the index needs SELECT on its table -----------------------------------
+CREATE ROLE rv105_nobody;
+CREATE ROLE rv105_reader;
+GRANT SELECT ON rv105_items TO rv105_reader;
+SET ROLE rv105_nobody;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_ivf')$$, '42501', 'permission denied for table rv105_items',
+                 'without SELECT on the table: 42501');
+SELECT is((SELECT count(*) FROM ruvector_index_health WHERE tablename = 'rv105_items'), 0::bigint,
+          'and the view does not show its indexes');
+RESET ROLE;
+SET ROLE rv105_reader;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy', 'with SELECT on the table the health is readable');
+SELECT is((SELECT count(*) FROM ruvector_index_health WHERE tablename = 'rv105_items'), 3::bigint, 'and the view shows all three');
+RESET ROLE;
+
+-- ---- An invalid index (an interrupted concurrent build) is not in the view -----------------------
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'rv105_ivf_off'::regclass;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_ivf_off')$$, '55000', NULL, 'an invalid index: 55000');
+SELECT is((SELECT count(*) FROM ruvector_index_health WHERE indexname = 'rv105_ivf_off'), 0::bigint,
+          'the view skips invalid indexes');
+SELECT is((SELECT count(*) FROM rv105_items), 2395::bigint, 'the table is intact');
+
+SELECT * FROM finish();
+ROLLBACK;
