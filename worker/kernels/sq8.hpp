@@ -1,0 +1,72 @@
+// SQ8: 8-bit scalar quantization with a range per dimension (FAISS's QT_8bit with RS_minmax), the
+// code ruivfflat's `quantizer = sq8` lists hold. A value x of dimension j is stored as
+//   c = round((x - vmin_j) / step_j), clamped to 0..255,   step_j = (vmax_j - vmin_j) / 255
+// and read back as vmin_j + c * step_j (so vmin and vmax themselves are exact).
+//
+// Scans compare a float query with codes without decoding them, in the metric's order() form:
+//   l2     sum (a_j - c_j step_j)^2        a = q - vmin
+//   ip     -(k + sum w_j c_j)              w = q * step, k = sum q_j vmin_j (cosine: unit rows, the same)
+//   l1     sum |a_j - c_j step_j|          a = q - vmin
+// The per-row kernels exist once per instruction set (scalar reference, AVX2+FMA, AVX-512), chosen
+// at run time like the distance kernels (RUVECTOR_ISA caps them too).
+#pragma once
+#include "shmem/codec/pg_free.hpp"
+#include "worker/kernels/distance.hpp"
+#include "worker/kernels/metric.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ruvector::kernels {
+
+inline constexpr int kSq8Levels = 255;  // codes 0..255: 255 steps
+
+// One ISA's table. Pointers may be unaligned; n may be any length (including 0).
+struct Sq8Kernels {
+	Isa isa;
+	float (*l2)(const float *a, const float *step, const std::uint8_t *codes, std::size_t n);
+	float (*dot)(const float *w, const std::uint8_t *codes, std::size_t n);
+	float (*l1)(const float *a, const float *step, const std::uint8_t *codes, std::size_t n);
+};
+
+// The best table for the ISA the float kernels run at (SSE4.2 uses the scalar one).
+const Sq8Kernels &active_sq8_kernels() noexcept;
+// A specific table; throws std::runtime_error if this CPU cannot run it.
+const Sq8Kernels &sq8_kernels_for(Isa isa);
+
+/* Training and coding */
+
+// Per-dimension ranges: start with sq8_range_init, widen with every sample row, then
+// sq8_range_finish turns [vmin, vmax] into (vmin, step). A dimension no row reached gets [-1, 1]
+// (an index built on an empty table; unit vectors lie there); a constant one gets step 0.
+void sq8_range_init(float *vmin, float *vmax, std::size_t dim) noexcept;
+void sq8_range_add(const float *row, float *vmin, float *vmax, std::size_t dim) noexcept;
+void sq8_range_finish(float *vmin, const float *vmax, float *step, std::size_t dim) noexcept;
+
+// Values outside the range clamp to its ends (rows inserted after the build may lie outside).
+void sq8_encode(const float *x, const float *vmin, const float *step, std::uint8_t *codes, std::size_t dim) noexcept;
+void sq8_decode(const std::uint8_t *codes, const float *vmin, const float *step, float *x, std::size_t dim) noexcept;
+
+/* Scanning */
+
+enum class Sq8Form : std::uint8_t { l2, ip, l1 };
+
+// The form a metric's order() takes on codes; false when the metric has none (bit rows).
+bool sq8_form(Metric metric, Sq8Form *form) noexcept;
+
+// A query prepared against one index's ranges. The caller owns `a` (dim floats).
+struct Sq8Query {
+	Sq8Form form;
+	const float *a;     // q - vmin (l2, l1) or q * step (ip)
+	const float *step;  // the index's steps (l2, l1)
+	float constant;     // ip: sum q_j vmin_j
+	std::size_t dim;
+};
+// Fill a (dim floats) for query q (prepared for the metric: normalised for cosine).
+Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const float *step, float *a,
+                     std::size_t dim) noexcept;
+// order() of the query against `count` code rows `stride` bytes apart.
+void sq8_order_batch(const Sq8Query &q, const std::uint8_t *codes, std::size_t count, std::size_t stride,
+                     float *out) noexcept;
+
+}  // namespace ruvector::kernels
