@@ -73,11 +73,14 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	const MetricInfo &metric = meta_metric(index, meta);
 	float *x = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
 	value_floats(metric, values[0], dim, x, false);
-	Size size = entry_size(metric, dim);
+	Quantizer q = Quantizer(meta.quantizer);
+	Size size = entry_size(metric, dim, q);
 	char *item = static_cast<char *>(palloc(size));
 	// Cosine zero vectors have no direction: not indexed (pgvector does the same).
 	if (prepare_vector(metric, x, dim, x)) {
-		metric.element().from_float(x, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)), Size(dim));
+		// sq8: the build's ranges; values outside them clamp to their ends.
+		const float *ranges = q == Quantizer::sq8 ? read_sq8_ranges(index, meta) : nullptr;
+		encode_entry_row(metric, q, ranges, x, dim, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)));
 		auto *h = reinterpret_cast<IvfEntryHeader *>(item);
 		h->tid = *heap_tid;
 		h->unused = 0;
