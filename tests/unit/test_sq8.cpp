@@ -94,6 +94,17 @@ TEST(Sq8, EncodeRoundsToNearestAndClamps)
 		EXPECT_EQ(c[j], j % 2 ? 255 : 0);
 }
 
+TEST(Sq8, ClampBeyondRounding)
+{
+	std::vector<float> rows{0, 0, 10, 10};  // 2 rows, 2 dims: ranges [0, 10]
+	Trained t = train(rows, 2);
+	float inside[2] = {3, 7}, slightly[2] = {10.01f, 5}, far[2] = {1000, 5};
+	EXPECT_FALSE(sq8_clamp_exceeds_rounding(inside, t.vmin.data(), t.step.data(), 2));
+	// rounding moves a row up to sqrt(2) * step / 2 = 0.028: 0.01 outside is within it
+	EXPECT_FALSE(sq8_clamp_exceeds_rounding(slightly, t.vmin.data(), t.step.data(), 2));
+	EXPECT_TRUE(sq8_clamp_exceeds_rounding(far, t.vmin.data(), t.step.data(), 2));
+}
+
 // Every ISA's kernels agree with the scalar reference, which is the float distance to the decoded row.
 TEST(Sq8, KernelsMatchScalarReference)
 {

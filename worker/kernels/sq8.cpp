@@ -113,6 +113,18 @@ void sq8_decode(const std::uint8_t *codes, const float *vmin, const float *step,
 		x[j] = vmin[j] + float(codes[j]) * step[j];
 }
 
+bool sq8_clamp_exceeds_rounding(const float *x, const float *vmin, const float *step, std::size_t dim) noexcept
+{
+	double clamp = 0, rounding = 0;
+	for (std::size_t j = 0; j < dim; j++) {
+		double lo = vmin[j], hi = double(vmin[j]) + double(kSq8Levels) * double(step[j]);
+		double excess = x[j] < lo ? lo - x[j] : x[j] > hi ? x[j] - hi : 0.0;
+		clamp += excess * excess;
+		rounding += 0.25 * double(step[j]) * double(step[j]);
+	}
+	return clamp > rounding;
+}
+
 bool sq8_form(Metric metric, Sq8Form *form) noexcept
 {
 	switch (metric) {

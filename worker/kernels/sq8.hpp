@@ -46,6 +46,10 @@ void sq8_range_finish(float *vmin, const float *vmax, float *step, std::size_t d
 // Values outside the range clamp to its ends (rows inserted after the build may lie outside).
 void sq8_encode(const float *x, const float *vmin, const float *step, std::uint8_t *codes, std::size_t dim) noexcept;
 void sq8_decode(const std::uint8_t *codes, const float *vmin, const float *step, float *x, std::size_t dim) noexcept;
+// How far clamping to the ranges moves a row, against how far rounding to the codes can move any row
+// (squared L2): true when clamping moves it further (a row far outside the trained ranges, whose
+// codes would misplace it; ruivfflat stores such a row whole).
+bool sq8_clamp_exceeds_rounding(const float *x, const float *vmin, const float *step, std::size_t dim) noexcept;
 
 /* Scanning */
 
