@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(46);
+SELECT plan(48);
 
 SELECT setseed(0.19);
 CREATE TABLE centers AS
@@ -217,6 +217,15 @@ SET ruvector.ivfflat_rerank = 100000;
 SELECT is(array(SELECT id FROM items WHERE id % 97 = 0 ORDER BY v <-> (SELECT v FROM queries WHERE qid = 4) LIMIT 10),
           array(SELECT id FROM (SELECT id, v <-> (SELECT v FROM queries WHERE qid = 4) AS d FROM items WHERE id % 97 = 0) s ORDER BY d LIMIT 10),
           'strict_order over every list with every row re-ranked: the exact answer');
+SET ruvector.ivfflat_rerank = 5;
+SELECT is((SELECT bool_and(d >= prev) FROM (SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
+                                          FROM (SELECT row_number() OVER () AS n, d FROM
+                                                  (SELECT v <-> (SELECT v FROM queries WHERE qid = 4) AS d FROM items
+                                                   ORDER BY v <-> (SELECT v FROM queries WHERE qid = 4) LIMIT 60) r) s) t),
+          true, 'strict_order with groups of 5: never a row closer than one already returned');
+SET ivfflat.iterative_scan = relaxed_order;
+SELECT is((SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE qid = 4) LIMIT 60) s),
+          60::bigint, 'relaxed_order with groups of 5: every row');
 RESET ruvector.ivfflat_rerank;
 RESET ivfflat.iterative_scan;
 RESET ivfflat.max_probes;

@@ -781,12 +781,7 @@ void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry
 void add_entry(PageWriter &w, Page *page, const BuildState *bs, const ItemPointerData &tid, const float *x,
 			   char *item)
 {
-	Size size = entry_size(*bs->metric, bs->dim, bs->quantizer);
-	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
-	h->tid = tid;
-	h->unused = 0;
-	encode_entry_row(*bs->metric, bs->quantizer, bs->ranges, x, bs->dim,
-					 reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)));
+	Size size = encode_entry(*bs->metric, bs->quantizer, bs->ranges, tid, x, bs->dim, item);
 	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
 		page_opaque(*page)->next = w.next_block();
 		*page = w.append(kPageEntries);
@@ -825,7 +820,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWriting);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->indexed));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim, bs->quantizer)));
+	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim)));  // the larger size
 	int32 l;
 	ItemPointerData tid;
 	const float *x;

@@ -92,12 +92,14 @@ struct IvfPageOpaque {
 
 inline constexpr uint16 kPageMeta = 1, kPageCentroids = 2, kPageDirectory = 4, kPageEntries = 8;
 
-// An entry item: the heap TID, padding, then the row in the opclass's element type (float for
-// vector, half for halfvec; 8-byte aligned).
+// An entry item: the heap TID, flags, then the row in the opclass's element type (float for
+// vector, half for halfvec; 8-byte aligned), or with quantizer sq8 its codes.
 struct IvfEntryHeader {
 	ItemPointerData tid;
-	uint16 unused;
+	uint16 flags;
 };
+// sq8 lists: this entry holds the whole row, not codes (inserted far outside the trained ranges).
+inline constexpr uint16 kEntryWholeRow = 1;
 static_assert(sizeof(IvfEntryHeader) == 8);
 
 inline Size entry_size(const MetricInfo &metric, int dim, Quantizer q = Quantizer::none)
@@ -187,10 +189,11 @@ const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);
 
 // SQ8 ranges of an index (quantizer sq8): vmin[dim] then step[dim], palloc'd.
 float *read_sq8_ranges(Relation index, const IvfMetaPage &meta);
-// An entry's payload (after IvfEntryHeader) for a prepared float row: the row in the element
-// type, or its SQ8 codes under `ranges`.
-void encode_entry_row(const MetricInfo &metric, Quantizer q, const float *ranges, const float *x, int dim,
-					  std::byte *out);
+// The entry for a prepared float row into item (room for entry_size(metric, dim)): the header and
+// the row in the element type, or its SQ8 codes under `ranges`, or for a row that clamping to the
+// ranges would move further than rounding can, the whole row (kEntryWholeRow). Returns its size.
+Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
+				  const float *x, int dim, char *item);
 
 // The nearest `count` lists to a query, nearest first.
 void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out);

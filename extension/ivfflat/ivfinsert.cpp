@@ -74,16 +74,13 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	float *x = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
 	value_floats(metric, values[0], dim, x, false);
 	Quantizer q = Quantizer(meta.quantizer);
-	Size size = entry_size(metric, dim, q);
-	char *item = static_cast<char *>(palloc(size));
+	char *item = static_cast<char *>(palloc(entry_size(metric, dim)));  // the larger size
 	// Cosine zero vectors have no direction: not indexed (pgvector does the same).
 	if (prepare_vector(metric, x, dim, x)) {
-		// sq8: the build's ranges; values outside them clamp to their ends.
+		// sq8: the build's ranges; values outside them clamp to their ends (a row far outside is
+		// stored whole).
 		const float *ranges = q == Quantizer::sq8 ? read_sq8_ranges(index, meta) : nullptr;
-		encode_entry_row(metric, q, ranges, x, dim, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)));
-		auto *h = reinterpret_cast<IvfEntryHeader *>(item);
-		h->tid = *heap_tid;
-		h->unused = 0;
+		Size size = encode_entry(metric, q, ranges, *heap_tid, x, dim, item);
 		int32 list = 0;
 		if (meta.lists > 1)
 			nearest_lists(index_centroids(index, meta), x, 1, &list, nullptr);

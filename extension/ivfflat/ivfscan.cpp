@@ -9,13 +9,17 @@
 // within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
 // whole result is in exact distance order over them (max_probes bounds the work).
 //
-// Quantized lists (quantizer sq8) hold codes, not vectors. The batch's candidates are then ranked
+// Quantized lists (quantizer sq8) hold codes, not vectors (except rows inserted far outside the
+// trained ranges, held whole: kEntryWholeRow, ranked by their exact order()). The batch's candidates are then ranked
 // by the codes' approximate distance, and handed out in groups of `rerank` (ruvector.ivfflat_rerank
 // or the index's option): each group's vectors are read from the heap (the indexed value, through
 // the caller's snapshot) and the group is returned in exact distance order. A query whose LIMIT
 // fits in the first group gets the nearest rows among the `rerank` best candidates, in exact
 // order; rows after it come a group at a time (exact order within each group). Heap rows the
-// snapshot cannot see are dropped from the group, as the executor would drop them.
+// snapshot cannot see are dropped from the group, as the executor would drop them. strict_order
+// re-ranks every candidate the batch kept (at least max(rerank, 256)) as one group, and if the
+// executor reads past them, drops the rows of the next group that are closer than a row already
+// returned, so its rows are always in order.
 #include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
@@ -120,7 +124,9 @@ struct ScanState {
 	const std::byte *query_value;  // the query row as given (not normalised): exact distances
 	int rerank;
 	Exact *group;              // the current group, in exact order
-	int ngroup, gpos;
+	int ngroup, gpos, group_capacity;
+	bool have_returned;        // strict_order: the exact distance of the last row returned
+	double returned;
 	HeapReader *reader;
 };
 
@@ -177,24 +183,27 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 		return n;
 	}
 	Size stride = MAXALIGN(entry_size(*so->metric, so->dim, so->quantizer));
-	if (so->quantizer == Quantizer::sq8) {
-		// Codes are small: several entries per page, one kernel call per entry.
-		for (int i = 0; i < n; i++)
-			kernels::sq8_order_batch(so->sq8, reinterpret_cast<const uint8 *>(entry_row(entries[i])), 1, stride, &dist[i]);
-		return n;
-	}
+	bool sq8 = so->quantizer == Quantizer::sq8;
+	auto codes = [](const IvfEntryHeader *e) { return reinterpret_cast<const uint8 *>(entry_row(e)); };
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
 	bool packed = true;
 	for (int i = 0; packed && i < n; i++)
-		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i);
+		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i) && entries[i]->flags == 0;
 	if (!packed) {
-		for (int i = 0; i < n; i++)
-			dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
+		for (int i = 0; i < n; i++) {
+			if (sq8 && !(entries[i]->flags & kEntryWholeRow))
+				kernels::sq8_order_batch(so->sq8, codes(entries[i]), 1, stride, &dist[i]);
+			else
+				dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
+		}
 		return n;
 	}
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
-	so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
+	if (sq8)
+		kernels::sq8_order_batch(so->sq8, codes(entries[n - 1]), Size(n), stride, tmp);
+	else
+		so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
@@ -314,10 +323,15 @@ void rerank_group(IndexScanDesc scan, ScanState *so)
 		so->reader = r;
 	}
 	HeapReader *r = so->reader;
-	if (!so->group)
-		so->group = static_cast<Exact *>(MemoryContextAllocHuge(so->cxt, sizeof(Exact) * so->rerank));
+	int size = so->mode == IterativeScan::strict_order ? so->ncand - so->pos : so->rerank;
+	if (so->group_capacity < size) {
+		if (so->group)
+			pfree(so->group);
+		so->group = static_cast<Exact *>(MemoryContextAllocHuge(so->cxt, sizeof(Exact) * Size(size)));
+		so->group_capacity = size;
+	}
 	const kernels::ElementInfo &element = so->metric->element();
-	int end = std::min(so->ncand, so->pos + so->rerank);
+	int end = std::min(so->ncand, so->pos + size);
 	int n = 0;
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
 	for (; so->pos < end; so->pos++) {
@@ -450,6 +464,12 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		if (reranks) {
 			if (so->gpos < so->ngroup) {
 				const Exact &e = so->group[so->gpos++];
+				if (so->mode == IterativeScan::strict_order) {
+					if (so->have_returned && exact_before(e, Exact{so->returned, e.tid}))
+						continue;  // closer than a row already returned: out of order
+					so->have_returned = true;
+					so->returned = e.distance;
+				}
 				scan->xs_heaptid = e.tid;
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;  // the operator's own distance ordered the group

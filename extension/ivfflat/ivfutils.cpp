@@ -133,13 +133,24 @@ float *read_sq8_ranges(Relation index, const IvfMetaPage &meta)
 	return read_float_pages(index, meta.range_start, 2 * Size(meta.dimensions), "range", CurrentMemoryContext);
 }
 
-void encode_entry_row(const MetricInfo &metric, Quantizer q, const float *ranges, const float *x, int dim,
-					  std::byte *out)
+Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
+				  const float *x, int dim, char *item)
 {
-	if (q == Quantizer::sq8)
+	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
+	auto *out = reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader));
+	h->tid = tid;
+	h->flags = 0;
+	// A whole row must fit an entry page (an sq8 index may have more dimensions than a row can).
+	bool whole = q == Quantizer::sq8 && metric.row_bytes(Size(dim)) <= kMaxRowBytes &&
+				 kernels::sq8_clamp_exceeds_rounding(x, ranges, ranges + dim, Size(dim));
+	if (q == Quantizer::sq8 && !whole) {
 		kernels::sq8_encode(x, ranges, ranges + dim, reinterpret_cast<uint8 *>(out), Size(dim));
-	else
-		metric.element().from_float(x, out, Size(dim));
+		return entry_size(metric, dim, q);
+	}
+	if (q == Quantizer::sq8)
+		h->flags = kEntryWholeRow;
+	metric.element().from_float(x, out, Size(dim));
+	return entry_size(metric, dim);
 }
 
 void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data)
