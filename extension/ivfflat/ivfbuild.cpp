@@ -862,8 +862,8 @@ void check_column(Relation index, int *dim, Quantizer q)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("quantizer sq8 is not supported for %s", metric.opclass),
 						errhint("Use quantizer none for %s columns.", metric.element().sql_type)));
-	// sq8 entries hold one byte per dimension.
-	int max_dim = q == Quantizer::sq8 ? int(kMaxRowBytes) : max_dimensions(metric.element());
+	// sq8 entries hold one byte per dimension (after the row's norm).
+	int max_dim = q == Quantizer::sq8 ? int(kMaxRowBytes - kernels::kSq8RowHeader) : max_dimensions(metric.element());
 	if (*dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("column cannot have more than %d dimensions for ruivfflat index", max_dim),

@@ -6,7 +6,8 @@
 //   directory pages one IvfListEntry per list: first entry page and the page inserts try first
 //   range pages     quantizer sq8 only: the per-dimension ranges, vmin[dim] then step[dim] floats
 //   entry pages     one chain per list; each item is IvfEntryHeader (heap TID) then the vector, or
-//                   with quantizer sq8 its dim one-byte codes (the scan re-ranks by the heap's vector)
+//                   with quantizer sq8 its coded row: the decoded squared norm (a float) and dim
+//                   one-byte codes (the scan re-ranks by the heap's vector)
 // Centroids are written once per build and never change, so any copy of them is valid as long as
 // the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
@@ -16,6 +17,7 @@
 #include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
+#include "worker/kernels/sq8.hpp"
 
 extern "C" {
 #include "access/amapi.h"
@@ -104,7 +106,7 @@ static_assert(sizeof(IvfEntryHeader) == 8);
 
 inline Size entry_size(const MetricInfo &metric, int dim, Quantizer q = Quantizer::none)
 {
-	return sizeof(IvfEntryHeader) + (q == Quantizer::sq8 ? Size(dim) : metric.row_bytes(Size(dim)));
+	return sizeof(IvfEntryHeader) + (q == Quantizer::sq8 ? kernels::sq8_row_bytes(Size(dim)) : metric.row_bytes(Size(dim)));
 }
 inline const std::byte *entry_row(const IvfEntryHeader *e) { return reinterpret_cast<const std::byte *>(e + 1); }
 

@@ -184,7 +184,6 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 	}
 	Size stride = MAXALIGN(entry_size(*so->metric, so->dim, so->quantizer));
 	bool sq8 = so->quantizer == Quantizer::sq8;
-	auto codes = [](const IvfEntryHeader *e) { return reinterpret_cast<const uint8 *>(entry_row(e)); };
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
 	bool packed = true;
 	for (int i = 0; packed && i < n; i++)
@@ -192,7 +191,7 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 	if (!packed) {
 		for (int i = 0; i < n; i++) {
 			if (sq8 && !(entries[i]->flags & kEntryWholeRow))
-				kernels::sq8_order_batch(so->sq8, codes(entries[i]), 1, stride, &dist[i]);
+				kernels::sq8_order_batch(so->sq8, entry_row(entries[i]), 1, stride, &dist[i]);
 			else
 				dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
 		}
@@ -201,7 +200,7 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
 	if (sq8)
-		kernels::sq8_order_batch(so->sq8, codes(entries[n - 1]), Size(n), stride, tmp);
+		kernels::sq8_order_batch(so->sq8, entry_row(entries[n - 1]), Size(n), stride, tmp);
 	else
 		so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)

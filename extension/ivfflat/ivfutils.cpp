@@ -144,7 +144,7 @@ Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, co
 	bool whole = q == Quantizer::sq8 && metric.row_bytes(Size(dim)) <= kMaxRowBytes &&
 				 kernels::sq8_clamp_exceeds_rounding(x, ranges, ranges + dim, Size(dim));
 	if (q == Quantizer::sq8 && !whole) {
-		kernels::sq8_encode(x, ranges, ranges + dim, reinterpret_cast<uint8 *>(out), Size(dim));
+		kernels::sq8_encode_row(x, ranges, ranges + dim, out, Size(dim));
 		return entry_size(metric, dim, q);
 	}
 	if (q == Quantizer::sq8)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -15,16 +16,6 @@ const Sq8Kernels &sq8_kernels_avx512();
 }  // namespace detail
 
 namespace {
-
-float l2_scalar(const float *a, const float *step, const std::uint8_t *codes, std::size_t n)
-{
-	float s = 0;
-	for (std::size_t i = 0; i < n; i++) {
-		float d = a[i] - float(codes[i]) * step[i];
-		s += d * d;
-	}
-	return s;
-}
 
 float dot_scalar(const float *w, const std::uint8_t *codes, std::size_t n)
 {
@@ -42,7 +33,7 @@ float l1_scalar(const float *a, const float *step, const std::uint8_t *codes, st
 	return s;
 }
 
-const Sq8Kernels kScalar{Isa::scalar, l2_scalar, dot_scalar, l1_scalar};
+const Sq8Kernels kScalar{Isa::scalar, dot_scalar, l1_scalar};
 
 const Sq8Kernels &table_for(Isa isa)
 {
@@ -113,6 +104,19 @@ void sq8_decode(const std::uint8_t *codes, const float *vmin, const float *step,
 		x[j] = vmin[j] + float(codes[j]) * step[j];
 }
 
+void sq8_encode_row(const float *x, const float *vmin, const float *step, std::byte *row, std::size_t dim) noexcept
+{
+	auto *codes = reinterpret_cast<std::uint8_t *>(row + kSq8RowHeader);
+	sq8_encode(x, vmin, step, codes, dim);
+	double norm = 0;
+	for (std::size_t j = 0; j < dim; j++) {
+		double v = double(vmin[j]) + double(codes[j]) * double(step[j]);
+		norm += v * v;
+	}
+	float n = float(norm);
+	std::memcpy(row, &n, sizeof n);
+}
+
 bool sq8_clamp_exceeds_rounding(const float *x, const float *vmin, const float *step, std::size_t dim) noexcept
 {
 	double clamp = 0, rounding = 0;
@@ -147,13 +151,14 @@ Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const floa
                      std::size_t dim) noexcept
 {
 	Sq8Query out{form, a, step, 0.0f, dim};
-	if (form == Sq8Form::ip) {
-		double k = 0;
+	if (form != Sq8Form::l1) {
+		double k = 0, qq = 0;
 		for (std::size_t j = 0; j < dim; j++) {
 			a[j] = q[j] * step[j];
 			k += double(q[j]) * double(vmin[j]);
+			qq += double(q[j]) * double(q[j]);
 		}
-		out.constant = float(k);
+		out.constant = float(form == Sq8Form::l2 ? qq - 2 * k : k);
 	} else {
 		for (std::size_t j = 0; j < dim; j++)
 			a[j] = q[j] - vmin[j];
@@ -161,22 +166,26 @@ Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const floa
 	return out;
 }
 
-void sq8_order_batch(const Sq8Query &q, const std::uint8_t *codes, std::size_t count, std::size_t stride,
+void sq8_order_batch(const Sq8Query &q, const std::byte *rows, std::size_t count, std::size_t stride,
                      float *out) noexcept
 {
 	const Sq8Kernels &k = active_sq8_kernels();
 	switch (q.form) {
 	case Sq8Form::l2:
-		for (std::size_t i = 0; i < count; i++)
-			out[i] = k.l2(q.a, q.step, codes + i * stride, q.dim);
+		for (std::size_t i = 0; i < count; i++) {
+			const std::byte *row = rows + i * stride;
+			float norm;
+			std::memcpy(&norm, row, sizeof norm);
+			out[i] = q.constant - 2 * k.dot(q.a, sq8_row_codes(row), q.dim) + norm;
+		}
 		break;
 	case Sq8Form::ip:
 		for (std::size_t i = 0; i < count; i++)
-			out[i] = -(q.constant + k.dot(q.a, codes + i * stride, q.dim));
+			out[i] = -(q.constant + k.dot(q.a, sq8_row_codes(rows + i * stride), q.dim));
 		break;
 	case Sq8Form::l1:
 		for (std::size_t i = 0; i < count; i++)
-			out[i] = k.l1(q.a, q.step, codes + i * stride, q.dim);
+			out[i] = k.l1(q.a, q.step, sq8_row_codes(rows + i * stride), q.dim);
 		break;
 	}
 }

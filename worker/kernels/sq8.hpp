@@ -4,9 +4,12 @@
 // and read back as vmin_j + c * step_j (so vmin and vmax themselves are exact).
 //
 // Scans compare a float query with codes without decoding them, in the metric's order() form:
-//   l2     sum (a_j - c_j step_j)^2        a = q - vmin
+//   l2     k' - 2 sum w_j c_j + |x|^2      w = q * step, k' = |q|^2 - 2 sum q_j vmin_j, |x|^2 the
+//                                          decoded row's squared norm, stored with its codes
 //   ip     -(k + sum w_j c_j)              w = q * step, k = sum q_j vmin_j (cosine: unit rows, the same)
 //   l1     sum |a_j - c_j step_j|          a = q - vmin
+// so l2 and ip cost one multiply-add per dimension. A coded row is kSq8RowHeader bytes (the decoded
+// squared norm, a float) then dim codes.
 // The per-row kernels exist once per instruction set (scalar reference, AVX2+FMA, AVX-512), chosen
 // at run time like the distance kernels (RUVECTOR_ISA caps them too).
 #pragma once
@@ -20,11 +23,12 @@
 namespace ruvector::kernels {
 
 inline constexpr int kSq8Levels = 255;  // codes 0..255: 255 steps
+inline constexpr std::size_t kSq8RowHeader = sizeof(float);
+inline std::size_t sq8_row_bytes(std::size_t dim) noexcept { return kSq8RowHeader + dim; }
 
 // One ISA's table. Pointers may be unaligned; n may be any length (including 0).
 struct Sq8Kernels {
 	Isa isa;
-	float (*l2)(const float *a, const float *step, const std::uint8_t *codes, std::size_t n);
 	float (*dot)(const float *w, const std::uint8_t *codes, std::size_t n);
 	float (*l1)(const float *a, const float *step, const std::uint8_t *codes, std::size_t n);
 };
@@ -46,6 +50,12 @@ void sq8_range_finish(float *vmin, const float *vmax, float *step, std::size_t d
 // Values outside the range clamp to its ends (rows inserted after the build may lie outside).
 void sq8_encode(const float *x, const float *vmin, const float *step, std::uint8_t *codes, std::size_t dim) noexcept;
 void sq8_decode(const std::uint8_t *codes, const float *vmin, const float *step, float *x, std::size_t dim) noexcept;
+// A coded row (sq8_row_bytes(dim) bytes, any alignment): the decoded squared norm, then the codes.
+void sq8_encode_row(const float *x, const float *vmin, const float *step, std::byte *row, std::size_t dim) noexcept;
+inline const std::uint8_t *sq8_row_codes(const std::byte *row) noexcept
+{
+	return reinterpret_cast<const std::uint8_t *>(row + kSq8RowHeader);
+}
 // How far clamping to the ranges moves a row, against how far rounding to the codes can move any row
 // (squared L2): true when clamping moves it further (a row far outside the trained ranges, whose
 // codes would misplace it; ruivfflat stores such a row whole).
@@ -61,16 +71,16 @@ bool sq8_form(Metric metric, Sq8Form *form) noexcept;
 // A query prepared against one index's ranges. The caller owns `a` (dim floats).
 struct Sq8Query {
 	Sq8Form form;
-	const float *a;     // q - vmin (l2, l1) or q * step (ip)
-	const float *step;  // the index's steps (l2, l1)
-	float constant;     // ip: sum q_j vmin_j
+	const float *a;     // q * step (l2, ip) or q - vmin (l1)
+	const float *step;  // the index's steps (l1)
+	float constant;     // l2: |q|^2 - 2 sum q_j vmin_j; ip: sum q_j vmin_j
 	std::size_t dim;
 };
 // Fill a (dim floats) for query q (prepared for the metric: normalised for cosine).
 Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const float *step, float *a,
                      std::size_t dim) noexcept;
-// order() of the query against `count` code rows `stride` bytes apart.
-void sq8_order_batch(const Sq8Query &q, const std::uint8_t *codes, std::size_t count, std::size_t stride,
+// order() of the query against `count` coded rows `stride` bytes apart.
+void sq8_order_batch(const Sq8Query &q, const std::byte *rows, std::size_t count, std::size_t stride,
                      float *out) noexcept;
 
 }  // namespace ruvector::kernels
