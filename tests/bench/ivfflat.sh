@@ -25,7 +25,8 @@
 #                      (size, recall, QPS); bit: (binary_quantize(embedding)::bit(d)) bit_hamming_ops, its
 #                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README;
 #                      sq8: the same column with quantizer = sq8 (issue 19; its default rerank), beside FAISS
-#                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes
+#                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes; on every dataset (halfvec and
+#                      bit on 100k_1536 only)
 # Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
 # (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
 # generate its data and ground truth (cached in tests/bench/data).
@@ -260,10 +261,15 @@ for size in $SIZES; do
 		$PY "$BENCH_DIR/ivfflat_faiss.py" ivf "$prefix" "$label" "$lists" "$threads" "$probes_csv" "$SECS" "$NQ" |
 			tee -a "$RESULTS"
 	done
-	if [ "$d" = 1536 ] && [ -n "$TYPES" ]; then
+	if [ -n "$TYPES" ]; then
 		# shellcheck disable=SC2086
 		set -- $LISTS
-		type_rows "$d" "$1"
+		# halfvec and bit at 1536 dimensions (issue 17); sq8 on every dataset (issue 19).
+		if [ "$d" = 1536 ]; then
+			type_rows "$d" "$1"
+		elif [[ " $TYPES " == *" sq8 "* ]]; then
+			TYPES=sq8 type_rows "$d" "$1"
+		fi
 	fi
 	say "$label: FAISS IndexFlatL2"
 	$PY "$BENCH_DIR/ivfflat_faiss.py" flat "$prefix" "$label" "$SECS" "$NQ" | tee -a "$RESULTS"
