@@ -86,7 +86,8 @@ CREATE FUNCTION ruvector_ivfflat_stats(index regclass,
 	OUT lists integer, OUT lists_requested integer, OUT probes integer, OUT dimensions integer,
 	OUT metric text, OUT vectors bigint, OUT list_min bigint, OUT list_mean double precision,
 	OUT list_max bigint, OUT imbalance double precision, OUT pages bigint, OUT bytes bigint,
-	OUT centroid_cache text, OUT built_rows bigint, OUT sample_rows bigint)
+	OUT centroid_cache text, OUT built_rows bigint, OUT sample_rows bigint,
+	OUT quantizer text, OUT bytes_per_vector integer, OUT rerank integer)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ruvector_ivfflat_stats(regclass) IS 'shape and health of a ruivfflat index: lists, sizes, balance, cache state';

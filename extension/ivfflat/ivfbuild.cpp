@@ -17,6 +17,7 @@
 // (PageWriter).
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/client/worker_client.hpp"
+#include "worker/kernels/sq8.hpp"
 
 extern "C" {
 #include "access/tableam.h"
@@ -82,6 +83,9 @@ struct BuildState {
 
 	// centroids (lists * dim)
 	float *centroids;
+	// quantizer sq8: per-dimension ranges trained on the sample, vmin[dim] then step[dim]
+	Quantizer quantizer;
+	float *ranges;
 
 	// assigning
 	dsm_segment *xfer[2];  // shared buffers the worker reads batches from (open_assign_buffers)
@@ -295,6 +299,21 @@ void copy_sample(const void *arg, Size from, Size m, std::byte *out)
 		memcpy(dst + i * bs->dim, bs->rows + bs->sample_rows[from + i] * bs->dim, row_bytes);
 }
 
+// SQ8: each dimension's range is its min and max over the k-means sample (prepared rows).
+void train_sq8_ranges(BuildState *bs)
+{
+	Size dim = Size(bs->dim);
+	bs->ranges = static_cast<float *>(palloc(sizeof(float) * 2 * dim));
+	float *vmax = static_cast<float *>(palloc(sizeof(float) * dim));
+	kernels::sq8_range_init(bs->ranges, vmax, dim);
+	for (Size i = 0; i < bs->sample_count; i++) {
+		const float *row = bs->sample_rows ? bs->rows + bs->sample_rows[i] * dim : bs->samples + i * dim;
+		kernels::sq8_range_add(row, bs->ranges, vmax, dim);
+	}
+	kernels::sq8_range_finish(bs->ranges, vmax, bs->ranges + dim, dim);
+	pfree(vmax);
+}
+
 void train(BuildState *bs)
 {
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseKmeans);
@@ -308,6 +327,8 @@ void train(BuildState *bs)
 						 errdetail("The table had %zu indexable rows, so the index has %d of the %d lists requested.",
 								   n, bs->lists, bs->lists_requested),
 						 errhint("REINDEX after loading the data to get the lists you asked for.")));
+	if (bs->quantizer == Quantizer::sq8)
+		train_sq8_ranges(bs);
 	if (n == 0)
 		return;  // one list with a zero centroid: every row lands in it, scans read all of it
 
@@ -686,29 +707,45 @@ struct Layout {
 	uint32 centroid_pages;
 	BlockNumber directory_start;
 	uint32 directory_pages;
+	BlockNumber range_start;
+	uint32 range_pages;
 };
 
-// Meta page (block 0, filled last), centroid pages, empty directory pages (filled last).
-Layout write_header_pages(PageWriter &w, const float *centroids, int lists, int dim)
+// A stream of floats as a chain of pages; returns how many.
+uint32 write_float_pages(PageWriter &w, const float *data, Size total)
 {
-	Layout l{};
-	if (w.next_block() != kMetaBlock)
-		elog(ERROR, "ruivfflat build expected an empty index");
-	w.append(kPageMeta);
-
-	Size total = Size(lists) * dim, done = 0;
-	l.centroid_start = w.next_block();
+	Size done = 0;
+	uint32 pages = 0;
 	Page prev = nullptr;
 	while (done < total) {
 		if (prev)
 			page_opaque(prev)->next = w.next_block();
 		Page page = w.append(kPageCentroids);
 		Size n = std::min<Size>(kFloatsPerCentroidPage, total - done);
-		memcpy(PageGetContents(page), centroids + done, n * sizeof(float));
+		memcpy(PageGetContents(page), data + done, n * sizeof(float));
 		set_contents_length(page, n * sizeof(float));
 		done += n;
-		l.centroid_pages++;
+		pages++;
 		prev = page;
+	}
+	return pages;
+}
+
+// Meta page (block 0, filled last), centroid pages, sq8 range pages (when `ranges`), empty
+// directory pages (filled last).
+Layout write_header_pages(PageWriter &w, const float *centroids, int lists, int dim, const float *ranges)
+{
+	Layout l{};
+	if (w.next_block() != kMetaBlock)
+		elog(ERROR, "ruivfflat build expected an empty index");
+	w.append(kPageMeta);
+
+	l.centroid_start = w.next_block();
+	l.centroid_pages = write_float_pages(w, centroids, Size(lists) * dim);
+	l.range_start = InvalidBlockNumber;
+	if (ranges) {
+		l.range_start = w.next_block();
+		l.range_pages = write_float_pages(w, ranges, 2 * Size(dim));
 	}
 
 	l.directory_pages = uint32((Size(lists) + kListsPerDirectoryPage - 1) / kListsPerDirectoryPage);
@@ -742,14 +779,10 @@ void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry
 }
 
 // Append an entry to the list whose last page is *page, chaining a new page when it is full.
-void add_entry(PageWriter &w, Page *page, const MetricInfo &metric, const ItemPointerData &tid, const float *x,
-			   int dim, char *item)
+void add_entry(PageWriter &w, Page *page, const BuildState *bs, const ItemPointerData &tid, const float *x,
+			   char *item)
 {
-	Size size = entry_size(metric, dim);
-	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
-	h->tid = tid;
-	h->unused = 0;
-	metric.element().from_float(x, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)), Size(dim));
+	Size size = encode_entry(*bs->metric, bs->quantizer, bs->ranges, tid, x, bs->dim, item);
 	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
 		page_opaque(*page)->next = w.next_block();
 		*page = w.append(kPageEntries);
@@ -788,7 +821,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWriting);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->indexed));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim)));
+	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim)));  // the larger size
 	int32 l;
 	ItemPointerData tid;
 	const float *x;
@@ -801,7 +834,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 		Page page = w.append(kPageEntries);
 		int64 in_list = 0;
 		while (have && l == list) {
-			add_entry(w, &page, *bs->metric, tid, x, bs->dim, item);
+			add_entry(w, &page, bs, tid, x, item);
 			in_list++;
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
@@ -824,13 +857,20 @@ uint64 new_stamp()
 	return stamp | 1;  // never 0 ("absent" in the store)
 }
 
-void check_column(Relation index, int *dim)
+void check_column(Relation index, int *dim, Quantizer q)
 {
 	*dim = index_dimensions(index);
 	if (*dim < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
 						errhint("Declare the column with a dimension, e.g. vector(3), or index an expression cast to one.")));
-	int max_dim = max_dimensions(index_metric(index).element());
+	const MetricInfo &metric = index_metric(index);
+	kernels::Sq8Form form;
+	if (q == Quantizer::sq8 && !kernels::sq8_form(metric.metric, &form))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("quantizer sq8 is not supported for %s", metric.opclass),
+						errhint("Use quantizer none for %s columns.", metric.element().sql_type)));
+	// sq8 entries hold one byte per dimension (after the row's norm).
+	int max_dim = q == Quantizer::sq8 ? int(kMaxRowBytes - kernels::kSq8RowHeader) : max_dimensions(metric.element());
 	if (*dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("column cannot have more than %d dimensions for ruivfflat index", max_dim),
@@ -849,7 +889,8 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	bs.index = index;
 	bs.info = info;
 	bs.metric = &index_metric(index);
-	check_column(index, &bs.dim);
+	bs.quantizer = ivf_build_hook ? Quantizer::none : ivf_quantizer_option(index);
+	check_column(index, &bs.dim, bs.quantizer);
 	const IvfOptions *opts = index_options(index);
 	bs.lists_requested = opts ? opts->lists : kDefaultLists;
 	require_worker_support();
@@ -873,7 +914,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	INSTR_TIME_SET_CURRENT(t3);
 
 	PageWriter w(index, MAIN_FORKNUM, start_redo);
-	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim);
+	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim, bs.ranges);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
 	write_lists(&bs, w, entries);
 	if (bs.sort) {
@@ -900,6 +941,9 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.build_imbalance = bs.build_imbalance;
 	if (PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(RelationGetRelid(heap)))
 		m.table_inserts_at_build = uint64(std::max<PgStat_Counter>(t->tuples_inserted, 0)) + 1;
+	m.quantizer = uint16(bs.quantizer);
+	m.range_start = l.range_start;
+	m.range_pages = l.range_pages;
 	if (ivf_build_hook) {
 		m.source_rows = ivf_build_hook->source_rows;
 		m.source_fingerprint = ivf_build_hook->source_fingerprint;
@@ -930,10 +974,18 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 void ivfbuildempty(Relation index)
 {
 	int dim;
-	check_column(index, &dim);
+	Quantizer q = ivf_quantizer_option(index);
+	check_column(index, &dim, q);
 	float *centroid = static_cast<float *>(palloc0(sizeof(float) * dim));
+	float *ranges = nullptr;
+	if (q == Quantizer::sq8) {  // nothing sampled: [-1, 1] in every dimension
+		ranges = static_cast<float *>(palloc(sizeof(float) * 2 * dim));
+		float *vmax = static_cast<float *>(palloc(sizeof(float) * dim));
+		kernels::sq8_range_init(ranges, vmax, Size(dim));
+		kernels::sq8_range_finish(ranges, vmax, ranges + dim, Size(dim));
+	}
 	PageWriter w(index, INIT_FORKNUM, GetRedoRecPtr());
-	Layout l = write_header_pages(w, centroid, 1, dim);
+	Layout l = write_header_pages(w, centroid, 1, dim, ranges);
 	IvfListEntry entry;
 	entry.start = entry.insert = w.next_block();
 	w.append(kPageEntries);
@@ -952,6 +1004,9 @@ void ivfbuildempty(Relation index)
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
 	m.directory_pages = l.directory_pages;
+	m.quantizer = uint16(q);
+	m.range_start = l.range_start;
+	m.range_pages = l.range_pages;
 	write_directory_and_meta(w, l, &entry, 1, m);
 	w.finish();  // the init fork is always WAL-logged and synced
 	pfree(centroid);

@@ -40,6 +40,7 @@ struct ProbesTag;
 using Probes = LinkedIntSetting<ProbesTag>;
 int iterative_scan_var = int(IterativeScan::off);
 int max_probes_var = kMaxLists;
+int rerank_var = 0;  // 0: the index's rerank option
 
 relopt_kind ivf_relopt_kind;
 
@@ -61,8 +62,35 @@ void define_ivfflat_gucs()
 	DefineCustomIntVariable("ivfflat.max_probes", "Sets the max number of probes for iterative scans.",
 							"If this is lower than probes, probes is used.", &max_probes_var, kMaxLists, 1, kMaxLists,
 							PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.ivfflat_rerank",
+							"Sets how many candidates a scan of quantized ruivfflat lists re-ranks exactly.",
+							"0 uses the index's rerank option. Set it to at least the query's LIMIT.", &rerank_var, 0, 0,
+							kMaxRerank, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
+
+namespace {
+
+bool parse_quantizer(const char *value, Quantizer *q)
+{
+	if (value == nullptr || pg_strcasecmp(value, "none") == 0)
+		*q = Quantizer::none;
+	else if (pg_strcasecmp(value, "sq8") == 0)
+		*q = Quantizer::sq8;
+	else
+		return false;
+	return true;
+}
+
+void validate_quantizer(const char *value)
+{
+	Quantizer q;
+	if (!parse_quantizer(value, &q))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
+						errhint("Valid values are \"none\" and \"sq8\".")));
+}
+
+}  // namespace
 
 void register_ivfflat_reloptions()
 {
@@ -74,6 +102,10 @@ void register_ivfflat_reloptions()
 	add_bool_reloption(ivf_relopt_kind, "auto_maintain",
 					   "Whether the maintenance process rebuilds the index when it degrades (with ruvector.auto_maintain)",
 					   true, ShareUpdateExclusiveLock);
+	add_string_reloption(ivf_relopt_kind, "quantizer", "What the lists store: none (vectors) or sq8 (8-bit codes)",
+						 "none", validate_quantizer, AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "rerank", "Candidates a scan of quantized lists re-ranks exactly",
+					  kDefaultRerank, 1, kMaxRerank, ShareUpdateExclusiveLock);
 }
 
 int effective_probes(Relation index)
@@ -82,6 +114,32 @@ int effective_probes(Relation index)
 		return *v;
 	const IvfOptions *opts = index_options(index);
 	return opts ? opts->probes : 1;
+}
+
+namespace {
+bytea *ivfoptions(Datum reloptions, bool validate);
+// ruvector_gnn builds through ivfbuild with options of its own: only ruivfflat's have these.
+const IvfOptions *ruivfflat_options(Relation index)
+{
+	return index->rd_indam && index->rd_indam->amoptions == ivfoptions ? index_options(index) : nullptr;
+}
+}  // namespace
+
+Quantizer ivf_quantizer_option(Relation index)
+{
+	const IvfOptions *opts = ruivfflat_options(index);
+	Quantizer q = Quantizer::none;
+	if (opts && opts->quantizer != 0)
+		parse_quantizer(reinterpret_cast<const char *>(opts) + opts->quantizer, &q);
+	return q;
+}
+
+int effective_rerank(Relation index)
+{
+	if (rerank_var > 0)
+		return rerank_var;
+	const IvfOptions *opts = ruivfflat_options(index);
+	return opts && opts->rerank > 0 ? opts->rerank : kDefaultRerank;
 }
 
 IterativeScan iterative_scan_mode() { return IterativeScan(iterative_scan_var); }
@@ -96,6 +154,8 @@ bytea *ivfoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
 		{"probes", RELOPT_TYPE_INT, offsetof(IvfOptions, probes)},
+		{"quantizer", RELOPT_TYPE_STRING, offsetof(IvfOptions, quantizer)},
+		{"rerank", RELOPT_TYPE_INT, offsetof(IvfOptions, rerank)},
 		{"auto_maintain", RELOPT_TYPE_BOOL, offsetof(IvfOptions, auto_maintain)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab,
@@ -288,8 +348,8 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
-	Datum values[15];
-	bool nulls[15] = {};
+	Datum values[18];
+	bool nulls[18] = {};
 	int64 total = sizes.total;
 	double mean = meta.lists ? double(total) / meta.lists : 0;
 	values[0] = Int32GetDatum(int32(meta.lists));
@@ -308,6 +368,14 @@ RV_FUNCTION(ruvector_ivfflat_stats)
 	values[12] = CStringGetTextDatum(centroid_cache_state(index, meta));
 	values[13] = Int64GetDatum(int64(meta.built_rows));
 	values[14] = Int64GetDatum(int64(meta.sample_rows));
+	Quantizer q = Quantizer(meta.quantizer);
+	values[15] = CStringGetTextDatum(quantizer_name(q));
+	// What one vector takes on a list page: its item (header and row or codes) and line pointer.
+	values[16] = Int32GetDatum(int32(MAXALIGN(entry_size(meta_metric(index, meta), int(meta.dimensions), q)) + sizeof(ItemIdData)));
+	if (q == Quantizer::none)
+		nulls[17] = true;
+	else
+		values[17] = Int32GetDatum(effective_rerank(index));
 	relation_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

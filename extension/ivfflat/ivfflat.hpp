@@ -4,7 +4,10 @@
 //   block 0         meta page: IvfMetaPage (dimensions, lists, metric, build stamp, where things are)
 //   centroid pages  the trained centroids as one stream of floats (list c at float offset c * dim)
 //   directory pages one IvfListEntry per list: first entry page and the page inserts try first
-//   entry pages     one chain per list; each item is IvfEntryHeader (heap TID) then the vector
+//   range pages     quantizer sq8 only: the per-dimension ranges, vmin[dim] then step[dim] floats
+//   entry pages     one chain per list; each item is IvfEntryHeader (heap TID) then the vector, or
+//                   with quantizer sq8 its coded row: the decoded squared norm (a float) and dim
+//                   one-byte codes (the scan re-ranks by the heap's vector)
 // Centroids are written once per build and never change, so any copy of them is valid as long as
 // the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
@@ -14,6 +17,7 @@
 #include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
+#include "worker/kernels/sq8.hpp"
 
 extern "C" {
 #include "access/amapi.h"
@@ -68,6 +72,11 @@ struct IvfMetaPage {
 	// The table's cumulative inserted-rows counter (pg_stat_all_tables.n_tup_ins) at the build,
 	// plus 1 (0: unknown); the health check counts the rows inserted since from it.
 	uint64 table_inserts_at_build;
+	// Added after the first layout too: zeros here are quantizer none.
+	uint16 quantizer;        // Quantizer
+	uint16 unused;
+	BlockNumber range_start; // sq8 range pages
+	uint32 range_pages;
 };
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
@@ -76,6 +85,12 @@ inline double imbalance_factor(double lists, double total, double sum_sq)
 {
 	return total > 0 ? lists * sum_sq / (total * total) : 1.0;
 }
+
+// What list entries hold: the row (none) or SQ8 codes (worker/kernels/sq8.hpp).
+enum class Quantizer : uint16 { none = 0, sq8 = 1 };
+inline const char *quantizer_name(Quantizer q) { return q == Quantizer::sq8 ? "sq8" : "none"; }
+inline constexpr int kDefaultRerank = 40;
+inline constexpr int kMaxRerank = 1000000;
 
 struct IvfListEntry {
 	BlockNumber start;   // first entry page of the list
@@ -90,15 +105,20 @@ struct IvfPageOpaque {
 
 inline constexpr uint16 kPageMeta = 1, kPageCentroids = 2, kPageDirectory = 4, kPageEntries = 8;
 
-// An entry item: the heap TID, padding, then the row in the opclass's element type (float for
-// vector, half for halfvec; 8-byte aligned).
+// An entry item: the heap TID, flags, then the row in the opclass's element type (float for
+// vector, half for halfvec; 8-byte aligned), or with quantizer sq8 its codes.
 struct IvfEntryHeader {
 	ItemPointerData tid;
-	uint16 unused;
+	uint16 flags;
 };
+// sq8 lists: this entry holds the whole row, not codes (inserted far outside the trained ranges).
+inline constexpr uint16 kEntryWholeRow = 1;
 static_assert(sizeof(IvfEntryHeader) == 8);
 
-inline Size entry_size(const MetricInfo &metric, int dim) { return sizeof(IvfEntryHeader) + metric.row_bytes(Size(dim)); }
+inline Size entry_size(const MetricInfo &metric, int dim, Quantizer q = Quantizer::none)
+{
+	return sizeof(IvfEntryHeader) + (q == Quantizer::sq8 ? kernels::sq8_row_bytes(Size(dim)) : metric.row_bytes(Size(dim)));
+}
 inline const std::byte *entry_row(const IvfEntryHeader *e) { return reinterpret_cast<const std::byte *>(e + 1); }
 
 // Room for raw data on a page (centroid and directory pages hold a plain array after the header).
@@ -116,11 +136,14 @@ inline constexpr int kMaxDimensions = int(kMaxRowBytes / sizeof(float));
 inline IvfPageOpaque *page_opaque(Page page) { return reinterpret_cast<IvfPageOpaque *>(PageGetSpecialPointer(page)); }
 inline IvfMetaPage *meta_of(Page page) { return reinterpret_cast<IvfMetaPage *>(PageGetContents(page)); }
 
-// Reloptions (`lists`, `probes`).
+// Reloptions (`lists`, `probes`, `quantizer`, `rerank`). ruvector_gnn's options start with the
+// same two fields; only ruivfflat's have the others (ivf_quantizer_option, effective_rerank).
 struct IvfOptions {
 	int32 vl_len_;
 	int lists;
-	int probes;  // 0 = not set
+	int probes;     // 0 = not set
+	int quantizer;  // string option: offset from the struct
+	int rerank;
 	bool auto_maintain;  // the maintenance process may rebuild this index (extension/maintenance)
 };
 
@@ -134,6 +157,11 @@ void register_gnn_index_reloptions();
 PlannedStmt *qualify_gnn_edge_table(PlannedStmt *pstmt, bool &read_only_tree);
 int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
 IterativeScan iterative_scan_mode();
+// The `quantizer` option of a ruivfflat index being built (none for ruvector_gnn).
+Quantizer ivf_quantizer_option(Relation index);
+// Candidates a quantized scan re-ranks: ruvector.ivfflat_rerank when set, else the index's
+// `rerank` option (default kDefaultRerank).
+int effective_rerank(Relation index);
 int max_probes_setting();
 
 // A per-row substitution during a build: the ruvector_gnn index indexes graph-enhanced embeddings
@@ -172,6 +200,14 @@ void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, c
 // Forget cached centroids of an index (backend-local and shared), e.g. when it is dropped.
 void forget_centroids(Oid index_oid);
 const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);
+
+// SQ8 ranges of an index (quantizer sq8): vmin[dim] then step[dim], palloc'd.
+float *read_sq8_ranges(Relation index, const IvfMetaPage &meta);
+// The entry for a prepared float row into item (room for entry_size(metric, dim)): the header and
+// the row in the element type, or its SQ8 codes under `ranges`, or for a row that clamping to the
+// ranges would move further than rounding can, the whole row (kEntryWholeRow). Returns its size.
+Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
+				  const float *x, int dim, char *item);
 
 // The nearest `count` lists to a query, nearest first.
 void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out);

@@ -73,14 +73,14 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	const MetricInfo &metric = meta_metric(index, meta);
 	float *x = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
 	value_floats(metric, values[0], dim, x, false);
-	Size size = entry_size(metric, dim);
-	char *item = static_cast<char *>(palloc(size));
+	Quantizer q = Quantizer(meta.quantizer);
+	char *item = static_cast<char *>(palloc(entry_size(metric, dim)));  // the larger size
 	// Cosine zero vectors have no direction: not indexed (pgvector does the same).
 	if (prepare_vector(metric, x, dim, x)) {
-		metric.element().from_float(x, reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader)), Size(dim));
-		auto *h = reinterpret_cast<IvfEntryHeader *>(item);
-		h->tid = *heap_tid;
-		h->unused = 0;
+		// sq8: the build's ranges; values outside them clamp to their ends (a row far outside is
+		// stored whole).
+		const float *ranges = q == Quantizer::sq8 ? read_sq8_ranges(index, meta) : nullptr;
+		Size size = encode_entry(metric, q, ranges, *heap_tid, x, dim, item);
 		int32 list = 0;
 		if (meta.lists > 1)
 			nearest_lists(index_centroids(index, meta), x, 1, &list, nullptr);

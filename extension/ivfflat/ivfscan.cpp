@@ -8,13 +8,29 @@
 // `probes` lists become the next batch, up to ivfflat.max_probes lists in all; rows are ordered
 // within each batch. strict_order scans the ivfflat.max_probes nearest lists as one batch, so the
 // whole result is in exact distance order over them (max_probes bounds the work).
+//
+// Quantized lists (quantizer sq8) hold codes, not vectors (except rows inserted far outside the
+// trained ranges, held whole: kEntryWholeRow, ranked by their exact order()). The batch's candidates are then ranked
+// by the codes' approximate distance, and handed out in groups of `rerank` (ruvector.ivfflat_rerank
+// or the index's option): each group's vectors are read from the heap (the indexed value, through
+// the caller's snapshot) and the group is returned in exact distance order. A query whose LIMIT
+// fits in the first group gets the nearest rows among the `rerank` best candidates, in exact
+// order; rows after it come a group at a time (exact order within each group). Heap rows the
+// snapshot cannot see are dropped from the group, as the executor would drop them. strict_order
+// re-ranks every candidate the batch kept (at least max(rerank, 256)) as one group, and if the
+// executor reads past them, drops the rows of the next group that are closer than a row already
+// returned, so its rows are always in order.
 #include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/sq8.hpp"
 
 extern "C" {
 #include "access/relscan.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
@@ -49,6 +65,35 @@ struct ScanTotals {
 	uint64 batches;   // batches of lists scanned (a rescan of a batch with a larger bound counts)
 	int probes, lists, nlists;
 	IterativeScan mode;
+	Quantizer quantizer;
+	int rerank;         // group size
+	uint64 reranked;    // candidates whose heap vector was read
+};
+
+// A re-ranked candidate: its exact (operator) distance.
+struct Exact {
+	double distance;
+	ItemPointerData tid;
+};
+
+inline bool exact_before(const Exact &a, const Exact &b)
+{
+	// NaN (a zero cosine query) after everything, as the operator's NaN sorts in a seq scan.
+	bool an = std::isnan(a.distance), bn = std::isnan(b.distance);
+	if (an != bn)
+		return bn;
+	if (!an && a.distance != b.distance)
+		return a.distance < b.distance;
+	return ItemPointerCompare(const_cast<ItemPointer>(&a.tid), const_cast<ItemPointer>(&b.tid)) < 0;
+}
+
+// Reading the indexed value of a heap row (quantized lists): created at the first re-rank.
+struct HeapReader {
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	IndexInfo *info;
+	EState *estate;  // for expression indexes
+	MemoryContext cxt;  // reset per group
 };
 
 struct ScanState {
@@ -72,7 +117,29 @@ struct ScanState {
 	bool overflowed;     // the batch had more candidates than the bound kept
 	bool have_last;      // last returned candidate of this batch (for rescans)
 	Candidate last;
+
+	// quantized lists
+	Quantizer quantizer;
+	kernels::Sq8Query sq8;     // the query against the codes
+	const std::byte *query_value;  // the query row as given (not normalised): exact distances
+	int rerank;
+	Exact *group;              // the current group, in exact order
+	int ngroup, gpos, group_capacity;
+	bool have_returned;        // strict_order: the exact distance of the last row returned
+	double returned;
+	HeapReader *reader;
 };
+
+void end_reader(ScanState *so)
+{
+	if (!so->reader)
+		return;
+	table_index_fetch_end(so->reader->fetch);
+	ExecDropSingleTupleTableSlot(so->reader->slot);
+	if (so->reader->estate)
+		FreeExecutorState(so->reader->estate);
+	so->reader = nullptr;  // the rest lives in so->cxt
+}
 
 // An index that normalises its rows (cosine) ranks by its unit-vector copies, while <=> computes
 // pgvector's formula on the raw vectors: the two can differ by rounding, enough to swap rows whose
@@ -115,19 +182,27 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 			dist[i] = 0;
 		return n;
 	}
-	Size stride = MAXALIGN(entry_size(*so->metric, so->dim));
+	Size stride = MAXALIGN(entry_size(*so->metric, so->dim, so->quantizer));
+	bool sq8 = so->quantizer == Quantizer::sq8;
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
 	bool packed = true;
 	for (int i = 0; packed && i < n; i++)
-		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i);
+		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i) && entries[i]->flags == 0;
 	if (!packed) {
-		for (int i = 0; i < n; i++)
-			dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
+		for (int i = 0; i < n; i++) {
+			if (sq8 && !(entries[i]->flags & kEntryWholeRow))
+				kernels::sq8_order_batch(so->sq8, entry_row(entries[i]), 1, stride, &dist[i]);
+			else
+				dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
+		}
 		return n;
 	}
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
-	so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
+	if (sq8)
+		kernels::sq8_order_batch(so->sq8, entry_row(entries[n - 1]), Size(n), stride, tmp);
+	else
+		so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
@@ -224,6 +299,68 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 					 static_cast<unsigned long long>(t->batches), t->batches == 1 ? "" : "es");
 	if (t->scans > 1)
 		appendStringInfo(out, " over %llu scans", static_cast<unsigned long long>(t->scans));
+	if (t->quantizer != Quantizer::none)
+		appendStringInfo(out, "; %s codes, rerank %d: %llu candidates re-ranked", quantizer_name(t->quantizer), t->rerank,
+						 static_cast<unsigned long long>(t->reranked));
+}
+
+// Re-rank the next `rerank` candidates by the vectors in the heap: so->group, in exact order.
+void rerank_group(IndexScanDesc scan, ScanState *so)
+{
+	if (!so->reader) {
+		if (!scan->heapRelation)
+			elog(ERROR, "ruivfflat scan of quantized lists needs the table");
+		auto *r = static_cast<HeapReader *>(palloc0(sizeof(HeapReader)));
+		r->fetch = table_index_fetch_begin(scan->heapRelation);
+		r->slot = table_slot_create(scan->heapRelation, nullptr);
+		r->info = BuildIndexInfo(scan->indexRelation);
+		if (r->info->ii_Expressions != NIL) {
+			r->estate = CreateExecutorState();
+			GetPerTupleExprContext(r->estate)->ecxt_scantuple = r->slot;
+		}
+		r->cxt = AllocSetContextCreate(so->cxt, "ruivfflat rerank", ALLOCSET_DEFAULT_SIZES);
+		so->reader = r;
+	}
+	HeapReader *r = so->reader;
+	int size = so->mode == IterativeScan::strict_order ? so->ncand - so->pos : so->rerank;
+	if (so->group_capacity < size) {
+		if (so->group)
+			pfree(so->group);
+		so->group = static_cast<Exact *>(MemoryContextAllocHuge(so->cxt, sizeof(Exact) * Size(size)));
+		so->group_capacity = size;
+	}
+	const kernels::ElementInfo &element = so->metric->element();
+	int end = std::min(so->ncand, so->pos + size);
+	int n = 0;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+	for (; so->pos < end; so->pos++) {
+		CHECK_FOR_INTERRUPTS();
+		const Candidate &c = so->cand[so->pos];
+		so->last = c;
+		so->have_last = true;
+		so->totals->reranked++;
+		ItemPointerData tid = c.tid;
+		bool call_again = false, all_dead = false;
+		if (!table_index_fetch_tuple(r->fetch, &tid, scan->xs_snapshot, r->slot, &call_again, &all_dead))
+			continue;  // not visible to this scan: the executor would skip it too
+		Datum values[INDEX_MAX_KEYS];
+		bool isnull[INDEX_MAX_KEYS];
+		if (r->estate)
+			ResetPerTupleExprContext(r->estate);
+		FormIndexDatum(r->info, r->slot, r->estate, values, isnull);
+		if (isnull[0])
+			continue;
+		const std::byte *value = reinterpret_cast<const std::byte *>(PG_DETOAST_DATUM(values[0]));
+		if (element.value_dims(value) != so->dim)
+			continue;  // cannot happen for an indexed row; never compare rows of other sizes
+		so->group[n++] = Exact{so->metric->distance(so->query_value, value + element.value_header, Size(so->dim)), c.tid};
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->cxt);
+	ExecClearTuple(r->slot);
+	std::sort(so->group, so->group + n, exact_before);
+	so->ngroup = n;
+	so->gpos = 0;
 }
 
 void start_scan(IndexScanDesc scan, ScanState *so)
@@ -239,8 +376,10 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->mode = iterative_scan_mode();
 	so->nlists = so->mode == IterativeScan::off ? so->probes : std::clamp(max_probes_setting(), so->probes, lists);
 	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * so->nlists));
+	so->quantizer = Quantizer(so->meta.quantizer);
+	so->rerank = so->quantizer == Quantizer::none ? 0 : effective_rerank(index);
 	*so->totals = ScanTotals{so->totals->explain, so->totals->scans + 1, so->totals->rows, so->totals->batches,
-							 so->probes, lists, so->nlists, so->mode};
+							 so->probes, lists, so->nlists, so->mode, so->quantizer, so->rerank, so->totals->reranked};
 
 	ScanKey key = scan->orderByData;
 	if (scan->numberOfOrderBys == 0 || (key->sk_flags & SK_ISNULL)) {
@@ -251,7 +390,22 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	} else {
 		so->query = static_cast<float *>(palloc(sizeof(float) * so->dim));
 		value_floats(*so->metric, key->sk_argument, so->dim, so->query, true);
+		if (so->quantizer != Quantizer::none) {
+			// The query as given: the operator's distance to the heap's vectors.
+			std::byte *raw = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
+			so->metric->element().from_float(so->query, raw, Size(so->dim));
+			so->query_value = raw;
+		}
 		prepare_vector(*so->metric, so->query, so->dim, so->query);
+		if (so->quantizer == Quantizer::sq8) {
+			kernels::Sq8Form form;
+			if (!kernels::sq8_form(so->metric->metric, &form))
+				ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+								errmsg("index \"%s\" has sq8 lists for a metric without them", RelationGetRelationName(index))));
+			float *ranges = read_sq8_ranges(index, so->meta);
+			float *a = static_cast<float *>(palloc(sizeof(float) * so->dim));
+			so->sq8 = kernels::sq8_prepare(form, so->query, ranges, ranges + so->dim, a, Size(so->dim));
+		}
 		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
 		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));
 		if (lists == 1)
@@ -262,7 +416,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->batch_start = 0;
 	// strict_order: one batch of every list it may probe, so the order is exact over all of them.
 	so->batch_end = so->mode == IterativeScan::strict_order ? so->nlists : so->probes;
-	so->bound = kInitialBound;
+	so->bound = std::max(kInitialBound, so->rerank);
 	so->have_last = false;
 	pgstat_count_index_scan(index);
 	scan_batch(index, so, nullptr);
@@ -285,6 +439,7 @@ IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys)
 void ivfrescan(IndexScanDesc scan, ScanKey keys, int, ScanKey orderbys, int)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
+	end_reader(so);
 	MemoryContextReset(so->cxt);
 	MemoryContext cxt = so->cxt;
 	ScanTotals *totals = so->totals;
@@ -303,8 +458,28 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 	if (!so->started)
 		start_scan(scan, so);
+	bool reranks = so->quantizer != Quantizer::none && so->query;
 	for (;;) {
-		if (so->pos < so->ncand) {
+		if (reranks) {
+			if (so->gpos < so->ngroup) {
+				const Exact &e = so->group[so->gpos++];
+				if (so->mode == IterativeScan::strict_order) {
+					if (so->have_returned && exact_before(e, Exact{so->returned, e.tid}))
+						continue;  // closer than a row already returned: out of order
+					so->have_returned = true;
+					so->returned = e.distance;
+				}
+				scan->xs_heaptid = e.tid;
+				scan->xs_recheck = false;
+				scan->xs_recheckorderby = false;  // the operator's own distance ordered the group
+				MemoryContextSwitchTo(old);
+				return true;
+			}
+			if (so->pos < so->ncand) {
+				rerank_group(scan, so);
+				continue;
+			}
+		} else if (so->pos < so->ncand) {
 			Candidate c = so->cand[so->pos++];
 			so->last = c;
 			so->have_last = true;
@@ -331,7 +506,7 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		// relaxed_order: the next lists.
 		so->batch_start = so->batch_end;
 		so->batch_end = std::min(so->nlists, so->batch_end + so->probes);
-		so->bound = kInitialBound;
+		so->bound = std::max(kInitialBound, so->rerank);
 		so->have_last = false;
 		scan_batch(index, so, nullptr);
 	}
@@ -343,6 +518,7 @@ void ivfendscan(IndexScanDesc scan)
 {
 	auto *so = static_cast<ScanState *>(scan->opaque);
 	explain_unregister_scan(&so->totals->explain);
+	end_reader(so);
 	pfree(so->totals);
 	MemoryContextDelete(so->cxt);
 	pfree(so);

@@ -3,6 +3,7 @@
 #include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/sq8.hpp"
 
 extern "C" {
 #include "access/relscan.h"
@@ -99,16 +100,15 @@ LocalCentroids *remember(Oid index, const MetricInfo &metric, const IvfMetaPage 
 	return e;
 }
 
-float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
+// A stream of floats over a chain of pages (centroids, sq8 ranges), into cxt.
+float *read_float_pages(Relation index, BlockNumber blkno, Size total, const char *what, MemoryContext cxt)
 {
-	Size total = Size(meta.lists) * meta.dimensions;
-	float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, total * sizeof(float)));
+	float *data = static_cast<float *>(MemoryContextAllocHuge(cxt, total * sizeof(float)));
 	Size done = 0;
-	BlockNumber blkno = meta.centroid_start;
 	while (done < total) {
 		if (blkno == InvalidBlockNumber)
 			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-							errmsg("centroid pages of index \"%s\" end early", RelationGetRelationName(index))));
+							errmsg("%s pages of index \"%s\" end early", what, RelationGetRelationName(index))));
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
@@ -121,7 +121,37 @@ float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
 	return data;
 }
 
+float *read_centroid_pages(Relation index, const IvfMetaPage &meta)
+{
+	return read_float_pages(index, meta.centroid_start, Size(meta.lists) * meta.dimensions, "centroid", TopMemoryContext);
+}
+
 }  // namespace
+
+float *read_sq8_ranges(Relation index, const IvfMetaPage &meta)
+{
+	return read_float_pages(index, meta.range_start, 2 * Size(meta.dimensions), "range", CurrentMemoryContext);
+}
+
+Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
+				  const float *x, int dim, char *item)
+{
+	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
+	auto *out = reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader));
+	h->tid = tid;
+	h->flags = 0;
+	// A whole row must fit an entry page (an sq8 index may have more dimensions than a row can).
+	bool whole = q == Quantizer::sq8 && metric.row_bytes(Size(dim)) <= kMaxRowBytes &&
+				 kernels::sq8_clamp_exceeds_rounding(x, ranges, ranges + dim, Size(dim));
+	if (q == Quantizer::sq8 && !whole) {
+		kernels::sq8_encode_row(x, ranges, ranges + dim, out, Size(dim));
+		return entry_size(metric, dim, q);
+	}
+	if (q == Quantizer::sq8)
+		h->flags = kEntryWholeRow;
+	metric.element().from_float(x, out, Size(dim));
+	return entry_size(metric, dim);
+}
 
 void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data)
 {

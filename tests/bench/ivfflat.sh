@@ -23,7 +23,10 @@
 #                      (default) or "" to skip. halfvec:
 #                      an expression index (embedding::halfvec(d)) halfvec_l2_ops against the vector index
 #                      (size, recall, QPS); bit: (binary_quantize(embedding)::bit(d)) bit_hamming_ops, its
-#                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README
+#                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README;
+#                      sq8: the same column with quantizer = sq8 (issue 19; its default rerank), beside FAISS
+#                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes; on every dataset (halfvec and
+#                      bit on 100k_1536 only)
 # Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
 # (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
 # generate its data and ground truth (cached in tests/bench/data).
@@ -38,7 +41,7 @@ LISTS=${IVF_BENCH_LISTS:-100 1000}
 PROBES=${IVF_BENCH_PROBES:-1 5 10 20 50}
 SECS=${IVF_BENCH_SECONDS:-10}
 SINGLE=${IVF_BENCH_SINGLE:-1}
-TYPES=${IVF_BENCH_TYPES-halfvec bit}
+TYPES=${IVF_BENCH_TYPES-halfvec bit sq8}
 TYPE_PROBES=${IVF_BENCH_TYPE_PROBES:-10 20 50}
 RERANK=${IVF_BENCH_RERANK:-100}
 [ -z "${IVF_BENCH_QUERIES:-}" ] || { [ "$IVF_BENCH_QUERIES" -ge 1 ] && [ "$IVF_BENCH_QUERIES" -le 1000 ]; } ||
@@ -125,10 +128,12 @@ recall_sql() {
 	$PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$out"
 }
 
-# type_rows D LISTS: the halfvec and bit rows of issue 17 (see IVF_BENCH_TYPES), on the loaded table.
+# type_rows D LISTS: the halfvec and bit rows of issue 17 and the sq8 rows of issue 19 (see
+# IVF_BENCH_TYPES), on the loaded table.
 type_rows() {
-	local d=$1 lists=$2 kind expr opclass query r q size
+	local d=$1 lists=$2 kind expr opclass query r q size with rerank
 	for kind in $TYPES; do
+		with="" rerank=$RERANK
 		case $kind in
 		halfvec)
 			expr="(embedding::halfvec($d))" opclass=halfvec_l2_ops
@@ -136,14 +141,18 @@ type_rows() {
 		bit)
 			expr="(binary_quantize(embedding)::bit($d))" opclass=bit_hamming_ops
 			query="SELECT id FROM (SELECT id, embedding FROM items ORDER BY binary_quantize(embedding)::bit($d) <~> binary_quantize((SELECT v FROM queries WHERE qid = QID)) LIMIT $RERANK) c ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = QID) LIMIT 10" ;;
-		*) die "unknown IVF_BENCH_TYPES entry '$kind' (use halfvec, bit)" ;;
+		sq8)
+			expr="(embedding)" opclass=vector_l2_ops with=", quantizer = sq8"
+			query="SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = QID) LIMIT 10" ;;
+		*) die "unknown IVF_BENCH_TYPES entry '$kind' (use halfvec, bit, sq8)" ;;
 		esac
 		say "$label, lists $lists: $kind index"
 		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf_type" -c "CHECKPOINT"
-		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists)" ||
+		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists$with)" ||
 			die "CREATE INDEX ($kind) failed"
 		prewarm_relation items_ivf_type
 		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
+		[ "$kind" = sq8 ] && rerank=$(psql -X -At -c "SELECT rerank FROM ruvector_ivfflat_stats('items_ivf_type')")
 		# halfvec at the first probes only (its goals are at probes 10); bit at each (its recall
 		# is the IVF's over 0/1 rows: more probes are its knob).
 		for tp in $TYPE_PROBES; do
@@ -160,9 +169,15 @@ type_rows() {
 				-f "$BENCH_TMP/type.sql" 2>&1 | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1)
 			[ -n "$q" ] || die "pgbench failed ($kind)"
 			echo "$kind: index $((size / 1048576)) MB, probes $tp: recall@10 $r, $q QPS"
-			record "{\"kind\":\"ruv_type\",\"type\":\"$kind\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$tp,\"recall\":$r,\"qps\":$q,\"index_bytes\":$size,\"rerank\":$RERANK}"
+			record "{\"kind\":\"ruv_type\",\"type\":\"$kind\",\"dataset\":\"$label\",\"lists\":$lists,\"probes\":$tp,\"recall\":$r,\"qps\":$q,\"index_bytes\":$size,\"rerank\":$rerank}"
 		done
 		psql -X -q -c "DROP INDEX items_ivf_type"
+		if [ "$kind" = sq8 ]; then
+			say "$label, lists $lists: FAISS IndexIVFScalarQuantizer (SQ8)"
+			# shellcheck disable=SC2086
+			$PY "$BENCH_DIR/ivfflat_faiss.py" ivfsq8 "$prefix" "$label" "$lists" "$threads" "$(echo $TYPE_PROBES | tr ' ' ',')" "$SECS" "$NQ" |
+				tee -a "$RESULTS"
+		fi
 	done
 }
 
@@ -246,10 +261,15 @@ for size in $SIZES; do
 		$PY "$BENCH_DIR/ivfflat_faiss.py" ivf "$prefix" "$label" "$lists" "$threads" "$probes_csv" "$SECS" "$NQ" |
 			tee -a "$RESULTS"
 	done
-	if [ "$d" = 1536 ] && [ -n "$TYPES" ]; then
+	if [ -n "$TYPES" ]; then
 		# shellcheck disable=SC2086
 		set -- $LISTS
-		type_rows "$d" "$1"
+		# halfvec and bit at 1536 dimensions (issue 17); sq8 on every dataset (issue 19).
+		if [ "$d" = 1536 ]; then
+			type_rows "$d" "$1"
+		elif [[ " $TYPES " == *" sq8 "* ]]; then
+			TYPES=sq8 type_rows "$d" "$1"
+		fi
 	fi
 	say "$label: FAISS IndexFlatL2"
 	$PY "$BENCH_DIR/ivfflat_faiss.py" flat "$prefix" "$label" "$SECS" "$NQ" | tee -a "$RESULTS"

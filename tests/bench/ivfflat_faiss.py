@@ -9,6 +9,10 @@
                                               IndexIVFFlat (IndexFlatL2 quantizer): train+add time with
                                               THREADS and with 1 thread, recall@10 per probes (comma
                                               list) and 1-query-per-call QPS (1 OpenMP thread)
+  ivfflat_faiss.py ivfsq8 PREFIX DATASET LISTS THREADS PROBES SECONDS [NQ]
+                                              IndexIVFScalarQuantizer (QT_8bit, by residual: FAISS's
+                                              default) with THREADS: train+add time, code bytes per
+                                              vector, recall@10 per probes and 1-query-per-call QPS
   ivfflat_faiss.py flat PREFIX DATASET SECONDS [NQ]
                                               IndexFlatL2 1-query-per-call QPS (1 OpenMP thread)
 
@@ -178,6 +182,32 @@ def cmd_ivf(prefix, dataset, lists, threads, probes, seconds, nq):
                               scanned_per_query=scanned, nq=int(q.shape[0]))), flush=True)
 
 
+def cmd_ivfsq8(prefix, dataset, lists, threads, probes, seconds, nq):
+    import faiss
+    x = np.ascontiguousarray(np.load(prefix + ".npy"))
+    q = np.load(prefix + ".queries.npy")[:nq]
+    gt = ground_truth(prefix)[:nq]
+    base = {"dataset": dataset, "n": x.shape[0], "d": x.shape[1], "lists": lists}
+    set_threads(threads)
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(x.shape[1]), x.shape[1], lists,
+                                          faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
+    t0 = time.perf_counter()
+    index.train(x)
+    t1 = time.perf_counter()
+    index.add(x)
+    t2 = time.perf_counter()
+    print(json.dumps(dict(base, kind="faiss_sq8_build", threads=threads, train_s=t1 - t0, add_s=t2 - t1,
+                          seconds=t2 - t0, code_size=int(index.code_size))), flush=True)
+    for p in probes:
+        index.nprobe = p
+        set_threads(threads)
+        _, labels = index.search(q, K)
+        r = recall(gt, (labels + 1).tolist())
+        qps, done = one_query_qps(index, q, seconds)
+        print(json.dumps(dict(base, kind="faiss_sq8_query", probes=p, recall=r, qps=qps, queries=done,
+                              nq=int(q.shape[0]))), flush=True)
+
+
 def cmd_flat(prefix, dataset, seconds, nq):
     import faiss
     x = np.ascontiguousarray(np.load(prefix + ".npy"))
@@ -216,6 +246,9 @@ def main():
     elif cmd == "ivf":
         nq = int(a[7]) if len(a) > 7 else 1 << 30
         cmd_ivf(a[1], a[2], int(a[3]), int(a[4]), [int(p) for p in a[5].split(",")], float(a[6]), nq)
+    elif cmd == "ivfsq8":
+        nq = int(a[7]) if len(a) > 7 else 1 << 30
+        cmd_ivfsq8(a[1], a[2], int(a[3]), int(a[4]), [int(p) for p in a[5].split(",")], float(a[6]), nq)
     elif cmd == "flat":
         nq = int(a[4]) if len(a) > 4 else 1 << 30
         cmd_flat(a[1], a[2], float(a[3]), nq)

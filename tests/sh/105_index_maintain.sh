@@ -95,7 +95,7 @@ q "TRUNCATE items"  # the index is rebuilt empty: one list again
 q "INSERT INTO items (embedding) SELECT * FROM clustered(10000)"
 is "$(q "SELECT state || ' ' || lists FROM ruvector_index_health('items_idx')")" "degraded 1" "after TRUNCATE and a load the index is degraded again"
 cat >"$tmp/insert.sql" <<'EOF'
-INSERT INTO items (embedding) SELECT * FROM clustered(2, (random() * 100000)::int);
+INSERT INTO items (embedding) SELECT * FROM clustered(2, 1 + (random() * 100000)::int);
 EOF
 "$PGBENCH" -n -c 8 -j 8 -T 8 -f "$tmp/insert.sql" >"$tmp/bench.log" 2>&1 &
 bench=$!
@@ -110,17 +110,14 @@ ok "$call_rc" "the rebuild ran while they inserted"
 echo "# rows when the call started: $before_call, when it ended: $during_call"
 ok "$([ "$during_call" -gt "$before_call" ]; echo $?)" "rows were inserted while the rebuild ran"
 is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 100 "the rebuilt index has its 100 lists"
-seq_count=$(q "SELECT count(*) FROM items")
+seq_count=$(q "SELECT count(embedding) FROM items")
 idx_count=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 100" \
 	-c "SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items LIMIT 1) LIMIT 10000000) s")
 plan=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 100" \
 	-c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items LIMIT 1) LIMIT 10000000")
 echo "$plan" | grep -q "Index Scan using items_idx"; ok $? "the count goes through the index"
-# Known issue (not in the maintenance code): with 8 sessions inserting while a concurrent build of a
-# ruivfflat index runs (REINDEX INDEX CONCURRENTLY by hand, CREATE INDEX CONCURRENTLY, or this
-# procedure), about one run in 10-20 ends with one row missing from the index (ruvector_ivfflat_stats'
-# vectors one short of count(*)); plain REINDEX followed by the same inserts has not shown it. This
-# check fails when that happens, as it should.
+# (clustered() gives row 0 a NULL vector, which no index holds: the sessions start at row 1, and the
+# count is of non-NULL vectors. An earlier start at 0 made this check fail about one run in ten.)
 is "$idx_count" "$seq_count" "count through the index (probes = lists) equals the table's ($seq_count rows)"
 
 # --- the maintenance process killed mid-rebuild: the old index serves on, the copy is dropped later
