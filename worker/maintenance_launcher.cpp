@@ -1,7 +1,8 @@
-// The ruvector worker's part in index maintenance: every ruvector.maintenance_naptime it starts one
-// maintenance process per database (extension/maintenance/maintenance.hpp) that is not still
-// running from the last round. The worker itself reads only pg_database (a shared catalog, as the
-// autovacuum launcher does); the maintenance processes connect to the databases and read indexes.
+// The ruvector worker's part in index maintenance: every ruvector.maintenance_naptime it starts a
+// round, in which every database gets one maintenance process (extension/maintenance/
+// maintenance.hpp), at most kMaxRunning at a time: the processes take background worker slots,
+// which parallel queries need too. The worker itself reads only pg_database (a shared catalog, as
+// the autovacuum launcher does); the maintenance processes connect to the databases and read indexes.
 #include "worker/maintenance_launcher.hpp"
 #include "extension/maintenance/health.hpp"
 #include "extension/maintenance/maintenance.hpp"
@@ -24,7 +25,8 @@ extern "C" {
 namespace ruvector {
 namespace {
 
-constexpr int kMaxTracked = 256;  // databases whose last maintenance process we remember
+constexpr int kMaxTracked = 256;  // databases per round (and processes we remember)
+constexpr int kMaxRunning = 2;    // maintenance processes at once
 
 struct Launched {
 	Oid database;
@@ -32,22 +34,27 @@ struct Launched {
 };
 Launched launched[kMaxTracked];
 int launched_count = 0;
+// The databases of the current round still waiting for their process, in pg_database order.
+Oid pending[kMaxTracked];
+int pending_count = 0;
 TimestampTz next_round = 0;
 
-bool still_running(Oid database)
+// Forget processes that have exited; whether `database` still has one running.
+bool reap(Oid database)
 {
-	for (int i = 0; i < launched_count; i++) {
-		if (launched[i].database != database)
-			continue;
+	bool running = false;
+	for (int i = 0; i < launched_count;) {
 		pid_t pid;
 		BgwHandleStatus st = GetBackgroundWorkerPid(launched[i].handle, &pid);
-		if (st == BGWH_STARTED || st == BGWH_NOT_YET_STARTED)
-			return true;
+		if (st == BGWH_STARTED || st == BGWH_NOT_YET_STARTED) {
+			running |= launched[i].database == database;
+			i++;
+			continue;
+		}
 		pfree(launched[i].handle);
 		launched[i] = launched[--launched_count];
-		return false;
 	}
-	return false;
+	return running;
 }
 
 // Databases a maintenance process can connect to, as the autovacuum launcher lists them.
@@ -77,6 +84,7 @@ void maintenance_launcher_tick(MemoryContext cxt)
 {
 	if (!maintenance::auto_maintain_enabled || RecoveryInProgress()) {
 		next_round = 0;
+		pending_count = 0;
 		return;
 	}
 	TimestampTz now = GetCurrentTimestamp();
@@ -85,25 +93,34 @@ void maintenance_launcher_tick(MemoryContext cxt)
 	// later than one (new) naptime from now when ruvector.maintenance_naptime was lowered.
 	if (next_round == 0 || next_round > after_naptime)
 		next_round = after_naptime;
-	if (now < next_round)
-		return;
-	next_round = after_naptime;
-
-	Oid databases[kMaxTracked];
-	int n = list_databases(databases, kMaxTracked);
+	if (pending_count == 0) {
+		if (now < next_round)
+			return;
+		next_round = after_naptime;
+		pending_count = list_databases(pending, kMaxTracked);
+	}
+	// Start the round's next databases while fewer than kMaxRunning processes run; the rest wait
+	// for a later tick (a second or so). Every database gets its turn in each round, whatever the
+	// earlier ones cost.
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	for (int i = 0; i < n && launched_count < kMaxTracked; i++) {
-		if (still_running(databases[i]))
+	int i = 0;
+	while (i < pending_count) {
+		if (reap(pending[i])) {  // still busy from the last round: its turn comes at the next one
+			pending[i] = pending[--pending_count];
 			continue;
-		maintenance::MaintenanceJob job{databases[i], InvalidOid, 0};
+		}
+		if (launched_count >= kMaxRunning)
+			break;
+		maintenance::MaintenanceJob job{pending[i], InvalidOid, 0};
 		BackgroundWorkerHandle *handle;
 		if (!maintenance::start_maintenance_process(job, MyProcPid, &handle)) {
-			// No free slot: the rest try again in a few seconds.
-			next_round = TimestampTzPlusMilliseconds(now, 5000);
-			ereport(DEBUG1, (errmsg("ruvector maintenance: no background worker slot for database %u", databases[i])));
-			break;
+			ereport(DEBUG1, (errmsg("ruvector maintenance: no background worker slot for database %u", pending[i])));
+			break;  // no free slot: try again at the next tick
 		}
-		launched[launched_count++] = Launched{databases[i], handle};
+		launched[launched_count++] = Launched{pending[i], handle};
+		// Keep the order: later databases move up.
+		memmove(&pending[i], &pending[i + 1], sizeof(Oid) * Size(pending_count - i - 1));
+		pending_count--;
 	}
 	MemoryContextSwitchTo(old);
 }
