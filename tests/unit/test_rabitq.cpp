@@ -151,7 +151,7 @@ TEST(Rabitq, ErrorBoundHolds)
 		auto centre = gaussian(dim, rng, 0.3f);
 		std::vector<float> scratch(rabitq_padded_dim(dim)), table(rabitq_table_floats(dim));
 		std::vector<std::byte> row(rabitq_row_bytes(dim));
-		int pairs = 0, held = 0, held_26 = 0, l2_held = 0, near_held = 0, near = 0;
+		int pairs = 0, held = 0, held_26 = 0, l2_held = 0, ip_held = 0, near_held = 0, near = 0;
 		for (int i = 0; i < 100; i++) {
 			auto x = gaussian(dim, rng);
 			for (std::size_t j = 0; j < dim; j++)
@@ -181,6 +181,11 @@ TEST(Rabitq, ErrorBoundHolds)
 				for (std::size_t j = 0; j < dim; j++)
 					l2 += double(x[j] - q[j]) * double(x[j] - q[j]);
 				l2_held += lower <= l2 * (1 + 1e-5);
+				// ip: order() is -<x, q>, its lower bound below it.
+				RabitqQuery pi = rabitq_prepare(RabitqForm::ip, q.data(), centre.data(), dim, seed, scratch.data(), table.data());
+				rabitq_order_batch(pi, row.data(), 1, row.size(), &est, &lower);
+				double ip = dot(x.data(), q.data(), dim);
+				ip_held += lower <= -ip + 1e-5 * (1 + std::fabs(ip));
 				RabitqQuery p26 = rabitq_prepare(RabitqForm::l2, q.data(), centre.data(), dim, seed, scratch.data(),
 				                                 table.data(), 2.6);
 				RabitqEstimate e26 = rabitq_estimate(p26, row.data());
@@ -193,6 +198,7 @@ TEST(Rabitq, ErrorBoundHolds)
 		EXPECT_GE(held, pairs * 94 / 100) << "dim " << dim;
 		EXPECT_GE(near_held, near * 97 / 100) << "dim " << dim;
 		EXPECT_GE(l2_held, pairs * 97 / 100) << "dim " << dim;
+		EXPECT_GE(ip_held, pairs * 97 / 100) << "dim " << dim;
 		EXPECT_GE(held_26, pairs * 99 / 100) << "dim " << dim;
 	}
 }
