@@ -43,7 +43,7 @@ END $$;
 SELECT throws_ok($$CREATE INDEX ON items USING ruivfflat (v vector_l2_ops) WITH (quantizer = pq)$$, '22023',
                  'invalid value for quantizer: "pq"', 'an unknown quantizer is 22023');
 SELECT is(error_hint($$CREATE INDEX ON items USING ruivfflat (v vector_l2_ops) WITH (quantizer = 'sq4')$$),
-          'Valid values are "none" and "sq8".', 'with a hint naming the valid values');
+          'Valid values are "none", "sq8" and "rabitq".', 'with a hint naming the valid values');
 SELECT throws_ok($$CREATE INDEX ON items USING ruivfflat (v vector_l2_ops) WITH (quantizer = sq8, rerank = 0)$$, '22023',
                  NULL, 'rerank must be at least 1');
 SELECT throws_ok($$SET ruvector.ivfflat_rerank = -1$$, '22023', NULL, 'the rerank setting is 0 (the index''s) or more');

@@ -17,6 +17,7 @@
 // (PageWriter).
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/client/worker_client.hpp"
+#include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
 
 extern "C" {
@@ -86,6 +87,7 @@ struct BuildState {
 	// quantizer sq8: per-dimension ranges trained on the sample, vmin[dim] then step[dim]
 	Quantizer quantizer;
 	float *ranges;
+	uint64 rotation_seed;  // quantizer rabitq
 
 	// assigning
 	dsm_segment *xfer[2];  // shared buffers the worker reads batches from (open_assign_buffers)
@@ -779,10 +781,11 @@ void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry
 }
 
 // Append an entry to the list whose last page is *page, chaining a new page when it is full.
-void add_entry(PageWriter &w, Page *page, const BuildState *bs, const ItemPointerData &tid, const float *x,
+void add_entry(PageWriter &w, Page *page, const BuildState *bs, int list, const ItemPointerData &tid, const float *x,
 			   char *item)
 {
-	Size size = encode_entry(*bs->metric, bs->quantizer, bs->ranges, tid, x, bs->dim, item);
+	EntryCoding coding{bs->quantizer, bs->ranges, bs->centroids + Size(list) * Size(bs->dim), bs->rotation_seed};
+	Size size = encode_entry(*bs->metric, coding, tid, x, bs->dim, item);
 	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
 		page_opaque(*page)->next = w.next_block();
 		*page = w.append(kPageEntries);
@@ -821,7 +824,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWriting);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(bs->indexed));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-	char *item = static_cast<char *>(palloc(entry_size(*bs->metric, bs->dim)));  // the larger size
+	char *item = static_cast<char *>(palloc(max_entry_size(*bs->metric, bs->dim, bs->quantizer)));
 	int32 l;
 	ItemPointerData tid;
 	const float *x;
@@ -834,7 +837,7 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 		Page page = w.append(kPageEntries);
 		int64 in_list = 0;
 		while (have && l == list) {
-			add_entry(w, &page, bs, tid, x, item);
+			add_entry(w, &page, bs, list, tid, x, item);
 			in_list++;
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
@@ -865,12 +868,18 @@ void check_column(Relation index, int *dim, Quantizer q)
 						errhint("Declare the column with a dimension, e.g. vector(3), or index an expression cast to one.")));
 	const MetricInfo &metric = index_metric(index);
 	kernels::Sq8Form form;
-	if (q == Quantizer::sq8 && !kernels::sq8_form(metric.metric, &form))
+	kernels::RabitqForm rform;
+	if ((q == Quantizer::sq8 && !kernels::sq8_form(metric.metric, &form)) ||
+		(q == Quantizer::rabitq && !kernels::rabitq_form(metric.metric, &rform)))
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("quantizer sq8 is not supported for %s", metric.opclass),
-						errhint("Use quantizer none for %s columns.", metric.element().sql_type)));
-	// sq8 entries hold one byte per dimension (after the row's norm).
-	int max_dim = q == Quantizer::sq8 ? int(kMaxRowBytes - kernels::kSq8RowHeader) : max_dimensions(metric.element());
+						errmsg("quantizer %s is not supported for %s", quantizer_name(q), metric.opclass),
+						q == Quantizer::sq8 ? errhint("Use quantizer none for %s columns.", metric.element().sql_type)
+											: errhint("Use quantizer none for %s.", metric.opclass)));
+	// sq8 entries hold one byte per dimension (after the row's norm), rabitq one bit per dimension
+	// padded to 64 (after its three factors).
+	int max_dim = q == Quantizer::sq8	 ? int(kMaxRowBytes - kernels::kSq8RowHeader)
+				  : q == Quantizer::rabitq ? int((kMaxRowBytes - kernels::kRabitqRowHeader) * 8 / 64 * 64)
+										   : max_dimensions(metric.element());
 	if (*dim > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("column cannot have more than %d dimensions for ruivfflat index", max_dim),
@@ -914,6 +923,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	INSTR_TIME_SET_CURRENT(t3);
 
 	PageWriter w(index, MAIN_FORKNUM, start_redo);
+	bs.rotation_seed = bs.quantizer == Quantizer::rabitq ? new_stamp() : 0;
 	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim, bs.ranges);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
 	write_lists(&bs, w, entries);
@@ -944,6 +954,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.quantizer = uint16(bs.quantizer);
 	m.range_start = l.range_start;
 	m.range_pages = l.range_pages;
+	m.rotation_seed = bs.rotation_seed;
 	if (ivf_build_hook) {
 		m.source_rows = ivf_build_hook->source_rows;
 		m.source_fingerprint = ivf_build_hook->source_fingerprint;
@@ -1007,6 +1018,7 @@ void ivfbuildempty(Relation index)
 	m.quantizer = uint16(q);
 	m.range_start = l.range_start;
 	m.range_pages = l.range_pages;
+	m.rotation_seed = q == Quantizer::rabitq ? new_stamp() : 0;
 	write_directory_and_meta(w, l, &entry, 1, m);
 	w.finish();  // the init fork is always WAL-logged and synced
 	pfree(centroid);

@@ -41,6 +41,7 @@ using Probes = LinkedIntSetting<ProbesTag>;
 int iterative_scan_var = int(IterativeScan::off);
 int max_probes_var = kMaxLists;
 int rerank_var = 0;  // 0: the index's rerank option
+double rabitq_epsilon_var = kDefaultRabitqEpsilon;
 
 relopt_kind ivf_relopt_kind;
 
@@ -66,6 +67,11 @@ void define_ivfflat_gucs()
 							"Sets how many candidates a scan of quantized ruivfflat lists re-ranks exactly.",
 							"0 uses the index's rerank option. Set it to at least the query's LIMIT.", &rerank_var, 0, 0,
 							kMaxRerank, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.ivfflat_rabitq_epsilon",
+							 "Sets the confidence of the error bound a scan of rabitq lists trusts.",
+							 "A candidate's lower bound is its estimate less epsilon standard errors: larger values "
+							 "re-rank more candidates and miss fewer rows.",
+							 &rabitq_epsilon_var, kDefaultRabitqEpsilon, 0.0, 10.0, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
 
@@ -77,6 +83,8 @@ bool parse_quantizer(const char *value, Quantizer *q)
 		*q = Quantizer::none;
 	else if (pg_strcasecmp(value, "sq8") == 0)
 		*q = Quantizer::sq8;
+	else if (pg_strcasecmp(value, "rabitq") == 0)
+		*q = Quantizer::rabitq;
 	else
 		return false;
 	return true;
@@ -87,7 +95,7 @@ void validate_quantizer(const char *value)
 	Quantizer q;
 	if (!parse_quantizer(value, &q))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
-						errhint("Valid values are \"none\" and \"sq8\".")));
+						errhint("Valid values are \"none\", \"sq8\" and \"rabitq\".")));
 }
 
 }  // namespace
@@ -102,7 +110,7 @@ void register_ivfflat_reloptions()
 	add_bool_reloption(ivf_relopt_kind, "auto_maintain",
 					   "Whether the maintenance process rebuilds the index when it degrades (with ruvector.auto_maintain)",
 					   true, ShareUpdateExclusiveLock);
-	add_string_reloption(ivf_relopt_kind, "quantizer", "What the lists store: none (vectors) or sq8 (8-bit codes)",
+	add_string_reloption(ivf_relopt_kind, "quantizer", "What the lists store: none (vectors), sq8 (8-bit codes) or rabitq (1-bit RaBitQ codes)",
 						 "none", validate_quantizer, AccessExclusiveLock);
 	add_int_reloption(ivf_relopt_kind, "rerank", "Candidates a scan of quantized lists re-ranks exactly",
 					  kDefaultRerank, 1, kMaxRerank, ShareUpdateExclusiveLock);
@@ -143,6 +151,7 @@ int effective_rerank(Relation index)
 }
 
 IterativeScan iterative_scan_mode() { return IterativeScan(iterative_scan_var); }
+double rabitq_epsilon_setting() { return rabitq_epsilon_var; }
 int max_probes_setting() { return max_probes_var; }
 
 /* AM support */

@@ -7,7 +7,9 @@
 //   range pages     quantizer sq8 only: the per-dimension ranges, vmin[dim] then step[dim] floats
 //   entry pages     one chain per list; each item is IvfEntryHeader (heap TID) then the vector, or
 //                   with quantizer sq8 its coded row: the decoded squared norm (a float) and dim
-//                   one-byte codes (the scan re-ranks by the heap's vector)
+//                   one-byte codes, or with quantizer rabitq its RaBitQ code against the list's
+//                   centroid (worker/kernels/rabitq.hpp; the rotation's seed is in the meta page);
+//                   the scan re-ranks quantized lists by the heap's vector
 // Centroids are written once per build and never change, so any copy of them is valid as long as
 // the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
@@ -17,7 +19,10 @@
 #include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
+#include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
+
+#include <algorithm>
 
 extern "C" {
 #include "access/amapi.h"
@@ -77,6 +82,7 @@ struct IvfMetaPage {
 	uint16 unused;
 	BlockNumber range_start; // sq8 range pages
 	uint32 range_pages;
+	uint64 rotation_seed;    // quantizer rabitq: the seed of its random rotation
 };
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
@@ -86,10 +92,17 @@ inline double imbalance_factor(double lists, double total, double sum_sq)
 	return total > 0 ? lists * sum_sq / (total * total) : 1.0;
 }
 
-// What list entries hold: the row (none) or SQ8 codes (worker/kernels/sq8.hpp).
-enum class Quantizer : uint16 { none = 0, sq8 = 1 };
-inline const char *quantizer_name(Quantizer q) { return q == Quantizer::sq8 ? "sq8" : "none"; }
+// What list entries hold: the row (none), SQ8 codes (worker/kernels/sq8.hpp) or RaBitQ codes
+// (worker/kernels/rabitq.hpp).
+enum class Quantizer : uint16 { none = 0, sq8 = 1, rabitq = 2 };
+inline const char *quantizer_name(Quantizer q)
+{
+	return q == Quantizer::sq8 ? "sq8" : q == Quantizer::rabitq ? "rabitq" : "none";
+}
 inline constexpr int kDefaultRerank = 40;
+// The scan's eps0 (ruvector.ivfflat_rabitq_epsilon), the paper's: the lower side of the bound fails
+// for about P(N(0,1) > eps0) of the pairs, 2.9% at 1.9, 0.13% at 3.
+inline constexpr double kDefaultRabitqEpsilon = kernels::kRabitqEpsilon;
 inline constexpr int kMaxRerank = 1000000;
 
 struct IvfListEntry {
@@ -117,7 +130,19 @@ static_assert(sizeof(IvfEntryHeader) == 8);
 
 inline Size entry_size(const MetricInfo &metric, int dim, Quantizer q = Quantizer::none)
 {
-	return sizeof(IvfEntryHeader) + (q == Quantizer::sq8 ? kernels::sq8_row_bytes(Size(dim)) : metric.row_bytes(Size(dim)));
+	switch (q) {
+	case Quantizer::sq8:
+		return sizeof(IvfEntryHeader) + kernels::sq8_row_bytes(Size(dim));
+	case Quantizer::rabitq:
+		return sizeof(IvfEntryHeader) + kernels::rabitq_row_bytes(Size(dim));
+	default:
+		return sizeof(IvfEntryHeader) + metric.row_bytes(Size(dim));
+	}
+}
+// Room for any entry encode_entry may write (a coded one, or the whole row).
+inline Size max_entry_size(const MetricInfo &metric, int dim, Quantizer q)
+{
+	return std::max(entry_size(metric, dim), entry_size(metric, dim, q));
 }
 inline const std::byte *entry_row(const IvfEntryHeader *e) { return reinterpret_cast<const std::byte *>(e + 1); }
 
@@ -163,6 +188,7 @@ Quantizer ivf_quantizer_option(Relation index);
 // `rerank` option (default kDefaultRerank).
 int effective_rerank(Relation index);
 int max_probes_setting();
+double rabitq_epsilon_setting();
 
 // A per-row substitution during a build: the ruvector_gnn index indexes graph-enhanced embeddings
 // in place of the column's values. fn returns false to keep the row's own vector.
@@ -203,11 +229,19 @@ const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);
 
 // SQ8 ranges of an index (quantizer sq8): vmin[dim] then step[dim], palloc'd.
 float *read_sq8_ranges(Relation index, const IvfMetaPage &meta);
-// The entry for a prepared float row into item (room for entry_size(metric, dim)): the header and
-// the row in the element type, or its SQ8 codes under `ranges`, or for a row that clamping to the
-// ranges would move further than rounding can, the whole row (kEntryWholeRow). Returns its size.
-Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
-				  const float *x, int dim, char *item);
+// What coding an entry needs besides the row: the sq8 ranges, or the rabitq list centroid and seed.
+struct EntryCoding {
+	Quantizer quantizer;
+	const float *ranges;    // sq8
+	const float *centroid;  // rabitq: the centroid of the row's list
+	uint64 seed;            // rabitq: IvfMetaPage::rotation_seed
+};
+// The entry for a prepared float row into item (room for max_entry_size): the header and the row in
+// the element type, or its SQ8 codes under `ranges`, or for a row that clamping to the ranges would
+// move further than rounding can, the whole row (kEntryWholeRow), or its RaBitQ code against the
+// list's centroid. Returns its size.
+Size encode_entry(const MetricInfo &metric, const EntryCoding &coding, const ItemPointerData &tid, const float *x,
+				  int dim, char *item);
 
 // The nearest `count` lists to a query, nearest first.
 void nearest_lists(const Centroids &c, const float *query, int count, int32 *lists_out, float *dist_out);

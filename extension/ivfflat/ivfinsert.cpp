@@ -74,16 +74,18 @@ bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid
 	float *x = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
 	value_floats(metric, values[0], dim, x, false);
 	Quantizer q = Quantizer(meta.quantizer);
-	char *item = static_cast<char *>(palloc(entry_size(metric, dim)));  // the larger size
+	char *item = static_cast<char *>(palloc(max_entry_size(metric, dim, q)));
 	// Cosine zero vectors have no direction: not indexed (pgvector does the same).
 	if (prepare_vector(metric, x, dim, x)) {
-		// sq8: the build's ranges; values outside them clamp to their ends (a row far outside is
-		// stored whole).
-		const float *ranges = q == Quantizer::sq8 ? read_sq8_ranges(index, meta) : nullptr;
-		Size size = encode_entry(metric, q, ranges, *heap_tid, x, dim, item);
 		int32 list = 0;
+		const Centroids *c = meta.lists > 1 || q == Quantizer::rabitq ? &index_centroids(index, meta) : nullptr;
 		if (meta.lists > 1)
-			nearest_lists(index_centroids(index, meta), x, 1, &list, nullptr);
+			nearest_lists(*c, x, 1, &list, nullptr);
+		// sq8: the build's ranges; values outside them clamp to their ends (a row far outside is
+		// stored whole). rabitq: coded against the list's centroid.
+		EntryCoding coding{q, q == Quantizer::sq8 ? read_sq8_ranges(index, meta) : nullptr,
+						   c ? c->data + Size(list) * Size(dim) : nullptr, meta.rotation_seed};
+		Size size = encode_entry(metric, coding, *heap_tid, x, dim, item);
 		IvfListEntry entry = read_list_entry(index, meta, uint32(list));
 		BlockNumber landed = add_to_list(index, entry.insert, item, size);
 		if (landed != entry.insert)

@@ -20,10 +20,23 @@
 // re-ranks every candidate the batch kept (at least max(rerank, 256)) as one group, and if the
 // executor reads past them, drops the rows of the next group that are closer than a row already
 // returned, so its rows are always in order.
+//
+// RaBitQ lists (quantizer rabitq) give each entry an estimate of its order() and an error bound
+// (worker/kernels/rabitq.hpp); the query is prepared once per probed list. Candidates are ranked
+// by their estimates and re-ranked from the heap one at a time in that order. Once at least
+// `rerank` candidates have been re-ranked, the nearest re-ranked row is returned when its exact
+// distance is no more than the least lower bound (estimate - eps0 standard errors,
+// ruvector.ivfflat_rabitq_epsilon) of the candidates not yet re-ranked, those the batch's bound did
+// not keep included: the paper's IVF re-rank rule, none of them can be closer when the bounds hold.
+// So the re-rank stops as soon as the bound allows: a LIMIT k query reads from the heap the first
+// `rerank` candidates and those whose lower bound is under its k-th distance, and rows come out in
+// exact order whenever the bounds hold (always, when `rerank` covers every candidate). strict_order
+// drops rows closer than one returned, as for sq8.
 #include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
 
 extern "C" {
@@ -38,6 +51,8 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace ruvector::ivf {
 
@@ -47,6 +62,7 @@ constexpr int kInitialBound = 256;
 
 struct Candidate {
 	float distance;
+	float lower;  // rabitq: the lower bound of distance (else distance)
 	ItemPointerData tid;
 };
 
@@ -112,6 +128,8 @@ struct ScanState {
 	int batch_start, batch_end;
 
 	Candidate *cand;  // current results, ascending
+	float *floor;     // rabitq: floor[i] = the least lower bound of cand[i..]
+	float dropped_floor;  // rabitq: the least lower bound of the candidates the bound did not keep
 	int ncand, pos, capacity;
 	int bound;
 	bool overflowed;     // the batch had more candidates than the bound kept
@@ -128,6 +146,15 @@ struct ScanState {
 	bool have_returned;        // strict_order: the exact distance of the last row returned
 	double returned;
 	HeapReader *reader;
+
+	// rabitq lists: the query prepared for the list being scanned; `group` is a min-heap of
+	// re-ranked rows waiting to be returned (ngroup of them)
+	kernels::RabitqForm rabitq_form;
+	kernels::RabitqQuery rabitq;
+	const float *centroids;
+	float *rabitq_scratch, *rabitq_table;
+	int64 rabitq_reranked;  // candidates re-ranked in this scan
+	double rabitq_epsilon;
 };
 
 void end_reader(ScanState *so)
@@ -164,9 +191,10 @@ inline void prefetch_page(Buffer buf)
 		__builtin_prefetch(p + off);
 }
 
-// Distances of every live entry on a page. Entries added in order sit back to back (the last one
-// lowest in the page), so when nothing was deleted one batch kernel call covers the page.
-int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHeader **entries)
+// Distances of every live entry on a page (rabitq: estimates, and their lower bounds in lower).
+// Entries added in order sit back to back (the last one lowest in the page), so when nothing was
+// deleted one batch kernel call covers the page.
+int page_distances(const ScanState *so, Page page, float *dist, float *lower, const IvfEntryHeader **entries)
 {
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	int n = 0;
@@ -179,18 +207,21 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 		return 0;
 	if (!so->query) {
 		for (int i = 0; i < n; i++)
-			dist[i] = 0;
+			dist[i] = lower[i] = 0;
 		return n;
 	}
 	Size stride = MAXALIGN(entry_size(*so->metric, so->dim, so->quantizer));
 	bool sq8 = so->quantizer == Quantizer::sq8;
+	bool rabitq = so->quantizer == Quantizer::rabitq;
 	const char *lowest = reinterpret_cast<const char *>(entries[n - 1]);
 	bool packed = true;
 	for (int i = 0; packed && i < n; i++)
 		packed = reinterpret_cast<const char *>(entries[i]) == lowest + stride * Size(n - 1 - i) && entries[i]->flags == 0;
 	if (!packed) {
 		for (int i = 0; i < n; i++) {
-			if (sq8 && !(entries[i]->flags & kEntryWholeRow))
+			if (rabitq)
+				kernels::rabitq_order_batch(so->rabitq, entry_row(entries[i]), 1, stride, &dist[i], &lower[i]);
+			else if (sq8 && !(entries[i]->flags & kEntryWholeRow))
 				kernels::sq8_order_batch(so->sq8, entry_row(entries[i]), 1, stride, &dist[i]);
 			else
 				dist[i] = so->metric->order(so->query_row, entry_row(entries[i]), Size(so->dim));
@@ -199,13 +230,28 @@ int page_distances(const ScanState *so, Page page, float *dist, const IvfEntryHe
 	}
 	// Rows from the lowest address up are entries n-1 .. 0.
 	float tmp[MaxOffsetNumber];
-	if (sq8)
+	if (rabitq) {
+		float tmp_lower[MaxOffsetNumber];
+		kernels::rabitq_order_batch(so->rabitq, entry_row(entries[n - 1]), Size(n), stride, tmp, tmp_lower);
+		for (int i = 0; i < n; i++)
+			lower[i] = tmp_lower[n - 1 - i];
+	} else if (sq8)
 		kernels::sq8_order_batch(so->sq8, entry_row(entries[n - 1]), Size(n), stride, tmp);
 	else
 		so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
+}
+
+// rabitq: the query against list `list`'s centroid.
+void prepare_list(ScanState *so, int32 list)
+{
+	if (so->quantizer != Quantizer::rabitq || !so->query)
+		return;
+	so->rabitq = kernels::rabitq_prepare(so->rabitq_form, so->query, so->centroids + Size(list) * Size(so->dim),
+										 Size(so->dim), so->meta.rotation_seed, so->rabitq_scratch, so->rabitq_table,
+										 so->rabitq_epsilon);
 }
 
 // Scan the lists of the current batch, keeping the `bound` best candidates after `after`.
@@ -219,11 +265,17 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 			pfree(so->cand);
 		so->capacity = so->bound;
 		so->cand = static_cast<Candidate *>(MemoryContextAllocHuge(so->cxt, sizeof(Candidate) * so->capacity));
+		if (so->floor)
+			pfree(so->floor);
+		so->floor = so->quantizer == Quantizer::rabitq
+						? static_cast<float *>(MemoryContextAllocHuge(so->cxt, sizeof(float) * so->capacity))
+						: nullptr;
 	}
+	so->dropped_floor = std::numeric_limits<float>::infinity();
 	Candidate *heap = so->cand;
 	int n = 0;
 	auto worse = [](const Candidate &a, const Candidate &b) { return before(a, b); };  // max-heap on (distance, tid)
-	float dist[MaxOffsetNumber];
+	float dist[MaxOffsetNumber], lower[MaxOffsetNumber];
 	const IvfEntryHeader *entries[MaxOffsetNumber];
 
 	// The chain heads of the batch, so the next list's first page can be prefetched too.
@@ -241,6 +293,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 				blkno = heads[next_list++];
 			if (blkno == InvalidBlockNumber)
 				break;
+			prepare_list(so, so->lists[so->batch_start + next_list - 1]);
 			buf = ReadBuffer(index, blkno);
 		}
 		CHECK_FOR_INTERRUPTS();
@@ -257,11 +310,12 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 			ahead_buf = ReadBuffer(index, ahead);
 			prefetch_page(ahead_buf);
 		}
-		int count = page_distances(so, page, dist, entries);
+		int count = page_distances(so, page, dist, lower, entries);
 		so->totals->rows += uint64(count);
 		for (int i = 0; i < count; i++) {
 			Candidate c;
 			c.distance = dist[i];
+			c.lower = so->quantizer == Quantizer::rabitq ? lower[i] : dist[i];
 			c.tid = entries[i]->tid;
 			if (after && !before(*after, c))
 				continue;
@@ -272,12 +326,16 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 				so->overflowed = true;
 				if (before(c, heap[0])) {
 					std::pop_heap(heap, heap + n, worse);
+					so->dropped_floor = std::min(so->dropped_floor, heap[n - 1].lower);
 					heap[n - 1] = c;
 					std::push_heap(heap, heap + n, worse);
-				}
+				} else
+					so->dropped_floor = std::min(so->dropped_floor, c.lower);
 			}
 		}
 		UnlockReleaseBuffer(buf);
+		if (ahead_list != next_list)  // the next page starts another list
+			prepare_list(so, so->lists[so->batch_start + ahead_list - 1]);
 		buf = ahead_buf;
 		blkno = ahead;
 		next_list = ahead_list;
@@ -285,6 +343,11 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 	pfree(heads);
 	std::sort_heap(heap, heap + n, worse);
 	so->ncand = n;
+	if (so->floor) {
+		float f = std::numeric_limits<float>::infinity();
+		for (int i = n - 1; i >= 0; i--)
+			so->floor[i] = f = std::min(f, heap[i].lower);
+	}
 	so->totals->batches++;
 }
 
@@ -304,8 +367,7 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 						 static_cast<unsigned long long>(t->reranked));
 }
 
-// Re-rank the next `rerank` candidates by the vectors in the heap: so->group, in exact order.
-void rerank_group(IndexScanDesc scan, ScanState *so)
+HeapReader *heap_reader(IndexScanDesc scan, ScanState *so)
 {
 	if (!so->reader) {
 		if (!scan->heapRelation)
@@ -321,7 +383,42 @@ void rerank_group(IndexScanDesc scan, ScanState *so)
 		r->cxt = AllocSetContextCreate(so->cxt, "ruivfflat rerank", ALLOCSET_DEFAULT_SIZES);
 		so->reader = r;
 	}
+	return so->reader;
+}
+
+// Re-rank candidate so->pos (and move past it): its exact distance from the heap's vector, false
+// when the row is not visible to the scan (the executor would skip it too). Allocates in the
+// reader's context, which the caller resets.
+bool rerank_next(IndexScanDesc scan, ScanState *so, Exact *out)
+{
 	HeapReader *r = so->reader;
+	const Candidate &c = so->cand[so->pos++];
+	so->last = c;
+	so->have_last = true;
+	so->totals->reranked++;
+	ItemPointerData tid = c.tid;
+	bool call_again = false, all_dead = false;
+	if (!table_index_fetch_tuple(r->fetch, &tid, scan->xs_snapshot, r->slot, &call_again, &all_dead))
+		return false;
+	Datum values[INDEX_MAX_KEYS];
+	bool isnull[INDEX_MAX_KEYS];
+	if (r->estate)
+		ResetPerTupleExprContext(r->estate);
+	FormIndexDatum(r->info, r->slot, r->estate, values, isnull);
+	if (isnull[0])
+		return false;
+	const kernels::ElementInfo &element = so->metric->element();
+	const std::byte *value = reinterpret_cast<const std::byte *>(PG_DETOAST_DATUM(values[0]));
+	if (element.value_dims(value) != so->dim)
+		return false;  // cannot happen for an indexed row; never compare rows of other sizes
+	*out = Exact{so->metric->distance(so->query_value, value + element.value_header, Size(so->dim)), c.tid};
+	return true;
+}
+
+// Re-rank the next `rerank` candidates by the vectors in the heap: so->group, in exact order.
+void rerank_group(IndexScanDesc scan, ScanState *so)
+{
+	HeapReader *r = heap_reader(scan, so);
 	int size = so->mode == IterativeScan::strict_order ? so->ncand - so->pos : so->rerank;
 	if (so->group_capacity < size) {
 		if (so->group)
@@ -329,31 +426,13 @@ void rerank_group(IndexScanDesc scan, ScanState *so)
 		so->group = static_cast<Exact *>(MemoryContextAllocHuge(so->cxt, sizeof(Exact) * Size(size)));
 		so->group_capacity = size;
 	}
-	const kernels::ElementInfo &element = so->metric->element();
 	int end = std::min(so->ncand, so->pos + size);
 	int n = 0;
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
-	for (; so->pos < end; so->pos++) {
+	while (so->pos < end) {
 		CHECK_FOR_INTERRUPTS();
-		const Candidate &c = so->cand[so->pos];
-		so->last = c;
-		so->have_last = true;
-		so->totals->reranked++;
-		ItemPointerData tid = c.tid;
-		bool call_again = false, all_dead = false;
-		if (!table_index_fetch_tuple(r->fetch, &tid, scan->xs_snapshot, r->slot, &call_again, &all_dead))
-			continue;  // not visible to this scan: the executor would skip it too
-		Datum values[INDEX_MAX_KEYS];
-		bool isnull[INDEX_MAX_KEYS];
-		if (r->estate)
-			ResetPerTupleExprContext(r->estate);
-		FormIndexDatum(r->info, r->slot, r->estate, values, isnull);
-		if (isnull[0])
-			continue;
-		const std::byte *value = reinterpret_cast<const std::byte *>(PG_DETOAST_DATUM(values[0]));
-		if (element.value_dims(value) != so->dim)
-			continue;  // cannot happen for an indexed row; never compare rows of other sizes
-		so->group[n++] = Exact{so->metric->distance(so->query_value, value + element.value_header, Size(so->dim)), c.tid};
+		if (rerank_next(scan, so, &so->group[n]))
+			n++;
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(r->cxt);
@@ -361,6 +440,64 @@ void rerank_group(IndexScanDesc scan, ScanState *so)
 	std::sort(so->group, so->group + n, exact_before);
 	so->ngroup = n;
 	so->gpos = 0;
+}
+
+// rabitq: the exact operator distance no candidate left in the batch can be under, when the bounds
+// hold (the least lower bound of order() of the candidates from so->pos on and of those the bound
+// did not keep, less a margin for the float rounding of order()); infinity when none is left.
+double candidates_floor(const ScanState *so)
+{
+	float lower = so->pos < so->ncand ? so->floor[so->pos] : std::numeric_limits<float>::infinity();
+	if (so->overflowed)
+		lower = std::min(lower, so->dropped_floor);
+	if (std::isinf(lower))
+		return lower;
+	if (so->rabitq_form == kernels::RabitqForm::l2)
+		lower = std::max(lower, 0.0f);
+	double d = so->metric->from_order(lower);
+	return d - 1e-6 * (1 + std::fabs(d));
+}
+
+// rabitq: re-rank candidates in the order of their estimates until the nearest waiting row may be returned
+// (see the file comment); false when the batch has no row left to return.
+bool rabitq_next(IndexScanDesc scan, ScanState *so, Exact *out)
+{
+	auto after = [](const Exact &a, const Exact &b) { return exact_before(b, a); };  // min-heap
+	for (;;) {
+		if (so->ngroup > 0) {
+			double floor = candidates_floor(so);
+			bool ready = std::isinf(floor) || (so->rabitq_reranked >= so->rerank && so->group[0].distance <= floor);
+			if (ready) {
+				std::pop_heap(so->group, so->group + so->ngroup, after);
+				*out = so->group[--so->ngroup];
+				return true;
+			}
+		}
+		if (so->pos >= so->ncand)
+			return false;
+		HeapReader *r = heap_reader(scan, so);
+		if (so->group_capacity <= so->ngroup) {
+			int capacity = std::max(64, so->group_capacity * 2);
+			Exact *group = static_cast<Exact *>(MemoryContextAllocHuge(so->cxt, sizeof(Exact) * Size(capacity)));
+			if (so->group) {
+				memcpy(group, so->group, sizeof(Exact) * Size(so->ngroup));
+				pfree(so->group);
+			}
+			so->group = group;
+			so->group_capacity = capacity;
+		}
+		CHECK_FOR_INTERRUPTS();
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+		bool found = rerank_next(scan, so, &so->group[so->ngroup]);
+		so->rabitq_reranked++;
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(r->cxt);
+		ExecClearTuple(r->slot);
+		if (found) {
+			so->ngroup++;
+			std::push_heap(so->group, so->group + so->ngroup, after);
+		}
+	}
 }
 
 void start_scan(IndexScanDesc scan, ScanState *so)
@@ -405,6 +542,14 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 			float *ranges = read_sq8_ranges(index, so->meta);
 			float *a = static_cast<float *>(palloc(sizeof(float) * so->dim));
 			so->sq8 = kernels::sq8_prepare(form, so->query, ranges, ranges + so->dim, a, Size(so->dim));
+		} else if (so->quantizer == Quantizer::rabitq) {
+			if (!kernels::rabitq_form(so->metric->metric, &so->rabitq_form))
+				ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+								errmsg("index \"%s\" has rabitq lists for a metric without them", RelationGetRelationName(index))));
+			so->centroids = index_centroids(index, so->meta).data;
+			so->rabitq_epsilon = rabitq_epsilon_setting();
+			so->rabitq_scratch = static_cast<float *>(palloc(sizeof(float) * kernels::rabitq_padded_dim(Size(so->dim))));
+			so->rabitq_table = static_cast<float *>(MemoryContextAllocHuge(so->cxt, sizeof(float) * kernels::rabitq_table_floats(Size(so->dim))));
 		}
 		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
 		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));
@@ -459,10 +604,19 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	if (!so->started)
 		start_scan(scan, so);
 	bool reranks = so->quantizer != Quantizer::none && so->query;
+	bool by_bound = reranks && so->quantizer == Quantizer::rabitq;
 	for (;;) {
 		if (reranks) {
-			if (so->gpos < so->ngroup) {
-				const Exact &e = so->group[so->gpos++];
+			Exact next;
+			bool have = false;
+			if (by_bound)
+				have = rabitq_next(scan, so, &next);
+			else if (so->gpos < so->ngroup) {
+				next = so->group[so->gpos++];
+				have = true;
+			}
+			if (have) {
+				const Exact &e = next;
 				if (so->mode == IterativeScan::strict_order) {
 					if (so->have_returned && exact_before(e, Exact{so->returned, e.tid}))
 						continue;  // closer than a row already returned: out of order
@@ -475,7 +629,7 @@ bool ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 				MemoryContextSwitchTo(old);
 				return true;
 			}
-			if (so->pos < so->ncand) {
+			if (!by_bound && so->pos < so->ncand) {
 				rerank_group(scan, so);
 				continue;
 			}

@@ -133,13 +133,21 @@ float *read_sq8_ranges(Relation index, const IvfMetaPage &meta)
 	return read_float_pages(index, meta.range_start, 2 * Size(meta.dimensions), "range", CurrentMemoryContext);
 }
 
-Size encode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const ItemPointerData &tid,
-				  const float *x, int dim, char *item)
+Size encode_entry(const MetricInfo &metric, const EntryCoding &coding, const ItemPointerData &tid, const float *x,
+				  int dim, char *item)
 {
 	auto *h = reinterpret_cast<IvfEntryHeader *>(item);
 	auto *out = reinterpret_cast<std::byte *>(item + sizeof(IvfEntryHeader));
 	h->tid = tid;
 	h->flags = 0;
+	Quantizer q = coding.quantizer;
+	if (q == Quantizer::rabitq) {
+		float *scratch = static_cast<float *>(palloc(sizeof(float) * kernels::rabitq_padded_dim(Size(dim))));
+		kernels::rabitq_encode_row(x, coding.centroid, Size(dim), coding.seed, scratch, out);
+		pfree(scratch);
+		return entry_size(metric, dim, q);
+	}
+	const float *ranges = coding.ranges;
 	// A whole row must fit an entry page (an sq8 index may have more dimensions than a row can).
 	bool whole = q == Quantizer::sq8 && metric.row_bytes(Size(dim)) <= kMaxRowBytes &&
 				 kernels::sq8_clamp_exceeds_rounding(x, ranges, ranges + dim, Size(dim));

@@ -25,8 +25,9 @@
 #                      (size, recall, QPS); bit: (binary_quantize(embedding)::bit(d)) bit_hamming_ops, its
 #                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README;
 #                      sq8: the same column with quantizer = sq8 (issue 19; its default rerank), beside FAISS
-#                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes; on every dataset (halfvec and
-#                      bit on 100k_1536 only)
+#                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes; rabitq (not in the default):
+#                      quantizer = rabitq with its default rerank and epsilon; sq8 and rabitq on every dataset
+#                      (halfvec and bit on 100k_1536 only)
 # Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
 # (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
 # generate its data and ground truth (cached in tests/bench/data).
@@ -141,10 +142,10 @@ type_rows() {
 		bit)
 			expr="(binary_quantize(embedding)::bit($d))" opclass=bit_hamming_ops
 			query="SELECT id FROM (SELECT id, embedding FROM items ORDER BY binary_quantize(embedding)::bit($d) <~> binary_quantize((SELECT v FROM queries WHERE qid = QID)) LIMIT $RERANK) c ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = QID) LIMIT 10" ;;
-		sq8)
-			expr="(embedding)" opclass=vector_l2_ops with=", quantizer = sq8"
+		sq8 | rabitq)
+			expr="(embedding)" opclass=vector_l2_ops with=", quantizer = $kind"
 			query="SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = QID) LIMIT 10" ;;
-		*) die "unknown IVF_BENCH_TYPES entry '$kind' (use halfvec, bit, sq8)" ;;
+		*) die "unknown IVF_BENCH_TYPES entry '$kind' (use halfvec, bit, sq8, rabitq)" ;;
 		esac
 		say "$label, lists $lists: $kind index"
 		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf_type" -c "CHECKPOINT"
@@ -152,7 +153,7 @@ type_rows() {
 			die "CREATE INDEX ($kind) failed"
 		prewarm_relation items_ivf_type
 		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
-		[ "$kind" = sq8 ] && rerank=$(psql -X -At -c "SELECT rerank FROM ruvector_ivfflat_stats('items_ivf_type')")
+		[ "$kind" = sq8 ] || [ "$kind" = rabitq ] && rerank=$(psql -X -At -c "SELECT rerank FROM ruvector_ivfflat_stats('items_ivf_type')")
 		# halfvec at the first probes only (its goals are at probes 10); bit at each (its recall
 		# is the IVF's over 0/1 rows: more probes are its knob).
 		for tp in $TYPE_PROBES; do
@@ -264,11 +265,15 @@ for size in $SIZES; do
 	if [ -n "$TYPES" ]; then
 		# shellcheck disable=SC2086
 		set -- $LISTS
-		# halfvec and bit at 1536 dimensions (issue 17); sq8 on every dataset (issue 19).
+		# halfvec and bit at 1536 dimensions (issue 17); sq8 and rabitq on every dataset (issue 19).
 		if [ "$d" = 1536 ]; then
 			type_rows "$d" "$1"
-		elif [[ " $TYPES " == *" sq8 "* ]]; then
-			TYPES=sq8 type_rows "$d" "$1"
+		else
+			quantized=""
+			for kind in $TYPES; do
+				case $kind in sq8 | rabitq) quantized+=" $kind" ;; esac
+			done
+			[ -z "$quantized" ] || TYPES=$quantized type_rows "$d" "$1"
 		fi
 	fi
 	say "$label: FAISS IndexFlatL2"

@@ -132,8 +132,9 @@ def tables(recs, meta):
                        g[0]["seconds_1"], g[0]["seconds_t"], g[0]["threads"], g[0]["threads"],
                        g[0]["seconds_t"] / g[0]["seconds_1"], 1 / g[0]["threads"]))
 
-    types = [r for r in recs if r["kind"] == "ruv_type" and r["type"] != "sq8"]
+    types = [r for r in recs if r["kind"] == "ruv_type" and r["type"] not in ("sq8", "rabitq")]
     sq8 = [r for r in recs if r["kind"] == "ruv_type" and r["type"] == "sq8"]
+    rabitq = [r for r in recs if r["kind"] == "ruv_type" and r["type"] == "rabitq"]
     if types:
         out.append("\n### halfvec and bit indexes (issue 17)\n")
         out.append("Expression indexes on the same table: `(embedding::halfvec(d)) halfvec_l2_ops`, and "
@@ -178,6 +179,25 @@ def tables(recs, meta):
                 fmt(r["recall"] - vrec if vrec is not None else None, "+.4f"), r["qps"], fmt(ratio(r["qps"], vqps), ".2f"),
                 fmt(fs[0]["recall"] if fs else None, ".4f"), fmt(fs[0]["qps"] if fs else None, ".1f"),
                 fmt(get("faiss_query", d, lists, p), ".1f")))
+
+    if rabitq:
+        out.append("\n### Quantized lists: quantizer = rabitq (issue 19)\n")
+        out.append("The same column indexed `WITH (lists = L, quantizer = rabitq)`: one bit per dimension (RaBitQ) in "
+                   "the lists, candidates re-ranked exactly from the heap in the order of their estimates until the "
+                   "error bound (ruvector.ivfflat_rabitq_epsilon, default 1.9) rules out the rest, at least `rerank` "
+                   "of them.\n")
+        out.append("| dataset | lists | probes | rerank | size (MB) | size / flat | recall@10 | recall − flat "
+                   "| QPS | QPS / flat |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rabitq:
+            d, lists, p = r["dataset"], r["lists"], r["probes"]
+            vsize = get("ruv_build", d, lists, thr=threads, field="index_bytes")
+            vrec = get("ruv_query", d, lists, p, field="recall")
+            vqps = get("ruv_query", d, lists, p)
+            out.append("| %s | %d | %d | %d | %.1f | %s | %.4f | %s | %.1f | %s |" % (
+                d, lists, p, r.get("rerank", 0), r["index_bytes"] / 1048576,
+                fmt(ratio(r["index_bytes"], vsize), ".3f"), r["recall"],
+                fmt(r["recall"] - vrec if vrec is not None else None, "+.4f"), r["qps"], fmt(ratio(r["qps"], vqps), ".2f")))
 
     out.append("\n### Exact search (no index)\n")
     out.append("| dataset | ruvector seq scan QPS | ruvector recall@10 (first 20 queries) | FAISS IndexFlatL2 QPS "

@@ -1,0 +1,207 @@
+// RaBitQ rotation, coding and the estimator (rabitq.hpp).
+#include "worker/kernels/rabitq.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace ruvector::kernels {
+
+namespace {
+
+constexpr int kRotationRounds = 4;
+
+std::uint64_t splitmix64(std::uint64_t &state) noexcept
+{
+	std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+// Normalised Walsh-Hadamard transform of n (a power of two) floats, in place.
+void fwht(float *x, std::size_t n) noexcept
+{
+	for (std::size_t h = 1; h < n; h *= 2)
+		for (std::size_t i = 0; i < n; i += 2 * h)
+			for (std::size_t j = i; j < i + h; j++) {
+				float a = x[j], b = x[j + h];
+				x[j] = a + b;
+				x[j + h] = a - b;
+			}
+	float s = float(1.0 / std::sqrt(double(n)));
+	for (std::size_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
+std::size_t power_of_two_below(std::size_t n) noexcept
+{
+	std::size_t b = 1;
+	while (b * 2 <= n)
+		b *= 2;
+	return b;
+}
+
+// R applied in place to d (padded) floats.
+void rotate_in_place(float *x, std::size_t d, std::uint64_t seed) noexcept
+{
+	std::size_t b = power_of_two_below(d), half = d / 2;
+	const float mix = float(1.0 / std::sqrt(2.0));
+	std::uint64_t state = seed;
+	for (int round = 0; round < kRotationRounds; round++) {
+		for (std::size_t i = 0; i < d; i += 64) {
+			std::uint64_t bits = splitmix64(state);
+			for (std::size_t k = 0; k < 64; k++)
+				if (bits >> k & 1)
+					x[i + k] = -x[i + k];
+		}
+		fwht(x, b);
+		if (b < d)
+			fwht(x + d - b, b);
+		for (std::size_t i = 0; i < half; i++) {
+			float p = x[i], q = x[i + half];
+			x[i] = (p + q) * mix;
+			x[i + half] = (p - q) * mix;
+		}
+	}
+}
+
+}  // namespace
+
+void rabitq_rotate(const float *x, std::size_t dim, std::uint64_t seed, float *out) noexcept
+{
+	std::size_t d = rabitq_padded_dim(dim);
+	std::copy(x, x + dim, out);
+	std::fill(out + dim, out + d, 0.0f);
+	rotate_in_place(out, d, seed);
+}
+
+void rabitq_encode_row(const float *x, const float *centroid, std::size_t dim, std::uint64_t seed, float *scratch,
+                       std::byte *row) noexcept
+{
+	std::size_t d = rabitq_padded_dim(dim);
+	double rr = 0;
+	for (std::size_t j = 0; j < dim; j++) {
+		double e = double(x[j]) - double(centroid[j]);
+		rr += e * e;
+	}
+	float header[3] = {float(std::sqrt(rr)), 0.0f, 0.0f};
+	auto *codes = reinterpret_cast<std::uint8_t *>(row + kRabitqRowHeader);
+	std::memset(codes, 0, d / 8);
+	if (rr > 0) {
+		float *residual = scratch;
+		for (std::size_t j = 0; j < dim; j++)
+			residual[j] = float(double(x[j]) - double(centroid[j]));
+		std::fill(residual + dim, residual + d, 0.0f);
+		rotate_in_place(residual, d, seed);
+		double inv_r = 1.0 / std::sqrt(rr), abs_sum = 0;
+		for (std::size_t i = 0; i < d; i++) {
+			double u = double(residual[i]) * inv_r;
+			abs_sum += std::fabs(u);
+			if (u > 0)
+				codes[i / 8] |= std::uint8_t(1u << (i % 8));
+		}
+		double a = abs_sum / std::sqrt(double(d));  // <xb, u>, in (0, 1]
+		if (a > 0) {
+			header[1] = float(1.0 / a);
+			header[2] = float(std::sqrt(std::max(0.0, 1.0 - a * a)) / a);
+		}
+	}
+	std::memcpy(row, header, sizeof header);
+}
+
+bool rabitq_form(Metric metric, RabitqForm *form) noexcept
+{
+	switch (metric) {
+	case Metric::l2:
+		*form = RabitqForm::l2;
+		return true;
+	case Metric::ip:
+	case Metric::cosine:
+		*form = RabitqForm::ip;
+		return true;
+	default:
+		return false;
+	}
+}
+
+RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroid, std::size_t dim, std::uint64_t seed,
+                           float *scratch, float *table, double epsilon) noexcept
+{
+	std::size_t d = rabitq_padded_dim(dim);
+	double constant = 0;
+	float *v = scratch;
+	for (std::size_t j = 0; j < dim; j++) {
+		if (form == RabitqForm::l2) {
+			double e = double(q[j]) - double(centroid[j]);
+			v[j] = float(e);
+			constant += e * e;
+		} else {
+			v[j] = q[j];
+			constant += double(q[j]) * double(centroid[j]);
+		}
+	}
+	std::fill(v + dim, v + d, 0.0f);
+	rotate_in_place(v, d, seed);
+	double vsum = 0, vv = 0;
+	for (std::size_t i = 0; i < d; i++) {
+		vsum += v[i];
+		vv += double(v[i]) * double(v[i]);
+	}
+	for (std::size_t j = 0; j < d / 8; j++) {
+		float *t = table + j * 256;
+		const float *w = v + j * 8;
+		t[0] = 0;
+		// Each entry adds its highest bit's value to the entry without it.
+		for (unsigned b = 1; b < 256; b++) {
+			unsigned high = 31u - unsigned(__builtin_clz(b));
+			t[b] = t[b & ~(1u << high)] + w[high];
+		}
+	}
+	RabitqQuery out;
+	out.form = form;
+	out.table = table;
+	out.bytes = d / 8;
+	out.vsum = float(vsum);
+	out.scale = float(1.0 / std::sqrt(double(d)));
+	out.bound = float(std::sqrt(vv) * epsilon / std::sqrt(double(d - 1)));
+	out.constant = float(constant);
+	return out;
+}
+
+RabitqEstimate rabitq_estimate(const RabitqQuery &q, const std::byte *row) noexcept
+{
+	float header[3];
+	std::memcpy(header, row, sizeof header);
+	const auto *codes = reinterpret_cast<const std::uint8_t *>(row + kRabitqRowHeader);
+	float s0 = 0, s1 = 0;
+	std::size_t j = 0;
+	for (; j + 2 <= q.bytes; j += 2) {
+		s0 += q.table[j * 256 + codes[j]];
+		s1 += q.table[(j + 1) * 256 + codes[j + 1]];
+	}
+	for (; j < q.bytes; j++)
+		s0 += q.table[j * 256 + codes[j]];
+	float xb_v = (2 * (s0 + s1) - q.vsum) * q.scale;  // <xb, v>
+	return {xb_v * header[1], q.bound * header[2]};
+}
+
+void rabitq_order_batch(const RabitqQuery &q, const std::byte *rows, std::size_t count, std::size_t stride,
+                        float *estimate, float *lower) noexcept
+{
+	for (std::size_t i = 0; i < count; i++) {
+		const std::byte *row = rows + i * stride;
+		float r;
+		std::memcpy(&r, row, sizeof r);
+		RabitqEstimate e = rabitq_estimate(q, row);
+		if (q.form == RabitqForm::l2) {
+			estimate[i] = r * r + q.constant - 2 * r * e.ip;
+			lower[i] = estimate[i] - 2 * r * e.error;
+		} else {
+			estimate[i] = -(q.constant + r * e.ip);
+			lower[i] = estimate[i] - r * e.error;
+		}
+	}
+}
+
+}  // namespace ruvector::kernels
