@@ -66,3 +66,49 @@ wait_for_worker() {  # until the worker answers (after a restart)
 }
 
 now_ms() { date +%s%3N; }
+
+# ivf_durability_checks TABLE TYPE DIM OP WHAT [SETTING...]: the checks ruivfflat's entry formats share
+# across statements that cannot run in a pgTAP transaction. TABLE (id int key, v TYPE) holds rows 1..5000
+# of ivf_rows and its index (20 lists) was built on them; row 777 is the query, OP the operator; SETTINGs
+# ("name = value") go to every index scan. With every list probed the index answers as the seq scan
+# (distances in order: the rows repeat, so ties are exact); VACUUM removes the entries of deleted rows
+# (WHAT names them) and re-inserted rows reuse the space; after a crash the index returns the same rows
+# (WAL replay). Leaves 5600 rows; the caller checks its own entry count.
+ivf_rows() {  # ivf_rows TABLE TYPE DIM: rows 1..5000 of the shape above
+	q "INSERT INTO $1 SELECT i, ARRAY(SELECT (((i % 40) * 7 + d * 13) % 41)::real / 8 + ((i * 31 + d * 17) % 100) / 400.0 FROM generate_series(1, $3) d)::$2 FROM generate_series(1, 5000) i"
+}
+ivf_durability_checks() {
+	local t=$1 type=$2 dim=$3 op=$4 what=$5
+	shift 5
+	local sets=(-c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20") s
+	for s in "$@"; do sets+=(-c "SET $s"); done
+	local query="(SELECT v FROM $t WHERE id = 777)"
+	local nearest="SELECT string_agg(d::text, ',') FROM (SELECT v $op $query AS d FROM $t ORDER BY v $op $query LIMIT 300) x"
+	ivf_top() { psql -X -q -At "${sets[@]}" -c "$nearest"; }
+	ivf_exact() { psql -X -q -At -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" -c "$nearest"; }
+	local plan
+	plan=$(psql -X -q -At -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM $t ORDER BY v $op $query LIMIT 300")
+	case "$plan" in *"Index Scan using ${t}_idx"*) ok 0 "the scans go through the index" ;; *) ok 1 "the scans go through the index: $plan" ;; esac
+	is "$(ivf_top)" "$(ivf_exact)" "$what: with every list probed the index answers as the seq scan"
+
+	local size0
+	size0=$(q "SELECT pg_relation_size('${t}_idx')")
+	q "CREATE TABLE ${t}_saved AS SELECT * FROM $t WHERE id % 2 = 0"
+	q "DELETE FROM $t WHERE id % 2 = 0"
+	q "VACUUM $t"
+	is "$(q "SELECT vectors FROM ruvector_ivfflat_stats('${t}_idx')")" "$(q "SELECT count(*) FROM $t")" \
+		"VACUUM removes the $what entries of deleted rows"
+	is "$(ivf_top)" "$(ivf_exact)" "and the index still answers as the seq scan"
+	q "INSERT INTO $t SELECT * FROM ${t}_saved"
+	is "$(q "SELECT pg_relation_size('${t}_idx')")" "$size0" "re-inserting the rows after VACUUM reuses the space (size unchanged)"
+	is "$(ivf_top)" "$(ivf_exact)" "inserted rows are found in order"
+
+	q "INSERT INTO $t SELECT i, ARRAY(SELECT ((i * d) % 29)::real / 4 FROM generate_series(1, $dim) d)::$type FROM generate_series(5001, 5600) i"
+	local before
+	before=$(ivf_top)
+	pg_ctl_test -m immediate stop >/dev/null
+	pg_ctl_test start >/dev/null
+	wait_for_worker
+	is "$(ivf_top)" "$before" "after a crash the index returns the same rows (WAL replay)"
+	is "$(ivf_top)" "$(ivf_exact)" "which are the seq scan's"
+}
