@@ -8,25 +8,8 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
 SELECT plan(38);
 
-SELECT setseed(0.43);
-CREATE TABLE centers AS
-	SELECT c, (SELECT array_agg((random() * 20 - 10)::real) FROM generate_series(1, 32) d WHERE c > 0) AS x
-	FROM generate_series(1, 20) c;
-CREATE TABLE items (id int PRIMARY KEY, v vector(32));
-INSERT INTO items
-	SELECT i, (SELECT array_agg(x[d] + ((random() - 0.5) * 4)::real) FROM generate_series(1, 32) d)::vector(32)
-	FROM generate_series(1, 3000) i JOIN centers ON c = 1 + i % 20;
-CREATE TABLE queries AS
-	SELECT q AS qid, (SELECT array_agg(x[d] + ((random() - 0.5) * 4)::real) FROM generate_series(1, 32) d)::vector(32) AS v
-	FROM generate_series(1, 20) q JOIN centers ON c = 1 + (q * 7) % 20;
-ANALYZE items;
-
-CREATE FUNCTION plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE line text; out text := '';
-BEGIN
-	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP out := out || line || E'\n'; END LOOP;
-	RETURN out;
-END $$;
+\set seed 0.43
+\ir include/clustered_items.sql
 
 -- Options and errors.
 SELECT throws_ok($$CREATE INDEX ON items USING ruivfflat (v vector_l2_ops) WITH (quantizer = rabitq4)$$, '22023',
