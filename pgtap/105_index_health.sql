@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(43);
+SELECT plan(54);
 
 SELECT has_function('ruvector_index_health', ARRAY['regclass'], 'ruvector_index_health(regclass) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
@@ -62,6 +62,44 @@ SELECT results_eq($$SELECT list_min, list_max, imbalance FROM ruvector_index_hea
                   'list sizes and imbalance agree with ruvector_ivfflat_stats');
 SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), '^list imbalance [0-9.]+ is within 3\.0 times the build''s',
                'a healthy built index says its imbalance is within the ratio');
+SELECT ok((SELECT abs(drift - 1) < 1e-6 FROM ruvector_index_health('rv105_ivf')),
+          'a fresh build reads a drift of 1: its rows lie as far from their centroids as the build measured');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), 'drift 1\.00 within 1\.50$',
+               'the healthy reason names the drift and its threshold');
+
+-- ---- Drift: rows shifted away from their centroids, as many in every list (no imbalance) ------
+CREATE TABLE rv105_drift (id bigserial PRIMARY KEY, embedding vector(4));
+INSERT INTO rv105_drift (embedding) SELECT rv105_row(g) FROM generate_series(1, 1000) g;
+CREATE INDEX rv105_drift_ivf ON rv105_drift USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10);
+SELECT results_eq($$SELECT state, lists, round(drift::numeric, 3) FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('healthy'::text, 10, 1.000)$$, 'a fresh 10-list build: healthy, drift 1');
+-- Other metrics and sq8 lists measure drift too (ip as 1 - cosine to the unit centroids; sq8 on the codes).
+CREATE INDEX rv105_drift_ip ON rv105_drift USING ruivfflat (embedding vector_ip_ops) WITH (lists = 10);
+CREATE INDEX rv105_drift_sq8 ON rv105_drift USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10, quantizer = sq8);
+SELECT ok((SELECT bool_and(abs(drift - 1) < 1e-6) FROM ruvector_index_health
+           WHERE index IN ('rv105_drift_ip'::regclass, 'rv105_drift_sq8'::regclass)),
+          'fresh ip and sq8 builds read a drift of 1');
+-- Each cluster's new rows sit 8 away from it (clusters are 25..100 apart): same list, same sizes.
+INSERT INTO rv105_drift (embedding)
+	SELECT rv105_row(g) + '[8, 0, 0, 0]'::vector FROM generate_series(1001, 1500) g;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('degraded'::text, 'drift'::text, true)$$,
+                  '500 rows shifted off their clusters: degraded by drift, a rebuild would help');
+SELECT ok((SELECT drift > 1.5 AND imbalance < 3 * build_imbalance FROM ruvector_index_health('rv105_drift_ivf')),
+          'its drift is over 1.5 while its imbalance is within the ratio');
+SELECT is((SELECT degraded_by FROM ruvector_index_health('rv105_drift_sq8')), 'drift',
+          'the sq8 index sees the shifted rows drift too');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_drift_ivf')),
+               '^rows lie [0-9.]+ times as far from their list''s centroid as at the build \(mean [0-9.e+-]+, build [0-9.e+-]+\), over 1\.50$',
+               'the reason names the drift, both means and the threshold');
+SET LOCAL ruvector.maintenance_drift_ratio = 1000;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_drift_ivf')), 'healthy',
+          'ruvector.maintenance_drift_ratio moves the threshold');
+RESET ruvector.maintenance_drift_ratio;
+SELECT throws_ok($$SET ruvector.maintenance_drift_ratio = 1$$, '22023', NULL, 'a drift ratio of 1 or less is refused');
+REINDEX INDEX rv105_drift_ivf;
+SELECT results_eq($$SELECT state, round(drift::numeric, 3) FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('healthy'::text, 1.000)$$, 'a rebuild centres the lists on the rows again: drift 1');
 
 -- ---- Shifted inserts pile into one list: imbalance well beyond the build's --------------------
 INSERT INTO rv105_items (embedding) SELECT rv105_row(g * 10 + 3) FROM generate_series(1, 2000) g;
@@ -109,8 +147,8 @@ SELECT throws_ok($$CREATE INDEX ON rv105_items USING ruivfflat (embedding) WITH 
 
 -- ---- ruhnsw: the figures it has; always healthy ------------------------------------------------
 CREATE INDEX rv105_hnsw ON rv105_items USING ruhnsw (embedding vector_l2_ops);
-SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by FROM ruvector_index_health('rv105_hnsw')$$,
-                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text)$$,
+SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by, drift FROM ruvector_index_health('rv105_hnsw')$$,
+                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text, NULL::float8)$$,
                   'a ruhnsw index: its rows, healthy, no ivfflat figures');
 SELECT matches((SELECT reason FROM ruvector_index_health('rv105_hnsw')), '^[0-9]+ elements, 0 freed slots', 'the reason counts its elements (equal rows share one)');
 SELECT set_eq($$SELECT indexname::text FROM ruvector_index_health WHERE tablename = 'rv105_items'$$,

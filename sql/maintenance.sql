@@ -6,7 +6,7 @@ CREATE FUNCTION ruvector_index_health(index regclass,
 	OUT lists integer, OUT lists_requested integer, OUT rows bigint, OUT built_rows bigint,
 	OUT inserted_since_build bigint, OUT dead_rows bigint, OUT list_min bigint, OUT list_max bigint,
 	OUT imbalance double precision, OUT build_imbalance double precision, OUT auto_maintain boolean,
-	OUT degraded_by text)
+	OUT degraded_by text, OUT drift double precision)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ruvector_index_health(regclass) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';

@@ -77,6 +77,10 @@ struct IvfMetaPage {
 	uint16 unused;
 	BlockNumber range_start; // sq8 range pages
 	uint32 range_pages;
+	// Added after sq8: the mean distance of the rows the build wrote to their list's centroid
+	// (list_spread; 0: unknown, an index built before it was recorded). The health check compares
+	// the lists' mean now with it (drift).
+	double build_spread;
 };
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
@@ -216,13 +220,25 @@ void nearest_lists(const Centroids &c, const float *query, int count, int32 *lis
 void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, BlockNumber blkno, bool reset);
 IvfListEntry read_list_entry(Relation index, const IvfMetaPage &meta, uint32 list);
 
-// Live entries per list, counted along every list chain (reads each entry page once).
+// The float row an entry holds (sq8 codes decoded with `ranges`; whole rows converted), into out[dim].
+void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,
+				  float *out);
+// How far a float row lies from its list's centroid, for the spread of lists: the operator's
+// distance of the float form (Euclidean for l2 and bit, 1 - cosine for cosine, L1), except that
+// ip lists, whose centroids are unit vectors, measure 1 - cosine (a negative inner product has no
+// mean to compare).
+double centroid_distance(const MetricInfo &float32, const float *x, const float *centroid, int dim);
+
+// Live entries per list, counted along every list chain (reads each entry page once); with
+// `spread`, also the mean centroid_distance of the entries to their list's centroid.
 struct ListSizes {
 	int64 total = 0, min = 0, max = 0;
 	double sum_sq = 0;  // sum of squared sizes (imbalance_factor)
+	double spread_sum = 0;
 	double imbalance(uint32 lists) const { return imbalance_factor(lists, double(total), sum_sq); }
+	double spread() const { return total > 0 ? spread_sum / double(total) : 0; }
 };
-ListSizes list_sizes(Relation index, const IvfMetaPage &meta);
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta, bool spread = false);
 
 /* AM callbacks (one file per concern, as in pgvector and contrib/bloom) */
 IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info);

@@ -298,10 +298,40 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
-ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
+void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,
+				  float *out)
+{
+	if (q == Quantizer::sq8 && !(e->flags & kEntryWholeRow))
+		kernels::sq8_decode(kernels::sq8_row_codes(entry_row(e)), ranges, ranges + dim, out, Size(dim));
+	else
+		metric.element().to_float(entry_row(e), out, Size(dim));
+}
+
+double centroid_distance(const MetricInfo &float32, const float *x, const float *centroid, int dim)
+{
+	const MetricInfo &m = float32.metric == Metric::ip ? *kernels::find_metric(kernels::ElementType::float32, Metric::cosine)
+													   : float32;
+	double d = m.distance(kernels::as_row(x), kernels::as_row(centroid), Size(dim));
+	return std::isfinite(d) ? d : 0;  // a zero row has no cosine distance
+}
+
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta, bool spread)
 {
 	ListSizes s;
 	s.min = meta.lists ? PG_INT64_MAX : 0;
+	const MetricInfo *metric = nullptr;
+	const Centroids *centroids = nullptr;
+	float *ranges = nullptr;
+	float *row = nullptr;
+	Quantizer q = Quantizer(meta.quantizer);
+	int dim = int(meta.dimensions);
+	if (spread) {
+		metric = &meta_metric(index, meta);
+		centroids = &index_centroids(index, meta);
+		if (q == Quantizer::sq8)
+			ranges = read_sq8_ranges(index, meta);
+		row = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
+	}
 	for (uint32 l = 0; l < meta.lists; l++) {
 		IvfListEntry e = read_list_entry(index, meta, l);
 		int64 n = 0;
@@ -311,9 +341,16 @@ ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			Page page = BufferGetPage(buf);
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-				if (ItemIdIsNormal(PageGetItemId(page, off)))
-					n++;
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+				ItemId id = PageGetItemId(page, off);
+				if (!ItemIdIsNormal(id))
+					continue;
+				n++;
+				if (spread) {
+					decode_entry(*metric, q, ranges, reinterpret_cast<const IvfEntryHeader *>(PageGetItem(page, id)), dim, row);
+					s.spread_sum += centroid_distance(*centroids->metric, row, centroids->data + Size(l) * dim, dim);
+				}
+			}
 			blk = page_opaque(page)->next;
 			UnlockReleaseBuffer(buf);
 		}
@@ -322,6 +359,10 @@ ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
 		s.max = std::max(s.max, n);
 		s.sum_sq += double(n) * double(n);
 	}
+	if (ranges)
+		pfree(ranges);
+	if (row)
+		pfree(row);
 	return s;
 }
 

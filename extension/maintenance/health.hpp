@@ -15,7 +15,9 @@ enum class Degradation {
 	none,
 	too_few_lists,  // trained on too little data: fewer lists than requested, enough rows for them now
 	imbalance,      // list sizes far more uneven than the build left them
+	drift,          // rows lie much further from their list's centroid than the build's did
 };
+const char *degradation_name(Degradation d);  // "lists", "imbalance", "drift" (null for none)
 
 struct Health {
 	const char *access_method;  // "ruivfflat" or "ruhnsw" (pgvector's alias names map to these)
@@ -32,6 +34,10 @@ struct Health {
 	int64 built_rows = -1;     // rows the build indexed
 	int64 list_min = -1, list_max = -1;
 	double imbalance = -1, build_imbalance = -1;  // -1: unknown
+	// Mean distance of the entries to their list's centroid (ivf::list_sizes), the build's, and
+	// their ratio (drift; 1 for a fresh build). -1: unknown (no entries, or built before it was
+	// recorded).
+	double spread = -1, build_spread = -1, drift = -1;
 	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
 	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
 	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
@@ -42,6 +48,7 @@ extern bool auto_maintain_enabled;
 extern int maintenance_naptime_s;
 extern double min_rows_per_list;
 extern double imbalance_ratio;
+extern double drift_ratio;
 void define_maintenance_gucs();
 
 bool is_maintained_kind(Relation index);  // a ruivfflat/ivfflat or ruhnsw/hnsw index

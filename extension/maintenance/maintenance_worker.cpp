@@ -228,6 +228,8 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 		return after.lists > before.lists;
 	case Degradation::imbalance:
 		return after.imbalance < before.imbalance;
+	case Degradation::drift:
+		return after.drift < before.drift;
 	case Degradation::none:
 		break;
 	}
@@ -236,7 +238,8 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 
 const char *trigger_name(Degradation t)
 {
-	return t == Degradation::too_few_lists ? "lists" : t == Degradation::imbalance ? "imbalance" : "none";
+	const char *name = degradation_name(t);
+	return name ? name : "none";
 }
 
 // 2. Check one index and rebuild it when it is degraded. `asked`: ruvector_index_maintain named it
