@@ -4,9 +4,9 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(54);
+SELECT plan(70);
 
-SELECT has_function('ruvector_index_health', ARRAY['regclass'], 'ruvector_index_health(regclass) exists');
+SELECT has_function('ruvector_index_health', ARRAY['regclass', 'integer'], 'ruvector_index_health(regclass, integer) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
 
 -- Ten well separated clusters in 4 dimensions; row g belongs to cluster g % 10.
@@ -118,6 +118,58 @@ SELECT throws_ok($$SET ruvector.maintenance_imbalance_ratio = 1$$, '22023', NULL
 REINDEX INDEX rv105_ivf;
 SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy', 'a rebuild on the new rows is healthy again');
 SELECT is((SELECT rows FROM ruvector_index_health('rv105_ivf')), 2390::bigint, 'with every row');
+
+-- ---- Estimated recall@10 at the session's probes, on request ----------------------------------
+-- Uniform random rows (no clusters): one probe of 20 lists misses many neighbours.
+SELECT setseed(0.105);
+CREATE TABLE rv105_recall (id bigserial PRIMARY KEY, embedding vector(8));
+INSERT INTO rv105_recall (embedding)
+	SELECT ARRAY(SELECT random() FROM generate_series(1, 8) WHERE g > 0)::vector FROM generate_series(1, 3000) g;
+CREATE INDEX rv105_recall_ivf ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 20);
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_ivf')), NULL,
+          'without recall_sample no recall is estimated (NULL)');
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_ivf', 30)), 1::float8,
+          'probes = lists: the index answers exactly, estimated recall 1');
+SET LOCAL ruvector.ivfflat_probes = 1;
+SELECT ok((SELECT estimated_recall BETWEEN 0.05 AND 0.9 FROM ruvector_index_health('rv105_recall_ivf', 30)),
+          'one probe of 20 lists on uniform data: estimated recall well under 1');
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf', 30)), 'healthy',
+          'ruvector.maintenance_min_recall is off by default');
+SET LOCAL ruvector.maintenance_min_recall = 0.95;
+SELECT results_eq($$SELECT state, degraded_by FROM ruvector_index_health('rv105_recall_ivf', 30)$$,
+                  $$VALUES ('degraded'::text, 'recall'::text)$$, 'under ruvector.maintenance_min_recall: degraded by recall');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_recall_ivf', 20)),
+               '^estimated recall@10 0\.[0-9]+ is under 0\.950 \(20 sample queries at the session''s probes\)$',
+               'the reason names the estimate, the target and the sample');
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf')), 'healthy',
+          'without an estimate the recall target does not apply');
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf', 30)), 'healthy',
+          'with enough probes the target is met');
+RESET ruvector.maintenance_min_recall;
+RESET ruvector.ivfflat_probes;
+CREATE INDEX rv105_recall_hnsw ON rv105_recall USING ruhnsw (embedding vector_l2_ops);
+SELECT ok((SELECT estimated_recall > 0.5 FROM ruvector_index_health('rv105_recall_hnsw', 20)),
+          'a ruhnsw index is estimated at the session''s ef_search');
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', -1)$$, '22023',
+                 'recall_sample must be between 0 and 1000', 'a negative sample is refused');
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', 1001)$$, '22023', NULL, 'too large a sample is refused');
+CREATE INDEX rv105_recall_expr ON rv105_recall USING ruivfflat (((embedding + embedding)::vector(8)) vector_l2_ops) WITH (lists = 5);
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_expr', 10)$$, '0A000',
+                 'cannot estimate the recall of index "rv105_recall_expr"', 'an expression index: 0A000');
+SELECT is((SELECT lists FROM ruvector_index_health('rv105_recall_expr')), 5, 'whose other figures are readable');
+CREATE INDEX rv105_recall_part ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 5) WHERE id > 10;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_part', 10)$$, '0A000', NULL, 'a partial index: 0A000');
+CREATE ROLE rv105_limited;
+GRANT SELECT ON rv105_recall TO rv105_limited;
+ALTER TABLE rv105_recall ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rv105_half ON rv105_recall FOR SELECT USING (id % 2 = 0);
+SET ROLE rv105_limited;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', 10)$$, '0A000', NULL,
+                 'under row-level security: 0A000 (the exact answers would hide rows the index returns)');
+SELECT is((SELECT rows FROM ruvector_index_health('rv105_recall_ivf')), 3000::bigint, 'the health without an estimate is readable');
+RESET ROLE;
 
 -- ---- Degraded, but a rebuild would not help: the last build saw every row there is -------------
 CREATE TABLE rv105_small (id bigserial PRIMARY KEY, embedding vector(4));

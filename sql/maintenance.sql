@@ -1,15 +1,15 @@
 -- Index health and self-maintenance (issue 18): ruvector_index_health, the ruvector_index_health
 -- view and ruvector_index_maintain.
 
-CREATE FUNCTION ruvector_index_health(index regclass,
+CREATE FUNCTION ruvector_index_health(index regclass, recall_sample integer DEFAULT 0,
 	OUT access_method text, OUT state text, OUT reason text, OUT rebuild_would_help boolean,
 	OUT lists integer, OUT lists_requested integer, OUT rows bigint, OUT built_rows bigint,
 	OUT inserted_since_build bigint, OUT dead_rows bigint, OUT list_min bigint, OUT list_max bigint,
 	OUT imbalance double precision, OUT build_imbalance double precision, OUT auto_maintain boolean,
-	OUT degraded_by text, OUT drift double precision)
+	OUT degraded_by text, OUT drift double precision, OUT estimated_recall double precision)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ruvector_index_health(regclass) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';
+COMMENT ON FUNCTION ruvector_index_health(regclass, integer) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';
 
 -- Every valid ruivfflat/ruhnsw index (and their pgvector-named aliases) whose table the caller may
 -- read; the function reads each index's pages.

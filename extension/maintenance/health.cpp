@@ -28,6 +28,7 @@ int maintenance_naptime_s = 300;
 double min_rows_per_list = 39;
 double imbalance_ratio = 3.0;
 double drift_ratio = 1.5;
+double min_recall = 0;
 
 const char *degradation_name(Degradation d)
 {
@@ -38,6 +39,8 @@ const char *degradation_name(Degradation d)
 		return "imbalance";
 	case Degradation::drift:
 		return "drift";
+	case Degradation::recall:
+		return "recall";
 	case Degradation::none:
 		break;
 	}
@@ -70,6 +73,10 @@ void define_maintenance_gucs()
 							 "Rows inserted away from the trained centroids lie further from them than the build's rows "
 							 "did; a rebuild trains centroids where the rows are now.",
 							 &drift_ratio, 1.5, 1.01, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.maintenance_min_recall",
+							 "Estimated recall@10 under which an index is degraded (0: off).",
+							 "Applies when ruvector_index_health is asked for an estimate (recall_sample > 0).",
+							 &min_recall, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -224,6 +231,18 @@ Health index_health(Relation index)
 	return h;
 }
 
+void add_recall(Relation index, Health &h, int sample)
+{
+	h.estimated_recall = estimate_recall(index, sample, 10);
+	if (h.trigger != Degradation::none || min_recall <= 0 || h.estimated_recall < 0 || h.estimated_recall >= min_recall)
+		return;
+	h.trigger = Degradation::recall;
+	// Lists trained on the rows there are now serve them better; the same rows give the same lists.
+	h.rebuild_would_help = h.lists >= 0 && (h.rows != h.built_rows || h.inserted_since_build > 0);
+	snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at the session's %s)",
+			 h.estimated_recall, min_recall, sample, h.lists >= 0 ? "probes" : "ef_search");
+}
+
 void describe_figures(const Health &h, char *out, size_t size)
 {
 	if (h.lists < 0) {
@@ -240,18 +259,29 @@ void describe_figures(const Health &h, char *out, size_t size)
 using namespace ruvector;
 using namespace ruvector::maintenance;
 
+namespace {
+constexpr int kMaxRecallSample = 1000;
+}
+
 // ruvector_index_health(index regclass): the figures and state of one ruivfflat or ruhnsw index.
 RV_FUNCTION(ruvector_index_health)
 {
+	int sample = PG_GETARG_INT32(1);
+	if (sample < 0 || sample > kMaxRecallSample)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("recall_sample must be between 0 and %d", kMaxRecallSample),
+						errdetail("Each sample row is one exact scan of the table.")));
 	Relation index = open_index_for_stats(PG_GETARG_OID(0), is_maintained_kind, "ruivfflat or ruhnsw");
 	Health h = index_health(index);
+	if (sample > 0)
+		add_recall(index, h, sample);
 	relation_close(index, AccessShareLock);
 
 	TupleDesc desc;
 	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
-	constexpr int kCols = 17;
+	constexpr int kCols = 18;
 	Datum values[kCols];
 	bool nulls[kCols] = {};
 	auto int_or_null = [&](int col, int64 v, bool known) {
@@ -286,5 +316,7 @@ RV_FUNCTION(ruvector_index_health)
 	nulls[15] = by == nullptr;
 	values[16] = Float8GetDatum(h.drift);
 	nulls[16] = h.drift < 0;
+	values[17] = Float8GetDatum(h.estimated_recall);
+	nulls[17] = h.estimated_recall < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -230,6 +230,8 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 		return after.imbalance < before.imbalance;
 	case Degradation::drift:
 		return after.drift < before.drift;
+	case Degradation::recall:  // not estimated by background checks
+		break;
 	case Degradation::none:
 		break;
 	}
