@@ -31,3 +31,8 @@ GRANT SELECT ON ruvector_index_health TO PUBLIC;
 CREATE PROCEDURE ruvector_index_maintain(index regclass)
 	AS 'MODULE_PATHNAME', 'ruvector_index_maintain' LANGUAGE C;
 COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check an index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';
+
+CREATE FUNCTION ruvector_index_tune(index regclass, sample integer DEFAULT 50)
+	RETURNS TABLE (probes integer, recall double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ruvector_index_tune(regclass, integer) IS 'measure a ruivfflat index''s recall@10 at probes 1, 2, 4, ... lists and store the curve that ruvector.ivfflat_target_recall picks probes from';

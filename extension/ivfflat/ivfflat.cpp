@@ -41,6 +41,7 @@ using Probes = LinkedIntSetting<ProbesTag>;
 int iterative_scan_var = int(IterativeScan::off);
 int max_probes_var = kMaxLists;
 int rerank_var = 0;  // 0: the index's rerank option
+double target_recall_var = 0;
 
 relopt_kind ivf_relopt_kind;
 
@@ -66,8 +67,15 @@ void define_ivfflat_gucs()
 							"Sets how many candidates a scan of quantized ruivfflat lists re-ranks exactly.",
 							"0 uses the index's rerank option. Set it to at least the query's LIMIT.", &rerank_var, 0, 0,
 							kMaxRerank, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.ivfflat_target_recall",
+							 "Sets the recall@10 a ruivfflat scan aims for, picking its probes from the index's measured curve.",
+							 "0 (off) probes as ruvector.ivfflat_probes says. An index without a curve "
+							 "(see ruvector_index_tune) probes as set.",
+							 &target_recall_var, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
+
+double target_recall_setting() { return target_recall_var; }
 
 namespace {
 

@@ -13,6 +13,7 @@
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
+#include <algorithm>
 #include "extension/index_settings.hpp"
 #include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
@@ -81,7 +82,31 @@ struct IvfMetaPage {
 	// (list_spread; 0: unknown, an index built before it was recorded). The health check compares
 	// the lists' mean now with it (drift).
 	double build_spread;
+	// Added with ruvector_index_tune: the measured recall@10 at probes 1, 2, 4, ... (point i at
+	// probes_at_point(i, lists)), the last point at probes = lists; 0 points: not measured for this
+	// build (a build writes a new meta page). Scans under ruvector.ivfflat_target_recall pick from it.
+	uint16 curve_points;
+	uint16 curve_sample;  // queries each point was measured with
+	float curve_recall[16];
 };
+inline constexpr int kCurveMaxPoints = 16;  // 2^15 = kMaxLists
+// Probes of curve point i: 2^i, capped at the lists (the last point).
+inline int probes_at_point(int i, uint32 lists) { return int(std::min<uint64>(uint64(1) << i, lists)); }
+inline int curve_points_for(uint32 lists)
+{
+	int n = 1;
+	while (probes_at_point(n - 1, lists) < int(lists))
+		n++;
+	return n;
+}
+// Store a measured curve in the meta page (generic WAL).
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample);
+// ruvector.ivfflat_target_recall (0: off).
+double target_recall_setting();
+// The smallest probes whose measured recall meets `target` with 95% confidence (the last point's
+// when none does);
+// 0 when the index has no curve. *measured: that point's recall.
+int probes_for_target(const IvfMetaPage &meta, double target, float *measured);
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
 // list holds every entry (lists * sum(n^2) / total^2).

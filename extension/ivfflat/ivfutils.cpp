@@ -298,6 +298,51 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	IvfMetaPage *m = meta_of(page);
+	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
+						errhint("Run ruvector_index_tune again.")));
+	}
+	// A meta page written before these fields existed: pd_lower must cover them for WAL to keep them.
+	auto *header = reinterpret_cast<PageHeader>(page);
+	header->pd_lower = std::max<uint16>(header->pd_lower, uint16(MAXALIGN(SizeOfPageHeaderData) + sizeof(IvfMetaPage)));
+	m->curve_points = uint16(points);
+	m->curve_sample = uint16(std::min(sample, 65535));
+	for (int i = 0; i < kCurveMaxPoints; i++)
+		m->curve_recall[i] = i < points ? recall[i] : 0;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+int probes_for_target(const IvfMetaPage &meta, double target, float *measured)
+{
+	int points = std::min<int>(meta.curve_points, kCurveMaxPoints);
+	if (points == 0 || meta.lists == 0)
+		return 0;
+	// The curve is an estimate from curve_sample queries: a point meets the target when its
+	// one-sided 95% lower confidence bound does (per query, as a query's neighbours are found or
+	// missed together), so a point that barely reached the target on the sample does not count.
+	double n = std::max<double>(meta.curve_sample, 1);
+	for (int i = 0; i < points; i++) {
+		double r = meta.curve_recall[i];
+		double lower = r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / n);
+		if (lower >= target || i == points - 1) {
+			*measured = meta.curve_recall[i];
+			return probes_at_point(i, meta.lists);
+		}
+	}
+	return 0;
+}
+
 void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,
 				  float *out)
 {

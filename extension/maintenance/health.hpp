@@ -66,6 +66,9 @@ Health index_health(Relation index);
 // -1 when the table has no rows. Errors (0A000) for expression and partial indexes and under
 // row-level security. Costs `sample` exact scans of the table and index scans (recall.cpp).
 double estimate_recall(Relation index, int sample, int k);
+// The same at each of `points` probes settings (ruivfflat; null probes: the session's settings, one
+// point): one exact answer per query, an index answer per point; recall[p], -1 for an empty table.
+void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall);
 // Adds the estimate to h (and the recall degradation when nothing else degraded the index).
 void add_recall(Relation index, Health &h, int sample);
 

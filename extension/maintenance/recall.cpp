@@ -4,9 +4,12 @@
 // index (an index scan of this index, at ruvector.ivfflat_probes). Recall counts the index's first
 // k visible rows whose exact distance is within the k-th exact one, so ties count as found.
 #include "extension/maintenance/health.hpp"
+#include "extension/index_support.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 
 extern "C" {
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -15,9 +18,12 @@ extern "C" {
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -48,6 +54,13 @@ int index_answer(Relation heap, Relation index, Oid distance_fn, Oid key_type, D
 }  // namespace
 
 double estimate_recall(Relation index, int sample, int k)
+{
+	double r;
+	measure_recall(index, sample, k, nullptr, 1, &r);
+	return r;
+}
+
+void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall)
 {
 	Oid heap_oid = index->rd_index->indrelid;
 	const char *index_name = RelationGetRelationName(index);
@@ -111,7 +124,16 @@ double estimate_recall(Relation index, int sample, int k)
 	if (!exact_plan || !count_plan)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 
-	double hits = 0, wanted = 0;
+	// Curve points: ruvector.ivfflat_probes for each, in a GUC nest level (an error restores them
+	// with the transaction), exact order and no target in the way.
+	int guc_level = 0;
+	if (probes) {
+		guc_level = NewGUCNestLevel();
+		set_config_option("ruvector.ivfflat_target_recall", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("ivfflat.iterative_scan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	double *hits = static_cast<double *>(MemoryContextAllocZero(outer, sizeof(double) * points));
+	double wanted = 0;
 	for (uint64 i = 0; i < queries; i++) {
 		CHECK_FOR_INTERRUPTS();
 		if (SPI_execute_plan(exact_plan, &sample_rows[i], nullptr, true, 0) != SPI_OK_SELECT)
@@ -123,21 +145,76 @@ double estimate_recall(Relation index, int sample, int k)
 		Datum kth = SPI_getbinval(SPI_tuptable->vals[exact_n - 1], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			continue;
-		int n = index_answer(heap, index, fn, key_type, sample_rows[i], int(exact_n), found);
 		wanted += double(exact_n);
-		if (n == 0)
-			continue;
-		for (int j = 0; j < n; j++)
-			tids[j] = PointerGetDatum(&found[j]);
-		ArrayType *arr = construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT);
-		Datum args[3] = {sample_rows[i], PointerGetDatum(arr), kth};
-		if (SPI_execute_plan(count_plan, args, nullptr, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", count_q);
-		hits += double(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		for (int p = 0; p < points; p++) {
+			if (probes) {
+				char value[16];
+				snprintf(value, sizeof value, "%d", probes[p]);
+				set_config_option("ruvector.ivfflat_probes", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			}
+			int n = index_answer(heap, index, fn, key_type, sample_rows[i], int(exact_n), found);
+			if (n == 0)
+				continue;
+			for (int j = 0; j < n; j++)
+				tids[j] = PointerGetDatum(&found[j]);
+			ArrayType *arr = construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT);
+			Datum args[3] = {sample_rows[i], PointerGetDatum(arr), kth};
+			if (SPI_execute_plan(count_plan, args, nullptr, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", count_q);
+			hits[p] += double(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		}
 	}
 	SPI_finish();
+	if (probes)
+		AtEOXact_GUC(true, guc_level);
 	table_close(heap, AccessShareLock);
-	return wanted > 0 ? hits / wanted : -1;
+	for (int p = 0; p < points; p++)
+		recall[p] = wanted > 0 ? hits[p] / wanted : -1;
 }
 
 }  // namespace ruvector::maintenance
+
+using namespace ruvector;
+using namespace ruvector::maintenance;
+
+// ruvector_index_tune(index regclass, sample integer): measures a ruivfflat index's recall@10 at
+// probes 1, 2, 4, ... up to its lists, stores the curve in its meta page (what scans under
+// ruvector.ivfflat_target_recall pick their probes from) and returns it.
+RV_FUNCTION(ruvector_index_tune)
+{
+	Oid index_oid = PG_GETARG_OID(0);
+	int sample = PG_GETARG_INT32(1);
+	constexpr int kMaxSample = 1000;
+	if (sample < 1 || sample > kMaxSample)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("sample must be between 1 and %d", kMaxSample),
+						errdetail("Each sample row is one exact scan of the table.")));
+	Relation index = open_index_for_stats(index_oid, is_ivfflat_index, "ruivfflat");
+	// Tuning writes the index's meta page: the owner's decision, as for ALTER INDEX.
+	if (!pg_class_ownercheck(index_oid, GetUserId()))
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("must be owner of index %s", RelationGetRelationName(index))));
+	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	int points = ivf::curve_points_for(meta.lists);
+	int probes[ivf::kCurveMaxPoints] = {};
+	double recall[ivf::kCurveMaxPoints] = {};
+	for (int i = 0; i < points; i++)
+		probes[i] = ivf::probes_at_point(i, meta.lists);
+	measure_recall(index, sample, 10, probes, points, recall);
+	if (recall[0] < 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
+	float stored[ivf::kCurveMaxPoints];
+	for (int i = 0; i < points; i++)
+		stored[i] = float(recall[i]);
+	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	relation_close(index, AccessShareLock);
+
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int i = 0; i < points; i++) {
+		Datum values[2] = {Int32GetDatum(probes[i]), Float8GetDatum(recall[i])};
+		bool nulls[2] = {false, false};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
+}
