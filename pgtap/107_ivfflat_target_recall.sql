@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(21);
+SELECT plan(25);
 
 SELECT has_function('ruvector_index_tune', ARRAY['regclass', 'integer'], 'ruvector_index_tune(regclass, integer) exists');
 
@@ -81,6 +81,16 @@ SELECT matches(rv107_explain(), 'rv107_ivf: probes 1 of 100 lists \(for target r
 SET LOCAL ruvector.ivfflat_target_recall = 0;
 SELECT matches(rv107_explain(), 'rv107_ivf: probes 3 of 100 lists, ', 'target 0 (off): the probes setting, as before');
 SELECT throws_ok($$SET ruvector.ivfflat_target_recall = 1.5$$, '22023', NULL, 'a target over 1 is refused');
+-- The index's own target_recall option applies when the session sets none.
+ALTER INDEX rv107_ivf SET (target_recall = 0.95);
+SELECT is(substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists \(for target recall 0\.95')::int,
+          (SELECT probes FROM rv107_chosen), 'WITH (target_recall = 0.95) picks the same probes as the setting');
+SET LOCAL ruvector.ivfflat_target_recall = 0.01;
+SELECT matches(rv107_explain(), 'probes 1 of 100 lists \(for target recall 0\.01', 'a session target above 0 overrides the index''s');
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+ALTER INDEX rv107_ivf RESET (target_recall);
+SELECT matches(rv107_explain(), 'rv107_ivf: probes 3 of 100 lists, ', 'with the option reset: the probes setting');
+SELECT throws_ok($$ALTER INDEX rv107_ivf SET (target_recall = 2)$$, '22023', NULL, 'an option over 1 is refused');
 
 -- ---- A rebuild drops the curve (it was measured on other lists) -----------------------------------
 REINDEX INDEX rv107_ivf;

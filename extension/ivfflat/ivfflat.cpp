@@ -75,7 +75,6 @@ void define_ivfflat_gucs()
 	MarkGUCPrefixReserved("ivfflat");
 }
 
-double target_recall_setting() { return target_recall_var; }
 
 namespace {
 
@@ -114,6 +113,9 @@ void register_ivfflat_reloptions()
 						 "none", validate_quantizer, AccessExclusiveLock);
 	add_int_reloption(ivf_relopt_kind, "rerank", "Candidates a scan of quantized lists re-ranks exactly",
 					  kDefaultRerank, 1, kMaxRerank, ShareUpdateExclusiveLock);
+	add_real_reloption(ivf_relopt_kind, "target_recall",
+					   "Recall@10 a scan aims for, picking probes from the curve ruvector_index_tune measured (0: off)",
+					   0, 0, 1, ShareUpdateExclusiveLock);
 }
 
 int effective_probes(Relation index)
@@ -132,6 +134,14 @@ const IvfOptions *ruivfflat_options(Relation index)
 	return index->rd_indam && index->rd_indam->amoptions == ivfoptions ? index_options(index) : nullptr;
 }
 }  // namespace
+
+double effective_target_recall(Relation index)
+{
+	if (target_recall_var > 0)
+		return target_recall_var;
+	const IvfOptions *opts = ruivfflat_options(index);
+	return opts ? opts->target_recall : 0;
+}
 
 Quantizer ivf_quantizer_option(Relation index)
 {
@@ -165,6 +175,7 @@ bytea *ivfoptions(Datum reloptions, bool validate)
 		{"quantizer", RELOPT_TYPE_STRING, offsetof(IvfOptions, quantizer)},
 		{"rerank", RELOPT_TYPE_INT, offsetof(IvfOptions, rerank)},
 		{"auto_maintain", RELOPT_TYPE_BOOL, offsetof(IvfOptions, auto_maintain)},
+		{"target_recall", RELOPT_TYPE_REAL, offsetof(IvfOptions, target_recall)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab,
 												 lengthof(tab)));

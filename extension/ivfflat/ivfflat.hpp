@@ -101,8 +101,9 @@ inline int curve_points_for(uint32 lists)
 }
 // Store a measured curve in the meta page (generic WAL).
 void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample);
-// ruvector.ivfflat_target_recall (0: off).
-double target_recall_setting();
+// The recall a scan aims for: ruvector.ivfflat_target_recall when above 0, else the index's
+// target_recall option (0: off, the probes as set).
+double effective_target_recall(Relation index);
 // The smallest probes whose measured recall meets `target` with 95% confidence (the last point's
 // when none does);
 // 0 when the index has no curve. *measured: that point's recall.
@@ -174,6 +175,7 @@ struct IvfOptions {
 	int quantizer;  // string option: offset from the struct
 	int rerank;
 	bool auto_maintain;  // the maintenance process may rebuild this index (extension/maintenance)
+	double target_recall;  // 0 = not set (ruvector.ivfflat_target_recall)
 };
 
 // GUCs (defined in ivfflat.cpp, registered from _PG_init).

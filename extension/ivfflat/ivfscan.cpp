@@ -379,7 +379,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->dim = int(so->meta.dimensions);
 	int lists = int(so->meta.lists);
 	so->probes = std::clamp(effective_probes(index), 1, lists);
-	double target = target_recall_setting();
+	double target = effective_target_recall(index);
 	float measured = -1;
 	if (target > 0)
 		if (int p = probes_for_target(so->meta, target, &measured); p > 0)
