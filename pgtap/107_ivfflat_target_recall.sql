@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT has_function('ruvector_index_tune', ARRAY['regclass', 'integer'], 'ruvector_index_tune(regclass, integer) exists');
 
@@ -73,6 +73,19 @@ SELECT ok((SELECT probes < 100 FROM rv107_chosen), 'fewer than all the lists');
 SELECT ok((SELECT probes > 1 FROM rv107_chosen), 'more than one (one probe is under the target here)');
 SELECT cmp_ok(rv107_recall(), '>=', 0.95::float8, 'held-out queries at the chosen probes: recall@10 >= 0.95');
 SELECT diag('held-out recall at the chosen probes ' || (SELECT probes FROM rv107_chosen) || ': ' || rv107_recall());
+-- The planner costs the probes the target picks.
+CREATE FUNCTION rv107_cost() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+	EXECUTE $q$EXPLAIN (FORMAT JSON) SELECT id FROM rv107_items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10$q$ INTO j;
+	RETURN (j -> 0 -> 'Plan' -> 'Plans' -> 0 ->> 'Total Cost')::float8;
+END $$;
+SET LOCAL ruvector.ivfflat_probes = 100;
+CREATE TEMP TABLE rv107_costs AS SELECT rv107_cost() AS target_cost;
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+DO $$ BEGIN PERFORM set_config('ruvector.ivfflat_probes', (SELECT probes FROM rv107_chosen)::text, true); END $$;
+SELECT is(rv107_cost(), (SELECT target_cost FROM rv107_costs), 'the plan''s cost under the target is that of the probes it picks');
+SET LOCAL ruvector.ivfflat_probes = 3;
 SET LOCAL ruvector.ivfflat_target_recall = 1;
 SELECT is(substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists \(for target recall 1: 1 measured\)')::int,
           (SELECT min(probes) FROM rv107_curve WHERE recall >= 1), 'target 1: the first point measured at 1');

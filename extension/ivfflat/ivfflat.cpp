@@ -224,8 +224,14 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 		Buffer buf = ReadBuffer(index, kMetaBlock);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		const IvfMetaPage *m = meta_of(BufferGetPage(buf));
-		if (m->magic == kMagic)
+		if (m->magic == kMagic) {
 			lists = std::max<uint32>(m->lists, 1);
+			// Under a target recall the scan probes what the measured curve says: cost that.
+			float measured;
+			if (double target = effective_target_recall(index); target > 0)
+				if (int p = probes_for_target(*m, target, &measured); p > 0)
+					probes = p;
+		}
 		UnlockReleaseBuffer(buf);
 	}
 	index_close(index, NoLock);
