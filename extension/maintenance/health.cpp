@@ -146,6 +146,7 @@ void ivf_health(Relation index, Health &h)
 	h.imbalance = sizes.imbalance(meta.lists);
 	h.build_imbalance = meta.build_imbalance > 0 ? meta.build_imbalance : -1;
 	h.stamp = meta.stamp;
+	h.curve_sample = meta.curve_points > 0 ? std::max<int>(meta.curve_sample, 1) : 0;
 	if (sizes.total > 0)
 		h.spread = sizes.spread();
 	if (meta.build_spread > 0) {

@@ -40,6 +40,7 @@ struct Health {
 	// recorded).
 	double spread = -1, build_spread = -1, drift = -1;
 	double estimated_recall = -1;  // estimate_recall when asked for (-1: not estimated)
+	int curve_sample = 0;          // ruivfflat: the stored recall curve's sample (0: no curve)
 	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
 	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
 	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
@@ -69,6 +70,9 @@ double estimate_recall(Relation index, int sample, int k);
 // The same at each of `points` probes settings (ruivfflat; null probes: the session's settings, one
 // point): one exact answer per query, an index answer per point; recall[p], -1 for an empty table.
 void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall);
+// ruvector_index_tune: measure the recall curve of a ruivfflat index at probes 1, 2, 4, ... lists
+// and store it in its meta page; returns the points (probes[i], recall[i], kCurveMaxPoints room).
+int tune_index(Relation index, int sample, int *probes, double *recall);
 // Adds the estimate to h (and the recall degradation when nothing else degraded the index).
 void add_recall(Relation index, Health &h, int sample);
 

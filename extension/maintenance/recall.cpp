@@ -174,6 +174,27 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 
 }  // namespace ruvector::maintenance
 
+namespace ruvector::maintenance {
+
+int tune_index(Relation index, int sample, int *probes, double *recall)
+{
+	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	int points = ivf::curve_points_for(meta.lists);
+	for (int i = 0; i < points; i++)
+		probes[i] = ivf::probes_at_point(i, meta.lists);
+	measure_recall(index, sample, 10, probes, points, recall);
+	if (recall[0] < 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
+	float stored[ivf::kCurveMaxPoints];
+	for (int i = 0; i < points; i++)
+		stored[i] = float(recall[i]);
+	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	return points;
+}
+
+}  // namespace ruvector::maintenance
+
 using namespace ruvector;
 using namespace ruvector::maintenance;
 
@@ -193,20 +214,9 @@ RV_FUNCTION(ruvector_index_tune)
 	if (!pg_class_ownercheck(index_oid, GetUserId()))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("must be owner of index %s", RelationGetRelationName(index))));
-	ivf::IvfMetaPage meta = ivf::read_meta(index);
-	int points = ivf::curve_points_for(meta.lists);
 	int probes[ivf::kCurveMaxPoints] = {};
 	double recall[ivf::kCurveMaxPoints] = {};
-	for (int i = 0; i < points; i++)
-		probes[i] = ivf::probes_at_point(i, meta.lists);
-	measure_recall(index, sample, 10, probes, points, recall);
-	if (recall[0] < 0)
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
-	float stored[ivf::kCurveMaxPoints];
-	for (int i = 0; i < points; i++)
-		stored[i] = float(recall[i]);
-	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	int points = tune_index(index, sample, probes, recall);
 	relation_close(index, AccessShareLock);
 
 	InitMaterializedSRF(fcinfo, 0);
