@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(70);
+SELECT plan(72);
 
 SELECT has_function('ruvector_index_health', ARRAY['regclass', 'integer'], 'ruvector_index_health(regclass, integer) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
@@ -148,6 +148,15 @@ SET LOCAL ruvector.ivfflat_probes = 20;
 SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf', 30)), 'healthy',
           'with enough probes the target is met');
 RESET ruvector.maintenance_min_recall;
+RESET ruvector.ivfflat_probes;
+-- sq8 lists (re-ranked through the heap) and cosine (rechecked order): exact with every list probed.
+CREATE INDEX rv105_recall_sq8 ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 20, quantizer = sq8);
+CREATE INDEX rv105_recall_cos ON rv105_recall USING ruivfflat (embedding vector_cosine_ops) WITH (lists = 20);
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_sq8', 20)), 1::float8,
+          'an sq8 index at probes = lists: estimated recall 1');
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_cos', 20)), 1::float8,
+          'a cosine index at probes = lists: estimated recall 1 (its own operator''s exact answers)');
 RESET ruvector.ivfflat_probes;
 CREATE INDEX rv105_recall_hnsw ON rv105_recall USING ruhnsw (embedding vector_l2_ops);
 SELECT ok((SELECT estimated_recall > 0.5 FROM ruvector_index_health('rv105_recall_hnsw', 20)),
