@@ -15,6 +15,15 @@ namespace {
 ExplainedScan *open_scans = nullptr;
 explain_get_index_name_hook_type prev_index_name_hook = nullptr;
 
+}  // namespace
+
+struct ResetHook {
+	MemoryContextCallback callback;
+	ExplainedScan *scan;  // null once the scan ended
+};
+
+namespace {
+
 void unlink(ExplainedScan *e)
 {
 	if (!e->linked)
@@ -58,12 +67,29 @@ void explain_register_scan(ExplainedScan *e, IndexScanDesc scan, void (*describe
 		open_scans->prev = e;
 	open_scans = e;
 	e->linked = true;
-	e->on_reset.func = [](void *arg) { unlink(static_cast<ExplainedScan *>(arg)); };
-	e->on_reset.arg = e;
-	MemoryContextRegisterResetCallback(GetMemoryChunkContext(scan), &e->on_reset);
+	// A context keeps its reset callbacks until it is reset or deleted, and cannot drop one: the
+	// callback lives in the context, and forgets the scan when endscan unregisters it (an SPI
+	// caller's context sees many scans begin and end; see maintenance/recall.cpp).
+	MemoryContext cxt = GetMemoryChunkContext(scan);
+	auto *hook = static_cast<ResetHook *>(MemoryContextAlloc(cxt, sizeof(ResetHook)));
+	hook->scan = e;
+	hook->callback.func = [](void *arg) {
+		auto *h = static_cast<ResetHook *>(arg);
+		if (h->scan)
+			unlink(h->scan);
+	};
+	hook->callback.arg = hook;
+	e->on_reset = hook;
+	MemoryContextRegisterResetCallback(cxt, &hook->callback);
 }
 
-void explain_unregister_scan(ExplainedScan *e) { unlink(e); }
+void explain_unregister_scan(ExplainedScan *e)
+{
+	unlink(e);
+	if (e->on_reset)
+		e->on_reset->scan = nullptr;
+	e->on_reset = nullptr;
+}
 
 void install_index_explain_hook()
 {

@@ -21,12 +21,16 @@ namespace ruvector {
 // One open scan, kept in the scan's memory (the executor's query context): registering it also
 // arranges that it unregisters itself when that memory goes, so an aborted query (no endscan)
 // never leaves a dangling entry.
+struct ResetHook;  // index_explain.cpp
+
 struct ExplainedScan {
 	IndexScanDesc scan;
 	void (*describe)(IndexScanDesc scan, StringInfo out);
 	ExplainedScan *prev, *next;
 	bool linked;
-	MemoryContextCallback on_reset;
+	// The reset callback of the scan's memory context, allocated there: it outlives this struct,
+	// which endscan frees (pointing back here until then).
+	ResetHook *on_reset;
 };
 
 void explain_register_scan(ExplainedScan *e, IndexScanDesc scan, void (*describe)(IndexScanDesc, StringInfo));

@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(38);
+SELECT plan(39);
 
 \set seed 0.43
 \ir include/clustered_items.sql
@@ -27,6 +27,8 @@ SELECT is((SELECT quantizer || ' ' || bytes_per_vector || ' ' || rerank FROM ruv
           'rabitq 36 40', 'stats: quantizer rabitq, 8 + 12 + 64 bits (32 dimensions padded to 64) an entry (8-byte aligned) and its line pointer, rerank 40');
 SELECT ok(pg_relation_size('items_rq') < 0.5 * pg_relation_size('items_none'), 'the rabitq index is under half the size of the flat one');
 SELECT is((SELECT vectors FROM ruvector_ivfflat_stats('items_rq')), 3000::bigint, 'every row is in the rabitq index');
+SELECT is((SELECT round(drift::numeric, 4) FROM ruvector_index_health('items_rq')), 1.0000,
+          'index health reads a fresh rabitq build''s drift as 1 (the residual norms its codes keep)');
 
 -- Recall@10 against the exact answer, the flat index's and the rabitq index's, every list probed.
 SET enable_indexscan = off;

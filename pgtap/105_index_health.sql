@@ -4,9 +4,9 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(43);
+SELECT plan(72);
 
-SELECT has_function('ruvector_index_health', ARRAY['regclass'], 'ruvector_index_health(regclass) exists');
+SELECT has_function('ruvector_index_health', ARRAY['regclass', 'integer'], 'ruvector_index_health(regclass, integer) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
 
 -- Ten well separated clusters in 4 dimensions; row g belongs to cluster g % 10.
@@ -62,6 +62,44 @@ SELECT results_eq($$SELECT list_min, list_max, imbalance FROM ruvector_index_hea
                   'list sizes and imbalance agree with ruvector_ivfflat_stats');
 SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), '^list imbalance [0-9.]+ is within 3\.0 times the build''s',
                'a healthy built index says its imbalance is within the ratio');
+SELECT ok((SELECT abs(drift - 1) < 1e-6 FROM ruvector_index_health('rv105_ivf')),
+          'a fresh build reads a drift of 1: its rows lie as far from their centroids as the build measured');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_ivf')), 'drift 1\.00 within 1\.50$',
+               'the healthy reason names the drift and its threshold');
+
+-- ---- Drift: rows shifted away from their centroids, as many in every list (no imbalance) ------
+CREATE TABLE rv105_drift (id bigserial PRIMARY KEY, embedding vector(4));
+INSERT INTO rv105_drift (embedding) SELECT rv105_row(g) FROM generate_series(1, 1000) g;
+CREATE INDEX rv105_drift_ivf ON rv105_drift USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10);
+SELECT results_eq($$SELECT state, lists, round(drift::numeric, 3) FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('healthy'::text, 10, 1.000)$$, 'a fresh 10-list build: healthy, drift 1');
+-- Other metrics and sq8 lists measure drift too (ip as 1 - cosine to the unit centroids; sq8 on the codes).
+CREATE INDEX rv105_drift_ip ON rv105_drift USING ruivfflat (embedding vector_ip_ops) WITH (lists = 10);
+CREATE INDEX rv105_drift_sq8 ON rv105_drift USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10, quantizer = sq8);
+SELECT ok((SELECT bool_and(abs(drift - 1) < 1e-6) FROM ruvector_index_health
+           WHERE index IN ('rv105_drift_ip'::regclass, 'rv105_drift_sq8'::regclass)),
+          'fresh ip and sq8 builds read a drift of 1');
+-- Each cluster's new rows sit 8 away from it (clusters are 25..100 apart): same list, same sizes.
+INSERT INTO rv105_drift (embedding)
+	SELECT rv105_row(g) + '[8, 0, 0, 0]'::vector FROM generate_series(1001, 1500) g;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('degraded'::text, 'drift'::text, true)$$,
+                  '500 rows shifted off their clusters: degraded by drift, a rebuild would help');
+SELECT ok((SELECT drift > 1.5 AND imbalance < 3 * build_imbalance FROM ruvector_index_health('rv105_drift_ivf')),
+          'its drift is over 1.5 while its imbalance is within the ratio');
+SELECT is((SELECT degraded_by FROM ruvector_index_health('rv105_drift_sq8')), 'drift',
+          'the sq8 index sees the shifted rows drift too');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_drift_ivf')),
+               '^rows lie [0-9.]+ times as far from their list''s centroid as at the build \(mean [0-9.e+-]+, build [0-9.e+-]+\), over 1\.50$',
+               'the reason names the drift, both means and the threshold');
+SET LOCAL ruvector.maintenance_drift_ratio = 1000;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_drift_ivf')), 'healthy',
+          'ruvector.maintenance_drift_ratio moves the threshold');
+RESET ruvector.maintenance_drift_ratio;
+SELECT throws_ok($$SET ruvector.maintenance_drift_ratio = 1$$, '22023', NULL, 'a drift ratio of 1 or less is refused');
+REINDEX INDEX rv105_drift_ivf;
+SELECT results_eq($$SELECT state, round(drift::numeric, 3) FROM ruvector_index_health('rv105_drift_ivf')$$,
+                  $$VALUES ('healthy'::text, 1.000)$$, 'a rebuild centres the lists on the rows again: drift 1');
 
 -- ---- Shifted inserts pile into one list: imbalance well beyond the build's --------------------
 INSERT INTO rv105_items (embedding) SELECT rv105_row(g * 10 + 3) FROM generate_series(1, 2000) g;
@@ -80,6 +118,67 @@ SELECT throws_ok($$SET ruvector.maintenance_imbalance_ratio = 1$$, '22023', NULL
 REINDEX INDEX rv105_ivf;
 SELECT is((SELECT state FROM ruvector_index_health('rv105_ivf')), 'healthy', 'a rebuild on the new rows is healthy again');
 SELECT is((SELECT rows FROM ruvector_index_health('rv105_ivf')), 2390::bigint, 'with every row');
+
+-- ---- Estimated recall@10 at the session's probes, on request ----------------------------------
+-- Uniform random rows (no clusters): one probe of 20 lists misses many neighbours.
+SELECT setseed(0.105);
+CREATE TABLE rv105_recall (id bigserial PRIMARY KEY, embedding vector(8));
+INSERT INTO rv105_recall (embedding)
+	SELECT ARRAY(SELECT random() FROM generate_series(1, 8) WHERE g > 0)::vector FROM generate_series(1, 3000) g;
+CREATE INDEX rv105_recall_ivf ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 20);
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_ivf')), NULL,
+          'without recall_sample no recall is estimated (NULL)');
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_ivf', 30)), 1::float8,
+          'probes = lists: the index answers exactly, estimated recall 1');
+SET LOCAL ruvector.ivfflat_probes = 1;
+SELECT ok((SELECT estimated_recall BETWEEN 0.05 AND 0.9 FROM ruvector_index_health('rv105_recall_ivf', 30)),
+          'one probe of 20 lists on uniform data: estimated recall well under 1');
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf', 30)), 'healthy',
+          'ruvector.maintenance_min_recall is off by default');
+SET LOCAL ruvector.maintenance_min_recall = 0.95;
+SELECT results_eq($$SELECT state, degraded_by FROM ruvector_index_health('rv105_recall_ivf', 30)$$,
+                  $$VALUES ('degraded'::text, 'recall'::text)$$, 'under ruvector.maintenance_min_recall: degraded by recall');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_recall_ivf', 20)),
+               '^estimated recall@10 0\.[0-9]+ is under 0\.950 \(20 sample queries at the session''s probes\)$',
+               'the reason names the estimate, the target and the sample');
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf')), 'healthy',
+          'without an estimate the recall target does not apply');
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf', 30)), 'healthy',
+          'with enough probes the target is met');
+RESET ruvector.maintenance_min_recall;
+RESET ruvector.ivfflat_probes;
+-- sq8 lists (re-ranked through the heap) and cosine (rechecked order): exact with every list probed.
+CREATE INDEX rv105_recall_sq8 ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 20, quantizer = sq8);
+CREATE INDEX rv105_recall_cos ON rv105_recall USING ruivfflat (embedding vector_cosine_ops) WITH (lists = 20);
+SET LOCAL ruvector.ivfflat_probes = 20;
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_sq8', 20)), 1::float8,
+          'an sq8 index at probes = lists: estimated recall 1');
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_cos', 20)), 1::float8,
+          'a cosine index at probes = lists: estimated recall 1 (its own operator''s exact answers)');
+RESET ruvector.ivfflat_probes;
+CREATE INDEX rv105_recall_hnsw ON rv105_recall USING ruhnsw (embedding vector_l2_ops);
+SELECT ok((SELECT estimated_recall > 0.5 FROM ruvector_index_health('rv105_recall_hnsw', 20)),
+          'a ruhnsw index is estimated at the session''s ef_search');
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', -1)$$, '22023',
+                 'recall_sample must be between 0 and 1000', 'a negative sample is refused');
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', 1001)$$, '22023', NULL, 'too large a sample is refused');
+CREATE INDEX rv105_recall_expr ON rv105_recall USING ruivfflat (((embedding + embedding)::vector(8)) vector_l2_ops) WITH (lists = 5);
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_expr', 10)$$, '0A000',
+                 'cannot estimate the recall of index "rv105_recall_expr"', 'an expression index: 0A000');
+SELECT is((SELECT lists FROM ruvector_index_health('rv105_recall_expr')), 5, 'whose other figures are readable');
+CREATE INDEX rv105_recall_part ON rv105_recall USING ruivfflat (embedding vector_l2_ops) WITH (lists = 5) WHERE id > 10;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_part', 10)$$, '0A000', NULL, 'a partial index: 0A000');
+CREATE ROLE rv105_limited;
+GRANT SELECT ON rv105_recall TO rv105_limited;
+ALTER TABLE rv105_recall ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rv105_half ON rv105_recall FOR SELECT USING (id % 2 = 0);
+SET ROLE rv105_limited;
+SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_recall_ivf', 10)$$, '0A000', NULL,
+                 'under row-level security: 0A000 (the exact answers would hide rows the index returns)');
+SELECT is((SELECT rows FROM ruvector_index_health('rv105_recall_ivf')), 3000::bigint, 'the health without an estimate is readable');
+RESET ROLE;
 
 -- ---- Degraded, but a rebuild would not help: the last build saw every row there is -------------
 CREATE TABLE rv105_small (id bigserial PRIMARY KEY, embedding vector(4));
@@ -109,8 +208,8 @@ SELECT throws_ok($$CREATE INDEX ON rv105_items USING ruivfflat (embedding) WITH 
 
 -- ---- ruhnsw: the figures it has; always healthy ------------------------------------------------
 CREATE INDEX rv105_hnsw ON rv105_items USING ruhnsw (embedding vector_l2_ops);
-SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by FROM ruvector_index_health('rv105_hnsw')$$,
-                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text)$$,
+SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by, drift FROM ruvector_index_health('rv105_hnsw')$$,
+                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text, NULL::float8)$$,
                   'a ruhnsw index: its rows, healthy, no ivfflat figures');
 SELECT matches((SELECT reason FROM ruvector_index_health('rv105_hnsw')), '^[0-9]+ elements, 0 freed slots', 'the reason counts its elements (equal rows share one)');
 SELECT set_eq($$SELECT indexname::text FROM ruvector_index_health WHERE tablename = 'rv105_items'$$,

@@ -1,15 +1,15 @@
 -- Index health and self-maintenance (issue 18): ruvector_index_health, the ruvector_index_health
 -- view and ruvector_index_maintain.
 
-CREATE FUNCTION ruvector_index_health(index regclass,
+CREATE FUNCTION ruvector_index_health(index regclass, recall_sample integer DEFAULT 0,
 	OUT access_method text, OUT state text, OUT reason text, OUT rebuild_would_help boolean,
 	OUT lists integer, OUT lists_requested integer, OUT rows bigint, OUT built_rows bigint,
 	OUT inserted_since_build bigint, OUT dead_rows bigint, OUT list_min bigint, OUT list_max bigint,
 	OUT imbalance double precision, OUT build_imbalance double precision, OUT auto_maintain boolean,
-	OUT degraded_by text)
+	OUT degraded_by text, OUT drift double precision, OUT estimated_recall double precision)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ruvector_index_health(regclass) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';
+COMMENT ON FUNCTION ruvector_index_health(regclass, integer) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';
 
 -- Every valid ruivfflat/ruhnsw index (and their pgvector-named aliases) whose table the caller may
 -- read; the function reads each index's pages.
@@ -31,3 +31,8 @@ GRANT SELECT ON ruvector_index_health TO PUBLIC;
 CREATE PROCEDURE ruvector_index_maintain(index regclass)
 	AS 'MODULE_PATHNAME', 'ruvector_index_maintain' LANGUAGE C;
 COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check an index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';
+
+CREATE FUNCTION ruvector_index_tune(index regclass, sample integer DEFAULT 50)
+	RETURNS TABLE (probes integer, recall double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ruvector_index_tune(regclass, integer) IS 'measure a ruivfflat index''s recall@10 at probes 1, 2, 4, ... lists and store the curve that ruvector.ivfflat_target_recall picks probes from';

@@ -102,6 +102,7 @@ struct BuildState {
 	TupleTableSlot *sorted;     // rows out of it
 	double indexed;
 	double build_imbalance;     // of the lists as written
+	double build_spread;        // mean centroid_distance of the rows written
 };
 
 // The indexed value as the build keeps it (prepared, in float: k-means, the centroids and the
@@ -781,17 +782,23 @@ void write_directory_and_meta(PageWriter &w, const Layout &l, const IvfListEntry
 }
 
 // Append an entry to the list whose last page is *page, chaining a new page when it is full.
-void add_entry(PageWriter &w, Page *page, const BuildState *bs, int list, const ItemPointerData &tid, const float *x,
-			   char *item)
+// Returns the entry's distance to the list's centroid, measured on the entry as stored (as the
+// health check reads it back: entry_spread).
+double add_entry(PageWriter &w, Page *page, const BuildState *bs, int list, const ItemPointerData &tid, const float *x,
+				 char *item, float *scratch)
 {
-	EntryCoding coding{bs->quantizer, bs->ranges, bs->centroids + Size(list) * Size(bs->dim), bs->rotation_seed};
+	const float *centroid = bs->centroids + Size(list) * Size(bs->dim);
+	EntryCoding coding{bs->quantizer, bs->ranges, centroid, bs->rotation_seed};
 	Size size = encode_entry(*bs->metric, coding, tid, x, bs->dim, item);
+	double spread = entry_spread(*bs->metric, bs->quantizer, bs->ranges, reinterpret_cast<const IvfEntryHeader *>(item),
+								 centroid, bs->dim, scratch);
 	if (PageGetFreeSpace(*page) < MAXALIGN(size)) {
 		page_opaque(*page)->next = w.next_block();
 		*page = w.append(kPageEntries);
 	}
 	if (PageAddItem(*page, reinterpret_cast<Item>(item), size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
 		elog(ERROR, "failed to add an entry to ruivfflat index \"%s\"", RelationGetRelationName(w.index));
+	return spread;
 }
 
 // The next entry in list order: from the kept rows or from the sort.
@@ -830,14 +837,15 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	const float *x;
 	bool have = next_entry(bs, &l, &tid, &x);
 	int64 written = 0;
-	double sum_sq = 0;
+	double sum_sq = 0, spread_sum = 0;
+	float *decoded = static_cast<float *>(palloc(sizeof(float) * bs->dim));
 	for (int list = 0; list < bs->lists; list++) {
 		CHECK_FOR_INTERRUPTS();
 		entries[list].start = w.next_block();
 		Page page = w.append(kPageEntries);
 		int64 in_list = 0;
 		while (have && l == list) {
-			add_entry(w, &page, bs, list, tid, x, item);
+			spread_sum += add_entry(w, &page, bs, list, tid, x, item, decoded);
 			in_list++;
 			if (++written % 10000 == 0)
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
@@ -848,8 +856,11 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	}
 	// The health check compares later imbalance with the build's own (a fresh build is not flat).
 	bs->build_imbalance = imbalance_factor(bs->lists, double(written), sum_sq);
+	// And its drift with the lists' spread (0, unknown, when the build wrote no rows).
+	bs->build_spread = written > 0 ? spread_sum / double(written) : 0;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, written);
 	pfree(item);
+	pfree(decoded);
 }
 
 uint64 new_stamp()
@@ -949,6 +960,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.built_rows = uint64(bs.indexed);
 	m.sample_rows = bs.sample_count;
 	m.build_imbalance = bs.build_imbalance;
+	m.build_spread = bs.build_spread;
 	if (PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(RelationGetRelid(heap)))
 		m.table_inserts_at_build = uint64(std::max<PgStat_Counter>(t->tuples_inserted, 0)) + 1;
 	m.quantizer = uint16(bs.quantizer);

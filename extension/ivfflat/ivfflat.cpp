@@ -42,6 +42,7 @@ int iterative_scan_var = int(IterativeScan::off);
 int max_probes_var = kMaxLists;
 int rerank_var = 0;  // 0: the index's rerank option
 double rabitq_epsilon_var = kDefaultRabitqEpsilon;
+double target_recall_var = 0;
 
 relopt_kind ivf_relopt_kind;
 
@@ -72,8 +73,14 @@ void define_ivfflat_gucs()
 							 "A candidate's lower bound is its estimate less epsilon standard errors: larger values "
 							 "re-rank more candidates and miss fewer rows.",
 							 &rabitq_epsilon_var, kDefaultRabitqEpsilon, 0.0, 10.0, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.ivfflat_target_recall",
+							 "Sets the recall@10 a ruivfflat scan aims for, picking its probes from the index's measured curve.",
+							 "0 (off) probes as ruvector.ivfflat_probes says. An index without a curve "
+							 "(see ruvector_index_tune) probes as set.",
+							 &target_recall_var, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
+
 
 namespace {
 
@@ -114,6 +121,9 @@ void register_ivfflat_reloptions()
 						 "none", validate_quantizer, AccessExclusiveLock);
 	add_int_reloption(ivf_relopt_kind, "rerank", "Candidates a scan of quantized lists re-ranks exactly",
 					  kDefaultRerank, 1, kMaxRerank, ShareUpdateExclusiveLock);
+	add_real_reloption(ivf_relopt_kind, "target_recall",
+					   "Recall@10 a scan aims for, picking probes from the curve ruvector_index_tune measured (0: off)",
+					   0, 0, 1, ShareUpdateExclusiveLock);
 }
 
 int effective_probes(Relation index)
@@ -132,6 +142,14 @@ const IvfOptions *ruivfflat_options(Relation index)
 	return index->rd_indam && index->rd_indam->amoptions == ivfoptions ? index_options(index) : nullptr;
 }
 }  // namespace
+
+double effective_target_recall(Relation index)
+{
+	if (target_recall_var > 0)
+		return target_recall_var;
+	const IvfOptions *opts = ruivfflat_options(index);
+	return opts ? opts->target_recall : 0;
+}
 
 Quantizer ivf_quantizer_option(Relation index)
 {
@@ -166,6 +184,7 @@ bytea *ivfoptions(Datum reloptions, bool validate)
 		{"quantizer", RELOPT_TYPE_STRING, offsetof(IvfOptions, quantizer)},
 		{"rerank", RELOPT_TYPE_INT, offsetof(IvfOptions, rerank)},
 		{"auto_maintain", RELOPT_TYPE_BOOL, offsetof(IvfOptions, auto_maintain)},
+		{"target_recall", RELOPT_TYPE_REAL, offsetof(IvfOptions, target_recall)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab,
 												 lengthof(tab)));
@@ -214,8 +233,14 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 		Buffer buf = ReadBuffer(index, kMetaBlock);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		const IvfMetaPage *m = meta_of(BufferGetPage(buf));
-		if (m->magic == kMagic)
+		if (m->magic == kMagic) {
 			lists = std::max<uint32>(m->lists, 1);
+			// Under a target recall the scan probes what the measured curve says: cost that.
+			float measured;
+			if (double target = effective_target_recall(index); target > 0)
+				if (int p = probes_for_target(*m, target, &measured); p > 0)
+					probes = p;
+		}
 		UnlockReleaseBuffer(buf);
 	}
 	index_close(index, NoLock);

@@ -15,6 +15,7 @@
 // filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
+#include <algorithm>
 #include "extension/index_settings.hpp"
 #include "extension/index_support.hpp"
 #include "extension/types/vector.hpp"
@@ -83,7 +84,36 @@ struct IvfMetaPage {
 	BlockNumber range_start; // sq8 range pages
 	uint32 range_pages;
 	uint64 rotation_seed;    // quantizer rabitq: the seed of its random rotation
+	// Added after sq8: the mean distance of the rows the build wrote to their list's centroid
+	// (list_spread; 0: unknown, an index built before it was recorded). The health check compares
+	// the lists' mean now with it (drift).
+	double build_spread;
+	// Added with ruvector_index_tune: the measured recall@10 at probes 1, 2, 4, ... (point i at
+	// probes_at_point(i, lists)), the last point at probes = lists; 0 points: not measured for this
+	// build (a build writes a new meta page). Scans under ruvector.ivfflat_target_recall pick from it.
+	uint16 curve_points;
+	uint16 curve_sample;  // queries each point was measured with
+	float curve_recall[16];
 };
+inline constexpr int kCurveMaxPoints = 16;  // 2^15 = kMaxLists
+// Probes of curve point i: 2^i, capped at the lists (the last point).
+inline int probes_at_point(int i, uint32 lists) { return int(std::min<uint64>(uint64(1) << i, lists)); }
+inline int curve_points_for(uint32 lists)
+{
+	int n = 1;
+	while (probes_at_point(n - 1, lists) < int(lists))
+		n++;
+	return n;
+}
+// Store a measured curve in the meta page (generic WAL).
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample);
+// The recall a scan aims for: ruvector.ivfflat_target_recall when above 0, else the index's
+// target_recall option (0: off, the probes as set).
+double effective_target_recall(Relation index);
+// The smallest probes whose measured recall meets `target` with 95% confidence (the last point's
+// when none does);
+// 0 when the index has no curve. *measured: that point's recall.
+int probes_for_target(const IvfMetaPage &meta, double target, float *measured);
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
 // list holds every entry (lists * sum(n^2) / total^2).
@@ -170,6 +200,7 @@ struct IvfOptions {
 	int quantizer;  // string option: offset from the struct
 	int rerank;
 	bool auto_maintain;  // the maintenance process may rebuild this index (extension/maintenance)
+	double target_recall;  // 0 = not set (ruvector.ivfflat_target_recall)
 };
 
 // GUCs (defined in ivfflat.cpp, registered from _PG_init).
@@ -250,13 +281,31 @@ void nearest_lists(const Centroids &c, const float *query, int count, int32 *lis
 void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, BlockNumber blkno, bool reset);
 IvfListEntry read_list_entry(Relation index, const IvfMetaPage &meta, uint32 list);
 
-// Live entries per list, counted along every list chain (reads each entry page once).
+// The float row an entry holds (sq8 codes decoded with `ranges`; whole rows converted), into out[dim];
+// not for rabitq codes, which do not keep one.
+void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,
+				  float *out);
+// How far an entry lies from its list's centroid, for the spread of lists (drift): centroid_distance
+// of its decoded row, or for rabitq codes the residual norm |x - c| they keep (Euclidean, whatever
+// the metric). scratch: dim floats.
+double entry_spread(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e,
+					const float *centroid, int dim, float *scratch);
+// How far a float row lies from its list's centroid, for the spread of lists: the operator's
+// distance of the float form (Euclidean for l2 and bit, 1 - cosine for cosine, L1), except that
+// ip lists, whose centroids are unit vectors, measure 1 - cosine (a negative inner product has no
+// mean to compare).
+double centroid_distance(const MetricInfo &float32, const float *x, const float *centroid, int dim);
+
+// Live entries per list, counted along every list chain (reads each entry page once); with
+// `spread`, also the mean centroid_distance of the entries to their list's centroid.
 struct ListSizes {
 	int64 total = 0, min = 0, max = 0;
 	double sum_sq = 0;  // sum of squared sizes (imbalance_factor)
+	double spread_sum = 0;
 	double imbalance(uint32 lists) const { return imbalance_factor(lists, double(total), sum_sq); }
+	double spread() const { return total > 0 ? spread_sum / double(total) : 0; }
 };
-ListSizes list_sizes(Relation index, const IvfMetaPage &meta);
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta, bool spread = false);
 
 /* AM callbacks (one file per concern, as in pgvector and contrib/bloom) */
 IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info);

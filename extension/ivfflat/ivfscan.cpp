@@ -84,6 +84,8 @@ struct ScanTotals {
 	Quantizer quantizer;
 	int rerank;         // group size
 	uint64 reranked;    // candidates whose heap vector was read
+	double target;      // ruvector.ivfflat_target_recall (0: fixed probes)
+	float measured;     // the curve's recall at the probes chosen (-1: no curve)
 };
 
 // A re-ranked candidate: its exact (operator) distance.
@@ -355,6 +357,10 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 {
 	const ScanTotals *t = static_cast<ScanState *>(scan->opaque)->totals;
 	appendStringInfo(out, "probes %d of %d lists", t->probes, t->lists);
+	if (t->target > 0 && t->measured >= 0)
+		appendStringInfo(out, " (for target recall %.3g: %.3g measured)", t->target, double(t->measured));
+	else if (t->target > 0)
+		appendStringInfo(out, " (fixed: target recall %.3g, but the index has no measured curve)", t->target);
 	if (t->mode != IterativeScan::off)
 		appendStringInfo(out, ", %s up to %d lists", t->mode == IterativeScan::strict_order ? "strict_order" : "relaxed_order",
 						 t->nlists);
@@ -510,13 +516,19 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->dim = int(so->meta.dimensions);
 	int lists = int(so->meta.lists);
 	so->probes = std::clamp(effective_probes(index), 1, lists);
+	double target = effective_target_recall(index);
+	float measured = -1;
+	if (target > 0)
+		if (int p = probes_for_target(so->meta, target, &measured); p > 0)
+			so->probes = std::clamp(p, 1, lists);
 	so->mode = iterative_scan_mode();
 	so->nlists = so->mode == IterativeScan::off ? so->probes : std::clamp(max_probes_setting(), so->probes, lists);
 	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * so->nlists));
 	so->quantizer = Quantizer(so->meta.quantizer);
 	so->rerank = so->quantizer == Quantizer::none ? 0 : effective_rerank(index);
 	*so->totals = ScanTotals{so->totals->explain, so->totals->scans + 1, so->totals->rows, so->totals->batches,
-							 so->probes, lists, so->nlists, so->mode, so->quantizer, so->rerank, so->totals->reranked};
+							 so->probes, lists, so->nlists, so->mode, so->quantizer, so->rerank, so->totals->reranked,
+							 target, measured};
 
 	ScanKey key = scan->orderByData;
 	if (scan->numberOfOrderBys == 0 || (key->sk_flags & SK_ISNULL)) {

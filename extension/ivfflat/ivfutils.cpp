@@ -306,10 +306,98 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
-ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	IvfMetaPage *m = meta_of(page);
+	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
+						errhint("Run ruvector_index_tune again.")));
+	}
+	// A meta page written before these fields existed: pd_lower must cover them for WAL to keep them.
+	auto *header = reinterpret_cast<PageHeader>(page);
+	header->pd_lower = std::max<uint16>(header->pd_lower, uint16(MAXALIGN(SizeOfPageHeaderData) + sizeof(IvfMetaPage)));
+	m->curve_points = uint16(points);
+	m->curve_sample = uint16(std::min(sample, 65535));
+	for (int i = 0; i < kCurveMaxPoints; i++)
+		m->curve_recall[i] = i < points ? recall[i] : 0;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+int probes_for_target(const IvfMetaPage &meta, double target, float *measured)
+{
+	int points = std::min<int>(meta.curve_points, kCurveMaxPoints);
+	if (points == 0 || meta.lists == 0)
+		return 0;
+	// The curve is an estimate from curve_sample queries: a point meets the target when its
+	// one-sided 95% lower confidence bound does (per query, as a query's neighbours are found or
+	// missed together), so a point that barely reached the target on the sample does not count.
+	double n = std::max<double>(meta.curve_sample, 1);
+	for (int i = 0; i < points; i++) {
+		double r = meta.curve_recall[i];
+		double lower = r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / n);
+		if (lower >= target || i == points - 1) {
+			*measured = meta.curve_recall[i];
+			return probes_at_point(i, meta.lists);
+		}
+	}
+	return 0;
+}
+
+void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,
+				  float *out)
+{
+	Assert(q != Quantizer::rabitq);
+	if (q == Quantizer::sq8 && !(e->flags & kEntryWholeRow))
+		kernels::sq8_decode(kernels::sq8_row_codes(entry_row(e)), ranges, ranges + dim, out, Size(dim));
+	else
+		metric.element().to_float(entry_row(e), out, Size(dim));
+}
+
+double entry_spread(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e,
+					const float *centroid, int dim, float *scratch)
+{
+	if (q == Quantizer::rabitq) {
+		float r;
+		memcpy(&r, entry_row(e), sizeof r);
+		return std::isfinite(r) ? r : 0;
+	}
+	decode_entry(metric, q, ranges, e, dim, scratch);
+	return centroid_distance(metric.as_float32(), scratch, centroid, dim);
+}
+
+double centroid_distance(const MetricInfo &float32, const float *x, const float *centroid, int dim)
+{
+	const MetricInfo &m = float32.metric == Metric::ip ? *kernels::find_metric(kernels::ElementType::float32, Metric::cosine)
+													   : float32;
+	double d = m.distance(kernels::as_row(x), kernels::as_row(centroid), Size(dim));
+	return std::isfinite(d) ? d : 0;  // a zero row has no cosine distance
+}
+
+ListSizes list_sizes(Relation index, const IvfMetaPage &meta, bool spread)
 {
 	ListSizes s;
 	s.min = meta.lists ? PG_INT64_MAX : 0;
+	const MetricInfo *metric = nullptr;
+	const Centroids *centroids = nullptr;
+	float *ranges = nullptr;
+	float *row = nullptr;
+	Quantizer q = Quantizer(meta.quantizer);
+	int dim = int(meta.dimensions);
+	if (spread) {
+		metric = &meta_metric(index, meta);
+		centroids = &index_centroids(index, meta);
+		if (q == Quantizer::sq8)
+			ranges = read_sq8_ranges(index, meta);
+		row = static_cast<float *>(palloc(sizeof(float) * Size(dim)));
+	}
 	for (uint32 l = 0; l < meta.lists; l++) {
 		IvfListEntry e = read_list_entry(index, meta, l);
 		int64 n = 0;
@@ -319,9 +407,16 @@ ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			Page page = BufferGetPage(buf);
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-				if (ItemIdIsNormal(PageGetItemId(page, off)))
-					n++;
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+				ItemId id = PageGetItemId(page, off);
+				if (!ItemIdIsNormal(id))
+					continue;
+				n++;
+				if (spread) {
+					s.spread_sum += entry_spread(*metric, q, ranges, reinterpret_cast<const IvfEntryHeader *>(PageGetItem(page, id)),
+												 centroids->data + Size(l) * dim, dim, row);
+				}
+			}
 			blk = page_opaque(page)->next;
 			UnlockReleaseBuffer(buf);
 		}
@@ -330,6 +425,10 @@ ListSizes list_sizes(Relation index, const IvfMetaPage &meta)
 		s.max = std::max(s.max, n);
 		s.sum_sq += double(n) * double(n);
 	}
+	if (ranges)
+		pfree(ranges);
+	if (row)
+		pfree(row);
 	return s;
 }
 

@@ -27,6 +27,25 @@ bool auto_maintain_enabled = true;
 int maintenance_naptime_s = 300;
 double min_rows_per_list = 39;
 double imbalance_ratio = 3.0;
+double drift_ratio = 1.5;
+double min_recall = 0;
+
+const char *degradation_name(Degradation d)
+{
+	switch (d) {
+	case Degradation::too_few_lists:
+		return "lists";
+	case Degradation::imbalance:
+		return "imbalance";
+	case Degradation::drift:
+		return "drift";
+	case Degradation::recall:
+		return "recall";
+	case Degradation::none:
+		break;
+	}
+	return nullptr;
+}
 
 void define_maintenance_gucs()
 {
@@ -49,6 +68,15 @@ void define_maintenance_gucs()
 							 "A fresh build is not flat (100k x 1536 shows 3.4); inserts of shifted data make "
 							 "some lists grow far more than others.",
 							 &imbalance_ratio, 3.0, 1.1, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.maintenance_drift_ratio",
+							 "How many times the build's mean distance of rows to their list's centroid makes an index degraded.",
+							 "Rows inserted away from the trained centroids lie further from them than the build's rows "
+							 "did; a rebuild trains centroids where the rows are now.",
+							 &drift_ratio, 1.5, 1.01, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.maintenance_min_recall",
+							 "Estimated recall@10 under which an index is degraded (0: off).",
+							 "Applies when ruvector_index_health is asked for an estimate (recall_sample > 0).",
+							 &min_recall, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -105,7 +133,7 @@ void ivf_health(Relation index, Health &h)
 {
 	using namespace ruvector::ivf;
 	IvfMetaPage meta = read_meta(index);
-	ListSizes sizes = list_sizes(index, meta);
+	ListSizes sizes = list_sizes(index, meta, true);
 	h.access_method = "ruivfflat";
 	const IvfOptions *opts = index_options(index);
 	h.auto_maintain = opts ? opts->auto_maintain : true;
@@ -118,7 +146,18 @@ void ivf_health(Relation index, Health &h)
 	h.imbalance = sizes.imbalance(meta.lists);
 	h.build_imbalance = meta.build_imbalance > 0 ? meta.build_imbalance : -1;
 	h.stamp = meta.stamp;
+	h.curve_sample = meta.curve_points > 0 ? std::max<int>(meta.curve_sample, 1) : 0;
+	if (sizes.total > 0)
+		h.spread = sizes.spread();
+	if (meta.build_spread > 0) {
+		h.build_spread = meta.build_spread;
+		if (h.spread >= 0)
+			h.drift = h.spread / h.build_spread;
+	}
 	table_statistics(index, h, &meta);
+	// The rows changed since the build: a rebuild would train other lists (a rebuild of the same
+	// rows gives the same lists, and the same figures).
+	bool rows_changed = h.rows != h.built_rows || h.inserted_since_build > 0;
 
 	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least), and
 	// sees no more rows than the last one did unless the index holds more entries than it indexed.
@@ -134,9 +173,17 @@ void ivf_health(Relation index, Health &h)
 		h.trigger = Degradation::imbalance;
 		// The build's own imbalance is what a rebuild gives; it is over the threshold only when
 		// the rows changed since (a rebuild of the same rows gives the same lists).
-		h.rebuild_would_help = h.rows != h.built_rows || (h.inserted_since_build > 0);
+		h.rebuild_would_help = rows_changed;
 		snprintf(h.reason, sizeof h.reason, "list imbalance %.2f is over %.1f times the build's %.2f", h.imbalance,
 				 imbalance_ratio, h.build_imbalance);
+		return;
+	}
+	if (h.drift > drift_ratio) {
+		h.trigger = Degradation::drift;
+		h.rebuild_would_help = rows_changed;
+		snprintf(h.reason, sizeof h.reason,
+				 "rows lie %.2f times as far from their list's centroid as at the build (mean %.4g, build %.4g), over %.2f",
+				 h.drift, h.spread, h.build_spread, drift_ratio);
 		return;
 	}
 	if (h.lists < h.lists_requested)
@@ -145,9 +192,12 @@ void ivf_health(Relation index, Health &h)
 				 h.lists_requested, min_rows_per_list);
 	else if (h.build_imbalance < 0)
 		snprintf(h.reason, sizeof h.reason, "lists as built (the build's imbalance is unknown: built before it was recorded)");
-	else
+	else if (h.drift < 0)
 		snprintf(h.reason, sizeof h.reason, "list imbalance %.2f is within %.1f times the build's %.2f", h.imbalance,
 				 imbalance_ratio, h.build_imbalance);
+	else
+		snprintf(h.reason, sizeof h.reason, "list imbalance %.2f is within %.1f times the build's %.2f, drift %.2f within %.2f",
+				 h.imbalance, imbalance_ratio, h.build_imbalance, h.drift, drift_ratio);
 }
 
 void hnsw_health(Relation index, Health &h)
@@ -182,15 +232,27 @@ Health index_health(Relation index)
 	return h;
 }
 
+void add_recall(Relation index, Health &h, int sample)
+{
+	h.estimated_recall = estimate_recall(index, sample, 10);
+	if (h.trigger != Degradation::none || min_recall <= 0 || h.estimated_recall < 0 || h.estimated_recall >= min_recall)
+		return;
+	h.trigger = Degradation::recall;
+	// Lists trained on the rows there are now serve them better; the same rows give the same lists.
+	h.rebuild_would_help = h.lists >= 0 && (h.rows != h.built_rows || h.inserted_since_build > 0);
+	snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at the session's %s)",
+			 h.estimated_recall, min_recall, sample, h.lists >= 0 ? "probes" : "ef_search");
+}
+
 void describe_figures(const Health &h, char *out, size_t size)
 {
 	if (h.lists < 0) {
 		snprintf(out, size, "rows %lld", static_cast<long long>(h.rows));
 		return;
 	}
-	snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f)", h.lists,
+	snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f), drift %.2f", h.lists,
 			 h.lists_requested, static_cast<long long>(h.rows), static_cast<long long>(h.list_min),
-			 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance);
+			 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance, h.drift);
 }
 
 }  // namespace ruvector::maintenance
@@ -198,18 +260,29 @@ void describe_figures(const Health &h, char *out, size_t size)
 using namespace ruvector;
 using namespace ruvector::maintenance;
 
+namespace {
+constexpr int kMaxRecallSample = 1000;
+}
+
 // ruvector_index_health(index regclass): the figures and state of one ruivfflat or ruhnsw index.
 RV_FUNCTION(ruvector_index_health)
 {
+	int sample = PG_GETARG_INT32(1);
+	if (sample < 0 || sample > kMaxRecallSample)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("recall_sample must be between 0 and %d", kMaxRecallSample),
+						errdetail("Each sample row is one exact scan of the table.")));
 	Relation index = open_index_for_stats(PG_GETARG_OID(0), is_maintained_kind, "ruivfflat or ruhnsw");
 	Health h = index_health(index);
+	if (sample > 0)
+		add_recall(index, h, sample);
 	relation_close(index, AccessShareLock);
 
 	TupleDesc desc;
 	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
-	constexpr int kCols = 16;
+	constexpr int kCols = 18;
 	Datum values[kCols];
 	bool nulls[kCols] = {};
 	auto int_or_null = [&](int col, int64 v, bool known) {
@@ -239,9 +312,12 @@ RV_FUNCTION(ruvector_index_health)
 	nulls[13] = h.build_imbalance < 0;
 	values[14] = BoolGetDatum(h.auto_maintain);
 	nulls[14] = h.lists < 0;
-	values[15] = CStringGetTextDatum(h.trigger == Degradation::too_few_lists ? "lists"
-									 : h.trigger == Degradation::imbalance   ? "imbalance"
-																		 : "");
-	nulls[15] = h.trigger == Degradation::none;
+	const char *by = degradation_name(h.trigger);
+	values[15] = by ? CStringGetTextDatum(by) : Datum(0);
+	nulls[15] = by == nullptr;
+	values[16] = Float8GetDatum(h.drift);
+	nulls[16] = h.drift < 0;
+	values[17] = Float8GetDatum(h.estimated_recall);
+	nulls[17] = h.estimated_recall < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

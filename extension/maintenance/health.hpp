@@ -15,7 +15,10 @@ enum class Degradation {
 	none,
 	too_few_lists,  // trained on too little data: fewer lists than requested, enough rows for them now
 	imbalance,      // list sizes far more uneven than the build left them
+	drift,          // rows lie much further from their list's centroid than the build's did
+	recall,         // estimated recall@10 at the session's probes under ruvector.maintenance_min_recall
 };
+const char *degradation_name(Degradation d);  // "lists", "imbalance", "drift" (null for none)
 
 struct Health {
 	const char *access_method;  // "ruivfflat" or "ruhnsw" (pgvector's alias names map to these)
@@ -32,6 +35,12 @@ struct Health {
 	int64 built_rows = -1;     // rows the build indexed
 	int64 list_min = -1, list_max = -1;
 	double imbalance = -1, build_imbalance = -1;  // -1: unknown
+	// Mean distance of the entries to their list's centroid (ivf::list_sizes), the build's, and
+	// their ratio (drift; 1 for a fresh build). -1: unknown (no entries, or built before it was
+	// recorded).
+	double spread = -1, build_spread = -1, drift = -1;
+	double estimated_recall = -1;  // estimate_recall when asked for (-1: not estimated)
+	int curve_sample = 0;          // ruivfflat: the stored recall curve's sample (0: no curve)
 	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
 	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
 	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
@@ -42,6 +51,8 @@ extern bool auto_maintain_enabled;
 extern int maintenance_naptime_s;
 extern double min_rows_per_list;
 extern double imbalance_ratio;
+extern double drift_ratio;
+extern double min_recall;
 void define_maintenance_gucs();
 
 bool is_maintained_kind(Relation index);  // a ruivfflat/ivfflat or ruhnsw/hnsw index
@@ -50,6 +61,20 @@ bool is_ivfflat_index(Relation index);    // ruivfflat/ivfflat (not ruvector_gnn
 // The health of an open index (AccessShareLock is enough). Reads every list page of a ruivfflat
 // index and every page of a ruhnsw one.
 Health index_health(Relation index);
+
+// Estimated recall@k at the session's search settings: `sample` of the table's rows (read through
+// SPI with the caller's privileges and snapshot) used as queries, answered exactly and by the index.
+// -1 when the table has no rows. Errors (0A000) for expression and partial indexes and under
+// row-level security. Costs `sample` exact scans of the table and index scans (recall.cpp).
+double estimate_recall(Relation index, int sample, int k);
+// The same at each of `points` probes settings (ruivfflat; null probes: the session's settings, one
+// point): one exact answer per query, an index answer per point; recall[p], -1 for an empty table.
+void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall);
+// ruvector_index_tune: measure the recall curve of a ruivfflat index at probes 1, 2, 4, ... lists
+// and store it in its meta page; returns the points (probes[i], recall[i], kCurveMaxPoints room).
+int tune_index(Relation index, int sample, int *probes, double *recall);
+// Adds the estimate to h (and the recall degradation when nothing else degraded the index).
+void add_recall(Relation index, Health &h, int sample);
 
 // One line with the figures a rebuild is judged by, for the log ("lists 1/100, rows 100000, ...").
 void describe_figures(const Health &h, char *out, size_t size);

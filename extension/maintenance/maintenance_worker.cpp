@@ -12,6 +12,7 @@
 // half-built index is left invalid for the next round's step 1.
 #include "extension/maintenance/maintenance.hpp"
 #include "extension/maintenance/health.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/pg.hpp"
 
 extern "C" {
@@ -221,6 +222,29 @@ Oid index_named(Oid namespace_oid, const char *name)
 	return oid;
 }
 
+// A rebuilt index whose old lists had a measured recall curve: measure the new lists' (the old
+// curve went with the old meta page), as the owner, so scans under a target recall keep choosing.
+void retune(Oid index_oid, Oid owner, int sample, const char *qualified_name)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	Oid save_user;
+	int save_sec;
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_RESTRICTED_OPERATION);
+	Relation index = relation_open(index_oid, AccessShareLock);
+	int probes[ivf::kCurveMaxPoints] = {};
+	double recall[ivf::kCurveMaxPoints] = {};
+	int points = tune_index(index, sample, probes, recall);
+	relation_close(index, AccessShareLock);
+	SetUserIdAndSecContext(save_user, save_sec);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	ereport(LOG, (errmsg("ruvector maintenance: measured the recall curve of rebuilt index %s (%d points, %d sample queries): recall %.3f at probes %d",
+						 qualified_name, points, sample, recall[0], probes[0])));
+}
+
 bool improved(Degradation trigger, const Health &before, const Health &after)
 {
 	switch (trigger) {
@@ -228,6 +252,10 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 		return after.lists > before.lists;
 	case Degradation::imbalance:
 		return after.imbalance < before.imbalance;
+	case Degradation::drift:
+		return after.drift < before.drift;
+	case Degradation::recall:  // not estimated by background checks
+		break;
 	case Degradation::none:
 		break;
 	}
@@ -236,7 +264,8 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 
 const char *trigger_name(Degradation t)
 {
-	return t == Degradation::too_few_lists ? "lists" : t == Degradation::imbalance ? "imbalance" : "none";
+	const char *name = degradation_name(t);
+	return name ? name : "none";
 }
 
 // 2. Check one index and rebuild it when it is degraded. `asked`: ruvector_index_maintain named it
@@ -295,6 +324,8 @@ void maintain_index(const Target &target, bool asked)
 	}
 	char after_figures[512];
 	describe_figures(after.health, after_figures, sizeof after_figures);
+	if (h.curve_sample > 0)
+		retune(rebuilt, before.owner, h.curve_sample, target.qualified_name);
 	if (improved(h.trigger, h, after.health))
 		ereport(LOG, (errmsg("ruvector maintenance: rebuilt index %s (%s)", target.qualified_name, after.health.reason),
 					  errdetail("before: %s; after: %s", figures, after_figures)));

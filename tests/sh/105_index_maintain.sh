@@ -51,6 +51,8 @@ is "$(sqlstate_of "CALL ruvector_index_maintain(NULL)")" 22004 "NULL: 22004"
 is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 1 "the refused calls left the index alone"
 
 # --- the rebuild: many lists, good recall, same name, new relation, nothing left behind
+# A measured recall curve (one point: one list) goes with the old lists; the rebuild measures anew.
+is "$(q "SELECT count(*) FROM ruvector_index_tune('items_idx', 20)")" 1 "the one-list index's recall curve has one point"
 old_oid=$(q "SELECT 'items_idx'::regclass::oid")
 out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_idx')" 2>&1)
 ok $? "CALL ruvector_index_maintain rebuilds the degraded index"
@@ -68,6 +70,12 @@ echo "# recall@10 at probes 10 after the rebuild: $r"
 ok "$(q "SELECT ($r >= 0.9)::int - 1")" "recall@10 at probes 10 is at least 0.9 (got $r)"
 new_log | grep -q "ruvector maintenance: rebuilt index public.items_idx"
 ok $? "the maintenance process logged the rebuild"
+new_log | grep -q "ruvector maintenance: measured the recall curve of rebuilt index public.items_idx (8 points, 20 sample queries)"
+ok $? "it measured the rebuilt index's recall curve, as the old index had one"
+plan=$(psql -X -q -At -c "SET ruvector.ivfflat_target_recall = 0.9" -c "SET enable_seqscan = off" \
+	-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 5) LIMIT 10")
+echo "$plan" | grep -qE 'items_idx: probes [0-9]+ of 100 lists \(for target recall 0\.9: '
+ok $? "so scans under a target recall pick their probes from the new curve"
 new_log | grep -qE "DETAIL:  before: lists 1 of 100, rows 20000, .*; after: lists 100 of 100"
 ok $? "with the figures before and after"
 

@@ -1,0 +1,230 @@
+// Estimated recall@k of a ruivfflat index at the session's probes (issue 18): a small sample of the
+// table's own rows, each used as a query, answered exactly (a sequential scan's ordering by the
+// opclass's distance function, through SPI: the caller's privileges and snapshot) and through the
+// index (an index scan of this index, at ruvector.ivfflat_probes). Recall counts the index's first
+// k visible rows whose exact distance is within the k-th exact one, so ties count as found.
+#include "extension/maintenance/health.hpp"
+#include "extension/index_support.hpp"
+#include "extension/ivfflat/ivfflat.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "funcapi.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+}
+
+namespace ruvector::maintenance {
+
+namespace {
+
+// The first k TIDs of visible rows an index scan ordered by `query` returns.
+int index_answer(Relation heap, Relation index, Oid distance_fn, Oid key_type, Datum query, int k, ItemPointerData *out)
+{
+	ScanKeyData key;
+	ScanKeyEntryInitialize(&key, 0, 1, 1, key_type, InvalidOid, distance_fn, query);
+	IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
+	index_rescan(scan, nullptr, 0, &key, 1);
+	TupleTableSlot *slot = table_slot_create(heap, nullptr);
+	int n = 0;
+	while (n < k && index_getnext_slot(scan, ForwardScanDirection, slot)) {
+		CHECK_FOR_INTERRUPTS();
+		out[n++] = slot->tts_tid;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	return n;
+}
+
+}  // namespace
+
+double estimate_recall(Relation index, int sample, int k)
+{
+	double r;
+	measure_recall(index, sample, k, nullptr, 1, &r);
+	return r;
+}
+
+void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall)
+{
+	Oid heap_oid = index->rd_index->indrelid;
+	const char *index_name = RelationGetRelationName(index);
+	AttrNumber attnum = index->rd_index->indkey.values[0];
+	if (attnum == 0 || !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("cannot estimate the recall of index \"%s\"", index_name),
+						errdetail("Recall is estimated for an index on a plain column, without a WHERE clause."),
+						errhint("Call ruvector_index_health with recall_sample 0.")));
+	if (check_enable_rls(heap_oid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("cannot estimate the recall of index \"%s\"", index_name),
+						errdetail("Row-level security applies to its table for this role: the exact answers would "
+								  "leave out rows the index returns."),
+						errhint("Call ruvector_index_health with recall_sample 0, or as a role the policies do not restrict.")));
+
+	// The opclass's ordering operator (strategy 1) and its function: the exact distance.
+	Oid key_type = index->rd_opcintype[0];
+	Oid op = get_opfamily_member(index->rd_opfamily[0], key_type, key_type, 1);
+	if (!OidIsValid(op))
+		elog(ERROR, "index \"%s\" has no ordering operator", index_name);
+	Oid fn = get_opcode(op);
+	char *fn_name = quote_qualified_identifier(get_namespace_name(get_func_namespace(fn)), get_func_name(fn));
+	const char *column = quote_identifier(get_attname(heap_oid, attnum, false));
+	char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(heap_oid)), get_rel_name(heap_oid));
+	Oid column_type = get_atttype(heap_oid, attnum);
+
+	Relation heap = table_open(heap_oid, AccessShareLock);
+	ItemPointerData *found = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * k));
+	Datum *tids = static_cast<Datum *>(palloc(sizeof(Datum) * k));
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	// A function call, not the operator, in ORDER BY: no index can answer it, so it is exact.
+	char *sample_q = psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL ORDER BY random() LIMIT %d", column, table,
+							  column, sample);
+	char *exact_q = psprintf("SELECT %s(%s, $1) FROM ONLY %s WHERE %s IS NOT NULL ORDER BY 1 LIMIT %d", fn_name, column,
+							 table, column, k);
+	char *count_q = psprintf("SELECT count(*) FROM ONLY %s WHERE ctid = ANY ($2) AND %s(%s, $1) <= $3", table, fn_name,
+							 column);
+	if (SPI_execute(sample_q, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", sample_q);
+	uint64 queries = SPI_processed;
+	Datum *sample_rows = static_cast<Datum *>(MemoryContextAlloc(outer, sizeof(Datum) * Max(queries, 1)));
+	{
+		int16 typlen;
+		bool typbyval;
+		get_typlenbyval(column_type, &typlen, &typbyval);
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+		for (uint64 i = 0; i < queries; i++) {
+			bool isnull;
+			Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			sample_rows[i] = datumCopy(d, typbyval, typlen);
+		}
+		MemoryContextSwitchTo(spi);
+	}
+	SPIPlanPtr exact_plan = SPI_prepare(exact_q, 1, &column_type);
+	Oid count_types[3] = {column_type, TIDARRAYOID, FLOAT8OID};
+	SPIPlanPtr count_plan = SPI_prepare(count_q, 3, count_types);
+	if (!exact_plan || !count_plan)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+
+	// Curve points: ruvector.ivfflat_probes for each, in a GUC nest level (an error restores them
+	// with the transaction), exact order and no target in the way.
+	int guc_level = 0;
+	if (probes) {
+		guc_level = NewGUCNestLevel();
+		set_config_option("ruvector.ivfflat_target_recall", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("ivfflat.iterative_scan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	double *hits = static_cast<double *>(MemoryContextAllocZero(outer, sizeof(double) * points));
+	double wanted = 0;
+	for (uint64 i = 0; i < queries; i++) {
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_execute_plan(exact_plan, &sample_rows[i], nullptr, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", exact_q);
+		uint64 exact_n = SPI_processed;
+		if (exact_n == 0)
+			continue;
+		bool isnull;
+		Datum kth = SPI_getbinval(SPI_tuptable->vals[exact_n - 1], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			continue;
+		wanted += double(exact_n);
+		for (int p = 0; p < points; p++) {
+			if (probes) {
+				char value[16];
+				snprintf(value, sizeof value, "%d", probes[p]);
+				set_config_option("ruvector.ivfflat_probes", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			}
+			int n = index_answer(heap, index, fn, key_type, sample_rows[i], int(exact_n), found);
+			if (n == 0)
+				continue;
+			for (int j = 0; j < n; j++)
+				tids[j] = PointerGetDatum(&found[j]);
+			ArrayType *arr = construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT);
+			Datum args[3] = {sample_rows[i], PointerGetDatum(arr), kth};
+			if (SPI_execute_plan(count_plan, args, nullptr, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", count_q);
+			hits[p] += double(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+	}
+	SPI_finish();
+	if (probes)
+		AtEOXact_GUC(true, guc_level);
+	table_close(heap, AccessShareLock);
+	for (int p = 0; p < points; p++)
+		recall[p] = wanted > 0 ? hits[p] / wanted : -1;
+}
+
+}  // namespace ruvector::maintenance
+
+namespace ruvector::maintenance {
+
+int tune_index(Relation index, int sample, int *probes, double *recall)
+{
+	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	int points = ivf::curve_points_for(meta.lists);
+	for (int i = 0; i < points; i++)
+		probes[i] = ivf::probes_at_point(i, meta.lists);
+	measure_recall(index, sample, 10, probes, points, recall);
+	if (recall[0] < 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
+	float stored[ivf::kCurveMaxPoints];
+	for (int i = 0; i < points; i++)
+		stored[i] = float(recall[i]);
+	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	return points;
+}
+
+}  // namespace ruvector::maintenance
+
+using namespace ruvector;
+using namespace ruvector::maintenance;
+
+// ruvector_index_tune(index regclass, sample integer): measures a ruivfflat index's recall@10 at
+// probes 1, 2, 4, ... up to its lists, stores the curve in its meta page (what scans under
+// ruvector.ivfflat_target_recall pick their probes from) and returns it.
+RV_FUNCTION(ruvector_index_tune)
+{
+	Oid index_oid = PG_GETARG_OID(0);
+	int sample = PG_GETARG_INT32(1);
+	constexpr int kMaxSample = 1000;
+	if (sample < 1 || sample > kMaxSample)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("sample must be between 1 and %d", kMaxSample),
+						errdetail("Each sample row is one exact scan of the table.")));
+	Relation index = open_index_for_stats(index_oid, is_ivfflat_index, "ruivfflat");
+	// Tuning writes the index's meta page: the owner's decision, as for ALTER INDEX.
+	if (!pg_class_ownercheck(index_oid, GetUserId()))
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("must be owner of index %s", RelationGetRelationName(index))));
+	int probes[ivf::kCurveMaxPoints] = {};
+	double recall[ivf::kCurveMaxPoints] = {};
+	int points = tune_index(index, sample, probes, recall);
+	relation_close(index, AccessShareLock);
+
+	InitMaterializedSRF(fcinfo, 0);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (int i = 0; i < points; i++) {
+		Datum values[2] = {Int32GetDatum(probes[i]), Float8GetDatum(recall[i])};
+		bool nulls[2] = {false, false};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return Datum(0);
+}

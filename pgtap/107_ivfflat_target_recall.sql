@@ -1,0 +1,132 @@
+-- Self-tuning probes (issue 18): ruvector_index_tune measures a ruivfflat index's recall@10 at
+-- probes 1, 2, 4, ... lists and stores the curve in its meta page; under
+-- ruvector.ivfflat_target_recall a scan probes the fewest lists whose measured recall meets the
+-- target, and EXPLAIN says so. Held-out queries check the recall the target promises.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS ruvector;
+SELECT plan(26);
+
+SELECT has_function('ruvector_index_tune', ARRAY['regclass', 'integer'], 'ruvector_index_tune(regclass, integer) exists');
+
+-- 100 clusters in 16 dimensions, 10000 rows; 50 held-out queries from the same clusters.
+SELECT setseed(0.107);
+CREATE TABLE rv107_centers AS
+	SELECT c, (SELECT array_agg((random() * 20 - 10)::real) FROM generate_series(1, 16) d WHERE c > 0) AS x
+	FROM generate_series(1, 100) c;
+CREATE TABLE rv107_items (id int PRIMARY KEY, v vector(16));
+INSERT INTO rv107_items
+	SELECT i, (SELECT array_agg(x[d] + ((random() - 0.5) * 16)::real) FROM generate_series(1, 16) d)::vector(16)
+	FROM generate_series(1, 10000) i JOIN rv107_centers ON c = 1 + i % 100;
+CREATE TABLE rv107_queries AS
+	SELECT q AS qid, (SELECT array_agg(x[d] + ((random() - 0.5) * 16)::real) FROM generate_series(1, 16) d)::vector(16) AS v
+	FROM generate_series(1, 50) q JOIN rv107_centers ON c = 1 + (q * 37) % 100;
+ANALYZE rv107_items;
+CREATE INDEX rv107_ivf ON rv107_items USING ruivfflat (v vector_l2_ops) WITH (lists = 100);
+
+SET LOCAL enable_indexscan = off;
+CREATE TEMP TABLE rv107_truth AS
+	SELECT qid, array(SELECT id FROM rv107_items i ORDER BY i.v <-> q.v LIMIT 10) AS ids FROM rv107_queries q;
+RESET enable_indexscan;
+SET LOCAL enable_seqscan = off;
+
+-- recall@10 of the held-out queries through the index, at the session's settings.
+CREATE FUNCTION rv107_recall() RETURNS double precision LANGUAGE sql AS $$
+	SELECT sum((SELECT count(*) FROM unnest(g.ids) x WHERE x = ANY (t.ids)))::double precision / (10 * count(*))
+	FROM (SELECT qid, array(SELECT id FROM rv107_items i ORDER BY i.v <-> q.v LIMIT 10) AS ids FROM rv107_queries q) g
+	JOIN rv107_truth t USING (qid)
+$$;
+CREATE FUNCTION rv107_explain() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; out text := '';
+BEGIN
+	FOR line IN EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+		SELECT id FROM rv107_items ORDER BY v <-> (SELECT v FROM rv107_queries WHERE qid = 1) LIMIT 10
+	LOOP out := out || line || E'\n'; END LOOP;
+	RETURN out;
+END $$;
+
+-- ---- No curve yet: the target cannot apply; EXPLAIN says so ------------------------------------
+SET LOCAL ruvector.ivfflat_target_recall = 0.95;
+SET LOCAL ruvector.ivfflat_probes = 3;
+SELECT matches(rv107_explain(), 'rv107_ivf: probes 3 of 100 lists \(fixed: target recall 0\.95, but the index has no measured curve\)',
+               'without a curve a target scan probes as set, and EXPLAIN says why');
+
+-- ---- Measuring the curve --------------------------------------------------------------------------
+CREATE TEMP TABLE rv107_curve AS SELECT * FROM ruvector_index_tune('rv107_ivf', 100);
+SELECT results_eq($$SELECT probes FROM rv107_curve ORDER BY probes$$,
+                  $$VALUES (1), (2), (4), (8), (16), (32), (64), (100)$$, 'the curve: probes 1, 2, 4, ... 64 and all 100 lists');
+SELECT is((SELECT recall FROM rv107_curve WHERE probes = 100), 1::float8, 'every list probed: recall 1');
+SELECT ok((SELECT recall < 1 FROM rv107_curve WHERE probes = 1), 'one probe misses neighbours');
+SELECT ok((SELECT bool_and(recall BETWEEN 0 AND 1) FROM rv107_curve), 'every point is a recall');
+SELECT diag('curve: ' || (SELECT string_agg(probes || ':' || round(recall::numeric, 3), ' ' ORDER BY probes) FROM rv107_curve));
+
+-- ---- Target recall 0.95: the fewest probes the curve says reach it -------------------------------
+SELECT matches(rv107_explain(), 'rv107_ivf: probes [0-9]+ of 100 lists \(for target recall 0\.95: [0-9.]+ measured\)',
+               'EXPLAIN shows the probes the target chose and the recall measured there');
+CREATE TEMP TABLE rv107_chosen AS
+	SELECT substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists')::int AS probes;
+-- A point meets the target when its 95% lower bound over the 100 sample queries does.
+SELECT is((SELECT probes FROM rv107_chosen),
+          (SELECT min(probes) FROM rv107_curve WHERE recall - 1.645 * sqrt(recall * (1 - recall) / 100) >= 0.95),
+          'the smallest measured probes meeting the target with 95% confidence');
+SELECT ok((SELECT probes < 100 FROM rv107_chosen), 'fewer than all the lists');
+SELECT ok((SELECT probes > 1 FROM rv107_chosen), 'more than one (one probe is under the target here)');
+SELECT cmp_ok(rv107_recall(), '>=', 0.95::float8, 'held-out queries at the chosen probes: recall@10 >= 0.95');
+SELECT diag('held-out recall at the chosen probes ' || (SELECT probes FROM rv107_chosen) || ': ' || rv107_recall());
+-- The planner costs the probes the target picks.
+CREATE FUNCTION rv107_cost() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+	EXECUTE $q$EXPLAIN (FORMAT JSON) SELECT id FROM rv107_items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10$q$ INTO j;
+	RETURN (j -> 0 -> 'Plan' -> 'Plans' -> 0 ->> 'Total Cost')::float8;
+END $$;
+SET LOCAL ruvector.ivfflat_probes = 100;
+CREATE TEMP TABLE rv107_costs AS SELECT rv107_cost() AS target_cost;
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+DO $$ BEGIN PERFORM set_config('ruvector.ivfflat_probes', (SELECT probes FROM rv107_chosen)::text, true); END $$;
+SELECT is(rv107_cost(), (SELECT target_cost FROM rv107_costs), 'the plan''s cost under the target is that of the probes it picks');
+SET LOCAL ruvector.ivfflat_probes = 3;
+SET LOCAL ruvector.ivfflat_target_recall = 1;
+SELECT is(substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists \(for target recall 1: 1 measured\)')::int,
+          (SELECT min(probes) FROM rv107_curve WHERE recall >= 1), 'target 1: the first point measured at 1');
+SET LOCAL ruvector.ivfflat_target_recall = 0.01;
+SELECT matches(rv107_explain(), 'rv107_ivf: probes 1 of 100 lists \(for target recall 0\.01', 'a low target: one probe');
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+SELECT matches(rv107_explain(), 'rv107_ivf: probes 3 of 100 lists, ', 'target 0 (off): the probes setting, as before');
+SELECT throws_ok($$SET ruvector.ivfflat_target_recall = 1.5$$, '22023', NULL, 'a target over 1 is refused');
+-- The index's own target_recall option applies when the session sets none.
+ALTER INDEX rv107_ivf SET (target_recall = 0.95);
+SELECT is(substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists \(for target recall 0\.95')::int,
+          (SELECT probes FROM rv107_chosen), 'WITH (target_recall = 0.95) picks the same probes as the setting');
+SET LOCAL ruvector.ivfflat_target_recall = 0.01;
+SELECT matches(rv107_explain(), 'probes 1 of 100 lists \(for target recall 0\.01', 'a session target above 0 overrides the index''s');
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+ALTER INDEX rv107_ivf RESET (target_recall);
+SELECT matches(rv107_explain(), 'rv107_ivf: probes 3 of 100 lists, ', 'with the option reset: the probes setting');
+SELECT throws_ok($$ALTER INDEX rv107_ivf SET (target_recall = 2)$$, '22023', NULL, 'an option over 1 is refused');
+
+-- ---- A rebuild drops the curve (it was measured on other lists) -----------------------------------
+REINDEX INDEX rv107_ivf;
+SET LOCAL ruvector.ivfflat_target_recall = 0.95;
+SELECT matches(rv107_explain(), 'probes 3 of 100 lists \(fixed: target recall 0\.95, but the index has no measured curve\)',
+               'after REINDEX the index has no curve');
+
+-- ---- Bad input ------------------------------------------------------------------------------------
+SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_ivf', 0)$$, '22023', 'sample must be between 1 and 1000', 'sample 0 is refused');
+SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_items_pkey')$$, '42809', NULL, 'a btree index is refused');
+CREATE INDEX rv107_hnsw ON rv107_queries USING ruhnsw (v vector_l2_ops);
+SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_hnsw')$$, '42809', NULL, 'a ruhnsw index is refused (it has no probes)');
+CREATE TABLE rv107_empty (v vector(3));
+SET client_min_messages = warning;
+CREATE INDEX rv107_empty_ivf ON rv107_empty USING ruivfflat (v) WITH (lists = 4);
+RESET client_min_messages;
+SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_empty_ivf')$$, '55000', NULL, 'an empty table has nothing to sample');
+CREATE ROLE rv107_reader;
+GRANT SELECT ON rv107_items TO rv107_reader;
+SET ROLE rv107_reader;
+SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_ivf')$$, '42501', 'must be owner of index rv107_ivf',
+                 'only the owner may store a curve');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
