@@ -13,24 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; jobs -p | xargs -r kill 2>/dev/null' EXIT
 new_log() { tail -c +"$((log_start + 1))" "$RUVECTOR_TEST_DATA/server.log"; }
 
-# 100 clusters in 16 dimensions; row g is in cluster g % 100.
-q "CREATE FUNCTION clustered(n int, first int DEFAULT 1) RETURNS TABLE (embedding vector) LANGUAGE sql AS \$\$
-	SELECT (SELECT array_agg(((g % 100) * 37 + i * 11) % 100 + random()) FROM generate_series(1, 16) i WHERE g > 0)::vector
-	FROM generate_series(first, first + n - 1) g \$\$"
-# recall_at_10(probes): mean recall@10 through the index against an exact scan, 30 queries from the rows.
-q "CREATE FUNCTION recall_at_10(probes int) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE total float8 := 0; n int := 0; qv vector; got bigint[]; want bigint[];
-BEGIN
-	PERFORM set_config('ivfflat.probes', probes::text, true);
-	PERFORM set_config('enable_seqscan', 'off', true);
-	FOR qv IN SELECT embedding FROM items ORDER BY id % 101, id LIMIT 30 LOOP
-		got := ARRAY(SELECT id FROM items ORDER BY embedding <-> qv LIMIT 10);
-		want := ARRAY(SELECT id FROM items ORDER BY (embedding <-> qv) + 0, id LIMIT 10);
-		total := total + (SELECT count(*) FROM unnest(got) g WHERE g = ANY (want)) / 10.0;
-		n := n + 1;
-	END LOOP;
-	RETURN total / n;
-END \$\$"
+maintenance_fixture
 q "CREATE TABLE items (id bigserial PRIMARY KEY, embedding vector(16))"
 q "CREATE INDEX items_idx ON items USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100)" 2>/dev/null
 q "SELECT setseed(0.18)"
