@@ -81,33 +81,7 @@ SELECT is(recall(10, 3000), 1::double precision, 'every list, every row re-ranke
 SELECT cmp_ok(recall(10, 10), '<=', recall(10, 40), 're-ranking fewer candidates never finds more');
 
 -- Order: with every list probed and every row re-ranked, the scan returns the seq scan's rows in its
--- order (compared by distances, to be independent of exact ties), for every opclass.
-CREATE FUNCTION order_matches(tbl text, op text, n int) RETURNS boolean LANGUAGE plpgsql
-	SET enable_seqscan = on SET enable_indexscan = on SET ivfflat.probes = 10 SET ruvector.ivfflat_rerank = 100000 AS $$
-DECLARE r record; a float8[]; b float8[]; ok boolean := true;
-BEGIN
-	FOR r IN SELECT * FROM queries LOOP
-		SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-		EXECUTE format('SELECT array(SELECT v %s $1 FROM %I ORDER BY v %s $1 LIMIT %s)', op, tbl, op, n) INTO a USING r.v;
-		SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT array(SELECT v %s $1 FROM %I ORDER BY v %s $1 LIMIT %s)', op, tbl, op, n) INTO b USING r.v;
-		ok := ok AND a = b AND cardinality(a) = n;
-	END LOOP;
-	RETURN ok;
-END $$;
-CREATE FUNCTION order_matches_h(op text, n int) RETURNS boolean LANGUAGE plpgsql
-	SET enable_seqscan = on SET enable_indexscan = on SET ivfflat.probes = 10 SET ruvector.ivfflat_rerank = 100000 AS $$
-DECLARE r record; a float8[]; b float8[]; ok boolean := true;
-BEGIN
-	FOR r IN SELECT * FROM queries LOOP
-		SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-		EXECUTE format('SELECT array(SELECT v %s $1::halfvec(32) FROM hitems ORDER BY v %s $1::halfvec(32) LIMIT %s)', op, op, n) INTO a USING r.v;
-		SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT array(SELECT v %s $1::halfvec(32) FROM hitems ORDER BY v %s $1::halfvec(32) LIMIT %s)', op, op, n) INTO b USING r.v;
-		ok := ok AND a = b AND cardinality(a) = n;
-	END LOOP;
-	RETURN ok;
-END $$;
+-- order (order_matches, compared by distances, to be independent of exact ties), for every opclass.
 
 SELECT ok(order_matches('items', '<->', 50), 'vector_l2_ops: the seq scan''s order');
 DROP INDEX items_sq8;
@@ -125,13 +99,13 @@ CREATE TABLE hitems AS SELECT id, v::halfvec(32) AS v FROM items;
 ANALYZE hitems;
 CREATE INDEX h_l2 ON hitems USING ruivfflat (v halfvec_l2_ops) WITH (lists = 10, quantizer = sq8);
 SELECT is((SELECT bytes_per_vector FROM ruvector_ivfflat_stats('h_l2')), 52, 'halfvec: one byte a dimension too');
-SELECT ok(order_matches_h('<->', 50), 'halfvec_l2_ops: the seq scan''s order');
+SELECT ok(order_matches('hitems', '<->', 50, '::halfvec(32)'), 'halfvec_l2_ops: the seq scan''s order');
 DROP INDEX h_l2;
 CREATE INDEX h_ip ON hitems USING ruivfflat (v halfvec_ip_ops) WITH (lists = 10, quantizer = sq8);
-SELECT ok(order_matches_h('<#>', 50), 'halfvec_ip_ops: the seq scan''s order');
+SELECT ok(order_matches('hitems', '<#>', 50, '::halfvec(32)'), 'halfvec_ip_ops: the seq scan''s order');
 DROP INDEX h_ip;
 CREATE INDEX h_cos ON hitems USING ruivfflat (v halfvec_cosine_ops) WITH (lists = 10, quantizer = sq8);
-SELECT ok(order_matches_h('<=>', 50), 'halfvec_cosine_ops: the seq scan''s order');
+SELECT ok(order_matches('hitems', '<=>', 50, '::halfvec(32)'), 'halfvec_cosine_ops: the seq scan''s order');
 DROP INDEX h_cos;
 
 -- An expression index: the re-rank evaluates the expression on the heap row.

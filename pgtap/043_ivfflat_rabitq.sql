@@ -72,20 +72,7 @@ SELECT cmp_ok(reranked(1.9), '<', reranked(4), 'a larger epsilon re-ranks more')
 RESET ivfflat.probes;
 
 -- Order: with every list probed and rerank above the rows, the scan returns the seq scan's rows in
--- its order (compared by distances, to be independent of exact ties).
-CREATE FUNCTION order_matches(tbl text, op text, n int, cast_to text DEFAULT '') RETURNS boolean LANGUAGE plpgsql
-	SET enable_seqscan = on SET enable_indexscan = on SET ivfflat.probes = 10 SET ruvector.ivfflat_rerank = 100000 AS $$
-DECLARE r record; a float8[]; b float8[]; ok boolean := true;
-BEGIN
-	FOR r IN SELECT * FROM queries LOOP
-		SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-		EXECUTE format('SELECT array(SELECT v %s $1%s FROM %I ORDER BY v %s $1%s LIMIT %s)', op, cast_to, tbl, op, cast_to, n) INTO a USING r.v;
-		SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT array(SELECT v %s $1%s FROM %I ORDER BY v %s $1%s LIMIT %s)', op, cast_to, tbl, op, cast_to, n) INTO b USING r.v;
-		ok := ok AND a = b AND cardinality(a) = n;
-	END LOOP;
-	RETURN ok;
-END $$;
+-- its order (order_matches, compared by distances, to be independent of exact ties).
 
 SELECT ok(order_matches('items', '<->', 50), 'vector_l2_ops: the seq scan''s order');
 DROP INDEX items_rq;
