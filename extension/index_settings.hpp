@@ -32,10 +32,10 @@ public:
 	{
 		boot_ = boot;
 		vars_[0] = vars_[1] = boot;
-		DefineCustomIntVariable(ours.name, ours.short_desc, ours.long_desc, &vars_[0], boot, min, max, PGC_USERSET, 0,
+		DefineCustomIntVariable(ours.name, ours.short_desc, ours.long_desc, &vars_[0], boot, min, max, PGC_USERSET, GUC_EXPLAIN,
 								check, assign<0>, show);
 		DefineCustomIntVariable(pgvectors.name, pgvectors.short_desc, pgvectors.long_desc, &vars_[1], boot, min, max,
-								PGC_USERSET, 0, check, assign<1>, show);
+								PGC_USERSET, GUC_EXPLAIN, check, assign<1>, show);
 	}
 
 	// The value set last by the user under either name, if any.

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(12);
+SELECT plan(15);
 
 SELECT setseed(0.5);
 CREATE TABLE ex (id int, v vector(3));
@@ -67,6 +67,25 @@ SET hnsw.iterative_scan = strict_order;
 SELECT matches(plan_of($$SELECT id FROM ex WHERE id % 500 = 0 ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 8$$, true),
                'ex_hnsw: ef_search 30, strict_order, [1-9][0-9]* elements visited in ([2-9]|[1-9][0-9]+) batches',
                'an iterative hnsw scan shows its mode and its batches');
+
+-- The scan settings show in EXPLAIN (SETTINGS) when they differ from their defaults, as the planner's own.
+CREATE FUNCTION settings_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; out text := '';
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (SETTINGS, COSTS OFF) ' || q LOOP out := out || line || E'\n'; END LOOP;
+	RETURN out;
+END $$;
+SET ivfflat.probes = 7;
+SET ruvector.ivfflat_rerank = 9;
+SELECT matches(settings_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5$$),
+               'Settings: .*hnsw.ef_search = ''30''.*hnsw.iterative_scan = ''strict_order''',
+               'EXPLAIN (SETTINGS) shows hnsw.ef_search and hnsw.iterative_scan');
+SELECT matches(settings_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5$$),
+               'ivfflat.probes = ''7''.*ruvector.ivfflat_rerank = ''9''',
+               'and ivfflat.probes and ruvector.ivfflat_rerank (the settings set, under the names they were set by)');
+SET ruvector.enable_exact_scan = off;
+SELECT matches(settings_of($$SELECT id FROM ex ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5$$),
+               'ruvector.enable_exact_scan = ''off''', 'and ruvector.enable_exact_scan, a planner switch');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -42,14 +42,14 @@ void define_hnsw_gucs()
 					  "Valid range is 1..1000."},
 					 kDefaultEfSearch, kMinEfSearch, kMaxEfSearch);
 	DefineCustomEnumVariable("hnsw.iterative_scan", "Sets the mode for iterative scans", nullptr, &iterative_scan_var,
-							 int(IterativeScan::off), iterative_scan_options, PGC_USERSET, 0, nullptr, nullptr,
+							 int(IterativeScan::off), iterative_scan_options, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr,
 							 nullptr);
 	// pgvector counts graph elements visited at layer 0, not heap rows; so do we.
 	DefineCustomIntVariable("hnsw.max_scan_tuples", "Sets the max number of tuples to visit for iterative scans",
-							nullptr, &max_scan_tuples_var, 20000, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+							nullptr, &max_scan_tuples_var, 20000, 1, INT_MAX, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr,
 							nullptr);
 	DefineCustomRealVariable("hnsw.scan_mem_multiplier", "Sets the multiple of work_mem to use for iterative scans",
-							 nullptr, &scan_mem_multiplier_var, 1, 1, 1000, PGC_USERSET, 0, nullptr, nullptr,
+							 nullptr, &scan_mem_multiplier_var, 1, 1, 1000, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr,
 							 nullptr);
 	MarkGUCPrefixReserved("hnsw");
 }

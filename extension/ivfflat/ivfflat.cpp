@@ -59,25 +59,25 @@ void define_ivfflat_gucs()
 	DefineCustomEnumVariable("ivfflat.iterative_scan", "Sets the mode for iterative scans.",
 							 "relaxed_order keeps probing lists until the query has its rows, ordering each batch "
 							 "of lists; strict_order never returns a row closer than one already returned.",
-							 &iterative_scan_var, int(IterativeScan::off), iterative_scan_options, PGC_USERSET, 0,
+							 &iterative_scan_var, int(IterativeScan::off), iterative_scan_options, PGC_USERSET, GUC_EXPLAIN,
 							 nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("ivfflat.max_probes", "Sets the max number of probes for iterative scans.",
 							"If this is lower than probes, probes is used.", &max_probes_var, kMaxLists, 1, kMaxLists,
-							PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("ruvector.ivfflat_rerank",
 							"Sets how many candidates a scan of quantized ruivfflat lists re-ranks exactly.",
 							"0 uses the index's rerank option. Set it to at least the query's LIMIT.", &rerank_var, 0, 0,
-							kMaxRerank, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							kMaxRerank, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	DefineCustomRealVariable("ruvector.ivfflat_rabitq_epsilon",
 							 "Sets the confidence of the error bound a scan of rabitq lists trusts.",
 							 "A candidate's lower bound is its estimate less epsilon standard errors: larger values "
 							 "re-rank more candidates and miss fewer rows.",
-							 &rabitq_epsilon_var, kDefaultRabitqEpsilon, 0.0, 10.0, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							 &rabitq_epsilon_var, kDefaultRabitqEpsilon, 0.0, 10.0, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	DefineCustomRealVariable("ruvector.ivfflat_target_recall",
 							 "Sets the recall@10 a ruivfflat scan aims for, picking its probes from the index's measured curve.",
 							 "0 (off) probes as ruvector.ivfflat_probes says. An index without a curve "
 							 "(see ruvector_index_tune) probes as set.",
-							 &target_recall_var, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							 &target_recall_var, 0, 0, 1, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
 

@@ -266,7 +266,7 @@ void define_exact_scan_gucs()
 	DefineCustomBoolVariable("ruvector.enable_exact_scan",
 							 "Lets the planner answer ORDER BY distance LIMIT k with ruvector's exact scan.",
 							 "Off, such queries use the generic plan: a seq scan and a top-N sort.", &enable_exact_scan,
-							 true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+							 true, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 }
 
 void install_exact_scan()
