@@ -292,7 +292,8 @@ RecentBuffers *RecentBuffers::for_index(Relation index)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int at = -1;
 	for (int i = 0; i < kMaps && at < 0; i++)
-		if (maps[i].block && RelFileNodeEquals(maps[i].node, index->rd_node))
+		if (maps[i].block && RelFileNodeEquals(maps[i].node, index->rd_node) &&
+			maps[i].local == RelationUsesLocalBuffers(index))
 			at = i;
 	if (at < 0) {
 		at = 0;
@@ -300,6 +301,7 @@ RecentBuffers *RecentBuffers::for_index(Relation index)
 			if (used[i] < used[at])
 				at = i;
 		maps[at].node = index->rd_node;
+		maps[at].local = RelationUsesLocalBuffers(index);
 		if (maps[at].block)  // another index's: start empty
 			memset(maps[at].block, 0xFF, sizeof(BlockNumber) * (maps[at].mask + 1));
 	}

@@ -124,6 +124,7 @@ struct ElementHeap {
 // index; only a hint, so a stale entry (the page evicted, the index rebuilt) just misses.
 struct RecentBuffers {
 	RelFileNode node;
+	bool local;  // a temporary index's (local buffers): its node may equal a permanent one's
 	uint32 mask;
 	BlockNumber *block;
 	Buffer *buffer;
