@@ -282,48 +282,6 @@ Element *ElementHeap::pop()
 
 /* Search */
 
-RecentBuffers *RecentBuffers::for_index(Relation index)
-{
-	// A few indexes per backend, the least recently used one replaced (its memory reused).
-	constexpr int kMaps = 4;
-	constexpr uint32 kMinSlots = 8192, kMaxSlots = 262144;  // 64 kB .. 2 MB
-	static RecentBuffers maps[kMaps];
-	static uint64 used[kMaps], clock;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	int at = -1;
-	for (int i = 0; i < kMaps && at < 0; i++)
-		if (maps[i].block && RelFileNodeEquals(maps[i].node, index->rd_node) &&
-			maps[i].local == RelationUsesLocalBuffers(index))
-			at = i;
-	if (at < 0) {
-		at = 0;
-		for (int i = 1; i < kMaps; i++)
-			if (used[i] < used[at])
-				at = i;
-		maps[at].node = index->rd_node;
-		maps[at].local = RelationUsesLocalBuffers(index);
-		if (maps[at].block)  // another index's: start empty
-			memset(maps[at].block, 0xFF, sizeof(BlockNumber) * (maps[at].mask + 1));
-	}
-	RecentBuffers &r = maps[at];
-	used[at] = ++clock;
-	// Grown (once per doubling of the index) so that the index's blocks map to distinct slots.
-	uint32 want = kMinSlots;
-	while (want < nblocks && want < kMaxSlots)
-		want <<= 1;
-	if (!r.block || r.mask + 1 < want) {
-		if (r.block) {
-			pfree(r.block);
-			pfree(r.buffer);
-		}
-		r.block = static_cast<BlockNumber *>(MemoryContextAlloc(TopMemoryContext, sizeof(BlockNumber) * want));
-		r.buffer = static_cast<Buffer *>(MemoryContextAlloc(TopMemoryContext, sizeof(Buffer) * want));
-		memset(r.block, 0xFF, sizeof(BlockNumber) * want);  // InvalidBlockNumber
-		r.mask = want - 1;
-	}
-	return &r;
-}
-
 void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c)
 {
 	index = rel;
@@ -336,18 +294,12 @@ void Search::init(Relation rel, const MetricInfo &mi, int dims, int mm, const st
 	cxt = c;
 	visited.init(c, 1024);
 	discarded.init(c, false, 256);
-	recent = RecentBuffers::for_index(rel);
+	recent = RecentBuffers::for_relation(rel);
 }
 
 Buffer Search::pin(BlockNumber blk)
 {
-	uint32 slot = blk & recent->mask;
-	if (recent->block[slot] == blk && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, recent->buffer[slot]))
-		return recent->buffer[slot];
-	Buffer b = ReadBuffer(index, blk);
-	recent->block[slot] = blk;
-	recent->buffer[slot] = b;
-	return b;
+	return recent->read(index, blk);
 }
 
 void *Search::arena_alloc(Size size)

@@ -6,6 +6,7 @@
 // fmgr call. Only inserts copy rows (neighbour selection compares candidates with each other).
 #pragma once
 #include "extension/hnsw/hnsw.hpp"
+#include "extension/recent_buffers.hpp"
 #include "worker/kernels/hnsw_graph.hpp"
 
 namespace ruvector::hnsw {
@@ -117,21 +118,6 @@ struct ElementHeap {
 	bool empty() const { return size == 0; }
 };
 
-// The buffer each block of one index was last found in (direct-mapped by block number):
-// ReadRecentBuffer checks it without a lookup in the shared buffer mapping table, which costs a few
-// cache misses per element on a large index (a quarter of a 1M-row scan's time). One per index
-// and backend, kept across statements (a new statement's first touches hit too) and sized to the
-// index; only a hint, so a stale entry (the page evicted, the index rebuilt) just misses.
-struct RecentBuffers {
-	RelFileNode node;
-	bool local;  // a temporary index's (local buffers): its node may equal a permanent one's
-	uint32 mask;
-	BlockNumber *block;
-	Buffer *buffer;
-	// This backend's map for the index (created or grown here, in TopMemoryContext).
-	static RecentBuffers *for_index(Relation index);
-};
-
 // One search over the pages: query, metric, and the scratch it reuses between layers.
 struct Search {
 	Relation index;
@@ -151,7 +137,7 @@ struct Search {
 	// element arena
 	char *arena = nullptr;
 	Size arena_left = 0;
-	RecentBuffers *recent = nullptr;  // the index's (RecentBuffers::for_index)
+	RecentBuffers *recent = nullptr;  // the index's (RecentBuffers::for_relation)
 
 	void init(Relation rel, const MetricInfo &mi, int dims, int mm, const std::byte *q, bool rows, MemoryContext c);
 	Element *new_element(Size row_size);  // with room for a row of row_size bytes (keep_rows)
