@@ -31,8 +31,19 @@ void cost_exact_scan(PlannerInfo *root, RelOptInfo *rel, Path *path, Cost distan
 	QualCost qual = rel->baserestrictcost;
 	Cost cpu = (cpu_tuple_cost * kTupleCostFraction + qual.per_tuple) * rel->tuples +
 			   (distance_cost + cpu_operator_cost) * rel->rows;  // the distance, one heap comparison
+	double rows = rel->rows;
+	if (path->parallel_workers > 0) {
+		// A partial path: the CPU shared among the participants as for a parallel seq scan (the
+		// leader helps less the more workers there are); the pages are still all read.
+		double divisor = path->parallel_workers;
+		if (parallel_leader_participation)
+			divisor += std::max(0.0, 1.0 - 0.3 * path->parallel_workers);
+		cpu /= divisor;
+		rows = clamp_row_est(rows / divisor);
+		path->rows = rows;
+	}
 	// Projection of the rows returned: at most LIMIT + OFFSET when the planner knows it.
-	double out = root->limit_tuples > 0 ? std::min(root->limit_tuples, rel->rows) : rel->rows;
+	double out = root->limit_tuples > 0 ? std::min(root->limit_tuples, rows) : rows;
 	Cost project = path->pathtarget->cost.startup + (cpu_tuple_cost + path->pathtarget->cost.per_tuple) * out;
 	// Every row is read before the first one is returned.
 	path->startup_cost = qual.startup + disk + cpu;

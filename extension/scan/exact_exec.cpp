@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "access/heapam.h"
+#include "access/parallel.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "commands/explain.h"
@@ -108,6 +109,9 @@ struct ExactScanState {
 	Candidates ties;   // rows equal in distance to the heap's largest (keep_ties)
 	Candidates nulls;  // NULL distances in scan order, while fewer than k rows have a distance
 	int64 pos;         // next of heap.items (sorted) to return
+	// A parallel-aware plan: the block allocator the participants share (in the query's DSM), each
+	// keeping its own top k of the blocks it gets; Gather Merge above merges them.
+	ParallelTableScanDesc pscan;
 	// EXPLAIN ANALYZE.
 	uint64 rows_scanned;
 	uint64 pages;
@@ -120,6 +124,10 @@ void end_exact_scan(CustomScanState *node);
 void rescan_exact_scan(CustomScanState *node);
 void explain_exact_scan(CustomScanState *node, List *ancestors, ExplainState *es);
 Node *create_exact_scan_state(CustomScan *cscan);
+Size estimate_dsm_exact_scan(CustomScanState *node, ParallelContext *pcxt);
+void initialize_dsm_exact_scan(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+void reinitialize_dsm_exact_scan(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+void initialize_worker_exact_scan(CustomScanState *node, shm_toc *toc, void *coordinate);
 
 const CustomScanMethods scan_methods = {
 	.CustomName = kExactScanName,
@@ -134,10 +142,10 @@ const CustomExecMethods exec_methods = {
 	.ReScanCustomScan = rescan_exact_scan,
 	.MarkPosCustomScan = nullptr,
 	.RestrPosCustomScan = nullptr,
-	.EstimateDSMCustomScan = nullptr,
-	.InitializeDSMCustomScan = nullptr,
-	.ReInitializeDSMCustomScan = nullptr,
-	.InitializeWorkerCustomScan = nullptr,
+	.EstimateDSMCustomScan = estimate_dsm_exact_scan,
+	.InitializeDSMCustomScan = initialize_dsm_exact_scan,
+	.ReInitializeDSMCustomScan = reinitialize_dsm_exact_scan,
+	.InitializeWorkerCustomScan = initialize_worker_exact_scan,
 	.ShutdownCustomScan = nullptr,
 	.ExplainCustomScan = explain_exact_scan,
 };
@@ -404,7 +412,10 @@ void run_scan(ExactScanState *s)
 	s->last_k = s->k;
 	prepare_query(s, econtext);
 
-	TableScanDesc scan = table_beginscan_strat(rel, estate->es_snapshot, 0, nullptr, true, false);
+	// Alone, the blocks in order from 0 (no synchronized scan: the scan order breaks ties); in a
+	// parallel plan, the blocks the shared allocator hands this participant.
+	TableScanDesc scan = s->pscan ? table_beginscan_parallel(rel, s->pscan)
+								  : table_beginscan_strat(rel, estate->es_snapshot, 0, nullptr, true, false);
 	auto *hscan = reinterpret_cast<HeapScanDesc>(scan);
 	uint64 seq = 0;
 	// The scan descriptor gives the snapshot, the predicate lock and the ring buffer strategy;
@@ -413,16 +424,32 @@ void run_scan(ExactScanState *s)
 	if (!(scan->rs_flags & SO_ALLOW_PAGEMODE))
 		elog(ERROR, "ruvector exact scan needs an MVCC snapshot");
 	Snapshot snapshot = scan->rs_snapshot;
-	BlockNumber nblocks = hscan->rs_nblocks;
-	Buffer pinned[kPagesAhead + 1] = {};  // pages blk .. blk + kPagesAhead, at blk % (kPagesAhead + 1)
+	auto *pbscan = reinterpret_cast<ParallelBlockTableScanDesc>(s->pscan);
+	if (pbscan)
+		table_block_parallelscan_startblock_init(rel, hscan->rs_parallelworkerdata, pbscan);
+	BlockNumber next = 0, nblocks = hscan->rs_nblocks;
+	auto next_block = [&]() -> BlockNumber {
+		if (pbscan)
+			return table_block_parallelscan_nextpage(rel, hscan->rs_parallelworkerdata, pbscan);
+		return next < nblocks ? next++ : InvalidBlockNumber;
+	};
+	// Pages blk .. blk + kPagesAhead, pinned in a ring (blocks[at] is the one computed next).
+	Buffer pinned[kPagesAhead + 1] = {};
+	BlockNumber blocks[kPagesAhead + 1];
 	OffsetNumber visible[MaxHeapTuplesPerPage];
 	RecentBuffers *recent = RecentBuffers::for_relation(rel);
-	for (BlockNumber b = 0; b < kPagesAhead && b < nblocks; b++)
-		pinned[b] = pin_and_prefetch(rel, hscan, recent, b);
-	for (BlockNumber blk = 0; blk < nblocks; blk++) {
-		if (blk + kPagesAhead < nblocks)
-			pinned[(blk + kPagesAhead) % (kPagesAhead + 1)] = pin_and_prefetch(rel, hscan, recent, blk + kPagesAhead);
-		Buffer &buf = pinned[blk % (kPagesAhead + 1)];
+	for (BlockNumber i = 0; i <= kPagesAhead; i++) {
+		blocks[i] = i < kPagesAhead ? next_block() : InvalidBlockNumber;
+		if (blocks[i] != InvalidBlockNumber)
+			pinned[i] = pin_and_prefetch(rel, hscan, recent, blocks[i]);
+	}
+	for (int at = 0; blocks[at] != InvalidBlockNumber; at = (at + 1) % (kPagesAhead + 1)) {
+		int ahead = (at + kPagesAhead) % (kPagesAhead + 1);
+		blocks[ahead] = next_block();
+		if (blocks[ahead] != InvalidBlockNumber)
+			pinned[ahead] = pin_and_prefetch(rel, hscan, recent, blocks[ahead]);
+		BlockNumber blk = blocks[at];
+		Buffer &buf = pinned[at];
 		int n = visible_tuples(rel, snapshot, buf, blk, visible);
 		s->pages++;
 		Page page = BufferGetPage(buf);
@@ -499,6 +526,30 @@ void rescan_exact_scan(CustomScanState *node)
 {
 	// Parameters may have changed (a correlated subquery): the next fetch scans again.
 	reset(reinterpret_cast<ExactScanState *>(node));
+}
+
+/* Parallel query: the shared state is heapam's parallel block scan descriptor. */
+
+Size estimate_dsm_exact_scan(CustomScanState *node, ParallelContext *)
+{
+	return table_parallelscan_estimate(node->ss.ss_currentRelation, node->ss.ps.state->es_snapshot);
+}
+
+void initialize_dsm_exact_scan(CustomScanState *node, ParallelContext *, void *coordinate)
+{
+	auto *s = reinterpret_cast<ExactScanState *>(node);
+	s->pscan = static_cast<ParallelTableScanDesc>(coordinate);
+	table_parallelscan_initialize(node->ss.ss_currentRelation, s->pscan, node->ss.ps.state->es_snapshot);
+}
+
+void reinitialize_dsm_exact_scan(CustomScanState *node, ParallelContext *, void *coordinate)
+{
+	table_parallelscan_reinitialize(node->ss.ss_currentRelation, static_cast<ParallelTableScanDesc>(coordinate));
+}
+
+void initialize_worker_exact_scan(CustomScanState *node, shm_toc *, void *coordinate)
+{
+	reinterpret_cast<ExactScanState *>(node)->pscan = static_cast<ParallelTableScanDesc>(coordinate);
 }
 
 void explain_exact_scan(CustomScanState *node, List *, ExplainState *es)

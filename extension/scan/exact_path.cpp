@@ -148,6 +148,9 @@ bool match_distance_expr(RelOptInfo *rel, Expr *expr, DistanceKey *key)
 // hands the query to the seq scan), the exact scan takes the generic plan's place. Costs as the
 // planner compares them under LIMIT (an index path yields its first rows after startup); with a
 // LIMIT the planner cannot see (a parameter), any index path wins.
+Path *make_exact_path(PlannerInfo *root, RelOptInfo *rel, PathKey *pk, const DistanceKey &key, bool keep_ties,
+					  Cost distance_cost, int workers);
+
 bool index_beats_generic(PlannerInfo *root, RelOptInfo *rel, PathKey *key, Cost distance_cost)
 {
 	Path *seq = nullptr;
@@ -207,26 +210,45 @@ void add_exact_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	if (index_beats_generic(root, rel, pk, distance_cost.per_tuple))
 		return;
 
+	// With more ORDER BY keys (an Incremental Sort above breaks ties) or WITH TIES, the scan
+	// also returns the rows tied with the last one, which those may need.
+	bool keep_ties = list_length(root->query_pathkeys) > 1 || root->parse->limitOption == LIMIT_OPTION_WITH_TIES;
+	add_path(rel, make_exact_path(root, rel, pk, key, keep_ties, distance_cost.per_tuple, 0));
+
+	// A parallel-aware partial path too, when the planner may run this rel in workers: each
+	// participant keeps the top k of the blocks it is handed, and Gather Merge (which the planner
+	// puts above a partial path with pathkeys) merges them. The query vector, LIMIT and OFFSET
+	// are evaluated in every participant, so they must be parallel safe.
+	if (rel->consider_parallel && rel->lateral_relids == nullptr && max_parallel_workers_per_gather > 0 &&
+		is_parallel_safe(root, reinterpret_cast<Node *>(key.query)) &&
+		is_parallel_safe(root, root->parse->limitCount) && is_parallel_safe(root, root->parse->limitOffset)) {
+		int workers = compute_parallel_worker(rel, double(rel->pages), -1, max_parallel_workers_per_gather);
+		if (workers > 0)
+			add_partial_path(rel, make_exact_path(root, rel, pk, key, keep_ties, distance_cost.per_tuple, workers));
+	}
+}
+
+// The CustomPath: a plain one (workers 0) or a partial, parallel-aware one.
+Path *make_exact_path(PlannerInfo *root, RelOptInfo *rel, PathKey *pk, const DistanceKey &key, bool keep_ties,
+					  Cost distance_cost, int workers)
+{
 	CustomPath *cp = makeNode(CustomPath);
 	cp->path.pathtype = T_CustomScan;
 	cp->path.parent = rel;
 	cp->path.pathtarget = rel->reltarget;
 	cp->path.param_info = nullptr;
-	cp->path.parallel_aware = false;
-	cp->path.parallel_safe = false;
-	cp->path.parallel_workers = 0;
+	cp->path.parallel_aware = workers > 0;
+	cp->path.parallel_safe = workers > 0;
+	cp->path.parallel_workers = workers;
 	cp->path.rows = rel->rows;
 	cp->path.pathkeys = list_make1(pk);
 	cp->flags = CUSTOMPATH_SUPPORT_PROJECTION;
-	// With more ORDER BY keys (an Incremental Sort above breaks ties) or WITH TIES, the scan
-	// also returns the rows tied with the last one, which those may need.
-	bool keep_ties = list_length(root->query_pathkeys) > 1 || root->parse->limitOption == LIMIT_OPTION_WITH_TIES;
 	cp->custom_private = list_make5(key.query, makeInteger(int(key.funcid)), makeInteger(key.attno),
 									makeInteger(key.query_left), makeInteger(keep_ties));
 	cp->custom_private = lappend(cp->custom_private, makeInteger(int(key.collation)));
 	cp->methods = &path_methods;
-	cost_exact_scan(root, rel, &cp->path, distance_cost.per_tuple);
-	add_path(rel, &cp->path);
+	cost_exact_scan(root, rel, &cp->path, distance_cost);
+	return &cp->path;
 }
 
 void set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)

@@ -21,6 +21,10 @@
 #   DIST_BENCH_QUERIES  queries picked from (default 300)
 #   DIST_BENCH_SECONDS  pgbench duration per point and FAISS loop duration (default 10)
 #   DIST_BENCH_KERNELS  1 (default): also run the kernel microbenchmark; 0 skips it
+#   DIST_BENCH_PARALLEL 1 (default): also time parallel query (2 workers, parallel costs 0 so
+#                       that both plans go parallel: Gather Merge over the parallel-aware exact
+#                       scan, or over a Sort of a Parallel Seq Scan), and report the plan the
+#                       planner picks at its default costs; 0 skips it
 # Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE` (the FAISS reference).
 . "$(dirname "$0")/lib.sh"
 SIZES=${DIST_BENCH_SIZES:-100k_128 100k_1536 100k_1536_plain}
@@ -37,10 +41,14 @@ fi
 
 bench_cluster
 
-# qps EXACT SCRIPT: single-client QPS of a one-query pgbench script with the exact scan on or off.
+# Session settings of the parallel runs: two workers, and parallel plans at no extra cost.
+PARALLEL="-c max_parallel_workers_per_gather=2 -c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0"
+
+# qps EXACT SCRIPT [SETTINGS]: single-client QPS of a one-query pgbench script with the exact scan
+# on or off (and more -c settings).
 qps() {
 	local log="$BENCH_TMP/pgbench.log"
-	PGOPTIONS="-c ruvector.enable_exact_scan=$1" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" -f "$2" >"$log" 2>&1 ||
+	PGOPTIONS="-c ruvector.enable_exact_scan=$1 ${3:-}" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" -f "$2" >"$log" 2>&1 ||
 		{ cat "$log" >&2; die "pgbench failed"; }
 	local tps
 	tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$log" | head -1)
@@ -48,11 +56,13 @@ qps() {
 	echo "$tps"
 }
 
-# check_plan EXACT WHERE: the plan of the benchmark query has the custom scan (on) or a Sort (off).
+# check_plan EXACT WHERE [WANT [SETTINGS]]: the plan of the benchmark query has the custom scan
+# (on) or a Sort (off), or WANT.
 check_plan() {
 	local want="Custom Scan (ruvector exact scan)" plan
 	[ "$1" = off ] && want="Sort"
-	plan=$(PGOPTIONS="-c ruvector.enable_exact_scan=$1" psql -X -At -v ON_ERROR_STOP=1 -c "EXPLAIN (COSTS OFF)
+	want=${3:-$want}
+	plan=$(PGOPTIONS="-c ruvector.enable_exact_scan=$1 ${4:-}" psql -X -At -v ON_ERROR_STOP=1 -c "EXPLAIN (COSTS OFF)
 	  SELECT id FROM items $2 ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = 1) LIMIT 10")
 	grep -qF "$want" <<<"$plan" || { echo "$plan" >&2; die "enable_exact_scan=$1: the plan has no '$want'"; }
 }
@@ -88,6 +98,7 @@ cpu_ms() {
 ratio() { $PY -c "print('%.2f' % ($1 / $2))"; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+par_report=""
 report="| data | query | exact scan QPS | generic QPS | FAISS flat QPS | exact scan CPU ms/query | generic CPU ms/query | FAISS CPU ms/query | exact / generic (QPS; CPU) | exact / FAISS (QPS; CPU) |
 |---|---|---|---|---|---|---|---|---|---|"
 for size in $SIZES; do
@@ -127,8 +138,26 @@ for size in $SIZES; do
 		fi
 		echo "$line"
 		report+=$'\n'"$line"
+		[ "${DIST_BENCH_PARALLEL:-1}" = 1 ] || continue
+		check_plan on "$where" "Parallel Custom Scan (ruvector exact scan)" "$PARALLEL"
+		check_plan off "$where" "Parallel Seq Scan" "$PARALLEL"
+		par_on=$(qps on "$BENCH_TMP/one.sql" "$PARALLEL")
+		par_off=$(qps off "$BENCH_TMP/one.sql" "$PARALLEL")
+		# What the planner picks with 2 workers allowed at its default parallel costs.
+		picked=$(PGOPTIONS="-c max_parallel_workers_per_gather=2" psql -X -At -c "EXPLAIN (COSTS OFF)
+		  SELECT id FROM items $where ORDER BY embedding <-> (SELECT v FROM queries WHERE qid = 1) LIMIT 10" |
+			grep -qF "Parallel Custom Scan" && echo parallel || echo serial)
+		line="| $label | ${where:-all rows} | $on | $par_on | $(ratio "$par_on" "$on")x | $par_off | $(ratio "$par_on" "$par_off")x | $picked |"
+		echo "$line"
+		par_report+=$'\n'"$line"
 	done
 done
 echo
 echo "load average before / after: $load_start / $(cut -d' ' -f1-3 /proc/loadavg) (2 vCPUs)"
 echo "$report"
+if [ "${DIST_BENCH_PARALLEL:-1}" = 1 ]; then
+	echo
+	echo "Parallel query (2 workers; settings: $PARALLEL):"
+	echo "| data | query | exact scan QPS, serial | exact scan QPS, parallel | parallel / serial | generic QPS, parallel | parallel exact / parallel generic | planner's pick at default costs |"
+	echo "|---|---|---|---|---|---|---|---|$par_report"
+fi
