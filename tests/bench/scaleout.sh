@@ -142,13 +142,13 @@ load "$prefix" single "$D"
 c "CREATE INDEX single_idx ON single USING $USING" "ANALYZE single"
 echo "one node: loaded and indexed in $(secs "$t0") s"
 c "SELECT pg_prewarm('single')" "SELECT pg_prewarm('single_idx')" >/dev/null
-declare -A ONE_QPS ONE_CPU
+declare -A ONE_QPS
 for p in $PROBES; do
 	r=$(recall "$CPORT" single "$p")
 	t0=$(cpu_ticks "$BENCH_TMP/db")
 	read -r q nx < <(qps "$CPORT" single "$p")
 	cpu=$(cpu_ms "$t0" "$BENCH_TMP/db" "$nx")
-	ONE_QPS[$p]=$q ONE_CPU[$p]=$cpu
+	ONE_QPS[$p]=$q
 	echo "one node, $KNOB $p: recall@10 $r, $q QPS, $cpu ms CPU per query"
 	echo "one|$p|$r|$q||||||$cpu" >>"$RESULTS"
 done
