@@ -136,3 +136,30 @@ maintenance_fixture() {
 		RETURN total / n;
 	END \$\$"
 }
+
+# Scale-out over postgres_fdw (tests/sh/110_scaleout.sh, tests/bench/scaleout.sh, docs/scale-out.md):
+# a coordinator and shards, each a cluster started by start_cluster with its socket in $SOCK.
+on() {  # on PORT SQL...: run statements in one session on the node at PORT, print their results
+	local port=$1 args=() s
+	shift
+	for s in "$@"; do args+=(-c "$s"); done
+	psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$port" -U postgres -d postgres "${args[@]}"
+}
+shard_server() {  # shard_server COORD_PORT I SHARD_PORT [OPTION VALUE ...]: server shardI and its user mapping
+	local cport=$1 i=$2 sport=$3 opts=""
+	shift 3
+	while [ $# -ge 2 ]; do opts+=", $1 '$2'"; shift 2; done
+	on "$cport" "CREATE SERVER shard$i FOREIGN DATA WRAPPER postgres_fdw
+		OPTIONS (host '$SOCK', port '$sport', dbname 'postgres', extensions 'ruvector'$opts)" \
+		"CREATE USER MAPPING FOR postgres SERVER shard$i OPTIONS (user 'postgres')"
+}
+shard_partition() {  # shard_partition COORD_PORT I MODULUS: items_I, the foreign partition of items on shardI
+	on "$1" "CREATE FOREIGN TABLE items_$2 PARTITION OF items FOR VALUES WITH (MODULUS $3, REMAINDER $(($2 - 1)))
+		SERVER shard$2 OPTIONS (table_name 'items')"
+}
+server_option() {  # server_option COORD_PORT SERVER NAME VALUE: add or change a foreign server's option
+	on "$1" "ALTER SERVER $2 OPTIONS (ADD $3 '$4')" 2>/dev/null || on "$1" "ALTER SERVER $2 OPTIONS (SET $3 '$4')"
+}
+fetched_rows() {  # fetched_rows PORT: rows the shard at PORT returned to FETCHes since pg_stat_statements_reset()
+	on "$1" "SELECT coalesce(sum(rows), 0) FROM pg_stat_statements WHERE query LIKE 'FETCH %'"
+}
