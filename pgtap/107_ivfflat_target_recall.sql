@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(26);
+SELECT plan(30);
 
 SELECT has_function('ruvector_index_tune', ARRAY['regclass', 'integer'], 'ruvector_index_tune(regclass, integer) exists');
 
@@ -109,7 +109,21 @@ SELECT throws_ok($$ALTER INDEX rv107_ivf SET (target_recall = 2)$$, '22023', NUL
 REINDEX INDEX rv107_ivf;
 SET LOCAL ruvector.ivfflat_target_recall = 0.95;
 SELECT matches(rv107_explain(), 'probes 3 of 100 lists \(fixed: target recall 0\.95, but the index has no measured curve\)',
-               'after REINDEX the index has no curve');
+               'after REINDEX an index without a target_recall option has no curve (the session''s target is not the index''s)');
+-- ... unless the index has a target: then every build measures the new lists' curve.
+SET LOCAL ruvector.ivfflat_target_recall = 0;
+ALTER INDEX rv107_ivf SET (target_recall = 0.95);
+REINDEX INDEX rv107_ivf;
+SELECT matches(rv107_explain(), 'rv107_ivf: probes [0-9]+ of 100 lists \(for target recall 0\.95: [0-9.]+ measured\)',
+               'with WITH (target_recall = 0.95) a REINDEX measures the curve again: EXPLAIN shows the target''s probes');
+SELECT cmp_ok(rv107_recall(), '>=', 0.95::float8, 'after REINDEX held-out queries under the target: recall@10 >= 0.95');
+SELECT diag('after REINDEX: ' || substring(rv107_explain() FROM 'probes [0-9]+ of 100 lists \([^)]*\)') || ', held-out recall ' || rv107_recall());
+-- A build whose recall cannot be measured still succeeds (a NOTICE says why it has no curve).
+SET LOCAL client_min_messages = warning;
+SELECT lives_ok($$CREATE INDEX rv107_partial ON rv107_items USING ruivfflat (v vector_l2_ops) WITH (lists = 10, target_recall = 0.9) WHERE id > 10$$,
+                'a partial index WITH (target_recall) builds (its recall curve is not measured)');
+RESET client_min_messages;
+DROP INDEX rv107_partial;
 
 -- ---- Bad input ------------------------------------------------------------------------------------
 SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_ivf', 0)$$, '22023', 'sample must be between 1 and 1000', 'sample 0 is refused');
@@ -121,6 +135,8 @@ SET client_min_messages = warning;
 CREATE INDEX rv107_empty_ivf ON rv107_empty USING ruivfflat (v) WITH (lists = 4);
 RESET client_min_messages;
 SELECT throws_ok($$SELECT * FROM ruvector_index_tune('rv107_empty_ivf')$$, '55000', NULL, 'an empty table has nothing to sample');
+SELECT lives_ok($$CREATE INDEX rv107_empty_target ON rv107_empty USING ruivfflat (v) WITH (lists = 4, target_recall = 0.9)$$,
+                'an empty table WITH (target_recall) builds (nothing to measure yet)');
 CREATE ROLE rv107_reader;
 GRANT SELECT ON rv107_items TO rv107_reader;
 SET ROLE rv107_reader;

@@ -2,10 +2,12 @@
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/index_am.hpp"
 #include "extension/client/worker_client.hpp"
+#include "extension/maintenance/health.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -286,7 +288,22 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 
 }  // namespace
 
-const VectorIndexAm kIvfAm{ivfbuild, ivfbuildempty, ivfinsert, ivfbulkdelete, ivfvacuumcleanup, ivfbeginscan,
+// A ruivfflat build; with a target_recall option it then measures the new lists' recall curve, so
+// that a REINDEX (or a rebuild by the maintenance process) leaves the target working.
+static IndexBuildResult *ruivfflat_build(Relation heap, Relation index, IndexInfo *info)
+{
+	IndexBuildResult *result = ivfbuild(heap, index, info);
+	const IvfOptions *opts = ruivfflat_options(index);
+	if (opts && opts->target_recall > 0) {
+		if (ReindexIsProcessingIndex(RelationGetRelid(index)))
+			maintenance::defer_tune(RelationGetRelid(index));
+		else
+			maintenance::tune_after_build(index);
+	}
+	return result;
+}
+
+const VectorIndexAm kIvfAm{ruivfflat_build, ivfbuildempty, ivfinsert, ivfbulkdelete, ivfvacuumcleanup, ivfbeginscan,
 						  ivfrescan, ivfgettuple, ivfendscan, ivfcostestimate, ivfoptions, ivfbuildphasename};
 
 IndexAmRoutine *make_ivf_routine() { return make_vector_index_routine<kIvfAm>(); }

@@ -94,6 +94,19 @@ struct IvfMetaPage {
 	uint16 curve_points;
 	uint16 curve_sample;  // queries each point was measured with
 	float curve_recall[16];
+	// Added with the background recall checks (0 here: not recorded). table_changes() when the
+	// curve was measured, so the maintenance process can tell when the table has changed enough
+	// since for it to measure the curve again.
+	uint64 curve_changes_at;
+	// The maintenance process's last recall@10 estimate of this build, at the probes a scan uses by
+	// default (recall_sample 0: none). recall_rows_changed: the rows had changed since the build
+	// when it was made (an estimate of a fresh build's rows says nothing about what a rebuild gives).
+	float recall_estimate;
+	uint16 recall_sample;
+	uint16 recall_probes;
+	uint16 recall_rows_changed;
+	uint16 unused2;
+	uint64 recall_changes_at;  // table_changes() at that estimate
 };
 inline constexpr int kCurveMaxPoints = 16;  // 2^15 = kMaxLists
 // Probes of curve point i: 2^i, capped at the lists (the last point).
@@ -105,8 +118,18 @@ inline int curve_points_for(uint32 lists)
 		n++;
 	return n;
 }
-// Store a measured curve in the meta page (generic WAL).
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample);
+// Store a measured curve in the meta page (generic WAL); `changes_at`: table_changes() before it
+// was measured.
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at);
+// Store the maintenance process's recall estimate in the meta page (generic WAL); false when the
+// index was rebuilt meanwhile (another stamp).
+bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
+						   uint64 changes_at);
+// The table's cumulative inserted + updated + deleted rows (pg_stat_all_tables) plus 1; 0 unknown.
+uint64 table_changes(Oid heap);
+// The probes a scan of the index uses at the session's settings: the target recall's choice when
+// a target is set and the index has a curve, else effective_probes; clamped to 1..lists.
+int scan_probes(Relation index, const IvfMetaPage &meta, double *target = nullptr, float *measured = nullptr);
 // The recall a scan aims for: ruvector.ivfflat_target_recall when above 0, else the index's
 // target_recall option (0: off, the probes as set).
 double effective_target_recall(Relation index);

@@ -515,12 +515,9 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->metric = &meta_metric(index, so->meta);
 	so->dim = int(so->meta.dimensions);
 	int lists = int(so->meta.lists);
-	so->probes = std::clamp(effective_probes(index), 1, lists);
-	double target = effective_target_recall(index);
-	float measured = -1;
-	if (target > 0)
-		if (int p = probes_for_target(so->meta, target, &measured); p > 0)
-			so->probes = std::clamp(p, 1, lists);
+	double target;
+	float measured;
+	so->probes = scan_probes(index, so->meta, &target, &measured);
 	so->mode = iterative_scan_mode();
 	so->nlists = so->mode == IterativeScan::off ? so->probes : std::clamp(max_probes_setting(), so->probes, lists);
 	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * so->nlists));

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "access/relscan.h"
+#include "pgstat.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -306,23 +307,83 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample)
+uint64 table_changes(Oid heap)
 {
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(heap);
+	if (!t)
+		return 0;
+	return uint64(std::max<PgStat_Counter>(t->tuples_inserted + t->tuples_updated + t->tuples_deleted, 0)) + 1;
+}
+
+int scan_probes(Relation index, const IvfMetaPage &meta, double *target_out, float *measured_out)
+{
+	int lists = std::max<int>(int(meta.lists), 1);
+	int probes = std::clamp(effective_probes(index), 1, lists);
+	double target = effective_target_recall(index);
+	float measured = -1;
+	if (target > 0)
+		if (int p = probes_for_target(meta, target, &measured); p > 0)
+			probes = std::clamp(p, 1, lists);
+	if (target_out)
+		*target_out = target;
+	if (measured_out)
+		*measured_out = measured;
+	return probes;
+}
+
+namespace {
+
+// The meta page for an update by the maintenance code: locked, registered with generic WAL, and
+// long enough for the fields added after layout 1. Null (nothing held) when the index was rebuilt
+// since `stamp` was read.
+IvfMetaPage *lock_meta_for_update(Relation index, uint64 stamp, Buffer *buf, GenericXLogState **state)
+{
+	*buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	*state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
 	IvfMetaPage *m = meta_of(page);
-	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
-						errhint("Run ruvector_index_tune again.")));
+	if (m->stamp != stamp) {
+		GenericXLogAbort(*state);
+		UnlockReleaseBuffer(*buf);
+		return nullptr;
 	}
 	// A meta page written before these fields existed: pd_lower must cover them for WAL to keep them.
 	auto *header = reinterpret_cast<PageHeader>(page);
 	header->pd_lower = std::max<uint16>(header->pd_lower, uint16(MAXALIGN(SizeOfPageHeaderData) + sizeof(IvfMetaPage)));
+	return m;
+}
+
+}  // namespace
+
+bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
+						   uint64 changes_at)
+{
+	Buffer buf;
+	GenericXLogState *state;
+	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
+	if (!m)
+		return false;
+	m->recall_estimate = recall;
+	m->recall_sample = uint16(std::clamp(sample, 1, 65535));
+	m->recall_probes = uint16(std::clamp(probes, 0, 65535));
+	m->recall_rows_changed = rows_changed ? 1 : 0;
+	m->recall_changes_at = changes_at;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at)
+{
+	Buffer buf;
+	GenericXLogState *state;
+	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
+	if (!m)  // rebuilt meanwhile: the curve is of another build
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
+						errhint("Run ruvector_index_tune again.")));
+	m->curve_changes_at = changes_at;
 	m->curve_points = uint16(points);
 	m->curve_sample = uint16(std::min(sample, 65535));
 	for (int i = 0; i < kCurveMaxPoints; i++)

@@ -14,6 +14,8 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -60,22 +62,33 @@ double estimate_recall(Relation index, int sample, int k)
 	return r;
 }
 
+namespace {
+constexpr const char *kNotPlainColumn = "Recall is estimated for an index on a plain column, without a WHERE clause.";
+constexpr const char *kRowSecurity =
+	"Row-level security applies to its table for this role: the exact answers would leave out rows the index returns.";
+}  // namespace
+
+const char *recall_unmeasurable(Relation index)
+{
+	AttrNumber attnum = index->rd_index->indkey.values[0];
+	if (attnum == 0 || !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+		return kNotPlainColumn;
+	if (check_enable_rls(index->rd_index->indrelid, InvalidOid, true) == RLS_ENABLED)
+		return kRowSecurity;
+	return nullptr;
+}
+
 void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall)
 {
 	Oid heap_oid = index->rd_index->indrelid;
 	const char *index_name = RelationGetRelationName(index);
 	AttrNumber attnum = index->rd_index->indkey.values[0];
-	if (attnum == 0 || !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+	if (const char *why = recall_unmeasurable(index))
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("cannot estimate the recall of index \"%s\"", index_name),
-						errdetail("Recall is estimated for an index on a plain column, without a WHERE clause."),
-						errhint("Call ruvector_index_health with recall_sample 0.")));
-	if (check_enable_rls(heap_oid, InvalidOid, true) == RLS_ENABLED)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("cannot estimate the recall of index \"%s\"", index_name),
-						errdetail("Row-level security applies to its table for this role: the exact answers would "
-								  "leave out rows the index returns."),
-						errhint("Call ruvector_index_health with recall_sample 0, or as a role the policies do not restrict.")));
+						errmsg("cannot estimate the recall of index \"%s\"", index_name), errdetail("%s", why),
+						errhint(why == kRowSecurity
+									? "Call ruvector_index_health with recall_sample 0, or as a role the policies do not restrict."
+									: "Call ruvector_index_health with recall_sample 0.")));
 
 	// The opclass's ordering operator (strategy 1) and its function: the exact distance.
 	Oid key_type = index->rd_opcintype[0];
@@ -179,6 +192,7 @@ namespace ruvector::maintenance {
 int tune_index(Relation index, int sample, int *probes, double *recall)
 {
 	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	uint64 changes_at = ivf::table_changes(index->rd_index->indrelid);
 	int points = ivf::curve_points_for(meta.lists);
 	for (int i = 0; i < points; i++)
 		probes[i] = ivf::probes_at_point(i, meta.lists);
@@ -189,8 +203,81 @@ int tune_index(Relation index, int sample, int *probes, double *recall)
 	float stored[ivf::kCurveMaxPoints];
 	for (int i = 0; i < points; i++)
 		stored[i] = float(recall[i]);
-	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	ivf::write_recall_curve(index, meta.stamp, stored, points, sample, changes_at);
 	return points;
+}
+
+namespace {
+// Indexes built inside a REINDEX, VACUUM FULL or CLUSTER, which cannot be scanned before it ends
+// (ReindexIsProcessingIndex): run_deferred_tunes measures them after the statement.
+constexpr int kMaxDeferred = 64;
+Oid deferred[kMaxDeferred];
+int deferred_count = 0;
+bool xact_callback_registered = false;
+
+void forget_deferred_on_abort(XactEvent event, void *)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		deferred_count = 0;
+}
+}  // namespace
+
+void defer_tune(Oid index)
+{
+	if (!xact_callback_registered) {
+		RegisterXactCallback(forget_deferred_on_abort, nullptr);
+		xact_callback_registered = true;
+	}
+	for (int i = 0; i < deferred_count; i++)
+		if (deferred[i] == index)
+			return;
+	if (deferred_count < kMaxDeferred)  // beyond: the maintenance process measures them later
+		deferred[deferred_count++] = index;
+}
+
+void run_deferred_tunes()
+{
+	if (deferred_count == 0 || !IsTransactionState())
+		return;
+	Oid todo[kMaxDeferred];
+	int n = deferred_count;
+	memcpy(todo, deferred, sizeof(Oid) * Size(n));
+	deferred_count = 0;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	for (int i = 0; i < n; i++) {
+		Relation index = try_relation_open(todo[i], AccessShareLock);
+		if (!index)
+			continue;
+		// Still a valid ruivfflat index with a target and without a curve (not measured meanwhile).
+		if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index) &&
+			ivf::index_options(index) && ivf::index_options(index)->target_recall > 0 && ivf::read_meta(index).curve_points == 0) {
+			// As the build ran: as the table's owner, restricted.
+			Oid save_user;
+			int save_sec;
+			GetUserIdAndSecContext(&save_user, &save_sec);
+			SetUserIdAndSecContext(index->rd_rel->relowner, save_sec | SECURITY_RESTRICTED_OPERATION);
+			tune_after_build(index);
+			SetUserIdAndSecContext(save_user, save_sec);
+		}
+		relation_close(index, AccessShareLock);
+	}
+	PopActiveSnapshot();
+}
+
+int tune_after_build(Relation index)
+{
+	const char *why = recall_unmeasurable(index);
+	if (why) {
+		ereport(NOTICE, (errmsg("the recall curve of index \"%s\" was not measured", RelationGetRelationName(index)),
+						 errdetail("%s", why),
+						 errhint("Its target_recall option applies once ruvector_index_tune measured a curve.")));
+		return 0;
+	}
+	if (ivf::read_meta(index).built_rows == 0)  // an empty table: the maintenance process measures it once loaded
+		return 0;
+	int probes[ivf::kCurveMaxPoints] = {};
+	double recall[ivf::kCurveMaxPoints] = {};
+	return tune_index(index, kDefaultCurveSample, probes, recall);
 }
 
 }  // namespace ruvector::maintenance
