@@ -315,20 +315,45 @@ uint64 table_changes(Oid heap)
 	return uint64(std::max<PgStat_Counter>(t->tuples_inserted + t->tuples_updated + t->tuples_deleted, 0)) + 1;
 }
 
-int scan_probes(Relation index, const IvfMetaPage &meta, double *target_out, float *measured_out)
+namespace {
+
+// The curve's 95% one-sided lower confidence bound of a recall measured on n queries.
+double recall_lower_bound(double r, double n)
+{
+	return r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / std::max(n, 1.0));
+}
+
+}  // namespace
+
+ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta)
 {
 	int lists = std::max<int>(int(meta.lists), 1);
-	int probes = std::clamp(effective_probes(index), 1, lists);
-	double target = effective_target_recall(index);
-	float measured = -1;
-	if (target > 0)
-		if (int p = probes_for_target(meta, target, &measured); p > 0)
-			probes = std::clamp(p, 1, lists);
-	if (target_out)
-		*target_out = target;
-	if (measured_out)
-		*measured_out = measured;
-	return probes;
+	ProbeChoice c{std::clamp(effective_probes(index), 1, lists), probe_ratio_setting(), effective_target_recall(index), -1, 0};
+	if (c.target <= 0)
+		return c;
+	float measured;
+	int p = probes_for_target(meta, c.target, &measured);
+	if (p <= 0)
+		return c;  // no curve: the target cannot apply
+	c.probes = std::clamp(p, 1, lists);
+	c.measured = measured;
+	c.ratio = 0;
+	// Per-query probes when their smallest ratio meeting the target probed fewer lists on the
+	// sample than the fixed probes meeting it.
+	int points = std::min<int>(meta.ratio_points, kCurveMaxPoints);
+	if (!target_per_query_setting() || points == 0)
+		return c;
+	for (int i = 0; i < points; i++) {
+		if (recall_lower_bound(meta.ratio_recall[i], meta.curve_sample) < c.target)
+			continue;
+		if (meta.ratio_probes[i] < float(c.probes)) {
+			c.ratio = meta.ratio_value[i];
+			c.measured = meta.ratio_recall[i];
+			c.mean_probes = meta.ratio_probes[i];
+		}
+		break;
+	}
+	return c;
 }
 
 namespace {
@@ -374,7 +399,8 @@ bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sampl
 	return true;
 }
 
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at)
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at,
+						const RatioCurve &ratios)
 {
 	Buffer buf;
 	GenericXLogState *state;
@@ -384,6 +410,13 @@ void write_recall_curve(Relation index, uint64 stamp, const float *recall, int p
 						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
 						errhint("Run ruvector_index_tune again.")));
 	m->curve_changes_at = changes_at;
+	m->ratio_points = uint16(std::clamp(ratios.points, 0, kCurveMaxPoints));
+	for (int i = 0; i < kCurveMaxPoints; i++) {
+		bool used = i < ratios.points;
+		m->ratio_value[i] = used ? ratios.value[i] : 0;
+		m->ratio_recall[i] = used ? ratios.recall[i] : 0;
+		m->ratio_probes[i] = used ? ratios.probes[i] : 0;
+	}
 	m->curve_points = uint16(points);
 	m->curve_sample = uint16(std::min(sample, 65535));
 	for (int i = 0; i < kCurveMaxPoints; i++)
@@ -400,11 +433,8 @@ int probes_for_target(const IvfMetaPage &meta, double target, float *measured)
 	// The curve is an estimate from curve_sample queries: a point meets the target when its
 	// one-sided 95% lower confidence bound does (per query, as a query's neighbours are found or
 	// missed together), so a point that barely reached the target on the sample does not count.
-	double n = std::max<double>(meta.curve_sample, 1);
 	for (int i = 0; i < points; i++) {
-		double r = meta.curve_recall[i];
-		double lower = r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / n);
-		if (lower >= target || i == points - 1) {
+		if (recall_lower_bound(meta.curve_recall[i], meta.curve_sample) >= target || i == points - 1) {
 			*measured = meta.curve_recall[i];
 			return probes_at_point(i, meta.lists);
 		}

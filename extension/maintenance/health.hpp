@@ -7,6 +7,7 @@ extern "C" {
 #include "postgres.h"
 #include "utils/rel.h"
 }
+#include "extension/ivfflat/ivfflat.hpp"
 
 namespace ruvector::maintenance {
 
@@ -95,12 +96,21 @@ Health index_health(Relation index);
 // -1 when the table has no rows. Errors (0A000) for expression and partial indexes and under
 // row-level security. Costs `sample` exact scans of the table and index scans (recall.cpp).
 double estimate_recall(Relation index, int sample, int k);
-// The same at each of `points` probes settings (ruivfflat; null probes: the session's settings, one
-// point): one exact answer per query, an index answer per point; recall[p], -1 for an empty table.
-void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall);
+// Sample rows drawn by measure_recall, for a second call on the same queries.
+struct RecallSample {
+	Datum *rows = nullptr;
+	uint64 count = 0;
+};
+// The same at each of `points` values of `setting` (ruivfflat: ruvector.ivfflat_probes or
+// ruvector.ivfflat_probe_ratio; null: the session's settings, one point): one exact answer per
+// query, an index answer per point; recall[p], -1 for an empty table. `drawn`: when it holds rows,
+// the queries; else it receives the sample drawn.
+void measure_recall(Relation index, int sample, int k, const char *setting, const double *values, int points,
+					double *recall, RecallSample *drawn = nullptr);
 // ruvector_index_tune: measure the recall curve of a ruivfflat index at probes 1, 2, 4, ... lists
 // and store it in its meta page; returns the points (probes[i], recall[i], kCurveMaxPoints room).
-int tune_index(Relation index, int sample, int *probes, double *recall);
+// ratios_out: the per-query probes curve measured with it.
+int tune_index(Relation index, int sample, int *probes, double *recall, ivf::RatioCurve *ratios_out = nullptr);
 // Adds the estimate to h (and the recall degradation when nothing else degraded the index).
 void add_recall(Relation index, Health &h, int sample);
 // The maintenance process's estimate: add_recall, then stored in the meta page (ruivfflat).
