@@ -93,7 +93,7 @@ for size in $SIZES; do
 		mid=$(((lo + hi) / 2))
 		IFS='|' read -r r _ rows _ < <(run "SET ruvector.ivfflat_probes = $mid")
 		seen[$mid]="$r|$rows"
-		echo "probes $mid: recall@10 $r"
+		echo "probes $mid: recall@10 $r, $rows rows scanned per query"
 		if $PY -c "import sys; sys.exit(0 if $r >= $pq_recall else 1)"; then hi=$mid; else lo=$((mid + 1)); fi
 	done
 	# at PROBES: recall|rows at fixed probes (measured once).
@@ -107,12 +107,12 @@ for size in $SIZES; do
 	IFS='|' read -r min_recall min_rows < <(at "$lo")
 	below=n/a
 	if [ "$lo" -gt 1 ]; then IFS='|' read -r below _ < <(at $((lo - 1))); fi
-	echo "smallest fixed probes reaching $pq_recall: $lo (recall@10 $min_recall; at $((lo - 1)): $below)"
+	echo "smallest fixed probes reaching $pq_recall: $lo (recall@10 $min_recall, $min_rows rows scanned per query; at $((lo - 1)): $below)"
 	ratio=$($PY -c "print('%.2f' % ($pq_probes / $lo))")
 	rows_ratio=$($PY -c "print('%.2f' % ($pq_rows / $min_rows))")
 	unset seen
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s |\n' "$label" "$LISTS" "$TARGET" "$SAMPLE" \
-		"$pq_recall" "$pq_probes" "$pq_rows" "$fx_recall" "$fx_probes" "$fx_rows" "$lo" "$min_recall" "$ratio" "$rows_ratio" >>"$ROWS"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s (%s) | %s | %s |\n' "$label" "$LISTS" "$TARGET" "$SAMPLE" \
+		"$pq_recall" "$pq_probes" "$pq_rows" "$fx_recall" "$fx_probes" "$fx_rows" "$lo" "$min_recall" "$min_rows" "$ratio" "$rows_ratio" >>"$ROWS"
 done
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -129,7 +129,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "\`ruvector.ivfflat_probes\` whose recall reaches the per-query run's. Probes and rows per query"
 	echo "come from EXPLAIN ANALYZE of the statement that measured the recall."
 	echo
-	echo "| dataset | lists | target | sample | per query recall@10 | per query mean probes | per query rows/query | target fixed recall@10 | target fixed probes (rows/query) | min fixed probes reaching it | its recall@10 | probes: per query / min fixed | rows: per query / min fixed |"
+	echo "| dataset | lists | target | sample | per query recall@10 | per query mean probes | per query rows/query | target fixed recall@10 | target fixed probes (rows/query) | min fixed probes reaching it | its recall@10 (rows/query) | probes: per query / min fixed | rows: per query / min fixed |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	cat "$ROWS"
 } >"$OUT"
