@@ -191,7 +191,7 @@ e=$(explain_recall)
 echo "# after REINDEX: $e"
 ok "$(echo "$e" | grep -qE "^recall_idx: probes [0-9.]+ .*of 100 lists \(for target recall 0\.95: [0-9.]+ measured\)$"; echo $?)" \
 	"right after a plain REINDEX a scan probes for the target, and EXPLAIN says so"
-p=$(echo "$e" | sed -E 's/^recall_idx: probes ([0-9]+) .*/\1/')
+p=$(echo "$e" | sed -E 's/^recall_idx: probes ([0-9.]+) .*/\1/')
 # Held-out queries: rows of the same 100 clusters that the table does not hold.
 held=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SELECT avg(hit) FROM (SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM recall_items ORDER BY embedding <-> qv LIMIT 10)) g
 		WHERE g = ANY (ARRAY(SELECT id FROM recall_items ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
