@@ -43,6 +43,7 @@ static void process_utility(PlannedStmt *pstmt, const char *query, bool read_onl
 		prev_process_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+	maintenance::run_deferred_tunes();  // recall curves of indexes a REINDEX rebuilt
 }
 
 static void shmem_request()

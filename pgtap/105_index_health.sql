@@ -140,7 +140,7 @@ SET LOCAL ruvector.maintenance_min_recall = 0.95;
 SELECT results_eq($$SELECT state, degraded_by FROM ruvector_index_health('rv105_recall_ivf', 30)$$,
                   $$VALUES ('degraded'::text, 'recall'::text)$$, 'under ruvector.maintenance_min_recall: degraded by recall');
 SELECT matches((SELECT reason FROM ruvector_index_health('rv105_recall_ivf', 20)),
-               '^estimated recall@10 0\.[0-9]+ is under 0\.950 \(20 sample queries at the session''s probes\)$',
+               '^estimated recall@10 0\.[0-9]+ is under 0\.950 \(20 sample queries at probes 1\)$',
                'the reason names the estimate, the target and the sample');
 SELECT is((SELECT state FROM ruvector_index_health('rv105_recall_ivf')), 'healthy',
           'without an estimate the recall target does not apply');

@@ -111,7 +111,7 @@ void maintenance_launcher_tick(MemoryContext cxt)
 		}
 		if (launched_count >= kMaxRunning)
 			break;
-		maintenance::MaintenanceJob job{pending[i], InvalidOid, 0};
+		maintenance::MaintenanceJob job{pending[i], InvalidOid, 0, 0, 0, 0, 0, 0};
 		BackgroundWorkerHandle *handle;
 		if (!maintenance::start_maintenance_process(job, MyProcPid, &handle)) {
 			ereport(DEBUG1, (errmsg("ruvector maintenance: no background worker slot for database %u", pending[i])));

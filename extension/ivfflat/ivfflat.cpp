@@ -2,10 +2,12 @@
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/index_am.hpp"
 #include "extension/client/worker_client.hpp"
+#include "extension/maintenance/health.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -43,6 +45,8 @@ int max_probes_var = kMaxLists;
 int rerank_var = 0;  // 0: the index's rerank option
 double rabitq_epsilon_var = kDefaultRabitqEpsilon;
 double target_recall_var = 0;
+double probe_ratio_var = 0;
+bool target_per_query_var = true;
 
 relopt_kind ivf_relopt_kind;
 
@@ -78,8 +82,21 @@ void define_ivfflat_gucs()
 							 "0 (off) probes as ruvector.ivfflat_probes says. An index without a curve "
 							 "(see ruvector_index_tune) probes as set.",
 							 &target_recall_var, 0, 0, 1, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("ruvector.ivfflat_probe_ratio",
+							 "Sets per-query probes: the lists whose centroid distance is within this ratio of the nearest's.",
+							 "0 (off) probes as ruvector.ivfflat_probes says. A list is probed when (d - d0) / |d0| <= ratio, "
+							 "d0 the nearest centroid's distance: queries near one centroid probe few lists, queries "
+							 "between several probe more. A target recall's choice overrides it.",
+							 &probe_ratio_var, 0, 0, 1e6, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("ruvector.ivfflat_target_per_query",
+							 "Lets a target recall pick per-query probes (a ratio) when they need fewer lists than fixed probes.",
+							 "The index's curve (ruvector_index_tune) holds both; off, a target picks fixed probes.",
+							 &target_per_query_var, true, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("ivfflat");
 }
+
+double probe_ratio_setting() { return probe_ratio_var; }
+bool target_per_query_setting() { return target_per_query_var; }
 
 
 namespace {
@@ -236,10 +253,8 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 		if (m->magic == kMagic) {
 			lists = std::max<uint32>(m->lists, 1);
 			// Under a target recall the scan probes what the measured curve says: cost that.
-			float measured;
-			if (double target = effective_target_recall(index); target > 0)
-				if (int p = probes_for_target(*m, target, &measured); p > 0)
-					probes = p;
+			ProbeChoice c = scan_choice(index, *m);
+			probes = c.ratio > 0 && c.mean_probes > 0 ? std::max(1, int(std::lround(c.mean_probes))) : c.probes;
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -286,7 +301,22 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 
 }  // namespace
 
-const VectorIndexAm kIvfAm{ivfbuild, ivfbuildempty, ivfinsert, ivfbulkdelete, ivfvacuumcleanup, ivfbeginscan,
+// A ruivfflat build; with a target_recall option it then measures the new lists' recall curve, so
+// that a REINDEX (or a rebuild by the maintenance process) leaves the target working.
+static IndexBuildResult *ruivfflat_build(Relation heap, Relation index, IndexInfo *info)
+{
+	IndexBuildResult *result = ivfbuild(heap, index, info);
+	const IvfOptions *opts = ruivfflat_options(index);
+	if (opts && opts->target_recall > 0) {
+		if (ReindexIsProcessingIndex(RelationGetRelid(index)))
+			maintenance::defer_tune(RelationGetRelid(index));
+		else
+			maintenance::tune_after_build(index);
+	}
+	return result;
+}
+
+const VectorIndexAm kIvfAm{ruivfflat_build, ivfbuildempty, ivfinsert, ivfbulkdelete, ivfvacuumcleanup, ivfbeginscan,
 						  ivfrescan, ivfgettuple, ivfendscan, ivfcostestimate, ivfoptions, ivfbuildphasename};
 
 IndexAmRoutine *make_ivf_routine() { return make_vector_index_routine<kIvfAm>(); }

@@ -94,6 +94,27 @@ struct IvfMetaPage {
 	uint16 curve_points;
 	uint16 curve_sample;  // queries each point was measured with
 	float curve_recall[16];
+	// Added with the background recall checks (0 here: not recorded). table_changes() when the
+	// curve was measured, so the maintenance process can tell when the table has changed enough
+	// since for it to measure the curve again.
+	uint64 curve_changes_at;
+	// The maintenance process's last recall@10 estimate of this build, at the probes a scan uses by
+	// default (recall_sample 0: none). recall_rows_changed: the rows had changed since the build
+	// when it was made (an estimate of a fresh build's rows says nothing about what a rebuild gives).
+	float recall_estimate;
+	uint16 recall_sample;
+	uint16 recall_probes;
+	uint16 recall_rows_changed;
+	uint16 unused2;
+	uint64 recall_changes_at;  // table_changes() at that estimate
+	// Added with per-query probes: recall@10 when each query probes the lists whose centroid lies
+	// within a ratio of the nearest's distance (ruvector.ivfflat_probe_ratio; list_ratio), at
+	// ratio_points ratios (ascending), with the mean probes each gave on the same sample queries.
+	uint16 ratio_points;
+	uint16 unused3;
+	float ratio_value[16];
+	float ratio_recall[16];
+	float ratio_probes[16];
 };
 inline constexpr int kCurveMaxPoints = 16;  // 2^15 = kMaxLists
 // Probes of curve point i: 2^i, capped at the lists (the last point).
@@ -105,8 +126,53 @@ inline int curve_points_for(uint32 lists)
 		n++;
 	return n;
 }
-// Store a measured curve in the meta page (generic WAL).
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample);
+// The per-query probes curve: ratio points, each with its recall and mean probes.
+struct RatioCurve {
+	int points = 0;
+	float value[kCurveMaxPoints] = {};
+	float recall[kCurveMaxPoints] = {};
+	float probes[kCurveMaxPoints] = {};
+};
+// Store a measured curve in the meta page (generic WAL); `changes_at`: table_changes() before it
+// was measured.
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at,
+						const RatioCurve &ratios);
+// Store the maintenance process's recall estimate in the meta page (generic WAL); false when the
+// index was rebuilt meanwhile (another stamp).
+bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
+						   uint64 changes_at);
+// The table's cumulative inserted + updated + deleted rows (pg_stat_all_tables) plus 1; 0 unknown.
+uint64 table_changes(Oid heap);
+// How a scan picks its lists at the session's settings.
+struct ProbeChoice {
+	int probes;       // fixed probes (clamped to 1..lists): also the scan's probes without a query
+	double ratio;     // > 0: per query, the lists within this ratio of the nearest's distance
+	double target;    // the target recall (0: none)
+	float measured;   // the curve's recall at the choice (-1: no curve)
+	float mean_probes;  // ratio chosen for a target: the mean probes it gave on the sample
+};
+// The target recall's choice when a target is set and the index has a curve (per-query ratios
+// when ruvector.ivfflat_target_per_query is on and they need fewer probes on the sample than the
+// smallest fixed probes meeting the target), else ruvector.ivfflat_probe_ratio, else
+// effective_probes.
+ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta);
+inline int scan_probes(Relation index, const IvfMetaPage &meta) { return scan_choice(index, meta).probes; }
+// A query's ratio to the nearest list of each list's centroid distance: (d - d0) / |d0| over
+// order() distances sorted ascending (0 when d0 is 0 and d is too). list_ratio_probes: how many of
+// `count` sorted distances lie within `ratio` (at least 1).
+inline double list_ratio(float d0, float d)
+{
+	double scale = std::abs(double(d0));
+	double diff = double(d) - double(d0);
+	return scale > 0 ? diff / scale : diff > 0 ? HUGE_VAL : 0;
+}
+inline int list_ratio_probes(const float *sorted, int count, double ratio)
+{
+	int n = 1;
+	while (n < count && list_ratio(sorted[0], sorted[n]) <= ratio)
+		n++;
+	return n;
+}
 // The recall a scan aims for: ruvector.ivfflat_target_recall when above 0, else the index's
 // target_recall option (0: off, the probes as set).
 double effective_target_recall(Relation index);
@@ -212,6 +278,8 @@ void register_gnn_index_reloptions();
 // (on a copy of a read-only tree, which it then returns).
 PlannedStmt *qualify_gnn_edge_table(PlannedStmt *pstmt, bool &read_only_tree);
 int effective_probes(Relation index);  // the session's setting when set, else the index's, else 1
+double probe_ratio_setting();          // ruvector.ivfflat_probe_ratio (0: off)
+bool target_per_query_setting();       // ruvector.ivfflat_target_per_query
 IterativeScan iterative_scan_mode();
 // The `quantizer` option of a ruivfflat index being built (none for ruvector_gnn).
 Quantizer ivf_quantizer_option(Relation index);

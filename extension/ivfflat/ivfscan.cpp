@@ -86,6 +86,10 @@ struct ScanTotals {
 	uint64 reranked;    // candidates whose heap vector was read
 	double target;      // ruvector.ivfflat_target_recall (0: fixed probes)
 	float measured;     // the curve's recall at the probes chosen (-1: no curve)
+	double ratio;       // > 0: per-query probes (ruvector.ivfflat_probe_ratio or the target's choice)
+	uint64 probes_sum;  // per-query probes: over the scans with a query
+	uint64 ratio_scans;
+	int probes_min, probes_max;
 };
 
 // A re-ranked candidate: its exact (operator) distance.
@@ -356,7 +360,11 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 void describe_scan(IndexScanDesc scan, StringInfo out)
 {
 	const ScanTotals *t = static_cast<ScanState *>(scan->opaque)->totals;
-	appendStringInfo(out, "probes %d of %d lists", t->probes, t->lists);
+	if (t->ratio > 0 && t->ratio_scans > 0)
+		appendStringInfo(out, "probes %.1f on average (%d..%d, lists within ratio %.3g of the nearest) of %d lists",
+						 double(t->probes_sum) / double(t->ratio_scans), t->probes_min, t->probes_max, t->ratio, t->lists);
+	else
+		appendStringInfo(out, "probes %d of %d lists", t->probes, t->lists);
 	if (t->target > 0 && t->measured >= 0)
 		appendStringInfo(out, " (for target recall %.3g: %.3g measured)", t->target, double(t->measured));
 	else if (t->target > 0)
@@ -515,20 +523,21 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->metric = &meta_metric(index, so->meta);
 	so->dim = int(so->meta.dimensions);
 	int lists = int(so->meta.lists);
-	so->probes = std::clamp(effective_probes(index), 1, lists);
-	double target = effective_target_recall(index);
-	float measured = -1;
-	if (target > 0)
-		if (int p = probes_for_target(so->meta, target, &measured); p > 0)
-			so->probes = std::clamp(p, 1, lists);
+	ProbeChoice choice = scan_choice(index, so->meta);
+	so->probes = choice.probes;
 	so->mode = iterative_scan_mode();
-	so->nlists = so->mode == IterativeScan::off ? so->probes : std::clamp(max_probes_setting(), so->probes, lists);
-	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * so->nlists));
+	auto lists_for = [&](int probes) {
+		return so->mode == IterativeScan::off ? probes : std::clamp(max_probes_setting(), probes, lists);
+	};
+	so->nlists = lists_for(so->probes);
+	// Per-query probes rank every list (their distances say how many to probe).
+	so->lists = static_cast<int32 *>(palloc(sizeof(int32) * (choice.ratio > 0 ? lists : so->nlists)));
 	so->quantizer = Quantizer(so->meta.quantizer);
 	so->rerank = so->quantizer == Quantizer::none ? 0 : effective_rerank(index);
-	*so->totals = ScanTotals{so->totals->explain, so->totals->scans + 1, so->totals->rows, so->totals->batches,
-							 so->probes, lists, so->nlists, so->mode, so->quantizer, so->rerank, so->totals->reranked,
-							 target, measured};
+	ScanTotals *t = so->totals;
+	*t = ScanTotals{t->explain, t->scans + 1, t->rows, t->batches, so->probes, lists, so->nlists, so->mode,
+					so->quantizer, so->rerank, t->reranked, choice.target, choice.measured, choice.ratio,
+					t->probes_sum, t->ratio_scans, t->probes_min, t->probes_max};
 
 	ScanKey key = scan->orderByData;
 	if (scan->numberOfOrderBys == 0 || (key->sk_flags & SK_ISNULL)) {
@@ -567,7 +576,19 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));
 		if (lists == 1)
 			so->lists[0] = 0;
-		else
+		else if (choice.ratio > 0) {
+			float *d = static_cast<float *>(palloc(sizeof(float) * lists));
+			nearest_lists(index_centroids(index, so->meta), so->query, lists, so->lists, d);
+			so->probes = list_ratio_probes(d, lists, choice.ratio);
+			so->nlists = lists_for(so->probes);
+			pfree(d);
+			t->probes = so->probes;
+			t->nlists = so->nlists;
+			t->probes_sum += uint64(so->probes);
+			t->probes_min = t->ratio_scans == 0 ? so->probes : std::min(t->probes_min, so->probes);
+			t->probes_max = std::max(t->probes_max, so->probes);
+			t->ratio_scans++;
+		} else
 			nearest_lists(index_centroids(index, so->meta), so->query, so->nlists, so->lists, nullptr);
 	}
 	so->batch_start = 0;

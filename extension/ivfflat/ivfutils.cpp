@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "access/relscan.h"
+#include "pgstat.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -306,23 +307,116 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample)
+uint64 table_changes(Oid heap)
 {
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(heap);
+	if (!t)
+		return 0;
+	return uint64(std::max<PgStat_Counter>(t->tuples_inserted + t->tuples_updated + t->tuples_deleted, 0)) + 1;
+}
+
+namespace {
+
+// The curve's 95% one-sided lower confidence bound of a recall measured on n queries.
+double recall_lower_bound(double r, double n)
+{
+	return r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / std::max(n, 1.0));
+}
+
+}  // namespace
+
+ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta)
+{
+	int lists = std::max<int>(int(meta.lists), 1);
+	ProbeChoice c{std::clamp(effective_probes(index), 1, lists), probe_ratio_setting(), effective_target_recall(index), -1, 0};
+	if (c.target <= 0)
+		return c;
+	float measured;
+	int p = probes_for_target(meta, c.target, &measured);
+	if (p <= 0)
+		return c;  // no curve: the target cannot apply
+	c.probes = std::clamp(p, 1, lists);
+	c.measured = measured;
+	c.ratio = 0;
+	// Per-query probes when their smallest ratio meeting the target probed fewer lists on the
+	// sample than the fixed probes meeting it.
+	int points = std::min<int>(meta.ratio_points, kCurveMaxPoints);
+	if (!target_per_query_setting() || points == 0)
+		return c;
+	for (int i = 0; i < points; i++) {
+		if (recall_lower_bound(meta.ratio_recall[i], meta.curve_sample) < c.target)
+			continue;
+		if (meta.ratio_probes[i] < float(c.probes)) {
+			c.ratio = meta.ratio_value[i];
+			c.measured = meta.ratio_recall[i];
+			c.mean_probes = meta.ratio_probes[i];
+		}
+		break;
+	}
+	return c;
+}
+
+namespace {
+
+// The meta page for an update by the maintenance code: locked, registered with generic WAL, and
+// long enough for the fields added after layout 1. Null (nothing held) when the index was rebuilt
+// since `stamp` was read.
+IvfMetaPage *lock_meta_for_update(Relation index, uint64 stamp, Buffer *buf, GenericXLogState **state)
+{
+	*buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	*state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
 	IvfMetaPage *m = meta_of(page);
-	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
-						errhint("Run ruvector_index_tune again.")));
+	if (m->stamp != stamp) {
+		GenericXLogAbort(*state);
+		UnlockReleaseBuffer(*buf);
+		return nullptr;
 	}
 	// A meta page written before these fields existed: pd_lower must cover them for WAL to keep them.
 	auto *header = reinterpret_cast<PageHeader>(page);
 	header->pd_lower = std::max<uint16>(header->pd_lower, uint16(MAXALIGN(SizeOfPageHeaderData) + sizeof(IvfMetaPage)));
+	return m;
+}
+
+}  // namespace
+
+bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
+						   uint64 changes_at)
+{
+	Buffer buf;
+	GenericXLogState *state;
+	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
+	if (!m)
+		return false;
+	m->recall_estimate = recall;
+	m->recall_sample = uint16(std::clamp(sample, 1, 65535));
+	m->recall_probes = uint16(std::clamp(probes, 0, 65535));
+	m->recall_rows_changed = rows_changed ? 1 : 0;
+	m->recall_changes_at = changes_at;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at,
+						const RatioCurve &ratios)
+{
+	Buffer buf;
+	GenericXLogState *state;
+	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
+	if (!m)  // rebuilt meanwhile: the curve is of another build
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
+						errhint("Run ruvector_index_tune again.")));
+	m->curve_changes_at = changes_at;
+	m->ratio_points = uint16(std::clamp(ratios.points, 0, kCurveMaxPoints));
+	for (int i = 0; i < kCurveMaxPoints; i++) {
+		bool used = i < ratios.points;
+		m->ratio_value[i] = used ? ratios.value[i] : 0;
+		m->ratio_recall[i] = used ? ratios.recall[i] : 0;
+		m->ratio_probes[i] = used ? ratios.probes[i] : 0;
+	}
 	m->curve_points = uint16(points);
 	m->curve_sample = uint16(std::min(sample, 65535));
 	for (int i = 0; i < kCurveMaxPoints; i++)
@@ -339,11 +433,8 @@ int probes_for_target(const IvfMetaPage &meta, double target, float *measured)
 	// The curve is an estimate from curve_sample queries: a point meets the target when its
 	// one-sided 95% lower confidence bound does (per query, as a query's neighbours are found or
 	// missed together), so a point that barely reached the target on the sample does not count.
-	double n = std::max<double>(meta.curve_sample, 1);
 	for (int i = 0; i < points; i++) {
-		double r = meta.curve_recall[i];
-		double lower = r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / n);
-		if (lower >= target || i == points - 1) {
+		if (recall_lower_bound(meta.curve_recall[i], meta.curve_sample) >= target || i == points - 1) {
 			*measured = meta.curve_recall[i];
 			return probes_at_point(i, meta.lists);
 		}

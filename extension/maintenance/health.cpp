@@ -29,6 +29,7 @@ double min_rows_per_list = 39;
 double imbalance_ratio = 3.0;
 double drift_ratio = 1.5;
 double min_recall = 0;
+int recall_sample_setting = 20;
 
 const char *degradation_name(Degradation d)
 {
@@ -75,8 +76,15 @@ void define_maintenance_gucs()
 							 &drift_ratio, 1.5, 1.01, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomRealVariable("ruvector.maintenance_min_recall",
 							 "Estimated recall@10 under which an index is degraded (0: off).",
-							 "Applies when ruvector_index_health is asked for an estimate (recall_sample > 0).",
+							 "Applies to ruvector_index_health's estimates (recall_sample > 0) and to the maintenance "
+							 "process's background estimates (ruvector.maintenance_recall_sample).",
 							 &min_recall, 0, 0, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("ruvector.maintenance_recall_sample",
+							"Sample queries of the maintenance process's recall estimates (0: none).",
+							"With ruvector.maintenance_min_recall set, the maintenance process estimates an index's "
+							"recall@10 from this many of its rows once its rows have changed since the build, and "
+							"again after every 20% of its rows changed; each query is one exact scan of the table.",
+							&recall_sample_setting, 20, 0, 1000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -129,6 +137,31 @@ int rebuilding_pid(Relation index)
 	return 0;
 }
 
+// Applies ruvector.maintenance_min_recall to h's estimate: true when it made h degraded.
+bool judge_recall(Health &h)
+{
+	if (h.trigger != Degradation::none || min_recall <= 0 || h.estimated_recall < 0 || h.estimated_recall >= min_recall)
+		return false;
+	h.trigger = Degradation::recall;
+	// Lists trained on the rows there are now serve them better; the same rows give the same lists
+	// (and an estimate made before the rows changed is what a rebuild gives).
+	h.rebuild_would_help = h.lists >= 0 && h.rows_changed && h.recall_rows_changed;
+	if (h.lists < 0)
+		snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at the session's ef_search)",
+				 h.estimated_recall, min_recall, h.recall_sample);
+	else
+		snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at probes %d%s)",
+				 h.estimated_recall, min_recall, h.recall_sample, h.recall_probes,
+				 h.recall_stored ? ", by the maintenance process" : "");
+	return true;
+}
+
+// Changes to the table since `at` (a table_changes() value); -1 when unknown.
+double changes_since(const Health &h, uint64 at)
+{
+	return h.changes > 0 && at > 0 && h.changes >= at ? double(h.changes - at) : -1;
+}
+
 void ivf_health(Relation index, Health &h)
 {
 	using namespace ruvector::ivf;
@@ -158,6 +191,18 @@ void ivf_health(Relation index, Health &h)
 	// The rows changed since the build: a rebuild would train other lists (a rebuild of the same
 	// rows gives the same lists, and the same figures).
 	bool rows_changed = h.rows != h.built_rows || h.inserted_since_build > 0;
+	h.rows_changed = rows_changed;
+	h.changes = table_changes(index->rd_index->indrelid);
+	h.curve_changes_at = meta.curve_changes_at;
+	h.target = effective_target_recall(index);
+	if (meta.recall_sample > 0) {
+		h.estimated_recall = meta.recall_estimate;
+		h.recall_sample = meta.recall_sample;
+		h.recall_probes = meta.recall_probes;
+		h.recall_stored = true;
+		h.recall_rows_changed = meta.recall_rows_changed != 0;
+		h.recall_changes_at = meta.recall_changes_at;
+	}
 
 	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least), and
 	// sees no more rows than the last one did unless the index holds more entries than it indexed.
@@ -186,6 +231,8 @@ void ivf_health(Relation index, Health &h)
 				 h.drift, h.spread, h.build_spread, drift_ratio);
 		return;
 	}
+	if (judge_recall(h))
+		return;
 	if (h.lists < h.lists_requested)
 		snprintf(h.reason, sizeof h.reason,
 				 "%d of %d lists: too few rows for more (a rebuild waits for %.0f rows per requested list)", h.lists,
@@ -235,13 +282,46 @@ Health index_health(Relation index)
 void add_recall(Relation index, Health &h, int sample)
 {
 	h.estimated_recall = estimate_recall(index, sample, 10);
-	if (h.trigger != Degradation::none || min_recall <= 0 || h.estimated_recall < 0 || h.estimated_recall >= min_recall)
-		return;
-	h.trigger = Degradation::recall;
-	// Lists trained on the rows there are now serve them better; the same rows give the same lists.
-	h.rebuild_would_help = h.lists >= 0 && (h.rows != h.built_rows || h.inserted_since_build > 0);
-	snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at the session's %s)",
-			 h.estimated_recall, min_recall, sample, h.lists >= 0 ? "probes" : "ef_search");
+	h.recall_sample = sample;
+	h.recall_stored = false;
+	h.recall_rows_changed = h.rows_changed;
+	h.recall_changes_at = h.changes;
+	if (h.lists >= 0)
+		h.recall_probes = ivf::scan_probes(index, ivf::read_meta(index));
+	if (h.trigger == Degradation::recall) {  // judged on the stored estimate: this one replaces it
+		h.trigger = Degradation::none;
+		h.rebuild_would_help = false;
+	}
+	judge_recall(h);
+}
+
+void add_and_store_recall(Relation index, Health &h, int sample)
+{
+	add_recall(index, h, sample);
+	if (h.lists >= 0 && h.estimated_recall >= 0)
+		ivf::write_recall_estimate(index, h.stamp, float(h.estimated_recall), sample, h.recall_probes, h.recall_rows_changed,
+								   h.changes);
+}
+
+bool recall_check_due(const Health &h)
+{
+	if (min_recall <= 0 || recall_sample_setting <= 0 || h.lists <= 0 || h.trigger != Degradation::none || h.rows <= 0 ||
+		!h.rows_changed)
+		return false;
+	if (!h.recall_stored)
+		return true;
+	double since = changes_since(h, h.recall_changes_at);
+	return since >= std::max(1.0, kRemeasureFraction * double(h.rows));
+}
+
+bool curve_check_due(const Health &h)
+{
+	if (h.target <= 0 || h.lists <= 0 || h.trigger != Degradation::none || h.rows <= 0)
+		return false;
+	if (h.curve_sample == 0)
+		return true;
+	double since = changes_since(h, h.curve_changes_at);
+	return since >= std::max(1.0, kRemeasureFraction * double(h.rows));
 }
 
 void describe_figures(const Health &h, char *out, size_t size)
@@ -253,6 +333,10 @@ void describe_figures(const Health &h, char *out, size_t size)
 	snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f), drift %.2f", h.lists,
 			 h.lists_requested, static_cast<long long>(h.rows), static_cast<long long>(h.list_min),
 			 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance, h.drift);
+	if (h.estimated_recall >= 0) {
+		size_t used = strlen(out);
+		snprintf(out + used, size - used, ", estimated recall@10 %.3f at probes %d", h.estimated_recall, h.recall_probes);
+	}
 }
 
 }  // namespace ruvector::maintenance

@@ -7,6 +7,7 @@ extern "C" {
 #include "postgres.h"
 #include "utils/rel.h"
 }
+#include "extension/ivfflat/ivfflat.hpp"
 
 namespace ruvector::maintenance {
 
@@ -39,8 +40,19 @@ struct Health {
 	// their ratio (drift; 1 for a fresh build). -1: unknown (no entries, or built before it was
 	// recorded).
 	double spread = -1, build_spread = -1, drift = -1;
-	double estimated_recall = -1;  // estimate_recall when asked for (-1: not estimated)
+	// Estimated recall@10: made by this call (add_recall), or the maintenance process's last
+	// background estimate stored in the meta page (recall_stored). -1: none.
+	double estimated_recall = -1;
+	int recall_sample = 0;          // sample queries of the estimate
+	int recall_probes = 0;          // ruivfflat: the probes it was estimated at
+	bool recall_stored = false;     // the stored background estimate, not this call's
+	bool recall_rows_changed = false;  // the rows had changed since the build when it was made
+	uint64 recall_changes_at = 0;   // ivf::table_changes() then (0: unknown)
 	int curve_sample = 0;          // ruivfflat: the stored recall curve's sample (0: no curve)
+	uint64 curve_changes_at = 0;   // ivf::table_changes() when the curve was measured (0: unknown)
+	double target = 0;             // ruivfflat: the target recall a scan aims for (0: none)
+	bool rows_changed = false;     // rows inserted, updated or deleted since the build
+	uint64 changes = 0;            // ivf::table_changes() now (0: unknown)
 	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
 	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
 	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
@@ -53,7 +65,24 @@ extern double min_rows_per_list;
 extern double imbalance_ratio;
 extern double drift_ratio;
 extern double min_recall;
+extern int recall_sample_setting;  // ruvector.maintenance_recall_sample
 void define_maintenance_gucs();
+
+// Sample queries of a recall curve measured without being asked for a size (ruvector_index_tune's
+// default): after a build of an index with a target_recall option, and by the maintenance process.
+inline constexpr int kDefaultCurveSample = 50;
+// The share of an index's rows that must have been inserted, updated or deleted since the
+// maintenance process's last recall estimate (or curve) before it measures again.
+inline constexpr double kRemeasureFraction = 0.2;
+// Background checks: whether the maintenance process should estimate the recall of a ruivfflat
+// index now (ruvector.maintenance_min_recall and maintenance_recall_sample set, nothing else wrong,
+// rows changed since the build and, when it has an estimate already, by kRemeasureFraction since).
+bool recall_check_due(const Health &h);
+// Whether it should measure the recall curve now: the index has a target recall (its option, or
+// the setting where the maintenance process runs) and no curve, or one the table outgrew.
+bool curve_check_due(const Health &h);
+// Null when the recall of the index can be estimated by the current role, else why not.
+const char *recall_unmeasurable(Relation index);
 
 bool is_maintained_kind(Relation index);  // a ruivfflat/ivfflat or ruhnsw/hnsw index
 bool is_ivfflat_index(Relation index);    // ruivfflat/ivfflat (not ruvector_gnn)
@@ -67,14 +96,33 @@ Health index_health(Relation index);
 // -1 when the table has no rows. Errors (0A000) for expression and partial indexes and under
 // row-level security. Costs `sample` exact scans of the table and index scans (recall.cpp).
 double estimate_recall(Relation index, int sample, int k);
-// The same at each of `points` probes settings (ruivfflat; null probes: the session's settings, one
-// point): one exact answer per query, an index answer per point; recall[p], -1 for an empty table.
-void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall);
+// Sample rows drawn by measure_recall, for a second call on the same queries.
+struct RecallSample {
+	Datum *rows = nullptr;
+	uint64 count = 0;
+};
+// The same at each of `points` values of `setting` (ruivfflat: ruvector.ivfflat_probes or
+// ruvector.ivfflat_probe_ratio; null: the session's settings, one point): one exact answer per
+// query, an index answer per point; recall[p], -1 for an empty table. `drawn`: when it holds rows,
+// the queries; else it receives the sample drawn.
+void measure_recall(Relation index, int sample, int k, const char *setting, const double *values, int points,
+					double *recall, RecallSample *drawn = nullptr);
 // ruvector_index_tune: measure the recall curve of a ruivfflat index at probes 1, 2, 4, ... lists
 // and store it in its meta page; returns the points (probes[i], recall[i], kCurveMaxPoints room).
-int tune_index(Relation index, int sample, int *probes, double *recall);
+// ratios_out: the per-query probes curve measured with it.
+int tune_index(Relation index, int sample, int *probes, double *recall, ivf::RatioCurve *ratios_out = nullptr);
 // Adds the estimate to h (and the recall degradation when nothing else degraded the index).
 void add_recall(Relation index, Health &h, int sample);
+// The maintenance process's estimate: add_recall, then stored in the meta page (ruivfflat).
+void add_and_store_recall(Relation index, Health &h, int sample);
+// A build of an index with a target_recall option measures its curve (kDefaultCurveSample
+// queries) when its table has rows and its recall can be measured, so a REINDEX keeps the target
+// working. Returns the points measured (0: skipped).
+int tune_after_build(Relation index);
+// A build inside a REINDEX, VACUUM FULL or CLUSTER cannot scan its index yet: it defers the
+// measurement to the end of the statement (the ProcessUtility hook calls run_deferred_tunes).
+void defer_tune(Oid index);
+void run_deferred_tunes();
 
 // One line with the figures a rebuild is judged by, for the log ("lists 1/100, rows 100000, ...").
 void describe_figures(const Health &h, char *out, size_t size);

@@ -20,6 +20,13 @@ struct MaintenanceJob {
 	Oid database;
 	Oid index;      // InvalidOid: every ruivfflat index whose auto_maintain option is on
 	uint32 flags;
+	// One index (ruvector_index_maintain): the caller's thresholds (ruvector.maintenance_*), which
+	// the check applies instead of the database's.
+	float min_recall;
+	int32 recall_sample;
+	float min_rows_per_list;
+	float imbalance_ratio;
+	float drift_ratio;
 };
 
 // Register a maintenance process for `job`, notifying `notify_pid` of its start and end.

@@ -30,6 +30,7 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -189,9 +190,47 @@ struct Checked {
 	char name[NAMEDATALEN] = {};
 };
 
+// Whether check_index estimates the recall too (as the index's owner, and stores the estimate in
+// the meta page): never, when recall_check_due says so, or whenever ruvector.maintenance_min_recall
+// and maintenance_recall_sample are set and nothing else degraded the index.
+enum class Estimate { never, if_due, always };
+
+// Run fn as `role`, as autovacuum runs VACUUM as the table's owner.
+template <typename Fn>
+void as_role(Oid role, Fn &&fn)
+{
+	Oid save_user;
+	int save_sec;
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_RESTRICTED_OPERATION);
+	fn();
+	SetUserIdAndSecContext(save_user, save_sec);
+}
+
+void estimate_as_owner(Relation index, Oid owner, Health &h, Estimate estimate)
+{
+	bool due = estimate == Estimate::always
+				   ? min_recall > 0 && recall_sample_setting > 0 && h.lists > 0 && h.rows > 0 && h.trigger == Degradation::none
+				   : estimate == Estimate::if_due && recall_check_due(h);
+	if (!due)
+		return;
+	const char *name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index));
+	as_role(owner, [&] {
+		if (const char *why = recall_unmeasurable(index)) {
+			ereport(DEBUG1, (errmsg("ruvector maintenance: not estimating the recall of index %s: %s", name, why)));
+			return;
+		}
+		add_and_store_recall(index, h, recall_sample_setting);
+	});
+	if (h.estimated_recall >= 0)
+		ereport(LOG, (errmsg("ruvector maintenance: estimated recall@10 of index %s: %.3f at probes %d (%d sample queries)",
+							 name, h.estimated_recall, h.recall_probes, h.recall_sample)));
+}
+
 // The health of an index by OID, in a transaction of its own; found = false when it is gone, not
 // valid, or not a ruivfflat index.
-Checked check_index(Oid index_oid)
+// only_maintained: an index whose auto_maintain option is off is found, but not checked.
+Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool only_maintained = false)
 {
 	Checked c;
 	SetCurrentStatementStartTimestamp();
@@ -201,7 +240,13 @@ Checked check_index(Oid index_oid)
 	Relation index = try_relation_open(index_oid, AccessShareLock);
 	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index)) {
 		c.found = true;
-		c.health = index_health(index);
+		const ivf::IvfOptions *opts = ivf::index_options(index);
+		if (only_maintained && opts && !opts->auto_maintain)
+			c.health.auto_maintain = false;
+		else {
+			c.health = index_health(index);
+			estimate_as_owner(index, index->rd_rel->relowner, c.health, estimate);
+		}
 		c.owner = index->rd_rel->relowner;
 		c.namespace_oid = RelationGetNamespace(index);
 		strlcpy(c.name, RelationGetRelationName(index), sizeof c.name);
@@ -222,28 +267,35 @@ Oid index_named(Oid namespace_oid, const char *name)
 	return oid;
 }
 
-// A rebuilt index whose old lists had a measured recall curve: measure the new lists' (the old
-// curve went with the old meta page), as the owner, so scans under a target recall keep choosing.
-void retune(Oid index_oid, Oid owner, int sample, const char *qualified_name)
+// Measure the recall curve of an index, as the owner, so scans under a target recall keep
+// choosing: after a rebuild of an index that had one (the old curve went with the old meta page),
+// and for an index with a target recall whose curve is missing or stale (curve_check_due).
+void retune(Oid index_oid, Oid owner, int sample, const char *qualified_name, const char *why)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	Oid save_user;
-	int save_sec;
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_RESTRICTED_OPERATION);
 	Relation index = relation_open(index_oid, AccessShareLock);
 	int probes[ivf::kCurveMaxPoints] = {};
 	double recall[ivf::kCurveMaxPoints] = {};
-	int points = tune_index(index, sample, probes, recall);
+	int points = 0;
+	const char *unmeasurable = nullptr;
+	as_role(owner, [&] {
+		unmeasurable = recall_unmeasurable(index);
+		if (!unmeasurable)
+			points = tune_index(index, sample, probes, recall);
+	});
 	relation_close(index, AccessShareLock);
-	SetUserIdAndSecContext(save_user, save_sec);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	ereport(LOG, (errmsg("ruvector maintenance: measured the recall curve of rebuilt index %s (%d points, %d sample queries): recall %.3f at probes %d",
-						 qualified_name, points, sample, recall[0], probes[0])));
+	if (unmeasurable)
+		ereport(DEBUG1, (errmsg("ruvector maintenance: not measuring the recall curve of index %s: %s", qualified_name, unmeasurable)));
+	else
+		ereport(LOG, (errmsg("ruvector maintenance: measured the recall curve of %s index %s (%d points, %d sample queries): recall %.3f at probes %d, %.3f at probes %d",
+							 why, qualified_name, points, sample, recall[0], probes[0], recall[points - 1], probes[points - 1])));
 }
+
+int curve_sample_for(const Health &h) { return h.curve_sample > 0 ? h.curve_sample : kDefaultCurveSample; }
 
 bool improved(Degradation trigger, const Health &before, const Health &after)
 {
@@ -254,8 +306,8 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 		return after.imbalance < before.imbalance;
 	case Degradation::drift:
 		return after.drift < before.drift;
-	case Degradation::recall:  // not estimated by background checks
-		break;
+	case Degradation::recall:
+		return after.estimated_recall > before.estimated_recall;
 	case Degradation::none:
 		break;
 	}
@@ -272,18 +324,19 @@ const char *trigger_name(Degradation t)
 // (its auto_maintain option does not apply, and a healthy state is logged too).
 void maintain_index(const Target &target, bool asked)
 {
-	Checked before = check_index(target.index);
-	if (!before.found)
+	Checked before = check_index(target.index, asked ? Estimate::always : Estimate::if_due, !asked);
+	if (!before.found || (!asked && !before.health.auto_maintain))
 		return;
 	const Health &h = before.health;
 	char figures[512];
 	describe_figures(h, figures, sizeof figures);
-	if (!asked && !h.auto_maintain)
-		return;
 	if (h.trigger == Degradation::none) {
 		if (asked)
 			ereport(LOG, (errmsg("ruvector maintenance: index %s is healthy: %s", target.qualified_name, h.reason),
 						  errdetail("%s", figures)));
+		if (curve_check_due(h))
+			retune(target.index, before.owner, curve_sample_for(h), target.qualified_name,
+				   h.curve_sample > 0 ? "changed" : "untuned");
 		return;
 	}
 	if (!h.rebuild_would_help) {
@@ -316,7 +369,11 @@ void maintain_index(const Target &target, bool asked)
 
 	// REINDEX CONCURRENTLY gives the new index the old one's name (and a new OID).
 	Oid rebuilt = index_named(before.namespace_oid, before.name);
-	Checked after = OidIsValid(rebuilt) ? check_index(rebuilt) : Checked{};
+	// A rebuild for recall is judged by a new estimate (made as the owner and stored with the new
+	// lists: of the rows the build saw, so it alone never makes the index degraded again).
+	Checked after = OidIsValid(rebuilt)
+						? check_index(rebuilt, h.trigger == Degradation::recall ? Estimate::always : Estimate::never)
+						: Checked{};
 	LockRelease(&tag, ExclusiveLock, true);
 	if (!after.found) {
 		ereport(WARNING, (errmsg("ruvector maintenance: index %s is gone after its rebuild", target.qualified_name)));
@@ -324,8 +381,9 @@ void maintain_index(const Target &target, bool asked)
 	}
 	char after_figures[512];
 	describe_figures(after.health, after_figures, sizeof after_figures);
-	if (h.curve_sample > 0)
-		retune(rebuilt, before.owner, h.curve_sample, target.qualified_name);
+	// A build of an index with a target_recall option measured its curve itself.
+	if (after.health.curve_sample == 0 && (h.curve_sample > 0 || after.health.target > 0) && after.health.rows > 0)
+		retune(rebuilt, before.owner, curve_sample_for(h), target.qualified_name, "rebuilt");
 	if (improved(h.trigger, h, after.health))
 		ereport(LOG, (errmsg("ruvector maintenance: rebuilt index %s (%s)", target.qualified_name, after.health.reason),
 					  errdetail("before: %s; after: %s", figures, after_figures)));
@@ -349,6 +407,17 @@ void run(const MaintenanceJob &job)
 		return;
 	drop_leftovers();
 	if (OidIsValid(job.index)) {
+		// The caller's thresholds (its session's settings), not this database's.
+		auto set = [](const char *name, double v) {
+			char value[32];
+			snprintf(value, sizeof value, "%.9g", v);
+			SetConfigOption(name, value, PGC_USERSET, PGC_S_SESSION);
+		};
+		set("ruvector.maintenance_min_recall", job.min_recall);
+		set("ruvector.maintenance_recall_sample", job.recall_sample);
+		set("ruvector.maintenance_min_rows_per_list", job.min_rows_per_list);
+		set("ruvector.maintenance_imbalance_ratio", job.imbalance_ratio);
+		set("ruvector.maintenance_drift_ratio", job.drift_ratio);
 		Targets t = find_indexes(psprintf(
 			"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
 			"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "

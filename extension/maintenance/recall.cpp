@@ -14,6 +14,8 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -28,6 +30,9 @@ extern "C" {
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 }
+
+#include <algorithm>
+#include <cmath>
 
 namespace ruvector::maintenance {
 
@@ -56,26 +61,38 @@ int index_answer(Relation heap, Relation index, Oid distance_fn, Oid key_type, D
 double estimate_recall(Relation index, int sample, int k)
 {
 	double r;
-	measure_recall(index, sample, k, nullptr, 1, &r);
+	measure_recall(index, sample, k, nullptr, nullptr, 1, &r);
 	return r;
 }
 
-void measure_recall(Relation index, int sample, int k, const int *probes, int points, double *recall)
+namespace {
+constexpr const char *kNotPlainColumn = "Recall is estimated for an index on a plain column, without a WHERE clause.";
+constexpr const char *kRowSecurity =
+	"Row-level security applies to its table for this role: the exact answers would leave out rows the index returns.";
+}  // namespace
+
+const char *recall_unmeasurable(Relation index)
+{
+	AttrNumber attnum = index->rd_index->indkey.values[0];
+	if (attnum == 0 || !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+		return kNotPlainColumn;
+	if (check_enable_rls(index->rd_index->indrelid, InvalidOid, true) == RLS_ENABLED)
+		return kRowSecurity;
+	return nullptr;
+}
+
+void measure_recall(Relation index, int sample, int k, const char *setting, const double *values, int points,
+					double *recall, RecallSample *drawn)
 {
 	Oid heap_oid = index->rd_index->indrelid;
 	const char *index_name = RelationGetRelationName(index);
 	AttrNumber attnum = index->rd_index->indkey.values[0];
-	if (attnum == 0 || !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+	if (const char *why = recall_unmeasurable(index))
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("cannot estimate the recall of index \"%s\"", index_name),
-						errdetail("Recall is estimated for an index on a plain column, without a WHERE clause."),
-						errhint("Call ruvector_index_health with recall_sample 0.")));
-	if (check_enable_rls(heap_oid, InvalidOid, true) == RLS_ENABLED)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("cannot estimate the recall of index \"%s\"", index_name),
-						errdetail("Row-level security applies to its table for this role: the exact answers would "
-								  "leave out rows the index returns."),
-						errhint("Call ruvector_index_health with recall_sample 0, or as a role the policies do not restrict.")));
+						errmsg("cannot estimate the recall of index \"%s\"", index_name), errdetail("%s", why),
+						errhint(why == kRowSecurity
+									? "Call ruvector_index_health with recall_sample 0, or as a role the policies do not restrict."
+									: "Call ruvector_index_health with recall_sample 0.")));
 
 	// The opclass's ordering operator (strategy 1) and its function: the exact distance.
 	Oid key_type = index->rd_opcintype[0];
@@ -102,10 +119,16 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 							 table, column, k);
 	char *count_q = psprintf("SELECT count(*) FROM ONLY %s WHERE ctid = ANY ($2) AND %s(%s, $1) <= $3", table, fn_name,
 							 column);
+	uint64 queries;
+	Datum *sample_rows;
+	if (drawn && drawn->rows) {  // the caller's sample, drawn by an earlier call
+		queries = drawn->count;
+		sample_rows = drawn->rows;
+	} else {
 	if (SPI_execute(sample_q, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", sample_q);
-	uint64 queries = SPI_processed;
-	Datum *sample_rows = static_cast<Datum *>(MemoryContextAlloc(outer, sizeof(Datum) * Max(queries, 1)));
+	queries = SPI_processed;
+	sample_rows = static_cast<Datum *>(MemoryContextAlloc(outer, sizeof(Datum) * Max(queries, 1)));
 	{
 		int16 typlen;
 		bool typbyval;
@@ -118,18 +141,25 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 		}
 		MemoryContextSwitchTo(spi);
 	}
+	if (drawn) {
+		drawn->rows = sample_rows;
+		drawn->count = queries;
+	}
+	}
 	SPIPlanPtr exact_plan = SPI_prepare(exact_q, 1, &column_type);
 	Oid count_types[3] = {column_type, TIDARRAYOID, FLOAT8OID};
 	SPIPlanPtr count_plan = SPI_prepare(count_q, 3, count_types);
 	if (!exact_plan || !count_plan)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 
-	// Curve points: ruvector.ivfflat_probes for each, in a GUC nest level (an error restores them
-	// with the transaction), exact order and no target in the way.
+	// Curve points: `setting` (ruvector.ivfflat_probes or ruvector.ivfflat_probe_ratio) for each,
+	// in a GUC nest level (an error restores them with the transaction), exact order and no target
+	// or other choice of lists in the way.
 	int guc_level = 0;
-	if (probes) {
+	if (setting) {
 		guc_level = NewGUCNestLevel();
 		set_config_option("ruvector.ivfflat_target_recall", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("ruvector.ivfflat_probe_ratio", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		set_config_option("ivfflat.iterative_scan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 	double *hits = static_cast<double *>(MemoryContextAllocZero(outer, sizeof(double) * points));
@@ -147,10 +177,10 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 			continue;
 		wanted += double(exact_n);
 		for (int p = 0; p < points; p++) {
-			if (probes) {
-				char value[16];
-				snprintf(value, sizeof value, "%d", probes[p]);
-				set_config_option("ruvector.ivfflat_probes", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			if (setting) {
+				char value[32];
+				snprintf(value, sizeof value, "%.9g", values[p]);
+				set_config_option(setting, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 			}
 			int n = index_answer(heap, index, fn, key_type, sample_rows[i], int(exact_n), found);
 			if (n == 0)
@@ -165,7 +195,7 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 		}
 	}
 	SPI_finish();
-	if (probes)
+	if (setting)
 		AtEOXact_GUC(true, guc_level);
 	table_close(heap, AccessShareLock);
 	for (int p = 0; p < points; p++)
@@ -176,21 +206,170 @@ void measure_recall(Relation index, int sample, int k, const int *probes, int po
 
 namespace ruvector::maintenance {
 
-int tune_index(Relation index, int sample, int *probes, double *recall)
+namespace {
+
+// The per-query probes curve's ratios, from the sample queries' centroid distances: the ratios at
+// which they probe 1.5 up to half the lists on average (16 means spaced geometrically), with the
+// means they give. Each query probes its nearest list and every list whose ratio to it is within the ratio:
+// the mean at ratio x is 1 + (the sample's ratios of lists after the nearest that are <= x) / n.
+ivf::RatioCurve ratio_points(Relation index, const ivf::IvfMetaPage &meta, const RecallSample &drawn)
+{
+	ivf::RatioCurve c;
+	int lists = int(meta.lists);
+	int n = int(drawn.count);
+	if (lists < 3 || n == 0)
+		return c;
+	const ivf::Centroids &centroids = ivf::index_centroids(index, meta);
+	const kernels::MetricInfo &metric = ivf::meta_metric(index, meta);
+	int dim = int(meta.dimensions);
+	float *q = static_cast<float *>(palloc(sizeof(float) * dim));
+	float *d = static_cast<float *>(palloc(sizeof(float) * lists));
+	int32 *order = static_cast<int32 *>(palloc(sizeof(int32) * lists));
+	// Each query's ratios of its lists after the nearest (lists - 1 each).
+	Size m = Size(n) * Size(lists - 1);
+	double *all = static_cast<double *>(palloc(sizeof(double) * m));
+	Size used = 0;
+	for (int i = 0; i < n; i++) {
+		value_floats(metric, drawn.rows[i], dim, q, true);
+		prepare_vector(metric, q, dim, q);
+		ivf::nearest_lists(centroids, q, lists, order, d);
+		for (int j = 1; j < lists; j++)
+			all[used++] = ivf::list_ratio(d[0], d[j]);
+	}
+	std::sort(all, all + used);
+	// Means from 1.5 to half the lists, spaced geometrically over the curve's points.
+	double top = std::max(2.0, lists / 2.0);
+	double step = std::pow(top / 1.5, 1.0 / (ivf::kCurveMaxPoints - 1));
+	for (int p = 0; p < ivf::kCurveMaxPoints; p++) {
+		double mean = 1.5 * std::pow(step, p);
+		if (mean >= lists)
+			break;
+		Size rank = Size((mean - 1) * n);  // ratios within x: rank of them
+		if (rank == 0 || rank > used)
+			break;
+		double x = all[rank - 1];
+		if (!std::isfinite(x))
+			break;
+		// The mean the ratio x actually gives (ties may add more).
+		Size within = Size(std::upper_bound(all, all + used, x) - all);
+		float actual = float(1 + double(within) / n);
+		if (c.points > 0 && float(x) <= c.value[c.points - 1])
+			continue;
+		c.value[c.points] = float(x);
+		c.probes[c.points] = actual;
+		c.points++;
+	}
+	pfree(all);
+	pfree(order);
+	pfree(d);
+	pfree(q);
+	return c;
+}
+
+}  // namespace
+
+int tune_index(Relation index, int sample, int *probes, double *recall, ivf::RatioCurve *ratios_out)
 {
 	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	uint64 changes_at = ivf::table_changes(index->rd_index->indrelid);
 	int points = ivf::curve_points_for(meta.lists);
+	double values[ivf::kCurveMaxPoints] = {};
 	for (int i = 0; i < points; i++)
-		probes[i] = ivf::probes_at_point(i, meta.lists);
-	measure_recall(index, sample, 10, probes, points, recall);
+		values[i] = probes[i] = ivf::probes_at_point(i, meta.lists);
+	RecallSample drawn;
+	measure_recall(index, sample, 10, "ruvector.ivfflat_probes", values, points, recall, &drawn);
 	if (recall[0] < 0)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
 	float stored[ivf::kCurveMaxPoints];
 	for (int i = 0; i < points; i++)
 		stored[i] = float(recall[i]);
-	ivf::write_recall_curve(index, meta.stamp, stored, points, sample);
+	ivf::RatioCurve ratios = ratio_points(index, meta, drawn);
+	if (ratios.points > 0) {
+		double v[ivf::kCurveMaxPoints], r[ivf::kCurveMaxPoints];
+		for (int i = 0; i < ratios.points; i++)
+			v[i] = ratios.value[i];
+		measure_recall(index, sample, 10, "ruvector.ivfflat_probe_ratio", v, ratios.points, r, &drawn);
+		for (int i = 0; i < ratios.points; i++)
+			ratios.recall[i] = float(r[i]);
+	}
+	ivf::write_recall_curve(index, meta.stamp, stored, points, sample, changes_at, ratios);
+	if (ratios_out)
+		*ratios_out = ratios;
 	return points;
+}
+
+namespace {
+// Indexes built inside a REINDEX, VACUUM FULL or CLUSTER, which cannot be scanned before it ends
+// (ReindexIsProcessingIndex): run_deferred_tunes measures them after the statement.
+constexpr int kMaxDeferred = 64;
+Oid deferred[kMaxDeferred];
+int deferred_count = 0;
+bool xact_callback_registered = false;
+
+void forget_deferred_on_abort(XactEvent event, void *)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		deferred_count = 0;
+}
+}  // namespace
+
+void defer_tune(Oid index)
+{
+	if (!xact_callback_registered) {
+		RegisterXactCallback(forget_deferred_on_abort, nullptr);
+		xact_callback_registered = true;
+	}
+	for (int i = 0; i < deferred_count; i++)
+		if (deferred[i] == index)
+			return;
+	if (deferred_count < kMaxDeferred)  // beyond: the maintenance process measures them later
+		deferred[deferred_count++] = index;
+}
+
+void run_deferred_tunes()
+{
+	if (deferred_count == 0 || !IsTransactionState())
+		return;
+	Oid todo[kMaxDeferred];
+	int n = deferred_count;
+	memcpy(todo, deferred, sizeof(Oid) * Size(n));
+	deferred_count = 0;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	for (int i = 0; i < n; i++) {
+		Relation index = try_relation_open(todo[i], AccessShareLock);
+		if (!index)
+			continue;
+		// Still a valid ruivfflat index with a target and without a curve (not measured meanwhile).
+		if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index) &&
+			ivf::index_options(index) && ivf::index_options(index)->target_recall > 0 && ivf::read_meta(index).curve_points == 0) {
+			// As the build ran: as the table's owner, restricted.
+			Oid save_user;
+			int save_sec;
+			GetUserIdAndSecContext(&save_user, &save_sec);
+			SetUserIdAndSecContext(index->rd_rel->relowner, save_sec | SECURITY_RESTRICTED_OPERATION);
+			tune_after_build(index);
+			SetUserIdAndSecContext(save_user, save_sec);
+		}
+		relation_close(index, AccessShareLock);
+	}
+	PopActiveSnapshot();
+}
+
+int tune_after_build(Relation index)
+{
+	const char *why = recall_unmeasurable(index);
+	if (why) {
+		ereport(NOTICE, (errmsg("the recall curve of index \"%s\" was not measured", RelationGetRelationName(index)),
+						 errdetail("%s", why),
+						 errhint("Its target_recall option applies once ruvector_index_tune measured a curve.")));
+		return 0;
+	}
+	if (ivf::read_meta(index).built_rows == 0)  // an empty table: the maintenance process measures it once loaded
+		return 0;
+	int probes[ivf::kCurveMaxPoints] = {};
+	double recall[ivf::kCurveMaxPoints] = {};
+	return tune_index(index, kDefaultCurveSample, probes, recall);
 }
 
 }  // namespace ruvector::maintenance
@@ -216,14 +395,23 @@ RV_FUNCTION(ruvector_index_tune)
 						errmsg("must be owner of index %s", RelationGetRelationName(index))));
 	int probes[ivf::kCurveMaxPoints] = {};
 	double recall[ivf::kCurveMaxPoints] = {};
-	int points = tune_index(index, sample, probes, recall);
+	ivf::RatioCurve ratios;
+	int points = tune_index(index, sample, probes, recall, &ratios);
 	relation_close(index, AccessShareLock);
 
+	// Rows (probes, recall, NULL, probes) for fixed probes, then (NULL, recall, ratio, mean probes)
+	// for per-query probes.
 	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	for (int i = 0; i < points; i++) {
-		Datum values[2] = {Int32GetDatum(probes[i]), Float8GetDatum(recall[i])};
-		bool nulls[2] = {false, false};
+		Datum values[4] = {Int32GetDatum(probes[i]), Float8GetDatum(recall[i]), Datum(0), Float8GetDatum(probes[i])};
+		bool nulls[4] = {false, false, true, false};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (int i = 0; i < ratios.points; i++) {
+		Datum values[4] = {Datum(0), Float8GetDatum(ratios.recall[i]), Float8GetDatum(ratios.value[i]),
+						   Float8GetDatum(ratios.probes[i])};
+		bool nulls[4] = {true, false, false, false};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);

@@ -75,6 +75,27 @@ out=$(PGOPTIONS="-c ruvector.maintenance_min_rows_per_list=0.5" psql -X -q -v ON
 echo "$out" | grep -q 'NOTICE:  index "small_idx" is degraded, but a rebuild would not improve it: skipped'
 ok $? "a degraded index that a rebuild would not improve (50 rows, 50 of 100 lists, all built) is skipped"
 is "$(q "SELECT 'small_idx'::regclass::oid")" "$small_oid" "and not rebuilt"
+# Under the caller's ruvector.maintenance_min_recall a call estimates the recall and rebuilds for it
+# (lists trained on 10 of the 100 clusters, then rows of all 100; the other thresholds out of reach).
+q "CREATE TABLE skewed (id bigserial PRIMARY KEY, embedding vector(16))"
+q "INSERT INTO skewed (embedding) SELECT (SELECT embedding FROM clustered(1, g)) FROM generate_series(1, 40000) g WHERE g % 100 < 10"
+q "CREATE INDEX skewed_idx ON skewed USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100)"
+q "INSERT INTO skewed (embedding) SELECT * FROM clustered(30000, 50000)"
+q "SELECT pg_stat_force_next_flush()" >/dev/null
+skewed_oid=$(q "SELECT 'skewed_idx'::regclass::oid")
+thresholds="-c ruvector.maintenance_imbalance_ratio=1e6 -c ruvector.maintenance_drift_ratio=1e6"
+out=$(PGOPTIONS="$thresholds" psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('skewed_idx')" 2>&1)
+echo "$out" | grep -q 'NOTICE:  index "skewed_idx" is healthy'
+ok $? "without ruvector.maintenance_min_recall the skewed index passes the (raised) thresholds"
+out=$(PGOPTIONS="$thresholds -c ruvector.maintenance_min_recall=0.9 -c ruvector.maintenance_recall_sample=50" \
+	psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('skewed_idx')" 2>&1)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -qE 'NOTICE:  index "skewed_idx" rebuilt: it was degraded: estimated recall@10 0\.[0-9]+ is under 0\.900 \(50 sample queries at probes 1\)'
+ok $? "with it set to 0.9 the call estimates recall@10 at probes 1 and rebuilds for it"
+ok "$([ "$(q "SELECT 'skewed_idx'::regclass::oid")" != "$skewed_oid" ]; echo $?)" "a new relation under the name"
+new_log | grep -qE "ruvector maintenance: rebuilding index public.skewed_idx: estimated recall@10 0\.[0-9]+ is under 0\.900"
+ok $? "the maintenance process applied the caller's thresholds (it rebuilt for recall)"
+q "DROP TABLE skewed"
 q "CREATE INDEX items_hnsw ON items USING ruhnsw (embedding vector_l2_ops)"
 out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_hnsw')" 2>&1)
 echo "$out" | grep -q 'NOTICE:  index "items_hnsw" is healthy'

@@ -108,4 +108,111 @@ psql -X -q -v ON_ERROR_STOP=1 -c "\\copy items (embedding) FROM '$tmp/rows.csv'"
 sleep 3
 is "$(q "SELECT lists || ' ' || state FROM ruvector_index_health('items_idx')")" "1 degraded" \
 	"with ruvector.auto_maintain off a degraded index stays as it is"
+
+# --- recall estimated in the background (ruvector.maintenance_min_recall)
+# Lists trained on 10 of the 100 clusters, then rows of all 100: the lists grow and recall@10 at
+# probes 1 falls (about 0.8 here, 0.97 after a rebuild). The other figures' thresholds are out of
+# reach in this database, so only the recall estimate can trigger the rebuild.
+q "ALTER INDEX items_idx SET (auto_maintain = off)"
+q "CREATE TABLE recall_items (id bigserial PRIMARY KEY, embedding vector(16))"
+q "INSERT INTO recall_items (embedding) SELECT (SELECT embedding FROM clustered(1, g)) FROM generate_series(1, 40000) g WHERE g % 100 < 10"
+q "CREATE INDEX recall_idx ON recall_items USING ruivfflat (embedding vector_l2_ops) WITH (lists = 100)"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_imbalance_ratio = 1e6"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_drift_ratio = 1e6"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 50"
+q "ALTER SYSTEM SET ruvector.auto_maintain = on"
+q "SELECT pg_reload_conf()" >/dev/null
+q "INSERT INTO recall_items (embedding) SELECT * FROM clustered(30000, 50000)"
+oid=$(q "SELECT 'recall_idx'::regclass::oid")
+sleep 3
+is "$(q "SELECT 'recall_idx'::regclass::oid = $oid AND estimated_recall IS NULL FROM ruvector_index_health('recall_idx')")" t \
+	"with ruvector.maintenance_min_recall off (the default) the maintenance process estimates no recall and leaves the index"
+new_log | grep -q "estimated recall@10 of index public.recall_idx"
+ok "$([ $? -ne 0 ]; echo $?)" "and logs no estimate"
+r=$(q "SELECT round(estimated_recall::numeric, 3) FROM ruvector_index_health('recall_idx', 100)")
+echo "# recall@10 at probes 1 before: $r (100 sample queries)"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_min_recall = 0.9"
+secs=$(wait_for "SELECT ('recall_idx'::regclass::oid <> $oid)::text" true 60)
+ok $? "with ruvector.maintenance_min_recall = 0.9 a rebuild follows within 60 s (${secs:-timeout} s)"
+new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.recall_idx: 0\.[0-9]+ at probes 1 \(50 sample queries\)"
+ok $? "the maintenance process logged its estimate (50 sample queries at the index's probes)"
+new_log | grep -qE "ruvector maintenance: rebuilding index public.recall_idx: estimated recall@10 0\.[0-9]+ is under 0\.900 \(50 sample queries at probes 1\)$"
+ok $? "and why it rebuilt"
+logged=1
+for _ in $(seq 1 100); do
+	new_log | grep -q "ruvector maintenance: rebuilt index public.recall_idx" && { logged=0; break; }
+	sleep 0.2
+done
+ok $logged "and that the rebuild improved the estimate"
+new_log | grep -A1 "ruvector maintenance: rebuilt index public.recall_idx" |
+	grep -qE "DETAIL:  before: .*, estimated recall@10 0\.[0-9]+ at probes 1; after: .*, estimated recall@10 (0\.9|1\.0)[0-9]* at probes 1$"
+ok $? "with the estimates before and after (at least 0.9 after)"
+new_log | grep -E "recall_idx" | sed 's/^/# /'
+is "$(q "SELECT state || ' ' || (estimated_recall >= 0.9) FROM ruvector_index_health('recall_idx')")" "healthy true" \
+	"the rebuilt index is healthy, with the estimate the maintenance process stored after the rebuild (>= 0.9)"
+r=$(q "SELECT estimated_recall FROM ruvector_index_health('recall_idx', 100)")
+echo "# recall@10 at probes 1 after: $r (100 sample queries)"
+ok "$(q "SELECT ($r >= 0.9)::int - 1")" "a fresh estimate agrees: recall@10 at probes 1 is at least 0.9 (got $r)"
+n=$(new_log | grep -c "estimated recall@10 of index public.recall_idx")
+sleep 3
+is "$(new_log | grep -c "estimated recall@10 of index public.recall_idx")" "$n" \
+	"no new estimate while the rows do not change (it is re-made after 20% of them changed)"
+oid=$(q "SELECT 'recall_idx'::regclass::oid")
+
+# --- the recall curve is kept through rebuilds (target_recall)
+# The option set on an untuned index: the maintenance process measures the curve.
+q "ALTER INDEX recall_idx SET (target_recall = 0.95)"
+explain_recall() {
+	q "SET enable_seqscan = off; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM recall_items ORDER BY embedding <-> (SELECT embedding FROM recall_items ORDER BY id LIMIT 1) LIMIT 10" |
+		grep -oE 'recall_idx: probes [^"]*' | sed -E 's/, [0-9]+ rows scanned.*//'
+}
+# wait_for_target SECONDS: until EXPLAIN shows probes chosen for the target.
+wait_for_target() {
+	local start
+	start=$(now_ms)
+	while [ $(($(now_ms) - start)) -lt $(($1 * 1000)) ]; do
+		explain_recall | grep -q "for target recall 0.95" && { echo $((($(now_ms) - start) / 1000)); return 0; }
+		sleep 0.3
+	done
+	return 1
+}
+is "$(explain_recall)" "recall_idx: probes 1 of 100 lists (fixed: target recall 0.95, but the index has no measured curve)" \
+	"right after the option is set the index has no curve yet"
+secs=$(wait_for_target 60)
+ok $? "the maintenance process measures the curve of an index given a target within 60 s (${secs:-timeout} s)"
+new_log | grep -qE "ruvector maintenance: measured the recall curve of untuned index public.recall_idx \(8 points, 50 sample queries\)"
+ok $? "and logs it"
+echo "# $(explain_recall)"
+# A plain REINDEX of an index with a target measures the new lists' curve in the build.
+rfn=$(q "SELECT pg_relation_filenode('recall_idx')")
+q "REINDEX INDEX recall_idx"
+ok "$([ "$(q "SELECT pg_relation_filenode('recall_idx')")" != "$rfn" ]; echo $?)" "a plain REINDEX rebuilds the index (new storage)"
+e=$(explain_recall)
+echo "# after REINDEX: $e"
+ok "$(echo "$e" | grep -qE "^recall_idx: probes [0-9.]+ .*of 100 lists \(for target recall 0\.95: [0-9.]+ measured\)$"; echo $?)" \
+	"right after a plain REINDEX a scan probes for the target, and EXPLAIN says so"
+p=$(echo "$e" | sed -E 's/^recall_idx: probes ([0-9.]+) .*/\1/')
+# Held-out queries: rows of the same 100 clusters that the table does not hold.
+held=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SELECT avg(hit) FROM (SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM recall_items ORDER BY embedding <-> qv LIMIT 10)) g
+		WHERE g = ANY (ARRAY(SELECT id FROM recall_items ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
+	FROM (SELECT embedding AS qv FROM clustered(100, 900000)) qs) x")
+echo "# held-out recall@10 at the target's probes $p: $held"
+ok "$(q "SELECT ($held >= 0.95)::int - 1")" "held-out queries under the target after REINDEX: recall@10 >= 0.95 (got $held)"
+# VACUUM FULL and CLUSTER rebuild the index too (after the statement, as for REINDEX).
+q "VACUUM FULL recall_items"
+ok "$(explain_recall | grep -qE "for target recall 0\.95: [0-9.]+ measured"; echo $?)" "after VACUUM FULL the index has its curve at once"
+q "CLUSTER recall_items USING recall_items_pkey"
+ok "$(explain_recall | grep -qE "for target recall 0\.95: [0-9.]+ measured"; echo $?)" "and after CLUSTER"
+# The nightly TRUNCATE; COPY: the maintenance process's rebuild measures the curve too.
+q "COPY (SELECT embedding FROM recall_items) TO STDOUT" >"$tmp/recall.csv"
+q "TRUNCATE recall_items" 2>/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy recall_items (embedding) FROM '$tmp/recall.csv'"
+secs=$(wait_for "SELECT lists FROM ruvector_index_health('recall_idx')" 100 60)
+ok $? "after TRUNCATE and COPY the maintenance process rebuilds the index (${secs:-timeout} s)"
+e=$(explain_recall)
+echo "# after the online rebuild: $e"
+ok "$(echo "$e" | grep -qE "for target recall 0\.95: [0-9.]+ measured"; echo $?)" "and the rebuilt index has its curve at once"
+q "ALTER DATABASE $PGDATABASE RESET ALL"
+q "ALTER SYSTEM SET ruvector.auto_maintain = off"
+q "SELECT pg_reload_conf()" >/dev/null
 done_testing
