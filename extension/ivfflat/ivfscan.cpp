@@ -35,6 +35,7 @@
 #include "extension/index_am.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
+#include "extension/recent_buffers.hpp"
 #include "worker/kernels/distance.hpp"
 #include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
@@ -293,6 +294,9 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 	int next_list = 0;
 	BlockNumber blkno = InvalidBlockNumber;
 	Buffer buf = InvalidBuffer;
+	// List pages are pinned without a buffer-table lookup where the map knows their buffer (a
+	// 1536-d list holds one row per page: a lookup per row otherwise).
+	RecentBuffers *recent = RecentBuffers::for_relation(index);
 	for (;;) {
 		if (!BufferIsValid(buf)) {
 			while (blkno == InvalidBlockNumber && next_list < nbatch)
@@ -300,7 +304,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 			if (blkno == InvalidBlockNumber)
 				break;
 			prepare_list(so, so->lists[so->batch_start + next_list - 1]);
-			buf = ReadBuffer(index, blkno);
+			buf = recent->read(index, blkno);
 		}
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -313,7 +317,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 			ahead = heads[ahead_list++];
 		Buffer ahead_buf = InvalidBuffer;
 		if (ahead != InvalidBlockNumber) {
-			ahead_buf = ReadBuffer(index, ahead);
+			ahead_buf = recent->read(index, ahead);
 			prefetch_page(ahead_buf);
 		}
 		int count = page_distances(so, page, dist, lower, entries);
