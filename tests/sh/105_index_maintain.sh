@@ -57,7 +57,8 @@ new_log | grep -q "ruvector maintenance: measured the recall curve of rebuilt in
 ok $? "it measured the rebuilt index's recall curve, as the old index had one"
 plan=$(psql -X -q -At -c "SET ruvector.ivfflat_target_recall = 0.9" -c "SET enable_seqscan = off" \
 	-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 5) LIMIT 10")
-echo "$plan" | grep -qE 'items_idx: probes [0-9]+ of 100 lists \(for target recall 0\.9: '
+# (fixed probes, or per-query probes when they needed fewer lists on the tuning sample)
+echo "$plan" | grep -qE 'items_idx: probes [0-9.]+ (on average \([0-9]+\.\.[0-9]+, lists within ratio [^)]*\) )?of 100 lists \(for target recall 0\.9: '
 ok $? "so scans under a target recall pick their probes from the new curve"
 new_log | grep -qE "DETAIL:  before: lists 1 of 100, rows 20000, .*; after: lists 100 of 100"
 ok $? "with the figures before and after"
@@ -87,13 +88,14 @@ thresholds="-c ruvector.maintenance_imbalance_ratio=1e6 -c ruvector.maintenance_
 out=$(PGOPTIONS="$thresholds" psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('skewed_idx')" 2>&1)
 echo "$out" | grep -q 'NOTICE:  index "skewed_idx" is healthy'
 ok $? "without ruvector.maintenance_min_recall the skewed index passes the (raised) thresholds"
-out=$(PGOPTIONS="$thresholds -c ruvector.maintenance_min_recall=0.9 -c ruvector.maintenance_recall_sample=50" \
+# 0.99: the estimate at probes 1 varies with the sample (0.77-0.90 seen), always under 0.99.
+out=$(PGOPTIONS="$thresholds -c ruvector.maintenance_min_recall=0.99 -c ruvector.maintenance_recall_sample=50" \
 	psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('skewed_idx')" 2>&1)
 echo "$out" | sed 's/^/# /'
-echo "$out" | grep -qE 'NOTICE:  index "skewed_idx" rebuilt: it was degraded: estimated recall@10 0\.[0-9]+ is under 0\.900 \(50 sample queries at probes 1\)'
-ok $? "with it set to 0.9 the call estimates recall@10 at probes 1 and rebuilds for it"
+echo "$out" | grep -qE 'NOTICE:  index "skewed_idx" rebuilt: it was degraded: estimated recall@10 0\.[0-9]+ is under 0\.990 \(50 sample queries at probes 1\)'
+ok $? "with it set to 0.99 the call estimates recall@10 at probes 1 and rebuilds for it"
 ok "$([ "$(q "SELECT 'skewed_idx'::regclass::oid")" != "$skewed_oid" ]; echo $?)" "a new relation under the name"
-new_log | grep -qE "ruvector maintenance: rebuilding index public.skewed_idx: estimated recall@10 0\.[0-9]+ is under 0\.900"
+new_log | grep -qE "ruvector maintenance: rebuilding index public.skewed_idx: estimated recall@10 0\.[0-9]+ is under 0\.990"
 ok $? "the maintenance process applied the caller's thresholds (it rebuilt for recall)"
 q "DROP TABLE skewed"
 q "CREATE INDEX items_hnsw ON items USING ruhnsw (embedding vector_l2_ops)"
