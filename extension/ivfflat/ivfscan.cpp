@@ -159,7 +159,8 @@ struct ScanState {
 	kernels::RabitqForm rabitq_form;
 	kernels::RabitqQuery rabitq;
 	const float *centroids;
-	float *rabitq_scratch, *rabitq_table;
+	float *rabitq_scratch;
+	std::uint64_t *rabitq_planes;
 	int64 rabitq_reranked;  // candidates re-ranked in this scan
 	double rabitq_epsilon;
 };
@@ -257,7 +258,7 @@ void prepare_list(ScanState *so, int32 list)
 	if (so->quantizer != Quantizer::rabitq || !so->query)
 		return;
 	so->rabitq = kernels::rabitq_prepare(so->rabitq_form, so->query, so->centroids + Size(list) * Size(so->dim),
-										 Size(so->dim), so->meta.rotation_seed, so->rabitq_scratch, so->rabitq_table,
+										 Size(so->dim), so->meta.rotation_seed, so->rabitq_scratch, so->rabitq_planes,
 										 so->rabitq_epsilon);
 }
 
@@ -574,7 +575,7 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 			so->centroids = index_centroids(index, so->meta).data;
 			so->rabitq_epsilon = rabitq_epsilon_setting();
 			so->rabitq_scratch = static_cast<float *>(palloc(sizeof(float) * kernels::rabitq_padded_dim(Size(so->dim))));
-			so->rabitq_table = static_cast<float *>(MemoryContextAllocHuge(so->cxt, sizeof(float) * kernels::rabitq_table_floats(Size(so->dim))));
+			so->rabitq_planes = static_cast<std::uint64_t *>(palloc(sizeof(std::uint64_t) * kernels::rabitq_plane_words(Size(so->dim))));
 		}
 		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
 		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));

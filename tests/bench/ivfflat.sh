@@ -26,7 +26,9 @@
 #                      top IVF_BENCH_RERANK (default 100) re-ranked by the full vector, as pgvector's README;
 #                      sq8: the same column with quantizer = sq8 (issue 19; its default rerank), beside FAISS
 #                      IndexIVFScalarQuantizer (SQ8) at the same lists and probes; rabitq (not in the default):
-#                      quantizer = rabitq with its default rerank and epsilon; sq8 and rabitq on every dataset
+#                      quantizer = rabitq with its default rerank and epsilon, beside FAISS IndexIVFPQ
+#                      (M = d/8 bytes a vector, as rabitq's codes; alone and with IndexRefineFlat, k_factor 4)
+#                      at the same lists and probes; sq8 and rabitq on every dataset
 #                      (halfvec and bit on 100k_1536 only)
 # Runtime with the defaults on 2 shared vCPUs: about 6 min for 100k, 11 min for 1m, 15 min for 100k_1536
 # (all three with 1000 queries each took 39 min); the first run adds about 1-2 min per large dataset to
@@ -177,6 +179,12 @@ type_rows() {
 			say "$label, lists $lists: FAISS IndexIVFScalarQuantizer (SQ8)"
 			# shellcheck disable=SC2086
 			$PY "$BENCH_DIR/ivfflat_faiss.py" ivfsq8 "$prefix" "$label" "$lists" "$threads" "$(echo $TYPE_PROBES | tr ' ' ',')" "$SECS" "$NQ" |
+				tee -a "$RESULTS"
+		fi
+		if [ "$kind" = rabitq ]; then
+			say "$label, lists $lists: FAISS IndexIVFPQ (M = d/8, 8 bits), alone and with IndexRefineFlat"
+			# shellcheck disable=SC2086
+			$PY "$BENCH_DIR/ivfflat_faiss.py" ivfpq "$prefix" "$label" "$lists" "$threads" "$(echo $TYPE_PROBES | tr ' ' ',')" "$SECS" "$NQ" |
 				tee -a "$RESULTS"
 		fi
 	done

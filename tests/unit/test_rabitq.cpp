@@ -1,9 +1,12 @@
-// RaBitQ: the rotation is orthogonal and reproducible, the table-driven estimator equals a scalar
-// reference of the paper's formula, and the error bound holds on random and on correlated data.
+// RaBitQ: the rotation is orthogonal and reproducible, the popcount kernels of every instruction set
+// give the scalar reference's counts, the estimator with the 4-bit query equals a scalar reference of
+// the paper's formula on the rounded query, and the error bound holds on random and on correlated data.
 #include "worker/kernels/rabitq.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -51,6 +54,31 @@ double reference_ip(const std::vector<float> &x, const std::vector<float> &c, co
 	return xb_v / xb_o * std::sqrt(dot(res.data(), res.data(), dim));
 }
 
+// The same with the rotated v rounded to 4 bits first (nearest of 16 levels between its min and max),
+// as the scan's query is; *rounding gets |v - rounded v|.
+double reference_ip_4bit(const std::vector<float> &x, const std::vector<float> &c, const std::vector<float> &v_in,
+                         std::size_t dim, std::uint64_t seed, double *rounding)
+{
+	std::size_t d = rabitq_padded_dim(dim);
+	std::vector<float> res(dim), ro(d), rv(d);
+	for (std::size_t j = 0; j < dim; j++)
+		res[j] = x[j] - c[j];
+	rabitq_rotate(res.data(), dim, seed, ro.data());
+	rabitq_rotate(v_in.data(), dim, seed, rv.data());
+	double lo = *std::min_element(rv.begin(), rv.end()), hi = *std::max_element(rv.begin(), rv.end());
+	double step = (hi - lo) / 15, xb_o = 0, xb_v = 0, ee = 0;
+	for (std::size_t i = 0; i < d; i++) {
+		double level = step > 0 ? std::round((rv[i] - lo) / step) : 0;
+		double vq = lo + step * level;
+		ee += (rv[i] - vq) * (rv[i] - vq);
+		double s = ro[i] > 0 ? 1.0 : -1.0;
+		xb_o += s * ro[i];
+		xb_v += s * vq;
+	}
+	*rounding = std::sqrt(ee);
+	return xb_v / xb_o * std::sqrt(dot(res.data(), res.data(), dim));
+}
+
 }  // namespace
 
 TEST(Rabitq, RotationIsOrthogonalAndSeeded)
@@ -83,13 +111,46 @@ TEST(Rabitq, RotationIsOrthogonalAndSeeded)
 			EXPECT_NEAR(dot(cols[i].data(), cols[j].data(), dim), i == j ? 1.0 : 0.0, 1e-5);
 }
 
+// Every popcount table gives the reference's counts: popcount(x) and sum 2^p popcount(x AND plane p),
+// for codes at any byte offset (rows are not 8-byte aligned) and lengths with a partial last step.
+TEST(Rabitq, CountsMatchReferenceOnEveryIsa)
+{
+	std::mt19937_64 rng(11);
+	for (std::size_t words : {1u, 2u, 7u, 8u, 9u, 24u, 25u}) {
+		std::vector<std::uint64_t> planes(kRabitqQueryBits * words);
+		std::vector<std::byte> buf(words * 8 + 3);
+		for (int trial = 0; trial < 50; trial++) {
+			for (auto &p : planes)
+				p = rng() & rng();
+			for (auto &b : buf)
+				b = std::byte(rng());
+			const std::byte *code = buf.data() + 3;
+			std::uint32_t ones = 0, weighted = 0;
+			for (std::size_t i = 0; i < words * 64; i++) {
+				bool bit = (std::to_integer<unsigned>(code[i / 8]) >> (i % 8)) & 1;
+				if (!bit)
+					continue;
+				ones++;
+				for (int p = 0; p < kRabitqQueryBits; p++)
+					weighted += std::uint32_t((planes[p * words + i / 64] >> (i % 64)) & 1) << p;
+			}
+			for (PopcountIsa isa : available_popcount_isas()) {
+				PlaneCounts c = bitwise_kernels_for(isa).plane_counts(planes.data(), code, words);
+				EXPECT_EQ(c.ones, ones) << popcount_isa_name(isa) << ", " << words << " words";
+				EXPECT_EQ(c.weighted, weighted) << popcount_isa_name(isa) << ", " << words << " words";
+			}
+		}
+	}
+}
+
 TEST(Rabitq, EstimatorMatchesReference)
 {
 	std::mt19937 rng(2);
 	for (std::size_t dim : {5u, 64u, 100u, 768u}) {
 		std::uint64_t seed = 0x1234 + dim;
 		auto c = gaussian(dim, rng, 0.5f);
-		std::vector<float> scratch(rabitq_padded_dim(dim)), table(rabitq_table_floats(dim));
+		std::vector<float> scratch(rabitq_padded_dim(dim));
+		std::vector<std::uint64_t> table(rabitq_plane_words(dim));
 		std::vector<std::byte> row(rabitq_row_bytes(dim));
 		for (int trial = 0; trial < 20; trial++) {
 			auto x = gaussian(dim, rng), q = gaussian(dim, rng);
@@ -103,9 +164,33 @@ TEST(Rabitq, EstimatorMatchesReference)
 			for (std::size_t j = 0; j < dim; j++)
 				v[j] = q[j] - c[j];
 			RabitqQuery pq = rabitq_prepare(RabitqForm::l2, q.data(), c.data(), dim, seed, scratch.data(), table.data());
-			double ref = reference_ip(x, c, v, dim, seed) ;
+			double rounding;
+			double ref = reference_ip_4bit(x, c, v, dim, seed, &rounding);
 			RabitqEstimate e = rabitq_estimate(pq, row.data());
 			EXPECT_NEAR(e.ip, ref, 1e-3 * (1 + std::fabs(ref))) << "dim " << dim;
+			// Every popcount table gives the same estimate.
+			for (PopcountIsa isa : available_popcount_isas()) {
+				RabitqQuery pk = rabitq_prepare(RabitqForm::l2, q.data(), c.data(), dim, seed, scratch.data(), table.data(),
+				                                kRabitqEpsilon, bitwise_kernels_for(isa));
+				RabitqEstimate ek = rabitq_estimate(pk, row.data());
+				EXPECT_EQ(ek.ip, e.ip) << popcount_isa_name(isa);
+				EXPECT_EQ(ek.error, e.error) << popcount_isa_name(isa);
+			}
+			// The rounding moves the estimate by about |e| / (sqrt(D) a), far less than |v|.
+			double a = 0;
+			{
+				std::vector<float> res(dim), ro(rabitq_padded_dim(dim));
+				for (std::size_t j = 0; j < dim; j++)
+					res[j] = x[j] - c[j];
+				rabitq_rotate(res.data(), dim, seed, ro.data());
+				for (float u : ro)
+					a += std::fabs(u);
+				a /= r * std::sqrt(double(rabitq_padded_dim(dim)));
+			}
+			double vn = std::sqrt(dot(v.data(), v.data(), dim));
+			EXPECT_LT(rounding, 0.3 * vn) << "dim " << dim;
+			EXPECT_NEAR(e.ip, reference_ip(x, c, v, dim, seed), 6 * rounding * r / (a * std::sqrt(double(rabitq_padded_dim(dim)))) + 1e-3 * vn)
+				<< "dim " << dim;
 			float est, lower;
 			rabitq_order_batch(pq, row.data(), 1, row.size(), &est, &lower);
 			double vv = dot(v.data(), v.data(), dim);
@@ -113,7 +198,7 @@ TEST(Rabitq, EstimatorMatchesReference)
 			EXPECT_LE(lower, est);
 			// ip: v = q, order = -(<c, q> + r <u, q>)
 			RabitqQuery pi = rabitq_prepare(RabitqForm::ip, q.data(), c.data(), dim, seed, scratch.data(), table.data());
-			double refi = reference_ip(x, c, q, dim, seed);
+			double refi = reference_ip_4bit(x, c, q, dim, seed, &rounding);
 			rabitq_order_batch(pi, row.data(), 1, row.size(), &est, &lower);
 			EXPECT_NEAR(est, -(dot(c.data(), q.data(), dim) + r * refi), 1e-3 * (1 + r * std::sqrt(dot(q.data(), q.data(), dim))));
 		}
@@ -125,7 +210,8 @@ TEST(Rabitq, RowAtItsCentroidEstimatesExactly)
 	std::size_t dim = 32;
 	std::mt19937 rng(3);
 	auto c = gaussian(dim, rng), q = gaussian(dim, rng);
-	std::vector<float> scratch(rabitq_padded_dim(dim)), table(rabitq_table_floats(dim));
+	std::vector<float> scratch(rabitq_padded_dim(dim));
+	std::vector<std::uint64_t> table(rabitq_plane_words(dim));
 	std::vector<std::byte> row(rabitq_row_bytes(dim));
 	rabitq_encode_row(c.data(), c.data(), dim, 9, scratch.data(), row.data());
 	RabitqQuery pq = rabitq_prepare(RabitqForm::l2, q.data(), c.data(), dim, 9, scratch.data(), table.data());
@@ -146,10 +232,11 @@ TEST(Rabitq, RowAtItsCentroidEstimatesExactly)
 TEST(Rabitq, ErrorBoundHolds)
 {
 	std::mt19937 rng(4);
-	for (std::size_t dim : {64u, 100u, 128u, 960u}) {
+	for (std::size_t dim : {64u, 100u, 128u, 960u, 1536u}) {
 		std::uint64_t seed = 77 + dim;
 		auto centre = gaussian(dim, rng, 0.3f);
-		std::vector<float> scratch(rabitq_padded_dim(dim)), table(rabitq_table_floats(dim));
+		std::vector<float> scratch(rabitq_padded_dim(dim));
+		std::vector<std::uint64_t> table(rabitq_plane_words(dim));
 		std::vector<std::byte> row(rabitq_row_bytes(dim));
 		int pairs = 0, held = 0, held_26 = 0, l2_held = 0, ip_held = 0, near_held = 0, near = 0;
 		for (int i = 0; i < 100; i++) {

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -111,9 +112,62 @@ jaccard_avx512(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes)
 	return {t.both + lane_sum(both), t.a + lane_sum(ca), t.b + lane_sum(cb)};
 }
 
-constexpr BitwiseKernels kScalar{PopcountIsa::scalar, hamming_scalar, jaccard_scalar};
-constexpr BitwiseKernels kPopcnt{PopcountIsa::popcnt, hamming_popcnt, jaccard_popcnt};
-constexpr BitwiseKernels kAvx512{PopcountIsa::avx512, hamming_avx512, jaccard_avx512};
+// Counts against 4 bit planes (plane_counts). The reference: std::popcount on baseline x86-64.
+PlaneCounts plane_counts_scalar(const std::uint64_t *planes, const std::byte *code, std::size_t words)
+{
+	std::uint32_t ones = 0, weighted = 0;
+	for (std::size_t w = 0; w < words; w++) {
+		std::uint64_t x;
+		std::memcpy(&x, code + 8 * w, 8);
+		ones += std::uint32_t(std::popcount(x));
+		for (int p = 0; p < kPlaneBits; p++)
+			weighted += std::uint32_t(std::popcount(x & planes[std::size_t(p) * words + w])) << p;
+	}
+	return {ones, weighted};
+}
+
+__attribute__((target("popcnt"))) PlaneCounts plane_counts_popcnt(const std::uint64_t *planes, const std::byte *code,
+                                                               std::size_t words)
+{
+	std::uint64_t ones = 0, w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+	const std::uint64_t *p1 = planes + words, *p2 = p1 + words, *p3 = p2 + words;
+	for (std::size_t w = 0; w < words; w++) {
+		std::uint64_t x;
+		std::memcpy(&x, code + 8 * w, 8);
+		ones += std::uint64_t(_mm_popcnt_u64(x));
+		w0 += std::uint64_t(_mm_popcnt_u64(x & planes[w]));
+		w1 += std::uint64_t(_mm_popcnt_u64(x & p1[w]));
+		w2 += std::uint64_t(_mm_popcnt_u64(x & p2[w]));
+		w3 += std::uint64_t(_mm_popcnt_u64(x & p3[w]));
+	}
+	return {std::uint32_t(ones), std::uint32_t(w0 + 2 * w1 + 4 * w2 + 8 * w3)};
+}
+
+// Eight words a step; the last step loads only the words left (masked).
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) PlaneCounts plane_counts_avx512(const std::uint64_t *planes,
+                                                                                const std::byte *code,
+                                                                                std::size_t words)
+{
+	static_assert(kPlaneBits == 4);
+	__m512i ones = _mm512_setzero_si512(), w0 = ones, w1 = ones, w2 = ones, w3 = ones;
+	const std::uint64_t *p1 = planes + words, *p2 = p1 + words, *p3 = p2 + words;
+	for (std::size_t w = 0; w < words; w += 8) {
+		__mmask8 m = words - w >= 8 ? __mmask8(0xFF) : __mmask8((1u << (words - w)) - 1);
+		__m512i x = _mm512_maskz_loadu_epi64(m, code + 8 * w);
+		ones = _mm512_add_epi64(ones, _mm512_popcnt_epi64(x));
+		w0 = _mm512_add_epi64(w0, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, planes + w))));
+		w1 = _mm512_add_epi64(w1, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p1 + w))));
+		w2 = _mm512_add_epi64(w2, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p2 + w))));
+		w3 = _mm512_add_epi64(w3, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p3 + w))));
+	}
+	__m512i weighted = _mm512_add_epi64(_mm512_add_epi64(w0, _mm512_slli_epi64(w1, 1)),
+	                                    _mm512_add_epi64(_mm512_slli_epi64(w2, 2), _mm512_slli_epi64(w3, 3)));
+	return {std::uint32_t(lane_sum(ones)), std::uint32_t(lane_sum(weighted))};
+}
+
+constexpr BitwiseKernels kScalar{PopcountIsa::scalar, hamming_scalar, jaccard_scalar, plane_counts_scalar};
+constexpr BitwiseKernels kPopcnt{PopcountIsa::popcnt, hamming_popcnt, jaccard_popcnt, plane_counts_popcnt};
+constexpr BitwiseKernels kAvx512{PopcountIsa::avx512, hamming_avx512, jaccard_avx512, plane_counts_avx512};
 
 // libgcc's CPU model checks that the OS saves the ZMM state, as distance.cpp relies on.
 bool cpu_supports(PopcountIsa isa)

@@ -1,7 +1,8 @@
 // Hamming and Jaccard distances between bit strings (PostgreSQL's bit type, as pgvector defines
 // them), by population count. One table per instruction set, chosen at run time like the
 // distance kernels: a portable byte-table loop, the POPCNT instruction, and AVX-512 VPOPCNTDQ
-// (64 bytes per step) where the CPU has it. All give identical (integer) counts.
+// (64 bytes per step) where the CPU has it. All give identical (integer) counts. The same tables
+// count a bit string against the bit planes of a 4-bit vector (RaBitQ's estimator).
 #pragma once
 #include "shmem/codec/pg_free.hpp"
 
@@ -21,10 +22,20 @@ struct JaccardCounts {
 	std::uint64_t b = 0;     // popcount(b)
 };
 
+// A bit string x against kPlaneBits bit planes of a 4-bit vector q (plane p: bit p of every q_i,
+// at planes + p * words): popcount(x) and sum over p of 2^p popcount(x AND plane p), i.e. <x, q>
+// for x's 0/1 bits (RaBitQ's query, rabitq.hpp).
+inline constexpr int kPlaneBits = 4;
+struct PlaneCounts {
+	std::uint32_t ones, weighted;
+};
+
 struct BitwiseKernels {
 	PopcountIsa isa;
 	std::uint64_t (*hamming)(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes);
 	JaccardCounts (*jaccard_counts)(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes);
+	// x: `words` 64-bit words, any alignment.
+	PlaneCounts (*plane_counts)(const std::uint64_t *planes, const std::byte *x, std::size_t words);
 };
 
 // The best table this CPU supports (RUVECTOR_ISA=scalar caps it to the byte loop, sse42/avx2 to

@@ -126,9 +126,9 @@ bool rabitq_form(Metric metric, RabitqForm *form) noexcept
 }
 
 RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroid, std::size_t dim, std::uint64_t seed,
-                           float *scratch, float *table, double epsilon) noexcept
+                           float *scratch, std::uint64_t *planes, double epsilon, const BitwiseKernels &kernels) noexcept
 {
-	std::size_t d = rabitq_padded_dim(dim);
+	std::size_t d = rabitq_padded_dim(dim), words = d / 64;
 	double constant = 0;
 	float *v = scratch;
 	for (std::size_t j = 0; j < dim; j++) {
@@ -143,29 +143,35 @@ RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroi
 	}
 	std::fill(v + dim, v + d, 0.0f);
 	rotate_in_place(v, d, seed);
-	double vsum = 0, vv = 0;
+	float lo = *std::min_element(v, v + d), hi = *std::max_element(v, v + d);
+	constexpr int kTop = (1 << kRabitqQueryBits) - 1;
+	double delta = double(hi - lo) / kTop;
+	std::fill(planes, planes + kPlaneBits * words, 0);
+	double vv = 0, ee = 0;
+	std::int32_t sum_q = 0;
 	for (std::size_t i = 0; i < d; i++) {
-		vsum += v[i];
+		int code = delta > 0 ? std::clamp(int(std::lround((double(v[i]) - lo) / delta)), 0, kTop) : 0;
+		double e = double(v[i]) - (double(lo) + delta * code);
 		vv += double(v[i]) * double(v[i]);
-	}
-	for (std::size_t j = 0; j < d / 8; j++) {
-		float *t = table + j * 256;
-		const float *w = v + j * 8;
-		t[0] = 0;
-		// Each entry adds its highest bit's value to the entry without it.
-		for (unsigned b = 1; b < 256; b++) {
-			unsigned high = 31u - unsigned(__builtin_clz(b));
-			t[b] = t[b & ~(1u << high)] + w[high];
-		}
+		ee += e * e;
+		sum_q += code;
+		for (int p = 0; p < kRabitqQueryBits; p++)
+			if (code >> p & 1)
+				planes[std::size_t(p) * words + i / 64] |= std::uint64_t(1) << (i % 64);
 	}
 	RabitqQuery out;
 	out.form = form;
-	out.table = table;
-	out.bytes = d / 8;
-	out.vsum = float(vsum);
+	out.planes = planes;
+	out.words = words;
+	out.lo = lo;
+	out.delta = float(delta);
+	out.dim = std::int32_t(d);
+	out.sum_q = sum_q;
 	out.scale = float(1.0 / std::sqrt(double(d)));
 	out.bound = float(std::sqrt(vv) * epsilon / std::sqrt(double(d - 1)));
+	out.rounding = float(std::sqrt(ee) * epsilon / std::sqrt(double(d)));
 	out.constant = float(constant);
+	out.counts = kernels.plane_counts;
 	return out;
 }
 
@@ -173,17 +179,12 @@ RabitqEstimate rabitq_estimate(const RabitqQuery &q, const std::byte *row) noexc
 {
 	float header[3];
 	std::memcpy(header, row, sizeof header);
-	const auto *codes = reinterpret_cast<const std::uint8_t *>(row + kRabitqRowHeader);
-	float s0 = 0, s1 = 0;
-	std::size_t j = 0;
-	for (; j + 2 <= q.bytes; j += 2) {
-		s0 += q.table[j * 256 + codes[j]];
-		s1 += q.table[(j + 1) * 256 + codes[j + 1]];
-	}
-	for (; j < q.bytes; j++)
-		s0 += q.table[j * 256 + codes[j]];
-	float xb_v = (2 * (s0 + s1) - q.vsum) * q.scale;  // <xb, v>
-	return {xb_v * header[1], q.bound * header[2]};
+	PlaneCounts c = q.counts(q.planes, row + kRabitqRowHeader, q.words);
+	// sum (2 x_i - 1)(lo + delta q_i), from integer counts.
+	float sum = q.lo * float(2 * std::int32_t(c.ones) - q.dim) + q.delta * float(2 * std::int32_t(c.weighted) - q.sum_q);
+	float xb_v = sum * q.scale;  // <xb, v>
+	float model = q.bound * header[2], rounding = q.rounding * header[1];
+	return {xb_v * header[1], std::sqrt(model * model + rounding * rounding)};
 }
 
 void rabitq_order_batch(const RabitqQuery &q, const std::byte *rows, std::size_t count, std::size_t stride,

@@ -10,15 +10,21 @@
 // Scans turn this into the metric's order() and a lower bound of it:
 //   l2  v = R (q - c):  |x - q|^2 = r^2 + |q - c|^2 - 2 r <u, v>
 //   ip  v = R q:        -<x, q>  = -(<c, q> + r <u, v>)       (cosine: unit rows, the same)
-// The query stays in float: per probed list it is rotated once and turned into a table of the sums
-// of every byte's 8 values, so a row costs one table read per 8 dimensions and the bound is exact
-// arithmetic on the paper's estimator (no query quantization error to account for).
+// The query side follows the paper: per probed list the rotated v is rounded to 4 bits per
+// dimension, v ~ lo + delta * q (q in 0..15, nearest), kept as 4 bit planes, so a row's <xb, v>
+// costs popcount(x) and popcount(x AND plane) for each plane (AVX-512 VPOPCNTDQ where the CPU has
+// it, else POPCNT, else a portable count; the same selection as the Hamming kernels). The rounding
+// error e = v - (lo + delta q) moves <xb, v> by <xb, e>, about normal with deviation |e| / sqrt(D)
+// for the same reason the paper's error is; the bound adds it in quadrature at the same eps0:
+//   error = eps0 sqrt((|v| sqrt(1 - a^2) / sqrt(D - 1))^2 + (|e| / sqrt(D))^2) / a.
+// At D = 1536 |e| is about 0.13 |v|, which widens the bound by about 2%.
 //
 // The rotation: four rounds of (random sign flips; a normalised Walsh-Hadamard transform on the
 // leading and on the trailing power-of-two block; a pi/4 Givens mix of the two halves), each step
 // orthogonal, O(D log D) (RaBitQ-Library's "FHT + Kac's walk" rotator).
 #pragma once
 #include "shmem/codec/pg_free.hpp"
+#include "worker/kernels/bitwise.hpp"
 #include "worker/kernels/metric.hpp"
 
 #include <cstddef>
@@ -31,8 +37,9 @@ inline constexpr double kRabitqEpsilon = 1.9;
 inline constexpr std::size_t kRabitqRowHeader = 3 * sizeof(float);
 inline std::size_t rabitq_padded_dim(std::size_t dim) noexcept { return (dim + 63) / 64 * 64; }
 inline std::size_t rabitq_row_bytes(std::size_t dim) noexcept { return kRabitqRowHeader + rabitq_padded_dim(dim) / 8; }
-// Floats of the per-list query table (rabitq_prepare's `table`).
-inline std::size_t rabitq_table_floats(std::size_t dim) noexcept { return rabitq_padded_dim(dim) / 8 * 256; }
+inline constexpr int kRabitqQueryBits = kPlaneBits;
+// 64-bit words of the per-list query (rabitq_prepare's `planes`): kRabitqQueryBits planes of D bits.
+inline std::size_t rabitq_plane_words(std::size_t dim) noexcept { return kRabitqQueryBits * rabitq_padded_dim(dim) / 64; }
 
 // out (padded_dim floats) = R [x; 0]. x and out may not overlap.
 void rabitq_rotate(const float *x, std::size_t dim, std::uint64_t seed, float *out) noexcept;
@@ -48,17 +55,22 @@ bool rabitq_form(Metric metric, RabitqForm *form) noexcept;
 // A query prepared against one list.
 struct RabitqQuery {
 	RabitqForm form;
-	const float *table;  // padded_dim / 8 tables of 256 sums
-	std::size_t bytes;   // code bytes per row
-	float vsum;          // sum of v
-	float scale;         // 1 / sqrt(D)
-	float bound;         // |v| eps0 / sqrt(D - 1)
-	float constant;      // l2: |q - c|^2; ip: <c, q>
+	const std::uint64_t *planes;  // the 4-bit query: bit b of word w of plane p is bit p of q[64 w + b]
+	std::size_t words;            // words per plane (D / 64)
+	float lo, delta;              // v ~ lo + delta q
+	std::int32_t dim, sum_q;      // D; sum of q
+	float scale;                  // 1 / sqrt(D)
+	float bound;                  // |v| eps0 / sqrt(D - 1)
+	float rounding;               // |e| eps0 / sqrt(D): the query rounding's share of the bound
+	float constant;               // l2: |q - c|^2; ip: <c, q>
+	PlaneCounts (*counts)(const std::uint64_t *planes, const std::byte *code, std::size_t words);
 };
-// q: the prepared query (float, normalised for cosine). scratch: padded_dim floats; table:
-// rabitq_table_floats(dim) floats (the caller owns both; the result points into table).
+// q: the prepared query (float, normalised for cosine). scratch: padded_dim floats; planes:
+// rabitq_plane_words(dim) words (the caller owns both; the result points into planes). kernels:
+// the popcount table to estimate with.
 RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroid, std::size_t dim, std::uint64_t seed,
-                           float *scratch, float *table, double epsilon = kRabitqEpsilon) noexcept;
+                           float *scratch, std::uint64_t *planes, double epsilon = kRabitqEpsilon,
+                           const BitwiseKernels &kernels = active_bitwise_kernels()) noexcept;
 
 // The estimated inner product <u, v> of one coded row and its error bound.
 struct RabitqEstimate {
