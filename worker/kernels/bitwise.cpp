@@ -160,8 +160,11 @@ __attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) PlaneCounts plane_coun
 		w2 = _mm512_add_epi64(w2, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p2 + w))));
 		w3 = _mm512_add_epi64(w3, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p3 + w))));
 	}
-	__m512i weighted = _mm512_add_epi64(_mm512_add_epi64(w0, _mm512_slli_epi64(w1, 1)),
-	                                    _mm512_add_epi64(_mm512_slli_epi64(w2, 2), _mm512_slli_epi64(w3, 3)));
+	// w0 + 2 w1 + 4 w2 + 8 w3 by doubling (GCC 12 warns on _mm512_slli_epi64's undefined source).
+	__m512i weighted = _mm512_add_epi64(w3, w3);
+	weighted = _mm512_add_epi64(_mm512_add_epi64(weighted, w2), _mm512_add_epi64(weighted, w2));
+	weighted = _mm512_add_epi64(_mm512_add_epi64(weighted, w1), _mm512_add_epi64(weighted, w1));
+	weighted = _mm512_add_epi64(weighted, w0);
 	return {std::uint32_t(lane_sum(ones)), std::uint32_t(lane_sum(weighted))};
 }
 
