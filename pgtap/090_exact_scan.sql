@@ -19,21 +19,35 @@ BEGIN
 	PERFORM set_config('ruvector.enable_exact_scan', 'on', true);
 	RETURN a;
 END $$;
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.plan_of(q text, options text DEFAULT 'COSTS OFF') RETURNS text LANGUAGE plpgsql AS $$
 DECLARE r text; s text := '';
 BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP s := s || r || E'\n'; END LOOP;
+	FOR r IN EXECUTE 'EXPLAIN (' || options || ') ' || q LOOP s := s || r || E'\n'; END LOOP;
 	RETURN s;
 END $$;
 CREATE FUNCTION pg_temp.uses_exact(q text) RETURNS boolean LANGUAGE sql AS $$
 	SELECT pg_temp.plan_of(q) LIKE '%Custom Scan (ruvector exact scan)%' $$;
--- The query uses the exact scan, returns rows, and returns what the generic plan returns.
-CREATE FUNCTION pg_temp.same(q text) RETURNS text LANGUAGE plpgsql AS $$
+-- The rows of `q` as an array from EXECUTE ... INTO, which may run a parallel plan (a FOR loop over
+-- a query would not: it is a cursor).
+CREATE FUNCTION pg_temp.par_rows(q text, exact boolean) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE a text[];
+BEGIN
+	PERFORM set_config('ruvector.enable_exact_scan', exact::text, true);
+	EXECUTE format('SELECT array(SELECT s::text FROM (%s) s)', q) INTO a;
+	PERFORM set_config('ruvector.enable_exact_scan', 'on', true);
+	RETURN a;
+END $$;
+-- The query uses the exact scan (parallel: under Gather Merge, parallel aware), returns rows, and
+-- returns what the generic plan returns.
+CREATE FUNCTION pg_temp.same(q text, parallel boolean DEFAULT false) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE on_rows text[]; off_rows text[];
 BEGIN
+	IF parallel AND pg_temp.plan_of(q) NOT LIKE '%Gather Merge%Parallel Custom Scan (ruvector exact scan)%' THEN
+		RETURN 'no parallel exact scan in: ' || pg_temp.plan_of(q);
+	END IF;
 	IF NOT pg_temp.uses_exact(q) THEN RETURN 'no exact scan in: ' || pg_temp.plan_of(q); END IF;
-	on_rows := pg_temp.rows_of(q, true);
-	off_rows := pg_temp.rows_of(q, false);
+	on_rows := CASE WHEN parallel THEN pg_temp.par_rows(q, true) ELSE pg_temp.rows_of(q, true) END;
+	off_rows := CASE WHEN parallel THEN pg_temp.par_rows(q, false) ELSE pg_temp.rows_of(q, false) END;
 	IF cardinality(off_rows) = 0 THEN RETURN 'the query returns no rows'; END IF;
 	IF on_rows IS DISTINCT FROM off_rows THEN
 		RETURN format('exact scan %s, generic plan %s', on_rows, off_rows);
@@ -345,56 +359,27 @@ SELECT is(pg_temp.rows_of($$SELECT id FROM items WHERE now() < '2000-01-01' ORDE
 -- Parallel query: the scan is parallel aware. Each participant keeps the top k of the heap
 -- blocks it is handed, and Gather Merge merges them; the rows must be those of the generic plan
 -- (which here is a Sort of a Parallel Seq Scan under Gather Merge). Parallel costs are 0 so that
--- both plans go parallel on this small table. Arrays come from EXECUTE ... INTO, which may run
--- parallel plans (a FOR loop over a query would not: it is a cursor).
+-- both plans go parallel on this small table.
 SET LOCAL max_parallel_workers_per_gather = 2;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
-CREATE FUNCTION pg_temp.par_rows(q text, exact boolean) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE a text[];
-BEGIN
-	PERFORM set_config('ruvector.enable_exact_scan', exact::text, true);
-	EXECUTE format('SELECT array(SELECT s::text FROM (%s) s)', q) INTO a;
-	PERFORM set_config('ruvector.enable_exact_scan', 'on', true);
-	RETURN a;
-END $$;
-CREATE FUNCTION pg_temp.par_same(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE on_rows text[]; off_rows text[];
-BEGIN
-	IF pg_temp.plan_of(q) NOT LIKE '%Gather Merge%Parallel Custom Scan (ruvector exact scan)%' THEN
-		RETURN 'no parallel exact scan in: ' || pg_temp.plan_of(q);
-	END IF;
-	on_rows := pg_temp.par_rows(q, true);
-	off_rows := pg_temp.par_rows(q, false);
-	IF cardinality(off_rows) = 0 THEN RETURN 'the query returns no rows'; END IF;
-	IF on_rows IS DISTINCT FROM off_rows THEN
-		RETURN format('exact scan %s, generic plan %s', on_rows, off_rows);
-	END IF;
-	RETURN 'same';
-END $$;
-CREATE FUNCTION pg_temp.explain_analyze(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; s text := '';
-BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' || q LOOP s := s || r || E'\n'; END LOOP;
-	RETURN s;
-END $$;
-SELECT ok(pg_temp.explain_analyze($$SELECT id FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 10$$)
+SELECT ok(pg_temp.plan_of($$SELECT id FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 10$$, 'ANALYZE, COSTS OFF, TIMING OFF')
 		~ 'Gather Merge.*Workers Launched: \d.*Parallel Custom Scan \(ruvector exact scan\) on items',
 	'parallel: Gather Merge over the parallel-aware exact scan, run with workers');
-SELECT is(pg_temp.par_same($$SELECT id, v <-> '[1,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 20$$),
+SELECT is(pg_temp.same($$SELECT id, v <-> '[1,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <-> '[1,1,2,3,4,5,6,7]', id LIMIT 20$$, true),
 	'same', 'parallel: l2 with ties broken by id');
-SELECT is(pg_temp.par_same($$SELECT id, v <#> '[0.3,-1,0.2,1,0,0.5,1.5,-0.7]' AS d FROM items WHERE cat = 3 ORDER BY v <#> '[0.3,-1,0.2,1,0,0.5,1.5,-0.7]', id LIMIT 10$$),
+SELECT is(pg_temp.same($$SELECT id, v <#> '[0.3,-1,0.2,1,0,0.5,1.5,-0.7]' AS d FROM items WHERE cat = 3 ORDER BY v <#> '[0.3,-1,0.2,1,0,0.5,1.5,-0.7]', id LIMIT 10$$, true),
 	'same', 'parallel: inner product with a filter');
-SELECT is(pg_temp.par_same($$SELECT id, v <=> '[0,0,0,0,0,0,0,0]' AS d FROM items ORDER BY v <=> '[0,0,0,0,0,0,0,0]', id LIMIT 12$$),
+SELECT is(pg_temp.same($$SELECT id, v <=> '[0,0,0,0,0,0,0,0]' AS d FROM items ORDER BY v <=> '[0,0,0,0,0,0,0,0]', id LIMIT 12$$, true),
 	'same', 'parallel: cosine with a zero query (NaN distances)');
-SELECT is(pg_temp.par_same($$SELECT id, v <-> '[1,1,1,1,1,1,1,1]' AS d FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1]', id LIMIT 1110$$),
+SELECT is(pg_temp.same($$SELECT id, v <-> '[1,1,1,1,1,1,1,1]' AS d FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1]', id LIMIT 1110$$, true),
 	'same', 'parallel: LIMIT beyond the non-NULL rows (NULL distances last)');
-SELECT is(pg_temp.par_same($$SELECT id, v <+> '[1,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <+> '[1,1,2,3,4,5,6,7]', id LIMIT 10 OFFSET 25$$),
+SELECT is(pg_temp.same($$SELECT id, v <+> '[1,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <+> '[1,1,2,3,4,5,6,7]', id LIMIT 10 OFFSET 25$$, true),
 	'same', 'parallel: L1 with OFFSET');
-SELECT is(pg_temp.par_same($$SELECT * FROM (SELECT id, v <-> '[2,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <-> '[2,1,2,3,4,5,6,7]' FETCH FIRST 3 ROWS WITH TIES) s ORDER BY d, id$$),
+SELECT is(pg_temp.same($$SELECT * FROM (SELECT id, v <-> '[2,1,2,3,4,5,6,7]' AS d FROM items ORDER BY v <-> '[2,1,2,3,4,5,6,7]' FETCH FIRST 3 ROWS WITH TIES) s ORDER BY d, id$$, true),
 	'same', 'parallel: WITH TIES');
-SELECT is(pg_temp.par_same($$SELECT id, v <-> (SELECT v FROM items WHERE id = 40) AS d FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 40), id LIMIT 10$$),
+SELECT is(pg_temp.same($$SELECT id, v <-> (SELECT v FROM items WHERE id = 40) AS d FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 40), id LIMIT 10$$, true),
 	'same', 'parallel: the query vector from an initplan (evaluated by the leader, passed to the workers)');
 -- A query vector that is not parallel safe keeps the plan serial.
 CREATE FUNCTION pg_temp.restricted_q() RETURNS vector LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN '[1,1,2,3,4,5,6,7]'::vector; END $$;
