@@ -34,30 +34,11 @@ double dot(const float *a, const float *b, std::size_t n)
 }
 
 // The estimator straight from its definition: xb = sign(R o)/sqrt(D), <xb, R q> / <xb, R o> for the
-// unit residual o, on floats rotated with rabitq_rotate.
+// unit residual o, on floats rotated with rabitq_rotate. With `rounding`, the rotated v is first
+// rounded to 4 bits (nearest of 16 levels between its min and max), as the scan's query is, and
+// *rounding gets |v - rounded v|.
 double reference_ip(const std::vector<float> &x, const std::vector<float> &c, const std::vector<float> &v_in,
-                    std::size_t dim, std::uint64_t seed)
-{
-	std::size_t d = rabitq_padded_dim(dim);
-	std::vector<float> res(dim), ro(d), rv(d);
-	for (std::size_t j = 0; j < dim; j++)
-		res[j] = x[j] - c[j];
-	rabitq_rotate(res.data(), dim, seed, ro.data());
-	rabitq_rotate(v_in.data(), dim, seed, rv.data());
-	double xb_o = 0, xb_v = 0;
-	for (std::size_t i = 0; i < d; i++) {
-		double s = ro[i] > 0 ? 1.0 : -1.0;
-		xb_o += s * ro[i];
-		xb_v += s * rv[i];
-	}
-	// R (x - c) = |x - c| u: scale back to the unit residual's estimate.
-	return xb_v / xb_o * std::sqrt(dot(res.data(), res.data(), dim));
-}
-
-// The same with the rotated v rounded to 4 bits first (nearest of 16 levels between its min and max),
-// as the scan's query is; *rounding gets |v - rounded v|.
-double reference_ip_4bit(const std::vector<float> &x, const std::vector<float> &c, const std::vector<float> &v_in,
-                         std::size_t dim, std::uint64_t seed, double *rounding)
+                    std::size_t dim, std::uint64_t seed, double *rounding = nullptr)
 {
 	std::size_t d = rabitq_padded_dim(dim);
 	std::vector<float> res(dim), ro(d), rv(d);
@@ -68,14 +49,19 @@ double reference_ip_4bit(const std::vector<float> &x, const std::vector<float> &
 	double lo = *std::min_element(rv.begin(), rv.end()), hi = *std::max_element(rv.begin(), rv.end());
 	double step = (hi - lo) / 15, xb_o = 0, xb_v = 0, ee = 0;
 	for (std::size_t i = 0; i < d; i++) {
-		double level = step > 0 ? std::round((rv[i] - lo) / step) : 0;
-		double vq = lo + step * level;
-		ee += (rv[i] - vq) * (rv[i] - vq);
+		double vq = rv[i];
+		if (rounding) {
+			double level = step > 0 ? std::round((rv[i] - lo) / step) : 0;
+			vq = lo + step * level;
+			ee += (rv[i] - vq) * (rv[i] - vq);
+		}
 		double s = ro[i] > 0 ? 1.0 : -1.0;
 		xb_o += s * ro[i];
 		xb_v += s * vq;
 	}
-	*rounding = std::sqrt(ee);
+	if (rounding)
+		*rounding = std::sqrt(ee);
+	// R (x - c) = |x - c| u: scale back to the unit residual's estimate.
 	return xb_v / xb_o * std::sqrt(dot(res.data(), res.data(), dim));
 }
 
@@ -165,7 +151,7 @@ TEST(Rabitq, EstimatorMatchesReference)
 				v[j] = q[j] - c[j];
 			RabitqQuery pq = rabitq_prepare(RabitqForm::l2, q.data(), c.data(), dim, seed, scratch.data(), table.data());
 			double rounding;
-			double ref = reference_ip_4bit(x, c, v, dim, seed, &rounding);
+			double ref = reference_ip(x, c, v, dim, seed, &rounding);
 			RabitqEstimate e = rabitq_estimate(pq, row.data());
 			EXPECT_NEAR(e.ip, ref, 1e-3 * (1 + std::fabs(ref))) << "dim " << dim;
 			// Every popcount table gives the same estimate.
@@ -198,7 +184,7 @@ TEST(Rabitq, EstimatorMatchesReference)
 			EXPECT_LE(lower, est);
 			// ip: v = q, order = -(<c, q> + r <u, q>)
 			RabitqQuery pi = rabitq_prepare(RabitqForm::ip, q.data(), c.data(), dim, seed, scratch.data(), table.data());
-			double refi = reference_ip_4bit(x, c, q, dim, seed, &rounding);
+			double refi = reference_ip(x, c, q, dim, seed, &rounding);
 			rabitq_order_batch(pi, row.data(), 1, row.size(), &est, &lower);
 			EXPECT_NEAR(est, -(dot(c.data(), q.data(), dim) + r * refi), 1e-3 * (1 + r * std::sqrt(dot(q.data(), q.data(), dim))));
 		}
