@@ -113,11 +113,12 @@ SET LOCAL ruvector.ivfflat_target_recall = 0.98;
 CREATE TEMP TABLE rv107_fixed98 AS
 	SELECT substring(rv107_explain() FROM 'probes ([0-9]+) of 100 lists \(for target recall 0\.98')::int AS probes;
 SET LOCAL ruvector.ivfflat_target_per_query = on;
-CREATE FUNCTION rv107_explain_all() RETURNS text LANGUAGE plpgsql AS $$
+-- EXPLAIN ANALYZE of every held-out query's top 10 over a table (per-query probes: the mean and range).
+CREATE FUNCTION rv107_explain_over(items regclass, queries regclass) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; out text := '';
 BEGIN
-	FOR line IN EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-		SELECT qid, array(SELECT id FROM rv107_items i ORDER BY i.v <-> q.v LIMIT 10) FROM rv107_queries q
+	FOR line IN EXECUTE format('EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+		SELECT qid, array(SELECT id FROM %s i ORDER BY i.v <-> q.v LIMIT 10) FROM %s q', items, queries)
 	LOOP out := out || line || E'\n'; END LOOP;
 	RETURN out;
 END $$;
@@ -129,15 +130,15 @@ CREATE TEMP TABLE rv107_per_query AS
 	SELECT coalesce((SELECT mean_probes < (SELECT probes FROM rv107_fixed98) FROM rv107_curve
 	                 WHERE ratio IS NOT NULL AND recall - 1.645 * sqrt(recall * (1 - recall) / 100) >= 0.98
 	                 ORDER BY ratio LIMIT 1), false) AS chosen;
-SELECT is(rv107_explain_all() ~ 'rv107_ivf: probes [0-9.]+ on average \([0-9]+\.\.[0-9]+, lists within ratio [0-9.e+-]+ of the nearest\) of 100 lists \(for target recall 0\.98: [0-9.]+ measured\)',
+SELECT is(rv107_explain_over('rv107_items', 'rv107_queries') ~ 'rv107_ivf: probes [0-9.]+ on average \([0-9]+\.\.[0-9]+, lists within ratio [0-9.e+-]+ of the nearest\) of 100 lists \(for target recall 0\.98: [0-9.]+ measured\)',
           (SELECT chosen FROM rv107_per_query),
           'the target picks per-query probes exactly when the curve says they need fewer lists (EXPLAIN shows mean, range, ratio)');
 SELECT ok(NOT (SELECT chosen FROM rv107_per_query)
-          OR substring(rv107_explain_all() FROM 'probes ([0-9.]+) on average')::float8 < (SELECT probes FROM rv107_fixed98),
+          OR substring(rv107_explain_over('rv107_items', 'rv107_queries') FROM 'probes ([0-9.]+) on average')::float8 < (SELECT probes FROM rv107_fixed98),
           'when chosen, held-out queries probe fewer lists on average than the fixed probes');
 SELECT cmp_ok(rv107_recall(), '>=', 0.98::float8, 'held-out queries under target 0.98: recall@10 >= 0.98');
 SELECT diag('fixed probes for 0.98: ' || (SELECT probes FROM rv107_fixed98) || ', per-query chosen: ' || (SELECT chosen FROM rv107_per_query));
-SELECT diag('target 0.98: ' || substring(rv107_explain_all() FROM 'rv107_ivf: probes [^"]*') || ', held-out recall ' || rv107_recall());
+SELECT diag('target 0.98: ' || substring(rv107_explain_over('rv107_items', 'rv107_queries') FROM 'rv107_ivf: probes [^"]*') || ', held-out recall ' || rv107_recall());
 SET LOCAL ruvector.ivfflat_target_recall = 0;
 SET LOCAL ruvector.ivfflat_probe_ratio = 1000000;
 SELECT matches(rv107_explain(), 'rv107_ivf: probes 100\.0 on average \(100\.\.100, lists within ratio 1e\+06 of the nearest\) of 100 lists, ',
@@ -171,26 +172,18 @@ CREATE FUNCTION rv107_g_recall() RETURNS double precision LANGUAGE sql AS $$
 	SELECT sum((SELECT count(*) FROM unnest(g.ids) x WHERE x = ANY (t.ids)))::double precision / (10 * count(*))
 	FROM (SELECT qid, array(SELECT id FROM rv107_g i ORDER BY i.v <-> q.v LIMIT 10) AS ids FROM rv107_g_queries q) g
 	JOIN rv107_g_truth t USING (qid) $$;
-CREATE FUNCTION rv107_g_explain() RETURNS text LANGUAGE plpgsql AS $$
-DECLARE line text; out text := '';
-BEGIN
-	FOR line IN EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-		SELECT qid, array(SELECT id FROM rv107_g i ORDER BY i.v <-> q.v LIMIT 10) FROM rv107_g_queries q
-	LOOP out := out || line || E'\n'; END LOOP;
-	RETURN out;
-END $$;
 SELECT count(*) FROM ruvector_index_tune('rv107_g_ivf', 100) \g /dev/null
 SET LOCAL ruvector.ivfflat_target_recall = 0.9;
 SET LOCAL ruvector.ivfflat_target_per_query = off;
-CREATE TEMP TABLE rv107_g_fixed AS SELECT substring(rv107_g_explain() FROM 'probes ([0-9]+) of 50 lists')::int AS probes;
+CREATE TEMP TABLE rv107_g_fixed AS SELECT substring(rv107_explain_over('rv107_g', 'rv107_g_queries') FROM 'probes ([0-9]+) of 50 lists')::int AS probes;
 SET LOCAL ruvector.ivfflat_target_per_query = on;
-SELECT matches(rv107_g_explain(), 'rv107_g_ivf: probes [0-9.]+ on average \([0-9]+\.\.[0-9]+, lists within ratio [0-9.]+ of the nearest\) of 50 lists \(for target recall 0\.9: ',
+SELECT matches(rv107_explain_over('rv107_g', 'rv107_g_queries'), 'rv107_g_ivf: probes [0-9.]+ on average \([0-9]+\.\.[0-9]+, lists within ratio [0-9.]+ of the nearest\) of 50 lists \(for target recall 0\.9: ',
                'overlapping clusters: the target picks per-query probes');
-SELECT cmp_ok(substring(rv107_g_explain() FROM 'probes ([0-9.]+) on average')::float8, '<', (SELECT probes FROM rv107_g_fixed)::float8,
+SELECT cmp_ok(substring(rv107_explain_over('rv107_g', 'rv107_g_queries') FROM 'probes ([0-9.]+) on average')::float8, '<', (SELECT probes FROM rv107_g_fixed)::float8,
               'held-out queries probe fewer lists on average than the fixed probes the target would pick');
 SELECT cmp_ok(rv107_g_recall(), '>=', 0.9::float8, 'and meet the target: recall@10 >= 0.9');
 SELECT diag('overlapping clusters, target 0.9: fixed ' || (SELECT probes FROM rv107_g_fixed) || ' probes; '
-            || substring(rv107_g_explain() FROM 'probes [0-9.]+ on average \([^)]*\)') || ', held-out recall ' || rv107_g_recall());
+            || substring(rv107_explain_over('rv107_g', 'rv107_g_queries') FROM 'probes [0-9.]+ on average \([^)]*\)') || ', held-out recall ' || rv107_g_recall());
 SET LOCAL ruvector.ivfflat_target_recall = 0;
 SET LOCAL ruvector.ivfflat_target_per_query = off;
 
