@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(45);
+SELECT plan(48);
 
 -- A path 10 -> 20 -> 30 (ids need not be dense) plus an isolated node 40.
 CREATE TABLE nodes (id bigint PRIMARY KEY, embedding vector(2), secret boolean DEFAULT false);
@@ -79,6 +79,22 @@ SELECT is(rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('tw
           rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('two', 'nodes', 'edges', sample_size => 1, seed => 7) ORDER BY 1$$),
           'sampling is reproducible for a seed');
 DELETE FROM edges WHERE (src_id, dst_id) IN ((30, 20), (40, 20));
+
+-- Named graphs need ordinary tables: a write to a partition does not fire the parent's statement
+-- trigger that keeps the cached graph current. The table form reads a partitioned table on
+-- every call, and gives what the same rows in an ordinary table give.
+CREATE TABLE pnodes (id bigint, embedding vector(2)) PARTITION BY RANGE (id);
+CREATE TABLE pnodes_low PARTITION OF pnodes FOR VALUES FROM (0) TO (25);
+CREATE TABLE pnodes_high PARTITION OF pnodes FOR VALUES FROM (25) TO (1000);
+INSERT INTO pnodes SELECT id, embedding FROM nodes;
+CREATE VIEW edges_view AS SELECT * FROM edges;
+SELECT throws_ok($$SELECT ruvector_graph_create('pg', 'pnodes', 'edges')$$, '0A000',
+          'named graphs need ordinary tables, and pnodes is a partitioned table', 'a named graph over a partitioned table: refused');
+SELECT throws_ok($$SELECT ruvector_graph_create('vg', 'nodes', 'edges_view')$$, '0A000',
+          'named graphs need ordinary tables, and edges_view is a view', 'over a view: refused');
+SELECT is(rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('gcn_w', 'pnodes', 'edges', weight_column => 'w') ORDER BY 1$$),
+          rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('gcn_w', 'nodes', 'edges', weight_column => 'w') ORDER BY 1$$),
+          'the table form over a partitioned node table: the same as over the ordinary table');
 
 -- Named graphs: cached, and never older than what the query's snapshot sees.
 SELECT lives_ok($$SELECT ruvector_graph_create('g', 'nodes', 'edges')$$, 'ruvector_graph_create');
