@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(48);
+SELECT plan(49);
 
 -- A path 10 -> 20 -> 30 (ids need not be dense) plus an isolated node 40.
 CREATE TABLE nodes (id bigint PRIMARY KEY, embedding vector(2), secret boolean DEFAULT false);
@@ -92,6 +92,10 @@ SELECT throws_ok($$SELECT ruvector_graph_create('pg', 'pnodes', 'edges')$$, '0A0
           'named graphs need ordinary tables, and pnodes is a partitioned table', 'a named graph over a partitioned table: refused');
 SELECT throws_ok($$SELECT ruvector_graph_create('vg', 'nodes', 'edges_view')$$, '0A000',
           'named graphs need ordinary tables, and edges_view is a view', 'over a view: refused');
+CREATE TABLE inodes (id bigint, embedding vector(2));
+CREATE TABLE inodes_child () INHERITS (inodes);
+SELECT throws_ok($$SELECT ruvector_graph_create('ig', 'inodes', 'edges')$$, '0A000',
+          'named graphs need ordinary tables, and inodes is a table with inheritance children', 'over an inheritance parent: refused');
 SELECT is(rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('gcn_w', 'pnodes', 'edges', weight_column => 'w') ORDER BY 1$$),
           rows_of($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('gcn_w', 'nodes', 'edges', weight_column => 'w') ORDER BY 1$$),
           'the table form over a partitioned node table: the same as over the ordinary table');

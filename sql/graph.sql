@@ -124,14 +124,15 @@ BEGIN
 	-- A named graph is cached and kept current by statement triggers on its two tables. Writes to a
 	-- partition (or on a foreign table's server) do not fire a trigger on the parent, so the cache
 	-- would silently go stale: only ordinary tables, with a clear error for the rest.
-	FOR col IN SELECT c.oid::regclass AS rel, CASE c.relkind WHEN 'p' THEN 'a partitioned table'
-	               WHEN 'f' THEN 'a foreign table' WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
-	               ELSE 'not an ordinary table' END AS kind
-	           FROM pg_class c WHERE c.oid IN (node_table, edge_table) AND c.relkind <> 'r' LOOP
+	FOR col IN SELECT c.oid::regclass AS rel, CASE c.relkind WHEN 'r' THEN 'a table with inheritance children'
+	               WHEN 'p' THEN 'a partitioned table' WHEN 'f' THEN 'a foreign table' WHEN 'v' THEN 'a view'
+	               WHEN 'm' THEN 'a materialized view' ELSE 'not an ordinary table' END AS kind
+	           FROM pg_class c WHERE c.oid IN (node_table, edge_table)
+	             AND (c.relkind <> 'r' OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)) LOOP
 		RAISE EXCEPTION 'named graphs need ordinary tables, and % is %', col.rel, col.kind
 			USING ERRCODE = '0A000',
-			DETAIL = 'A named graph is cached and kept current by triggers on its tables; writes to a partition, or on a foreign table''s server, do not fire them.',
-			HINT = 'Use the table form, ruvector_gnn_forward(model, node_table, edge_table), which reads the tables (partitions and foreign tables too) on every call.';
+			DETAIL = 'A named graph is cached and kept current by triggers on its tables; writes to a partition or child table, or on a foreign table''s server, do not fire them.',
+			HINT = 'Use the table form, ruvector_gnn_forward(model, node_table, edge_table), which reads the tables (partitions, children and foreign tables too) on every call.';
 	END LOOP;
 	PERFORM ruvector_graph_check_owner(name, ARRAY[node_table, edge_table]);
 	EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION ruvector_graph_touch(%L)',
