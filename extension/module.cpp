@@ -6,6 +6,7 @@
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/maintenance/health.hpp"
 #include "extension/scan/exact_scan.hpp"
+#include "extension/scan/function_scan.hpp"
 #include "shmem/control.hpp"
 #include "shmem/store.hpp"
 
@@ -121,6 +122,8 @@ void _PG_init(void)
 	hnsw::register_hnsw_reloptions();
 	scan::define_exact_scan_gucs();
 	scan::install_exact_scan();
+	scan::define_function_scan_gucs();
+	scan::install_function_scan();
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = process_utility;
 	if (!process_shared_preload_libraries_in_progress)

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(37);
+SELECT plan(53);
 
 -- The path 10 -> 20 -> 30 plus an isolated 40 (as in 051), inserted out of id order, so the
 -- direct reader must sort what the SQL path got from ORDER BY.
@@ -163,6 +163,69 @@ CREATE FUNCTION io_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT I
 CREATE TRIGGER io_count BEFORE INSERT ON io_out2 FOR EACH ROW EXECUTE FUNCTION io_count();
 SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_g', 'io_out2'), 4::bigint, 'with a row trigger on the target');
 SELECT is((SELECT count(*) FROM io_seen), 4::bigint, 'row triggers fire');
+
+-- The streamed function scan: FROM items of ruvector_gnn_forward / ruvector_message_pass stream
+-- their rows (no tuplestore), with the rows, quals, rescans and cursors of a Function Scan.
+CREATE FUNCTION io_plan(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r record; out text := '';
+BEGIN
+	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP out := out || r."QUERY PLAN" || E'\n'; END LOOP;
+	RETURN out;
+END $$;
+CREATE FUNCTION io_both(q text) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE streamed text; generic text;
+BEGIN
+	streamed := io_rows(q);
+	SET LOCAL ruvector.enable_function_scan = off;
+	generic := io_rows(q);
+	SET LOCAL ruvector.enable_function_scan = on;
+	RETURN ARRAY[streamed, generic];
+END $$;
+SELECT ok(io_plan($$SELECT * FROM ruvector_gnn_forward('io_gcn', 'io_g')$$) ~ 'Custom Scan \(ruvector function scan\)',
+          'a forward pass in FROM is streamed');
+SELECT ok(io_plan($$SELECT * FROM ruvector_message_pass('io_nodes', 'io_edges')$$) ~ 'Custom Scan \(ruvector function scan\)',
+          'so is ruvector_message_pass');
+SELECT ok(io_plan($$SELECT * FROM ruvector_gnn_forward('io_gcn', 'io_nodes', 'io_edges', weight_column => 'w')$$)
+          ~ 'Custom Scan \(ruvector function scan\)', 'and the table form');
+-- By hand (weighted GCN, self-loops, deg = 1 + in-weights: 10 -> 1, 20 -> 3, 30 -> 2, 40 -> 1; xW = 2x1, 3x2):
+-- out_20 = [0,3] / 3 + 2 [2,0] / sqrt(3) + b = [2.8094, 0], out_30 = [2,3] / 2 + [0,3] / sqrt(6) + b = [1.5, 1.72474].
+SELECT is((io_both($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('io_gcn', 'io_g') WHERE node_id > 10$$))[1],
+          '20:[2.8094,0] 30:[1.5,1.72474] 40:[4.5,5]', 'rows and quals as computed by hand');
+SELECT is((io_both($$SELECT node_id, embedding AS v FROM ruvector_gnn_forward('io_gcn', 'io_g') WHERE node_id > 10$$))[2],
+          '20:[2.8094,0] 30:[1.5,1.72474] 40:[4.5,5]', 'the same rows through a Function Scan');
+SELECT ok(io_plan($$SELECT * FROM ruvector_gnn_forward('io_gcn', 'io_g') WITH ORDINALITY$$) ~ 'Function Scan',
+          'WITH ORDINALITY keeps the Function Scan');
+SELECT ok(io_plan($$SELECT f FROM ruvector_gnn_forward('io_gcn', 'io_g') f$$) ~ 'Function Scan',
+          'so does a whole-row reference');
+SELECT ok(io_plan($$SELECT * FROM (VALUES ('io_gcn'), ('io_gcn')) m(name), LATERAL ruvector_gnn_forward(m.name, 'io_g')$$) ~ 'Function Scan',
+          'and a LATERAL reference');
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL enable_material = off;
+SELECT ok(io_plan($$SELECT * FROM (VALUES (10), (30), (99)) v(x) JOIN ruvector_gnn_forward('io_gcn', 'io_g') f ON f.node_id = v.x$$)
+          ~ 'Nested Loop.*\n.*Values Scan.*\n.*Custom Scan \(ruvector function scan\)', 'the inner side of a nested loop');
+SELECT is(io_rows($$SELECT node_id, embedding AS v FROM (VALUES (10), (30), (99)) v(x) JOIN ruvector_gnn_forward('io_gcn', 'io_g') f
+                    ON f.node_id = v.x ORDER BY 1$$), '10:[2.5,-1] 30:[1.5,1.72474]', 'is rescanned for each outer row');
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+SELECT is((SELECT count(*) FROM (SELECT * FROM ruvector_gnn_forward('io_gcn', 'io_g') LIMIT 2) s), 2::bigint,
+          'a LIMIT stops the stream early');
+PREPARE io_prep(text, text) AS SELECT count(*) FROM ruvector_gnn_forward($1, $2);
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT is((SELECT array_agg(n) FROM (SELECT 1) x, LATERAL (SELECT count(*) FROM ruvector_gnn_forward('io_gcn', 'io_g')) c(n)), '{4}',
+          'in a subquery');
+SELECT results_eq($$EXECUTE io_prep('io_gcn', 'io_g')$$, $$VALUES (4::bigint)$$, 'a generic plan with parameters');
+RESET plan_cache_mode;
+DECLARE io_cur SCROLL CURSOR FOR SELECT node_id FROM ruvector_gnn_forward('io_gcn', 'io_g');
+CREATE FUNCTION io_back(c refcursor) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; BEGIN FETCH BACKWARD FROM c INTO r; RETURN r.node_id; END $$;
+MOVE FORWARD 3 FROM io_cur;
+SELECT is(io_back('io_cur'), 20::bigint, 'a scroll cursor fetches backward');
+CLOSE io_cur;
+SELECT throws_ok($$SELECT * FROM ruvector_gnn_forward('io_gcn', NULL::text)$$, '22004', 'model and graph must not be NULL',
+                 'a NULL argument gets the function''s error');
+SELECT throws_ok($$SELECT * FROM ruvector_gnn_forward('nope', 'io_g')$$, '42704', NULL, 'an unknown model');
 
 SELECT * FROM finish();
 ROLLBACK;
