@@ -63,6 +63,7 @@ void control_shmem_startup()
 			pg_atomic_init_u32(&s->cancel, 0);
 			pg_atomic_init_u32(&s->drop_scratch, 0);
 			pg_atomic_init_u32(&s->drop_pending, 0);
+			pg_atomic_init_u64(&s->pending_reply, 0);
 			SpinLockInit(&s->drop_lock);
 			s->drop_count = 0;
 			s->owner_procno = -1;
@@ -85,6 +86,21 @@ bool memory_reserve(uint64 bytes)
 }
 
 void memory_release(uint64 bytes) { pg_atomic_fetch_sub_u64(&rv_control->dsa_used, bytes); }
+
+void free_reply_allocation(dsa_area *area, dsa_pointer dp, uint64 bytes)
+{
+	dsa_free(area, dp);
+	memory_release(bytes);
+}
+
+void free_pending_reply(dsa_area *area, RvSlot *rs)
+{
+	if (pg_atomic_read_u64(&rs->pending_reply) == 0)
+		return;
+	dsa_pointer dp = pg_atomic_exchange_u64(&rs->pending_reply, 0);  // full barrier: then its size
+	if (dp != 0)
+		free_reply_allocation(area, dp, rs->pending_reply_bytes);
+}
 
 static void release_reservation(dsm_segment *, Datum bytes) { memory_release(uint64(DatumGetInt64(bytes))); }
 

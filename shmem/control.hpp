@@ -21,7 +21,7 @@ extern "C" {
 
 namespace ruvector {
 
-inline constexpr uint32 kControlLayoutVersion = 1;
+inline constexpr uint32 kControlLayoutVersion = 2;
 
 enum class WorkerState : uint32 { stopped = 0, starting = 1, ready = 2 };
 enum class SlotState : uint32 { free = 0, posted = 1, active = 2 };
@@ -38,6 +38,12 @@ struct RvSlot {
 	slock_t drop_lock;              // guards drop_count and drop_keys
 	int drop_count;
 	proto::StoreKey drop_keys[16];
+	// A GNN reply in the worker's DSA area (GnnForwardResult::in_dsa), put here by the worker as it
+	// answers and taken by the owner (exchange to 0) when it reads the answer; from then on the
+	// owner frees it (dsa_free and memory_release) when it is done. One the owner never took (it
+	// gave up on the request) is freed by whichever side sees it next.
+	pg_atomic_uint64 pending_reply;  // dsa_pointer, 0: none
+	uint64 pending_reply_bytes;      // its allocation's size (written before pending_reply)
 	int owner_procno;          // pgprocno of the backend that posted
 	uint64 request_id;
 	uint64 generation;         // worker generation the request was posted to
@@ -97,6 +103,10 @@ inline void ring_doorbell(int slot)
 // the bytes would go over the limit (or the worker has not set it yet).
 bool memory_reserve(uint64 bytes);
 void memory_release(uint64 bytes);
+// The slot's GNN reply that its owner did not take (RvSlot::pending_reply), if any, freed now.
+void free_pending_reply(dsa_area *area, RvSlot *rs);
+// A reply the owner took, freed when it is done with it.
+void free_reply_allocation(dsa_area *area, dsa_pointer dp, uint64 bytes);
 
 // A DSM segment whose bytes are reserved against the limit until this process detaches it (a
 // detach callback releases them, also at error cleanup and exit). nullptr, with *over_limit set,

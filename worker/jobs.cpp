@@ -68,7 +68,7 @@ proto::SqlStateError node_error(const kernels::NodeError &e, const kernels::GnnM
 }  // namespace
 
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, std::span<const std::byte> graph_bytes,
-                                       kernels::CancelToken cancel, std::span<std::byte> room)
+                                       kernels::CancelToken cancel, std::span<std::byte> room, std::uint64_t room_dp)
 {
 	auto start = std::chrono::steady_clock::now();
 	kernels::GnnModel model = kernels::decode_gnn_model(model_bytes);
@@ -91,7 +91,7 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 	h.nodes = ids.size();
 	if (proto::gnn_reply_bytes(h.nodes, h.out_dim) > room.size())
 		return proto::encode_gnn_forward_reply(h, ids, y);
-	// Straight into the backend's segment: header, ids, then the rows, copied in parallel blocks.
+	// Straight into the reply's allocation: header, ids, then the rows, copied in parallel blocks.
 	std::byte *out = room.data();
 	std::memcpy(out, &h, sizeof h);
 	std::memcpy(out + sizeof h, ids.data(), sizeof(std::int64_t) * h.nodes);
@@ -101,7 +101,9 @@ std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model_bytes, s
 		std::size_t from = b * block;
 		std::memcpy(rows + from, reinterpret_cast<const std::byte *>(y.data()) + from, std::min(block, total - from));
 	});
-	h.in_segment = 1;
+	h.in_dsa = 1;  // the answer: where the reply is
+	h.reply_dp = room_dp;
+	h.reply_alloc = room.size();
 	return proto::encode_gnn_forward_reply(h);
 }
 

@@ -20,10 +20,11 @@ std::vector<std::byte> run_kmeans(const proto::KmeansRequest &req, const float *
 // GNN forward: decode the model, run it over the graph blob (read in place when it starts 8-byte
 // aligned, else from one aligned copy), answer GnnForwardResult + ids + rows. A kernels::NodeError
 // becomes a proto::SqlStateError naming the node by its id: 22003 for an overflow, 22023 for a negative GCN degree.
-// When the whole reply fits in `room` (the request's reply room), it is written there and the
-// answer is its header alone, in_segment set.
+// When the whole reply fits in `room` (the reply's DSA allocation, named `room_dp`), it is written
+// there and the answer is its header alone, in_dsa set.
 std::vector<std::byte> run_gnn_forward(std::span<const std::byte> model, std::span<const std::byte> graph,
-                                       kernels::CancelToken cancel, std::span<std::byte> room = {});
+                                       kernels::CancelToken cancel, std::span<std::byte> room = {},
+                                       std::uint64_t room_dp = 0);
 
 // k-NN / epsilon graph edges for a row range (GraphBuildRequest's response).
 std::vector<std::byte> run_graph_build(const proto::GraphBuildRequest &req, const float *base, kernels::CancelToken cancel);

@@ -19,6 +19,9 @@
 #include "worker/jobs.hpp"
 #include "worker/maintenance_launcher.hpp"
 
+#include <malloc.h>
+#include <climits>
+
 extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -90,7 +93,6 @@ struct Session {
 	// segment the backend named (which the backend accounted for)
 	dsa_pointer input_dp = InvalidDsaPointer;
 	dsm_segment *input_seg = nullptr;
-	bool input_from_backend = false;  // input_seg is the backend's (it may hold reply room)
 	std::byte *input = nullptr;
 	uint64 input_bytes = 0;
 	uint64 received = 0;
@@ -103,6 +105,8 @@ struct Session {
 	proto::StorePut put;
 	std::shared_ptr<Job> job;
 	dsa_pointer pinned = InvalidDsaPointer;  // a store blob the job reads in place (pin_blob)
+	dsa_pointer reply_dp = InvalidDsaPointer;  // a GNN reply's allocation, until handed over
+	uint64 reply_bytes = 0;
 	bool abandoned = false;  // the client left before the answer was complete
 	std::deque<std::vector<std::byte>> outbox;
 	uint32 out_seq = 0;
@@ -289,16 +293,23 @@ void dispatch(Session &s)
 	}
 	case proto::MsgType::gnn_forward: {
 		std::span<const std::byte> model(s.input, s.gnn.model_bytes);
-		// The reply room the backend left in its segment, if any.
+		// The reply's room in the DSA area, when asked for and under the limit (else the reply
+		// goes through the queue).
 		std::span<std::byte> room;
-		if (s.gnn.reply_in_segment && s.input_from_backend) {
-			Size at = proto::gnn_reply_offset(s.gnn), length = dsm_segment_map_length(s.input_seg);
-			if (length > at)
-				room = {s.input + at, length - at};
+		if (s.gnn.reply_bytes > 0 && s.gnn.reply_bytes <= (uint64(1) << 40)) {
+			dsa_pointer dp = pg::guard([&] { return account_alloc(s.gnn.reply_bytes); });
+			if (DsaPointerIsValid(dp)) {
+				s.reply_dp = dp;
+				s.reply_bytes = s.gnn.reply_bytes;
+				room = {static_cast<std::byte *>(dsa_get_address(W->area, dp)), Size(s.reply_bytes)};
+			}
 		}
+		uint64 room_dp = s.reply_dp;
 		if (s.gnn.graph_bytes > 0) {
 			std::span<const std::byte> graph(s.input + s.gnn.model_bytes, s.gnn.graph_bytes);
-			start_job(s, [model, graph, room](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c, room); });
+			start_job(s, [model, graph, room, room_dp](kernels::CancelToken c) {
+				return jobs::run_gnn_forward(model, graph, c, room, room_dp);
+			});
 			break;
 		}
 		// A cached graph, read in place: pinned, so that replacing or dropping the entry meanwhile
@@ -316,7 +327,9 @@ void dispatch(Session &s)
 		}
 		pin_blob(s, dp);
 		std::span<const std::byte> graph(static_cast<const std::byte *>(addr), bytes);
-		start_job(s, [model, graph, room](kernels::CancelToken c) { return jobs::run_gnn_forward(model, graph, c, room); });
+		start_job(s, [model, graph, room, room_dp](kernels::CancelToken c) {
+			return jobs::run_gnn_forward(model, graph, c, room, room_dp);
+		});
 		break;
 	}
 	case proto::MsgType::graph_build: {
@@ -400,7 +413,6 @@ void take_input(Session &s, const proto::Header &h, uint64 bytes)
 	if (!seg)
 		throw proto::ProtocolError("the request's input segment no longer exists");
 	s.input_seg = seg;  // detached with the session, after its job stopped reading
-	s.input_from_backend = true;
 	pg::guard([&] { dsm_pin_mapping(seg); });
 	if (dsm_segment_map_length(seg) < bytes)
 		throw proto::ProtocolError("the request's input segment is smaller than its input");
@@ -518,6 +530,8 @@ void release_session(int slot)
 		account_free(s.input_dp, s.input_bytes);
 	if (s.input_seg)
 		dsm_detach(s.input_seg);
+	if (DsaPointerIsValid(s.reply_dp))  // not handed over: the job failed or the client left
+		account_free(s.reply_dp, s.reply_bytes);
 	unpin_blob(s);
 	int owner = s.rs->owner_procno;
 	pg_atomic_write_u32(&s.rs->cancel, 0);
@@ -557,6 +571,7 @@ void claim_slot(int slot)
 	if (!pg_atomic_compare_exchange_u32(&rs->state, &expected, uint32(SlotState::active)))
 		return;
 	drop_released_entries(slot);
+	free_pending_reply(W->area, rs);  // the owner gave up on its last request before taking its reply
 	auto s = std::make_unique<Session>();
 	s->slot = slot;
 	s->rs = rs;
@@ -571,6 +586,29 @@ void claim_slot(int slot)
 	MemoryContextSwitchTo(old);
 	pg_atomic_fetch_add_u32(&rv_control->in_flight, 1);
 	W->sessions[slot] = std::move(s);
+}
+
+// A GNN job wrote its reply into its DSA room: the answer names it, and from now on it is the
+// owner's (RvSlot::pending_reply until it takes it).
+void hand_over_reply(Session &s)
+{
+	if (!DsaPointerIsValid(s.reply_dp) || s.job->result.size() < sizeof(proto::GnnForwardResult))
+		return;
+	proto::GnnForwardResult h;
+	memcpy(&h, s.job->result.data(), sizeof h);
+	if (!h.in_dsa)
+		return;  // it did not fit: the rows go through the queue, the room is freed at release
+	RvSlot *rs = s.rs;
+	free_pending_reply(W->area, rs);
+	rs->pending_reply_bytes = s.reply_bytes;
+	pg_write_barrier();
+	pg_atomic_write_u64(&rs->pending_reply, s.reply_dp);
+	s.reply_dp = InvalidDsaPointer;
+	// The owner sets cancel, then frees a pending reply itself: with a full barrier between on
+	// both sides, a reply posted just as it gave up is freed by one of the two.
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&rs->cancel) != 0)
+		free_pending_reply(W->area, rs);
 }
 
 bool job_running(const Session &s) { return s.job && !s.job->done.load(std::memory_order_acquire); }
@@ -598,6 +636,7 @@ void poll_session(int slot)
 			if (s.job->failed)
 				fail_session(s, s.job->error);
 			else {
+				hand_over_reply(s);
 				queue_data(s, s.job->result);
 				s.job->result = {};
 				s.phase = Session::Phase::sending;
@@ -738,6 +777,33 @@ void reset_slots()
 namespace ruvector {
 namespace {
 
+/* Job memory: a layer over 100k nodes allocates buffers of 50 MB and more. glibc maps each such
+ * buffer fresh and unmaps it on free, so every job paid a page fault (and a page clear) for each
+ * page it touched, about a third of a 100k-node forward pass on a VM. The heap keeps them instead
+ * (no mmap, no trim at free), so the next job reuses pages already mapped; what an idle worker
+ * keeps is given back after kTrimIdleSeconds without a job. */
+constexpr long kTrimIdleSeconds = 10;
+
+void keep_job_memory()
+{
+	mallopt(M_MMAP_MAX, 0);
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
+// Called each loop: trims the heap once the worker has been idle long enough.
+void trim_idle_memory()
+{
+	static TimestampTz last_busy = 0;
+	static bool trimmed = true;
+	if (pg_atomic_read_u32(&rv_control->in_flight) > 0) {
+		last_busy = GetCurrentTimestamp();
+		trimmed = false;
+	} else if (!trimmed && TimestampDifferenceExceeds(last_busy, GetCurrentTimestamp(), int(kTrimIdleSeconds * 1000))) {
+		malloc_trim(0);
+		trimmed = true;
+	}
+}
+
 [[noreturn]] void run_worker()
 {
 	publish_state(WorkerState::starting);
@@ -747,6 +813,7 @@ namespace {
 	W->sessions.resize(rv_control->num_slots);
 	before_shmem_exit(worker_exit, 0);
 	attach_area();
+	keep_job_memory();
 	start_threads();
 	W->eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (W->eventfd < 0)
@@ -772,6 +839,7 @@ namespace {
 		while (read(W->eventfd, &ignored, sizeof ignored) > 0) {
 		}
 		poll_all();
+		trim_idle_memory();
 		maintenance_launcher_tick(worker_cxt);
 		(void) WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 W->eventfd, 1000L, PG_WAIT_EXTENSION);

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -50,13 +51,10 @@ void worker_request_send_end();
 // chunk by chunk into data frames when no segment fits under ruvector.shared_memory_limit (then
 // the worker cannot take the input either and answers with the limit's error). Returns the
 // segment, to free once the reply is in, or nullptr.
-// `room` more bytes (zero-filled when the segment is made, not copied) follow the input in the
-// segment, for a reply the worker may write there.
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
-								 CopyUnits copy, const void *arg, Size room = 0);
+								 CopyUnits copy, const void *arg);
 // The same for an input that is the concatenation of parts.
-dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
-								 std::initializer_list<std::span<const std::byte>> parts, Size room = 0);
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, ByteParts parts);
 
 // Next response frame. Returns data or end; a worker error is raised here with its SQLSTATE.
 // The payload points into a buffer valid until the next call.
@@ -166,6 +164,10 @@ void abandon_request()
 		return;
 	current.active = false;
 	pg_atomic_write_u32(&my_slot()->cancel, 1);
+	// A GNN reply the worker posted for this request is ours to free (see hand_over_reply).
+	pg_memory_barrier();
+	if (dsa_area *area = backend_dsa_area())
+		free_pending_reply(area, my_slot());
 	if (rv_control->worker_procno >= 0)
 		SetLatch(&GetPGProcByNumber(rv_control->worker_procno)->procLatch);
 	if (current.out)
@@ -250,10 +252,47 @@ void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId paren
 	}
 }
 
+// GNN replies this backend took from its slot and reads in place, each until the memory context
+// reading it goes (reset or deleted, which an error also does), or the backend exits.
+struct HeldReply {
+	dlist_node node;
+	dsa_pointer dp;
+	uint64 bytes;
+};
+dlist_head held_replies = DLIST_STATIC_INIT(held_replies);
+
+void free_held_reply(HeldReply *h)
+{
+	dlist_delete(&h->node);
+	free_reply_allocation(backend_dsa_area(), h->dp, h->bytes);
+	pfree(h);
+}
+
+void held_reply_cxt_gone(void *arg) { free_held_reply(static_cast<HeldReply *>(arg)); }
+
+void hold_reply_for(dsa_pointer dp, uint64 bytes, MemoryContext cxt)
+{
+	auto *h = static_cast<HeldReply *>(MemoryContextAlloc(TopMemoryContext, sizeof(HeldReply)));
+	h->dp = dp;
+	h->bytes = bytes;
+	dlist_push_tail(&held_replies, &h->node);
+	auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
+	cb->func = held_reply_cxt_gone;
+	cb->arg = h;
+	MemoryContextRegisterResetCallback(cxt, cb);
+}
+
+void free_held_replies()
+{
+	while (!dlist_is_empty(&held_replies))
+		free_held_reply(reinterpret_cast<HeldReply *>(dlist_head_node(&held_replies)));  // node is the first member
+}
+
 void on_backend_exit(int, Datum)
 {
 	abandon_request();
 	release_scratch();
+	free_held_replies();
 }
 
 void register_callbacks()
@@ -471,9 +510,9 @@ dsm_segment *worker_input_segment_create(Size bytes)
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
-								 CopyUnits copy, const void *arg, Size room)
+								 CopyUnits copy, const void *arg)
 {
-	dsm_segment *seg = worker_input_segment_create(count * unit_bytes + room);
+	dsm_segment *seg = worker_input_segment_create(count * unit_bytes);
 	if (seg)
 		copy(arg, 0, count, static_cast<std::byte *>(dsm_segment_address(seg)));
 	elog(DEBUG1, "ruvector %s request: its input (%zu bytes) goes through %s", proto::request_name(type),
@@ -493,15 +532,14 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 	return seg;
 }
 
-dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload,
-								 std::initializer_list<std::span<const std::byte>> parts, Size room)
+dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, ByteParts parts)
 {
 	Size bytes = 0;
 	for (auto part : parts)
 		bytes += part.size();
 	// Bytes [from, from + n) of the parts, end to end.
 	CopyUnits copy = [](const void *arg, Size from, Size n, std::byte *dst) {
-		for (auto part : *static_cast<const std::initializer_list<std::span<const std::byte>> *>(arg)) {
+		for (auto part : *static_cast<const ByteParts *>(arg)) {
 			if (from >= part.size()) {
 				from -= part.size();
 				continue;
@@ -515,7 +553,7 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 				break;
 		}
 	};
-	return worker_request_post(type, payload, bytes, 1, copy, &parts, room);
+	return worker_request_post(type, payload, bytes, 1, copy, &parts);
 }
 
 // Whether to poll the response queue again rather than sleep. A short request (ping, a small
@@ -661,7 +699,7 @@ void ping()
 	receive_end();
 }
 
-void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std::span<const std::byte>> parts)
+void store_put(const proto::StoreKey &key, uint64 tag, ByteParts parts)
 {
 	Size bytes = 0;
 	for (auto part : parts)
@@ -746,59 +784,25 @@ std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req)
 
 namespace {
 
-// A segment whose reply rows a caller reads until `cxt` goes (reset or deleted, which an error
-// also does): detached then. It no longer belongs to the resource owner, whose release may come
-// first (an index build's memory outlives it). Detached earlier (the backend exits), the context
-// callback finds it gone; whichever comes second frees this.
-struct HeldSegment {
-	dsm_segment *seg;
-	bool cxt_gone;
-	bool seg_gone;
-};
-
-void held_segment_detached(dsm_segment *, Datum arg)
-{
-	auto *h = reinterpret_cast<HeldSegment *>(DatumGetPointer(arg));
-	h->seg_gone = true;
-	if (h->cxt_gone)
-		pfree(h);
-}
-
-void held_segment_cxt_gone(void *arg)
-{
-	auto *h = static_cast<HeldSegment *>(arg);
-	h->cxt_gone = true;
-	if (h->seg_gone)
-		pfree(h);
-	else
-		dsm_detach(h->seg);  // held_segment_detached frees h
-}
-
-void hold_segment_for(dsm_segment *seg, MemoryContext cxt)
-{
-	auto *h = static_cast<HeldSegment *>(MemoryContextAlloc(TopMemoryContext, sizeof(HeldSegment)));
-	*h = HeldSegment{seg, false, false};
-	auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
-	cb->func = held_segment_cxt_gone;
-	cb->arg = h;
-	on_dsm_detach(seg, held_segment_detached, PointerGetDatum(h));
-	MemoryContextRegisterResetCallback(cxt, cb);
-	dsm_pin_mapping(seg);
-}
-
 }  // namespace
 
 proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std::span<const std::byte> model,
-								   std::span<const std::byte> graph, uint64 nodes, uint32 out_dim)
+								   ByteParts graph, uint64 nodes, uint32 out_dim)
 {
-	// Room for the reply after the input, when its size is known: the worker writes it there.
+	// When the reply's size is known, the worker writes it into its DSA area: pages it freed there
+	// before are reused, already mapped in both processes. Up to a sixteenth of the memory limit:
+	// the DSA area keeps the segments of large allocations after they are freed, so a larger
+	// reply would leave a hole as large in the area (it comes through the queue instead).
 	proto::GnnForwardRequest req = request;
-	Size room = 0;
-	if (nodes > 0 && out_dim > 0) {
-		req.reply_in_segment = 1;
-		room = proto::gnn_reply_offset(req) - (model.size() + graph.size()) + proto::gnn_reply_bytes(nodes, out_dim);
-	}
-	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), {model, graph}, room);
+	dsa_area *area = backend_dsa_area();
+	Size reply_bytes = proto::gnn_reply_bytes(nodes, out_dim);
+	if (nodes > 0 && out_dim > 0 && area && reply_bytes <= pg_atomic_read_u64(&rv_control->dsa_limit) / 16)
+		req.reply_bytes = reply_bytes;
+	std::span<const std::byte> parts[5] = {model};
+	if (graph.size() + 1 > lengthof(parts))
+		throw std::invalid_argument("a graph of too many parts");
+	std::copy(graph.begin(), graph.end(), parts + 1);
+	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), ByteParts(parts, graph.size() + 1));
 	// Else the reply comes as data frames; its size follows from its header, in the first frame:
 	// one allocation, no regrowth (a 100k x 128 result is 51 MB).
 	std::span<const std::byte> payload;
@@ -810,7 +814,7 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std:
 			if (!buf && payload.size() >= sizeof(proto::GnnForwardResult)) {
 				proto::GnnForwardResult h;
 				memcpy(&h, payload.data(), sizeof h);
-				if (!h.stale && !h.in_segment && h.nodes < (uint64(1) << 32) && h.out_dim <= 65536 * 64)
+				if (!h.stale && !h.in_dsa && h.nodes < (uint64(1) << 32) && h.out_dim <= 65536 * 64)
 					want = std::max<Size>(want, proto::gnn_reply_bytes(h.nodes, h.out_dim));
 			}
 			buf = static_cast<std::byte *>(buf ? repalloc_huge(buf, want) : MemoryContextAllocHuge(CurrentMemoryContext, want));
@@ -820,20 +824,25 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std:
 		len += payload.size();
 	}
 	worker_request_finish();
+	if (input)
+		worker_input_segment_free(input);
 	proto::GnnForwardReply reply = proto::decode_gnn_forward_reply({buf, len});
-	if (!reply.header.in_segment) {
-		if (input)
-			worker_input_segment_free(input);
+	if (!reply.header.in_dsa)
 		return reply;
+	// Take the reply from our slot: ours to free from now on, when the caller's memory context goes.
+	RvSlot *rs = slot_at(MyBackendId - 1);
+	dsa_pointer dp = pg_atomic_exchange_u64(&rs->pending_reply, 0);
+	if (dp == 0 || dp != reply.header.reply_dp) {
+		if (dp != 0)
+			free_reply_allocation(area, dp, rs->pending_reply_bytes);
+		throw proto::ProtocolError("the GNN reply is not the one the worker posted");
 	}
-	// The rows are read in place, for as long as the caller's memory context lives.
-	Size at = proto::gnn_reply_offset(req);
-	Size need = proto::gnn_reply_bytes(reply.header.nodes, reply.header.out_dim);
+	hold_reply_for(dp, reply.header.reply_alloc, CurrentMemoryContext);
 	// A model ending in a readout answers with fewer rows (one per graph) than the room was made for.
-	if (!input || reply.header.nodes > nodes || dsm_segment_map_length(input) < at + need)
-		throw proto::ProtocolError("the GNN reply does not fit the reply room");
-	hold_segment_for(input, CurrentMemoryContext);
-	return proto::decode_gnn_forward_reply({static_cast<const std::byte *>(dsm_segment_address(input)) + at, need});
+	Size need = proto::gnn_reply_bytes(reply.header.nodes, reply.header.out_dim);
+	if (reply.header.nodes > nodes || reply.header.reply_alloc < need)
+		throw proto::ProtocolError("the GNN reply does not fit its allocation");
+	return proto::decode_gnn_forward_reply({static_cast<const std::byte *>(dsa_get_address(area, dp)), need});
 }
 
 proto::HnswGraphReply hnsw_build(const proto::HnswBuildRequest &req, CopyUnits copy, const void *arg)

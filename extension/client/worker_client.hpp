@@ -18,6 +18,9 @@
 
 namespace ruvector {
 
+// Bytes sent as the concatenation of parts (a graph's head, features and ids, where they are).
+using ByteParts = std::span<const std::span<const std::byte>>;
+
 // ruvector.debug_fault (superuser only): makes replies fail to decode, to test the error paths.
 void define_worker_client_gucs();
 
@@ -94,7 +97,11 @@ void ping();
 
 // Publish the concatenation of parts as the shared store entry `key`, stamped `tag`, replacing the
 // entry's previous blob.
-void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std::span<const std::byte>> parts);
+void store_put(const proto::StoreKey &key, uint64 tag, ByteParts parts);
+inline void store_put(const proto::StoreKey &key, uint64 tag, std::initializer_list<std::span<const std::byte>> parts)
+{
+	store_put(key, tag, ByteParts(parts.begin(), parts.size()));
+}
 // Drop the entry `key` (nothing happens when there is none).
 void store_drop(const proto::StoreKey &key);
 
@@ -116,11 +123,11 @@ std::span<const kernels::Neighbor> knn_graph(const proto::GraphBuildRequest &req
 std::span<const kernels::EpsEdge> eps_graph(const proto::GraphBuildRequest &req);
 
 // A GNN model over a graph: inline (graph non-empty) or the store entry the request names. Given
-// the graph's node count and the model's output width, the request's segment gets room for the
-// reply, which the worker writes there: the reply then points into that segment, mapped until the
-// current memory context is reset or deleted (else it is a palloc'd buffer).
+// the graph's node count and the model's output width, the worker writes the reply into its DSA
+// area: the reply then points there, and the allocation is freed when the current memory context
+// is reset or deleted (or the backend exits); else it is a palloc'd buffer.
 proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &req, std::span<const std::byte> model,
-								   std::span<const std::byte> graph, uint64 nodes = 0, uint32 out_dim = 0);
+								   ByteParts graph, uint64 nodes = 0, uint32 out_dim = 0);
 
 // The HNSW graph of an index build, built on the worker's threads in its private memory, after
 // checking the request (check_hnsw_build_request: parameters, and memory against

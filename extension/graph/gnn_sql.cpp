@@ -328,17 +328,19 @@ uint32 model_out_dim(std::span<const std::byte> model)
 	return m.layers.empty() ? 0 : m.layers.back().out_dim;
 }
 
-// The model over the inline graph, or over the cached graph `key` (of `cached_nodes` nodes) when
-// its tag is still `tag`. The reply goes to reply_cxt (nullptr: the current context): the worker
-// writes it into the request's segment, which stays mapped as long as that context.
-ForwardResult forward(std::span<const std::byte> model, std::span<const std::byte> graph, proto::StoreKey key,
-					  uint64 tag, MemoryContext reply_cxt = nullptr, uint64 cached_nodes = 0)
+// The model over the inline graph (of `nodes` nodes), or over the cached graph `key` when its tag
+// is still `tag`. The reply goes to reply_cxt (nullptr: the current context): the worker writes
+// it into its shared memory, which this backend reads in place as long as that context.
+ForwardResult forward(std::span<const std::byte> model, ByteParts graph, uint64 nodes, proto::StoreKey key,
+					  uint64 tag, MemoryContext reply_cxt)
 {
-	uint64 nodes = graph.empty() ? cached_nodes : kernels::graph_header(graph).nodes;
+	Size graph_bytes = 0;
+	for (auto part : graph)
+		graph_bytes += part.size();
 	uint32 out_dim = model_out_dim(model);
 	proto::GnnForwardRequest req;
 	req.model_bytes = model.size();
-	req.graph_bytes = graph.size();
+	req.graph_bytes = graph_bytes;
 	req.graph_database = key.database;
 	req.graph_object = key.object;
 	req.graph_kind = key.kind;
@@ -355,6 +357,17 @@ ForwardResult forward(std::span<const std::byte> model, std::span<const std::byt
 	ereport(DEBUG1, (errmsg_internal("ruvector gnn forward: " INT64_FORMAT " nodes, %d outputs, worker compute %.3f ms",
 									 r.nodes, r.out_dim, double(h.compute_ns) / 1e6)));
 	return r;
+}
+
+ForwardResult forward_graph(std::span<const std::byte> model, const GraphBytes &graph, MemoryContext reply_cxt = nullptr)
+{
+	return forward(model, graph.parts, graph.nodes, {}, 0, reply_cxt);
+}
+
+ForwardResult forward_cached(std::span<const std::byte> model, proto::StoreKey key, uint64 tag, uint64 nodes,
+							 MemoryContext reply_cxt)
+{
+	return forward(model, {}, nodes, key, tag, reply_cxt);
 }
 
 /* The rows (node_id, embedding) of a forward pass, one per call (value-per-call): compute(cxt) runs
@@ -481,9 +494,9 @@ NamedGraph read_named_graph(const char *name)
 proto::StoreKey graph_key(int32 graph_id) { return {MyDatabaseId, uint32(graph_id), kStoreKindGraph}; }
 
 // Publish a graph blob for other sessions (best effort: skipped when the worker is busy restarting).
-void publish_graph(int32 graph_id, int64 version, std::span<const std::byte> blob)
+void publish_graph(int32 graph_id, int64 version, ByteParts graph)
 {
-	worker_best_effort([&] { client::store_put(graph_key(graph_id), uint64(version), {blob}); });
+	worker_best_effort([&] { client::store_put(graph_key(graph_id), uint64(version), graph); });
 }
 
 }  // namespace
@@ -496,12 +509,12 @@ namespace {
 // `model_of` builds the model once the graph is known (some models depend on its width).
 // Only moves the cache forward: an older snapshot must not replace a newer version.
 // Returns whether the store now holds this version.
-bool publish_if_newer(const NamedGraph &g, std::span<const std::byte> blob)
+bool publish_if_newer(const NamedGraph &g, ByteParts graph)
 {
 	uint64 tag = 0;
 	bool present = store_current_version(graph_key(g.graph_id), &tag) != 0;
 	if (!present || tag < uint64(g.version))
-		publish_graph(g.graph_id, g.version, blob);
+		publish_graph(g.graph_id, g.version, graph);
 	return store_current_version(graph_key(g.graph_id), &tag) != 0 && tag == uint64(g.version);
 }
 
@@ -519,22 +532,22 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of, Memo
 			uint64 bytes;
 			auto *head = static_cast<kernels::GraphHeader *>(store_copy_prefix(key, sizeof(kernels::GraphHeader), &tag, &bytes, nullptr));
 			if (head && tag == uint64(g.version)) {
-				ForwardResult r = forward(model_of(int(head->dim)), {}, key, tag, reply_cxt, head->nodes);
+				ForwardResult r = forward_cached(model_of(int(head->dim)), key, tag, head->nodes, reply_cxt);
 				if (!r.stale)
 					return r;
 			}
 		}
 	}
 	GraphTables t = read_graph_tables(g.src);
-	std::span<const std::byte> blob = graph_blob(t);
+	GraphBytes graph = graph_bytes(t);
 	// The graph goes to the worker once: published, then run from the store by key; inline only
 	// when it was not published (or was replaced in between).
-	if (shareable && publish_if_newer(g, blob)) {
-		ForwardResult r = forward(model_of(t.dim), {}, key, uint64(g.version), reply_cxt, uint64(t.n));
+	if (shareable && publish_if_newer(g, graph.parts)) {
+		ForwardResult r = forward_cached(model_of(t.dim), key, uint64(g.version), uint64(t.n), reply_cxt);
 		if (!r.stale)
 			return r;
 	}
-	return forward(model_of(t.dim), blob, {}, 0, reply_cxt);
+	return forward_graph(model_of(t.dim), graph, reply_cxt);
 }
 
 // A named graph's blob in this backend's memory, for work done here: the cached copy when this
@@ -550,9 +563,10 @@ std::span<const std::byte> named_graph_blob(const NamedGraph &g)
 		if (copy)
 			pfree(copy);
 	}
-	std::span<const std::byte> blob = graph_blob(read_graph_tables(g.src));
+	GraphTables t = read_graph_tables(g.src);
+	std::span<const std::byte> blob = graph_blob(t);
 	if (shareable)
-		(void) publish_if_newer(g, blob);
+		(void) publish_if_newer(g, std::span(&blob, 1));
 	return blob;
 }
 
@@ -692,7 +706,7 @@ RV_FUNCTION(ruvector_gnn_forward_tables)
 		ModelRows rows = read_model(model_name);
 		std::span<const std::byte> model = encode_model(rows, fo);
 		GraphTables t = read_graph_tables(src);
-		return forward(model, graph_blob(t), {}, 0, cxt);
+		return forward_graph(model, graph_bytes(t), cxt);
 	});
 }
 
@@ -745,7 +759,7 @@ RV_FUNCTION(ruvector_message_pass)
 			model = identity_model(lt, hops, t.dim);
 		else
 			model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(5))), {});
-		return forward(model, graph_blob(t), {}, 0, cxt);
+		return forward_graph(model, graph_bytes(t), cxt);
 	});
 }
 
@@ -845,7 +859,7 @@ Datum array_forward(FunctionCallInfo fcinfo, kernels::LayerType type)
 		}
 		model = palloc_copy(bytes);
 	}
-	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	ForwardResult r = forward_graph(model, graph_bytes(t));
 	Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * Size(r.nodes) * r.out_dim + 1));
 	for (Size k = 0; k < Size(r.nodes) * r.out_dim; k++)
 		elems[k] = Float4GetDatum(r.y[k]);
@@ -1270,7 +1284,7 @@ RV_FUNCTION(ruvector_graphsage_search)
 		fo.seed = 42;
 		model = encode_model(read_model(text_to_cstring(PG_GETARG_TEXT_PP(6))), fo);
 	}
-	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	ForwardResult r = forward_graph(model, graph_bytes(t));
 	if (q->dim != r.out_dim)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %d and %d", q->dim, r.out_dim),
 						errdetail("The query must have the width of the enhanced embeddings.")));
@@ -1419,7 +1433,7 @@ EnhancedEmbeddings compute_enhanced_embeddings(const GraphSource &src, const cha
 		}
 		model = palloc_copy(bytes);
 	}
-	ForwardResult r = forward(model, graph_blob(t), {}, 0);
+	ForwardResult r = forward_graph(model, graph_bytes(t));
 	if (r.out_dim != t.dim)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("the model outputs %d features, the indexed column has %d", r.out_dim, t.dim),

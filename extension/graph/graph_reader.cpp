@@ -396,22 +396,51 @@ GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embe
 	return t;
 }
 
-std::span<const std::byte> graph_blob(const GraphTables &t)
+Size GraphBytes::size() const
 {
-	std::byte *out = nullptr;
-	Size len = 0;
+	Size n = 0;
+	for (auto p : parts)
+		n += p.size();
+	return n;
+}
+
+GraphBytes graph_bytes(const GraphTables &t)
+{
+	static const std::byte zeros[8] = {};
+	std::byte *head = nullptr;
+	kernels::GraphLayout layout;
 	{
 		kernels::Csr g = kernels::build_csr(Size(t.n), std::span(t.src, Size(t.e)), std::span(t.dst, Size(t.e)),
 											t.w ? std::span<const float>(t.w, Size(t.e)) : std::span<const float>());
-		len = kernels::encoded_graph_size(g, uint32(t.dim));
+		layout = kernels::graph_layout(g, uint32(t.dim));
 		// palloc without erroring (no PostgreSQL error may unwind the CSR's vectors)
-		out = static_cast<std::byte *>(palloc_extended(len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
-		if (out)
-			kernels::encode_graph_into({out, len}, g, std::span(t.x, Size(t.n) * t.dim), uint32(t.dim),
-									   std::span(t.ids, Size(t.n)));
+		head = static_cast<std::byte *>(palloc_extended(layout.x_offset, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+		if (head)
+			kernels::encode_graph_head_into({head, layout.x_offset}, g, uint32(t.dim));
 	}
-	if (!out)
+	if (!head)
 		throw std::bad_alloc();
+	Size x_bytes = sizeof(float) * Size(t.n) * t.dim;
+	GraphBytes b;
+	b.parts = {std::span<const std::byte>(head, layout.x_offset),
+			   std::as_bytes(std::span(t.x, Size(t.n) * t.dim)),
+			   std::span<const std::byte>(zeros, layout.ids_offset - layout.x_offset - x_bytes),
+			   std::as_bytes(std::span(t.ids, Size(t.n)))};
+	b.nodes = uint64(t.n);
+	return b;
+}
+
+std::span<const std::byte> graph_blob(const GraphTables &t)
+{
+	GraphBytes b = graph_bytes(t);
+	Size len = b.size();
+	auto *out = static_cast<std::byte *>(palloc_extended(len, MCXT_ALLOC_HUGE));
+	Size at = 0;
+	for (auto p : b.parts) {
+		memcpy(out + at, p.data(), p.size());
+		at += p.size();
+	}
+	pfree(const_cast<std::byte *>(b.parts[0].data()));
 	return {out, len};
 }
 

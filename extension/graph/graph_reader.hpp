@@ -5,6 +5,8 @@
 #include "shmem/codec/protocol.hpp"
 #include "worker/kernels/knn.hpp"
 
+#include <array>
+
 extern "C" {
 #include "utils/array.h"
 }
@@ -43,7 +45,16 @@ GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embe
 // Graph tables from arrays (the array forms of the layer functions): node i is row i.
 GraphTables graph_from_arrays(ArrayType *embeddings, ArrayType *edge_src, ArrayType *edge_dst, ArrayType *weights);
 
-// CSR + features + ids as a palloc'd blob (kernels::encode_graph's layout).
+// The graph in kernels::encode_graph's layout, as the parts it is made of: the head (header and
+// CSR, encoded into palloc'd memory), then the features and the ids where they are (with the zero
+// padding between them), so that it reaches the worker's segment with one copy of the features.
+struct GraphBytes {
+	std::array<std::span<const std::byte>, 4> parts;
+	uint64 nodes;
+	Size size() const;
+};
+GraphBytes graph_bytes(const GraphTables &t);
+// The same as one palloc'd blob, for work on the graph in this backend.
 std::span<const std::byte> graph_blob(const GraphTables &t);
 
 // Whether the current user has SELECT on every column used (superusers: always).

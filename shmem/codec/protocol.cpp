@@ -241,7 +241,7 @@ GnnForwardReply decode_gnn_forward_reply(std::span<const std::byte> reply)
 	if (reply.size() < sizeof r.header)
 		throw ProtocolError("short GNN reply from the ruvector worker");
 	std::memcpy(&r.header, reply.data(), sizeof r.header);
-	if (r.header.stale || r.header.in_segment) {
+	if (r.header.stale || r.header.in_dsa) {
 		if (reply.size() != sizeof r.header)
 			throw ProtocolError("malformed GNN reply from the ruvector worker");
 		return r;

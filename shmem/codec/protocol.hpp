@@ -223,28 +223,34 @@ std::span<const std::int32_t> decode_assign_reply(std::span<const std::byte> rep
 // Run a GNN model over a graph: inline (graph_bytes > 0) or the shared store's entry `graph_key`
 // when its tag is still `graph_tag`. Response: GnnForwardResult, then nodes int64 ids, then
 // nodes x out_dim floats; `stale` set (and nothing else) when the store entry changed meanwhile.
-// With reply_in_segment, the request's input segment has room after its input (from the next
-// 8-byte boundary, gnn_reply_offset): when the whole reply fits there the worker writes it there
-// and answers with its header alone, `in_segment` set (no rows through the queue).
+// With reply_bytes > 0 (the size the whole reply is expected to take), the worker allocates that
+// much in its DSA area and, when the reply fits, writes it there and answers with its header
+// alone, `in_dsa` set, `reply_dp` / `reply_alloc` naming the allocation: no rows go through the
+// queue, and the backend reads them in place. The allocation is then the backend's: it takes it
+// from its slot (RvSlot::pending_reply) and hands it back for the worker to free when it is done
+// (RvSlot::release_replies). Pages freed in the DSA area are reused by the next reply, already
+// mapped in both processes.
 struct GnnForwardRequest {
 	std::uint64_t model_bytes = 0;
 	std::uint64_t graph_bytes = 0;
 	std::uint32_t graph_database = 0;
 	std::uint32_t graph_object = 0;
 	std::uint32_t graph_kind = 0;
-	std::uint32_t reply_in_segment = 0;
+	std::uint32_t reserved = 0;
 	std::uint64_t graph_tag = 0;
+	std::uint64_t reply_bytes = 0;
 };
 struct GnnForwardResult {
 	std::uint64_t nodes = 0;
 	std::uint32_t out_dim = 0;
 	std::uint32_t stale = 0;
 	std::uint64_t compute_ns = 0;  // the layers' time on the worker's threads (decode included)
-	std::uint32_t in_segment = 0;  // the reply (this header, ids, rows) is in the input segment
+	std::uint32_t in_dsa = 0;      // the reply (this header, ids, rows) is at reply_dp
 	std::uint32_t reserved = 0;
+	std::uint64_t reply_dp = 0;    // a dsa_pointer in the worker's area
+	std::uint64_t reply_alloc = 0; // the bytes allocated there
 };
-// Where the reply room of a request's input segment starts, and the bytes a reply takes.
-inline std::size_t gnn_reply_offset(const GnnForwardRequest &r) { return (r.model_bytes + r.graph_bytes + 7) & ~std::size_t(7); }
+// The bytes a reply takes.
 inline std::size_t gnn_reply_bytes(std::uint64_t nodes, std::uint32_t out_dim)
 {
 	return sizeof(GnnForwardResult) + nodes * (sizeof(std::int64_t) + sizeof(float) * std::size_t(out_dim));
@@ -259,8 +265,8 @@ struct GnnForwardReply {
 // A stale reply is the header alone.
 std::vector<std::byte> encode_gnn_forward_reply(const GnnForwardResult &h, std::span<const std::int64_t> ids = {},
                                                 std::span<const float> y = {});
-// reply must be 8-byte aligned (a palloc'd buffer); throws ProtocolError. A reply in_segment is its
-// header alone: decode the room with decode_gnn_forward_reply(room.first(gnn_reply_bytes(...))).
+// reply must be 8-byte aligned (a palloc'd buffer); throws ProtocolError. A reply in_dsa is its
+// header alone: decode the allocation with decode_gnn_forward_reply(its first gnn_reply_bytes(...)).
 GnnForwardReply decode_gnn_forward_reply(std::span<const std::byte> reply);
 
 // k-NN or epsilon graph edges for rows [row_begin, row_end) of a set of vectors the backend put in

@@ -80,6 +80,30 @@ struct SmallGraph {
 	std::vector<std::byte> blob = encode_graph(g, x, 2, ids);
 };
 
+// Sent in parts (the head encoded, features and ids from where they are), a graph is the same
+// bytes as its blob; odd n * dim puts zero padding between x and ids.
+TEST(GraphBlob, HeadThenFeaturesThenIdsIsTheBlob)
+{
+	for (std::uint32_t dim : {2u, 3u}) {
+		Csr g = build_csr(5, std::vector<std::uint32_t>{0, 1, 3}, std::vector<std::uint32_t>{1, 2, 4}, std::vector<float>{1, 2, 3});
+		std::vector<float> x(5 * dim);
+		for (std::size_t i = 0; i < x.size(); i++)
+			x[i] = float(i) + 0.5f;
+		std::vector<std::int64_t> ids{10, 20, 30, 40, 50};
+		std::vector<std::byte> blob = encode_graph(g, x, dim, ids);
+		GraphLayout layout = graph_layout(g, dim);
+		ASSERT_EQ(layout.total, blob.size());
+		std::vector<std::byte> parts(layout.total, std::byte{0xAB});
+		encode_graph_head_into(std::span(parts).first(layout.x_offset), g, dim);
+		std::memcpy(parts.data() + layout.x_offset, x.data(), sizeof(float) * x.size());
+		std::memset(parts.data() + layout.x_offset + sizeof(float) * x.size(), 0,
+		            layout.ids_offset - layout.x_offset - sizeof(float) * x.size());
+		std::memcpy(parts.data() + layout.ids_offset, ids.data(), sizeof(std::int64_t) * ids.size());
+		EXPECT_EQ(parts, blob) << "dim " << dim;
+		EXPECT_EQ(layout.ids_offset - layout.x_offset, dim == 3 ? 64u : 40u);
+	}
+}
+
 TEST(GraphBlob, RoundTripsAndValidates)
 {
 	auto [g, x, ids, blob] = SmallGraph{};

@@ -523,20 +523,29 @@ Sections sections(const GraphHeader &h)
 
 }  // namespace
 
-std::size_t encoded_graph_size(const Csr &g, std::uint32_t dim)
+namespace {
+
+GraphHeader header_of(const Csr &g, std::uint32_t dim)
 {
-	return sections(GraphHeader{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0}).total;
+	return GraphHeader{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0};
 }
 
-void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
-                       std::span<const std::int64_t> ids)
+}  // namespace
+
+std::size_t encoded_graph_size(const Csr &g, std::uint32_t dim) { return sections(header_of(g, dim)).total; }
+
+GraphLayout graph_layout(const Csr &g, std::uint32_t dim)
 {
-	GraphHeader h{kGraphMagic, dim, g.n, g.edges(), g.weight.empty() ? 0u : 1u, 0};
-	if (x.size() != g.n * std::size_t(dim) || ids.size() != g.n)
-		throw std::invalid_argument("graph features or ids do not match the node count");
+	Sections s = sections(header_of(g, dim));
+	return {s.x, s.ids, s.total};
+}
+
+void encode_graph_head_into(std::span<std::byte> out, const Csr &g, std::uint32_t dim)
+{
+	GraphHeader h = header_of(g, dim);
 	Sections s = sections(h);
-	if (out.size() != s.total)
-		throw std::invalid_argument("graph buffer does not match the graph's size");
+	if (out.size() != s.x)
+		throw std::invalid_argument("graph head buffer does not match the graph's size");
 	// Each section, then zeros up to the next one (the padding of the 8-byte alignment).
 	auto put = [&](std::size_t at, const void *src, std::size_t len, std::size_t next) {
 		if (len)
@@ -548,8 +557,20 @@ void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const f
 	put(s.col, g.col.data(), sizeof(std::uint32_t) * g.edges(), s.weight);
 	if (h.has_weight)
 		put(s.weight, g.weight.data(), sizeof(float) * g.edges(), s.x);
-	put(s.x, x.data(), sizeof(float) * x.size(), s.ids);
-	put(s.ids, ids.data(), sizeof(std::int64_t) * ids.size(), s.total);
+}
+
+void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
+                       std::span<const std::int64_t> ids)
+{
+	Sections s = sections(header_of(g, dim));
+	if (x.size() != g.n * std::size_t(dim) || ids.size() != g.n)
+		throw std::invalid_argument("graph features or ids do not match the node count");
+	if (out.size() != s.total)
+		throw std::invalid_argument("graph buffer does not match the graph's size");
+	encode_graph_head_into(out.first(s.x), g, dim);
+	std::memcpy(out.data() + s.x, x.data(), sizeof(float) * x.size());
+	std::memset(out.data() + s.x + sizeof(float) * x.size(), 0, s.ids - s.x - sizeof(float) * x.size());
+	std::memcpy(out.data() + s.ids, ids.data(), sizeof(std::int64_t) * ids.size());
 }
 
 std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std::uint32_t dim,

@@ -120,6 +120,14 @@ std::vector<std::byte> encode_graph(const Csr &g, std::span<const float> x, std:
                                     std::span<const std::int64_t> ids);
 // The same into a buffer the caller allocated (of encoded_graph_size bytes), without a vector.
 std::size_t encoded_graph_size(const Csr &g, std::uint32_t dim);
+// Where x and ids start in the blob, and its size: the blob is the head (header, CSR, weights,
+// zero-padded to x_offset), then x, then zeros up to ids_offset, then ids. A caller can send the
+// head (encode_graph_head_into) and the features and ids from where they are, without one copy.
+struct GraphLayout {
+	std::size_t x_offset, ids_offset, total;
+};
+GraphLayout graph_layout(const Csr &g, std::uint32_t dim);
+void encode_graph_head_into(std::span<std::byte> head, const Csr &g, std::uint32_t dim);
 void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
                        std::span<const std::int64_t> ids);
 
