@@ -863,14 +863,6 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pfree(decoded);
 }
 
-uint64 new_stamp()
-{
-	uint64 stamp = 0;
-	if (!pg_strong_random(&stamp, sizeof stamp))
-		stamp = uint64(GetCurrentTimestamp());
-	return stamp | 1;  // never 0 ("absent" in the store)
-}
-
 void check_column(Relation index, int *dim, Quantizer q)
 {
 	*dim = index_dimensions(index);
@@ -934,7 +926,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	INSTR_TIME_SET_CURRENT(t3);
 
 	PageWriter w(index, MAIN_FORKNUM, start_redo);
-	bs.rotation_seed = bs.quantizer == Quantizer::rabitq ? new_stamp() : 0;
+	bs.rotation_seed = bs.quantizer == Quantizer::rabitq ? new_build_stamp() : 0;
 	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim, bs.ranges);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
 	write_lists(&bs, w, entries);
@@ -952,7 +944,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.lists = uint32(bs.lists);
 	m.lists_requested = uint32(bs.lists_requested);
 	m.metric = uint16(bs.metric->code());
-	m.stamp = new_stamp();
+	m.stamp = new_build_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
@@ -1022,7 +1014,7 @@ void ivfbuildempty(Relation index)
 	const IvfOptions *opts = index_options(index);
 	m.lists_requested = uint32(opts ? opts->lists : kDefaultLists);
 	m.metric = uint16(index_metric(index).code());
-	m.stamp = new_stamp();
+	m.stamp = new_build_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
@@ -1030,7 +1022,7 @@ void ivfbuildempty(Relation index)
 	m.quantizer = uint16(q);
 	m.range_start = l.range_start;
 	m.range_pages = l.range_pages;
-	m.rotation_seed = q == Quantizer::rabitq ? new_stamp() : 0;
+	m.rotation_seed = q == Quantizer::rabitq ? new_build_stamp() : 0;
 	write_directory_and_meta(w, l, &entry, 1, m);
 	w.finish();  // the init fork is always WAL-logged and synced
 	pfree(centroid);
