@@ -12,7 +12,8 @@
 //                   the scan re-ranks quantized lists by the heap's vector
 // Centroids are written once per build and never change, so any copy of them is valid as long as
 // the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
-// filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
+// filled by the build's k-means on the worker (which keeps what it trained) or from the centroid
+// pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
 #include <algorithm>
@@ -313,7 +314,8 @@ struct Centroids {
 };
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta);
 // Publish centroids to the worker's shared store (best effort: skipped when the worker is down).
-void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data);
+// `build`: a build's, dropped if its transaction aborts (as an index this transaction created).
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data, bool build = false);
 // Forget cached centroids of an index (backend-local and shared), e.g. when it is dropped.
 void forget_centroids(Oid index_oid);
 const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);

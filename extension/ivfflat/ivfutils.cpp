@@ -64,12 +64,6 @@ constexpr int kLocalSlots = 32;
 LocalCentroids local_cache[kLocalSlots];
 int local_next = 0;
 
-struct CentroidBlobHeader {
-	uint64 stamp;
-	uint32 lists;
-	uint32 dim;
-};
-
 LocalCentroids *find_local(Oid index)
 {
 	for (auto &e : local_cache)
@@ -162,14 +156,14 @@ Size encode_entry(const MetricInfo &metric, const EntryCoding &coding, const Ite
 	return entry_size(metric, dim);
 }
 
-void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data)
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data, bool build)
 {
 	Oid index_oid = RelationGetRelid(index);
-	// An index this transaction created: its entry goes if the transaction rolls back.
-	if (index->rd_createSubid != InvalidSubTransactionId)
+	// A build's, or an index this transaction created: the entry goes if the transaction rolls back.
+	if (build || index->rd_createSubid != InvalidSubTransactionId)
 		worker_store_drop_on_abort(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids});
 	worker_best_effort([&] {
-		CentroidBlobHeader h{stamp, lists, dim};
+		proto::CentroidBlobHeader h{stamp, lists, dim};
 		client::store_put(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, stamp,
 						  {std::as_bytes(std::span(&h, 1)), std::as_bytes(std::span(data, Size(lists) * dim))});
 	});
@@ -202,9 +196,9 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 		if (store_current_version(key, &tag) != 0 && tag == meta.stamp) {
 			uint64 version, bytes;
 			void *blob = store_copy_out(key, &version, &tag, &bytes);
-			Size want = sizeof(CentroidBlobHeader) + Size(meta.lists) * meta.dimensions * sizeof(float);
+			Size want = proto::centroid_blob_bytes(meta.lists, meta.dimensions);
 			if (blob && tag == meta.stamp && bytes == want) {
-				CentroidBlobHeader h;
+				proto::CentroidBlobHeader h;
 				memcpy(&h, blob, sizeof h);
 				if (h.stamp == meta.stamp && h.lists == meta.lists && h.dim == meta.dimensions) {
 					float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, want - sizeof h));
