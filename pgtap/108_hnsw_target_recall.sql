@@ -6,7 +6,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(32);
+SELECT plan(34);
 
 -- Overlapping Gaussian clusters (200 in 32 dimensions), 10000 rows, and a graph with few links
 -- (m = 8, ef_construction = 32), so that recall grows with ef_search; 200 held-out queries.
@@ -79,6 +79,9 @@ SELECT is((SELECT ef FROM rv108_chosen),
 SELECT cmp_ok((SELECT ef FROM rv108_chosen), '<', 1000, 'a smaller ef_search than the largest the curve has');
 SELECT cmp_ok((SELECT ef FROM rv108_chosen), '>', 10, 'and larger than the smallest (under the target here)');
 SELECT cmp_ok(rv108_recall(), '>=', 0.95::float8, 'held-out queries at the chosen ef_search: recall@10 >= 0.95');
+SELECT is((SELECT round(estimated_recall::numeric, 5) FROM ruvector_index_health('rv108_hnsw')),
+          (SELECT round(recall::numeric, 5) FROM rv108_curve WHERE ef_search = (SELECT ef FROM rv108_chosen)),
+          'ruvector_index_health reports the curve''s recall at the ef_search the target chose');
 SELECT diag('held-out recall at the chosen ef_search ' || (SELECT ef FROM rv108_chosen) || ': ' || rv108_recall());
 SELECT matches(rv108_explain('SETTINGS, COSTS OFF'), 'ruvector\.hnsw_target_recall = ''0\.95''',
                'EXPLAIN (SETTINGS) lists ruvector.hnsw_target_recall');
@@ -101,6 +104,8 @@ SET LOCAL ruvector.hnsw_target_recall = 0.01;
 SELECT matches(rv108_explain(), 'rv108_hnsw: ef_search 10 \(for target recall 0\.01', 'a low target: the smallest ef_search');
 SET LOCAL ruvector.hnsw_target_recall = 0;
 SELECT matches(rv108_explain(), 'rv108_hnsw: ef_search 30, ', 'target 0 (off): hnsw.ef_search, as before');
+SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv108_hnsw')), NULL,
+          'at an ef_search the curve has no point for, no estimate without a sample');
 -- An iterative scan under a target: batches of the chosen ef_search.
 SET LOCAL ruvector.hnsw_target_recall = 0.95;
 SET LOCAL hnsw.iterative_scan = relaxed_order;

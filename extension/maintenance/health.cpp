@@ -264,6 +264,16 @@ void hnsw_health(Relation index, Health &h)
 	h.target = effective_target_recall(index);
 	h.changes = ivf::table_changes(index->rd_index->indrelid);
 	table_statistics(index, h, nullptr);
+	// The measured curve's recall at the ef_search a scan uses at the session's settings (under a
+	// target, the point it chose), as the background estimate a ruivfflat index stores.
+	int ef = scan_ef(index, meta).ef;
+	for (int i = 0; i < std::min<int>(meta.curve.points, kEfCurvePoints); i++)
+		if (ef_at_point(i) == ef) {
+			h.estimated_recall = meta.curve.recall[i];
+			h.recall_sample = meta.curve.sample;
+			h.recall_stored = true;
+			h.recall_changes_at = meta.curve.changes_at;
+		}
 	snprintf(h.reason, sizeof h.reason, "%lld elements, %lld freed slots: ruhnsw has no lists to retrain",
 			 static_cast<long long>(c.elements), static_cast<long long>(c.deleted));
 }
