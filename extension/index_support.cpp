@@ -9,6 +9,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 }
 
 #include <algorithm>
@@ -85,6 +86,14 @@ Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *
 						errhint("REINDEX INDEX %s, or drop the index and create it again.",
 								quote_identifier(RelationGetRelationName(index)))));
 	return index;
+}
+
+uint64 new_build_stamp()
+{
+	uint64 stamp = 0;
+	if (!pg_strong_random(&stamp, sizeof stamp))
+		stamp = uint64(GetCurrentTimestamp());
+	return stamp | 1;
 }
 
 }  // namespace ruvector

@@ -34,4 +34,8 @@ bool prepare_vector(const kernels::MetricInfo &metric, const float *in, int dim,
 // and valid (55000 with a REINDEX hint after an unfinished CREATE INDEX CONCURRENTLY).
 Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *am_name);
 
+// A random stamp for a new build's meta page (never 0, "absent" in the shared store): tells one
+// build of an index from another.
+uint64 new_build_stamp();
+
 }  // namespace ruvector

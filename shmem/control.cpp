@@ -50,6 +50,8 @@ void control_shmem_startup()
 		pg_atomic_init_u64(&ctl->served, 0);
 		pg_atomic_init_u64(&ctl->failed, 0);
 		pg_atomic_init_u64(&ctl->cancelled, 0);
+		pg_atomic_init_u64(&ctl->store_puts, 0);
+		pg_atomic_init_u64(&ctl->centroids_kept, 0);
 		pg_atomic_init_u32(&ctl->in_flight, 0);
 		pg_atomic_init_u64(&ctl->dsa_used, 0);
 		pg_atomic_init_u64(&ctl->dsa_limit, 0);

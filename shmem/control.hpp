@@ -68,6 +68,8 @@ struct RvControl {
 	pg_atomic_uint64 served;
 	pg_atomic_uint64 failed;
 	pg_atomic_uint64 cancelled;
+	pg_atomic_uint64 store_puts;      // store_put requests served (entries backends sent)
+	pg_atomic_uint64 centroids_kept;  // index builds' centroids the worker kept from its own k-means
 	pg_atomic_uint32 in_flight;
 	pg_atomic_uint64 dsa_used;      // bytes the store, job buffers and input segments hold
 	pg_atomic_uint64 dsa_limit;

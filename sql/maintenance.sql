@@ -33,6 +33,7 @@ CREATE PROCEDURE ruvector_index_maintain(index regclass)
 COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check an index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';
 
 CREATE FUNCTION ruvector_index_tune(index regclass, sample integer DEFAULT 50)
-	RETURNS TABLE (probes integer, recall double precision, ratio double precision, mean_probes double precision)
+	RETURNS TABLE (probes integer, recall double precision, ratio double precision, mean_probes double precision,
+	               ef_search integer)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION ruvector_index_tune(regclass, integer) IS 'measure a ruivfflat index''s recall@10 at probes 1, 2, 4, ... lists and at per-query probe ratios, and store the curves that ruvector.ivfflat_target_recall picks probes from';
+COMMENT ON FUNCTION ruvector_index_tune(regclass, integer) IS 'measure an index''s recall@10 curve (ruivfflat: at probes 1, 2, 4, ... lists and at per-query probe ratios; ruhnsw: at ef_search 10 to 1000) and store it for ruvector.ivfflat_target_recall and ruvector.hnsw_target_recall to pick from';

@@ -7,7 +7,8 @@ COMMENT ON FUNCTION ruvector_worker_ping() IS 'round-trip time of an empty reque
 CREATE FUNCTION ruvector_worker_status(
 	OUT state text, OUT pid integer, OUT generation bigint, OUT threads integer,
 	OUT requests_served bigint, OUT requests_failed bigint, OUT requests_cancelled bigint,
-	OUT in_flight integer, OUT shared_memory_used bigint, OUT shared_memory_limit bigint)
+	OUT in_flight integer, OUT shared_memory_used bigint, OUT shared_memory_limit bigint,
+	OUT store_puts bigint, OUT centroids_kept bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 1;
 

@@ -253,6 +253,31 @@ bool flush_outbox(Session &s)
 
 /* Jobs */
 
+// An index build's k-means (KmeansRequest::keep_tag): the centroids go into the shared store
+// under the request's key, as the backend's store_put would have put them, and the reply says
+// so. Best effort: over the shared memory limit they are not kept, and the backend publishes them.
+// The backend registered the key to be dropped if its transaction aborts, and that drop is applied
+// only once this slot is idle again, so a failed build leaves no entry behind.
+void keep_centroids(Session &s)
+{
+	proto::KmeansReply reply = proto::decode_kmeans_reply(s.job->result, s.kmeans);
+	uint64 bytes = proto::centroid_blob_bytes(reply.header.k, reply.header.dim);
+	dsa_pointer dp = pg::guard([&] { return account_alloc(bytes); });
+	if (!DsaPointerIsValid(dp))
+		return;
+	std::byte *blob;
+	try {
+		blob = pg::guard([&] { return static_cast<std::byte *>(dsa_get_address(W->area, dp)); });
+	} catch (...) {
+		pg::guard([&] { account_free(dp, bytes); });
+		throw;
+	}
+	proto::write_centroid_blob(reply, s.kmeans.keep_tag, blob);
+	pg::guard([&] { store_publish(W->area, s.kmeans.keep, s.kmeans.keep_tag, dp, bytes, account_free); });
+	proto::mark_kmeans_reply_kept(s.job->result);
+	pg_atomic_fetch_add_u64(&rv_control->centroids_kept, 1);
+}
+
 void start_job(Session &s, std::function<std::vector<std::byte>(kernels::CancelToken)> body)
 {
 	auto job = std::make_shared<Job>();
@@ -353,6 +378,7 @@ void dispatch(Session &s)
 		break;
 	}
 	case proto::MsgType::store_put: {
+		pg_atomic_fetch_add_u64(&rv_control->store_puts, 1);
 		proto::StoreKey key = s.put.key;
 		// Ownership of the buffer moves to the store.
 		dsa_pointer dp = s.input_dp;
@@ -637,6 +663,8 @@ void poll_session(int slot)
 				fail_session(s, s.job->error);
 			else {
 				hand_over_reply(s);
+				if (s.kind == proto::MsgType::kmeans && s.kmeans.keep_tag != 0 && !client_gone)
+					keep_centroids(s);
 				queue_data(s, s.job->result);
 				s.job->result = {};
 				s.phase = Session::Phase::sending;

@@ -2,6 +2,7 @@
 #include "shmem/store.hpp"
 #include "worker/kernels/knn.hpp"
 
+#include <algorithm>
 #include <vector>
 
 extern "C" {
@@ -658,11 +659,16 @@ void worker_store_drop_on_abort(const proto::StoreKey &key)
 	if (!rv_control)
 		return;
 	register_callbacks();
+	// Registered already (an index created in an outer (sub)transaction, rebuilt in this one): the
+	// innermost wins, as the entry must go if that aborts (and with it, if an outer one does).
+	SubTransactionId sub = GetCurrentSubTransactionId();
 	for (int i = 0; i < abort_drop_count; i++)
-		if (abort_drops[i].key == key)
+		if (abort_drops[i].key == key) {
+			abort_drops[i].subid = std::max(abort_drops[i].subid, sub);
 			return;
+		}
 	if (abort_drop_count < kMaxAbortDrops)  // beyond, the entry stays until a restart (a cache)
-		abort_drops[abort_drop_count++] = AbortDrop{key, GetCurrentSubTransactionId()};
+		abort_drops[abort_drop_count++] = AbortDrop{key, sub};
 }
 
 bool worker_ready() { return rv_control && worker_state() == WorkerState::ready; }

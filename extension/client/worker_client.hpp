@@ -44,8 +44,9 @@ void worker_request_abandon();
 proto::StoreKey worker_scratch_key();
 void worker_scratch_release();
 
-// The shared store entry `key` belongs to an object the current transaction created (a new
-// index's centroids): the worker drops it if that (sub)transaction aborts.
+// The shared store entry `key` belongs to an object the current transaction created or rebuilt (a
+// build's centroids): the worker drops it if that (sub)transaction aborts (for a key registered
+// again in an inner subtransaction, if the inner one does).
 void worker_store_drop_on_abort(const proto::StoreKey &key);
 
 // DROP DATABASE: drop that database's shared store entries (best effort; they are caches).

@@ -61,8 +61,8 @@ RV_FUNCTION(ruvector_worker_status)
 	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	auto state = WorkerState(pg_atomic_read_u32(&rv_control->worker_state));
-	Datum values[10];
-	bool nulls[10] = {};
+	Datum values[12];
+	bool nulls[12] = {};
 	values[0] = CStringGetTextDatum(state_name(state));
 	values[1] = Int32GetDatum(rv_control->worker_pid);
 	nulls[1] = state != WorkerState::ready;
@@ -74,6 +74,8 @@ RV_FUNCTION(ruvector_worker_status)
 	values[7] = Int32GetDatum(int32(pg_atomic_read_u32(&rv_control->in_flight)));
 	values[8] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->dsa_used)));
 	values[9] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->dsa_limit)));
+	values[10] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->store_puts)));
+	values[11] = Int64GetDatum(int64(pg_atomic_read_u64(&rv_control->centroids_kept)));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return Datum(0);
 }

@@ -1,6 +1,7 @@
 // ruhnsw: the handler, options, settings and cost estimate.
 #include "extension/hnsw/hnsw.hpp"
 #include "extension/index_am.hpp"
+#include "extension/maintenance/health.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -29,6 +30,7 @@ using EfSearch = LinkedIntSetting<EfSearchTag>;
 int iterative_scan_var = int(IterativeScan::off);
 int max_scan_tuples_var = 20000;
 double scan_mem_multiplier_var = 1;
+double target_recall_var = 0;
 
 relopt_kind hnsw_relopt_kind;
 
@@ -51,6 +53,11 @@ void define_hnsw_gucs()
 	DefineCustomRealVariable("hnsw.scan_mem_multiplier", "Sets the multiple of work_mem to use for iterative scans",
 							 nullptr, &scan_mem_multiplier_var, 1, 1, 1000, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr,
 							 nullptr);
+	DefineCustomRealVariable("ruvector.hnsw_target_recall",
+							 "Sets the recall@10 a ruhnsw scan aims for, picking its ef_search from the index's measured curve.",
+							 "0 (off) searches with hnsw.ef_search. An index without a curve (see ruvector_index_tune) "
+							 "searches as set.",
+							 &target_recall_var, 0, 0, 1, PGC_USERSET, GUC_EXPLAIN, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("hnsw");
 }
 
@@ -61,6 +68,9 @@ void register_hnsw_reloptions()
 					  AccessExclusiveLock);
 	add_int_reloption(hnsw_relopt_kind, "ef_construction", "Size of the dynamic candidate list for construction",
 					  kDefaultEfConstruction, kMinEfConstruction, kMaxEfConstruction, AccessExclusiveLock);
+	add_real_reloption(hnsw_relopt_kind, "target_recall",
+					   "Recall@10 a scan aims for, picking ef_search from the curve ruvector_index_tune measured (0: off)",
+					   0, 0, 1, ShareUpdateExclusiveLock);
 }
 
 int ef_search() { return EfSearch::value(); }
@@ -70,9 +80,27 @@ double scan_mem_multiplier() { return scan_mem_multiplier_var; }
 
 const HnswOptions *index_options(Relation index)
 {
-	static const HnswOptions defaults{0, kDefaultM, kDefaultEfConstruction};
+	static const HnswOptions defaults{0, kDefaultM, kDefaultEfConstruction, 0};
 	auto *opts = reinterpret_cast<const HnswOptions *>(index->rd_options);
 	return opts ? opts : &defaults;
+}
+
+double effective_target_recall(Relation index)
+{
+	if (targets_suspended())
+		return 0;
+	return target_recall_var > 0 ? target_recall_var : index_options(index)->target_recall;
+}
+
+EfChoice scan_ef(Relation index, const HnswMetaPage &meta)
+{
+	EfChoice c{ef_search(), effective_target_recall(index), -1};
+	int point = c.target > 0 ? curve_point_for_target(meta.curve, c.target) : -1;
+	if (point >= 0) {
+		c.ef = ef_at_point(point);
+		c.measured = meta.curve.recall[point];
+	}
+	return c;
 }
 
 /* AM support */
@@ -84,6 +112,7 @@ bytea *hnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+		{"target_recall", RELOPT_TYPE_REAL, offsetof(HnswOptions, target_recall)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions), tab,
 												 lengthof(tab)));
@@ -121,14 +150,17 @@ void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cos
 	genericcostestimate(root, path, loop_count, &costs);
 
 	int m = kDefaultM;
+	int ef = ef_search();
 	{
 		Relation index = index_open(path->indexinfo->indexoid, NoLock);
 		Buffer buf = ReadBuffer(index, kMetaBlock);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		const HnswMetaPage *meta = meta_of(BufferGetPage(buf));
-		if (meta->magic == kMagic)
-			m = std::max<int>(meta->m, kMinM);
+		HnswMetaPage meta = *meta_of(BufferGetPage(buf));
 		UnlockReleaseBuffer(buf);
+		if (meta.magic == kMagic) {
+			m = std::max<int>(meta.m, kMinM);
+			ef = scan_ef(index, meta).ef;  // under a target recall: what the curve says
+		}
 		index_close(index, NoLock);
 	}
 	double n = costs.numIndexTuples;
@@ -136,8 +168,8 @@ void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cos
 	if (n > 0) {
 		double ln_m = std::log(double(m));
 		double entry_level = std::floor(std::log(n) / ln_m);
-		double layer0_selectivity = 0.55 * std::log(n) / (ln_m * (1 + std::log(double(ef_search()))));
-		ratio = std::min(1.0, (entry_level * m + 2.0 * m * ef_search() * layer0_selectivity) / n);
+		double layer0_selectivity = 0.55 * std::log(n) / (ln_m * (1 + std::log(double(ef))));
+		ratio = std::min(1.0, (entry_level * m + 2.0 * m * ef * layer0_selectivity) / n);
 	}
 	double first_pages = costs.numIndexPages * ratio;
 	Cost first = costs.indexTotalCost * ratio;
@@ -156,9 +188,17 @@ void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cos
 	*pages = costs.numIndexPages;
 }
 
+// A ruhnsw build; with a target_recall option it then measures the new graph's recall curve.
+IndexBuildResult *ruhnsw_build(Relation heap, Relation index, IndexInfo *info)
+{
+	IndexBuildResult *result = hnswbuild(heap, index, info);
+	maintenance::tune_built_index(index);
+	return result;
+}
+
 }  // namespace
 
-const VectorIndexAm kHnswAm{hnswbuild, hnswbuildempty, hnswinsert, hnswbulkdelete, hnswvacuumcleanup, hnswbeginscan,
+const VectorIndexAm kHnswAm{ruhnsw_build, hnswbuildempty, hnswinsert, hnswbulkdelete, hnswvacuumcleanup, hnswbeginscan,
 						  hnswrescan, hnswgettuple, hnswendscan, hnswcostestimate, hnswoptions, hnswbuildphasename};
 
 IndexAmRoutine *make_hnsw_routine() { return make_vector_index_routine<kHnswAm>(); }

@@ -16,10 +16,12 @@
 #pragma once
 #include "extension/index_settings.hpp"
 #include "extension/index_support.hpp"
+#include "extension/recall_curve.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 extern "C" {
 #include "access/amapi.h"
@@ -66,7 +68,21 @@ struct HnswMetaPage {
 	int16 entry_level;         // -1 when empty
 	BlockNumber insert_page;   // where inserts start looking for room
 	uint64 built_elements;     // elements written by the build
+	// Added after layout 1 shipped; older indexes read 0 here (PageInit zeroes pages).
+	uint64 stamp;              // differs for every build (new_build_stamp)
+	// recall@10 at ef_search ef_at_point(0), ef_at_point(1), ... (ruvector_index_tune, or the
+	// maintenance process); scans under ruvector.hnsw_target_recall pick ef_search from it.
+	RecallCurve curve;
 };
+static_assert(offsetof(HnswMetaPage, built_elements) == 32 && offsetof(HnswMetaPage, curve) == 48,
+			  "the meta page layout is on disk");
+
+// The ef_search of recall curve point i: 10 (a LIMIT 10 query's least) to pgvector's largest, 1000,
+// about 1.6 times apart.
+inline constexpr int kEfCurve[] = {10, 16, 25, 40, 64, 100, 160, 250, 400, 640, 1000};
+inline constexpr int kEfCurvePoints = int(std::size(kEfCurve));
+static_assert(kEfCurvePoints <= kCurveMaxPoints);
+inline int ef_at_point(int i) { return kEfCurve[std::clamp(i, 0, kEfCurvePoints - 1)]; }
 
 struct HnswPageOpaque {
 	BlockNumber next;  // next element page, or InvalidBlockNumber
@@ -123,6 +139,7 @@ struct HnswOptions {
 	int32 vl_len_;
 	int m;
 	int ef_construction;
+	double target_recall;  // 0 = not set (ruvector.hnsw_target_recall)
 };
 
 // GUCs (hnsw.ef_search and ruvector.hnsw_ef_search are one setting, as ivfflat.probes and
@@ -131,6 +148,17 @@ void define_hnsw_gucs();
 const HnswOptions *index_options(Relation index);  // the reloptions, or their defaults
 void register_hnsw_reloptions();
 int ef_search();
+// The recall a scan aims for: ruvector.hnsw_target_recall when above 0, else the index's
+// target_recall option (0: off, ef_search as set).
+double effective_target_recall(Relation index);
+// How a scan picks ef_search at the session's settings: from the index's curve under a target
+// recall (the smallest measured ef_search meeting it), else hnsw.ef_search.
+struct EfChoice {
+	int ef;
+	double target;   // 0: none
+	float measured;  // the curve's recall at ef (-1: no curve, or no target)
+};
+EfChoice scan_ef(Relation index, const HnswMetaPage &meta);
 IterativeScan iterative_scan_mode();
 int max_scan_tuples();
 double scan_mem_multiplier();

@@ -120,6 +120,7 @@ void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric
 	meta->entry_offno = InvalidOffsetNumber;
 	meta->entry_level = -1;
 	meta->insert_page = kFirstElementBlock;
+	meta->stamp = new_build_stamp();
 	// pd_lower covers the meta data, so full-page images and generic WAL keep it.
 	reinterpret_cast<PageHeader>(page)->pd_lower = uint16(reinterpret_cast<char *>(meta + 1) - page);
 	init_page(BufferGetPage(ebuf));

@@ -1,5 +1,6 @@
 // ruhnsw scan: pgvector's scan. Greedy descent from the entry point to layer 1, then a layer-0
-// search with hnsw.ef_search candidates; its result, nearest first, is handed out heap TID by heap
+// search with hnsw.ef_search candidates (under a target recall, the ef_search the index's measured
+// curve says meets it: scan_ef); its result, nearest first, is handed out heap TID by heap
 // TID. With an iterative scan, the visited set and the elements that did not make the result (the
 // "discarded" heap) are kept: when the result runs dry, the ef_search nearest discarded elements
 // seed the next layer-0 search (relaxed_order: each batch in order; strict_order: rows nearer than
@@ -33,6 +34,8 @@ struct ScanTotals {
 	uint64 visited;   // elements loaded at layer 0 by the rescans before the current one
 	uint64 batches;   // layer-0 searches (1 per scan, more with iterative scans)
 	int ef;
+	double target;    // the target recall (0: hnsw.ef_search as set)
+	float measured;   // the curve's recall at ef (-1: no curve)
 	IterativeScan mode;
 };
 
@@ -65,10 +68,13 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	so->metric = &meta_metric(index, so->meta);
 	int dim = int(so->meta.dimensions);
 	so->mode = iterative_scan_mode();
-	so->ef = ef_search();
+	EfChoice choice = scan_ef(index, so->meta);
+	so->ef = choice.ef;
 	so->totals->scans++;
 	so->totals->batches++;
 	so->totals->ef = so->ef;
+	so->totals->target = choice.target;
+	so->totals->measured = choice.measured;
 	so->totals->mode = so->mode;
 	so->max_memory = Size(double(work_mem) * scan_mem_multiplier() * 1024.0);
 	so->query = nullptr;
@@ -127,6 +133,7 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 	auto *so = static_cast<const ScanState *>(scan->opaque);
 	const ScanTotals *t = so->totals;
 	appendStringInfo(out, "ef_search %d", t->ef);
+	describe_target(out, t->target, t->measured);
 	if (t->mode != IterativeScan::off)
 		appendStringInfo(out, ", %s", t->mode == IterativeScan::strict_order ? "strict_order" : "relaxed_order");
 	appendStringInfo(out, ", %llu elements visited", static_cast<unsigned long long>(t->visited + (so->started ? so->search.loaded : 0)));

@@ -46,6 +46,24 @@ HnswMetaPage read_meta(Relation index)
 
 const MetricInfo &meta_metric(Relation index, const HnswMetaPage &meta) { return stored_metric(index, meta.metric); }
 
+void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	PageEdit edit(index, false);
+	Page page = edit.add(buf);
+	HnswMetaPage *m = meta_of(page);
+	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
+		edit.abort();
+		UnlockReleaseBuffer(buf);
+		report_rebuilt_while_measured(index);
+	}
+	cover_meta(page, sizeof(HnswMetaPage));  // written before the curve existed
+	m->curve = curve;
+	edit.finish();
+	UnlockReleaseBuffer(buf);
+}
+
 /* PageEdit */
 
 PageEdit::PageEdit(Relation index, bool building) : wal(!building), state(nullptr), n(0)

@@ -18,6 +18,9 @@ void init_page(Page page);
 Buffer new_buffer(Relation index, ForkNumber fork = MAIN_FORKNUM);  // at the end, exclusively locked
 HnswMetaPage read_meta(Relation index);  // validated copy (index_corrupted error otherwise)
 const MetricInfo &meta_metric(Relation index, const HnswMetaPage &meta);
+// Store a measured recall curve in the meta page (generic WAL); errors when the index was rebuilt
+// since `stamp` was read.
+void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve);
 
 // Page changes: generic WAL, or (during a build, whose pages are logged at the end) plain dirty
 // buffers. Up to MAX_GENERIC_XLOG_PAGES buffers, each exclusively locked by the caller.

@@ -17,6 +17,7 @@
 // (PageWriter).
 #include "extension/ivfflat/ivfflat.hpp"
 #include "extension/client/worker_client.hpp"
+#include "shmem/store.hpp"
 #include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
 
@@ -82,8 +83,10 @@ struct BuildState {
 	uint32 *order;     // kept rows in list order
 	Size cursor;       // next position in order while writing
 
-	// centroids (lists * dim)
+	// centroids (lists * dim), and the build's stamp
 	float *centroids;
+	uint64 stamp;
+	bool centroids_kept;  // the worker keeps them in its shared store already (train)
 	// quantizer sq8: per-dimension ranges trained on the sample, vmin[dim] then step[dim]
 	Quantizer quantizer;
 	float *ranges;
@@ -342,14 +345,26 @@ void train(BuildState *bs)
 	req.max_iterations = kTrainingIterations;
 	req.seed = 42;
 	req.metric = bs->metric->train_as;  // l1 lists are trained as l2 ones
+	// The worker keeps the centroids in its shared store itself, as this build's (tagged with its
+	// stamp), unless this build changes them (bit centroids are rounded below): they need not come
+	// back. The pages stay the truth: the entry is a cache, and it goes if the build fails or its
+	// transaction aborts (registered before the request, so no abort can come between).
+	const kernels::ElementInfo &e = bs->metric->element();
+	if (!e.round_centroids) {
+		req.keep = proto::StoreKey{MyDatabaseId, RelationGetRelid(bs->index), kStoreKindCentroids};
+		req.keep_tag = bs->stamp;
+		worker_store_drop_on_abort(req.keep);
+	}
 	// The sample is gathered from the kept rows straight into the segment the worker maps
 	// (hundreds of MB at high dimension would take a wake-up of both processes per queue-full).
 	proto::KmeansReply reply = client::kmeans(req, copy_sample, bs);
 	for (int c = 0; c < bs->lists; c++)
 		reply.copy_centroid(uint32(c), bs->centroids + Size(c) * bs->dim);
+	bs->centroids_kept = reply.header.kept != 0;
 	client::free_reply(reply);
+	if (bs->centroids_kept)
+		elog(DEBUG1, "ruivfflat build: the worker keeps the centroids of index \"%s\"", RelationGetRelationName(bs->index));
 	// bit: each centroid becomes the majority of its list's bits, as pgvector's bit centroids.
-	const kernels::ElementInfo &e = bs->metric->element();
 	if (e.round_centroids) {
 		std::byte *row = static_cast<std::byte *>(palloc(e.row_bytes(Size(bs->dim))));
 		for (int c = 0; c < bs->lists; c++) {
@@ -863,14 +878,6 @@ void write_lists(BuildState *bs, PageWriter &w, IvfListEntry *entries)
 	pfree(decoded);
 }
 
-uint64 new_stamp()
-{
-	uint64 stamp = 0;
-	if (!pg_strong_random(&stamp, sizeof stamp))
-		stamp = uint64(GetCurrentTimestamp());
-	return stamp | 1;  // never 0 ("absent" in the store)
-}
-
 void check_column(Relation index, int *dim, Quantizer q)
 {
 	*dim = index_dimensions(index);
@@ -914,6 +921,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	const IvfOptions *opts = index_options(index);
 	bs.lists_requested = opts ? opts->lists : kDefaultLists;
 	require_worker_support();
+	bs.stamp = new_build_stamp();
 
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruivfflat build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);
@@ -934,7 +942,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	INSTR_TIME_SET_CURRENT(t3);
 
 	PageWriter w(index, MAIN_FORKNUM, start_redo);
-	bs.rotation_seed = bs.quantizer == Quantizer::rabitq ? new_stamp() : 0;
+	bs.rotation_seed = bs.quantizer == Quantizer::rabitq ? new_build_stamp() : 0;
 	Layout l = write_header_pages(w, bs.centroids, bs.lists, bs.dim, bs.ranges);
 	IvfListEntry *entries = static_cast<IvfListEntry *>(palloc(sizeof(IvfListEntry) * bs.lists));
 	write_lists(&bs, w, entries);
@@ -952,7 +960,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.lists = uint32(bs.lists);
 	m.lists_requested = uint32(bs.lists_requested);
 	m.metric = uint16(bs.metric->code());
-	m.stamp = new_stamp();
+	m.stamp = bs.stamp;
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
@@ -982,8 +990,10 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 		 secs(t0, t1), secs(t1, t2), secs(t2, t3), kept ? "rows kept in memory" : "second scan and sort", secs(t3, t4),
 		 secs(t4, t5), synced ? "at once: a checkpoint began during the build" : "left to the next checkpoint");
 
-	// Warm the shared cache so the first scans need not read the centroid pages.
-	publish_centroids(index, m.stamp, m.lists, m.dimensions, bs.centroids);
+	// Warm the shared cache so the first scans need not read the centroid pages (unless the
+	// worker kept them from its k-means).
+	if (!bs.centroids_kept)
+		publish_centroids(index, m.stamp, m.lists, m.dimensions, bs.centroids, true);
 
 	MemoryContextSwitchTo(old);
 	IndexBuildResult *result = static_cast<IndexBuildResult *>(palloc(sizeof(IndexBuildResult)));
@@ -1022,7 +1032,7 @@ void ivfbuildempty(Relation index)
 	const IvfOptions *opts = index_options(index);
 	m.lists_requested = uint32(opts ? opts->lists : kDefaultLists);
 	m.metric = uint16(index_metric(index).code());
-	m.stamp = new_stamp();
+	m.stamp = new_build_stamp();
 	m.centroid_start = l.centroid_start;
 	m.centroid_pages = l.centroid_pages;
 	m.directory_start = l.directory_start;
@@ -1030,7 +1040,7 @@ void ivfbuildempty(Relation index)
 	m.quantizer = uint16(q);
 	m.range_start = l.range_start;
 	m.range_pages = l.range_pages;
-	m.rotation_seed = q == Quantizer::rabitq ? new_stamp() : 0;
+	m.rotation_seed = q == Quantizer::rabitq ? new_build_stamp() : 0;
 	write_directory_and_meta(w, l, &entry, 1, m);
 	w.finish();  // the init fork is always WAL-logged and synced
 	pfree(centroid);

@@ -162,6 +162,8 @@ const IvfOptions *ruivfflat_options(Relation index)
 
 double effective_target_recall(Relation index)
 {
+	if (targets_suspended())
+		return 0;
 	if (target_recall_var > 0)
 		return target_recall_var;
 	const IvfOptions *opts = ruivfflat_options(index);
@@ -306,13 +308,7 @@ void ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost
 static IndexBuildResult *ruivfflat_build(Relation heap, Relation index, IndexInfo *info)
 {
 	IndexBuildResult *result = ivfbuild(heap, index, info);
-	const IvfOptions *opts = ruivfflat_options(index);
-	if (opts && opts->target_recall > 0) {
-		if (ReindexIsProcessingIndex(RelationGetRelid(index)))
-			maintenance::defer_tune(RelationGetRelid(index));
-		else
-			maintenance::tune_after_build(index);
-	}
+	maintenance::tune_built_index(index);
 	return result;
 }
 

@@ -12,12 +12,14 @@
 //                   the scan re-ranks quantized lists by the heap's vector
 // Centroids are written once per build and never change, so any copy of them is valid as long as
 // the build stamp matches: scans use a backend-local copy, filled from the worker's shared store,
-// filled from the centroid pages. Every page change is WAL-logged (generic WAL, or full-page images
+// filled by the build's k-means on the worker (which keeps what it trained) or from the centroid
+// pages. Every page change is WAL-logged (generic WAL, or full-page images
 // at the end of a build), so the pages are the durable truth and the caches can always be rebuilt.
 #pragma once
 #include <algorithm>
 #include "extension/index_settings.hpp"
 #include "extension/index_support.hpp"
+#include "extension/recall_curve.hpp"
 #include "extension/types/vector.hpp"
 #include "worker/kernels/metric.hpp"
 #include "worker/kernels/rabitq.hpp"
@@ -91,13 +93,8 @@ struct IvfMetaPage {
 	// Added with ruvector_index_tune: the measured recall@10 at probes 1, 2, 4, ... (point i at
 	// probes_at_point(i, lists)), the last point at probes = lists; 0 points: not measured for this
 	// build (a build writes a new meta page). Scans under ruvector.ivfflat_target_recall pick from it.
-	uint16 curve_points;
-	uint16 curve_sample;  // queries each point was measured with
-	float curve_recall[16];
-	// Added with the background recall checks (0 here: not recorded). table_changes() when the
-	// curve was measured, so the maintenance process can tell when the table has changed enough
-	// since for it to measure the curve again.
-	uint64 curve_changes_at;
+	// Its changes_at was added with the background recall checks (0 there: not recorded).
+	RecallCurve curve;
 	// The maintenance process's last recall@10 estimate of this build, at the probes a scan uses by
 	// default (recall_sample 0: none). recall_rows_changed: the rows had changed since the build
 	// when it was made (an estimate of a fresh build's rows says nothing about what a rebuild gives).
@@ -116,7 +113,8 @@ struct IvfMetaPage {
 	float ratio_recall[16];
 	float ratio_probes[16];
 };
-inline constexpr int kCurveMaxPoints = 16;  // 2^15 = kMaxLists
+static_assert(offsetof(IvfMetaPage, curve) == 128 && offsetof(IvfMetaPage, recall_estimate) == 208 &&
+			  sizeof(IvfMetaPage) == 432, "the meta page layout is on disk");
 // Probes of curve point i: 2^i, capped at the lists (the last point).
 inline int probes_at_point(int i, uint32 lists) { return int(std::min<uint64>(uint64(1) << i, lists)); }
 inline int curve_points_for(uint32 lists)
@@ -133,10 +131,9 @@ struct RatioCurve {
 	float recall[kCurveMaxPoints] = {};
 	float probes[kCurveMaxPoints] = {};
 };
-// Store a measured curve in the meta page (generic WAL); `changes_at`: table_changes() before it
-// was measured.
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at,
-						const RatioCurve &ratios);
+// Store a measured curve in the meta page (generic WAL; its changes_at: table_changes() before it
+// was measured).
+void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve, const RatioCurve &ratios);
 // Store the maintenance process's recall estimate in the meta page (generic WAL); false when the
 // index was rebuilt meanwhile (another stamp).
 bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
@@ -176,10 +173,6 @@ inline int list_ratio_probes(const float *sorted, int count, double ratio)
 // The recall a scan aims for: ruvector.ivfflat_target_recall when above 0, else the index's
 // target_recall option (0: off, the probes as set).
 double effective_target_recall(Relation index);
-// The smallest probes whose measured recall meets `target` with 95% confidence (the last point's
-// when none does);
-// 0 when the index has no curve. *measured: that point's recall.
-int probes_for_target(const IvfMetaPage &meta, double target, float *measured);
 
 // FAISS's imbalance factor of list sizes: 1.0 when all lists are the same size, `lists` when one
 // list holds every entry (lists * sum(n^2) / total^2).
@@ -321,7 +314,8 @@ struct Centroids {
 };
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta);
 // Publish centroids to the worker's shared store (best effort: skipped when the worker is down).
-void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data);
+// `build`: a build's, dropped if its transaction aborts (as an index this transaction created).
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data, bool build = false);
 // Forget cached centroids of an index (backend-local and shared), e.g. when it is dropped.
 void forget_centroids(Oid index_oid);
 const char *centroid_cache_state(Relation index, const IvfMetaPage &meta);

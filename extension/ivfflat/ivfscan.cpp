@@ -370,10 +370,7 @@ void describe_scan(IndexScanDesc scan, StringInfo out)
 						 double(t->probes_sum) / double(t->ratio_scans), t->probes_min, t->probes_max, t->ratio, t->lists);
 	else
 		appendStringInfo(out, "probes %d of %d lists", t->probes, t->lists);
-	if (t->target > 0 && t->measured >= 0)
-		appendStringInfo(out, " (for target recall %.3g: %.3g measured)", t->target, double(t->measured));
-	else if (t->target > 0)
-		appendStringInfo(out, " (fixed: target recall %.3g, but the index has no measured curve)", t->target);
+	describe_target(out, t->target, t->measured);
 	if (t->mode != IterativeScan::off)
 		appendStringInfo(out, ", %s up to %d lists", t->mode == IterativeScan::strict_order ? "strict_order" : "relaxed_order",
 						 t->nlists);

@@ -64,12 +64,6 @@ constexpr int kLocalSlots = 32;
 LocalCentroids local_cache[kLocalSlots];
 int local_next = 0;
 
-struct CentroidBlobHeader {
-	uint64 stamp;
-	uint32 lists;
-	uint32 dim;
-};
-
 LocalCentroids *find_local(Oid index)
 {
 	for (auto &e : local_cache)
@@ -162,14 +156,14 @@ Size encode_entry(const MetricInfo &metric, const EntryCoding &coding, const Ite
 	return entry_size(metric, dim);
 }
 
-void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data)
+void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data, bool build)
 {
 	Oid index_oid = RelationGetRelid(index);
-	// An index this transaction created: its entry goes if the transaction rolls back.
-	if (index->rd_createSubid != InvalidSubTransactionId)
+	// A build's, or an index this transaction created: the entry goes if the transaction rolls back.
+	if (build || index->rd_createSubid != InvalidSubTransactionId)
 		worker_store_drop_on_abort(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids});
 	worker_best_effort([&] {
-		CentroidBlobHeader h{stamp, lists, dim};
+		proto::CentroidBlobHeader h{stamp, lists, dim};
 		client::store_put(proto::StoreKey{MyDatabaseId, index_oid, kStoreKindCentroids}, stamp,
 						  {std::as_bytes(std::span(&h, 1)), std::as_bytes(std::span(data, Size(lists) * dim))});
 	});
@@ -202,9 +196,9 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 		if (store_current_version(key, &tag) != 0 && tag == meta.stamp) {
 			uint64 version, bytes;
 			void *blob = store_copy_out(key, &version, &tag, &bytes);
-			Size want = sizeof(CentroidBlobHeader) + Size(meta.lists) * meta.dimensions * sizeof(float);
+			Size want = proto::centroid_blob_bytes(meta.lists, meta.dimensions);
 			if (blob && tag == meta.stamp && bytes == want) {
-				CentroidBlobHeader h;
+				proto::CentroidBlobHeader h;
 				memcpy(&h, blob, sizeof h);
 				if (h.stamp == meta.stamp && h.lists == meta.lists && h.dim == meta.dimensions) {
 					float *data = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, want - sizeof h));
@@ -315,28 +309,17 @@ uint64 table_changes(Oid heap)
 	return uint64(std::max<PgStat_Counter>(t->tuples_inserted + t->tuples_updated + t->tuples_deleted, 0)) + 1;
 }
 
-namespace {
-
-// The curve's 95% one-sided lower confidence bound of a recall measured on n queries.
-double recall_lower_bound(double r, double n)
-{
-	return r - 1.645 * std::sqrt(std::max(r * (1 - r), 0.0) / std::max(n, 1.0));
-}
-
-}  // namespace
-
 ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta)
 {
 	int lists = std::max<int>(int(meta.lists), 1);
 	ProbeChoice c{std::clamp(effective_probes(index), 1, lists), probe_ratio_setting(), effective_target_recall(index), -1, 0};
 	if (c.target <= 0)
 		return c;
-	float measured;
-	int p = probes_for_target(meta, c.target, &measured);
-	if (p <= 0)
+	int point = meta.lists > 0 ? curve_point_for_target(meta.curve, c.target) : -1;
+	if (point < 0)
 		return c;  // no curve: the target cannot apply
-	c.probes = std::clamp(p, 1, lists);
-	c.measured = measured;
+	c.probes = std::clamp(probes_at_point(point, meta.lists), 1, lists);
+	c.measured = meta.curve.recall[point];
 	c.ratio = 0;
 	// Per-query probes when their smallest ratio meeting the target probed fewer lists on the
 	// sample than the fixed probes meeting it.
@@ -344,7 +327,7 @@ ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta)
 	if (!target_per_query_setting() || points == 0)
 		return c;
 	for (int i = 0; i < points; i++) {
-		if (recall_lower_bound(meta.ratio_recall[i], meta.curve_sample) < c.target)
+		if (recall_lower_bound(meta.ratio_recall[i], meta.curve.sample) < c.target)
 			continue;
 		if (meta.ratio_probes[i] < float(c.probes)) {
 			c.ratio = meta.ratio_value[i];
@@ -373,9 +356,7 @@ IvfMetaPage *lock_meta_for_update(Relation index, uint64 stamp, Buffer *buf, Gen
 		UnlockReleaseBuffer(*buf);
 		return nullptr;
 	}
-	// A meta page written before these fields existed: pd_lower must cover them for WAL to keep them.
-	auto *header = reinterpret_cast<PageHeader>(page);
-	header->pd_lower = std::max<uint16>(header->pd_lower, uint16(MAXALIGN(SizeOfPageHeaderData) + sizeof(IvfMetaPage)));
+	cover_meta(page, sizeof(IvfMetaPage));  // written before these fields existed
 	return m;
 }
 
@@ -399,17 +380,13 @@ bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sampl
 	return true;
 }
 
-void write_recall_curve(Relation index, uint64 stamp, const float *recall, int points, int sample, uint64 changes_at,
-						const RatioCurve &ratios)
+void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve, const RatioCurve &ratios)
 {
 	Buffer buf;
 	GenericXLogState *state;
 	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
 	if (!m)  // rebuilt meanwhile: the curve is of another build
-		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						errmsg("index \"%s\" was rebuilt while its recall was measured", RelationGetRelationName(index)),
-						errhint("Run ruvector_index_tune again.")));
-	m->curve_changes_at = changes_at;
+		report_rebuilt_while_measured(index);
 	m->ratio_points = uint16(std::clamp(ratios.points, 0, kCurveMaxPoints));
 	for (int i = 0; i < kCurveMaxPoints; i++) {
 		bool used = i < ratios.points;
@@ -417,29 +394,9 @@ void write_recall_curve(Relation index, uint64 stamp, const float *recall, int p
 		m->ratio_recall[i] = used ? ratios.recall[i] : 0;
 		m->ratio_probes[i] = used ? ratios.probes[i] : 0;
 	}
-	m->curve_points = uint16(points);
-	m->curve_sample = uint16(std::min(sample, 65535));
-	for (int i = 0; i < kCurveMaxPoints; i++)
-		m->curve_recall[i] = i < points ? recall[i] : 0;
+	m->curve = curve;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
-}
-
-int probes_for_target(const IvfMetaPage &meta, double target, float *measured)
-{
-	int points = std::min<int>(meta.curve_points, kCurveMaxPoints);
-	if (points == 0 || meta.lists == 0)
-		return 0;
-	// The curve is an estimate from curve_sample queries: a point meets the target when its
-	// one-sided 95% lower confidence bound does (per query, as a query's neighbours are found or
-	// missed together), so a point that barely reached the target on the sample does not count.
-	for (int i = 0; i < points; i++) {
-		if (recall_lower_bound(meta.curve_recall[i], meta.curve_sample) >= target || i == points - 1) {
-			*measured = meta.curve_recall[i];
-			return probes_at_point(i, meta.lists);
-		}
-	}
-	return 0;
 }
 
 void decode_entry(const MetricInfo &metric, Quantizer q, const float *ranges, const IvfEntryHeader *e, int dim,

@@ -162,6 +162,12 @@ double changes_since(const Health &h, uint64 at)
 	return h.changes > 0 && at > 0 && h.changes >= at ? double(h.changes - at) : -1;
 }
 
+void add_curve(const RecallCurve &curve, Health &h)
+{
+	h.curve_sample = curve.points > 0 ? std::max<int>(curve.sample, 1) : 0;
+	h.curve_changes_at = curve.changes_at;
+}
+
 void ivf_health(Relation index, Health &h)
 {
 	using namespace ruvector::ivf;
@@ -179,7 +185,7 @@ void ivf_health(Relation index, Health &h)
 	h.imbalance = sizes.imbalance(meta.lists);
 	h.build_imbalance = meta.build_imbalance > 0 ? meta.build_imbalance : -1;
 	h.stamp = meta.stamp;
-	h.curve_sample = meta.curve_points > 0 ? std::max<int>(meta.curve_sample, 1) : 0;
+	add_curve(meta.curve, h);
 	if (sizes.total > 0)
 		h.spread = sizes.spread();
 	if (meta.build_spread > 0) {
@@ -193,7 +199,6 @@ void ivf_health(Relation index, Health &h)
 	bool rows_changed = h.rows != h.built_rows || h.inserted_since_build > 0;
 	h.rows_changed = rows_changed;
 	h.changes = table_changes(index->rd_index->indrelid);
-	h.curve_changes_at = meta.curve_changes_at;
 	h.target = effective_target_recall(index);
 	if (meta.recall_sample > 0) {
 		h.estimated_recall = meta.recall_estimate;
@@ -254,7 +259,21 @@ void hnsw_health(Relation index, Health &h)
 	GraphCounts c = count_graph(index, meta.m);
 	h.access_method = "ruhnsw";
 	h.rows = c.heap_tids;
+	h.stamp = meta.stamp;
+	add_curve(meta.curve, h);
+	h.target = effective_target_recall(index);
+	h.changes = ivf::table_changes(index->rd_index->indrelid);
 	table_statistics(index, h, nullptr);
+	// The measured curve's recall at the ef_search a scan uses at the session's settings (under a
+	// target, the point it chose), as the background estimate a ruivfflat index stores.
+	int ef = scan_ef(index, meta).ef;
+	for (int i = 0; i < std::min<int>(meta.curve.points, kEfCurvePoints); i++)
+		if (ef_at_point(i) == ef) {
+			h.estimated_recall = meta.curve.recall[i];
+			h.recall_sample = meta.curve.sample;
+			h.recall_stored = true;
+			h.recall_changes_at = meta.curve.changes_at;
+		}
 	snprintf(h.reason, sizeof h.reason, "%lld elements, %lld freed slots: ruhnsw has no lists to retrain",
 			 static_cast<long long>(c.elements), static_cast<long long>(c.deleted));
 }
@@ -316,7 +335,7 @@ bool recall_check_due(const Health &h)
 
 bool curve_check_due(const Health &h)
 {
-	if (h.target <= 0 || h.lists <= 0 || h.trigger != Degradation::none || h.rows <= 0)
+	if (h.target <= 0 || h.lists == 0 || h.trigger != Degradation::none || h.rows <= 0)  // ruhnsw: lists -1
 		return false;
 	if (h.curve_sample == 0)
 		return true;

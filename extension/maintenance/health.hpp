@@ -48,14 +48,14 @@ struct Health {
 	bool recall_stored = false;     // the stored background estimate, not this call's
 	bool recall_rows_changed = false;  // the rows had changed since the build when it was made
 	uint64 recall_changes_at = 0;   // ivf::table_changes() then (0: unknown)
-	int curve_sample = 0;          // ruivfflat: the stored recall curve's sample (0: no curve)
+	int curve_sample = 0;          // the stored recall curve's sample (0: no curve)
 	uint64 curve_changes_at = 0;   // ivf::table_changes() when the curve was measured (0: unknown)
-	double target = 0;             // ruivfflat: the target recall a scan aims for (0: none)
+	double target = 0;             // the target recall a scan aims for (0: none)
 	bool rows_changed = false;     // rows inserted, updated or deleted since the build
 	uint64 changes = 0;            // ivf::table_changes() now (0: unknown)
 	int64 inserted_since_build = -1;  // table inserts since the build (cumulative statistics), -1: unknown
 	int64 dead_rows = -1;             // the table's dead rows (cumulative statistics), -1: unknown
-	uint64 stamp = 0;                 // the build's stamp (ruivfflat)
+	uint64 stamp = 0;                 // the build's stamp (0: a ruhnsw index built before it was recorded)
 };
 
 // ruvector.auto_maintain, ruvector.maintenance_naptime and the degradation thresholds.
@@ -78,8 +78,9 @@ inline constexpr double kRemeasureFraction = 0.2;
 // index now (ruvector.maintenance_min_recall and maintenance_recall_sample set, nothing else wrong,
 // rows changed since the build and, when it has an estimate already, by kRemeasureFraction since).
 bool recall_check_due(const Health &h);
-// Whether it should measure the recall curve now: the index has a target recall (its option, or
-// the setting where the maintenance process runs) and no curve, or one the table outgrew.
+// Whether it should measure the recall curve now (ruivfflat or ruhnsw): the index has a target
+// recall (its option, or the setting where the maintenance process runs) and no curve, or one the
+// table outgrew.
 bool curve_check_due(const Health &h);
 // Null when the recall of the index can be estimated by the current role, else why not.
 const char *recall_unmeasurable(Relation index);
@@ -102,26 +103,33 @@ struct RecallSample {
 	uint64 count = 0;
 };
 // The same at each of `points` values of `setting` (ruivfflat: ruvector.ivfflat_probes or
-// ruvector.ivfflat_probe_ratio; null: the session's settings, one point): one exact answer per
-// query, an index answer per point; recall[p], -1 for an empty table. `drawn`: when it holds rows,
-// the queries; else it receives the sample drawn.
+// ruvector.ivfflat_probe_ratio; ruhnsw: ruvector.hnsw_ef_search; null: the session's settings,
+// one point), with recall targets and iterative scans off: one exact answer per query, an index
+// answer per point; recall[p], -1 for an empty table. `drawn`: when it holds rows, the queries;
+// else it receives the sample drawn.
 void measure_recall(Relation index, int sample, int k, const char *setting, const double *values, int points,
 					double *recall, RecallSample *drawn = nullptr);
-// ruvector_index_tune: measure the recall curve of a ruivfflat index at probes 1, 2, 4, ... lists
-// and store it in its meta page; returns the points (probes[i], recall[i], kCurveMaxPoints room).
-// ratios_out: the per-query probes curve measured with it.
-int tune_index(Relation index, int sample, int *probes, double *recall, ivf::RatioCurve *ratios_out = nullptr);
+// ruvector_index_tune: measure the recall curve of an index and store it in its meta page:
+// ruivfflat at probes 1, 2, 4, ... lists (and the per-query probes curve, `ratios`), ruhnsw at
+// ef_search 10, 16, 25, ... 1000 (hnsw::ef_at_point).
+struct Tuned {
+	const char *setting = nullptr;  // "probes" or "ef_search"
+	int points = 0;
+	int value[kCurveMaxPoints] = {};  // the setting at each point
+	double recall[kCurveMaxPoints] = {};
+	ivf::RatioCurve ratios;  // ruivfflat
+};
+Tuned tune_index(Relation index, int sample);
 // Adds the estimate to h (and the recall degradation when nothing else degraded the index).
 void add_recall(Relation index, Health &h, int sample);
 // The maintenance process's estimate: add_recall, then stored in the meta page (ruivfflat).
 void add_and_store_recall(Relation index, Health &h, int sample);
 // A build of an index with a target_recall option measures its curve (kDefaultCurveSample
 // queries) when its table has rows and its recall can be measured, so a REINDEX keeps the target
-// working. Returns the points measured (0: skipped).
-int tune_after_build(Relation index);
-// A build inside a REINDEX, VACUUM FULL or CLUSTER cannot scan its index yet: it defers the
-// measurement to the end of the statement (the ProcessUtility hook calls run_deferred_tunes).
-void defer_tune(Oid index);
+// working: now, or inside a REINDEX, VACUUM FULL or CLUSTER at the end of the statement.
+void tune_built_index(Relation index);
+// A build inside a REINDEX, VACUUM FULL or CLUSTER cannot scan its index yet: tune_built_index
+// defers the measurement to the end of the statement (the ProcessUtility hook calls this).
 void run_deferred_tunes();
 
 // One line with the figures a rebuild is judged by, for the log ("lists 1/100, rows 100000, ...").

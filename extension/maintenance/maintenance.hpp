@@ -18,7 +18,8 @@ namespace ruvector::maintenance {
 // What a maintenance process is asked to do (in bgw_extra).
 struct MaintenanceJob {
 	Oid database;
-	Oid index;      // InvalidOid: every ruivfflat index whose auto_maintain option is on
+	Oid index;      // InvalidOid: every ruivfflat index whose auto_maintain option is on, and
+	                // every index under a target recall (its curve)
 	uint32 flags;
 	// One index (ruvector_index_maintain): the caller's thresholds (ruvector.maintenance_*), which
 	// the check applies instead of the database's.

@@ -7,11 +7,14 @@
 //  1. drops what an interrupted REINDEX CONCURRENTLY left behind: invalid vector indexes named
 //     <name>_ccnew[N] or <name>_ccold[N] whose table no DDL is running on;
 //  2. checks each index (health.hpp) and, when it is degraded and a rebuild would improve the
-//     figure that made it so, runs REINDEX INDEX CONCURRENTLY and logs the figures before and after.
+//     figure that made it so, runs REINDEX INDEX CONCURRENTLY and logs the figures before and after;
+//     for an index under a target recall (ruivfflat or ruhnsw) without a recall curve, or whose
+//     table changed by kRemeasureFraction since it was measured, measures the curve again.
 // Errors end the process (a background worker has no error recovery); the transaction aborts and a
 // half-built index is left invalid for the next round's step 1.
 #include "extension/maintenance/maintenance.hpp"
 #include "extension/maintenance/health.hpp"
+#include "extension/hnsw/hnsw.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 #include "shmem/pg.hpp"
 
@@ -184,6 +187,7 @@ void drop_leftovers()
 
 struct Checked {
 	bool found = false;
+	bool checked = false;  // health holds the index's figures
 	Health health;
 	Oid owner = InvalidOid;
 	Oid namespace_oid = InvalidOid;
@@ -228,8 +232,9 @@ void estimate_as_owner(Relation index, Oid owner, Health &h, Estimate estimate)
 }
 
 // The health of an index by OID, in a transaction of its own; found = false when it is gone, not
-// valid, or not a ruivfflat index.
-// only_maintained: an index whose auto_maintain option is off is found, but not checked.
+// valid, or not a ruivfflat or ruhnsw index.
+// only_maintained: an index whose auto_maintain option is off, or a ruhnsw index without a target
+// recall (there is nothing to rebuild it for, and no curve to keep), is found, but not checked.
 Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool only_maintained = false)
 {
 	Checked c;
@@ -238,12 +243,12 @@ Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool onl
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_clear_snapshot();  // current table statistics
 	Relation index = try_relation_open(index_oid, AccessShareLock);
-	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index)) {
+	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_maintained_kind(index)) {
 		c.found = true;
-		const ivf::IvfOptions *opts = ivf::index_options(index);
-		if (only_maintained && opts && !opts->auto_maintain)
-			c.health.auto_maintain = false;
-		else {
+		const ivf::IvfOptions *opts = is_ivfflat_index(index) ? ivf::index_options(index) : nullptr;
+		bool skip = is_ivfflat_index(index) ? opts && !opts->auto_maintain : hnsw::effective_target_recall(index) <= 0;
+		if (!only_maintained || !skip) {
+			c.checked = true;
 			c.health = index_health(index);
 			estimate_as_owner(index, index->rd_rel->relowner, c.health, estimate);
 		}
@@ -276,14 +281,12 @@ void retune(Oid index_oid, Oid owner, int sample, const char *qualified_name, co
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	Relation index = relation_open(index_oid, AccessShareLock);
-	int probes[ivf::kCurveMaxPoints] = {};
-	double recall[ivf::kCurveMaxPoints] = {};
-	int points = 0;
+	Tuned t;
 	const char *unmeasurable = nullptr;
 	as_role(owner, [&] {
 		unmeasurable = recall_unmeasurable(index);
 		if (!unmeasurable)
-			points = tune_index(index, sample, probes, recall);
+			t = tune_index(index, sample);
 	});
 	relation_close(index, AccessShareLock);
 	PopActiveSnapshot();
@@ -291,8 +294,9 @@ void retune(Oid index_oid, Oid owner, int sample, const char *qualified_name, co
 	if (unmeasurable)
 		ereport(DEBUG1, (errmsg("ruvector maintenance: not measuring the recall curve of index %s: %s", qualified_name, unmeasurable)));
 	else
-		ereport(LOG, (errmsg("ruvector maintenance: measured the recall curve of %s index %s (%d points, %d sample queries): recall %.3f at probes %d, %.3f at probes %d",
-							 why, qualified_name, points, sample, recall[0], probes[0], recall[points - 1], probes[points - 1])));
+		ereport(LOG, (errmsg("ruvector maintenance: measured the recall curve of %s index %s (%d points, %d sample queries): recall %.3f at %s %d, %.3f at %s %d",
+							 why, qualified_name, t.points, sample, t.recall[0], t.setting, t.value[0], t.recall[t.points - 1],
+							 t.setting, t.value[t.points - 1])));
 }
 
 int curve_sample_for(const Health &h) { return h.curve_sample > 0 ? h.curve_sample : kDefaultCurveSample; }
@@ -325,7 +329,7 @@ const char *trigger_name(Degradation t)
 void maintain_index(const Target &target, bool asked)
 {
 	Checked before = check_index(target.index, asked ? Estimate::always : Estimate::if_due, !asked);
-	if (!before.found || (!asked && !before.health.auto_maintain))
+	if (!before.found || !before.checked)
 		return;
 	const Health &h = before.health;
 	char figures[512];
@@ -433,7 +437,7 @@ void run(const MaintenanceJob &job)
 		"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
 		"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_am a ON a.oid = c.relam "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE i.indisvalid AND a.amname IN ('ruivfflat', 'ivfflat') AND c.relpersistence <> 't' "
+		"WHERE i.indisvalid AND a.amname IN ('ruivfflat', 'ivfflat', 'ruhnsw', 'hnsw') AND c.relpersistence <> 't' "
 		"ORDER BY c.oid");
 	for (int i = 0; i < t.count; i++) {
 		CHECK_FOR_INTERRUPTS();

@@ -1,10 +1,13 @@
-// Estimated recall@k of a ruivfflat index at the session's probes (issue 18): a small sample of the
-// table's own rows, each used as a query, answered exactly (a sequential scan's ordering by the
-// opclass's distance function, through SPI: the caller's privileges and snapshot) and through the
-// index (an index scan of this index, at ruvector.ivfflat_probes). Recall counts the index's first
-// k visible rows whose exact distance is within the k-th exact one, so ties count as found.
+// Estimated recall@k of a ruivfflat or ruhnsw index at the session's settings (issue 18): a small
+// sample of the table's own rows, each used as a query, answered exactly (a sequential scan's
+// ordering by the opclass's distance function, through SPI: the caller's privileges and snapshot)
+// and through the index (an index scan of this index, at ruvector.ivfflat_probes or
+// hnsw.ef_search). Recall counts the index's first k visible rows whose exact distance is within
+// the k-th exact one, so ties count as found. The recall curves scans pick their settings from
+// under a target recall (extension/recall_curve.hpp) are measured here too.
 #include "extension/maintenance/health.hpp"
 #include "extension/index_support.hpp"
+#include "extension/hnsw/hnswutils.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
 
 extern "C" {
@@ -15,6 +18,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -152,18 +156,24 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 	if (!exact_plan || !count_plan)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 
-	// Curve points: `setting` (ruvector.ivfflat_probes or ruvector.ivfflat_probe_ratio) for each,
-	// in a GUC nest level (an error restores them with the transaction), exact order and no target
-	// or other choice of lists in the way.
+	// Curve points: `setting` (ruvector.ivfflat_probes, ruvector.ivfflat_probe_ratio or
+	// ruvector.hnsw_ef_search) for each, in a GUC nest level (an error restores them with the
+	// transaction), exact order and no target (the settings' nor the index's option) or other
+	// choice of lists in the way.
 	int guc_level = 0;
 	if (setting) {
 		guc_level = NewGUCNestLevel();
-		set_config_option("ruvector.ivfflat_target_recall", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		set_config_option("ruvector.ivfflat_probe_ratio", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		set_config_option("ivfflat.iterative_scan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("hnsw.iterative_scan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
-	double *hits = static_cast<double *>(MemoryContextAllocZero(outer, sizeof(double) * points));
-	double wanted = 0;
+	// hits[p] at point p, then the neighbours wanted (in memory: it outlives a PG_TRY's longjmp).
+	double *hits = static_cast<double *>(MemoryContextAllocZero(outer, sizeof(double) * (points + 1)));
+	double &wanted = hits[points];
+	bool was_suspended = targets_suspended();
+	suspend_targets(setting != nullptr || was_suspended);
+	PG_TRY();
+	{
 	for (uint64 i = 0; i < queries; i++) {
 		CHECK_FOR_INTERRUPTS();
 		if (SPI_execute_plan(exact_plan, &sample_rows[i], nullptr, true, 0) != SPI_OK_SELECT)
@@ -194,6 +204,12 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 			hits[p] += double(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 		}
 	}
+	}
+	PG_FINALLY();
+	{
+		suspend_targets(was_suspended);
+	}
+	PG_END_TRY();
 	SPI_finish();
 	if (setting)
 		AtEOXact_GUC(true, guc_level);
@@ -239,8 +255,8 @@ ivf::RatioCurve ratio_points(Relation index, const ivf::IvfMetaPage &meta, const
 	std::sort(all, all + used);
 	// Means from 1.5 to half the lists, spaced geometrically over the curve's points.
 	double top = std::max(2.0, lists / 2.0);
-	double step = std::pow(top / 1.5, 1.0 / (ivf::kCurveMaxPoints - 1));
-	for (int p = 0; p < ivf::kCurveMaxPoints; p++) {
+	double step = std::pow(top / 1.5, 1.0 / (kCurveMaxPoints - 1));
+	for (int p = 0; p < kCurveMaxPoints; p++) {
 		double mean = 1.5 * std::pow(step, p);
 		if (mean >= lists)
 			break;
@@ -268,35 +284,88 @@ ivf::RatioCurve ratio_points(Relation index, const ivf::IvfMetaPage &meta, const
 
 }  // namespace
 
-int tune_index(Relation index, int sample, int *probes, double *recall, ivf::RatioCurve *ratios_out)
+namespace {
+
+// Measure a curve at `tuned.points` values of `setting` (tuned.value) on `sample` queries.
+RecallCurve measure_curve(Relation index, int sample, const char *setting, Tuned &tuned, RecallSample *drawn)
 {
-	ivf::IvfMetaPage meta = ivf::read_meta(index);
-	uint64 changes_at = ivf::table_changes(index->rd_index->indrelid);
-	int points = ivf::curve_points_for(meta.lists);
-	double values[ivf::kCurveMaxPoints] = {};
-	for (int i = 0; i < points; i++)
-		values[i] = probes[i] = ivf::probes_at_point(i, meta.lists);
-	RecallSample drawn;
-	measure_recall(index, sample, 10, "ruvector.ivfflat_probes", values, points, recall, &drawn);
-	if (recall[0] < 0)
+	RecallCurve curve{};
+	curve.changes_at = ivf::table_changes(index->rd_index->indrelid);
+	double values[kCurveMaxPoints] = {};
+	for (int i = 0; i < tuned.points; i++)
+		values[i] = tuned.value[i];
+	measure_recall(index, sample, 10, setting, values, tuned.points, tuned.recall, drawn);
+	if (tuned.recall[0] < 0)
 		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						errmsg("cannot tune index \"%s\": its table has no rows to sample", RelationGetRelationName(index))));
-	float stored[ivf::kCurveMaxPoints];
-	for (int i = 0; i < points; i++)
-		stored[i] = float(recall[i]);
-	ivf::RatioCurve ratios = ratio_points(index, meta, drawn);
-	if (ratios.points > 0) {
-		double v[ivf::kCurveMaxPoints], r[ivf::kCurveMaxPoints];
-		for (int i = 0; i < ratios.points; i++)
-			v[i] = ratios.value[i];
-		measure_recall(index, sample, 10, "ruvector.ivfflat_probe_ratio", v, ratios.points, r, &drawn);
-		for (int i = 0; i < ratios.points; i++)
-			ratios.recall[i] = float(r[i]);
+	curve.points = uint16(tuned.points);
+	curve.sample = uint16(std::min(sample, 65535));
+	for (int i = 0; i < tuned.points; i++)
+		curve.recall[i] = float(tuned.recall[i]);
+	return curve;
+}
+
+Tuned tune_ivfflat(Relation index, int sample)
+{
+	ivf::IvfMetaPage meta = ivf::read_meta(index);
+	Tuned t;
+	t.setting = "probes";
+	t.points = ivf::curve_points_for(meta.lists);
+	for (int i = 0; i < t.points; i++)
+		t.value[i] = ivf::probes_at_point(i, meta.lists);
+	RecallSample drawn;
+	RecallCurve curve = measure_curve(index, sample, "ruvector.ivfflat_probes", t, &drawn);
+	t.ratios = ratio_points(index, meta, drawn);
+	if (t.ratios.points > 0) {
+		double v[kCurveMaxPoints], r[kCurveMaxPoints];
+		for (int i = 0; i < t.ratios.points; i++)
+			v[i] = t.ratios.value[i];
+		measure_recall(index, sample, 10, "ruvector.ivfflat_probe_ratio", v, t.ratios.points, r, &drawn);
+		for (int i = 0; i < t.ratios.points; i++)
+			t.ratios.recall[i] = float(r[i]);
 	}
-	ivf::write_recall_curve(index, meta.stamp, stored, points, sample, changes_at, ratios);
-	if (ratios_out)
-		*ratios_out = ratios;
-	return points;
+	ivf::write_recall_curve(index, meta.stamp, curve, t.ratios);
+	return t;
+}
+
+Tuned tune_hnsw(Relation index, int sample)
+{
+	hnsw::HnswMetaPage meta = hnsw::read_meta(index);
+	Tuned t;
+	t.setting = "ef_search";
+	t.points = hnsw::kEfCurvePoints;
+	for (int i = 0; i < t.points; i++)
+		t.value[i] = hnsw::ef_at_point(i);
+	RecallCurve curve = measure_curve(index, sample, "ruvector.hnsw_ef_search", t, nullptr);
+	hnsw::write_recall_curve(index, meta.stamp, curve);
+	return t;
+}
+
+// The index's own target_recall option (0: none), and the curve its meta page holds.
+double target_option(Relation index)
+{
+	if (hnsw::is_hnsw_index(index))
+		return hnsw::index_options(index)->target_recall;
+	const ivf::IvfOptions *opts = is_ivfflat_index(index) ? ivf::index_options(index) : nullptr;
+	return opts ? opts->target_recall : 0;
+}
+
+RecallCurve stored_curve(Relation index)
+{
+	return hnsw::is_hnsw_index(index) ? hnsw::read_meta(index).curve : ivf::read_meta(index).curve;
+}
+
+bool has_rows(Relation index)
+{
+	return hnsw::is_hnsw_index(index) ? hnsw::read_meta(index).entry_blkno != InvalidBlockNumber
+									  : ivf::read_meta(index).built_rows > 0;
+}
+
+}  // namespace
+
+Tuned tune_index(Relation index, int sample)
+{
+	return hnsw::is_hnsw_index(index) ? tune_hnsw(index, sample) : tune_ivfflat(index, sample);
 }
 
 namespace {
@@ -312,7 +381,6 @@ void forget_deferred_on_abort(XactEvent event, void *)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		deferred_count = 0;
 }
-}  // namespace
 
 void defer_tune(Oid index)
 {
@@ -325,6 +393,34 @@ void defer_tune(Oid index)
 			return;
 	if (deferred_count < kMaxDeferred)  // beyond: the maintenance process measures them later
 		deferred[deferred_count++] = index;
+}
+
+// The curve of a new build with a target_recall option (kDefaultCurveSample queries), when its
+// rows can be sampled.
+void tune_after_build(Relation index)
+{
+	const char *why = recall_unmeasurable(index);
+	if (why) {
+		ereport(NOTICE, (errmsg("the recall curve of index \"%s\" was not measured", RelationGetRelationName(index)),
+						 errdetail("%s", why),
+						 errhint("Its target_recall option applies once ruvector_index_tune measured a curve.")));
+		return;
+	}
+	if (!has_rows(index))  // an empty table: the maintenance process measures it once loaded
+		return;
+	tune_index(index, kDefaultCurveSample);
+}
+
+}  // namespace
+
+void tune_built_index(Relation index)
+{
+	if (target_option(index) <= 0)
+		return;
+	if (ReindexIsProcessingIndex(RelationGetRelid(index)))
+		defer_tune(RelationGetRelid(index));
+	else
+		tune_after_build(index);
 }
 
 void run_deferred_tunes()
@@ -340,9 +436,9 @@ void run_deferred_tunes()
 		Relation index = try_relation_open(todo[i], AccessShareLock);
 		if (!index)
 			continue;
-		// Still a valid ruivfflat index with a target and without a curve (not measured meanwhile).
-		if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_ivfflat_index(index) &&
-			ivf::index_options(index) && ivf::index_options(index)->target_recall > 0 && ivf::read_meta(index).curve_points == 0) {
+		// Still a valid index with a target and without a curve (not measured meanwhile).
+		if (index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_maintained_kind(index) &&
+			target_option(index) > 0 && stored_curve(index).points == 0) {
 			// As the build ran: as the table's owner, restricted.
 			Oid save_user;
 			int save_sec;
@@ -356,30 +452,15 @@ void run_deferred_tunes()
 	PopActiveSnapshot();
 }
 
-int tune_after_build(Relation index)
-{
-	const char *why = recall_unmeasurable(index);
-	if (why) {
-		ereport(NOTICE, (errmsg("the recall curve of index \"%s\" was not measured", RelationGetRelationName(index)),
-						 errdetail("%s", why),
-						 errhint("Its target_recall option applies once ruvector_index_tune measured a curve.")));
-		return 0;
-	}
-	if (ivf::read_meta(index).built_rows == 0)  // an empty table: the maintenance process measures it once loaded
-		return 0;
-	int probes[ivf::kCurveMaxPoints] = {};
-	double recall[ivf::kCurveMaxPoints] = {};
-	return tune_index(index, kDefaultCurveSample, probes, recall);
-}
-
 }  // namespace ruvector::maintenance
 
 using namespace ruvector;
 using namespace ruvector::maintenance;
 
-// ruvector_index_tune(index regclass, sample integer): measures a ruivfflat index's recall@10 at
-// probes 1, 2, 4, ... up to its lists, stores the curve in its meta page (what scans under
-// ruvector.ivfflat_target_recall pick their probes from) and returns it.
+// ruvector_index_tune(index regclass, sample integer): measures an index's recall@10 curve (a
+// ruivfflat index at probes 1, 2, 4, ... up to its lists and at per-query probe ratios, a ruhnsw
+// index at ef_search 10, 16, 25, ... 1000), stores it in its meta page (what scans under
+// ruvector.ivfflat_target_recall or ruvector.hnsw_target_recall pick from) and returns it.
 RV_FUNCTION(ruvector_index_tune)
 {
 	Oid index_oid = PG_GETARG_OID(0);
@@ -388,30 +469,29 @@ RV_FUNCTION(ruvector_index_tune)
 	if (sample < 1 || sample > kMaxSample)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("sample must be between 1 and %d", kMaxSample),
 						errdetail("Each sample row is one exact scan of the table.")));
-	Relation index = open_index_for_stats(index_oid, is_ivfflat_index, "ruivfflat");
+	Relation index = open_index_for_stats(index_oid, is_maintained_kind, "ruivfflat or ruhnsw");
 	// Tuning writes the index's meta page: the owner's decision, as for ALTER INDEX.
 	if (!pg_class_ownercheck(index_oid, GetUserId()))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("must be owner of index %s", RelationGetRelationName(index))));
-	int probes[ivf::kCurveMaxPoints] = {};
-	double recall[ivf::kCurveMaxPoints] = {};
-	ivf::RatioCurve ratios;
-	int points = tune_index(index, sample, probes, recall, &ratios);
+	Tuned t = tune_index(index, sample);
 	relation_close(index, AccessShareLock);
 
-	// Rows (probes, recall, NULL, probes) for fixed probes, then (NULL, recall, ratio, mean probes)
-	// for per-query probes.
+	// ruivfflat: rows (probes, recall, NULL, probes, NULL) for fixed probes, then (NULL, recall,
+	// ratio, mean probes, NULL) for per-query probes; ruhnsw: (NULL, recall, NULL, NULL, ef_search).
 	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	for (int i = 0; i < points; i++) {
-		Datum values[4] = {Int32GetDatum(probes[i]), Float8GetDatum(recall[i]), Datum(0), Float8GetDatum(probes[i])};
-		bool nulls[4] = {false, false, true, false};
+	bool ef = strcmp(t.setting, "ef_search") == 0;
+	for (int i = 0; i < t.points; i++) {
+		Datum values[5] = {Int32GetDatum(t.value[i]), Float8GetDatum(t.recall[i]), Datum(0), Float8GetDatum(t.value[i]),
+						   Int32GetDatum(t.value[i])};
+		bool nulls[5] = {ef, false, true, ef, !ef};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	for (int i = 0; i < ratios.points; i++) {
-		Datum values[4] = {Datum(0), Float8GetDatum(ratios.recall[i]), Float8GetDatum(ratios.value[i]),
-						   Float8GetDatum(ratios.probes[i])};
-		bool nulls[4] = {true, false, false, false};
+	for (int i = 0; i < t.ratios.points; i++) {
+		Datum values[5] = {Datum(0), Float8GetDatum(t.ratios.recall[i]), Float8GetDatum(t.ratios.value[i]),
+						   Float8GetDatum(t.ratios.probes[i]), Datum(0)};
+		bool nulls[5] = {true, false, false, false, true};
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return Datum(0);

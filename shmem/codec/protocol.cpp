@@ -65,6 +65,8 @@ std::vector<std::byte> encode(const KmeansRequest &k)
 	w.put(k.max_iterations);
 	w.put(k.seed);
 	w.put(k.metric);
+	w.put(k.keep);
+	w.put(k.keep_tag);
 	auto b = w.bytes();
 	return {b.begin(), b.end()};
 }
@@ -79,6 +81,8 @@ KmeansRequest decode_kmeans(std::span<const std::byte> payload)
 	k.max_iterations = r.get<std::uint32_t>();
 	k.seed = r.get<std::uint64_t>();
 	k.metric = r.get<kernels::Metric>();
+	k.keep = r.get<StoreKey>();
+	k.keep_tag = r.get<std::uint64_t>();
 	return k;
 }
 
@@ -211,6 +215,25 @@ KmeansReply decode_kmeans_reply(std::span<const std::byte> reply, const KmeansRe
 	if (r.header.k != req.k || r.header.dim != req.dim || reply.size() != sizeof r.header + r.row_bytes() * r.header.k)
 		throw ProtocolError("malformed k-means reply from the ruvector worker");
 	return r;
+}
+
+void mark_kmeans_reply_kept(std::span<std::byte> reply)
+{
+	KmeansResultHeader h;
+	if (reply.size() < sizeof h)
+		throw ProtocolError("short k-means reply");
+	std::memcpy(&h, reply.data(), sizeof h);
+	h.kept = 1;
+	std::memcpy(reply.data(), &h, sizeof h);
+}
+
+void write_centroid_blob(const KmeansReply &reply, std::uint64_t stamp, std::byte *out)
+{
+	CentroidBlobHeader h{stamp, reply.header.k, reply.header.dim};
+	std::memcpy(out, &h, sizeof h);
+	auto *centroids = reinterpret_cast<float *>(out + sizeof h);
+	for (std::uint32_t c = 0; c < reply.header.k; c++)
+		reply.copy_centroid(c, centroids + std::size_t(c) * reply.header.dim);
 }
 
 std::span<const std::int32_t> decode_assign_reply(std::span<const std::byte> reply, const AssignRequest &req)

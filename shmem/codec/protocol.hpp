@@ -164,6 +164,14 @@ struct ErrorPayload {
 std::vector<std::byte> encode(const ErrorPayload &e);
 ErrorPayload decode_error(std::span<const std::byte> payload);
 
+// Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
+struct StoreKey {
+	std::uint32_t database = 0;
+	std::uint32_t object = 0;
+	std::uint32_t kind = 0;
+	bool operator==(const StoreKey &) const = default;
+};
+
 struct KmeansRequest {
 	std::uint64_t n = 0;          // rows that follow in data frames
 	std::uint32_t dim = 0;
@@ -171,6 +179,11 @@ struct KmeansRequest {
 	std::uint32_t max_iterations = 10;
 	std::uint64_t seed = 42;
 	kernels::Metric metric = kernels::Metric::l2;  // a metric table code (float32 rows)
+	// keep_tag != 0 (an index build): the worker also keeps the centroids it answers with as the
+	// shared-store entry `keep` (a centroid blob, tagged keep_tag) before it replies, and says so in
+	// the reply (KmeansResultHeader::kept), so the backend need not send them back.
+	StoreKey keep;
+	std::uint64_t keep_tag = 0;
 };
 std::vector<std::byte> encode(const KmeansRequest &r);
 KmeansRequest decode_kmeans(std::span<const std::byte> payload);
@@ -180,7 +193,7 @@ struct KmeansResultHeader {
 	std::uint32_t k;
 	std::uint32_t dim;
 	std::uint32_t iterations;
-	std::uint32_t reserved;
+	std::uint32_t kept;  // 1: the worker kept the centroids as the request's `keep` entry
 	double objective;
 };
 // The reply as the backend reads it: a view into the reply bytes (trivially destructible, so it
@@ -204,6 +217,23 @@ std::vector<std::byte> encode_kmeans_reply(const KmeansResultHeader &h, std::spa
                                            std::span<const float> centroids);
 // Checks the reply answers `req` (k centroids of dim floats); throws ProtocolError.
 KmeansReply decode_kmeans_reply(std::span<const std::byte> reply, const KmeansRequest &req);
+// The worker: mark an encoded reply as kept (KmeansResultHeader::kept).
+void mark_kmeans_reply_kept(std::span<std::byte> reply);
+
+// A shared-store entry of an index's centroids (kStoreKindCentroids, keyed by the index oid):
+// this header, then lists x dim floats. stamp is the build's; the index's meta page says which
+// build is current, so an entry of another stamp is stale.
+struct CentroidBlobHeader {
+	std::uint64_t stamp;
+	std::uint32_t lists;
+	std::uint32_t dim;
+};
+inline std::size_t centroid_blob_bytes(std::uint32_t lists, std::uint32_t dim)
+{
+	return sizeof(CentroidBlobHeader) + sizeof(float) * std::size_t(lists) * dim;
+}
+// The centroids of a k-means reply as a centroid blob of `stamp`, into out (centroid_blob_bytes).
+void write_centroid_blob(const KmeansReply &reply, std::uint64_t stamp, std::byte *out);
 
 // Nearest centroid of each row (index builds): l2 and l1 by distance, cosine and ip by the
 // largest inner product with unit-norm centroids.
@@ -350,13 +380,6 @@ std::vector<std::byte> encode_hnsw_graph_reply(const kernels::hnsw::Graph &g);
 // the levels) and links (-1 or another node that has that layer); throws ProtocolError.
 HnswGraphReply decode_hnsw_graph_reply(std::span<const std::byte> reply, const HnswBuildRequest &req);
 
-// Identity of a shared-store entry: database, object (e.g. an index oid), and kind.
-struct StoreKey {
-	std::uint32_t database = 0;
-	std::uint32_t object = 0;
-	std::uint32_t kind = 0;
-	bool operator==(const StoreKey &) const = default;
-};
 struct StorePut {
 	StoreKey key;
 	std::uint64_t bytes = 0;  // size of the blob that follows in data frames

@@ -72,3 +72,56 @@ prewarm() {
 }
 
 worker_threads() { psql -X -At -c "SELECT threads FROM ruvector_worker_status()"; }
+
+# recall_scan INDEX SETTINGS...: recall@10 of every row of `queries` through the index on `items`
+# (one LATERAL statement ORDER BY embedding <-> q.v LIMIT 10), scored against $prefix's exact truth,
+# then "|" and what EXPLAIN ANALYZE of the same statement says of INDEX's scans ("INDEX: ...").
+# SETTINGS are SET statements. (ivfflat_target, hnsw_target)
+recall_scan() {
+	local index=$1 args=() s
+	shift
+	for s in "$@"; do args+=(-c "$s"); done
+	local statement="SELECT q.qid, s.ids FROM queries q CROSS JOIN LATERAL
+	  (SELECT array_agg(id) AS ids FROM (SELECT id FROM items ORDER BY embedding <-> q.v LIMIT 10) t) s ORDER BY q.qid"
+	psql -X -q -At -v ON_ERROR_STOP=1 "${args[@]}" -c "SET enable_seqscan = off" -c "COPY ($statement) TO STDOUT" \
+		>"$BENCH_TMP/result.tsv" || die "recall query failed ($*)"
+	local r plan scan
+	r=$($PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$BENCH_TMP/result.tsv")
+	plan=$(psql -X -q -At -v ON_ERROR_STOP=1 "${args[@]}" -c "SET enable_seqscan = off" \
+		-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $statement")
+	scan=$(echo "$plan" | grep -oE "$index: [^\"]*" | head -1)
+	[ -n "$scan" ] || { echo "$plan" >&2; die "the statement does not use index $index"; }
+	echo "$r|$scan"
+}
+
+# target_start REPORT: the set-up of a target-recall benchmark (ivfflat_target, hnsw_target): FAISS
+# for the truth, the cluster; OUT (docs/REPORT), ROWS (the report's table rows), load_start.
+target_start() {
+	$PY -c "import faiss" 2>/dev/null || die "python3-faiss is required (apt-get install python3-faiss libopenblas0-pthread)"
+	bench_cluster
+	OUT="$RUVECTOR_ROOT/docs/$1"
+	ROWS="$BENCH_TMP/rows.md"
+	: >"$ROWS"
+	load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+# target_data SIZE VARIABLE: one dataset of a target-recall benchmark (100k, 1m or 100k_1536; the
+# seeded clustered sets of ./run bench ivfflat) as table `items`, its 1000 held-out queries as
+# `queries` and their exact truth; sets n, d, label and prefix. VARIABLE names the setting for the error.
+target_data() {
+	local name
+	case "${1,,}" in
+	100k | 100k_128) n=100000 d=128 name=clustered_100k_128 label="100k x 128" ;;
+	1m | 1m_128) n=1000000 d=128 name=clustered_1m_128 label="1M x 128" ;;
+	100k_1536) n=100000 d=1536 name=clustered_100k_1536 label="100k x 1536" ;;
+	*) die "unknown $2 entry '$1' (use 100k, 1m, 100k_1536)" ;;
+	esac
+	say "$label: data"
+	prefix=$(gen "$n" "$d" 1000 "$name")
+	$PY "$BENCH_DIR/ivfflat_faiss.py" gt "$prefix"
+	psql -X -q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS items, queries"
+	load "$prefix" items "$d"
+	$PY "$BENCH_DIR/ivfflat_faiss.py" queries "$prefix" 1000 "$BENCH_TMP/queries.tsv"
+	psql -X -q -c "CREATE TABLE queries (qid int PRIMARY KEY, v vector($d))" \
+		-c "\\copy queries FROM '$BENCH_TMP/queries.tsv'" -c "ANALYZE queries"
+}

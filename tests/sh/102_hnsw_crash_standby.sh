@@ -114,6 +114,18 @@ ok $all_same "after each of 5 rounds of delete, VACUUM and insert, the standby's
 is "$(sq "SELECT elements || ' ' || deleted || ' ' || entry_point FROM ruvector_hnsw_stats('pts_idx')")" \
 	"$(q "SELECT elements || ' ' || deleted || ' ' || entry_point FROM ruvector_hnsw_stats('pts_idx')")" \
 	"the standby's graph has the same elements, freed slots and entry point"
+# The recall curve lives in the meta page (generic WAL): the standby's scans pick the same ef_search.
+q "SELECT count(*) FROM ruvector_index_tune('pts_idx', 30)" >/dev/null
+target_scan() {  # target_scan PORT: what EXPLAIN ANALYZE says of a scan under a target recall
+	PGPORT=$1 psql -X -q -At -c "SET enable_seqscan = off" -c "SET ruvector.hnsw_target_recall = 0.9" \
+		-c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM pts ORDER BY v <-> (SELECT v FROM pts ORDER BY id LIMIT 1) LIMIT 10" |
+		grep -oE 'pts_idx: ef_search [0-9]+ \([^)]*\)'
+}
+catch_up
+t=$(target_scan "$PGPORT")
+echo "# primary: $t"
+echo "$t" | grep -qE "for target recall 0\.9: [0-9.]+ measured"; ok $? "the primary's scan picks ef_search from the measured curve"
+is "$(target_scan "$SPORT")" "$t" "the standby replays the curve: its scan picks the same ef_search"
 grep -q "inconsistent page" "$STANDBY/server.log"; is $? 1 "no replayed page differs from the primary's image"
 grep -E "FATAL|PANIC" "$STANDBY/server.log" | grep -v "terminating walreceiver" | head -3 | sed 's/^/# /'
 as_pg_user "$RUVECTOR_PG_BIN/pg_ctl" -D "$STANDBY" -m fast -w stop >/dev/null 2>&1

@@ -166,19 +166,22 @@ explain_recall() {
 	q "SET enable_seqscan = off; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM recall_items ORDER BY embedding <-> (SELECT embedding FROM recall_items ORDER BY id LIMIT 1) LIMIT 10" |
 		grep -oE 'recall_idx: probes [^"]*' | sed -E 's/, [0-9]+ rows scanned.*//'
 }
-# wait_for_target SECONDS: until EXPLAIN shows probes chosen for the target.
-wait_for_target() {
-	local start
+# wait_until SECONDS COMMAND...: until COMMAND succeeds; prints the seconds it took, returns 1 on timeout.
+wait_until() {
+	local start limit=$1
+	shift
 	start=$(now_ms)
-	while [ $(($(now_ms) - start)) -lt $(($1 * 1000)) ]; do
-		explain_recall | grep -q "for target recall 0.95" && { echo $((($(now_ms) - start) / 1000)); return 0; }
+	while [ $(($(now_ms) - start)) -lt $((limit * 1000)) ]; do
+		"$@" && { echo $((($(now_ms) - start) / 1000)); return 0; }
 		sleep 0.3
 	done
 	return 1
 }
+# target_chosen: EXPLAIN shows probes chosen for the target.
+target_chosen() { explain_recall | grep -q "for target recall 0.95"; }
 is "$(explain_recall)" "recall_idx: probes 1 of 100 lists (fixed: target recall 0.95, but the index has no measured curve)" \
 	"right after the option is set the index has no curve yet"
-secs=$(wait_for_target 60)
+secs=$(wait_until 60 target_chosen)
 ok $? "the maintenance process measures the curve of an index given a target within 60 s (${secs:-timeout} s)"
 new_log | grep -qE "ruvector maintenance: measured the recall curve of untuned index public.recall_idx \(8 points, 50 sample queries\)"
 ok $? "and logs it"
@@ -212,6 +215,34 @@ ok $? "after TRUNCATE and COPY the maintenance process rebuilds the index (${sec
 e=$(explain_recall)
 echo "# after the online rebuild: $e"
 ok "$(echo "$e" | grep -qE "for target recall 0\.95: [0-9.]+ measured"; echo $?)" "and the rebuilt index has its curve at once"
+# --- ruhnsw: the maintenance process measures the ef_search curve of an index given a target, and
+# measures it again once a fifth of its rows changed
+q "CREATE TABLE hnsw_items AS SELECT id, embedding FROM recall_items"
+q "CREATE INDEX hnsw_idx ON hnsw_items USING ruhnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 32)"
+q "ALTER INDEX hnsw_idx SET (target_recall = 0.95)"
+explain_hnsw() {
+	q "SET enable_seqscan = off; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM hnsw_items ORDER BY embedding <-> (SELECT embedding FROM hnsw_items ORDER BY id LIMIT 1) LIMIT 10" |
+		grep -oE 'hnsw_idx: ef_search [^"]*' | sed -E 's/, [0-9]+ elements visited.*//'
+}
+# logged PATTERN: the server log (since the test began) has a line matching PATTERN.
+logged() { new_log | grep -qE "$1"; }
+is "$(explain_hnsw)" "hnsw_idx: ef_search 40 (fixed: target recall 0.95, but the index has no measured curve)" \
+	"right after the option is set the ruhnsw index has no curve yet"
+secs=$(wait_until 60 logged "measured the recall curve of untuned index public.hnsw_idx \(11 points, 50 sample queries\)")
+ok $? "the maintenance process measures the ef_search curve of a ruhnsw index given a target within 60 s (${secs:-timeout} s)"
+e=$(explain_hnsw)
+echo "# $e"
+ok "$(echo "$e" | grep -qE "^hnsw_idx: ef_search [0-9]+ \(for target recall 0\.95: [0-9.]+ measured\)$"; echo $?)" \
+	"then a scan searches with the ef_search the curve says meets the target, and EXPLAIN says so"
+q "INSERT INTO hnsw_items (id, embedding) SELECT 1000000 + g, embedding FROM clustered((SELECT count(*) / 2 FROM hnsw_items)::int, 700000) WITH ORDINALITY c(embedding, g)"
+secs=$(wait_until 60 logged "measured the recall curve of changed index public.hnsw_idx")
+ok $? "after a fifth of its rows changed it measures the curve again within 60 s (${secs:-timeout} s)"
+q "ALTER INDEX hnsw_idx RESET (target_recall)"
+n=$(new_log | grep -c "recall curve of .*index public.hnsw_idx")
+q "INSERT INTO hnsw_items (id, embedding) SELECT 2000000 + g, embedding FROM clustered(2000, 800000) WITH ORDINALITY c(embedding, g)"
+sleep 3
+is "$(new_log | grep -c "recall curve of .*index public.hnsw_idx")" "$n" "without a target it keeps no curve"
+
 q "ALTER DATABASE $PGDATABASE RESET ALL"
 q "ALTER SYSTEM SET ruvector.auto_maintain = off"
 q "SELECT pg_reload_conf()" >/dev/null

@@ -69,7 +69,7 @@ TEST(Protocol, PayloadsRoundTrip)
 	EXPECT_EQ(e2.detail, e.detail);
 	EXPECT_EQ(e2.hint, e.hint);
 
-	KmeansRequest k{123456789, 128, 1000, 25, 77, ruvector::kernels::Metric::cosine};
+	KmeansRequest k{123456789, 128, 1000, 25, 77, ruvector::kernels::Metric::cosine, {}, 0};
 	KmeansRequest k2 = decode_kmeans(encode(k));
 	EXPECT_EQ(k2.n, k.n);
 	EXPECT_EQ(k2.dim, k.dim);
@@ -77,6 +77,12 @@ TEST(Protocol, PayloadsRoundTrip)
 	EXPECT_EQ(k2.max_iterations, k.max_iterations);
 	EXPECT_EQ(k2.seed, k.seed);
 	EXPECT_EQ(k2.metric, k.metric);
+	EXPECT_EQ(k2.keep_tag, 0u);  // no store entry asked for
+	k.keep = StoreKey{5, 16384, 1};
+	k.keep_tag = 0x1234567890abcdefULL;
+	k2 = decode_kmeans(encode(k));
+	EXPECT_EQ(k2.keep, k.keep);
+	EXPECT_EQ(k2.keep_tag, k.keep_tag);
 
 	StorePut p{{5, 16384, 2}, 4096, 99};
 	StorePut p2 = decode_store_put(encode(p));
@@ -167,7 +173,7 @@ TEST(Protocol, RequestsRoundTrip)
 
 TEST(Protocol, KmeansReplyRoundTrip)
 {
-	KmeansRequest req{10, 3, 2, 5, 1, ruvector::kernels::Metric::l2};
+	KmeansRequest req{10, 3, 2, 5, 1, ruvector::kernels::Metric::l2, {}, 0};
 	std::vector<std::int64_t> sizes{4, 6};
 	std::vector<float> centroids{1, 2, 3, -4, 5.5f, 6};
 	auto bytes = encode_kmeans_reply(KmeansResultHeader{2, 3, 4, 0, 1.5}, sizes, centroids);
@@ -183,6 +189,21 @@ TEST(Protocol, KmeansReplyRoundTrip)
 		for (int j = 0; j < 3; j++)
 			EXPECT_EQ(got[j], centroids[c * 3 + j]);
 	}
+	EXPECT_EQ(r.header.kept, 0u);
+	// The worker marks a reply whose centroids it kept, and builds the store entry from it.
+	mark_kmeans_reply_kept(bytes);
+	r = decode_kmeans_reply(bytes, req);
+	EXPECT_EQ(r.header.kept, 1u);
+	std::vector<std::byte> blob(centroid_blob_bytes(2, 3));
+	write_centroid_blob(r, 77, blob.data());
+	CentroidBlobHeader h;
+	std::memcpy(&h, blob.data(), sizeof h);
+	EXPECT_EQ(h.stamp, 77u);
+	EXPECT_EQ(h.lists, 2u);
+	EXPECT_EQ(h.dim, 3u);
+	std::vector<float> kept(6);
+	std::memcpy(kept.data(), blob.data() + sizeof h, sizeof(float) * 6);
+	EXPECT_EQ(kept, centroids);
 	// A reply that answers another request, or is cut or padded, does not decode.
 	KmeansRequest other = req;
 	other.k = 3;
@@ -304,7 +325,7 @@ TEST(Protocol, KmeansChecks)
 		}
 		return "ok";
 	};
-	KmeansRequest ok{10, 3, 2, 5, 1, ruvector::kernels::Metric::cosine};
+	KmeansRequest ok{10, 3, 2, 5, 1, ruvector::kernels::Metric::cosine, {}, 0};
 	EXPECT_EQ(state_of(ok), "ok");
 	EXPECT_NO_THROW(check_kmeans_request(ok));
 	KmeansRequest r = ok;
