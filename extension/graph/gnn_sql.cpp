@@ -7,6 +7,7 @@
 // sees exactly that version, the caller may read every column involved, and no row-level security
 // applies to the caller on either table. Otherwise it builds a private copy from what it can see.
 #include "extension/graph/graph_reader.hpp"
+#include "extension/graph/gnn_rows.hpp"
 #include "extension/table_reader.hpp"
 #include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
@@ -75,6 +76,33 @@ const char *schema_prefix()
 	return quote_identifier(get_namespace_name(extension_schema()));
 }
 
+// A query of ruvector's catalog tables with one argument, under SPI, prepared once per session
+// (SPI_keepplan): a warm forward pass reads its model and graph through four queries, which were
+// parsed and planned on every call. PostgreSQL replans a kept plan itself when a table it reads
+// changes; the query text names the extension's schema, so moving the extension prepares anew.
+int execute_catalog_query(const char *query, Oid argtype, Datum arg, long count)
+{
+	struct Kept {
+		char *query;
+		SPIPlanPtr plan;
+	};
+	static Kept kept[8];
+	static int nkept = 0;
+	SPIPlanPtr plan = nullptr;
+	for (int i = 0; i < nkept && !plan; i++)
+		if (strcmp(kept[i].query, query) == 0)
+			plan = kept[i].plan;
+	if (!plan) {
+		plan = SPI_prepare(query, 1, &argtype);
+		if (!plan)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (nkept < int(lengthof(kept)) && SPI_keepplan(plan) == 0)
+			kept[nkept++] = Kept{MemoryContextStrdup(TopMemoryContext, query), plan};
+	}
+	Datum args[1] = {arg};
+	return SPI_execute_plan(plan, args, nullptr, true, count);
+}
+
 [[noreturn]] void unknown_model(const char *name)
 {
 	ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("gnn model \"%s\" does not exist", name),
@@ -98,12 +126,11 @@ ModelRows read_model(const char *name)
 	ModelRows m{};
 	MemoryContext caller = CurrentMemoryContext;
 	const char *nsp = schema_prefix();
-	Oid argtypes[1] = {TEXTOID};
-	Datum args[1] = {CStringGetTextDatum(name)};
+	Datum arg = CStringGetTextDatum(name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(psprintf("SELECT activation FROM %s.ruvector_gnn_model_catalog WHERE name = $1", nsp), 1,
-							  argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
+	if (execute_catalog_query(psprintf("SELECT activation FROM %s.ruvector_gnn_model_catalog WHERE name = $1", nsp),
+							  TEXTOID, arg, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the gnn model catalog failed");
 	if (SPI_processed == 0)
 		unknown_model(name);
@@ -126,7 +153,7 @@ ModelRows read_model(const char *name)
 		" coalesce(options->>'mode' = 'attn', false)"
 		" FROM %s.ruvector_gnn_model_layers WHERE model = $1 ORDER BY layer",
 		nsp);
-	if (SPI_execute_with_args(layers_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
+	if (execute_catalog_query(layers_q, TEXTOID, arg, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the gnn model layers failed");
 	m.nlayers = int(SPI_processed);
 	m.layers = static_cast<LayerRow *>(MemoryContextAllocZero(caller, sizeof(LayerRow) * (m.nlayers + 1)));
@@ -170,7 +197,7 @@ ModelRows read_model(const char *name)
 	}
 	const char *params_q = psprintf(
 		"SELECT layer, name, shape, data FROM %s.ruvector_gnn_model_params WHERE model = $1 ORDER BY layer, name", nsp);
-	if (SPI_execute_with_args(params_q, 1, argtypes, args, nullptr, true, 0) != SPI_OK_SELECT)
+	if (execute_catalog_query(params_q, TEXTOID, arg, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the gnn model parameters failed");
 	m.nparams = int(SPI_processed);
 	m.params = static_cast<ParamRow *>(MemoryContextAllocZero(caller, sizeof(ParamRow) * (m.nparams + 1)));
@@ -313,14 +340,6 @@ std::span<const std::byte> encode_model(const ModelRows &rows, const ForwardOpti
 
 /* Running on the worker */
 
-struct ForwardResult {
-	bool stale;
-	int64 nodes;
-	int out_dim;
-	const int64 *ids;
-	const float *y;
-};
-
 // The width of a model's output rows.
 uint32 model_out_dim(std::span<const std::byte> model)
 {
@@ -411,6 +430,19 @@ Datum forward_rows(FunctionCallInfo fcinfo, Compute compute)
 	return forward_rows_next(fcinfo);
 }
 
+}  // namespace
+
+const ForwardResult *ruvector::forward_rows_held(FunctionCallInfo fcinfo, uint64 *returned)
+{
+	auto *fc = static_cast<FuncCallContext *>(fcinfo->flinfo->fn_extra);
+	if (!fc || !fc->user_fctx)
+		return nullptr;
+	*returned = fc->call_cntr;
+	return static_cast<const ForwardResult *>(fc->user_fctx);
+}
+
+namespace {
+
 ForwardOptions forward_options(FunctionCallInfo fcinfo, int sample_arg, int seed_arg)
 {
 	ForwardOptions fo;
@@ -444,15 +476,13 @@ bool find_graph(const char *key, Oid argtype, Datum arg, NamedGraph *out)
 {
 	NamedGraph &g = *out;
 	g = NamedGraph{};
-	Oid argtypes[1] = {argtype};
-	Datum args[1] = {arg};
 	MemoryContext caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	const char *q = psprintf("SELECT graph_id, node_table::oid, edge_table::oid, embedding_column, id_column, src_column,"
 							 " dst_column, weight_column, version, xmin FROM %s.ruvector_graph_catalog WHERE %s = $1",
 							 schema_prefix(), key);
-	if (SPI_execute_with_args(q, 1, argtypes, args, nullptr, true, 1) != SPI_OK_SELECT)
+	if (execute_catalog_query(q, argtype, arg, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the graph catalog failed");
 	if (SPI_processed == 0) {
 		SPI_finish();
@@ -652,8 +682,7 @@ RV_FUNCTION(ruvector_gnn_forward_into)
 			model = encode_model(read_model(model_name), {});
 		return model;
 	});
-	const char *query = psprintf("INSERT INTO %s (%s, %s) SELECT (r).node_id, (r).embedding FROM"
-								 " (SELECT %s._ruvector_gnn_into_rows() AS r OFFSET 0) s",
+	const char *query = psprintf("INSERT INTO %s (%s, %s) SELECT node_id, embedding FROM %s._ruvector_gnn_into_rows()",
 								 qualified_relation_name(target), quote_identifier(id_column),
 								 quote_identifier(embedding_column), schema_prefix());
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -1,6 +1,9 @@
 // The streamed function scan (see function_scan.hpp): the set_rel_pathlist hook that puts it in
 // place of a Function Scan, the plan node, and the executor that calls the function row by row.
 #include "extension/scan/function_scan.hpp"
+#include "extension/graph/gnn_rows.hpp"
+#include "extension/table_reader.hpp"
+#include "extension/types/vector.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -25,10 +28,12 @@ extern "C" {
 #include "utils/ruleutils.h"
 
 // The functions streamed (RV_FUNCTION in extension/graph/gnn_sql.cpp): value-per-call SRFs whose
-// rows are read from a reply they already hold.
+// rows are read from a reply they already hold (the last one feeds ruvector_gnn_forward_into's
+// INSERT).
 Datum ruvector_gnn_forward_graph(PG_FUNCTION_ARGS);
 Datum ruvector_gnn_forward_tables(PG_FUNCTION_ARGS);
 Datum ruvector_message_pass(PG_FUNCTION_ARGS);
+Datum ruvector_gnn_into_rows(PG_FUNCTION_ARGS);
 }
 
 namespace ruvector::scan {
@@ -47,7 +52,7 @@ bool is_streamed_function(Oid funcid)
 	FmgrInfo finfo;
 	fmgr_info(funcid, &finfo);
 	return finfo.fn_addr == ruvector_gnn_forward_graph || finfo.fn_addr == ruvector_gnn_forward_tables ||
-		   finfo.fn_addr == ruvector_message_pass;
+		   finfo.fn_addr == ruvector_message_pass || finfo.fn_addr == ruvector_gnn_into_rows;
 }
 
 // Whether anything reads the whole row of the FROM item (the scan returns its columns only).
@@ -155,6 +160,10 @@ struct FunctionScanState {
 	MemoryContext row_cxt;      // one row's memory, reset before the next call
 	bool started;
 	bool done;
+	// Once the first call computed the result: the rows read straight from it (no call per row).
+	const ForwardResult *held;
+	uint64 next;                // the next row of `held`
+	bool rows_are_vectors;      // the scan tuple is (bigint, vector), as held rows are
 };
 
 void begin_scan(CustomScanState *node, EState *estate, int)
@@ -175,6 +184,9 @@ void begin_scan(CustomScanState *node, EState *estate, int)
 	InitFunctionCallInfoData(*s->fcinfo, &s->flinfo, nargs, s->fexpr->inputcollid, nullptr,
 							 reinterpret_cast<Node *>(&s->rsinfo));
 	s->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruvector function scan row", ALLOCSET_DEFAULT_SIZES);
+	TupleDesc desc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	s->rows_are_vectors = desc->natts == 2 && TupleDescAttr(desc, 0)->atttypid == INT8OID &&
+						  TupleDescAttr(desc, 1)->atttypid == vector_type_oid();
 }
 
 // The arguments, once per (re)scan, into memory that lasts until the rescan. False when a strict
@@ -211,6 +223,22 @@ TupleTableSlot *next_row(ScanState *ss)
 		return slot;
 	CHECK_FOR_INTERRUPTS();
 	MemoryContextReset(s->row_cxt);
+	if (s->held) {  // row `next` of the result, built as the function would build it
+		if (s->next >= uint64(s->held->nodes)) {
+			s->done = true;
+			return slot;
+		}
+		Vector *v = static_cast<Vector *>(MemoryContextAlloc(s->row_cxt, vector_size(s->held->out_dim)));
+		SET_VARSIZE(v, vector_size(s->held->out_dim));
+		v->dim = int16(s->held->out_dim);
+		v->unused = 0;
+		memcpy(v->x, s->held->y + s->next * Size(s->held->out_dim), sizeof(float) * Size(s->held->out_dim));
+		slot->tts_values[0] = Int64GetDatum(s->held->ids[s->next]);
+		slot->tts_values[1] = PointerGetDatum(v);
+		slot->tts_isnull[0] = slot->tts_isnull[1] = false;
+		s->next++;
+		return ExecStoreVirtualTuple(slot);
+	}
 	MemoryContext old = MemoryContextSwitchTo(s->row_cxt);
 	s->fcinfo->isnull = false;
 	s->rsinfo.isDone = ExprSingleResult;
@@ -239,6 +267,8 @@ TupleTableSlot *next_row(ScanState *ss)
 	MemoryContextSwitchTo(old);
 	if (s->rsinfo.isDone != ExprMultipleResult)  // a single row, not a set
 		s->done = true;
+	else if (s->rows_are_vectors)
+		s->held = forward_rows_held(s->fcinfo, &s->next);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -255,6 +285,7 @@ void reset_call(FunctionScanState *s)
 	ReScanExprContext(s->fn_econtext);
 	MemoryContextReset(s->row_cxt);
 	s->started = s->done = false;
+	s->held = nullptr;
 }
 
 void end_scan(CustomScanState *node)
