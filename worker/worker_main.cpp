@@ -331,7 +331,7 @@ void dispatch(Session &s)
 		}
 		uint64 room_dp = s.reply_dp;
 		if (s.gnn.graph_bytes > 0) {
-			std::span<const std::byte> graph(s.input + s.gnn.model_bytes, s.gnn.graph_bytes);
+			std::span<const std::byte> graph(s.input + proto::gnn_graph_offset(s.gnn), s.gnn.graph_bytes);
 			start_job(s, [model, graph, room, room_dp](kernels::CancelToken c) {
 				return jobs::run_gnn_forward(model, graph, c, room, room_dp);
 			});
@@ -490,7 +490,7 @@ void on_header(Session &s, const proto::Header &h, std::span<const std::byte> pa
 		s.gnn = proto::decode_gnn_forward(payload);
 		if (s.gnn.model_bytes == 0 || s.gnn.model_bytes > (uint64(1) << 36) || s.gnn.graph_bytes > (uint64(1) << 40))
 			throw std::invalid_argument("malformed GNN request");
-		take_input(s, h, s.gnn.model_bytes + s.gnn.graph_bytes);
+		take_input(s, h, proto::gnn_input_bytes(s.gnn));
 		break;
 	case proto::MsgType::graph_build:
 		s.graph_build = proto::decode_graph_build(payload);

@@ -804,11 +804,13 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std:
 	Size reply_bytes = proto::gnn_reply_bytes(nodes, out_dim);
 	if (nodes > 0 && out_dim > 0 && area && reply_bytes <= pg_atomic_read_u64(&rv_control->dsa_limit) / 16)
 		req.reply_bytes = reply_bytes;
-	std::span<const std::byte> parts[5] = {model};
-	if (graph.size() + 1 > lengthof(parts))
+	// The model, zeros up to the graph's 8-byte boundary, the graph's parts.
+	static const std::byte zeros[8] = {};
+	std::span<const std::byte> parts[6] = {model, {zeros, proto::gnn_graph_offset(req) - model.size()}};
+	if (graph.size() + 2 > lengthof(parts))
 		throw std::invalid_argument("a graph of too many parts");
-	std::copy(graph.begin(), graph.end(), parts + 1);
-	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), ByteParts(parts, graph.size() + 1));
+	std::copy(graph.begin(), graph.end(), parts + 2);
+	dsm_segment *input = worker_request_post(proto::MsgType::gnn_forward, palloc_encoded(req), ByteParts(parts, graph.size() + 2));
 	// Else the reply comes as data frames; its size follows from its header, in the first frame:
 	// one allocation, no regrowth (a 100k x 128 result is 51 MB).
 	std::span<const std::byte> payload;

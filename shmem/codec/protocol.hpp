@@ -250,8 +250,9 @@ inline std::size_t assign_reply_bytes(const AssignRequest &r) { return r.n * siz
 // Checks the reply answers `req` (n labels, each a list in [0, k)); throws ProtocolError.
 std::span<const std::int32_t> decode_assign_reply(std::span<const std::byte> reply, const AssignRequest &req);
 
-// Run a GNN model over a graph: inline (graph_bytes > 0) or the shared store's entry `graph_key`
-// when its tag is still `graph_tag`. Response: GnnForwardResult, then nodes int64 ids, then
+// Run a GNN model over a graph: inline (graph_bytes > 0, starting at the first 8-byte boundary
+// after the model, gnn_graph_offset, so the worker reads it in place) or the shared store's entry
+// `graph_key` when its tag is still `graph_tag`. Response: GnnForwardResult, then nodes int64 ids, then
 // nodes x out_dim floats; `stale` set (and nothing else) when the store entry changed meanwhile.
 // With reply_bytes > 0 (the size the whole reply is expected to take), the worker allocates that
 // much in its DSA area and, when the reply fits, writes it there and answers with its header
@@ -280,6 +281,10 @@ struct GnnForwardResult {
 	std::uint64_t reply_dp = 0;    // a dsa_pointer in the worker's area
 	std::uint64_t reply_alloc = 0; // the bytes allocated there
 };
+// Where an inline graph starts in the request's input (the model, zero-padded to 8 bytes, first),
+// and the input's size.
+inline std::size_t gnn_graph_offset(const GnnForwardRequest &r) { return (r.model_bytes + 7) & ~std::size_t(7); }
+inline std::size_t gnn_input_bytes(const GnnForwardRequest &r) { return gnn_graph_offset(r) + r.graph_bytes; }
 // The bytes a reply takes.
 inline std::size_t gnn_reply_bytes(std::uint64_t nodes, std::uint32_t out_dim)
 {

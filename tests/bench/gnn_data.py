@@ -166,7 +166,7 @@ least 3× faster than PyTorch at 100k nodes / 1M edges:
 {forms}
 
 - **ruvector worker compute**: the worker's own time for the call (decoding the model and graph, building
-  the layer's inputs, the layer itself, writing the reply into the request's shared segment; a cached
+  the layer's inputs, the layer itself; a cached
   graph is read in place), from `SET client_min_messages = debug1` →
   `ruvector gnn forward: N nodes, M outputs, worker compute X ms`, on warm calls; median, and the best
   run in parentheses (on 2 shared vCPUs the runs are often bimodal: when another tenant takes a core,
@@ -174,12 +174,13 @@ least 3× faster than PyTorch at 100k nodes / 1M edges:
 - **SQL warm**: client-side time (psql `\\timing`) of `SELECT count(*) FROM ruvector_gnn_forward('model', 'g')`
   over a named graph (`ruvector_graph_create('g', 'nodes', 'edges', weight_column => 'weight')`) whose
   current version is cached on the worker. Includes reading the model from the catalog, the worker round
-  trip, reading N × 128 floats from shared memory and materialising N result rows in `FROM`'s tuplestore.
+  trip (the worker writes the reply into its shared memory), and building the N result rows from there
+  (streamed by `Custom Scan (ruvector function scan)`, no tuplestore).
 - **SQL first call**: the same statement right after `SELECT ruvector_graph_uncache(graph_id) FROM ruvector_graph_catalog WHERE name = 'g'`: the backend reads both
   tables, publishes the graph to the worker's cache and runs the model on that cached copy (the graph
   crosses to the worker once).
 - **SELECT list**: `SELECT count(*) FROM (SELECT ruvector_gnn_forward('model', 'g')) s`, the warm call
-  with its rows streamed one per call (in `FROM`, PostgreSQL collects them in a tuplestore first).
+  with its rows returned one per call as composite values.
 - **into a table**: `SELECT ruvector_gnn_forward_into('model', 'g', 'emb_out')` into
   `emb_out (id bigint, embedding vector(128))`, emptied (untimed) before each run.
 - **SQL table form**: `ruvector_gnn_forward('model', 'nodes', 'edges', weight_column => 'weight')`, which

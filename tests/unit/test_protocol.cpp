@@ -264,6 +264,15 @@ TEST(Protocol, GnnForwardReplyRoundTrip)
 	EXPECT_EQ(s.ids, nullptr);
 	EXPECT_EQ(s.y, nullptr);
 
+	// An inline graph starts at the model's next 8-byte boundary.
+	GnnForwardRequest at;
+	at.model_bytes = 13;
+	at.graph_bytes = 40;
+	EXPECT_EQ(gnn_graph_offset(at), 16u);
+	EXPECT_EQ(gnn_input_bytes(at), 56u);
+	at.model_bytes = 16;
+	EXPECT_EQ(gnn_graph_offset(at), 16u);
+
 	// A reply written into the worker's DSA area: the header alone through the queue.
 	GnnForwardResult there = h;
 	there.in_dsa = 1;
