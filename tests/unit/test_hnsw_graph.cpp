@@ -68,18 +68,27 @@ hnsw::Graph build_on(int threads, const MetricInfo &m, const std::vector<std::by
 // Recall@k of search() over `queries` rows of the base (as queries they are excluded from nothing:
 // a row finds itself), counted by distance so that ties (bit rows) do not matter: a hit counts
 // when it is no farther than the k-th exact neighbour.
+// The exact k-th nearest distance from `qr` to the rows (d: scratch of one float per row).
+float kth_distance(const MetricInfo &m, const std::vector<std::byte> &rows, const std::byte *qr, std::size_t dim,
+                   std::size_t k, std::vector<float> &d)
+{
+	const std::size_t rb = m.row_bytes(dim), n = rows.size() / rb;
+	d.resize(n);
+	for (std::size_t i = 0; i < n; i++)
+		d[i] = m.order(qr, rows.data() + i * rb, dim);
+	std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(k - 1), d.end());
+	return d[k - 1];
+}
+
 double recall(const hnsw::Graph &g, const MetricInfo &m, const std::vector<std::byte> &rows,
               const std::vector<std::byte> &queries, std::size_t dim, std::size_t k, std::size_t ef)
 {
 	const std::size_t rb = m.row_bytes(dim), n = rows.size() / rb, nq = queries.size() / rb;
 	std::size_t hits = 0;
-	std::vector<float> d(n);
+	std::vector<float> d;
 	for (std::size_t q = 0; q < nq; q++) {
 		const std::byte *qr = queries.data() + q * rb;
-		for (std::size_t i = 0; i < n; i++)
-			d[i] = m.order(qr, rows.data() + i * rb, dim);
-		std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(k - 1), d.end());
-		const float kth = d[k - 1];
+		const float kth = kth_distance(m, rows, qr, dim, k, d);
 		auto found = hnsw::search(g, m, rows.data(), dim, qr, k, ef);
 		EXPECT_EQ(found.size(), std::min(k, n));
 		for (const auto &h : found) {
@@ -289,13 +298,10 @@ TEST(HnswGraph, QueriesEnterLayerZeroFromLayerOne)
 	ASSERT_GE(g.levels[std::size_t(g.entry)], 1);
 	const std::size_t rb = m.row_bytes(dim);
 	std::size_t ours = 0, single = 0;
-	std::vector<float> d(n);
+	std::vector<float> d;
 	for (std::size_t q = 0; q < nq; q++) {
 		const std::byte *qr = queries.data() + q * rb;
-		for (std::size_t i = 0; i < n; i++)
-			d[i] = m.order(qr, rows.data() + i * rb, dim);
-		std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(k - 1), d.end());
-		const float kth = d[k - 1];
+		const float kth = kth_distance(m, rows, qr, dim, k, d);
 		for (const auto &h : hnsw::search(g, m, rows.data(), dim, qr, k, ef))
 			ours += h.distance <= kth;
 		for (std::int64_t v : single_entry_search(g, m, rows.data(), dim, qr, k, ef))
