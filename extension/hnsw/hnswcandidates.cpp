@@ -53,10 +53,11 @@ void collect(Relation index, const HnswMetaPage &meta, const MetricInfo &metric,
 	Element *ep = s.load(entry);
 	if (!ep)
 		return;
-	ep = s.descend(ep, meta.entry_level, 0);
+	Element **seeds;
+	int nseeds = s.enter(ep, meta.entry_level, &seeds);
 	s.visited.clear();
 	Element **found;
-	int nfound = s.search_layer(&ep, 1, std::max(ef_search(), k), 0, &found, false);
+	int nfound = s.search_layer(seeds, nseeds, std::max(ef_search(), k), 0, &found, false);
 
 	TidSet chosen;
 	chosen.init(CurrentMemoryContext, uint32(std::min(k * 64, 1 << 20)));

@@ -1,11 +1,13 @@
-// ruhnsw scan: pgvector's scan. Greedy descent from the entry point to layer 1, then a layer-0
-// search with hnsw.ef_search candidates (under a target recall, the ef_search the index's measured
-// curve says meets it: scan_ef); its result, nearest first, is handed out heap TID by heap
-// TID. With an iterative scan, the visited set and the elements that did not make the result (the
-// "discarded" heap) are kept: when the result runs dry, the ef_search nearest discarded elements
-// seed the next layer-0 search (relaxed_order: each batch in order; strict_order: rows nearer than
-// the last one returned are dropped), until hnsw.max_scan_tuples elements were loaded or the scan's
-// memory reaches work_mem * hnsw.scan_mem_multiplier; then the discarded heap is drained.
+// ruhnsw scan: pgvector's scan, except that layer 0 is entered from several elements
+// (Search::enter: a greedy descent to layer 2, then a layer-1 search with m candidates where
+// pgvector keeps 1). The layer-0 search keeps hnsw.ef_search candidates (under a target recall,
+// the ef_search the index's measured curve says meets it: scan_ef); its result, nearest first, is
+// handed out heap TID by heap TID. With an iterative scan, the visited set and the elements that
+// did not make the result (the "discarded" heap) are kept: when the result runs dry, the ef_search
+// nearest discarded elements seed the next layer-0 search (relaxed_order: each batch in order;
+// strict_order: rows nearer than the last one returned are dropped), until hnsw.max_scan_tuples
+// elements were loaded or the scan's memory reaches work_mem * hnsw.scan_mem_multiplier; then the
+// discarded heap is drained.
 //
 // Distances are computed on the page bytes with the metric's order() (no copy, no fmgr call), an
 // element's fields are copied only when it enters the result, and each page is locked once for
@@ -92,11 +94,13 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 	LockPage(index, kScanLock, ShareLock);
 	Element *ep = so->search.load(entry);
 	if (ep) {
-		ep = so->search.descend(ep, so->meta.entry_level, 0);
+		Element **seeds;
+		int nseeds = so->search.enter(ep, so->meta.entry_level, &seeds);
 		// Layer 0 starts afresh: what the upper layers saw is loaded again here, once.
 		so->search.visited.clear();
 		so->search.keep_discarded = so->mode != IterativeScan::off;
-		so->nresults = so->search.search_layer(&ep, 1, so->ef, 0, &so->results, false);
+		so->nresults = so->search.search_layer(seeds, nseeds, so->ef, 0, &so->results, false);
+		pfree(seeds);
 	}
 	UnlockPage(index, kScanLock, ShareLock);
 }

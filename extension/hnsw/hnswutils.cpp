@@ -574,6 +574,25 @@ Element *Search::descend(Element *entry, int from_layer, int to_layer)
 	return ep;
 }
 
+int Search::enter(Element *entry, int from_layer, Element ***out)
+{
+	int n = 0;
+	if (from_layer >= 1) {
+		Element *ep = descend(entry, from_layer, 1);
+		n = search_layer(&ep, 1, int(graph::query_layer1_ef(uint32(m))), 1, out, true);
+		if (n == 0) {
+			pfree(*out);
+			entry = ep;
+		}
+	}
+	if (n == 0) {
+		*out = static_cast<Element **>(palloc(sizeof(Element *)));
+		(*out)[0] = entry;
+		n = 1;
+	}
+	return n;
+}
+
 int select_neighbours(const MetricInfo &metric, int dim, Element **cands, int n, int lm, Element **out)
 {
 	if (n <= lm) {

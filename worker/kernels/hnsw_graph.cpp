@@ -728,9 +728,12 @@ std::vector<Hit> search(const Graph &g, const MetricInfo &metric, const std::byt
 		}
 	} lists{g};
 	auto entry = std::int32_t(g.entry);
-	Cand cur = descend(space, query, Cand{space(query, entry), entry}, g.levels[std::size_t(entry)], 0, s, lists);
-	std::vector<Cand> found;
-	search_layer(space, query, -1, {cur}, std::max(ef, k), 0, s, lists, found);
+	const std::uint32_t top = g.levels[std::size_t(entry)];
+	Cand cur = descend(space, query, Cand{space(query, entry), entry}, top, std::min<std::uint32_t>(top, 1), s, lists);
+	std::vector<Cand> seeds{cur}, found;
+	if (top >= 1)
+		search_layer(space, query, -1, {cur}, query_layer1_ef(g.m), 1, s, lists, seeds);
+	search_layer(space, query, -1, seeds, std::max(ef, k), 0, s, lists, found);
 	for (std::size_t i = 0; i < std::min(k, found.size()); i++)
 		hits.push_back({found[i].d, found[i].id});
 	return hits;
