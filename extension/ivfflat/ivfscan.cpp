@@ -567,7 +567,8 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 								errmsg("index \"%s\" has sq8 lists for a metric without them", RelationGetRelationName(index))));
 			float *ranges = read_sq8_ranges(index, so->meta);
 			float *a = static_cast<float *>(palloc(sizeof(float) * so->dim));
-			so->sq8 = kernels::sq8_prepare(form, so->query, ranges, ranges + so->dim, a, Size(so->dim));
+			auto *w = static_cast<std::int16_t *>(palloc(sizeof(std::int16_t) * so->dim));
+			so->sq8 = kernels::sq8_prepare(form, so->query, ranges, ranges + so->dim, a, w, Size(so->dim));
 		} else if (so->quantizer == Quantizer::rabitq) {
 			if (!kernels::rabitq_form(so->metric->metric, &so->rabitq_form))
 				ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
