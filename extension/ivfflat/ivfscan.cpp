@@ -22,7 +22,8 @@
 // returned, so its rows are always in order.
 //
 // RaBitQ lists (quantizer rabitq) give each entry an estimate of its order() and an error bound
-// (worker/kernels/rabitq.hpp); the query is prepared once per probed list. Candidates are ranked
+// (worker/kernels/rabitq.hpp); the query is rotated once and rounded to 4 bits per probed list (l2,
+// against the list's rotated centroid, which each backend rotates once) or once (ip). Candidates are ranked
 // by their estimates and re-ranked from the heap one at a time in that order. Once at least
 // `rerank` candidates have been re-ranked, the nearest re-ranked row is returned when its exact
 // distance is no more than the least lower bound (estimate - eps0 standard errors,
@@ -159,6 +160,8 @@ struct ScanState {
 	kernels::RabitqForm rabitq_form;
 	kernels::RabitqQuery rabitq;
 	const float *centroids;
+	float *rotated_query;     // R q (padded dimensions), once per query
+	bool rabitq_prepared;     // ip: the one prepared query every list shares (only `constant` differs)
 	float *rabitq_scratch;
 	std::uint64_t *rabitq_planes;
 	int64 rabitq_reranked;  // candidates re-ranked in this scan
@@ -252,14 +255,31 @@ int page_distances(const ScanState *so, Page page, float *dist, float *lower, co
 	return n;
 }
 
-// rabitq: the query against list `list`'s centroid.
-void prepare_list(ScanState *so, int32 list)
+// rabitq: the query against list `list`'s centroid, from the query rotated once: l2 rounds
+// R q - R c (the list's rotated centroid, cached per backend), ip rounds R q once for every list.
+void prepare_list(Relation index, ScanState *so, int32 list)
 {
 	if (so->quantizer != Quantizer::rabitq || !so->query)
 		return;
-	so->rabitq = kernels::rabitq_prepare(so->rabitq_form, so->query, so->centroids + Size(list) * Size(so->dim),
-										 Size(so->dim), so->meta.rotation_seed, so->rabitq_scratch, so->rabitq_planes,
-										 so->rabitq_epsilon);
+	Size dim = Size(so->dim), d = kernels::rabitq_padded_dim(dim);
+	if (so->rabitq_form == kernels::RabitqForm::l2) {
+		const float *rc = rotated_centroid(index, so->meta, list);
+		for (Size i = 0; i < d; i++)
+			so->rabitq_scratch[i] = so->rotated_query[i] - rc[i];
+		so->rabitq = kernels::rabitq_prepare_rotated(so->rabitq_form, so->rabitq_scratch, dim, 0.0f, so->rabitq_planes,
+													 so->rabitq_epsilon);
+		return;
+	}
+	const float *c = so->centroids + Size(list) * dim;
+	double constant = 0;
+	for (Size j = 0; j < dim; j++)
+		constant += double(so->query[j]) * double(c[j]);
+	if (!so->rabitq_prepared) {
+		so->rabitq = kernels::rabitq_prepare_rotated(so->rabitq_form, so->rotated_query, dim, float(constant),
+													 so->rabitq_planes, so->rabitq_epsilon);
+		so->rabitq_prepared = true;
+	}
+	so->rabitq.constant = float(constant);
 }
 
 // Scan the lists of the current batch, keeping the `bound` best candidates after `after`.
@@ -304,7 +324,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 				blkno = heads[next_list++];
 			if (blkno == InvalidBlockNumber)
 				break;
-			prepare_list(so, so->lists[so->batch_start + next_list - 1]);
+			prepare_list(index, so, so->lists[so->batch_start + next_list - 1]);
 			buf = recent->read(index, blkno);
 		}
 		CHECK_FOR_INTERRUPTS();
@@ -346,7 +366,7 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 		}
 		UnlockReleaseBuffer(buf);
 		if (ahead_list != next_list)  // the next page starts another list
-			prepare_list(so, so->lists[so->batch_start + ahead_list - 1]);
+			prepare_list(index, so, so->lists[so->batch_start + ahead_list - 1]);
 		buf = ahead_buf;
 		blkno = ahead;
 		next_list = ahead_list;
@@ -576,6 +596,8 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 			so->centroids = index_centroids(index, so->meta).data;
 			so->rabitq_epsilon = rabitq_epsilon_setting();
 			so->rabitq_scratch = static_cast<float *>(palloc(sizeof(float) * kernels::rabitq_padded_dim(Size(so->dim))));
+			so->rotated_query = static_cast<float *>(palloc(sizeof(float) * kernels::rabitq_padded_dim(Size(so->dim))));
+			kernels::rabitq_rotate(so->query, Size(so->dim), so->meta.rotation_seed, so->rotated_query);
 			so->rabitq_planes = static_cast<std::uint64_t *>(palloc(sizeof(std::uint64_t) * kernels::rabitq_plane_words(Size(so->dim))));
 		}
 		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));

@@ -121,9 +121,26 @@ TEST(Rabitq, CountsMatchReferenceOnEveryIsa)
 					weighted += std::uint32_t((planes[p * words + i / 64] >> (i % 64)) & 1) << p;
 			}
 			for (PopcountIsa isa : available_popcount_isas()) {
-				PlaneCounts c = bitwise_kernels_for(isa).plane_counts(planes.data(), code, words);
+				PlaneCounts c;
+				bitwise_kernels_for(isa).plane_counts(planes.data(), code, words, 1, 0, &c);
 				EXPECT_EQ(c.ones, ones) << popcount_isa_name(isa) << ", " << words << " words";
 				EXPECT_EQ(c.weighted, weighted) << popcount_isa_name(isa) << ", " << words << " words";
+			}
+		}
+		// A batch of rows `stride` bytes apart (unaligned) gives each row's own counts.
+		std::size_t rows = 9, stride = words * 8 + 13;
+		std::vector<std::byte> batch(rows * stride + 3);
+		for (auto &b : batch)
+			b = std::byte(rng());
+		std::vector<PlaneCounts> want(rows), got(rows);
+		const BitwiseKernels &ref = bitwise_kernels_for(PopcountIsa::scalar);
+		for (std::size_t r = 0; r < rows; r++)
+			ref.plane_counts(planes.data(), batch.data() + 3 + r * stride, words, 1, 0, &want[r]);
+		for (PopcountIsa isa : available_popcount_isas()) {
+			bitwise_kernels_for(isa).plane_counts(planes.data(), batch.data() + 3, words, rows, stride, got.data());
+			for (std::size_t r = 0; r < rows; r++) {
+				EXPECT_EQ(got[r].ones, want[r].ones) << popcount_isa_name(isa) << ", batch row " << r;
+				EXPECT_EQ(got[r].weighted, want[r].weighted) << popcount_isa_name(isa) << ", batch row " << r;
 			}
 		}
 	}
