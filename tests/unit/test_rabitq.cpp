@@ -208,6 +208,45 @@ TEST(Rabitq, EstimatorMatchesReference)
 	}
 }
 
+// The scan's preparation from R q and a list's R c (rotated once each) gives the estimates of the
+// preparation from q and c: R is linear, so R q - R c = R (q - c) up to float rounding.
+TEST(Rabitq, RotatedPreparationMatchesDirect)
+{
+	std::mt19937 rng(8);
+	for (std::size_t dim : {100u, 1536u}) {
+		std::uint64_t seed = 5 + dim;
+		std::size_t d = rabitq_padded_dim(dim);
+		auto c = gaussian(dim, rng, 0.5f), q = gaussian(dim, rng);
+		std::vector<float> scratch(d), rq(d), rc(d), v(d);
+		std::vector<std::uint64_t> direct(rabitq_plane_words(dim)), rotated(rabitq_plane_words(dim));
+		rabitq_rotate(q.data(), dim, seed, rq.data());
+		rabitq_rotate(c.data(), dim, seed, rc.data());
+		for (std::size_t i = 0; i < d; i++)
+			v[i] = rq[i] - rc[i];
+		std::size_t n = 20, stride = rabitq_row_bytes(dim) + 5;
+		std::vector<std::byte> rows(n * stride);
+		for (std::size_t r = 0; r < n; r++) {
+			auto x = gaussian(dim, rng);
+			rabitq_encode_row(x.data(), c.data(), dim, seed, scratch.data(), rows.data() + r * stride);
+		}
+		for (RabitqForm form : {RabitqForm::l2, RabitqForm::ip}) {
+			RabitqQuery a = rabitq_prepare(form, q.data(), c.data(), dim, seed, scratch.data(), direct.data());
+			RabitqQuery b = rabitq_prepare_rotated(form, form == RabitqForm::l2 ? v.data() : rq.data(), dim,
+			                                       float(dot(q.data(), c.data(), dim)), rotated.data());
+			std::vector<float> ea(n), la(n), eb(n), lb(n);
+			rabitq_order_batch(a, rows.data(), n, stride, ea.data(), la.data());
+			rabitq_order_batch(b, rows.data(), n, stride, eb.data(), lb.data());
+			for (std::size_t r = 0; r < n; r++) {
+				// A code of the query may round the other way where R q - R c and R (q - c) differ in
+				// the last bits: one step, delta, moves <xb, v> by at most delta / sqrt(D) * (a few).
+				double tol = 1e-3 * (1 + std::fabs(ea[r]));
+				EXPECT_NEAR(eb[r], ea[r], tol) << "dim " << dim << ", form " << int(form) << ", row " << r;
+				EXPECT_NEAR(lb[r], la[r], tol) << "dim " << dim << ", form " << int(form) << ", row " << r;
+			}
+		}
+	}
+}
+
 TEST(Rabitq, RowAtItsCentroidEstimatesExactly)
 {
 	std::size_t dim = 32;
