@@ -311,8 +311,13 @@ struct Centroids {
 	const MetricInfo *metric;  // a float32 entry: centroids are float32 for every element type
 	const float *data;  // lists * dim
 	const char *source; // where this backend got them: "local", "shared", "pages"
+	float *rotated;     // rabitq: R c of each list (padded dimensions), filled on first use
+	bool *rotated_ready;
 };
 const Centroids &index_centroids(Relation index, const IvfMetaPage &meta);
+// rabitq: R c of one list under the meta page's rotation seed (kept beside the centroids, so each
+// backend rotates a list's centroid once, not once per query).
+const float *rotated_centroid(Relation index, const IvfMetaPage &meta, int32 list);
 // Publish centroids to the worker's shared store (best effort: skipped when the worker is down).
 // `build`: a build's, dropped if its transaction aborts (as an index this transaction created).
 void publish_centroids(Relation index, uint64 stamp, uint32 lists, uint32 dim, const float *data, bool build = false);

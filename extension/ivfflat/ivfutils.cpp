@@ -3,6 +3,7 @@
 #include "extension/client/worker_client.hpp"
 #include "shmem/store.hpp"
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/rabitq.hpp"
 #include "worker/kernels/sq8.hpp"
 
 extern "C" {
@@ -75,6 +76,10 @@ LocalCentroids *find_local(Oid index)
 void drop_local(LocalCentroids *e)
 {
 	pfree(const_cast<float *>(e->c.data));
+	if (e->c.rotated) {
+		pfree(e->c.rotated);
+		pfree(e->c.rotated_ready);
+	}
 	e->c = {};
 	e->index = InvalidOid;
 }
@@ -91,7 +96,7 @@ LocalCentroids *remember(Oid index, const MetricInfo &metric, const IvfMetaPage 
 		drop_local(e);
 	}
 	e->index = index;
-	e->c = Centroids{meta.stamp, meta.lists, meta.dimensions, &metric, data, source};
+	e->c = Centroids{meta.stamp, meta.lists, meta.dimensions, &metric, data, source, nullptr, nullptr};
 	return e;
 }
 
@@ -215,6 +220,24 @@ const Centroids &index_centroids(Relation index, const IvfMetaPage &meta)
 	const Centroids &c = remember(oid, metric, meta, data, "pages")->c;
 	publish_centroids(index, meta.stamp, meta.lists, meta.dimensions, data);
 	return c;
+}
+
+const float *rotated_centroid(Relation index, const IvfMetaPage &meta, int32 list)
+{
+	index_centroids(index, meta);  // loads them into the local cache when needed
+	LocalCentroids *e = find_local(RelationGetRelid(index));
+	Assert(e && e->c.stamp == meta.stamp && list >= 0 && uint32(list) < e->c.lists);
+	Size d = kernels::rabitq_padded_dim(e->c.dim);
+	if (!e->c.rotated) {
+		e->c.rotated = static_cast<float *>(MemoryContextAllocHuge(TopMemoryContext, sizeof(float) * d * e->c.lists));
+		e->c.rotated_ready = static_cast<bool *>(MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * e->c.lists));
+	}
+	float *out = e->c.rotated + d * Size(list);
+	if (!e->c.rotated_ready[list]) {
+		kernels::rabitq_rotate(e->c.data + Size(e->c.dim) * Size(list), e->c.dim, meta.rotation_seed, out);
+		e->c.rotated_ready[list] = true;
+	}
+	return out;
 }
 
 const char *centroid_cache_state(Relation index, const IvfMetaPage &meta)

@@ -121,9 +121,26 @@ TEST(Rabitq, CountsMatchReferenceOnEveryIsa)
 					weighted += std::uint32_t((planes[p * words + i / 64] >> (i % 64)) & 1) << p;
 			}
 			for (PopcountIsa isa : available_popcount_isas()) {
-				PlaneCounts c = bitwise_kernels_for(isa).plane_counts(planes.data(), code, words);
+				PlaneCounts c;
+				bitwise_kernels_for(isa).plane_counts(planes.data(), code, words, 1, 0, &c);
 				EXPECT_EQ(c.ones, ones) << popcount_isa_name(isa) << ", " << words << " words";
 				EXPECT_EQ(c.weighted, weighted) << popcount_isa_name(isa) << ", " << words << " words";
+			}
+		}
+		// A batch of rows `stride` bytes apart (unaligned) gives each row's own counts.
+		std::size_t rows = 9, stride = words * 8 + 13;
+		std::vector<std::byte> batch(rows * stride + 3);
+		for (auto &b : batch)
+			b = std::byte(rng());
+		std::vector<PlaneCounts> want(rows), got(rows);
+		const BitwiseKernels &ref = bitwise_kernels_for(PopcountIsa::scalar);
+		for (std::size_t r = 0; r < rows; r++)
+			ref.plane_counts(planes.data(), batch.data() + 3 + r * stride, words, 1, 0, &want[r]);
+		for (PopcountIsa isa : available_popcount_isas()) {
+			bitwise_kernels_for(isa).plane_counts(planes.data(), batch.data() + 3, words, rows, stride, got.data());
+			for (std::size_t r = 0; r < rows; r++) {
+				EXPECT_EQ(got[r].ones, want[r].ones) << popcount_isa_name(isa) << ", batch row " << r;
+				EXPECT_EQ(got[r].weighted, want[r].weighted) << popcount_isa_name(isa) << ", batch row " << r;
 			}
 		}
 	}
@@ -187,6 +204,45 @@ TEST(Rabitq, EstimatorMatchesReference)
 			double refi = reference_ip(x, c, q, dim, seed, &rounding);
 			rabitq_order_batch(pi, row.data(), 1, row.size(), &est, &lower);
 			EXPECT_NEAR(est, -(dot(c.data(), q.data(), dim) + r * refi), 1e-3 * (1 + r * std::sqrt(dot(q.data(), q.data(), dim))));
+		}
+	}
+}
+
+// The scan's preparation from R q and a list's R c (rotated once each) gives the estimates of the
+// preparation from q and c: R is linear, so R q - R c = R (q - c) up to float rounding.
+TEST(Rabitq, RotatedPreparationMatchesDirect)
+{
+	std::mt19937 rng(8);
+	for (std::size_t dim : {100u, 1536u}) {
+		std::uint64_t seed = 5 + dim;
+		std::size_t d = rabitq_padded_dim(dim);
+		auto c = gaussian(dim, rng, 0.5f), q = gaussian(dim, rng);
+		std::vector<float> scratch(d), rq(d), rc(d), v(d);
+		std::vector<std::uint64_t> direct(rabitq_plane_words(dim)), rotated(rabitq_plane_words(dim));
+		rabitq_rotate(q.data(), dim, seed, rq.data());
+		rabitq_rotate(c.data(), dim, seed, rc.data());
+		for (std::size_t i = 0; i < d; i++)
+			v[i] = rq[i] - rc[i];
+		std::size_t n = 20, stride = rabitq_row_bytes(dim) + 5;
+		std::vector<std::byte> rows(n * stride);
+		for (std::size_t r = 0; r < n; r++) {
+			auto x = gaussian(dim, rng);
+			rabitq_encode_row(x.data(), c.data(), dim, seed, scratch.data(), rows.data() + r * stride);
+		}
+		for (RabitqForm form : {RabitqForm::l2, RabitqForm::ip}) {
+			RabitqQuery a = rabitq_prepare(form, q.data(), c.data(), dim, seed, scratch.data(), direct.data());
+			RabitqQuery b = rabitq_prepare_rotated(form, form == RabitqForm::l2 ? v.data() : rq.data(), dim,
+			                                       float(dot(q.data(), c.data(), dim)), rotated.data());
+			std::vector<float> ea(n), la(n), eb(n), lb(n);
+			rabitq_order_batch(a, rows.data(), n, stride, ea.data(), la.data());
+			rabitq_order_batch(b, rows.data(), n, stride, eb.data(), lb.data());
+			for (std::size_t r = 0; r < n; r++) {
+				// A code of the query may round the other way where R q - R c and R (q - c) differ in
+				// the last bits: one step, delta, moves <xb, v> by at most delta / sqrt(D) * (a few).
+				double tol = 1e-3 * (1 + std::fabs(ea[r]));
+				EXPECT_NEAR(eb[r], ea[r], tol) << "dim " << dim << ", form " << int(form) << ", row " << r;
+				EXPECT_NEAR(lb[r], la[r], tol) << "dim " << dim << ", form " << int(form) << ", row " << r;
+			}
 		}
 	}
 }

@@ -105,7 +105,9 @@ TEST(Sq8, ClampBeyondRounding)
 	EXPECT_TRUE(sq8_clamp_exceeds_rounding(far, t.vmin.data(), t.step.data(), 2));
 }
 
-// Every ISA's kernels agree with the scalar reference, which is the float distance to the decoded row.
+// Every ISA's kernels agree with the scalar reference: l1 is the float distance to the decoded row;
+// the integer dot product is exact, so every ISA (AVX-512 with and without VNNI) gives the same sum,
+// extreme weights and codes included, over lengths that cross the 32-bit lanes' blocks.
 TEST(Sq8, KernelsMatchScalarReference)
 {
 	for (std::size_t dim : {1, 7, 8, 15, 16, 31, 33, 128, 1536}) {
@@ -120,31 +122,45 @@ TEST(Sq8, KernelsMatchScalarReference)
 			const Sq8Kernels &k = sq8_kernels_for(isa);
 			for (std::size_t qi = 0; qi < 3; qi++) {
 				const float *q = queries.data() + qi * dim;
-				std::vector<float> a(dim), w(dim), decoded(dim);
+				std::vector<float> a(dim), decoded(dim);
+				std::vector<std::int16_t> w(dim);
+				std::mt19937 gen(unsigned(qi + dim));
+				std::uniform_int_distribution<int> weight(-kSq8WeightMax, kSq8WeightMax);
 				for (std::size_t j = 0; j < dim; j++) {
 					a[j] = q[j] - t.vmin[j];
-					w[j] = q[j] * t.step[j];
+					w[j] = std::int16_t(weight(gen));
 				}
 				for (std::size_t r = 0; r < 40; r++) {
 					const std::uint8_t *c = codes.data() + r * dim;
 					sq8_decode(c, t.vmin.data(), t.step.data(), decoded.data(), dim);
-					double l1 = 0, dot = 0;
+					double l1 = 0;
+					std::int64_t dot = 0;
 					for (std::size_t j = 0; j < dim; j++) {
-						double d = double(q[j]) - double(decoded[j]);
-						l1 += std::fabs(d);
-						dot += double(w[j]) * c[j];
+						l1 += std::fabs(double(q[j]) - double(decoded[j]));
+						dot += std::int64_t(w[j]) * c[j];
 					}
-					float r_dot = ref.dot(w.data(), c, dim);
 					float r_l1 = ref.l1(a.data(), t.step.data(), c, dim);
 					double tol = 1e-4 * std::sqrt(double(dim));
-					EXPECT_NEAR(r_dot, dot, tol * (1 + std::fabs(dot))) << "scalar dot, dim " << dim;
+					EXPECT_EQ(ref.dot(w.data(), c, dim), dot) << "scalar dot, dim " << dim;
 					EXPECT_NEAR(r_l1, l1, tol * (1 + l1)) << "scalar l1, dim " << dim;
-					EXPECT_NEAR(k.dot(w.data(), c, dim), r_dot, tol * (1 + std::fabs(dot)))
-						<< isa_name(isa) << " dot, dim " << dim;
+					for (auto [name, kernel] : sq8_dot_kernels())
+						EXPECT_EQ(kernel(w.data(), c, dim), dot) << name << " dot, dim " << dim;
 					EXPECT_NEAR(k.l1(a.data(), t.step.data(), c, dim), r_l1, tol * (1 + l1))
 						<< isa_name(isa) << " l1, dim " << dim;
 				}
 			}
+		}
+	}
+	// The largest terms: every lane at its bound, past one 32-bit block (kSq8DotBlock).
+	for (std::size_t dim : {kSq8DotBlock - 1, kSq8DotBlock + 33, 3 * kSq8DotBlock}) {
+		std::vector<std::uint8_t> codes(dim, 255);
+		for (std::int16_t extreme : {std::int16_t(kSq8WeightMax), std::int16_t(-kSq8WeightMax)}) {
+			std::vector<std::int16_t> w(dim, extreme);
+			std::int64_t want = std::int64_t(dim) * 255 * extreme;
+			for (auto [name, kernel] : sq8_dot_kernels())
+				EXPECT_EQ(kernel(w.data(), codes.data(), dim), want) << name << ", dim " << dim;
+			for (Isa isa : available_isas())
+				EXPECT_EQ(sq8_kernels_for(isa).dot(w.data(), codes.data(), dim), want) << isa_name(isa) << ", dim " << dim;
 		}
 	}
 }
@@ -163,16 +179,22 @@ TEST(Sq8, OrderBatchIsOrderOfDecodedRows)
 		Sq8Form form;
 		ASSERT_TRUE(sq8_form(m, &form));
 		std::vector<float> a(dim), out(n), decoded(dim);
-		Sq8Query sq = sq8_prepare(form, q.data(), t.vmin.data(), t.step.data(), a.data(), dim);
+		std::vector<std::int16_t> w(dim);
+		Sq8Query sq = sq8_prepare(form, q.data(), t.vmin.data(), t.step.data(), a.data(), w.data(), dim);
 		sq8_order_batch(sq, coded.data(), n, stride, out.data());
 		for (std::size_t r = 0; r < n; r++) {
 			sq8_decode(sq8_row_codes(coded.data() + r * stride), t.vmin.data(), t.step.data(), decoded.data(), dim);
-			double want = 0;
+			double want = 0, weights = 0;  // weights: how far the query's 16-bit weights can move sum w_j c_j
+			const std::uint8_t *c = sq8_row_codes(coded.data() + r * stride);
 			for (std::size_t j = 0; j < dim; j++) {
 				double d = double(q[j]) - decoded[j];
 				want += form == Sq8Form::l2 ? d * d : form == Sq8Form::l1 ? std::fabs(d) : -double(q[j]) * decoded[j];
+				weights += 0.5 * sq.w_scale * c[j];
+				if (form != Sq8Form::l1)
+					EXPECT_LE(std::fabs(double(a[j]) - double(sq.w_scale) * w[j]), 0.5 * sq.w_scale * (1 + 1e-6));
 			}
-			EXPECT_NEAR(out[r], want, 1e-3 * (1 + std::fabs(want))) << "metric " << int(m) << " row " << r;
+			double tol = 1e-3 * (1 + std::fabs(want)) + (form == Sq8Form::l2 ? 2 : 1) * weights;
+			EXPECT_NEAR(out[r], want, tol) << "metric " << int(m) << " row " << r;
 		}
 	}
 	Sq8Form form;
@@ -194,8 +216,9 @@ TEST(Sq8, RankingKeepsNearestNeighbours)
 	for (std::size_t qi = 0; qi < 20; qi++) {
 		const float *q = queries.data() + qi * dim;
 		std::vector<float> a(dim), approx(n);
+		std::vector<std::int16_t> w(dim);
 		std::vector<std::pair<float, std::size_t>> exact(n);
-		Sq8Query sq = sq8_prepare(Sq8Form::l2, q, t.vmin.data(), t.step.data(), a.data(), dim);
+		Sq8Query sq = sq8_prepare(Sq8Form::l2, q, t.vmin.data(), t.step.data(), a.data(), w.data(), dim);
 		sq8_order_batch(sq, coded.data(), n, stride, approx.data());
 		for (std::size_t r = 0; r < n; r++)
 			exact[r] = {l2_squared({q, dim}, {rows.data() + r * dim, dim}), r};

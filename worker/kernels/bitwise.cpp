@@ -73,15 +73,13 @@ __attribute__((target("popcnt"))) JaccardCounts jaccard_popcnt(const std::uint8_
 	return {c.both + t.both, c.a + t.a, c.b + t.b};
 }
 
-// Lane sum; GCC 12's _mm512_reduce_add_epi64 trips -Wuninitialized inside its own header.
+// Lane sum; GCC 12's _mm512_reduce_add_epi64 trips -Wuninitialized inside its own header (so do the
+// unmasked extracts).
 __attribute__((target("avx512f"))) std::uint64_t lane_sum(__m512i v)
 {
-	alignas(64) std::uint64_t lanes[8];
-	_mm512_store_si512(lanes, v);
-	std::uint64_t s = 0;
-	for (std::uint64_t x : lanes)
-		s += x;
-	return s;
+	__m256i h = _mm256_add_epi64(_mm512_maskz_extracti64x4_epi64(0xFF, v, 0), _mm512_maskz_extracti64x4_epi64(0xFF, v, 1));
+	__m128i q = _mm_add_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	return std::uint64_t(_mm_cvtsi128_si64(q)) + std::uint64_t(_mm_extract_epi64(q, 1));
 }
 
 // 64 bytes at a time with VPOPCNTQ; the tail goes through POPCNT (every such CPU has it).
@@ -112,60 +110,88 @@ jaccard_avx512(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes)
 	return {t.both + lane_sum(both), t.a + lane_sum(ca), t.b + lane_sum(cb)};
 }
 
-// Counts against 4 bit planes (plane_counts). The reference: std::popcount on baseline x86-64.
-PlaneCounts plane_counts_scalar(const std::uint64_t *planes, const std::byte *code, std::size_t words)
+// Counts against 4 bit planes (plane_counts), row after row. The reference: std::popcount on
+// baseline x86-64.
+void plane_counts_scalar(const std::uint64_t *planes, const std::byte *x, std::size_t words, std::size_t count,
+                         std::size_t stride, PlaneCounts *out)
 {
-	std::uint32_t ones = 0, weighted = 0;
-	for (std::size_t w = 0; w < words; w++) {
-		std::uint64_t x;
-		std::memcpy(&x, code + 8 * w, 8);
-		ones += std::uint32_t(std::popcount(x));
-		for (int p = 0; p < kPlaneBits; p++)
-			weighted += std::uint32_t(std::popcount(x & planes[std::size_t(p) * words + w])) << p;
+	for (std::size_t r = 0; r < count; r++) {
+		const std::byte *code = x + r * stride;
+		std::uint32_t ones = 0, weighted = 0;
+		for (std::size_t w = 0; w < words; w++) {
+			std::uint64_t v;
+			std::memcpy(&v, code + 8 * w, 8);
+			ones += std::uint32_t(std::popcount(v));
+			for (int p = 0; p < kPlaneBits; p++)
+				weighted += std::uint32_t(std::popcount(v & planes[std::size_t(p) * words + w])) << p;
+		}
+		out[r] = {ones, weighted};
 	}
-	return {ones, weighted};
 }
 
-__attribute__((target("popcnt"))) PlaneCounts plane_counts_popcnt(const std::uint64_t *planes, const std::byte *code,
-                                                               std::size_t words)
+// The rows ahead of the one being counted that are pulled towards the cache (rows are a few cache
+// lines each; the scan prefetches whole pages further ahead).
+constexpr std::size_t kPrefetchRows = 2;
+inline void prefetch_row(const std::byte *row, std::size_t bytes)
 {
-	std::uint64_t ones = 0, w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+	for (std::size_t off = 0; off < bytes; off += 64)
+		__builtin_prefetch(row + off);
+}
+
+__attribute__((target("popcnt"))) void plane_counts_popcnt(const std::uint64_t *planes, const std::byte *x,
+                                                           std::size_t words, std::size_t count, std::size_t stride,
+                                                           PlaneCounts *out)
+{
 	const std::uint64_t *p1 = planes + words, *p2 = p1 + words, *p3 = p2 + words;
-	for (std::size_t w = 0; w < words; w++) {
-		std::uint64_t x;
-		std::memcpy(&x, code + 8 * w, 8);
-		ones += std::uint64_t(_mm_popcnt_u64(x));
-		w0 += std::uint64_t(_mm_popcnt_u64(x & planes[w]));
-		w1 += std::uint64_t(_mm_popcnt_u64(x & p1[w]));
-		w2 += std::uint64_t(_mm_popcnt_u64(x & p2[w]));
-		w3 += std::uint64_t(_mm_popcnt_u64(x & p3[w]));
+	for (std::size_t r = 0; r < count; r++) {
+		const std::byte *code = x + r * stride;
+		if (r + kPrefetchRows < count)
+			prefetch_row(code + kPrefetchRows * stride, 8 * words);
+		std::uint64_t ones = 0, w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+		for (std::size_t w = 0; w < words; w++) {
+			std::uint64_t v;
+			std::memcpy(&v, code + 8 * w, 8);
+			ones += std::uint64_t(_mm_popcnt_u64(v));
+			w0 += std::uint64_t(_mm_popcnt_u64(v & planes[w]));
+			w1 += std::uint64_t(_mm_popcnt_u64(v & p1[w]));
+			w2 += std::uint64_t(_mm_popcnt_u64(v & p2[w]));
+			w3 += std::uint64_t(_mm_popcnt_u64(v & p3[w]));
+		}
+		out[r] = {std::uint32_t(ones), std::uint32_t(w0 + 2 * w1 + 4 * w2 + 8 * w3)};
 	}
-	return {std::uint32_t(ones), std::uint32_t(w0 + 2 * w1 + 4 * w2 + 8 * w3)};
 }
 
-// Eight words a step; the last step loads only the words left (masked).
-__attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) PlaneCounts plane_counts_avx512(const std::uint64_t *planes,
-                                                                                const std::byte *code,
-                                                                                std::size_t words)
+// Eight words a step; the last step loads only the words left (masked). A row's two counts share
+// one reduction: weighted in the low 32 bits of each lane, ones in the high.
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) void
+plane_counts_avx512(const std::uint64_t *planes, const std::byte *x, std::size_t words, std::size_t count,
+                    std::size_t stride, PlaneCounts *out)
 {
 	static_assert(kPlaneBits == 4);
-	__m512i ones = _mm512_setzero_si512(), w0 = ones, w1 = ones, w2 = ones, w3 = ones;
 	const std::uint64_t *p1 = planes + words, *p2 = p1 + words, *p3 = p2 + words;
-	for (std::size_t w = 0; w < words; w += 8) {
-		__mmask8 m = words - w >= 8 ? __mmask8(0xFF) : __mmask8((1u << (words - w)) - 1);
-		__m512i x = _mm512_maskz_loadu_epi64(m, code + 8 * w);
-		ones = _mm512_add_epi64(ones, _mm512_popcnt_epi64(x));
-		w0 = _mm512_add_epi64(w0, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, planes + w))));
-		w1 = _mm512_add_epi64(w1, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p1 + w))));
-		w2 = _mm512_add_epi64(w2, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p2 + w))));
-		w3 = _mm512_add_epi64(w3, _mm512_popcnt_epi64(_mm512_and_si512(x, _mm512_maskz_loadu_epi64(m, p3 + w))));
+	for (std::size_t r = 0; r < count; r++) {
+		const std::byte *code = x + r * stride;
+		if (r + kPrefetchRows < count)
+			prefetch_row(code + kPrefetchRows * stride, 8 * words);
+		__m512i ones = _mm512_setzero_si512(), w0 = ones, w1 = ones, w2 = ones, w3 = ones;
+		for (std::size_t w = 0; w < words; w += 8) {
+			__mmask8 m = words - w >= 8 ? __mmask8(0xFF) : __mmask8((1u << (words - w)) - 1);
+			__m512i v = _mm512_maskz_loadu_epi64(m, code + 8 * w);
+			ones = _mm512_add_epi64(ones, _mm512_popcnt_epi64(v));
+			w0 = _mm512_add_epi64(w0, _mm512_popcnt_epi64(_mm512_and_si512(v, _mm512_maskz_loadu_epi64(m, planes + w))));
+			w1 = _mm512_add_epi64(w1, _mm512_popcnt_epi64(_mm512_and_si512(v, _mm512_maskz_loadu_epi64(m, p1 + w))));
+			w2 = _mm512_add_epi64(w2, _mm512_popcnt_epi64(_mm512_and_si512(v, _mm512_maskz_loadu_epi64(m, p2 + w))));
+			w3 = _mm512_add_epi64(w3, _mm512_popcnt_epi64(_mm512_and_si512(v, _mm512_maskz_loadu_epi64(m, p3 + w))));
+		}
+		// w0 + 2 w1 + 4 w2 + 8 w3 by doubling, plus ones * 2^32 (GCC 12 warns on the unmasked
+		// shifts' undefined source).
+		__m512i both = _mm512_add_epi64(w3, w3);
+		both = _mm512_add_epi64(_mm512_add_epi64(both, w2), _mm512_add_epi64(both, w2));
+		both = _mm512_add_epi64(_mm512_add_epi64(both, w1), _mm512_add_epi64(both, w1));
+		both = _mm512_add_epi64(_mm512_add_epi64(both, w0), _mm512_maskz_slli_epi64(0xFF, ones, 32));
+		std::uint64_t sum = lane_sum(both);
+		out[r] = {std::uint32_t(sum >> 32), std::uint32_t(sum)};
 	}
-	// w0 + 2 w1 + 4 w2 + 8 w3 by doubling (GCC 12 warns on _mm512_slli_epi64's undefined source).
-	__m512i weighted = _mm512_add_epi64(w3, w3);
-	weighted = _mm512_add_epi64(_mm512_add_epi64(weighted, w2), _mm512_add_epi64(weighted, w2));
-	weighted = _mm512_add_epi64(_mm512_add_epi64(weighted, w1), _mm512_add_epi64(weighted, w1));
-	weighted = _mm512_add_epi64(weighted, w0);
-	return {std::uint32_t(lane_sum(ones)), std::uint32_t(lane_sum(weighted))};
 }
 
 constexpr BitwiseKernels kScalar{PopcountIsa::scalar, hamming_scalar, jaccard_scalar, plane_counts_scalar};

@@ -34,8 +34,9 @@ struct BitwiseKernels {
 	PopcountIsa isa;
 	std::uint64_t (*hamming)(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes);
 	JaccardCounts (*jaccard_counts)(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes);
-	// x: `words` 64-bit words, any alignment.
-	PlaneCounts (*plane_counts)(const std::uint64_t *planes, const std::byte *x, std::size_t words);
+	// `count` bit strings of `words` 64-bit words, `stride` bytes apart from x, any alignment: out[i].
+	void (*plane_counts)(const std::uint64_t *planes, const std::byte *x, std::size_t words, std::size_t count,
+	                     std::size_t stride, PlaneCounts *out);
 };
 
 // The best table this CPU supports (RUVECTOR_ISA=scalar caps it to the byte loop, sse42/avx2 to

@@ -128,58 +128,68 @@ bool rabitq_form(Metric metric, RabitqForm *form) noexcept
 RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroid, std::size_t dim, std::uint64_t seed,
                            float *scratch, std::uint64_t *planes, double epsilon, const BitwiseKernels &kernels) noexcept
 {
-	std::size_t d = rabitq_padded_dim(dim), words = d / 64;
+	std::size_t d = rabitq_padded_dim(dim);
 	double constant = 0;
 	float *v = scratch;
 	for (std::size_t j = 0; j < dim; j++) {
-		if (form == RabitqForm::l2) {
-			double e = double(q[j]) - double(centroid[j]);
-			v[j] = float(e);
-			constant += e * e;
-		} else {
+		if (form == RabitqForm::l2)
+			v[j] = float(double(q[j]) - double(centroid[j]));
+		else {
 			v[j] = q[j];
 			constant += double(q[j]) * double(centroid[j]);
 		}
 	}
 	std::fill(v + dim, v + d, 0.0f);
 	rotate_in_place(v, d, seed);
+	return rabitq_prepare_rotated(form, v, dim, float(constant), planes, epsilon, kernels);
+}
+
+RabitqQuery rabitq_prepare_rotated(RabitqForm form, const float *v, std::size_t dim, float constant,
+                                   std::uint64_t *planes, double epsilon, const BitwiseKernels &kernels) noexcept
+{
+	std::size_t d = rabitq_padded_dim(dim), words = d / 64;
 	float lo = *std::min_element(v, v + d), hi = *std::max_element(v, v + d);
 	constexpr int kTop = (1 << kRabitqQueryBits) - 1;
-	double delta = double(hi - lo) / kTop;
-	std::fill(planes, planes + kPlaneBits * words, 0);
+	float delta = (hi - lo) / kTop, inv = delta > 0 ? 1.0f / delta : 0.0f;
 	double vv = 0, ee = 0;
 	std::int32_t sum_q = 0;
-	for (std::size_t i = 0; i < d; i++) {
-		int code = delta > 0 ? std::clamp(int(std::lround((double(v[i]) - lo) / delta)), 0, kTop) : 0;
-		double e = double(v[i]) - (double(lo) + delta * code);
-		vv += double(v[i]) * double(v[i]);
-		ee += e * e;
-		sum_q += code;
+	for (std::size_t w = 0; w < words; w++) {
+		std::uint64_t bits[kRabitqQueryBits] = {};
+		for (std::size_t k = 0; k < 64; k++) {
+			float x = v[64 * w + k];
+			// Nearest of lo + delta * code (x - lo >= 0, so + 0.5 and truncation round it).
+			int code = std::min(int((x - lo) * inv + 0.5f), kTop);
+			float e = x - (lo + delta * float(code));
+			vv += double(x) * double(x);
+			ee += double(e) * double(e);
+			sum_q += code;
+			for (int p = 0; p < kRabitqQueryBits; p++)
+				bits[p] |= std::uint64_t((code >> p) & 1) << k;
+		}
 		for (int p = 0; p < kRabitqQueryBits; p++)
-			if (code >> p & 1)
-				planes[std::size_t(p) * words + i / 64] |= std::uint64_t(1) << (i % 64);
+			planes[std::size_t(p) * words + w] = bits[p];
 	}
 	RabitqQuery out;
 	out.form = form;
 	out.planes = planes;
 	out.words = words;
 	out.lo = lo;
-	out.delta = float(delta);
+	out.delta = delta;
 	out.dim = std::int32_t(d);
 	out.sum_q = sum_q;
 	out.scale = float(1.0 / std::sqrt(double(d)));
 	out.bound = float(std::sqrt(vv) * epsilon / std::sqrt(double(d - 1)));
 	out.rounding = float(std::sqrt(ee) * epsilon / std::sqrt(double(d)));
-	out.constant = float(constant);
+	out.constant = form == RabitqForm::l2 ? float(vv) : constant;
 	out.counts = kernels.plane_counts;
 	return out;
 }
 
-RabitqEstimate rabitq_estimate(const RabitqQuery &q, const std::byte *row) noexcept
+namespace {
+
+// The estimate from a row's header and counts.
+inline RabitqEstimate estimate_from(const RabitqQuery &q, const float header[3], PlaneCounts c) noexcept
 {
-	float header[3];
-	std::memcpy(header, row, sizeof header);
-	PlaneCounts c = q.counts(q.planes, row + kRabitqRowHeader, q.words);
 	// sum (2 x_i - 1)(lo + delta q_i), from integer counts.
 	float sum = q.lo * float(2 * std::int32_t(c.ones) - q.dim) + q.delta * float(2 * std::int32_t(c.weighted) - q.sum_q);
 	float xb_v = sum * q.scale;  // <xb, v>
@@ -187,20 +197,39 @@ RabitqEstimate rabitq_estimate(const RabitqQuery &q, const std::byte *row) noexc
 	return {xb_v * header[1], std::sqrt(model * model + rounding * rounding)};
 }
 
+}  // namespace
+
+RabitqEstimate rabitq_estimate(const RabitqQuery &q, const std::byte *row) noexcept
+{
+	float header[3];
+	std::memcpy(header, row, sizeof header);
+	PlaneCounts c;
+	q.counts(q.planes, row + kRabitqRowHeader, q.words, 1, 0, &c);
+	return estimate_from(q, header, c);
+}
+
 void rabitq_order_batch(const RabitqQuery &q, const std::byte *rows, std::size_t count, std::size_t stride,
                         float *estimate, float *lower) noexcept
 {
-	for (std::size_t i = 0; i < count; i++) {
-		const std::byte *row = rows + i * stride;
-		float r;
-		std::memcpy(&r, row, sizeof r);
-		RabitqEstimate e = rabitq_estimate(q, row);
-		if (q.form == RabitqForm::l2) {
-			estimate[i] = r * r + q.constant - 2 * r * e.ip;
-			lower[i] = estimate[i] - 2 * r * e.error;
-		} else {
-			estimate[i] = -(q.constant + r * e.ip);
-			lower[i] = estimate[i] - r * e.error;
+	constexpr std::size_t kChunk = 64;
+	PlaneCounts counts[kChunk];
+	for (std::size_t start = 0; start < count; start += kChunk) {
+		std::size_t n = std::min(kChunk, count - start);
+		const std::byte *chunk = rows + start * stride;
+		q.counts(q.planes, chunk + kRabitqRowHeader, q.words, n, stride, counts);
+		for (std::size_t i = 0; i < n; i++) {
+			float header[3];
+			std::memcpy(header, chunk + i * stride, sizeof header);
+			RabitqEstimate e = estimate_from(q, header, counts[i]);
+			float r = header[0];
+			float *est = estimate + start + i, *low = lower + start + i;
+			if (q.form == RabitqForm::l2) {
+				*est = r * r + q.constant - 2 * r * e.ip;
+				*low = *est - 2 * r * e.error;
+			} else {
+				*est = -(q.constant + r * e.ip);
+				*low = *est - r * e.error;
+			}
 		}
 	}
 }

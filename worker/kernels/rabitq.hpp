@@ -63,7 +63,7 @@ struct RabitqQuery {
 	float bound;                  // |v| eps0 / sqrt(D - 1)
 	float rounding;               // |e| eps0 / sqrt(D): the query rounding's share of the bound
 	float constant;               // l2: |q - c|^2; ip: <c, q>
-	PlaneCounts (*counts)(const std::uint64_t *planes, const std::byte *code, std::size_t words);
+	decltype(BitwiseKernels::plane_counts) counts;
 };
 // q: the prepared query (float, normalised for cosine). scratch: padded_dim floats; planes:
 // rabitq_plane_words(dim) words (the caller owns both; the result points into planes). kernels:
@@ -71,6 +71,13 @@ struct RabitqQuery {
 RabitqQuery rabitq_prepare(RabitqForm form, const float *q, const float *centroid, std::size_t dim, std::uint64_t seed,
                            float *scratch, std::uint64_t *planes, double epsilon = kRabitqEpsilon,
                            const BitwiseKernels &kernels = active_bitwise_kernels()) noexcept;
+// The same from the rotated vector v (padded_dim floats): R (q - c) for l2, R q for ip. R being
+// linear, a scan rotates its query once and each probed list's centroid once per backend (l2:
+// v = R q - R c), or uses one v for every list (ip, whose lists differ only in `constant`).
+// constant: ip: <c, q>; l2: ignored (|q - c|^2 = |v|^2, R being orthogonal).
+RabitqQuery rabitq_prepare_rotated(RabitqForm form, const float *v, std::size_t dim, float constant,
+                                   std::uint64_t *planes, double epsilon = kRabitqEpsilon,
+                                   const BitwiseKernels &kernels = active_bitwise_kernels()) noexcept;
 
 // The estimated inner product <u, v> of one coded row and its error bound.
 struct RabitqEstimate {

@@ -13,15 +13,17 @@ namespace ruvector::kernels {
 namespace detail {
 const Sq8Kernels &sq8_kernels_avx2();
 const Sq8Kernels &sq8_kernels_avx512();
+Sq8DotKernel sq8_dot_avx512_bw();
+Sq8DotKernel sq8_dot_avx512_vnni();  // null when the CPU lacks VNNI
 }  // namespace detail
 
 namespace {
 
-float dot_scalar(const float *w, const std::uint8_t *codes, std::size_t n)
+std::int64_t dot_scalar(const std::int16_t *w, const std::uint8_t *codes, std::size_t n)
 {
-	float s = 0;
+	std::int64_t s = 0;
 	for (std::size_t i = 0; i < n; i++)
-		s += w[i] * float(codes[i]);
+		s += std::int64_t(w[i]) * codes[i];
 	return s;
 }
 
@@ -53,6 +55,21 @@ const Sq8Kernels &sq8_kernels_for(Isa isa)
 {
 	kernels_for(isa);  // throws when the CPU cannot run it
 	return table_for(isa);
+}
+
+std::vector<std::pair<std::string_view, Sq8DotKernel>> sq8_dot_kernels()
+{
+	std::vector<std::pair<std::string_view, Sq8DotKernel>> out{{"scalar", kScalar.dot}};
+	for (Isa isa : available_isas()) {
+		if (isa == Isa::avx2)
+			out.emplace_back("avx2", detail::sq8_kernels_avx2().dot);
+		if (isa == Isa::avx512) {
+			out.emplace_back("avx512bw", detail::sq8_dot_avx512_bw());
+			if (Sq8DotKernel vnni = detail::sq8_dot_avx512_vnni())
+				out.emplace_back("avx512vnni", vnni);
+		}
+	}
+	return out;
 }
 
 const Sq8Kernels &active_sq8_kernels() noexcept
@@ -147,18 +164,23 @@ bool sq8_form(Metric metric, Sq8Form *form) noexcept
 	}
 }
 
-Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const float *step, float *a,
+Sq8Query sq8_prepare(Sq8Form form, const float *q, const float *vmin, const float *step, float *a, std::int16_t *w,
                      std::size_t dim) noexcept
 {
-	Sq8Query out{form, a, step, 0.0f, dim};
+	Sq8Query out{form, a, w, 0.0f, step, 0.0f, dim};
 	if (form != Sq8Form::l1) {
-		double k = 0, qq = 0;
+		double k = 0, qq = 0, top = 0;
 		for (std::size_t j = 0; j < dim; j++) {
 			a[j] = q[j] * step[j];
 			k += double(q[j]) * double(vmin[j]);
 			qq += double(q[j]) * double(q[j]);
+			top = std::max(top, std::fabs(double(a[j])));
 		}
 		out.constant = float(form == Sq8Form::l2 ? qq - 2 * k : k);
+		double scale = top / kSq8WeightMax;
+		for (std::size_t j = 0; j < dim; j++)
+			w[j] = scale > 0 ? std::int16_t(std::lround(double(a[j]) / scale)) : std::int16_t(0);
+		out.w_scale = float(scale);
 	} else {
 		for (std::size_t j = 0; j < dim; j++)
 			a[j] = q[j] - vmin[j];
@@ -176,12 +198,12 @@ void sq8_order_batch(const Sq8Query &q, const std::byte *rows, std::size_t count
 			const std::byte *row = rows + i * stride;
 			float norm;
 			std::memcpy(&norm, row, sizeof norm);
-			out[i] = q.constant - 2 * k.dot(q.a, sq8_row_codes(row), q.dim) + norm;
+			out[i] = q.constant - float(2 * double(q.w_scale) * double(k.dot(q.w, sq8_row_codes(row), q.dim))) + norm;
 		}
 		break;
 	case Sq8Form::ip:
 		for (std::size_t i = 0; i < count; i++)
-			out[i] = -(q.constant + k.dot(q.a, sq8_row_codes(rows + i * stride), q.dim));
+			out[i] = -(q.constant + float(double(q.w_scale) * double(k.dot(q.w, sq8_row_codes(rows + i * stride), q.dim))));
 		break;
 	case Sq8Form::l1:
 		for (std::size_t i = 0; i < count; i++)

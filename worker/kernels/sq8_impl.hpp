@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace ruvector::kernels::simd {
@@ -18,23 +19,30 @@ struct Sq8Impl {
 	using reg = typename L::reg;
 	static constexpr std::size_t W = L::W;
 
-	static float dot(const float *w, const std::uint8_t *codes, std::size_t n)
+	// sum W_j c_j over 16-bit weights (sq8.hpp): L provides ireg, IW (16-bit lanes), izero(),
+	// madd(acc, codes, w) (acc's 32-bit lanes += pairs of code * weight products), widen_sum(ireg) -> int64.
+	static std::int64_t dot(const std::int16_t *w, const std::uint8_t *codes, std::size_t n)
 	{
-		// Four chains: one multiply-add per dimension leaves the FMA latency as the limit.
-		reg s0 = L::zero(), s1 = L::zero(), s2 = L::zero(), s3 = L::zero();
+		using ireg = typename L::ireg;
+		constexpr std::size_t IW = L::IW;
+		std::int64_t total = 0;
 		std::size_t i = 0;
-		for (; i + 4 * W <= n; i += 4 * W) {
-			s0 = L::fmadd(L::codes(codes + i), L::load(w + i), s0);
-			s1 = L::fmadd(L::codes(codes + i + W), L::load(w + i + W), s1);
-			s2 = L::fmadd(L::codes(codes + i + 2 * W), L::load(w + i + 2 * W), s2);
-			s3 = L::fmadd(L::codes(codes + i + 3 * W), L::load(w + i + 3 * W), s3);
+		while (i + IW <= n) {
+			std::size_t block_end = std::min(n, i + kSq8DotBlock);
+			ireg s0 = L::izero(), s1 = L::izero(), s2 = L::izero(), s3 = L::izero();
+			for (; i + 4 * IW <= block_end; i += 4 * IW) {
+				s0 = L::madd(s0, codes + i, w + i);
+				s1 = L::madd(s1, codes + i + IW, w + i + IW);
+				s2 = L::madd(s2, codes + i + 2 * IW, w + i + 2 * IW);
+				s3 = L::madd(s3, codes + i + 3 * IW, w + i + 3 * IW);
+			}
+			for (; i + IW <= block_end; i += IW)
+				s0 = L::madd(s0, codes + i, w + i);
+			total += L::widen_sum(s0) + L::widen_sum(s1) + L::widen_sum(s2) + L::widen_sum(s3);
 		}
-		for (; i + W <= n; i += W)
-			s0 = L::fmadd(L::codes(codes + i), L::load(w + i), s0);
-		float s = L::hsum(L::add(L::add(s0, s1), L::add(s2, s3)));
 		for (; i < n; i++)
-			s += w[i] * float(codes[i]);
-		return s;
+			total += std::int64_t(w[i]) * codes[i];
+		return total;
 	}
 
 	static float l1(const float *a, const float *step, const std::uint8_t *codes, std::size_t n)
