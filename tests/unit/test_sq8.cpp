@@ -190,8 +190,9 @@ TEST(Sq8, OrderBatchIsOrderOfDecodedRows)
 				double d = double(q[j]) - decoded[j];
 				want += form == Sq8Form::l2 ? d * d : form == Sq8Form::l1 ? std::fabs(d) : -double(q[j]) * decoded[j];
 				weights += 0.5 * sq.w_scale * c[j];
-				if (form != Sq8Form::l1)
+				if (form != Sq8Form::l1) {
 					EXPECT_LE(std::fabs(double(a[j]) - double(sq.w_scale) * w[j]), 0.5 * sq.w_scale * (1 + 1e-6));
+				}
 			}
 			double tol = 1e-3 * (1 + std::fabs(want)) + (form == Sq8Form::l2 ? 2 : 1) * weights;
 			EXPECT_NEAR(out[r], want, tol) << "metric " << int(m) << " row " << r;
