@@ -184,7 +184,7 @@ def tables(recs, meta):
         out.append("\n### Quantized lists: quantizer = rabitq (issue 19)\n")
         out.append("The same column indexed `WITH (lists = L, quantizer = rabitq)`: one bit per dimension (RaBitQ) in "
                    "the lists, candidates re-ranked exactly from the heap in the order of their estimates until the "
-                   "error bound (ruvector.ivfflat_rabitq_epsilon, default 1.9) rules out the rest, at least `rerank` "
+                   "error bound (ruvector.ivfflat_rabitq_epsilon, default 2.6) rules out the rest, at least `rerank` "
                    "of them.\n")
         out.append("Beside it FAISS IndexIVFPQ at the same lists and probes with M = d/8 sub-quantizers of 8 bits "
                    "(by residual): the same code size as rabitq's, alone and under IndexRefineFlat with k_factor 4 "
