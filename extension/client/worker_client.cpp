@@ -294,6 +294,10 @@ void on_backend_exit(int, Datum)
 	abandon_request();
 	release_scratch();
 	free_held_replies();
+	// A reply posted for a request that ended without taking it (its answer failed to decode).
+	if (rv_control && MyBackendId != InvalidBackendId)
+		if (dsa_area *area = backend_dsa_area())
+			free_pending_reply(area, slot_at(MyBackendId - 1));
 }
 
 void register_callbacks()

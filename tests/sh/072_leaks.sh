@@ -113,6 +113,24 @@ PGDATABASE=ruvector_leaks_b q "SELECT ruvector_store_put(12345, 7, 1, decode(rep
 psql -X -q -d postgres -c "DROP DATABASE ruvector_leaks_b" >/dev/null 2>&1
 wait_released; ok $? "dropping that database releases them (bytes in use: $(used), before: $base)"
 
+# --- GNN replies: the worker writes each into its DSA area and the reading session frees it, on
+# success, on an error while its rows are read, and when the reply frame does not decode
+q "CREATE TABLE gn AS SELECT id, v AS embedding FROM t WHERE id <= 5000"
+q "CREATE TABLE ge AS SELECT i::bigint AS src_id, (i % 5000 + 1)::bigint AS dst_id FROM generate_series(1, 5000) i"
+q "SELECT ruvector_gnn_model_create('leak_gcn', 'gcn', ARRAY[128, 64], '{}'::jsonb, 42)" >/dev/null
+q "SELECT ruvector_graph_create('leak_g', 'gn', 'ge')" >/dev/null
+q "SELECT count(*) FROM ruvector_gnn_forward('leak_gcn', 'leak_g')" >/dev/null  # caches the graph
+gbase=$(used)
+is "$(q "SELECT count(*) FROM ruvector_gnn_forward('leak_gcn', 'leak_g')")" 5000 "a GNN forward pass on the cached graph"
+is "$(used)" "$gbase" "its reply is freed with the statement"
+is "$(sqlstate_of "SELECT count(*) FROM ruvector_gnn_forward('leak_gcn', 'leak_g') WHERE 1 / (node_id - 2500) > 0")" 22012 \
+	"an error while its rows are read"
+is "$(used)" "$gbase" "frees the reply too"
+is "$(sqlstate_of "SET ruvector.debug_fault = 'corrupt_reply:gnn_forward'; SELECT count(*) FROM ruvector_gnn_forward('leak_gcn', 'leak_g')")" \
+	08P01 "a GNN reply that does not decode is a protocol violation"
+is "$(used)" "$gbase" "and the reply the worker wrote is freed (bytes in use: $(used), before: $gbase)"
+q "SELECT ruvector_graph_drop('leak_g')" >/dev/null
+
 # --- nothing is running and nothing leaked: a 10 MB request fits under the 32 MB limit
 is "$(q "SELECT in_flight FROM ruvector_worker_status()")" 0 "nothing is running"
 is "$(q "SELECT sum(size) FROM ruvector_kmeans('t', 'v', 4, 2)")" 20000 "a 10 MB k-means request succeeds under the 32 MB limit"
