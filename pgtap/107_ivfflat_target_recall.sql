@@ -154,14 +154,12 @@ SET LOCAL ruvector.ivfflat_target_per_query = off;
 -- average than the fixed probes it would pick, and held-out queries still meet it.
 SET LOCAL ruvector.ivfflat_target_per_query = on;
 SET LOCAL ruvector.ivfflat_target_recall = 0;
-SELECT setseed(0.42);
-CREATE FUNCTION pg_temp.gauss() RETURNS float8 LANGUAGE sql AS $$ SELECT sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) $$;
-CREATE TABLE rv107_g_centers AS SELECT c, ARRAY(SELECT pg_temp.gauss() FROM generate_series(1, 32) d WHERE c > 0) AS x FROM generate_series(1, 200) c;
-CREATE TABLE rv107_g (id int PRIMARY KEY, v vector(32));
-INSERT INTO rv107_g SELECT i, ARRAY(SELECT x[d] + 1.25 * pg_temp.gauss() FROM generate_series(1, 32) d)::vector(32)
-	FROM generate_series(1, 20000) i JOIN rv107_g_centers ON c = 1 + (i * 7919) % 200;
-CREATE TABLE rv107_g_queries AS SELECT q AS qid, ARRAY(SELECT x[d] + 1.25 * pg_temp.gauss() FROM generate_series(1, 32) d)::vector(32) AS v
-	FROM generate_series(1, 200) q JOIN rv107_g_centers ON c = 1 + (q * 37) % 200;
+\set gc_seed 0.42
+\set gc_rows 20000
+\set gc_items rv107_g
+\set gc_centers rv107_g_centers
+\set gc_queries rv107_g_queries
+\ir include/gauss_clusters.sql
 CREATE INDEX rv107_g_ivf ON rv107_g USING ruivfflat (v vector_l2_ops) WITH (lists = 50);
 SET LOCAL enable_seqscan = on;
 SET LOCAL enable_indexscan = off;

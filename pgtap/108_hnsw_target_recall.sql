@@ -10,14 +10,12 @@ SELECT plan(34);
 
 -- Overlapping Gaussian clusters (200 in 32 dimensions), 10000 rows, and a graph with few links
 -- (m = 8, ef_construction = 32), so that recall grows with ef_search; 200 held-out queries.
-SELECT setseed(0.108);
-CREATE FUNCTION pg_temp.gauss() RETURNS float8 LANGUAGE sql AS $$ SELECT sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) $$;
-CREATE TABLE rv108_centers AS SELECT c, ARRAY(SELECT pg_temp.gauss() FROM generate_series(1, 32) d WHERE c > 0) AS x FROM generate_series(1, 200) c;
-CREATE TABLE rv108_items (id int PRIMARY KEY, v vector(32));
-INSERT INTO rv108_items SELECT i, ARRAY(SELECT x[d] + 1.25 * pg_temp.gauss() FROM generate_series(1, 32) d)::vector(32)
-	FROM generate_series(1, 10000) i JOIN rv108_centers ON c = 1 + (i * 7919) % 200;
-CREATE TABLE rv108_queries AS SELECT q AS qid, ARRAY(SELECT x[d] + 1.25 * pg_temp.gauss() FROM generate_series(1, 32) d)::vector(32) AS v
-	FROM generate_series(1, 200) q JOIN rv108_centers ON c = 1 + (q * 37) % 200;
+\set gc_seed 0.108
+\set gc_rows 10000
+\set gc_items rv108_items
+\set gc_centers rv108_centers
+\set gc_queries rv108_queries
+\ir include/gauss_clusters.sql
 ANALYZE rv108_items;
 CREATE INDEX rv108_hnsw ON rv108_items USING ruhnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
 
