@@ -110,10 +110,14 @@ check_plans() {
 }
 
 # pgbench_qps PROBES|exact: single-client QPS of the one-query script, a random query id per transaction.
+# Every QPS point draws the same sequence of query ids (--random-seed): on clustered data one query
+# scans 5x the rows of another at the same probes, so points that ran different queries moved by up
+# to a third between runs (the halfvec/vector ratio of issue 17 read 1.48-1.96x).
+PGBENCH_SEED=${IVF_BENCH_SEED:-20261207}
 pgbench_qps() {
 	local opts="-c ruvector.ivfflat_probes=$1" log="$BENCH_TMP/pgbench.log"
 	[ "$1" = exact ] && opts="-c enable_indexscan=off"
-	PGOPTIONS="$opts" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" -f "$BENCH_TMP/one.sql" >"$log" 2>&1 ||
+	PGOPTIONS="$opts" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" --random-seed="$PGBENCH_SEED" -f "$BENCH_TMP/one.sql" >"$log" 2>&1 ||
 		{ cat "$log" >&2; die "pgbench failed"; }
 	local tps
 	tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$log" | head -1)
@@ -168,7 +172,7 @@ type_rows() {
 				>"$BENCH_TMP/result.tsv" || die "$kind recall query failed"
 			r=$($PY "$BENCH_DIR/ivfflat_faiss.py" recall "$prefix" "$BENCH_TMP/result.tsv")
 			printf '%s\n%s;\n' '\set q random(1, '"$NQ"')' "${query//QID/:q}" >"$BENCH_TMP/type.sql"
-			q=$(PGOPTIONS="-c ruvector.ivfflat_probes=$tp" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" \
+			q=$(PGOPTIONS="-c ruvector.ivfflat_probes=$tp" "$PGBENCH" -n -M prepared -c 1 -j 1 -T "$SECS" --random-seed="$PGBENCH_SEED" \
 				-f "$BENCH_TMP/type.sql" 2>&1 | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1)
 			[ -n "$q" ] || die "pgbench failed ($kind)"
 			echo "$kind: index $((size / 1048576)) MB, probes $tp: recall@10 $r, $q QPS"
