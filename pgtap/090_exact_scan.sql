@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(91);
+SELECT plan(106);
 
 SET LOCAL max_parallel_workers_per_gather = 0;
 
@@ -53,6 +53,14 @@ BEGIN
 		RETURN format('exact scan %s, generic plan %s', on_rows, off_rows);
 	END IF;
 	RETURN 'same';
+END $$;
+
+-- EXPLAIN ANALYZE's lines, without timings.
+CREATE FUNCTION pg_temp.analyze_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text; s text := '';
+BEGIN
+	FOR r IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP s := s || r || E'\n'; END LOOP;
+	RETURN s;
 END $$;
 
 -- 1200 rows of 8 dimensions in 10 categories: NULL vectors, zero vectors (cosine NaN), exact
@@ -245,6 +253,67 @@ SELECT is(pg_temp.same($$SELECT id, v <-> (SELECT v FROM big WHERE id = 7) AS d 
 SELECT is(pg_temp.same($$SELECT id, v <=> (SELECT v FROM big WHERE id = 8) AS d FROM big ORDER BY v <=> (SELECT v FROM big WHERE id = 8) LIMIT 8$$),
 	'same', 'toasted vectors: <=>');
 
+-- The TOAST pass: once enough out-of-line values were fetched by index, the rest come from one
+-- pass over the TOAST table in page order (EXPLAIN ANALYZE says which). Around the values it uses:
+-- dead chunks (deleted and updated rows, not vacuumed), rows whose update kept the value's TOAST
+-- pointer, another column's values in the same TOAST table, compressed values (left to the
+-- index), NULLs, and a table whose value ids outgrow hash_mem.
+CREATE TABLE tv (id int, note text, v vector(600));
+ALTER TABLE tv ALTER COLUMN note SET STORAGE EXTERNAL;
+INSERT INTO tv SELECT i, CASE WHEN i % 7 = 0 THEN repeat(chr(97 + i % 26), 3000) END,
+	CASE WHEN i % 37 = 0 THEN NULL ELSE (SELECT array_agg(round((random() * 2 - 1)::numeric, 3))::float4[]::vector FROM generate_series(1, 600) WHERE i > 0) END
+FROM generate_series(1, 400) i;
+DELETE FROM tv WHERE id % 11 = 0;
+UPDATE tv SET v = (SELECT array_agg(round((random() * 2 - 1)::numeric, 3))::float4[]::vector FROM generate_series(1, 600) WHERE id > 0) WHERE id % 13 = 0;
+UPDATE tv SET note = 'kept pointer' WHERE id % 17 = 0;
+SELECT is(pg_temp.same($$SELECT id, v <-> (SELECT v FROM tv WHERE id = 5) AS d FROM tv ORDER BY v <-> (SELECT v FROM tv WHERE id = 5) LIMIT 12$$),
+	'same', 'TOAST pass: <-> over live, updated, deleted and NULL rows');
+SELECT is(pg_temp.same($$SELECT id, v <#> (SELECT v FROM tv WHERE id = 26) AS d FROM tv ORDER BY v <#> (SELECT v FROM tv WHERE id = 26) LIMIT 30 OFFSET 5$$),
+	'same', 'TOAST pass: <#> with OFFSET');
+SELECT alike(pg_temp.analyze_of($$SELECT id FROM tv ORDER BY v <-> (SELECT v FROM tv WHERE id = 5) LIMIT 3$$),
+	'%TOAST Pages Read in Order: %TOAST Values Computed: %TOAST Values Fetched: 16%', 'TOAST pass: taken after 16 values fetched by index');
+SELECT unalike(pg_temp.analyze_of($$SELECT id FROM tv WHERE id % 25 = 0 ORDER BY v <-> (SELECT v FROM tv WHERE id = 5) LIMIT 3$$),
+	'%TOAST Pages Read in Order%', 'TOAST pass: not taken when a filter leaves few values to fetch');
+SELECT is(pg_temp.same($$SELECT id FROM tv WHERE id % 25 = 0 ORDER BY v <-> (SELECT v FROM tv WHERE id = 5) LIMIT 3$$),
+	'same', '... and the filtered query agrees');
+SELECT is(pg_temp.same($$SELECT q.id, n.id FROM tv q CROSS JOIN LATERAL (SELECT id FROM tv t ORDER BY t.v <=> q.v LIMIT 2) n WHERE q.id IN (3, 4, 6) ORDER BY 1, 2$$),
+	'same', 'TOAST pass: a rescan per outer row with a new query value');
+-- A value written inside the current transaction, and a row whose value went back in line.
+UPDATE tv SET v = (SELECT v FROM tv WHERE id = 5) WHERE id = 8;
+SELECT is(pg_temp.same($$SELECT id FROM tv ORDER BY v <-> (SELECT v FROM tv WHERE id = 5), id LIMIT 3$$),
+	'same', 'TOAST pass: a value updated in this transaction');
+CREATE TABLE th (id int, v halfvec(1100));
+INSERT INTO th SELECT i, (SELECT array_agg(round((random() * 2 - 1)::numeric, 3))::float4[]::halfvec FROM generate_series(1, 1100) WHERE i > 0)
+FROM generate_series(1, 120) i;
+SELECT is(pg_temp.same($$SELECT id, v <=> (SELECT v FROM th WHERE id = 4) AS d FROM th ORDER BY v <=> (SELECT v FROM th WHERE id = 4) LIMIT 6$$),
+	'same', 'TOAST pass: halfvec <=>');
+SELECT alike(pg_temp.analyze_of($$SELECT id FROM th ORDER BY v <=> (SELECT v FROM th WHERE id = 4) LIMIT 6$$),
+	'%TOAST Values Computed: 120%', '... every halfvec value from the pass');
+-- Compressed out-of-line values (16000 compressible dimensions): the pass does not use them.
+CREATE TABLE tz (id int, v vector(16000));
+ALTER TABLE tz ALTER COLUMN v SET STORAGE EXTENDED;
+-- Half zeros, then varied values: compressed to about half, still out of line.
+INSERT INTO tz SELECT i, (SELECT array_agg(CASE WHEN j > 8000 THEN ((j * 7919 + i * 104729) % 10007)::real / 10007 ELSE 0 END)::vector
+	FROM generate_series(1, 16000) j) FROM generate_series(1, 40) i;
+SELECT ok((SELECT bool_and(pg_column_compression(v) IS NOT NULL AND pg_column_size(v) > 8000) FROM tz), 'compressed values stored out of line');
+SELECT is(pg_temp.same($$SELECT id FROM tz ORDER BY v <-> (SELECT v FROM tz WHERE id = 9) LIMIT 5$$),
+	'same', 'TOAST pass: compressed values come through the index');
+SELECT alike(pg_temp.analyze_of($$SELECT id FROM tz ORDER BY v <-> (SELECT v FROM tz WHERE id = 9) LIMIT 5$$),
+	'%TOAST Values Fetched: 40%', '... all 40 of them');
+-- Over hash_mem: the pass gives up and the scan goes on by index.
+CREATE TABLE tmany (id int, v vector(520));
+INSERT INTO tmany SELECT i, array_fill((i % 97)::real / 10, ARRAY[520])::vector FROM generate_series(1, 2500) i;
+SET LOCAL work_mem = '64kB';
+SET LOCAL hash_mem_multiplier = 1;
+SELECT is(pg_temp.same($$SELECT id FROM tmany ORDER BY v <-> array_fill(3.3::real, ARRAY[520])::vector, id LIMIT 4$$),
+	'same', 'TOAST pass: over hash_mem, by index');
+SELECT alike(pg_temp.analyze_of($$SELECT id FROM tmany ORDER BY v <-> array_fill(3.3::real, ARRAY[520])::vector LIMIT 4$$),
+	'%TOAST Values Fetched: 2500%', '... every value fetched');
+RESET work_mem;
+RESET hash_mem_multiplier;
+SELECT alike(pg_temp.analyze_of($$SELECT id FROM tmany ORDER BY v <-> array_fill(3.3::real, ARRAY[520])::vector LIMIT 4$$),
+	'%TOAST Values Computed: 2500%TOAST Values Fetched: 16%', '... and within it, the pass');
+
 CREATE TABLE h (id int, v halfvec(5));
 INSERT INTO h SELECT i, CASE WHEN i % 31 = 0 THEN NULL ELSE
 	(SELECT array_agg(round((random() * 4 - 2)::numeric, 1))::float4[]::halfvec FROM generate_series(1, 5) WHERE i > 0) END
@@ -308,12 +377,6 @@ GRANT EXECUTE ON FUNCTION cosine_distance(vector, vector) TO PUBLIC;
 -- The plan and EXPLAIN ANALYZE lines.
 SELECT alike(pg_temp.plan_of($$SELECT id FROM items WHERE cat = 2 ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 5$$),
 	'%Limit%Custom Scan (ruvector exact scan) on items%Filter: (cat = 2)%Distance: l2_distance%', 'EXPLAIN: the scan, its filter and distance');
-CREATE FUNCTION pg_temp.analyze_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; s text := '';
-BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP s := s || r || E'\n'; END LOOP;
-	RETURN s;
-END $$;
 SELECT alike(pg_temp.analyze_of($$SELECT id FROM items WHERE cat = 2 ORDER BY v <-> '[1,1,2,3,4,5,6,7]' LIMIT 5 OFFSET 2$$),
 	'%Rows Removed by Filter: %Top K: 7%Rows Scanned: ' || (SELECT count(*) FROM items) || '%', 'EXPLAIN ANALYZE: k = LIMIT + OFFSET, rows scanned');
 

@@ -9,6 +9,7 @@
 // them; NaN after every number, as float8 sorts it.
 #include "extension/recent_buffers.hpp"
 #include "extension/scan/exact_scan.hpp"
+#include "extension/scan/exact_toast.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +18,7 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/parallel.h"
 #include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -109,6 +111,11 @@ struct ExactScanState {
 	Candidates ties;   // rows equal in distance to the heap's largest (keep_ties)
 	Candidates nulls;  // NULL distances in scan order, while fewer than k rows have a distance
 	int64 pos;         // next of heap.items (sorted) to return
+	// Out-of-line vectors: fetched one by one through the TOAST index until enough were that one
+	// pass over the TOAST table in page order costs less (exact_toast.hpp); then from that pass.
+	ToastDistances *toast;
+	bool toast_decided;
+	uint64 toast_fetches;
 	// A parallel-aware plan: the block allocator the participants share (in the query's DSM), each
 	// keeping its own top k of the blocks it gets; Gather Merge above merges them.
 	ParallelTableScanDesc pscan;
@@ -116,6 +123,8 @@ struct ExactScanState {
 	uint64 rows_scanned;
 	uint64 pages;
 	int64 last_k;
+	int64 toast_values;  // computed by the last TOAST pass, -1 when there was none
+	BlockNumber toast_pages;
 };
 
 void begin_exact_scan(CustomScanState *node, EState *estate, int eflags);
@@ -241,17 +250,28 @@ void prepare_query(ExactScanState *s, ExprContext *econtext)
 	}
 }
 
+// The kernel's distance between the query and a detoasted row whose dimensions are the query's,
+// in the operator's argument order.
+double value_distance(const ExactScanState *s, const varlena *v)
+{
+	const std::byte *r = reinterpret_cast<const std::byte *>(v) + s->metric->element().value_header;
+	const std::byte *q = reinterpret_cast<const std::byte *>(DatumGetPointer(s->query)) + s->metric->element().value_header;
+	return s->query_left ? s->metric->distance(q, r, Size(s->query_dims)) : s->metric->distance(r, q, Size(s->query_dims));
+}
+
 double row_distance(ExactScanState *s, Datum row)
 {
 	if (s->fast) {
 		auto *stored = reinterpret_cast<varlena *>(DatumGetPointer(row));
+		if (VARATT_IS_EXTERNAL_ONDISK(stored)) {
+			double d;
+			if (s->toast && s->toast->lookup(stored, &d))
+				return d;
+			s->toast_fetches++;
+		}
 		varlena *v = VARATT_IS_EXTENDED(stored) ? pg_detoast_datum(stored) : stored;
 		if (sound_dims(s->metric, v) == s->query_dims) {
-			const std::byte *r = reinterpret_cast<const std::byte *>(v) + s->metric->element().value_header;
-			const std::byte *q = reinterpret_cast<const std::byte *>(DatumGetPointer(s->query)) +
-								 s->metric->element().value_header;
-			double d = s->query_left ? s->metric->distance(q, r, Size(s->query_dims))
-									 : s->metric->distance(r, q, Size(s->query_dims));
+			double d = value_distance(s, v);
 			if (v != stored)
 				pfree(v);  // a toasted row's copy: freed at once, so the next one reuses its memory
 			return d;
@@ -262,6 +282,33 @@ double row_distance(ExactScanState *s, Datum row)
 	Datum d = s->query_left ? FunctionCall2Coll(&s->finfo, s->collation, s->query, row)
 							: FunctionCall2Coll(&s->finfo, s->collation, row, s->query);
 	return DatumGetFloat8(d);
+}
+
+// After a few out-of-line values were fetched by index: whether the rest would cost less from
+// one pass over the TOAST table, and if so that pass. A parallel participant reads only some
+// pages, so it keeps fetching by index.
+void consider_toast_pass(ExactScanState *s, Relation rel, double pages_done, BlockNumber pages)
+{
+	constexpr uint64 kFetchesBeforeDeciding = 16;
+	if (s->toast_decided || s->toast_fetches < kFetchesBeforeDeciding)
+		return;
+	s->toast_decided = true;
+	if (s->pscan || !s->fast || !OidIsValid(rel->rd_rel->reltoastrelid))
+		return;
+	Relation toast = table_open(rel->rd_rel->reltoastrelid, AccessShareLock);
+	BlockNumber toast_pages = RelationGetNumberOfBlocks(toast);
+	table_close(toast, AccessShareLock);
+	if (!toast_pass_pays(s->toast_fetches, pages_done, pages, toast_pages))
+		return;
+	auto distance = [](const void *arg, const varlena *v) {
+		return value_distance(static_cast<const ExactScanState *>(arg), v);
+	};
+	s->toast = ToastDistances::build(rel, s->metric->element(), s->query_dims, distance, s, get_hash_memory_limit(),
+									 s->scan_cxt);
+	if (s->toast) {
+		s->toast_values = s->toast->values();
+		s->toast_pages = s->toast->pages();
+	}
 }
 
 HeapTuple copy_tuple(ExactScanState *s, HeapTuple t)
@@ -411,6 +458,10 @@ void run_scan(ExactScanState *s)
 	s->k = evaluate_k(s, econtext);
 	s->last_k = s->k;
 	prepare_query(s, econtext);
+	s->toast = nullptr;
+	s->toast_decided = false;
+	s->toast_fetches = 0;
+	s->toast_values = -1;
 
 	// Alone, the blocks in order from 0 (no synchronized scan: the scan order breaks ties); in a
 	// parallel plan, the blocks the shared allocator hands this participant.
@@ -427,7 +478,7 @@ void run_scan(ExactScanState *s)
 	auto *pbscan = reinterpret_cast<ParallelBlockTableScanDesc>(s->pscan);
 	if (pbscan)
 		table_block_parallelscan_startblock_init(rel, hscan->rs_parallelworkerdata, pbscan);
-	BlockNumber next = 0, nblocks = hscan->rs_nblocks;
+	BlockNumber next = 0, nblocks = hscan->rs_nblocks, pages_done = 0;
 	auto next_block = [&]() -> BlockNumber {
 		if (pbscan)
 			return table_block_parallelscan_nextpage(rel, hscan->rs_parallelworkerdata, pbscan);
@@ -462,6 +513,8 @@ void run_scan(ExactScanState *s)
 			tuple.t_tableOid = RelationGetRelid(rel);
 			ItemPointerSet(&tuple.t_self, blk, visible[i]);
 			consider_row(s, &tuple, ++seq);
+			if (!s->toast_decided)
+				consider_toast_pass(s, rel, pages_done + double(i + 1) / n, nblocks);
 			// Per row, as the generic plan's per-tuple memory (free when nothing was allocated).
 			MemoryContextReset(s->row_cxt);
 			ResetExprContext(econtext);
@@ -470,6 +523,7 @@ void run_scan(ExactScanState *s)
 		ExecClearTuple(slot);
 		ReleaseBuffer(buf);
 		buf = InvalidBuffer;
+		pages_done++;
 	}
 	table_endscan(scan);
 
@@ -564,6 +618,12 @@ void explain_exact_scan(CustomScanState *node, List *, ExplainState *es)
 			ExplainPropertyInteger("Top K", nullptr, s->last_k, es);
 		ExplainPropertyInteger("Heap Pages", nullptr, int64(s->pages), es);
 		ExplainPropertyInteger("Rows Scanned", nullptr, int64(s->rows_scanned), es);
+		if (s->toast_values >= 0) {
+			ExplainPropertyInteger("TOAST Pages Read in Order", nullptr, int64(s->toast_pages), es);
+			ExplainPropertyInteger("TOAST Values Computed", nullptr, s->toast_values, es);
+		}
+		if (s->toast_fetches > 0)
+			ExplainPropertyInteger("TOAST Values Fetched", nullptr, int64(s->toast_fetches), es);
 	}
 }
 
