@@ -4,8 +4,8 @@
 # alone; eight sessions inserting during the rebuild lose no row; a ruhnsw index degraded by freed
 # slots, by churn or by a damaged graph's recall is rebuilt (recall recovers), one that a rebuild
 # would not improve is skipped, and eight sessions inserting during its rebuild lose no row either;
-# killing the maintenance process mid-rebuild leaves the old index valid and serving, and the
-# half-built copy is dropped by the next maintenance run. Prints TAP.
+# killing the maintenance process mid-rebuild (of either kind of index) leaves the old index valid
+# and serving, and the half-built copy is dropped by the next maintenance run. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
 fresh_db ruvector_maintain
@@ -273,50 +273,76 @@ echo "$plan" | grep -q "Index Scan using items_idx"; ok $? "the count goes throu
 # count is of non-NULL vectors. An earlier start at 0 made this check fail about one run in ten.)
 is "$idx_count" "$seq_count" "count through the index (probes = lists) equals the table's ($seq_count rows)"
 
+# kill_mid_rebuild TABLE INDEX REASON [SETTINGS]: with INDEX degraded (its health reason starting
+# with REASON), CALL ruvector_index_maintain and terminate the maintenance process once it created
+# its copy: the call fails, the old index stays valid and serves every row (an index scan under
+# SETTINGS), the half-built copy is left invalid; the next call drops it and rebuilds the index.
+kill_mid_rebuild() {
+	local table=$1 idx=$2 reason=$3 settings=${4:-} old_oid pid caller blocker n_idx out
+	old_oid=$(q "SELECT '$idx'::regclass::oid")
+	# An open writing transaction holds REINDEX CONCURRENTLY after it created its copy (phase 2
+	# waits for older writers), so the process can be caught mid-rebuild.
+	rm -f "$tmp/blocker"
+	mkfifo "$tmp/blocker"
+	psql -X -q <"$tmp/blocker" >/dev/null 2>&1 &
+	blocker=$!
+	exec 7>"$tmp/blocker"
+	echo "BEGIN; INSERT INTO $table (embedding) SELECT * FROM clustered(1); SELECT pg_sleep(600);" >&7
+	sleep 1
+	psql -X -q -c "CALL ruvector_index_maintain('$idx')" >"$tmp/killed.log" 2>&1 &
+	caller=$!
+	pid=""
+	for _ in $(seq 1 100); do
+		pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ruvector maintenance' AND query LIKE 'REINDEX%'")
+		[ -n "$pid" ] && [ "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^${idx}_ccnew'")" = 1 ] && break
+		sleep 0.1
+	done
+	ok "$([ -n "$pid" ]; echo $?)" "$idx: the maintenance process is rebuilding (pid ${pid:-none}), its copy created"
+	is "$(q "SELECT state FROM ruvector_index_health('$idx')")" rebuilding "meanwhile the index's state is rebuilding"
+	q "SELECT reason FROM ruvector_index_health('$idx')" | grep -qF "process $pid is rebuilding it (REINDEX INDEX CONCURRENTLY); $reason"
+	ok $? "naming the process and why"
+	is "$(q "SELECT state FROM ruvector_index_health WHERE indexname = '$idx'")" rebuilding "the view too"
+	is "$(q "SELECT pg_terminate_backend($pid)")" t "it is terminated mid-rebuild"
+	wait "$caller"
+	ok "$([ $? -ne 0 ]; echo $?)" "the waiting CALL fails"
+	grep -q "the rebuild of index \"$idx\" did not finish" "$tmp/killed.log"
+	ok $? "saying the rebuild did not finish"
+	kill "$blocker" 2>/dev/null; exec 7>&-
+	wait "$blocker" 2>/dev/null
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
+	is "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = '$idx'::regclass")" t "the old index is still valid"
+	is "$(q "SELECT '$idx'::regclass::oid")" "$old_oid" "and is the old one"
+	n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" ${settings:+-c "$settings"} \
+		-c "SELECT count(*) FROM (SELECT id FROM $table ORDER BY embedding <-> (SELECT embedding FROM $table WHERE embedding IS NOT NULL LIMIT 1) LIMIT 1000000) s")
+	is "$n_idx" "$(q "SELECT count(embedding) FROM $table")" "it serves every row"
+	is "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname ~ '^${idx}_ccnew' AND NOT i.indisvalid")" 1 \
+		"the half-built copy is left invalid"
+	out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('$idx')" 2>&1)
+	ok $? "the next maintenance run succeeds"
+	is "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^${idx}_cc'")" 0 "and drops the leftover: no extra relation remains"
+	new_log | grep -q "ruvector maintenance: dropping public.${idx}_ccnew, left invalid by an interrupted concurrent build"
+	ok $? "logging the drop"
+	ok "$([ "$(q "SELECT '$idx'::regclass::oid")" != "$old_oid" ] && [ "$(q "SELECT state FROM ruvector_index_health('$idx')")" = healthy ]; echo $?)" \
+		"and rebuilds the index: a new relation, healthy"
+}
+
 # --- the maintenance process killed mid-rebuild: the old index serves on, the copy is dropped later
 q "TRUNCATE items"
 q "INSERT INTO items (embedding) SELECT * FROM clustered(8000)"
-# An open writing transaction holds REINDEX CONCURRENTLY after it created its copy (phase 2 waits
-# for older writers), so the process can be caught mid-rebuild.
-mkfifo "$tmp/blocker"
-psql -X -q <"$tmp/blocker" >/dev/null 2>&1 &
-blocker=$!
-exec 7>"$tmp/blocker"
-echo "BEGIN; INSERT INTO items (embedding) SELECT * FROM clustered(1); SELECT pg_sleep(600);" >&7
-sleep 1
-psql -X -q -c "CALL ruvector_index_maintain('items_idx')" >"$tmp/killed.log" 2>&1 &
-caller=$!
-pid=""
-for _ in $(seq 1 100); do
-	pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ruvector maintenance' AND query LIKE 'REINDEX%'")
-	[ -n "$pid" ] && [ "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^items_idx_ccnew'")" = 1 ] && break
-	sleep 0.1
-done
-ok "$([ -n "$pid" ]; echo $?)" "the maintenance process is rebuilding (pid ${pid:-none}), its copy created"
-is "$(q "SELECT state FROM ruvector_index_health('items_idx')")" rebuilding "meanwhile the index's state is rebuilding"
-q "SELECT reason FROM ruvector_index_health('items_idx')" | grep -q "^process $pid is rebuilding it (REINDEX INDEX CONCURRENTLY); 1 list of 100 requested"
-ok $? "naming the process and why"
-is "$(q "SELECT state FROM ruvector_index_health WHERE indexname = 'items_idx'")" rebuilding "the view too"
-is "$(q "SELECT pg_terminate_backend($pid)")" t "it is terminated mid-rebuild"
-wait "$caller"
-ok "$([ $? -ne 0 ]; echo $?)" "the waiting CALL fails"
-grep -q 'the rebuild of index "items_idx" did not finish' "$tmp/killed.log"
-ok $? "saying the rebuild did not finish"
-kill "$blocker" 2>/dev/null; exec 7>&-
-wait "$blocker" 2>/dev/null
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
-is "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_idx'::regclass")" t "the old index is still valid"
-is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 1 "and is the old one (one list)"
-n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items LIMIT 1) LIMIT 100000) s")
-is "$n_idx" "$(q "SELECT count(*) FROM items")" "it serves every row"
-is "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname ~ '^items_idx_ccnew' AND NOT i.indisvalid")" 1 \
-	"the half-built copy is left invalid"
-out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_idx')" 2>&1)
-ok $? "the next maintenance run succeeds"
-is "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^items_idx_cc'")" 0 "and drops the leftover: no extra relation remains"
-new_log | grep -q "ruvector maintenance: dropping public.items_idx_ccnew, left invalid by an interrupted concurrent build"
-ok $? "logging the drop"
-is "$(q "SELECT state || ' ' || lists FROM ruvector_index_health('items_idx')")" "healthy 100" "and rebuilds the index"
+kill_mid_rebuild items items_idx "1 list of 100 requested"
+is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 100 "the rebuilt ruivfflat index has its 100 lists"
+
+# --- the same for a ruhnsw index degraded by churn (rows deleted, not vacuumed: the graph is whole)
+q "CREATE TABLE hkill (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
+q "INSERT INTO hkill (embedding) SELECT * FROM clustered(6000)"
+q "CREATE INDEX hkill_idx ON hkill USING ruhnsw (embedding vector_l2_ops)"
+q "DELETE FROM hkill WHERE id % 3 <> 0"
+flush
+is "$(PGOPTIONS="-c ruvector.maintenance_churn_ratio=0.5" q "SELECT degraded_by FROM ruvector_index_health('hkill_idx')")" churn \
+	"a ruhnsw index with 4000 of 6000 rows deleted, at a churn ratio of 0.5: degraded by churn"
+PGOPTIONS="-c ruvector.maintenance_churn_ratio=0.5" kill_mid_rebuild hkill hkill_idx "4000 rows removed since the build" \
+	"SET hnsw.iterative_scan = relaxed_order; SET hnsw.max_scan_tuples = 1000000; SET hnsw.ef_search = 1000"
+q "DROP TABLE hkill"
 
 q "REVOKE ALL ON items FROM rv105_reader"
 q "DROP ROLE rv105_reader"
