@@ -6,6 +6,7 @@ extern "C" {
 #include "access/relation.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -94,6 +95,16 @@ uint64 new_build_stamp()
 	if (!pg_strong_random(&stamp, sizeof stamp))
 		stamp = uint64(GetCurrentTimestamp());
 	return stamp | 1;
+}
+
+TableCounters table_counters(Oid heap)
+{
+	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(heap);
+	if (!t)
+		return {0, 0, 0};
+	auto counter = [](PgStat_Counter c) { return uint64(std::max<PgStat_Counter>(c, 0)) + 1; };
+	return {counter(t->tuples_inserted), counter(t->tuples_deleted + t->tuples_updated - t->tuples_hot_updated),
+			counter(t->tuples_inserted + t->tuples_updated + t->tuples_deleted)};
 }
 
 }  // namespace ruvector

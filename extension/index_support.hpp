@@ -38,4 +38,20 @@ Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *
 // build of an index from another.
 uint64 new_build_stamp();
 
+// A table's cumulative statistics counters (pg_stat_all_tables), each plus 1 (0: unknown, no
+// statistics yet). A build records them in its meta page, so the maintenance code can tell what
+// happened to the table since: rows inserted, rows removed from the index's view (deleted, or
+// updated other than HOT: the index got a new entry and the old one dies), and every change
+// (inserted, updated or deleted), by which recall curves and estimates are dated.
+struct TableCounters {
+	uint64 inserts;
+	uint64 removals;
+	uint64 changes;
+};
+TableCounters table_counters(Oid heap);
+inline uint64 table_changes(Oid heap) { return table_counters(heap).changes; }
+// Counter now minus counter then (both from table_counters); -1 when either is unknown or the
+// statistics were reset since.
+inline int64 counted_since(uint64 now, uint64 then) { return now > 0 && then > 0 && now >= then ? int64(now - then) : -1; }
+
 }  // namespace ruvector

@@ -21,11 +21,26 @@ struct RecallCurve {
 	uint16 points;  // 0: not measured for this build (a build writes a new meta page)
 	uint16 sample;  // queries each point was measured with
 	float recall[kCurveMaxPoints];
-	// The table's changes (ivf::table_changes) when it was measured, so the maintenance process can
+	// The table's changes (table_changes, index_support.hpp) when it was measured, so the maintenance process can
 	// tell when the table has changed enough for it to measure the curve again (0: unknown).
 	uint64 changes_at;
 };
 static_assert(sizeof(RecallCurve) == 80);
+
+// The maintenance process's last recall@10 estimate of an index's build, as a meta page stores it
+// (the layout ruivfflat has always had): made at the setting a scan uses by default (ruivfflat:
+// probes; ruhnsw: ef_search) on `sample` of the table's rows. rows_changed: the rows had changed
+// since the build when it was made (an estimate of a fresh build's rows says nothing about what a
+// rebuild gives).
+struct RecallEstimate {
+	float recall;
+	uint16 sample;        // 0: no estimate
+	uint16 setting;       // probes or ef_search
+	uint16 rows_changed;
+	uint16 unused;
+	uint64 changes_at;    // table_changes() at the estimate
+};
+static_assert(sizeof(RecallEstimate) == 24);
 
 // The 95% one-sided lower confidence bound of a recall measured on n queries.
 double recall_lower_bound(double r, double n);

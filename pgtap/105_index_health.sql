@@ -1,10 +1,11 @@
 -- ruvector_index_health(index) and the ruvector_index_health view (issue 18): the figures of
--- ruivfflat and ruhnsw indexes, when a ruivfflat index is degraded and why, the auto_maintain
--- option, privileges and bad input. (Rebuilds and the maintenance process: tests/sh/105_*.sh.)
+-- ruivfflat and ruhnsw indexes, when an index is degraded and why, the auto_maintain option,
+-- privileges and bad input. (Rebuilds, the maintenance process, and ruhnsw's freed slots and churn,
+-- which need VACUUM and committed statistics: tests/sh/105_*.sh and 106_*.sh.)
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(72);
+SELECT plan(83);
 
 SELECT has_function('ruvector_index_health', ARRAY['regclass', 'integer'], 'ruvector_index_health(regclass, integer) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
@@ -206,15 +207,49 @@ SELECT results_eq($$SELECT access_method, auto_maintain, lists FROM ruvector_ind
 SELECT throws_ok($$CREATE INDEX ON rv105_items USING ruivfflat (embedding) WITH (auto_maintain = 'maybe')$$, '22023', NULL,
                  'a non-boolean auto_maintain is refused');
 
--- ---- ruhnsw: the figures it has; always healthy ------------------------------------------------
+-- ---- ruhnsw: its figures; healthy after a build ------------------------------------------------
 CREATE INDEX rv105_hnsw ON rv105_items USING ruhnsw (embedding vector_l2_ops);
-SELECT results_eq($$SELECT access_method, state, rows, lists, imbalance, auto_maintain, degraded_by, drift FROM ruvector_index_health('rv105_hnsw')$$,
-                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, NULL::integer, NULL::float8, NULL::boolean, NULL::text, NULL::float8)$$,
-                  'a ruhnsw index: its rows, healthy, no ivfflat figures');
-SELECT matches((SELECT reason FROM ruvector_index_health('rv105_hnsw')), '^[0-9]+ elements, 0 freed slots', 'the reason counts its elements (equal rows share one)');
+SELECT results_eq($$SELECT access_method, state, rows, built_rows, dead_elements, lists, imbalance, auto_maintain, degraded_by, drift
+                    FROM ruvector_index_health('rv105_hnsw')$$,
+                  $$VALUES ('ruhnsw'::text, 'healthy'::text, 2390::bigint, 2390::bigint, 0::bigint, NULL::integer, NULL::float8, true, NULL::text, NULL::float8)$$,
+                  'a ruhnsw index: its rows and the build''s, no freed slot, healthy, auto_maintain on, no ivfflat figures');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_hnsw')), '^[0-9]+ elements, 0 freed slots \(0%, under 50%\)',
+               'the reason counts its elements (equal rows share one) and freed slots against the dead ratio');
 SELECT set_eq($$SELECT indexname::text FROM ruvector_index_health WHERE tablename = 'rv105_items'$$,
               ARRAY['rv105_ivf', 'rv105_ivf_off', 'rv105_hnsw'], 'the view lists every ruivfflat and ruhnsw index of the table');
 SELECT is((SELECT rows FROM ruvector_index_health WHERE indexname = 'rv105_hnsw'), 2390::bigint, 'with the function''s figures');
+ALTER INDEX rv105_hnsw SET (auto_maintain = off);
+SELECT is((SELECT auto_maintain FROM ruvector_index_health('rv105_hnsw')), false, 'ruhnsw: ALTER INDEX ... SET (auto_maintain = off)');
+SELECT throws_ok($$CREATE INDEX ON rv105_items USING hnsw (embedding vector_l2_ops) WITH (auto_maintain = 'maybe')$$, '22023', NULL,
+                 'a non-boolean auto_maintain is refused for hnsw too');
+SELECT throws_ok($$SET ruvector.maintenance_dead_ratio = 0$$, '22023', NULL, 'a dead ratio of 0 is refused');
+SELECT throws_ok($$SET ruvector.maintenance_dead_ratio = 1.5$$, '22023', NULL, 'a dead ratio over 1 is refused');
+SELECT throws_ok($$SET ruvector.maintenance_churn_ratio = 0$$, '22023', NULL, 'a churn ratio of 0 is refused');
+
+-- ---- ruhnsw: estimated recall at the index's ef_search, degraded under the target --------------
+CREATE INDEX rv105_recall_hnsw1 ON rv105_recall USING ruhnsw (embedding vector_l2_ops);
+SET LOCAL hnsw.ef_search = 1;  -- LIMIT 10 answered with one row: recall@10 at most 0.1
+SELECT results_eq($$SELECT state, estimated_at, estimated_recall <= 0.1 FROM ruvector_index_health('rv105_recall_hnsw1', 20)$$,
+                  $$VALUES ('healthy'::text, 1, true)$$,
+                  'ef_search 1: estimated recall@10 at most 0.1, made at ef_search 1; healthy without a target');
+SET LOCAL ruvector.maintenance_min_recall = 0.9;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help FROM ruvector_index_health('rv105_recall_hnsw1', 20)$$,
+                  $$VALUES ('degraded'::text, 'recall'::text, false)$$,
+                  'under ruvector.maintenance_min_recall a ruhnsw index is degraded by recall, but a rebuild of the rows the build saw would not help');
+SELECT matches((SELECT reason FROM ruvector_index_health('rv105_recall_hnsw1', 20)),
+               '^estimated recall@10 0\.[0-9]+ is under 0\.900 \(20 sample queries at ef_search 1\)$',
+               'the reason names the estimate, the target, the sample and the ef_search');
+INSERT INTO rv105_recall (embedding) SELECT ARRAY(SELECT random() FROM generate_series(1, 8) WHERE g > 0)::vector FROM generate_series(1, 10) g;
+SELECT results_eq($$SELECT state, degraded_by, rebuild_would_help, rows FROM ruvector_index_health('rv105_recall_hnsw1', 20)$$,
+                  $$VALUES ('degraded'::text, 'recall'::text, true, 3010::bigint)$$,
+                  'once rows changed since the build a rebuild would help');
+SET LOCAL hnsw.ef_search = 200;
+SELECT results_eq($$SELECT state, estimated_at, estimated_recall > 0.9 FROM ruvector_index_health('rv105_recall_hnsw1', 20)$$,
+                  $$VALUES ('healthy'::text, 200, true)$$, 'at ef_search 200 the target is met');
+RESET ruvector.maintenance_min_recall;
+RESET hnsw.ef_search;
+SELECT results_eq($$SELECT state, degraded_by FROM ruvector_index_health('rv105_recall_hnsw1')$$,
+                  $$VALUES ('healthy'::text, NULL::text)$$, 'without a sample (and no background estimate) no recall applies');
 
 -- ---- Bad input ---------------------------------------------------------------------------------
 SELECT throws_ok($$SELECT * FROM ruvector_index_health('rv105_items_pkey')$$, '42809', '"rv105_items_pkey" is not a ruivfflat or ruhnsw index',

@@ -6,7 +6,8 @@ CREATE FUNCTION ruvector_index_health(index regclass, recall_sample integer DEFA
 	OUT lists integer, OUT lists_requested integer, OUT rows bigint, OUT built_rows bigint,
 	OUT inserted_since_build bigint, OUT dead_rows bigint, OUT list_min bigint, OUT list_max bigint,
 	OUT imbalance double precision, OUT build_imbalance double precision, OUT auto_maintain boolean,
-	OUT degraded_by text, OUT drift double precision, OUT estimated_recall double precision)
+	OUT degraded_by text, OUT drift double precision, OUT estimated_recall double precision,
+	OUT estimated_at integer, OUT dead_elements bigint, OUT removed_since_build bigint, OUT churn double precision)
 	RETURNS record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ruvector_index_health(regclass, integer) IS 'health of a ruivfflat or ruhnsw index: healthy or degraded, why, and the figures';
@@ -30,7 +31,7 @@ GRANT SELECT ON ruvector_index_health TO PUBLIC;
 
 CREATE PROCEDURE ruvector_index_maintain(index regclass)
 	AS 'MODULE_PATHNAME', 'ruvector_index_maintain' LANGUAGE C;
-COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check an index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';
+COMMENT ON PROCEDURE ruvector_index_maintain(regclass) IS 'check a ruivfflat or ruhnsw index now and rebuild it online (REINDEX INDEX CONCURRENTLY) when it is degraded';
 
 CREATE FUNCTION ruvector_index_tune(index regclass, sample integer DEFAULT 50)
 	RETURNS TABLE (probes integer, recall double precision, ratio double precision, mean_probes double precision,

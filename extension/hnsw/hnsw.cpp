@@ -71,6 +71,9 @@ void register_hnsw_reloptions()
 	add_real_reloption(hnsw_relopt_kind, "target_recall",
 					   "Recall@10 a scan aims for, picking ef_search from the curve ruvector_index_tune measured (0: off)",
 					   0, 0, 1, ShareUpdateExclusiveLock);
+	add_bool_reloption(hnsw_relopt_kind, "auto_maintain",
+					   "Whether the maintenance process rebuilds the index when it degrades (with ruvector.auto_maintain)",
+					   true, ShareUpdateExclusiveLock);
 }
 
 int ef_search() { return EfSearch::value(); }
@@ -80,7 +83,7 @@ double scan_mem_multiplier() { return scan_mem_multiplier_var; }
 
 const HnswOptions *index_options(Relation index)
 {
-	static const HnswOptions defaults{0, kDefaultM, kDefaultEfConstruction, 0};
+	static const HnswOptions defaults{0, kDefaultM, kDefaultEfConstruction, 0, true};
 	auto *opts = reinterpret_cast<const HnswOptions *>(index->rd_options);
 	return opts ? opts : &defaults;
 }
@@ -113,6 +116,7 @@ bytea *hnswoptions(Datum reloptions, bool validate)
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
 		{"target_recall", RELOPT_TYPE_REAL, offsetof(HnswOptions, target_recall)},
+		{"auto_maintain", RELOPT_TYPE_BOOL, offsetof(HnswOptions, auto_maintain)},
 	};
 	return static_cast<bytea *>(build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions), tab,
 												 lengthof(tab)));

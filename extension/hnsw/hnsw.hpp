@@ -73,8 +73,17 @@ struct HnswMetaPage {
 	// recall@10 at ef_search ef_at_point(0), ef_at_point(1), ... (ruvector_index_tune, or the
 	// maintenance process); scans under ruvector.hnsw_target_recall pick ef_search from it.
 	RecallCurve curve;
+	// Added with the maintenance of ruhnsw indexes (0s in older indexes: unknown, none).
+	// The table's statistics counters when the build started (table_counters): the health check
+	// counts the rows inserted and removed since (churn).
+	TableCounters table_at_build;
+	uint64 built_rows;         // heap rows the build indexed (equal values share an element)
+	// The maintenance process's last recall@10 estimate of this build, at the ef_search a scan uses
+	// by default.
+	RecallEstimate recall;
 };
-static_assert(offsetof(HnswMetaPage, built_elements) == 32 && offsetof(HnswMetaPage, curve) == 48,
+static_assert(offsetof(HnswMetaPage, built_elements) == 32 && offsetof(HnswMetaPage, curve) == 48 &&
+				  offsetof(HnswMetaPage, table_at_build) == 128 && sizeof(HnswMetaPage) == 184,
 			  "the meta page layout is on disk");
 
 // The ef_search of recall curve point i: 10 (a LIMIT 10 query's least) to pgvector's largest, 1000,
@@ -140,6 +149,7 @@ struct HnswOptions {
 	int m;
 	int ef_construction;
 	double target_recall;  // 0 = not set (ruvector.hnsw_target_recall)
+	bool auto_maintain;    // the maintenance process may rebuild this index (extension/maintenance)
 };
 
 // GUCs (hnsw.ef_search and ruvector.hnsw_ef_search are one setting, as ivfflat.probes and

@@ -100,7 +100,9 @@ void check_build(Relation index, const MetricInfo &metric, int *dim, int *m, int
 }
 
 // The meta page and the first (empty) element page of a new fork.
-void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric, int dim, int m, int ef_construction)
+// `table`: the table's statistics counters (none for an init fork).
+void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric, int dim, int m, int ef_construction,
+					   const TableCounters &table = {})
 {
 	Buffer mbuf = new_buffer(index, fork);
 	Buffer ebuf = new_buffer(index, fork);
@@ -121,6 +123,7 @@ void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric
 	meta->entry_level = -1;
 	meta->insert_page = kFirstElementBlock;
 	meta->stamp = new_build_stamp();
+	meta->table_at_build = table;
 	// pd_lower covers the meta data, so full-page images and generic WAL keep it.
 	reinterpret_cast<PageHeader>(page)->pd_lower = uint16(reinterpret_cast<char *>(meta + 1) - page);
 	init_page(BufferGetPage(ebuf));
@@ -541,11 +544,18 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
 		bs.slot_mask = 1;
 	}
 
-	write_first_pages(index, MAIN_FORKNUM, metric, bs.dim, bs.m, bs.ef_construction);
+	write_first_pages(index, MAIN_FORKNUM, metric, bs.dim, bs.m, bs.ef_construction, table_counters(RelationGetRelid(heap)));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
 	double reltuples = table_index_build_scan(heap, index, info, true, true, build_callback, &bs, nullptr);
 	if (!bs.spilled)
 		flush(&bs);
+	{
+		Buffer mbuf = ReadBuffer(index, kMetaBlock);
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		meta_of(BufferGetPage(mbuf))->built_rows = uint64(bs.indexed);
+		MarkBufferDirty(mbuf);
+		UnlockReleaseBuffer(mbuf);
+	}
 	log_pages(index, MAIN_FORKNUM);
 
 	MemoryContextSwitchTo(old);

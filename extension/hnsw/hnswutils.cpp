@@ -46,22 +46,41 @@ HnswMetaPage read_meta(Relation index)
 
 const MetricInfo &meta_metric(Relation index, const HnswMetaPage &meta) { return stored_metric(index, meta.metric); }
 
-void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve)
+namespace {
+
+// Change the meta page of the build `stamp` (generic WAL) with fn(meta); false (nothing changed)
+// when the index was rebuilt since.
+template <typename Fn>
+bool update_meta_of_build(Relation index, uint64 stamp, Fn &&fn)
 {
 	Buffer buf = ReadBuffer(index, kMetaBlock);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	PageEdit edit(index, false);
 	Page page = edit.add(buf);
 	HnswMetaPage *m = meta_of(page);
-	if (m->stamp != stamp) {  // rebuilt meanwhile: the curve is of another build
+	if (m->stamp != stamp) {
 		edit.abort();
 		UnlockReleaseBuffer(buf);
-		report_rebuilt_while_measured(index);
+		return false;
 	}
-	cover_meta(page, sizeof(HnswMetaPage));  // written before the curve existed
-	m->curve = curve;
+	cover_meta(page, sizeof(HnswMetaPage));  // written before the fields added since layout 1
+	fn(*m);
 	edit.finish();
 	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+}  // namespace
+
+void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve)
+{
+	if (!update_meta_of_build(index, stamp, [&](HnswMetaPage &m) { m.curve = curve; }))
+		report_rebuilt_while_measured(index);  // the curve is of another build
+}
+
+bool write_recall_estimate(Relation index, uint64 stamp, const RecallEstimate &estimate)
+{
+	return update_meta_of_build(index, stamp, [&](HnswMetaPage &m) { m.recall = estimate; });
 }
 
 /* PageEdit */

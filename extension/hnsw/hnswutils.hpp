@@ -21,6 +21,9 @@ const MetricInfo &meta_metric(Relation index, const HnswMetaPage &meta);
 // Store a measured recall curve in the meta page (generic WAL); errors when the index was rebuilt
 // since `stamp` was read.
 void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve);
+// Store the maintenance process's recall estimate in the meta page (generic WAL); false when the
+// index was rebuilt meanwhile (another stamp).
+bool write_recall_estimate(Relation index, uint64 stamp, const RecallEstimate &estimate);
 
 // Page changes: generic WAL, or (during a build, whose pages are logged at the end) plain dirty
 // buffers. Up to MAX_GENERIC_XLOG_PAGES buffers, each exclusively locked by the caller.

@@ -969,8 +969,7 @@ IndexBuildResult *ivfbuild(Relation heap, Relation index, IndexInfo *info)
 	m.sample_rows = bs.sample_count;
 	m.build_imbalance = bs.build_imbalance;
 	m.build_spread = bs.build_spread;
-	if (PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(RelationGetRelid(heap)))
-		m.table_inserts_at_build = uint64(std::max<PgStat_Counter>(t->tuples_inserted, 0)) + 1;
+	m.table_inserts_at_build = table_counters(RelationGetRelid(heap)).inserts;
 	m.quantizer = uint16(bs.quantizer);
 	m.range_start = l.range_start;
 	m.range_pages = l.range_pages;

@@ -96,14 +96,8 @@ struct IvfMetaPage {
 	// Its changes_at was added with the background recall checks (0 there: not recorded).
 	RecallCurve curve;
 	// The maintenance process's last recall@10 estimate of this build, at the probes a scan uses by
-	// default (recall_sample 0: none). recall_rows_changed: the rows had changed since the build
-	// when it was made (an estimate of a fresh build's rows says nothing about what a rebuild gives).
-	float recall_estimate;
-	uint16 recall_sample;
-	uint16 recall_probes;
-	uint16 recall_rows_changed;
-	uint16 unused2;
-	uint64 recall_changes_at;  // table_changes() at that estimate
+	// default (its setting; sample 0: none).
+	RecallEstimate recall;
 	// Added with per-query probes: recall@10 when each query probes the lists whose centroid lies
 	// within a ratio of the nearest's distance (ruvector.ivfflat_probe_ratio; list_ratio), at
 	// ratio_points ratios (ascending), with the mean probes each gave on the same sample queries.
@@ -113,7 +107,7 @@ struct IvfMetaPage {
 	float ratio_recall[16];
 	float ratio_probes[16];
 };
-static_assert(offsetof(IvfMetaPage, curve) == 128 && offsetof(IvfMetaPage, recall_estimate) == 208 &&
+static_assert(offsetof(IvfMetaPage, curve) == 128 && offsetof(IvfMetaPage, recall) == 208 &&
 			  sizeof(IvfMetaPage) == 432, "the meta page layout is on disk");
 // Probes of curve point i: 2^i, capped at the lists (the last point).
 inline int probes_at_point(int i, uint32 lists) { return int(std::min<uint64>(uint64(1) << i, lists)); }
@@ -136,10 +130,7 @@ struct RatioCurve {
 void write_recall_curve(Relation index, uint64 stamp, const RecallCurve &curve, const RatioCurve &ratios);
 // Store the maintenance process's recall estimate in the meta page (generic WAL); false when the
 // index was rebuilt meanwhile (another stamp).
-bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
-						   uint64 changes_at);
-// The table's cumulative inserted + updated + deleted rows (pg_stat_all_tables) plus 1; 0 unknown.
-uint64 table_changes(Oid heap);
+bool write_recall_estimate(Relation index, uint64 stamp, const RecallEstimate &estimate);
 // How a scan picks its lists at the session's settings.
 struct ProbeChoice {
 	int probes;       // fixed probes (clamped to 1..lists): also the scan's probes without a query

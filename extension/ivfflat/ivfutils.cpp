@@ -324,14 +324,6 @@ void set_list_insert_page(Relation index, const IvfMetaPage &meta, uint32 list, 
 	UnlockReleaseBuffer(buf);
 }
 
-uint64 table_changes(Oid heap)
-{
-	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(heap);
-	if (!t)
-		return 0;
-	return uint64(std::max<PgStat_Counter>(t->tuples_inserted + t->tuples_updated + t->tuples_deleted, 0)) + 1;
-}
-
 ProbeChoice scan_choice(Relation index, const IvfMetaPage &meta)
 {
 	int lists = std::max<int>(int(meta.lists), 1);
@@ -385,19 +377,14 @@ IvfMetaPage *lock_meta_for_update(Relation index, uint64 stamp, Buffer *buf, Gen
 
 }  // namespace
 
-bool write_recall_estimate(Relation index, uint64 stamp, float recall, int sample, int probes, bool rows_changed,
-						   uint64 changes_at)
+bool write_recall_estimate(Relation index, uint64 stamp, const RecallEstimate &estimate)
 {
 	Buffer buf;
 	GenericXLogState *state;
 	IvfMetaPage *m = lock_meta_for_update(index, stamp, &buf, &state);
 	if (!m)
 		return false;
-	m->recall_estimate = recall;
-	m->recall_sample = uint16(std::clamp(sample, 1, 65535));
-	m->recall_probes = uint16(std::clamp(probes, 0, 65535));
-	m->recall_rows_changed = rows_changed ? 1 : 0;
-	m->recall_changes_at = changes_at;
+	m->recall = estimate;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	return true;

@@ -30,6 +30,8 @@ double imbalance_ratio = 3.0;
 double drift_ratio = 1.5;
 double min_recall = 0;
 int recall_sample_setting = 20;
+double dead_ratio = 0.5;
+double churn_ratio = 1.0;
 
 const char *degradation_name(Degradation d)
 {
@@ -42,17 +44,43 @@ const char *degradation_name(Degradation d)
 		return "drift";
 	case Degradation::recall:
 		return "recall";
+	case Degradation::dead:
+		return "dead";
+	case Degradation::churn:
+		return "churn";
 	case Degradation::none:
 		break;
 	}
 	return nullptr;
 }
 
+Thresholds current_thresholds()
+{
+	return {float(min_recall), recall_sample_setting, float(min_rows_per_list), float(imbalance_ratio), float(drift_ratio),
+			float(dead_ratio), float(churn_ratio)};
+}
+
+void apply_thresholds(const Thresholds &t)
+{
+	auto set = [](const char *name, double v) {
+		char value[32];
+		snprintf(value, sizeof value, "%.9g", v);
+		SetConfigOption(name, value, PGC_USERSET, PGC_S_SESSION);
+	};
+	set("ruvector.maintenance_min_recall", t.min_recall);
+	set("ruvector.maintenance_recall_sample", t.recall_sample);
+	set("ruvector.maintenance_min_rows_per_list", t.min_rows_per_list);
+	set("ruvector.maintenance_imbalance_ratio", t.imbalance_ratio);
+	set("ruvector.maintenance_drift_ratio", t.drift_ratio);
+	set("ruvector.maintenance_dead_ratio", t.dead_ratio);
+	set("ruvector.maintenance_churn_ratio", t.churn_ratio);
+}
+
 void define_maintenance_gucs()
 {
 	DefineCustomBoolVariable("ruvector.auto_maintain", "Rebuilds degraded vector indexes in the background.",
-							 "The maintenance worker checks every ruivfflat index whose auto_maintain option is on "
-							 "and rebuilds degraded ones online (REINDEX INDEX CONCURRENTLY).",
+							 "The maintenance worker checks every ruivfflat and ruhnsw index whose auto_maintain option is "
+							 "on and rebuilds degraded ones online (REINDEX INDEX CONCURRENTLY).",
 							 &auto_maintain_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("ruvector.maintenance_naptime", "Time between checks of a database's vector indexes.",
 							nullptr, &maintenance_naptime_s, 300, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr,
@@ -85,6 +113,21 @@ void define_maintenance_gucs()
 							"recall@10 from this many of its rows once its rows have changed since the build, and "
 							"again after every 20% of its rows changed; each query is one exact scan of the table.",
 							&recall_sample_setting, 20, 0, 1000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	// A fresh build has no freed slot; at 0.5 half of the index's slots hold no row (a rebuild
+	// halves it).
+	DefineCustomRealVariable("ruvector.maintenance_dead_ratio",
+							 "Share of a ruhnsw index's element slots freed by vacuum at which it is degraded.",
+							 "Vacuum frees the elements of deleted rows and repairs their neighbours' links; inserts reuse "
+							 "the slots. A rebuild writes only the rows there are.",
+							 &dead_ratio, 0.5, 0.01, 1, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	// Inserts into an HNSW graph are what its build does; deletions are repaired locally, and the
+	// repairs accumulate (unreachable elements, longer paths). At 1 as many rows have left the graph
+	// since the build as it has.
+	DefineCustomRealVariable("ruvector.maintenance_churn_ratio",
+							 "Rows removed from a ruhnsw index since its build, per row it has, at which it is degraded.",
+							 "Rows deleted or updated (not HOT) since the build over the larger of the rows the build "
+							 "indexed and the rows the index holds now.",
+							 &churn_ratio, 1.0, 0.01, 1e6, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -100,14 +143,16 @@ bool am_named(Relation index, std::initializer_list<const char *> names)
 	return false;
 }
 
-void table_statistics(Relation index, Health &h, const ivf::IvfMetaPage *meta)
+// The table's statistics, and what happened to it since the build (`at_build`: its counters then).
+void table_statistics(Relation index, Health &h, const TableCounters &at_build)
 {
-	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(index->rd_index->indrelid);
-	if (!t)
-		return;
-	h.dead_rows = t->n_dead_tuples;
-	if (meta && meta->table_inserts_at_build > 0 && uint64(t->tuples_inserted) + 1 >= meta->table_inserts_at_build)
-		h.inserted_since_build = int64(uint64(t->tuples_inserted) + 1 - meta->table_inserts_at_build);
+	Oid heap = index->rd_index->indrelid;
+	if (PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(heap))
+		h.dead_rows = t->n_dead_tuples;
+	TableCounters now = table_counters(heap);
+	h.changes = now.changes;
+	h.inserted_since_build = counted_since(now.inserts, at_build.inserts);
+	h.removed_since_build = counted_since(now.removals, at_build.removals);
 }
 
 // A process running REINDEX CONCURRENTLY on the index (ours or anyone's), from the progress it
@@ -143,23 +188,30 @@ bool judge_recall(Health &h)
 	if (h.trigger != Degradation::none || min_recall <= 0 || h.estimated_recall < 0 || h.estimated_recall >= min_recall)
 		return false;
 	h.trigger = Degradation::recall;
-	// Lists trained on the rows there are now serve them better; the same rows give the same lists
-	// (and an estimate made before the rows changed is what a rebuild gives).
-	h.rebuild_would_help = h.lists >= 0 && h.rows_changed && h.recall_rows_changed;
-	if (h.lists < 0)
-		snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at the session's ef_search)",
-				 h.estimated_recall, min_recall, h.recall_sample);
-	else
-		snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at probes %d%s)",
-				 h.estimated_recall, min_recall, h.recall_sample, h.recall_probes,
-				 h.recall_stored ? ", by the maintenance process" : "");
+	// Lists trained (a graph built) on the rows there are now serve them better; the same rows give
+	// the same lists, and a graph as good (an estimate made before the rows changed is what a
+	// rebuild gives).
+	h.rebuild_would_help = h.rows_changed && h.recall_rows_changed;
+	snprintf(h.reason, sizeof h.reason, "estimated recall@10 %.3f is under %.3f (%d sample queries at %s %d%s)",
+			 h.estimated_recall, min_recall, h.recall_sample, recall_setting_name(h), h.recall_at,
+			 h.recall_from_curve ? ", from its recall curve" : h.recall_stored ? ", by the maintenance process" : "");
 	return true;
 }
 
 // Changes to the table since `at` (a table_changes() value); -1 when unknown.
-double changes_since(const Health &h, uint64 at)
+double changes_since(const Health &h, uint64 at) { return double(counted_since(h.changes, at)); }
+
+// The maintenance process's stored estimate, when there is one.
+void add_stored_estimate(const RecallEstimate &e, Health &h)
 {
-	return h.changes > 0 && at > 0 && h.changes >= at ? double(h.changes - at) : -1;
+	if (e.sample == 0)
+		return;
+	h.estimated_recall = e.recall;
+	h.recall_sample = e.sample;
+	h.recall_at = e.setting;
+	h.recall_stored = true;
+	h.recall_rows_changed = e.rows_changed != 0;
+	h.recall_changes_at = e.changes_at;
 }
 
 void add_curve(const RecallCurve &curve, Health &h)
@@ -174,8 +226,7 @@ void ivf_health(Relation index, Health &h)
 	IvfMetaPage meta = read_meta(index);
 	ListSizes sizes = list_sizes(index, meta, true);
 	h.access_method = "ruivfflat";
-	const IvfOptions *opts = index_options(index);
-	h.auto_maintain = opts ? opts->auto_maintain : true;
+	h.auto_maintain = auto_maintain_option(index);
 	h.lists = int(meta.lists);
 	h.lists_requested = int(meta.lists_requested);
 	h.rows = sizes.total;
@@ -193,21 +244,14 @@ void ivf_health(Relation index, Health &h)
 		if (h.spread >= 0)
 			h.drift = h.spread / h.build_spread;
 	}
-	table_statistics(index, h, &meta);
+	table_statistics(index, h, TableCounters{meta.table_inserts_at_build, 0, 0});
+	h.removed_since_build = -1;  // not recorded by ruivfflat builds
 	// The rows changed since the build: a rebuild would train other lists (a rebuild of the same
 	// rows gives the same lists, and the same figures).
 	bool rows_changed = h.rows != h.built_rows || h.inserted_since_build > 0;
 	h.rows_changed = rows_changed;
-	h.changes = table_changes(index->rd_index->indrelid);
 	h.target = effective_target_recall(index);
-	if (meta.recall_sample > 0) {
-		h.estimated_recall = meta.recall_estimate;
-		h.recall_sample = meta.recall_sample;
-		h.recall_probes = meta.recall_probes;
-		h.recall_stored = true;
-		h.recall_rows_changed = meta.recall_rows_changed != 0;
-		h.recall_changes_at = meta.recall_changes_at;
-	}
+	add_stored_estimate(meta.recall, h);
 
 	// A rebuild trains min(requested, rows) lists (ivfbuild: one sample row per list at least), and
 	// sees no more rows than the last one did unless the index holds more entries than it indexed.
@@ -258,27 +302,73 @@ void hnsw_health(Relation index, Health &h)
 	HnswMetaPage meta = read_meta(index);
 	GraphCounts c = count_graph(index, meta.m);
 	h.access_method = "ruhnsw";
+	h.auto_maintain = auto_maintain_option(index);
 	h.rows = c.heap_tids;
+	h.elements = c.elements;
+	h.dead_elements = c.deleted;
+	h.dead_share = c.elements + c.deleted > 0 ? double(c.deleted) / double(c.elements + c.deleted) : 0;
+	// (an index built before the build recorded its rows and the table's counters: unknown)
+	h.built_rows = meta.built_rows > 0 || meta.table_at_build.changes > 0 ? int64(meta.built_rows) : -1;
 	h.stamp = meta.stamp;
 	add_curve(meta.curve, h);
 	h.target = effective_target_recall(index);
-	h.changes = ivf::table_changes(index->rd_index->indrelid);
-	table_statistics(index, h, nullptr);
-	// The measured curve's recall at the ef_search a scan uses at the session's settings (under a
-	// target, the point it chose), as the background estimate a ruivfflat index stores.
+	table_statistics(index, h, meta.table_at_build);
+	int64 built = std::max<int64>(h.built_rows, int64(meta.built_elements));
+	if (h.removed_since_build >= 0)
+		h.churn = double(h.removed_since_build) / double(std::max<int64>({built, h.rows, 1}));
+	// The rows changed since the build: a build on the rows there are now makes another graph.
+	h.rows_changed = h.inserted_since_build > 0 || h.removed_since_build > 0 || c.deleted > 0 ||
+					 (h.built_rows >= 0 && h.rows != h.built_rows);
+	// The maintenance process's estimate; else the measured curve's recall at the ef_search a scan
+	// uses at the session's settings (under a target recall, the point it chose).
+	add_stored_estimate(meta.recall, h);
 	int ef = scan_ef(index, meta).ef;
-	for (int i = 0; i < std::min<int>(meta.curve.points, kEfCurvePoints); i++)
-		if (ef_at_point(i) == ef) {
-			h.estimated_recall = meta.curve.recall[i];
-			h.recall_sample = meta.curve.sample;
-			h.recall_stored = true;
-			h.recall_changes_at = meta.curve.changes_at;
-		}
-	snprintf(h.reason, sizeof h.reason, "%lld elements, %lld freed slots: ruhnsw has no lists to retrain",
-			 static_cast<long long>(c.elements), static_cast<long long>(c.deleted));
+	if (!h.recall_stored)
+		for (int i = 0; i < std::min<int>(meta.curve.points, kEfCurvePoints); i++)
+			if (ef_at_point(i) == ef) {
+				h.estimated_recall = meta.curve.recall[i];
+				h.recall_sample = meta.curve.sample;
+				h.recall_at = ef;
+				h.recall_stored = true;
+				h.recall_from_curve = true;
+				h.recall_changes_at = meta.curve.changes_at;
+				// Measured after rows changed since the build (known when the build recorded the
+				// table's counters).
+				h.recall_rows_changed = counted_since(meta.curve.changes_at, meta.table_at_build.changes) > 0 || c.deleted > 0;
+			}
+
+	// A rebuild writes only the rows there are: no freed slot, and nothing removed since.
+	if (c.deleted > 0 && h.dead_share >= dead_ratio) {
+		h.trigger = Degradation::dead;
+		h.rebuild_would_help = true;
+		snprintf(h.reason, sizeof h.reason, "%lld of %lld element slots (%.0f%%) are freed by vacuum, at least %.0f%%",
+				 static_cast<long long>(c.deleted), static_cast<long long>(c.elements + c.deleted), 100 * h.dead_share,
+				 100 * dead_ratio);
+		return;
+	}
+	if (h.removed_since_build > 0 && h.churn >= churn_ratio) {
+		h.trigger = Degradation::churn;
+		h.rebuild_would_help = true;
+		snprintf(h.reason, sizeof h.reason, "%lld rows removed since the build, %.2f per row (built %lld, now %lld), at least %.2f",
+				 static_cast<long long>(h.removed_since_build), h.churn, static_cast<long long>(built),
+				 static_cast<long long>(h.rows), churn_ratio);
+		return;
+	}
+	if (judge_recall(h))
+		return;
+	if (h.churn < 0)
+		snprintf(h.reason, sizeof h.reason, "%lld elements, %lld freed slots (%.0f%%, under %.0f%%)",
+				 static_cast<long long>(c.elements), static_cast<long long>(c.deleted), 100 * h.dead_share, 100 * dead_ratio);
+	else
+		snprintf(h.reason, sizeof h.reason,
+				 "%lld elements, %lld freed slots (%.0f%%, under %.0f%%), %lld rows removed since the build (%.2f per row, under %.2f)",
+				 static_cast<long long>(c.elements), static_cast<long long>(c.deleted), 100 * h.dead_share, 100 * dead_ratio,
+				 static_cast<long long>(h.removed_since_build), h.churn, churn_ratio);
 }
 
 }  // namespace
+
+const char *recall_setting_name(const Health &h) { return h.lists >= 0 ? "probes" : "ef_search"; }
 
 bool is_ivfflat_index(Relation index)
 {
@@ -286,6 +376,14 @@ bool is_ivfflat_index(Relation index)
 }
 
 bool is_maintained_kind(Relation index) { return is_ivfflat_index(index) || hnsw::is_hnsw_index(index); }
+
+bool auto_maintain_option(Relation index)
+{
+	if (hnsw::is_hnsw_index(index))
+		return hnsw::index_options(index)->auto_maintain;
+	const ivf::IvfOptions *opts = ivf::index_options(index);
+	return opts ? opts->auto_maintain : true;
+}
 
 Health index_health(Relation index)
 {
@@ -305,8 +403,9 @@ void add_recall(Relation index, Health &h, int sample)
 	h.recall_stored = false;
 	h.recall_rows_changed = h.rows_changed;
 	h.recall_changes_at = h.changes;
-	if (h.lists >= 0)
-		h.recall_probes = ivf::scan_probes(index, ivf::read_meta(index));
+	h.recall_from_curve = false;
+	h.recall_at = h.lists >= 0 ? ivf::scan_probes(index, ivf::read_meta(index))
+							   : hnsw::scan_ef(index, hnsw::read_meta(index)).ef;
 	if (h.trigger == Degradation::recall) {  // judged on the stored estimate: this one replaces it
 		h.trigger = Degradation::none;
 		h.rebuild_would_help = false;
@@ -317,17 +416,27 @@ void add_recall(Relation index, Health &h, int sample)
 void add_and_store_recall(Relation index, Health &h, int sample)
 {
 	add_recall(index, h, sample);
-	if (h.lists >= 0 && h.estimated_recall >= 0)
-		ivf::write_recall_estimate(index, h.stamp, float(h.estimated_recall), sample, h.recall_probes, h.recall_rows_changed,
-								   h.changes);
+	if (h.estimated_recall < 0)
+		return;
+	RecallEstimate e{float(h.estimated_recall), uint16(std::clamp(sample, 1, 65535)), uint16(std::clamp(h.recall_at, 0, 65535)),
+					 uint16(h.recall_rows_changed ? 1 : 0), 0, h.changes};
+	if (h.lists >= 0)
+		ivf::write_recall_estimate(index, h.stamp, e);
+	else
+		hnsw::write_recall_estimate(index, h.stamp, e);
+	h.recall_stored = true;
+}
+
+bool recall_estimate_wanted(const Health &h)
+{
+	return min_recall > 0 && recall_sample_setting > 0 && h.lists != 0 && h.rows > 0 && h.trigger == Degradation::none;
 }
 
 bool recall_check_due(const Health &h)
 {
-	if (min_recall <= 0 || recall_sample_setting <= 0 || h.lists <= 0 || h.trigger != Degradation::none || h.rows <= 0 ||
-		!h.rows_changed)
+	if (!recall_estimate_wanted(h) || !h.rows_changed)
 		return false;
-	if (!h.recall_stored)
+	if (!h.recall_stored || h.recall_from_curve)
 		return true;
 	double since = changes_since(h, h.recall_changes_at);
 	return since >= std::max(1.0, kRemeasureFraction * double(h.rows));
@@ -346,15 +455,23 @@ bool curve_check_due(const Health &h)
 void describe_figures(const Health &h, char *out, size_t size)
 {
 	if (h.lists < 0) {
-		snprintf(out, size, "rows %lld", static_cast<long long>(h.rows));
-		return;
+		snprintf(out, size, "elements %lld, rows %lld (built %lld), freed slots %lld (%.0f%%)", static_cast<long long>(h.elements),
+				 static_cast<long long>(h.rows), static_cast<long long>(h.built_rows), static_cast<long long>(h.dead_elements),
+				 100 * h.dead_share);
+		if (h.removed_since_build >= 0) {
+			size_t used = strlen(out);
+			snprintf(out + used, size - used, ", removed since the build %lld (churn %.2f)",
+					 static_cast<long long>(h.removed_since_build), h.churn);
+		}
+	} else {
+		snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f), drift %.2f", h.lists,
+				 h.lists_requested, static_cast<long long>(h.rows), static_cast<long long>(h.list_min),
+				 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance, h.drift);
 	}
-	snprintf(out, size, "lists %d of %d, rows %lld, list sizes %lld..%lld, imbalance %.2f (build %.2f), drift %.2f", h.lists,
-			 h.lists_requested, static_cast<long long>(h.rows), static_cast<long long>(h.list_min),
-			 static_cast<long long>(h.list_max), h.imbalance, h.build_imbalance, h.drift);
 	if (h.estimated_recall >= 0) {
 		size_t used = strlen(out);
-		snprintf(out + used, size - used, ", estimated recall@10 %.3f at probes %d", h.estimated_recall, h.recall_probes);
+		snprintf(out + used, size - used, ", estimated recall@10 %.3f at %s %d", h.estimated_recall, recall_setting_name(h),
+				 h.recall_at);
 	}
 }
 
@@ -385,7 +502,7 @@ RV_FUNCTION(ruvector_index_health)
 	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
-	constexpr int kCols = 18;
+	constexpr int kCols = 22;
 	Datum values[kCols];
 	bool nulls[kCols] = {};
 	auto int_or_null = [&](int col, int64 v, bool known) {
@@ -414,7 +531,6 @@ RV_FUNCTION(ruvector_index_health)
 	values[13] = Float8GetDatum(h.build_imbalance);
 	nulls[13] = h.build_imbalance < 0;
 	values[14] = BoolGetDatum(h.auto_maintain);
-	nulls[14] = h.lists < 0;
 	const char *by = degradation_name(h.trigger);
 	values[15] = by ? CStringGetTextDatum(by) : Datum(0);
 	nulls[15] = by == nullptr;
@@ -422,5 +538,11 @@ RV_FUNCTION(ruvector_index_health)
 	nulls[16] = h.drift < 0;
 	values[17] = Float8GetDatum(h.estimated_recall);
 	nulls[17] = h.estimated_recall < 0;
+	values[18] = Int32GetDatum(h.recall_at);
+	nulls[18] = h.estimated_recall < 0;
+	int_or_null(19, h.dead_elements, h.dead_elements >= 0);
+	int_or_null(20, h.removed_since_build, h.removed_since_build >= 0);
+	values[21] = Float8GetDatum(h.churn);
+	nulls[21] = h.churn < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -33,8 +33,7 @@ bool is_vector_index(Relation rel) { return is_maintained_kind(rel); }
 // stops it too (its REINDEX aborts and leaves an invalid copy for the next round to drop).
 void rebuild_in_maintenance_process(Oid index_oid)
 {
-	MaintenanceJob job{MyDatabaseId, index_oid, 0, float(min_recall), recall_sample_setting, float(min_rows_per_list),
-					   float(imbalance_ratio), float(drift_ratio)};
+	MaintenanceJob job{MyDatabaseId, index_oid, 0, current_thresholds()};
 	BackgroundWorkerHandle *handle = nullptr;
 	if (!start_maintenance_process(job, MyProcPid, &handle))
 		ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -77,8 +76,7 @@ RV_FUNCTION(ruvector_index_maintain)
 	Health before = index_health(index);
 	// Under ruvector.maintenance_min_recall a check estimates the recall too (the caller's
 	// privileges; the maintenance process estimates again, as the owner, before it rebuilds).
-	if (before.trigger == Degradation::none && before.lists > 0 && before.rows > 0 && min_recall > 0 &&
-		recall_sample_setting > 0 && !recall_unmeasurable(index))
+	if (recall_estimate_wanted(before) && !recall_unmeasurable(index))
 		add_recall(index, before, recall_sample_setting);
 	Oid namespace_oid = RelationGetNamespace(index);
 	char name[NAMEDATALEN];

@@ -1,5 +1,5 @@
 // The maintenance process: a dynamic background worker connected to one database that checks
-// vector indexes (health.hpp) and rebuilds degraded ruivfflat indexes online with
+// vector indexes (health.hpp) and rebuilds degraded ruivfflat and ruhnsw indexes online with
 // REINDEX INDEX CONCURRENTLY, as the index's owner. The ruvector worker starts one per database
 // every ruvector.maintenance_naptime (worker/maintenance_launcher.cpp); ruvector_index_maintain
 // starts one for a single index and waits for it.
@@ -12,22 +12,18 @@ extern "C" {
 #include "postgres.h"
 #include "postmaster/bgworker.h"
 }
+#include "extension/maintenance/health.hpp"
 
 namespace ruvector::maintenance {
 
 // What a maintenance process is asked to do (in bgw_extra).
 struct MaintenanceJob {
 	Oid database;
-	Oid index;      // InvalidOid: every ruivfflat index whose auto_maintain option is on, and
-	                // every index under a target recall (its curve)
+	Oid index;      // InvalidOid: every ruivfflat and ruhnsw index whose auto_maintain option is on
 	uint32 flags;
 	// One index (ruvector_index_maintain): the caller's thresholds (ruvector.maintenance_*), which
 	// the check applies instead of the database's.
-	float min_recall;
-	int32 recall_sample;
-	float min_rows_per_list;
-	float imbalance_ratio;
-	float drift_ratio;
+	Thresholds thresholds;
 };
 
 // Register a maintenance process for `job`, notifying `notify_pid` of its start and end.

@@ -213,9 +213,7 @@ void as_role(Oid role, Fn &&fn)
 
 void estimate_as_owner(Relation index, Oid owner, Health &h, Estimate estimate)
 {
-	bool due = estimate == Estimate::always
-				   ? min_recall > 0 && recall_sample_setting > 0 && h.lists > 0 && h.rows > 0 && h.trigger == Degradation::none
-				   : estimate == Estimate::if_due && recall_check_due(h);
+	bool due = estimate == Estimate::always ? recall_estimate_wanted(h) : estimate == Estimate::if_due && recall_check_due(h);
 	if (!due)
 		return;
 	const char *name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)), RelationGetRelationName(index));
@@ -227,14 +225,13 @@ void estimate_as_owner(Relation index, Oid owner, Health &h, Estimate estimate)
 		add_and_store_recall(index, h, recall_sample_setting);
 	});
 	if (h.estimated_recall >= 0)
-		ereport(LOG, (errmsg("ruvector maintenance: estimated recall@10 of index %s: %.3f at probes %d (%d sample queries)",
-							 name, h.estimated_recall, h.recall_probes, h.recall_sample)));
+		ereport(LOG, (errmsg("ruvector maintenance: estimated recall@10 of index %s: %.3f at %s %d (%d sample queries)",
+							 name, h.estimated_recall, recall_setting_name(h), h.recall_at, h.recall_sample)));
 }
 
 // The health of an index by OID, in a transaction of its own; found = false when it is gone, not
 // valid, or not a ruivfflat or ruhnsw index.
-// only_maintained: an index whose auto_maintain option is off, or a ruhnsw index without a target
-// recall (there is nothing to rebuild it for, and no curve to keep), is found, but not checked.
+// only_maintained: an index whose auto_maintain option is off is found, but not checked.
 Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool only_maintained = false)
 {
 	Checked c;
@@ -245,8 +242,7 @@ Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool onl
 	Relation index = try_relation_open(index_oid, AccessShareLock);
 	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_maintained_kind(index)) {
 		c.found = true;
-		const ivf::IvfOptions *opts = is_ivfflat_index(index) ? ivf::index_options(index) : nullptr;
-		bool skip = is_ivfflat_index(index) ? opts && !opts->auto_maintain : hnsw::effective_target_recall(index) <= 0;
+		bool skip = !auto_maintain_option(index);
 		if (!only_maintained || !skip) {
 			c.checked = true;
 			c.health = index_health(index);
@@ -312,6 +308,10 @@ bool improved(Degradation trigger, const Health &before, const Health &after)
 		return after.drift < before.drift;
 	case Degradation::recall:
 		return after.estimated_recall > before.estimated_recall;
+	case Degradation::dead:
+		return after.dead_share < before.dead_share;
+	case Degradation::churn:
+		return after.churn < before.churn;
 	case Degradation::none:
 		break;
 	}
@@ -412,16 +412,7 @@ void run(const MaintenanceJob &job)
 	drop_leftovers();
 	if (OidIsValid(job.index)) {
 		// The caller's thresholds (its session's settings), not this database's.
-		auto set = [](const char *name, double v) {
-			char value[32];
-			snprintf(value, sizeof value, "%.9g", v);
-			SetConfigOption(name, value, PGC_USERSET, PGC_S_SESSION);
-		};
-		set("ruvector.maintenance_min_recall", job.min_recall);
-		set("ruvector.maintenance_recall_sample", job.recall_sample);
-		set("ruvector.maintenance_min_rows_per_list", job.min_rows_per_list);
-		set("ruvector.maintenance_imbalance_ratio", job.imbalance_ratio);
-		set("ruvector.maintenance_drift_ratio", job.drift_ratio);
+		apply_thresholds(job.thresholds);
 		Targets t = find_indexes(psprintf(
 			"SELECT c.oid, i.indrelid, n.nspname, c.relname FROM pg_catalog.pg_index i "
 			"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "

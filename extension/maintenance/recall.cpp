@@ -290,7 +290,7 @@ namespace {
 RecallCurve measure_curve(Relation index, int sample, const char *setting, Tuned &tuned, RecallSample *drawn)
 {
 	RecallCurve curve{};
-	curve.changes_at = ivf::table_changes(index->rd_index->indrelid);
+	curve.changes_at = table_changes(index->rd_index->indrelid);
 	double values[kCurveMaxPoints] = {};
 	for (int i = 0; i < tuned.points; i++)
 		values[i] = tuned.value[i];

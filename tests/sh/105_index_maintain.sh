@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # CALL ruvector_index_maintain(index) (issue 18): an index built on an empty table and then loaded
 # is rebuilt online into a many-list index (recall@10 at probes 10 >= 0.9); a healthy one is left
-# alone; eight sessions inserting during the rebuild lose no row; killing the maintenance process
-# mid-rebuild leaves the old index valid and serving, and the half-built copy is dropped by the
-# next maintenance run. Prints TAP.
+# alone; eight sessions inserting during the rebuild lose no row; a ruhnsw index degraded by freed
+# slots, by churn or by a damaged graph's recall is rebuilt (recall recovers), one that a rebuild
+# would not improve is skipped, and eight sessions inserting during its rebuild lose no row either;
+# killing the maintenance process mid-rebuild (of either kind of index) leaves the old index valid
+# and serving, and the half-built copy is dropped by the next maintenance run. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
 fresh_db ruvector_maintain
@@ -98,11 +100,148 @@ ok "$([ "$(q "SELECT 'skewed_idx'::regclass::oid")" != "$skewed_oid" ]; echo $?)
 new_log | grep -qE "ruvector maintenance: rebuilding index public.skewed_idx: estimated recall@10 0\.[0-9]+ is under 0\.990"
 ok $? "the maintenance process applied the caller's thresholds (it rebuilt for recall)"
 q "DROP TABLE skewed"
-q "CREATE INDEX items_hnsw ON items USING ruhnsw (embedding vector_l2_ops)"
-out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_hnsw')" 2>&1)
-echo "$out" | grep -q 'NOTICE:  index "items_hnsw" is healthy'
-ok $? "a ruhnsw index is healthy (nothing to retrain)"
-q "DROP INDEX items_hnsw"
+# --- ruhnsw: freed slots, churn and a damaged graph make it degraded; ruvector_index_maintain
+# rebuilds it online (autovacuum off: the test vacuums when it means to)
+q "CREATE TABLE hitems (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
+q "INSERT INTO hitems (embedding) SELECT * FROM clustered(6000)"
+q "CREATE INDEX hitems_idx ON hitems USING ruhnsw (embedding vector_l2_ops)"
+# hnsw_recall(ef): mean recall@10 through the index at ef_search ef against an exact scan, 50 queries.
+q "CREATE FUNCTION hnsw_recall(ef int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+	DECLARE total float8 := 0; n int := 0; qv vector; got bigint[]; want bigint[];
+	BEGIN
+		PERFORM set_config('hnsw.ef_search', ef::text, true);
+		PERFORM set_config('enable_seqscan', 'off', true);
+		FOR qv IN SELECT embedding FROM hitems ORDER BY id % 101, id LIMIT 50 LOOP
+			got := ARRAY(SELECT id FROM hitems ORDER BY embedding <-> qv LIMIT 10);
+			want := ARRAY(SELECT id FROM hitems ORDER BY (embedding <-> qv) + 0, id LIMIT 10);
+			total := total + (SELECT count(*) FROM unnest(got) g WHERE g = ANY (want)) / 10.0;
+			n := n + 1;
+		END LOOP;
+		RETURN total / n;
+	END \$\$"
+flush() { q "SELECT pg_stat_force_next_flush()" >/dev/null; }
+# in_index: the rows the index's pages hold equal the table's non-NULL vectors
+in_index() { is "$(q "SELECT rows FROM ruvector_index_health('hitems_idx')")" "$(q "SELECT count(embedding) FROM hitems")" "$1"; }
+flush
+is "$(q "SELECT state || ' ' || built_rows || ' ' || removed_since_build || ' ' || dead_elements FROM ruvector_index_health('hitems_idx')")" \
+	"healthy 6000 0 0" "a fresh ruhnsw build: healthy, 6000 rows built, none removed since, no freed slot"
+out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" 2>&1)
+echo "$out" | grep -q 'NOTICE:  index "hitems_idx" is healthy: 6000 elements, 0 freed slots'
+ok $? "ruvector_index_maintain finds a fresh ruhnsw index healthy"
+
+# freed slots: two thirds of the rows deleted and vacuumed
+q "DELETE FROM hitems WHERE id % 3 <> 0"
+flush
+is "$(q "SELECT state || ' ' || removed_since_build || ' ' || round(churn::numeric, 2) FROM ruvector_index_health('hitems_idx')")" \
+	"healthy 4000 0.67" "4000 of 6000 rows deleted, not vacuumed: 0.67 removed per row, under the churn ratio 1"
+q "VACUUM hitems"
+is "$(q "SELECT state || ' ' || degraded_by || ' ' || dead_elements || ' ' || rebuild_would_help FROM ruvector_index_health('hitems_idx')")" \
+	"degraded dead 4000 true" "after VACUUM 4000 of 6000 element slots are freed: degraded (dead), a rebuild would help"
+is "$(q "SELECT reason FROM ruvector_index_health('hitems_idx')")" \
+	"4000 of 6000 element slots (67%) are freed by vacuum, at least 50%" "the reason names the freed slots and the dead ratio"
+is "$(PGOPTIONS="-c ruvector.maintenance_dead_ratio=0.7" q "SELECT state FROM ruvector_index_health('hitems_idx')")" healthy \
+	"ruvector.maintenance_dead_ratio moves the threshold (0.7: healthy)"
+old_oid=$(q "SELECT 'hitems_idx'::regclass::oid")
+out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" 2>&1)
+ok $? "CALL ruvector_index_maintain rebuilds the degraded ruhnsw index"
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -q 'NOTICE:  index "hitems_idx" rebuilt: it was degraded: 4000 of 6000 element slots (67%) are freed by vacuum'
+ok $? "it reports why"
+echo "$out" | grep -qE 'DETAIL:  before: elements 2000, rows 2000 \(built 6000\), freed slots 4000 \(67%\), removed since the build 4000 \(churn 0\.67\); after: elements 2000, rows 2000 \(built 2000\), freed slots 0 \(0%\), removed since the build 0 \(churn 0\.00\)$'
+ok $? "and the figures before and after"
+ok "$([ "$(q "SELECT 'hitems_idx'::regclass::oid")" != "$old_oid" ]; echo $?)" "a new relation under the name (REINDEX CONCURRENTLY)"
+is "$(q "SELECT state || ' ' || dead_elements || ' ' || removed_since_build FROM ruvector_index_health('hitems_idx')")" "healthy 0 0" \
+	"healthy: no freed slot, nothing removed since the rebuild"
+new_log | grep -q "ruvector maintenance: rebuilt index public.hitems_idx (2000 elements, 0 freed slots"
+ok $? "the maintenance process logged the rebuild"
+in_index "the rebuilt index holds every row"
+
+# churn: four rounds of deleting a quarter of the rows and inserting shifted rows in their place
+shift="array_fill(50::real, ARRAY[16])::vector"
+for r in 1 2 3 4; do
+	q "DELETE FROM hitems WHERE id IN (SELECT id FROM hitems ORDER BY id LIMIT 500)"
+	q "VACUUM hitems"
+	q "INSERT INTO hitems (embedding) SELECT embedding + $shift FROM clustered(500, 100000 + $r * 500)"
+done
+flush
+is "$(q "SELECT state || ' ' || degraded_by || ' ' || removed_since_build || ' ' || rebuild_would_help FROM ruvector_index_health('hitems_idx')")" \
+	"degraded churn 2000 true" "2000 rows replaced by shifted ones in a 2000-row index: degraded by churn"
+is "$(q "SELECT reason FROM ruvector_index_health('hitems_idx')")" \
+	"2000 rows removed since the build, 1.00 per row (built 2000, now 2000), at least 1.00" "the reason names the rows removed and the churn ratio"
+is "$(PGOPTIONS="-c ruvector.maintenance_churn_ratio=2" q "SELECT state FROM ruvector_index_health('hitems_idx')")" healthy \
+	"ruvector.maintenance_churn_ratio moves the threshold (2: healthy)"
+out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" 2>&1)
+echo "$out" | grep -q 'NOTICE:  index "hitems_idx" rebuilt: it was degraded: 2000 rows removed since the build, 1.00 per row'
+ok $? "ruvector_index_maintain rebuilds the churned index"
+echo "$out" | grep -qE 'DETAIL:  before: .*removed since the build 2000 \(churn 1\.00\); after: elements 2000, rows 2000 \(built 2000\), freed slots 0 \(0%\), removed since the build 0 \(churn 0\.00\)$'
+ok $? "with the churn before and after"
+is "$(q "SELECT state FROM ruvector_index_health('hitems_idx')")" healthy "and it is healthy"
+r=$(q "SELECT hnsw_recall(40)")
+echo "# recall@10 at ef_search 40 after the churn rebuild: $r"
+ok "$(q "SELECT ($r >= 0.95)::int - 1")" "recall@10 at ef_search 40 is at least 0.95 (got $r)"
+
+# recall: a graph damaged by 8000 inserts made with ef_construction 4, then the option restored
+q "ALTER INDEX hitems_idx SET (ef_construction = 4)"
+q "INSERT INTO hitems (embedding) SELECT * FROM clustered(8000, 200000)"
+q "ALTER INDEX hitems_idx RESET (ef_construction)"
+flush
+before=$(q "SELECT hnsw_recall(40)")
+echo "# recall@10 at ef_search 40 of the damaged graph: $before"
+is "$(q "SELECT state FROM ruvector_index_health('hitems_idx')")" healthy "without ruvector.maintenance_min_recall the damaged graph passes the other thresholds"
+oid=$(q "SELECT 'hitems_idx'::regclass::oid")
+out=$(PGOPTIONS="-c ruvector.maintenance_min_recall=0.95 -c ruvector.maintenance_recall_sample=50" \
+	psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" 2>&1)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -qE 'NOTICE:  index "hitems_idx" rebuilt: it was degraded: estimated recall@10 0\.[0-9]+ is under 0\.950 \(50 sample queries at ef_search 40\)'
+ok $? "with ruvector.maintenance_min_recall 0.95 the call estimates recall@10 at ef_search 40 and rebuilds for it"
+echo "$out" | grep -qE 'DETAIL:  before: .*, estimated recall@10 0\.[0-9]+ at ef_search 40; after: elements'
+ok $? "with the estimate before"
+ok "$([ "$(q "SELECT 'hitems_idx'::regclass::oid")" != "$oid" ]; echo $?)" "a new relation under the name"
+new_log | grep -qE "ruvector maintenance: rebuilt index public.hitems_idx .*" &&
+	new_log | grep -qE "DETAIL:  before: .*estimated recall@10 0\.[0-9]+ at ef_search 40; after: .*, estimated recall@10 (0\.9[5-9]|1\.0)[0-9]* at ef_search 40$"
+ok $? "the maintenance process judged the rebuild by a new estimate (at least 0.95), and logged both"
+after=$(q "SELECT hnsw_recall(40)")
+echo "# recall@10 at ef_search 40 after the rebuild: $after"
+ok "$(q "SELECT ($after >= 0.95 AND $after >= $before + 0.05)::int - 1")" "recall@10 at ef_search 40 recovered: $before before, $after after"
+is "$(q "SELECT estimated_at || ' ' || (estimated_recall >= 0.95) FROM ruvector_index_health('hitems_idx')")" "40 true" \
+	"the rebuilt index keeps the maintenance process's estimate, at ef_search 40"
+
+# a rebuild that would not improve the recall (the rows the build saw) is skipped
+oid=$(q "SELECT 'hitems_idx'::regclass::oid")
+out=$(PGOPTIONS="-c ruvector.maintenance_min_recall=0.99 -c hnsw.ef_search=1" psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" 2>&1)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -qE 'NOTICE:  index "hitems_idx" is degraded, but a rebuild would not improve it: skipped'
+ok $? "a ruhnsw index under the recall target at ef_search 1 on the rows its build saw: skipped"
+is "$(q "SELECT 'hitems_idx'::regclass::oid")" "$oid" "and not rebuilt"
+
+# eight sessions insert during an online rebuild: every row is in the index afterwards
+q "DELETE FROM hitems WHERE id % 3 <> 0"
+q "VACUUM hitems"
+is "$(q "SELECT degraded_by FROM ruvector_index_health('hitems_idx')")" dead "degraded again (freed slots)"
+start_id=$(q "SELECT max(id) FROM hitems")
+cat >"$tmp/hinsert.sql" <<'EOF'
+INSERT INTO hitems (embedding) SELECT * FROM clustered(2, 1 + (random() * 100000)::int);
+EOF
+"$PGBENCH" -n -c 8 -j 8 -T 8 -f "$tmp/hinsert.sql" >"$tmp/hbench.log" 2>&1 &
+bench=$!
+sleep 1
+before_call=$(q "SELECT count(*) FROM hitems")
+psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" >"$tmp/hcall.log" 2>&1
+call_rc=$?
+during_call=$(q "SELECT count(*) FROM hitems")
+wait "$bench"
+ok $? "8 pgbench sessions inserted without errors during the ruhnsw rebuild"
+ok "$call_rc" "the rebuild ran while they inserted"
+echo "# rows when the call started: $before_call, when it ended: $during_call"
+ok "$([ "$during_call" -gt "$before_call" ]; echo $?)" "rows were inserted while the rebuild ran"
+is "$(q "SELECT dead_elements FROM ruvector_index_health('hitems_idx')")" 0 "the rebuilt index has no freed slot"
+in_index "every row inserted during the rebuild is in the rebuilt index"
+# Each of 100 rows inserted by the sessions is found by an index scan for its own vector.
+found=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 100" -c "SELECT count(*) FROM (SELECT id, embedding FROM hitems WHERE id > $start_id ORDER BY random() LIMIT 100) r
+	WHERE (SELECT embedding <-> r.embedding FROM hitems ORDER BY embedding <-> r.embedding LIMIT 1) = 0")
+is "$found" 100 "100 rows inserted during the rebuild, each found through the index at distance 0"
+is "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^hitems_idx_cc'")" 0 "no _ccnew/_ccold relation is left"
+q "DROP TABLE hitems"
 
 # --- eight sessions insert during an online rebuild: no row is lost
 q "TRUNCATE items"  # the index is rebuilt empty: one list again
@@ -134,50 +273,76 @@ echo "$plan" | grep -q "Index Scan using items_idx"; ok $? "the count goes throu
 # count is of non-NULL vectors. An earlier start at 0 made this check fail about one run in ten.)
 is "$idx_count" "$seq_count" "count through the index (probes = lists) equals the table's ($seq_count rows)"
 
+# kill_mid_rebuild TABLE INDEX REASON [SETTINGS]: with INDEX degraded (its health reason starting
+# with REASON), CALL ruvector_index_maintain and terminate the maintenance process once it created
+# its copy: the call fails, the old index stays valid and serves every row (an index scan under
+# SETTINGS), the half-built copy is left invalid; the next call drops it and rebuilds the index.
+kill_mid_rebuild() {
+	local table=$1 idx=$2 reason=$3 settings=${4:-} old_oid pid caller blocker n_idx out
+	old_oid=$(q "SELECT '$idx'::regclass::oid")
+	# An open writing transaction holds REINDEX CONCURRENTLY after it created its copy (phase 2
+	# waits for older writers), so the process can be caught mid-rebuild.
+	rm -f "$tmp/blocker"
+	mkfifo "$tmp/blocker"
+	psql -X -q <"$tmp/blocker" >/dev/null 2>&1 &
+	blocker=$!
+	exec 7>"$tmp/blocker"
+	echo "BEGIN; INSERT INTO $table (embedding) SELECT * FROM clustered(1); SELECT pg_sleep(600);" >&7
+	sleep 1
+	psql -X -q -c "CALL ruvector_index_maintain('$idx')" >"$tmp/killed.log" 2>&1 &
+	caller=$!
+	pid=""
+	for _ in $(seq 1 100); do
+		pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ruvector maintenance' AND query LIKE 'REINDEX%'")
+		[ -n "$pid" ] && [ "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^${idx}_ccnew'")" = 1 ] && break
+		sleep 0.1
+	done
+	ok "$([ -n "$pid" ]; echo $?)" "$idx: the maintenance process is rebuilding (pid ${pid:-none}), its copy created"
+	is "$(q "SELECT state FROM ruvector_index_health('$idx')")" rebuilding "meanwhile the index's state is rebuilding"
+	q "SELECT reason FROM ruvector_index_health('$idx')" | grep -qF "process $pid is rebuilding it (REINDEX INDEX CONCURRENTLY); $reason"
+	ok $? "naming the process and why"
+	is "$(q "SELECT state FROM ruvector_index_health WHERE indexname = '$idx'")" rebuilding "the view too"
+	is "$(q "SELECT pg_terminate_backend($pid)")" t "it is terminated mid-rebuild"
+	wait "$caller"
+	ok "$([ $? -ne 0 ]; echo $?)" "the waiting CALL fails"
+	grep -q "the rebuild of index \"$idx\" did not finish" "$tmp/killed.log"
+	ok $? "saying the rebuild did not finish"
+	kill "$blocker" 2>/dev/null; exec 7>&-
+	wait "$blocker" 2>/dev/null
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
+	is "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = '$idx'::regclass")" t "the old index is still valid"
+	is "$(q "SELECT '$idx'::regclass::oid")" "$old_oid" "and is the old one"
+	n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" ${settings:+-c "$settings"} \
+		-c "SELECT count(*) FROM (SELECT id FROM $table ORDER BY embedding <-> (SELECT embedding FROM $table WHERE embedding IS NOT NULL LIMIT 1) LIMIT 1000000) s")
+	is "$n_idx" "$(q "SELECT count(embedding) FROM $table")" "it serves every row"
+	is "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname ~ '^${idx}_ccnew' AND NOT i.indisvalid")" 1 \
+		"the half-built copy is left invalid"
+	out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('$idx')" 2>&1)
+	ok $? "the next maintenance run succeeds"
+	is "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^${idx}_cc'")" 0 "and drops the leftover: no extra relation remains"
+	new_log | grep -q "ruvector maintenance: dropping public.${idx}_ccnew, left invalid by an interrupted concurrent build"
+	ok $? "logging the drop"
+	ok "$([ "$(q "SELECT '$idx'::regclass::oid")" != "$old_oid" ] && [ "$(q "SELECT state FROM ruvector_index_health('$idx')")" = healthy ]; echo $?)" \
+		"and rebuilds the index: a new relation, healthy"
+}
+
 # --- the maintenance process killed mid-rebuild: the old index serves on, the copy is dropped later
 q "TRUNCATE items"
 q "INSERT INTO items (embedding) SELECT * FROM clustered(8000)"
-# An open writing transaction holds REINDEX CONCURRENTLY after it created its copy (phase 2 waits
-# for older writers), so the process can be caught mid-rebuild.
-mkfifo "$tmp/blocker"
-psql -X -q <"$tmp/blocker" >/dev/null 2>&1 &
-blocker=$!
-exec 7>"$tmp/blocker"
-echo "BEGIN; INSERT INTO items (embedding) SELECT * FROM clustered(1); SELECT pg_sleep(600);" >&7
-sleep 1
-psql -X -q -c "CALL ruvector_index_maintain('items_idx')" >"$tmp/killed.log" 2>&1 &
-caller=$!
-pid=""
-for _ in $(seq 1 100); do
-	pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ruvector maintenance' AND query LIKE 'REINDEX%'")
-	[ -n "$pid" ] && [ "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^items_idx_ccnew'")" = 1 ] && break
-	sleep 0.1
-done
-ok "$([ -n "$pid" ]; echo $?)" "the maintenance process is rebuilding (pid ${pid:-none}), its copy created"
-is "$(q "SELECT state FROM ruvector_index_health('items_idx')")" rebuilding "meanwhile the index's state is rebuilding"
-q "SELECT reason FROM ruvector_index_health('items_idx')" | grep -q "^process $pid is rebuilding it (REINDEX INDEX CONCURRENTLY); 1 list of 100 requested"
-ok $? "naming the process and why"
-is "$(q "SELECT state FROM ruvector_index_health WHERE indexname = 'items_idx'")" rebuilding "the view too"
-is "$(q "SELECT pg_terminate_backend($pid)")" t "it is terminated mid-rebuild"
-wait "$caller"
-ok "$([ $? -ne 0 ]; echo $?)" "the waiting CALL fails"
-grep -q 'the rebuild of index "items_idx" did not finish' "$tmp/killed.log"
-ok $? "saying the rebuild did not finish"
-kill "$blocker" 2>/dev/null; exec 7>&-
-wait "$blocker" 2>/dev/null
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()" >/dev/null
-is "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_idx'::regclass")" t "the old index is still valid"
-is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 1 "and is the old one (one list)"
-n_idx=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> (SELECT embedding FROM items LIMIT 1) LIMIT 100000) s")
-is "$n_idx" "$(q "SELECT count(*) FROM items")" "it serves every row"
-is "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname ~ '^items_idx_ccnew' AND NOT i.indisvalid")" 1 \
-	"the half-built copy is left invalid"
-out=$(psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_idx')" 2>&1)
-ok $? "the next maintenance run succeeds"
-is "$(q "SELECT count(*) FROM pg_class WHERE relname ~ '^items_idx_cc'")" 0 "and drops the leftover: no extra relation remains"
-new_log | grep -q "ruvector maintenance: dropping public.items_idx_ccnew, left invalid by an interrupted concurrent build"
-ok $? "logging the drop"
-is "$(q "SELECT state || ' ' || lists FROM ruvector_index_health('items_idx')")" "healthy 100" "and rebuilds the index"
+kill_mid_rebuild items items_idx "1 list of 100 requested"
+is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 100 "the rebuilt ruivfflat index has its 100 lists"
+
+# --- the same for a ruhnsw index degraded by churn (rows deleted, not vacuumed: the graph is whole)
+q "CREATE TABLE hkill (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
+q "INSERT INTO hkill (embedding) SELECT * FROM clustered(6000)"
+q "CREATE INDEX hkill_idx ON hkill USING ruhnsw (embedding vector_l2_ops)"
+q "DELETE FROM hkill WHERE id % 3 <> 0"
+flush
+is "$(PGOPTIONS="-c ruvector.maintenance_churn_ratio=0.5" q "SELECT degraded_by FROM ruvector_index_health('hkill_idx')")" churn \
+	"a ruhnsw index with 4000 of 6000 rows deleted, at a churn ratio of 0.5: degraded by churn"
+PGOPTIONS="-c ruvector.maintenance_churn_ratio=0.5" kill_mid_rebuild hkill hkill_idx "4000 rows removed since the build" \
+	"SET hnsw.iterative_scan = relaxed_order; SET hnsw.max_scan_tuples = 1000000; SET hnsw.ef_search = 1000"
+q "DROP TABLE hkill"
 
 q "REVOKE ALL ON items FROM rv105_reader"
 q "DROP ROLE rv105_reader"

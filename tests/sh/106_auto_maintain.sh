@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Self-maintaining indexes (issue 18): with ruvector.auto_maintain on, the ruvector worker starts a
 # maintenance process per database every ruvector.maintenance_naptime (1 s here), which rebuilds
-# degraded ruivfflat indexes by itself: an index built on an empty table and then loaded becomes a
-# 100-list index within a bounded time (recall@10 at probes 10 >= 0.9), the same after TRUNCATE and
-# COPY; drifted data marks an index degraded and a rebuild follows; the auto_maintain option and
-# the GUC switch it off. Prints TAP.
+# degraded ruivfflat and ruhnsw indexes by itself: an index built on an empty table and then loaded
+# becomes a 100-list index within a bounded time (recall@10 at probes 10 >= 0.9), the same after
+# TRUNCATE and COPY; drifted data marks an index degraded and a rebuild follows; the auto_maintain
+# option and the GUC switch it off; a ruhnsw index with freed slots, or whose graph's recall fell
+# under ruvector.maintenance_min_recall, is rebuilt (recall recovers). Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
 fresh_db ruvector_auto_maintain
@@ -42,7 +43,7 @@ is "$(q "SHOW ruvector.auto_maintain")" off "the test cluster starts with auto m
 # those databases, at most two at a time, and this one gets its turn in every round).
 for db in $(q "SELECT string_agg(quote_ident(datname), ' ') FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> current_database()"); do
 	psql -X -q -d "$db" -c "DO \$\$ DECLARE i regclass; BEGIN
-		FOR i IN SELECT c.oid FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'ruivfflat' AND c.relkind = 'i' LOOP
+		FOR i IN SELECT c.oid FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname IN ('ruivfflat', 'ruhnsw') AND c.relkind = 'i' LOOP
 			EXECUTE format('ALTER INDEX %s SET (auto_maintain = off)', i);
 		END LOOP; END \$\$" >/dev/null 2>&1
 done
@@ -242,6 +243,74 @@ n=$(new_log | grep -c "recall curve of .*index public.hnsw_idx")
 q "INSERT INTO hnsw_items (id, embedding) SELECT 2000000 + g, embedding FROM clustered(2000, 800000) WITH ORDINALITY c(embedding, g)"
 sleep 3
 is "$(new_log | grep -c "recall curve of .*index public.hnsw_idx")" "$n" "without a target it keeps no curve"
+
+q "ALTER DATABASE $PGDATABASE RESET ALL"
+q "DROP TABLE hnsw_items"
+
+# --- ruhnsw: freed slots make an index degraded; the maintenance process rebuilds it online
+q "CREATE TABLE hdead (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
+q "INSERT INTO hdead (embedding) SELECT * FROM clustered(6000)"
+q "CREATE INDEX hdead_idx ON hdead USING ruhnsw (embedding vector_l2_ops)"
+q "CREATE INDEX hdead_manual ON hdead USING ruhnsw (embedding vector_l2_ops) WITH (auto_maintain = off)"
+oid=$(q "SELECT 'hdead_idx'::regclass::oid")
+q "DELETE FROM hdead WHERE id % 3 <> 0"
+q "VACUUM hdead"
+secs=$(wait_for "SELECT ('hdead_idx'::regclass::oid <> $oid AND (SELECT state || ' ' || dead_elements FROM ruvector_index_health('hdead_idx')) = 'healthy 0')::text" true 60)
+ok $? "a ruhnsw index with two thirds of its slots freed is rebuilt by the maintenance process within 60 s (${secs:-timeout} s), healthy"
+new_log | grep -q "ruvector maintenance: rebuilding index public.hdead_idx: 4000 of 6000 element slots (67%) are freed by vacuum, at least 50%"
+ok $? "the log says why"
+new_log | grep -A1 "ruvector maintenance: rebuilt index public.hdead_idx" |
+	grep -qE "DETAIL:  before: elements 2000, rows 2000 \(built 6000\), freed slots 4000 \(67%\).*; after: elements 2000, rows 2000 \(built 2000\), freed slots 0 \(0%\)"
+ok $? "and the figures before and after"
+sleep 2
+is "$(q "SELECT state || ' ' || degraded_by FROM ruvector_index_health('hdead_manual')")" "degraded dead" \
+	"a ruhnsw index WITH (auto_maintain = off) is left degraded"
+new_log | grep -q "rebuilding index public.hdead_manual"
+ok "$([ $? -ne 0 ]; echo $?)" "and never rebuilt"
+q "DROP TABLE hdead"
+
+# --- ruhnsw: a damaged graph's recall, estimated in the background, triggers a rebuild; recall recovers
+q "CREATE TABLE hrecall (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
+q "INSERT INTO hrecall (embedding) SELECT embedding + array_fill(50::real, ARRAY[16])::vector FROM clustered(2000)"
+q "CREATE INDEX hrecall_idx ON hrecall USING ruhnsw (embedding vector_l2_ops) WITH (auto_maintain = off)"
+# 8000 inserts away from the built rows, made with ef_construction 4 (the option restored
+# afterwards), leave a poorly linked graph (recall@10 at ef_search 40 about 0.85; 1 after a build).
+q "ALTER INDEX hrecall_idx SET (ef_construction = 4)"
+q "INSERT INTO hrecall (embedding) SELECT * FROM clustered(8000, 200000)"
+q "ALTER INDEX hrecall_idx RESET (ef_construction)"
+hrecall_at_40() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 40" -c "SELECT avg(hit) FROM (
+		SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM hrecall ORDER BY embedding <-> qv LIMIT 10)) g
+			WHERE g = ANY (ARRAY(SELECT id FROM hrecall ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
+		FROM (SELECT embedding AS qv FROM hrecall ORDER BY id % 101, id LIMIT 50) qs) x"
+}
+before=$(hrecall_at_40)
+echo "# recall@10 at ef_search 40 of the damaged graph: $before"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_min_recall = 0.95"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 50"
+oid=$(q "SELECT 'hrecall_idx'::regclass::oid")
+q "ALTER INDEX hrecall_idx SET (auto_maintain = on)"
+secs=$(wait_for "SELECT ('hrecall_idx'::regclass::oid <> $oid)::text" true 60)
+ok $? "with ruvector.maintenance_min_recall = 0.95 the maintenance process rebuilds the damaged ruhnsw index within 60 s (${secs:-timeout} s)"
+new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.hrecall_idx: 0\.[0-9]+ at ef_search 40 \(50 sample queries\)"
+ok $? "it logged its background estimate at the index's ef_search"
+new_log | grep -qE "ruvector maintenance: rebuilding index public.hrecall_idx: estimated recall@10 0\.[0-9]+ is under 0\.950 \(50 sample queries at ef_search 40\)$"
+ok $? "and why it rebuilt"
+logged=1
+for _ in $(seq 1 100); do
+	new_log | grep -q "ruvector maintenance: rebuilt index public.hrecall_idx" && { logged=0; break; }
+	sleep 0.2
+done
+ok $logged "and that the rebuild improved the estimate"
+new_log | grep -A1 "ruvector maintenance: rebuilt index public.hrecall_idx" |
+	grep -qE "DETAIL:  before: .*, estimated recall@10 0\.[0-9]+ at ef_search 40; after: .*, estimated recall@10 (0\.9[5-9]|1\.0)[0-9]* at ef_search 40$"
+ok $? "with the estimates before and after (at least 0.95 after)"
+new_log | grep -E "hrecall_idx" | sed 's/^/# /'
+is "$(q "SELECT state || ' ' || estimated_at || ' ' || (estimated_recall >= 0.95) FROM ruvector_index_health('hrecall_idx')")" "healthy 40 true" \
+	"the rebuilt index is healthy, with the estimate the maintenance process stored at ef_search 40"
+after=$(hrecall_at_40)
+echo "# recall@10 at ef_search 40 after the background rebuild: $after"
+ok "$(q "SELECT ($after >= 0.95 AND $after >= $before + 0.05)::int - 1")" "recall@10 at ef_search 40 recovered: $before before, $after after"
 
 q "ALTER DATABASE $PGDATABASE RESET ALL"
 q "ALTER SYSTEM SET ruvector.auto_maintain = off"
