@@ -1,6 +1,7 @@
 // Module entry: PG_MODULE_MAGIC, GUCs, shared memory hooks and the background worker.
 #include "extension/client/worker_client.hpp"
 #include "extension/compat.hpp"
+#include "extension/graph/gnn_into.hpp"
 #include "extension/hnsw/hnsw.hpp"
 #include "extension/index_explain.hpp"
 #include "extension/ivfflat/ivfflat.hpp"
@@ -124,6 +125,7 @@ void _PG_init(void)
 	scan::install_exact_scan();
 	scan::define_function_scan_gucs();
 	scan::install_function_scan();
+	define_gnn_into_gucs();
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = process_utility;
 	if (!process_shared_preload_libraries_in_progress)

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(53);
+SELECT plan(77);
 
 -- The path 10 -> 20 -> 30 plus an isolated 40 (as in 051), inserted out of id order, so the
 -- direct reader must sort what the SQL path got from ORDER BY.
@@ -163,6 +163,111 @@ CREATE FUNCTION io_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT I
 CREATE TRIGGER io_count BEFORE INSERT ON io_out2 FOR EACH ROW EXECUTE FUNCTION io_count();
 SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_g', 'io_out2'), 4::bigint, 'with a row trigger on the target');
 SELECT is((SELECT count(*) FROM io_seen), 4::bigint, 'row triggers fire');
+
+-- The bulk path (ruvector.gnn_into_bulk, default on; tests/sh/091 shows which path each target
+-- takes): the rows, defaults, constraints, errors and privileges of the INSERT path. 300 nodes,
+-- so more than one batch is written.
+CREATE TABLE io_bn (id bigint, embedding vector(2));
+CREATE TABLE io_be (src_id bigint, dst_id bigint, w real);
+INSERT INTO io_bn SELECT i, ARRAY[(i % 7)::real, (i % 5)::real - 2] FROM generate_series(1, 300) i;
+INSERT INTO io_be SELECT i, 1 + i * 37 % 300, 1 FROM generate_series(1, 300) i;
+SELECT ruvector_graph_create('io_big', 'io_bn', 'io_be', weight_column => 'w');
+-- ruvector_gnn_forward_into on the path asked for ('bulk', 'insert') or the equivalent INSERT
+-- ('sql'), into an emptied target: the count, then every row as text.
+CREATE FUNCTION io_into(target text, how text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n bigint; out text;
+BEGIN
+	EXECUTE format('DELETE FROM %s', target);
+	PERFORM set_config('ruvector.gnn_into_bulk', (how = 'bulk')::text, true);
+	IF how = 'sql' THEN
+		EXECUTE format('INSERT INTO %s (id, embedding) SELECT node_id, embedding FROM ruvector_gnn_forward(''io_gcn'', ''io_big'')', target);
+		GET DIAGNOSTICS n = ROW_COUNT;
+	ELSE
+		n := ruvector_gnn_forward_into('io_gcn', 'io_big', target::regclass);
+	END IF;
+	PERFORM set_config('ruvector.gnn_into_bulk', 'on', true);
+	EXECUTE format('SELECT string_agg(t::text, '' '' ORDER BY id) FROM %s t', target) INTO out;
+	RETURN n || ': ' || out;
+END $$;
+CREATE TABLE io_t1 (id bigint PRIMARY KEY, embedding vector(2), note text DEFAULT 'n', k bigint DEFAULT 7 CHECK (k > 0),
+                    CHECK (id > 0));
+SELECT is(io_into('io_t1', 'bulk'), io_into('io_t1', 'sql'), 'bulk: the rows and defaults of INSERT (index, CHECK)');
+SELECT is(io_into('io_t1', 'insert'), io_into('io_t1', 'sql'), 'and so does the INSERT path');
+SELECT ok(io_into('io_t1', 'bulk') LIKE '300: (1,"[%",n,7) %', 'all 300 rows');
+CREATE UNLOGGED TABLE io_t2 (id bigint, embedding vector);
+SELECT is(io_into('io_t2', 'bulk'), io_into('io_t2', 'sql'), 'bulk into an unlogged table without typmod');
+CREATE TABLE io_t3 (serial_id bigserial, id bigint, embedding vector(2), at date DEFAULT current_date);
+SELECT is(left(io_into('io_t3', 'bulk'), 4), '300:', 'bulk with a sequence default');
+SELECT is((SELECT count(DISTINCT serial_id) FROM io_t3 WHERE at = current_date), 300::bigint,
+          'every row takes its own nextval and the stable default');
+-- Errors: the executor's, and nothing of a failed call stays (its earlier batches included).
+DELETE FROM io_t1;
+INSERT INTO io_t1 (id, embedding) VALUES (290, '[0,0]');
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t1')$$, '23505',
+                 'duplicate key value violates unique constraint "io_t1_pkey"', 'bulk: a unique violation in a later batch');
+SELECT is((SELECT count(*) FROM io_t1), 1::bigint, 'and none of the rows written before it is visible');
+CREATE TABLE io_t4 (id bigint, embedding vector(2), must integer NOT NULL);
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t4')$$, '23502',
+                 'null value in column "must" of relation "io_t4" violates not-null constraint', 'bulk: NOT NULL');
+CREATE TABLE io_t5 (id bigint CHECK (id < 250), embedding vector(2));
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t5')$$, '23514',
+                 'new row for relation "io_t5" violates check constraint "io_t5_id_check"', 'bulk: CHECK');
+SELECT is((SELECT count(*) FROM io_t5), 0::bigint, 'nothing stays');
+SET LOCAL ruvector.gnn_into_bulk = off;
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t5')$$, '23514',
+                 'new row for relation "io_t5" violates check constraint "io_t5_id_check"', 'the same error on the INSERT path');
+RESET ruvector.gnn_into_bulk;
+SAVEPOINT ro;
+SET LOCAL transaction_read_only = on;
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t2')$$, '25006',
+                 'cannot execute INSERT in a read-only transaction', 'a read-only transaction');
+ROLLBACK TO ro;
+-- Privileges: INSERT on the table or on the two columns, as for the INSERT.
+GRANT SELECT ON io_bn, io_be TO io_cols;
+SET ROLE io_cols;
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t1')$$, '42501', 'permission denied for table io_t1',
+                 'bulk-eligible target without INSERT');
+RESET ROLE;
+GRANT INSERT (id) ON io_t1 TO io_cols;
+SET ROLE io_cols;
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t1')$$, '42501', 'permission denied for table io_t1',
+                 'INSERT on one of the two columns is not enough');
+RESET ROLE;
+GRANT INSERT (embedding) ON io_t1 TO io_cols;
+DELETE FROM io_t1;
+SET ROLE io_cols;
+SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t1'), 300::bigint, 'INSERT on the two columns: written');
+RESET ROLE;
+-- Targets the bulk path leaves to INSERT: their triggers fire, their policies and partitions apply.
+CREATE TABLE io_t6 (id bigint, embedding vector(2));
+CREATE FUNCTION io_count_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO io_seen SELECT count(*) FROM io_new; RETURN NULL; END $$;
+CREATE TRIGGER io_t6_stmt AFTER INSERT ON io_t6 REFERENCING NEW TABLE AS io_new FOR EACH STATEMENT EXECUTE FUNCTION io_count_new();
+DELETE FROM io_seen;
+SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t6'), 300::bigint, 'a target with a statement trigger');
+SELECT is((SELECT array_agg(n) FROM io_seen), '{300}', 'it fires once and sees the 300 rows in its transition table');
+CREATE TRIGGER io_t6_row BEFORE INSERT ON io_t6 FOR EACH ROW EXECUTE FUNCTION io_count();
+DELETE FROM io_seen;
+SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t6'), 300::bigint, 'a target with a row trigger');
+SELECT is((SELECT count(*) FROM io_seen WHERE n = 1), 300::bigint, 'it fires for every row');
+CREATE TABLE io_t7 (id bigint, embedding vector(2)) PARTITION BY RANGE (id);
+CREATE TABLE io_t7a PARTITION OF io_t7 FOR VALUES FROM (MINVALUE) TO (100);
+CREATE TABLE io_t7b PARTITION OF io_t7 FOR VALUES FROM (100) TO (MAXVALUE);
+SELECT is(io_into('io_t7', 'bulk'), io_into('io_t7', 'sql'), 'a partitioned target');
+SELECT is((SELECT array_agg(n ORDER BY n) FROM (SELECT count(*) n FROM io_t7a UNION ALL SELECT count(*) FROM io_t7b) c),
+          '{99,201}', 'its rows are routed to the partitions');
+CREATE TABLE io_t8 (id bigint, embedding vector(2));
+GRANT INSERT, SELECT ON io_t8 TO io_cols;
+ALTER TABLE io_t8 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY io_t8_ins ON io_t8 FOR INSERT TO io_cols WITH CHECK (id <> 150);
+SET ROLE io_cols;
+SELECT throws_ok($$SELECT ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t8')$$, '42501',
+                 'new row violates row-level security policy for table "io_t8"', 'a policy''s WITH CHECK on a (bigint, vector) target');
+RESET ROLE;
+ALTER POLICY io_t8_ins ON io_t8 WITH CHECK (true);
+SET ROLE io_cols;
+SELECT is(ruvector_gnn_forward_into('io_gcn', 'io_big', 'io_t8'), 300::bigint, 'a policy that admits every row');
+RESET ROLE;
 
 -- The streamed function scan: FROM items of ruvector_gnn_forward / ruvector_message_pass stream
 -- their rows (no tuplestore), with the rows, quals, rescans and cursors of a Function Scan.

@@ -7,6 +7,7 @@
 // sees exactly that version, the caller may read every column involved, and no row-level security
 // applies to the caller on either table. Otherwise it builds a private copy from what it can see.
 #include "extension/graph/graph_reader.hpp"
+#include "extension/graph/gnn_into.hpp"
 #include "extension/graph/gnn_rows.hpp"
 #include "extension/table_reader.hpp"
 #include "extension/client/worker_client.hpp"
@@ -624,10 +625,11 @@ RV_FUNCTION(ruvector_gnn_forward_graph)
 }
 
 /* ruvector_gnn_forward_into(model, graph, target, id_column, embedding_column): the forward pass
- * written into a table. The rows go through INSERT INTO target (id_column, embedding_column) run
- * as the caller (privileges, RLS WITH CHECK, triggers, constraints, indexes and partitions as for
- * any INSERT), fed by the internal SRF below in a SELECT list, so they stream from the worker's
- * reply into the table without a tuplestore. */
+ * written into a table. Where the target allows it (gnn_into.hpp) the rows are written in bulk as
+ * COPY FROM writes them; otherwise they go through INSERT INTO target (id_column,
+ * embedding_column) run as the caller (privileges, RLS WITH CHECK, triggers, rules, constraints,
+ * indexes and partitions as for any INSERT), fed by the internal SRF below in FROM (the streamed
+ * function scan), so they stream from the worker's reply into the table without a tuplestore. */
 
 namespace {
 
@@ -682,6 +684,9 @@ RV_FUNCTION(ruvector_gnn_forward_into)
 			model = encode_model(read_model(model_name), {});
 		return model;
 	});
+	int64 inserted = 0;
+	if (gnn_into_bulk_insert(target, get_attnum(target, id_column), get_attnum(target, embedding_column), r, &inserted))
+		PG_RETURN_INT64(inserted);
 	const char *query = psprintf("INSERT INTO %s (%s, %s) SELECT node_id, embedding FROM %s._ruvector_gnn_into_rows()",
 								 qualified_relation_name(target), quote_identifier(id_column),
 								 quote_identifier(embedding_column), schema_prefix());
@@ -700,7 +705,7 @@ RV_FUNCTION(ruvector_gnn_forward_into)
 	PG_END_TRY();
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "ruvector_gnn_forward_into: INSERT failed (%d)", rc);
-	int64 inserted = int64(SPI_processed);
+	inserted = int64(SPI_processed);
 	SPI_finish();
 	PG_RETURN_INT64(inserted);
 }

@@ -2,7 +2,8 @@
 # ./run bench gnn: one GNN layer (GCN, SAGE mean, GIN, GAT, SAGE pool, SAGE lstm; 256 -> 128) over seeded random graphs
 # (10k nodes / 100k edges and 100k nodes / 1M edges, 256 features), ruvector through SQL against the
 # same layers in eager PyTorch (PyG semantics, gather/scatter) with the worker's thread count; the
-# result also streamed (SELECT list) and written into a table (ruvector_gnn_forward_into).
+# result also streamed (SELECT list) and written into a table (ruvector_gnn_forward_into, bulk and
+# INSERT paths).
 # GNN_BENCH_SIZES="10k" (or "100k") restricts the graphs, GNN_BENCH_LAYERS="sage_pool sage_lstm" the
 # layers; GNN_BENCH_OUT the report (default docs/bench-gnn.md).
 . "$(dirname "$0")/lib.sh"
@@ -67,20 +68,45 @@ sql_layer() {
 		echo '\warn @tablecompute'
 		rep "$nt" "$table_q"
 		# The same warm call with the rows streamed (a SELECT list: no tuplestore), and written
-		# into a table with ruvector_gnn_forward_into (emptied, untimed, before each run).
+		# into a table with ruvector_gnn_forward_into: its bulk path (the default), then its INSERT
+		# path (ruvector.gnn_into_bulk = off). Before each run, untimed: the table is emptied and a
+		# CHECKPOINT lets the server recycle WAL segments, as a server in steady state does (in
+		# this fresh cluster each 16 MB segment would otherwise be created and zero-filled by the
+		# call that first needs it: a 10k call writes 5.4 MB of WAL, a 100k call 54 MB).
 		echo '\echo @list'
 		echo '\warn @listcompute'
 		rep "$nw" "$list_q"
 		echo '\timing off'
 		echo "CREATE TABLE IF NOT EXISTS emb_out (id bigint, embedding vector(128));"
-		echo '\echo @into'
-		echo '\warn @intocompute'
+		for path in into:on intoinsert:off; do
+			echo "SET ruvector.gnn_into_bulk = ${path#*:};"
+			echo "\\echo @${path%:*}"
+			echo "\\warn @${path%:*}compute"
+			for ((i = 0; i < nt; i++)); do
+				echo '\timing off'
+				echo "TRUNCATE emb_out;"
+				echo "CHECKPOINT;"
+				echo '\timing on'
+				echo "$into_q"
+			done
+			echo '\timing off'
+		done
+		echo "RESET ruvector.gnn_into_bulk;"
+		# The reference for the write: PostgreSQL's own INSERT ... SELECT of the same rows from a
+		# table (copied there untimed), under the same conditions.
+		echo '\warn @skip'
+		echo "DROP TABLE IF EXISTS emb_src;"
+		echo "CREATE TABLE emb_src AS SELECT node_id AS id, embedding::vector(128) AS embedding FROM ruvector_gnn_forward('$model', '$g');"
+		echo '\echo @insertsel'
 		for ((i = 0; i < nt; i++)); do
 			echo '\timing off'
 			echo "TRUNCATE emb_out;"
+			echo "CHECKPOINT;"
 			echo '\timing on'
-			echo "$into_q"
+			echo "INSERT INTO emb_out SELECT * FROM emb_src;"
 		done
+		echo '\timing off'
+		echo "DROP TABLE emb_src;"
 	} >"$BENCH_TMP/q.sql"
 	psql -X -q -At -v ON_ERROR_STOP=1 -f "$BENCH_TMP/q.sql" >"$BENCH_TMP/q.out" 2>"$BENCH_TMP/q.err" ||
 		{ cat "$BENCH_TMP/q.err" >&2; die "the SQL run of $layer on $size failed"; }

@@ -102,15 +102,19 @@ def report(results, threads, out_md, note=""):
                 "%.0f%%" % (100 * (w - c) / w) if w and c else "–", fmt(fc), fmt(tc),
                 fmt(t - tc) if t and tc else "–"))
     derived = "\n".join(derived)
-    forms = ["| graph | layer | worker compute (ms) | warm, FROM (ms) | warm, SELECT list (ms) | into a table (ms) "
-             "| FROM / compute | SELECT list / compute | into / FROM warm | PyTorch / first call | PyTorch / table form |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    forms = ["| graph | layer | worker compute (ms) | warm, FROM (ms) | warm, SELECT list (ms) | into a table, bulk (ms) "
+             "| into a table, INSERT path (ms) | INSERT ... SELECT of the rows from a table (ms) | FROM / compute "
+             "| SELECT list / compute | into (bulk) / FROM warm | into (INSERT path) / FROM warm "
+             "| (into (bulk) − warm) / INSERT ... SELECT | PyTorch / first call | PyTorch / table form |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in graphs:
         for layer in LAYERS:
-            c, w, li, i, f, t, p = (med(g, layer, k) for k in ("compute", "warm", "list", "into", "first", "table", "torch"))
+            c, w, li, i, ii, s, f, t, p = (med(g, layer, k) for k in
+                                           ("compute", "warm", "list", "into", "intoinsert", "insertsel", "first", "table", "torch"))
             x = lambda a, b: "%.2f×" % (a / b) if a and b else "–"
-            forms.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                GRAPHS[g], LAYER_NAMES[layer], fmt(c), fmt(w), fmt(li), fmt(i), x(w, c), x(li, c), x(i, w), x(p, f), x(p, t)))
+            forms.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                GRAPHS[g], LAYER_NAMES[layer], fmt(c), fmt(w), fmt(li), fmt(i), fmt(ii), fmt(s), x(w, c), x(li, c),
+                x(i, w), x(ii, w), x(i - w, s) if i and w else "–", x(p, f), x(p, t)))
     forms = "\n".join(forms)
     print(table)
     print()
@@ -182,7 +186,18 @@ least 3× faster than PyTorch at 100k nodes / 1M edges:
 - **SELECT list**: `SELECT count(*) FROM (SELECT ruvector_gnn_forward('model', 'g')) s`, the warm call
   with its rows returned one per call as composite values.
 - **into a table**: `SELECT ruvector_gnn_forward_into('model', 'g', 'emb_out')` into
-  `emb_out (id bigint, embedding vector(128))`, emptied (untimed) before each run.
+  `emb_out (id bigint, embedding vector(128))` (a logged table), on its bulk path (the default: heap
+  pages filled in batches as COPY FROM fills them) and on its INSERT path (`SET ruvector.gnn_into_bulk
+  = off`: `INSERT INTO emb_out SELECT ...`, as for targets with triggers, rules, RLS or partitions).
+  Before each run, untimed: `TRUNCATE emb_out` and a `CHECKPOINT`, so that the server recycles WAL
+  segments as a server in steady state does; in this freshly created cluster the call that first needs
+  a new 16 MB WAL segment would otherwise create and zero-fill it (a 10k call writes 5.4 MB of WAL, a
+  100k call 54 MB), which adds about 20-30 ms to every third 10k call. The time includes the commit
+  (the WAL flush).
+- **INSERT ... SELECT of the rows from a table**: `INSERT INTO emb_out SELECT * FROM emb_src`, the same
+  rows copied (untimed) into a table `emb_src`, with the same untimed `TRUNCATE` and `CHECKPOINT`
+  before each run: what PostgreSQL itself takes to write these rows. "(into (bulk) − warm) / INSERT ...
+  SELECT" compares the part of an into call that writes with it.
 - **SQL table form**: `ruvector_gnn_forward('model', 'nodes', 'edges', weight_column => 'weight')`, which
   reads the tables on every call and never caches.
 - **PyTorch eager**: the same layers written with PyG's CPU semantics and gather/scatter message passing

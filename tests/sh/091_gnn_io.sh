@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GNN input paths seen from the DEBUG1 log: a cache miss ships the graph to the worker once, a warm
 # call not at all; a table under row-level security for the caller is read through SQL, others by
-# a direct heap scan; cached graphs the worker read in place are freed once replaced. Prints TAP.
+# a direct heap scan; cached graphs the worker read in place are freed once replaced;
+# ruvector_gnn_forward_into writes in bulk or through INSERT as the target requires. Prints TAP.
 . "$(dirname "$0")/lib.sh"
 
 fresh_db ruvector_gnn_io
@@ -55,6 +56,51 @@ q "$fwd" >/dev/null
 used2=$(q "SELECT shared_memory_used FROM ruvector_worker_status()")
 is "$used2" "$used1" "the replaced copy is freed (shared memory used unchanged: $used1 -> $used2)"
 
+# ruvector_gnn_forward_into writes in bulk where that is what the INSERT would do, else runs the
+# INSERT; the DEBUG1 line says which ("bulk", or "insert: " and the reason).
+into_path() {  # into_path TARGET [SQL run first in the session]
+	psql -X -q -At -c "SET client_min_messages = debug1" -c "${2:-SELECT 1}" \
+		-c "SELECT ruvector_gnn_forward_into('m', 'g', '$1')" 2>&1 >/dev/null |
+		sed -nE 's/.*ruvector_gnn_forward_into: [0-9]+ rows written in bulk into .*/bulk/p
+			s/.*ruvector_gnn_forward_into: INSERT into [^:]*: (.*)/insert: \1/p'
+}
+q "CREATE TABLE t_plain (id bigint, embedding vector(8))"
+q "CREATE TABLE t_idx (id bigint PRIMARY KEY, embedding vector(8), note text DEFAULT 'x', n bigserial, CHECK (id > 0))"
+q "CREATE UNLOGGED TABLE t_unlogged (id bigint, embedding vector)"
+is "$(into_path t_plain)" bulk "into a plain table: bulk"
+is "$(into_path t_idx)" bulk "with an index, a CHECK, a constant and a sequence default: bulk"
+is "$(q "SELECT count(*) FROM t_idx WHERE note = 'x'")" 2000 "every row written"
+is "$(into_path t_unlogged)" bulk "unlogged: bulk"
+is "$(into_path t_plain "SET ruvector.gnn_into_bulk = off")" "insert: ruvector.gnn_into_bulk is off" "ruvector.gnn_into_bulk = off: INSERT"
+q "CREATE TABLE t_seen (n int)"
+q "CREATE FUNCTION t_count() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN INSERT INTO t_seen VALUES (1); RETURN NEW; END \$\$"
+q "CREATE TABLE t_trig (id bigint, embedding vector(8))"
+q "CREATE TRIGGER t_trig BEFORE INSERT ON t_trig FOR EACH ROW EXECUTE FUNCTION t_count()"
+is "$(into_path t_trig)" "insert: the table has INSERT triggers (or foreign keys or deferrable constraints)" "a row trigger: INSERT"
+is "$(q "SELECT count(*) FROM t_seen")" 2000 "and it fired for every row"
+q "CREATE TABLE t_fk (id bigint REFERENCES nodes (id), embedding vector(8))"
+is "$(into_path t_fk)" "insert: the table has INSERT triggers (or foreign keys or deferrable constraints)" "a foreign key: INSERT"
+q "CREATE TABLE t_part (id bigint, embedding vector(8)) PARTITION BY HASH (id)"
+q "CREATE TABLE t_part0 PARTITION OF t_part FOR VALUES WITH (MODULUS 2, REMAINDER 0)"
+q "CREATE TABLE t_part1 PARTITION OF t_part FOR VALUES WITH (MODULUS 2, REMAINDER 1)"
+is "$(into_path t_part)" "insert: not a plain table" "a partitioned table: INSERT"
+is "$(into_path t_part0)" "insert: not a plain table" "a partition: INSERT"
+is "$(sqlstate_of "SELECT ruvector_gnn_forward_into('m', 'g', 't_part0')")" 23514 "which checks the partition constraint"
+q "CREATE TABLE t_rand (id bigint, embedding vector(8), r float8 DEFAULT random())"
+is "$(into_path t_rand)" "insert: another column has a volatile default" "a volatile default: INSERT"
+q "CREATE TABLE t_rls (id bigint, embedding vector(8))"
+q "CREATE ROLE io_sh_writer" >/dev/null 2>&1
+q "GRANT SELECT ON nodes, edges TO io_sh_writer"
+q "GRANT INSERT ON t_rls TO io_sh_writer"
+q "ALTER TABLE t_rls ENABLE ROW LEVEL SECURITY"
+q "CREATE POLICY w ON t_rls FOR INSERT TO io_sh_writer WITH CHECK (true)"
+is "$(into_path t_rls)" bulk "under RLS, the owner (not subject to it): bulk"
+is "$(into_path t_rls "SET ROLE io_sh_writer")" "insert: row-level security applies" "a role under a policy: INSERT"
+is "$(q "SELECT count(*) FROM t_rls")" 4000 "both wrote their rows"
+q "CREATE TABLE t_dims (id bigint, embedding vector(3))"
+is "$(sqlstate_of "SELECT ruvector_gnn_forward_into('m', 'g', 't_dims')")" 22000 "other dimensions: the INSERT's error"
+
 psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
 psql -X -q -d postgres -c "DROP ROLE io_sh_reader" >/dev/null 2>&1
+psql -X -q -d postgres -c "DROP ROLE io_sh_writer" >/dev/null 2>&1
 done_testing
