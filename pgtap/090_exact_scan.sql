@@ -56,12 +56,8 @@ BEGIN
 END $$;
 
 -- EXPLAIN ANALYZE's lines, without timings.
-CREATE FUNCTION pg_temp.analyze_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; s text := '';
-BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP s := s || r || E'\n'; END LOOP;
-	RETURN s;
-END $$;
+CREATE FUNCTION pg_temp.analyze_of(q text) RETURNS text LANGUAGE sql AS $$
+	SELECT pg_temp.plan_of(q, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') $$;
 
 -- 1200 rows of 8 dimensions in 10 categories: NULL vectors, zero vectors (cosine NaN), exact
 -- duplicates (ties), then deleted and updated rows. Seeded: where a query orders by the distance

@@ -122,6 +122,24 @@ q "CREATE FUNCTION hnsw_recall(ef int) RETURNS float8 LANGUAGE plpgsql AS \$\$
 flush() { q "SELECT pg_stat_force_next_flush()" >/dev/null; }
 # in_index: the rows the index's pages hold equal the table's non-NULL vectors
 in_index() { is "$(q "SELECT rows FROM ruvector_index_health('hitems_idx')")" "$(q "SELECT count(embedding) FROM hitems")" "$1"; }
+# rebuild_during_inserts TABLE INDEX WHAT: CALL ruvector_index_maintain(INDEX) while 8 pgbench
+# sessions insert into TABLE; the sessions and the call succeed, and rows came in meanwhile.
+rebuild_during_inserts() {
+	local table=$1 index=$2 what=$3 bench before_call during_call call_rc
+	printf 'INSERT INTO %s (embedding) SELECT * FROM clustered(2, 1 + (random() * 100000)::int);\n' "$table" >"$tmp/insert_$table.sql"
+	"$PGBENCH" -n -c 8 -j 8 -T 8 -f "$tmp/insert_$table.sql" >"$tmp/bench_$table.log" 2>&1 &
+	bench=$!
+	sleep 1
+	before_call=$(q "SELECT count(*) FROM $table")
+	psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('$index')" >"$tmp/call_$table.log" 2>&1
+	call_rc=$?
+	during_call=$(q "SELECT count(*) FROM $table")
+	wait "$bench"
+	ok $? "8 pgbench sessions inserted without errors during the $what rebuild"
+	ok "$call_rc" "the $what rebuild ran while they inserted"
+	echo "# rows when the call started: $before_call, when it ended: $during_call"
+	ok "$([ "$during_call" -gt "$before_call" ]; echo $?)" "rows were inserted while the $what rebuild ran"
+}
 flush
 is "$(q "SELECT state || ' ' || built_rows || ' ' || removed_since_build || ' ' || dead_elements FROM ruvector_index_health('hitems_idx')")" \
 	"healthy 6000 0 0" "a fresh ruhnsw build: healthy, 6000 rows built, none removed since, no freed slot"
@@ -219,21 +237,7 @@ q "DELETE FROM hitems WHERE id % 3 <> 0"
 q "VACUUM hitems"
 is "$(q "SELECT degraded_by FROM ruvector_index_health('hitems_idx')")" dead "degraded again (freed slots)"
 start_id=$(q "SELECT max(id) FROM hitems")
-cat >"$tmp/hinsert.sql" <<'EOF'
-INSERT INTO hitems (embedding) SELECT * FROM clustered(2, 1 + (random() * 100000)::int);
-EOF
-"$PGBENCH" -n -c 8 -j 8 -T 8 -f "$tmp/hinsert.sql" >"$tmp/hbench.log" 2>&1 &
-bench=$!
-sleep 1
-before_call=$(q "SELECT count(*) FROM hitems")
-psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('hitems_idx')" >"$tmp/hcall.log" 2>&1
-call_rc=$?
-during_call=$(q "SELECT count(*) FROM hitems")
-wait "$bench"
-ok $? "8 pgbench sessions inserted without errors during the ruhnsw rebuild"
-ok "$call_rc" "the rebuild ran while they inserted"
-echo "# rows when the call started: $before_call, when it ended: $during_call"
-ok "$([ "$during_call" -gt "$before_call" ]; echo $?)" "rows were inserted while the rebuild ran"
+rebuild_during_inserts hitems hitems_idx ruhnsw
 is "$(q "SELECT dead_elements FROM ruvector_index_health('hitems_idx')")" 0 "the rebuilt index has no freed slot"
 in_index "every row inserted during the rebuild is in the rebuilt index"
 # Each of 100 rows inserted by the sessions is found by an index scan for its own vector.
@@ -247,21 +251,7 @@ q "DROP TABLE hitems"
 q "TRUNCATE items"  # the index is rebuilt empty: one list again
 q "INSERT INTO items (embedding) SELECT * FROM clustered(10000)"
 is "$(q "SELECT state || ' ' || lists FROM ruvector_index_health('items_idx')")" "degraded 1" "after TRUNCATE and a load the index is degraded again"
-cat >"$tmp/insert.sql" <<'EOF'
-INSERT INTO items (embedding) SELECT * FROM clustered(2, 1 + (random() * 100000)::int);
-EOF
-"$PGBENCH" -n -c 8 -j 8 -T 8 -f "$tmp/insert.sql" >"$tmp/bench.log" 2>&1 &
-bench=$!
-sleep 1
-before_call=$(q "SELECT count(*) FROM items")
-psql -X -q -v ON_ERROR_STOP=1 -c "CALL ruvector_index_maintain('items_idx')" >"$tmp/call.log" 2>&1
-call_rc=$?
-during_call=$(q "SELECT count(*) FROM items")
-wait "$bench"
-ok $? "8 pgbench sessions inserted without errors during the rebuild"
-ok "$call_rc" "the rebuild ran while they inserted"
-echo "# rows when the call started: $before_call, when it ended: $during_call"
-ok "$([ "$during_call" -gt "$before_call" ]; echo $?)" "rows were inserted while the rebuild ran"
+rebuild_during_inserts items items_idx ruivfflat
 is "$(q "SELECT lists FROM ruvector_index_health('items_idx')")" 100 "the rebuilt index has its 100 lists"
 seq_count=$(q "SELECT count(embedding) FROM items")
 idx_count=$(psql -X -q -At -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 100" \
