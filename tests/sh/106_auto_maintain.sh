@@ -18,6 +18,15 @@ restore() {
 }
 trap restore EXIT
 new_log() { tail -c +"$((log_start + 1))" "$RUVECTOR_TEST_DATA/server.log"; }
+# wait_log TEXT: whether the server log gains a line with TEXT within 20 s
+wait_log() {
+	local _
+	for _ in $(seq 1 100); do
+		new_log | grep -q "$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
 # wait_for SQL WANT SECONDS: until SQL returns WANT; prints the seconds it took, returns 1 on timeout.
 wait_for() {
 	local start
@@ -139,12 +148,8 @@ new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.re
 ok $? "the maintenance process logged its estimate (50 sample queries at the index's probes)"
 new_log | grep -qE "ruvector maintenance: rebuilding index public.recall_idx: estimated recall@10 0\.[0-9]+ is under 0\.900 \(50 sample queries at probes 1\)$"
 ok $? "and why it rebuilt"
-logged=1
-for _ in $(seq 1 100); do
-	new_log | grep -q "ruvector maintenance: rebuilt index public.recall_idx" && { logged=0; break; }
-	sleep 0.2
-done
-ok $logged "and that the rebuild improved the estimate"
+wait_log "ruvector maintenance: rebuilt index public.recall_idx"
+ok $? "and that the rebuild improved the estimate"
 new_log | grep -A1 "ruvector maintenance: rebuilt index public.recall_idx" |
 	grep -qE "DETAIL:  before: .*, estimated recall@10 0\.[0-9]+ at probes 1; after: .*, estimated recall@10 (0\.9|1\.0)[0-9]* at probes 1$"
 ok $? "with the estimates before and after (at least 0.9 after)"
@@ -296,12 +301,8 @@ new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.hr
 ok $? "it logged its background estimate at the index's ef_search"
 new_log | grep -qE "ruvector maintenance: rebuilding index public.hrecall_idx: estimated recall@10 0\.[0-9]+ is under 0\.950 \(50 sample queries at ef_search 40\)$"
 ok $? "and why it rebuilt"
-logged=1
-for _ in $(seq 1 100); do
-	new_log | grep -q "ruvector maintenance: rebuilt index public.hrecall_idx" && { logged=0; break; }
-	sleep 0.2
-done
-ok $logged "and that the rebuild improved the estimate"
+wait_log "ruvector maintenance: rebuilt index public.hrecall_idx"
+ok $? "and that the rebuild improved the estimate"
 new_log | grep -A1 "ruvector maintenance: rebuilt index public.hrecall_idx" |
 	grep -qE "DETAIL:  before: .*, estimated recall@10 0\.[0-9]+ at ef_search 40; after: .*, estimated recall@10 (0\.9[5-9]|1\.0)[0-9]* at ef_search 40$"
 ok $? "with the estimates before and after (at least 0.95 after)"
