@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Self-maintaining indexes (issue 18): with ruvector.auto_maintain on, the ruvector worker starts a
 # maintenance process per database every ruvector.maintenance_naptime (1 s here), which rebuilds
-# degraded ruivfflat and ruhnsw indexes by itself: an index built on an empty table and then loaded
-# becomes a 100-list index within a bounded time (recall@10 at probes 10 >= 0.9), the same after
+# degraded ruivfflat and ruhnsw indexes by itself: an index built on an empty table and then loaded with
+# 100k rows becomes a 100-list index within a bounded time (recall@10 at probes 10 >= 0.9), the same after
 # TRUNCATE and COPY; drifted data marks an index degraded and a rebuild follows; the auto_maintain
 # option and the GUC switch it off; a ruhnsw index with freed slots, or whose graph's recall fell
 # under ruvector.maintenance_min_recall, is rebuilt (recall recovers). Prints TAP.
@@ -63,7 +63,7 @@ sleep 0.5
 is "$(q "SHOW ruvector.auto_maintain") $(q "SHOW ruvector.maintenance_naptime")" "on 1s" "turned on, checking every second"
 
 # --- an index built on an empty table, then loaded
-q "INSERT INTO items (embedding) SELECT * FROM clustered(20000)"
+q "INSERT INTO items (embedding) SELECT * FROM clustered(100000)"
 secs=$(wait_for "SELECT lists FROM ruvector_index_health('items_idx')" 100 60)
 ok $? "the index built on the empty table became a 100-list index by itself within 60 s (${secs:-timeout} s)"
 is "$(q "SELECT state FROM ruvector_index_health('items_idx')")" healthy "and is healthy"
@@ -72,7 +72,7 @@ echo "# recall@10 at probes 10: $r"
 ok "$(q "SELECT ($r >= 0.9)::int - 1")" "recall@10 at probes 10 is at least 0.9 (got $r)"
 new_log | grep -q "ruvector maintenance: rebuilding index public.items_idx: 1 list of 100 requested"
 ok $? "the maintenance process logged why it rebuilt"
-new_log | grep -qE "ruvector maintenance: rebuilt index public.items_idx" && new_log | grep -qE "DETAIL:  before: lists 1 of 100, rows [0-9]+, .*; after: lists 100 of 100, rows 20000"
+new_log | grep -qE "ruvector maintenance: rebuilt index public.items_idx" && new_log | grep -qE "DETAIL:  before: lists 1 of 100, rows [0-9]+, .*; after: lists 100 of 100, rows 100000"
 ok $? "and the figures before and after"
 sleep 3
 is "$(q "SELECT lists || ' ' || state FROM ruvector_index_health('items_manual')")" "1 degraded" \
@@ -82,7 +82,7 @@ ok "$([ $? -ne 0 ]; echo $?)" "and never rebuilt"
 q "DROP INDEX items_manual"
 
 # --- the nightly TRUNCATE; COPY pipeline
-q "COPY (SELECT * FROM clustered(20000)) TO STDOUT" >"$tmp/rows.csv"
+q "COPY (SELECT * FROM clustered(100000)) TO STDOUT" >"$tmp/rows.csv"
 oid=$(q "SELECT 'items_idx'::regclass::oid")
 q "TRUNCATE items" 2>/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy items (embedding) FROM '$tmp/rows.csv'"
