@@ -381,9 +381,16 @@ Neighbours find_neighbours(Search &s, const HnswMetaPage &meta, int level, int e
 	}
 	if (!ep)
 		return nb;
-	ep = s.descend(ep, meta.entry_level, level);
-	Element **entries = &ep;
-	int nentries = 1;
+	// Entered as a query enters layer 0 (Search::enter), not by pgvector's single greedy path: that
+	// path can end in a neighbouring cluster, and rows inserted in a grouped order (a table loaded
+	// cluster by cluster) then split their cluster in two, the first rows linked only there and
+	// the later ones, entering elsewhere, never finding them. tests/sh/100's 2000 cluster-ordered
+	// rows inserted into an empty index: recall@10 over all rows at ef_search 40 / 100 0.978 /
+	// 0.991 on average in 8 fills with the single path, 0.990 / 0.996 so; builds past
+	// maintenance_work_mem (538 rows built by the worker, the rest inserted) 0.986 / 0.993 and
+	// 0.995 / 0.999 in 10-20 builds.
+	Element **entries;
+	int nentries = s.enter(ep, meta.entry_level, &entries, std::min<int>(level, meta.entry_level));
 	for (int layer = std::min<int>(level, meta.entry_level); layer >= 0; layer--) {
 		Element **w;
 		int n = s.search_layer(entries, nentries, ef, layer, &w, true);

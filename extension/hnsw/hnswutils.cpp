@@ -593,12 +593,12 @@ Element *Search::descend(Element *entry, int from_layer, int to_layer)
 	return ep;
 }
 
-int Search::enter(Element *entry, int from_layer, Element ***out)
+int Search::enter(Element *entry, int from_layer, Element ***out, int to_layer)
 {
 	int n = 0;
-	if (from_layer >= 1) {
-		Element *ep = descend(entry, from_layer, 1);
-		n = search_layer(&ep, 1, int(graph::query_layer1_ef(uint32(m))), 1, out, true);
+	if (from_layer > to_layer) {
+		Element *ep = descend(entry, from_layer, to_layer + 1);
+		n = search_layer(&ep, 1, int(graph::query_layer1_ef(uint32(m))), to_layer + 1, out, true);
 		if (n == 0) {
 			pfree(*out);
 			entry = ep;

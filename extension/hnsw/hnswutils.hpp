@@ -158,10 +158,11 @@ struct Search {
 	int search_layer(Element **entries, int nentries, int ef, int layer, Element ***out, bool fresh_visited);
 	// Greedy descent from the entry point to `to_layer` + 1 (ef = 1), returning the nearest.
 	Element *descend(Element *entry, int from_layer, int to_layer);
-	// Where a query's layer-0 search starts (graph::query_layer1_ef): the greedy descent to layer 2,
-	// then the nearest elements of a layer-1 search; the entry point alone on a one-layer graph.
-	// Returns their count (at least 1), in `out`. The visited set is the caller's to clear.
-	int enter(Element *entry, int from_layer, Element ***out);
+	// Where a search of `to_layer` starts (graph::query_layer1_ef): the greedy descent to layer
+	// to_layer + 2, then the nearest elements of a search of layer to_layer + 1; the entry point
+	// alone when from_layer is not above to_layer. Queries enter layer 0 so, and inserts their own
+	// top layer. Returns their count (at least 1), in `out`. The visited set is the caller's to clear.
+	int enter(Element *entry, int from_layer, Element ***out, int to_layer = 0);
 	// The neighbour TIDs of an element in one layer (its neighbour tuple re-read and checked
 	// against the element's version and level); returns how many were valid, -1 when stale.
 	int neighbours(const Element *e, int layer, ItemPointerData *out);

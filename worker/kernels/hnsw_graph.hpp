@@ -6,9 +6,11 @@
 // cosine) by the caller. Neighbour selection is the paper's heuristic with kept pruned
 // connections, as pgvector's, so neighbour lists are full whenever there are enough candidates.
 //
-// Levels are drawn from (seed, row number), never from thread timing, so a build's levels do not
-// depend on the thread count; the links do a little (insertion order differs), which the tests
-// bound (recall on 1 and 2 threads within 0.01).
+// Rows are inserted in a random order drawn from the seed (never the caller's: tables are often
+// grouped by cluster or time, and HNSW inserted in such an order splits clusters). Levels are drawn
+// from (seed, row number), never from thread timing, so a build's levels do not depend on the
+// thread count; the links do a little (which inserts overlap differs), which the tests bound
+// (recall on 1 and 2 threads within 0.01).
 #pragma once
 #include "worker/kernels/cancel.hpp"
 #include "worker/kernels/hnsw_layout.hpp"
@@ -64,7 +66,9 @@ Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std:
 // search from all of them. One greedy path ends in a neighbouring cluster often enough to cost
 // recall at small ef_search (100k x 128 clustered rows, m 16, ef_search 40: recall@10 0.966-0.974
 // with one entry, 0.982-0.985 with m of them, for about 12% more distances; no change at
-// ef_search 100 and 200). Inserts keep pgvector's descent (their ef_construction search is wide).
+// ef_search 100 and 200). The build's inserts keep pgvector's descent (their ef_construction search
+// is wide, and they come in a random order); on-disk inserts, in the table's order, enter their top
+// layer as queries enter layer 0 (extension/hnsw/hnswinsert.cpp).
 constexpr std::size_t query_layer1_ef(std::uint32_t m) noexcept { return m; }
 
 // Nearest `k` nodes to `query` (a prepared row): the entry as above, then a layer-0 search with
