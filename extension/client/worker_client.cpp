@@ -212,6 +212,11 @@ void drop_kept_input_in_use()
 		drop_kept_input();
 }
 
+// The segment worker_input_room() handed out, for the next request's input (the kept one, or a
+// new one of the current resource owner's). An abort forgets it: the resource owner detaches a new
+// one, drop_kept_input_in_use() the kept one.
+dsm_segment *staged_input = nullptr;
+
 // This backend's scratch entry may exist: it is released on every way out of the statement.
 bool scratch_held = false;
 
@@ -268,17 +273,21 @@ void on_xact(XactEvent event, void *)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
 		abandon_request();
+		staged_input = nullptr;
 		drop_kept_input_in_use();
 		release_scratch();
 		drop_on_abort(InvalidSubTransactionId);
-	} else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+	} else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE) {
 		abort_drop_count = 0;
+		worker_input_room_release();  // handed out but not used (before the resource owner sees it)
+	}
 }
 
 void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		abandon_request();
+		staged_input = nullptr;
 		drop_kept_input_in_use();
 		release_scratch();
 		drop_on_abort(sub);
@@ -552,10 +561,28 @@ void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
 namespace {
 
-// The segment for a request's bulk input of `bytes`: the kept one when it is large enough, else a
-// new one, kept afterwards when its size is worth keeping (see KeptInput); nullptr over the limit.
+// The request whose input was in `seg` got its whole reply: the worker no longer reads it.
+void request_input_done(dsm_segment *seg)
+{
+	if (!seg)
+		return;
+	if (seg == kept_input.seg)
+		kept_input.in_use = false;
+	else
+		worker_input_segment_free(seg);
+}
+
+// The segment for a request's bulk input of `bytes`: the one worker_input_room() handed out or the
+// kept one when it is large enough, else a new one, kept afterwards when its size is worth keeping
+// (see KeptInput); nullptr over the limit.
 dsm_segment *request_input_segment(Size bytes)
 {
+	if (dsm_segment *staged = staged_input) {
+		staged_input = nullptr;
+		if (dsm_segment_map_length(staged) >= bytes)
+			return staged;
+		request_input_done(staged);
+	}
 	if (kept_input.seg && !kept_input.in_use) {
 		if (kept_input.bytes >= bytes) {
 			kept_input.in_use = true;
@@ -573,18 +600,26 @@ dsm_segment *request_input_segment(Size bytes)
 	return seg;
 }
 
-// The request whose input was in `seg` got its whole reply: the worker no longer reads it.
-void request_input_done(dsm_segment *seg)
+}  // namespace
+
+std::span<std::byte> worker_input_room(Size bytes)
 {
+	require_worker_support();
+	register_callbacks();
+	worker_input_room_release();
+	dsm_segment *seg = request_input_segment(bytes);
 	if (!seg)
-		return;
-	if (seg == kept_input.seg)
-		kept_input.in_use = false;
-	else
-		worker_input_segment_free(seg);
+		return {};
+	staged_input = seg;
+	return {static_cast<std::byte *>(dsm_segment_address(seg)), dsm_segment_map_length(seg)};
 }
 
-}  // namespace
+void worker_input_room_release()
+{
+	dsm_segment *seg = staged_input;
+	staged_input = nullptr;
+	request_input_done(seg);
+}
 
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
 								 CopyUnits copy, const void *arg)
@@ -622,7 +657,8 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 				continue;
 			}
 			Size take = std::min(n, part.size() - from);
-			memcpy(dst, part.data() + from, take);
+			if (part.data() + from != dst)  // a part written in place (worker_input_room)
+				memcpy(dst, part.data() + from, take);
 			dst += take;
 			n -= take;
 			from = 0;
@@ -799,6 +835,7 @@ void store_put(const proto::StoreKey &key, uint64 tag, ByteParts parts)
 		request_input_done(input);
 		return;
 	}
+	worker_input_room_release();
 	elog(DEBUG1, "ruvector store_put request: its input (%zu bytes) goes through the queue", bytes);
 	worker_request_begin(proto::MsgType::store_put, put);
 	for (auto part : parts)
