@@ -160,6 +160,19 @@ is "${seen[4]}" "$kbase" "a call whose reply fails to decode drops it"
 [ "${seen[6]}" -gt "$kbase" ]; ok $? "the next call keeps one again"
 is "${seen[7]}" "$kbase" "an error trapped in a subtransaction drops it too"
 wait_used "$kbase"; ok $? "the session's end releases what it kept (bytes in use: $(used), before: $kbase)"
+# a cancel (statement_timeout) while the worker runs a request whose input is in the kept segment:
+# a k-means call keeps its 10 MB input segment, an HNSW build's 10 MB of rows (20000 distinct ones)
+# then go into it and the build (m 48, ef_construction 800: tens of seconds) is cancelled
+q "CREATE TABLE th AS SELECT id, (v + array_fill((id % 997)::real / 997, ARRAY[128])::vector)::vector(128) AS v FROM t"
+kerr=$(mktemp)
+mapfile -t seen < <(psql -X -q -At -c "SELECT count(*) FROM ruvector_kmeans('th', 'v', 4, 2)" -c "$usedq" \
+	-c "SET statement_timeout = '2s'" -c "CREATE INDEX th_hnsw_cancel ON th USING ruhnsw (v vector_l2_ops) WITH (m = 48, ef_construction = 800)" \
+	-c "RESET statement_timeout" -c "$usedq" 2>"$kerr")
+[ "${seen[1]}" -ge $((kbase + 9 * 1024 * 1024)) ]; ok $? "a k-means call keeps its 10 MB input segment too (${seen[1]} bytes in use)"
+grep -q "canceling statement due to statement timeout" "$kerr"; ok $? "statement_timeout cancels an HNSW build while the worker runs it"
+is "${seen[2]}" "$kbase" "and the segment it was using is dropped"
+rm -f "$kerr"
+wait_used "$kbase"; ok $? "nothing stays after that session (bytes in use: $(used), before: $kbase)"
 psql -X -q -At -c "$fwd" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 bg=$!
 for _ in $(seq 1 300); do [ "$(used)" -gt "$kbase" ] && break; sleep 0.1; done
