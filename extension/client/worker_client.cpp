@@ -196,10 +196,17 @@ struct KeptInput {
 };
 KeptInput kept_input{};
 
+// The segment worker_input_room() handed out, for the next request's input (the kept one, or a
+// new one of the current resource owner's). An abort forgets it: the resource owner detaches a new
+// one, drop_kept_input_in_use() the kept one.
+dsm_segment *staged_input = nullptr;
+
 void drop_kept_input()
 {
 	dsm_segment *seg = kept_input.seg;
 	kept_input = KeptInput{};
+	if (staged_input == seg)
+		staged_input = nullptr;
 	if (seg)
 		dsm_detach(seg);  // its on_dsm_detach callback releases the reservation
 }
@@ -211,11 +218,6 @@ void drop_kept_input_in_use()
 	if (kept_input.in_use)
 		drop_kept_input();
 }
-
-// The segment worker_input_room() handed out, for the next request's input (the kept one, or a
-// new one of the current resource owner's). An abort forgets it: the resource owner detaches a new
-// one, drop_kept_input_in_use() the kept one.
-dsm_segment *staged_input = nullptr;
 
 // This backend's scratch entry may exist: it is released on every way out of the statement.
 bool scratch_held = false;
