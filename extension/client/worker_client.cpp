@@ -184,7 +184,9 @@ void abandon_request()
  * about a quarter of a forward pass's backend CPU). So the segment of a large request stays mapped
  * and is filled again by the next request that fits in it. While kept it stays counted against
  * ruvector.shared_memory_limit (the bound holds); only segments of kKeepMinBytes up to an eighth
- * of the limit are kept, so an idle session holds at most that much. It is dropped (detached,
+ * of the limit are kept, so an idle session holds at most that much, and all sessions together keep
+ * at most a quarter of it (rv_control->kept_input), so that idle sessions never take the room
+ * running requests need: beyond that a session does not keep its segment. It is dropped (detached,
  * its reservation released) when a larger request replaces it, when the request it held fails or
  * is abandoned (the worker may still read it: a cancel, an error, a subtransaction abort) and when
  * the backend exits (dsm_backend_shutdown detaches every segment). */
@@ -574,6 +576,21 @@ void request_input_done(dsm_segment *seg)
 		worker_input_segment_free(seg);
 }
 
+// Count `bytes` more kept by sessions, if that stays within a quarter of the limit (and the segment
+// within an eighth).
+bool reserve_kept(uint64 bytes)
+{
+	uint64 limit = pg_atomic_read_u64(&rv_control->dsa_limit);
+	uint64 kept = pg_atomic_read_u64(&rv_control->kept_input);
+	do {
+		if (bytes > limit / 8 || kept + bytes > limit / 4)
+			return false;
+	} while (!pg_atomic_compare_exchange_u64(&rv_control->kept_input, &kept, kept + bytes));
+	return true;
+}
+
+void release_kept(dsm_segment *, Datum bytes) { pg_atomic_fetch_sub_u64(&rv_control->kept_input, uint64(DatumGetInt64(bytes))); }
+
 // The segment for a request's bulk input of `bytes`: the one worker_input_room() handed out or the
 // kept one when it is large enough, else a new one, kept afterwards when its size is worth keeping
 // (see KeptInput); nullptr over the limit.
@@ -593,9 +610,9 @@ dsm_segment *request_input_segment(Size bytes)
 		drop_kept_input();  // too small: its reservation goes before a larger one is made
 	}
 	dsm_segment *seg = worker_input_segment_create(bytes);
-	uint64 limit = pg_atomic_read_u64(&rv_control->dsa_limit);
-	if (seg && !kept_input.seg && bytes >= kKeepMinBytes && bytes <= limit / 8) {
+	if (seg && !kept_input.seg && bytes >= kKeepMinBytes && reserve_kept(bytes)) {
 		register_callbacks();    // its drop on abort
+		on_dsm_detach(seg, release_kept, Int64GetDatum(int64(bytes)));  // dropped, or the backend exits
 		dsm_pin_mapping(seg);  // not the resource owner's: an error leaves it to drop_kept_input_in_use
 		kept_input = KeptInput{seg, bytes, true};
 	}

@@ -156,6 +156,7 @@ mapfile -t seen < <(psql -X -q -At -c "$fwd" -c "$usedq" -c "$fwd" -c "$usedq" \
 is "${seen[0]}/${seen[2]}" 8000/8000 "two table-form GNN calls in one session"
 [ "${seen[1]}" -ge $((kbase + 8 * 1024 * 1024)) ]; ok $? "the session keeps the first call's input segment, counted (${seen[1]} bytes in use, before: $kbase)"
 is "${seen[3]}" "${seen[1]}" "the second call reuses it: no second segment"
+gseg=$(( ${seen[1]} - kbase ))  # the GNN call's segment
 is "${seen[4]}" "$kbase" "a call whose reply fails to decode drops it"
 [ "${seen[6]}" -gt "$kbase" ]; ok $? "the next call keeps one again"
 is "${seen[7]}" "$kbase" "an error trapped in a subtransaction drops it too"
@@ -185,6 +186,21 @@ done
 is "$(q "SELECT pg_terminate_backend($pid)")" t "that backend is terminated"
 wait $bg
 wait_used "$kbase"; ok $? "and its segment is released (bytes in use: $(used), before: $kbase)"
+# all sessions together keep at most a quarter of the limit (32 MB): three idle sessions keep their
+# 8.3 MB segments, a fourth one's call succeeds without keeping its own
+seg=$gseg
+pids=()
+for i in 1 2 3; do
+	psql -X -q -At -c "$fwd" -c "SELECT pg_sleep(60) /* kept_$i */" >/dev/null 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 1 300); do [ "$(used)" = $((kbase + 3 * seg)) ] && break; sleep 0.1; done
+is "$(used)" $((kbase + 3 * seg)) "three idle sessions keep a segment each"
+mapfile -t seen < <(psql -X -q -At -c "$fwd" -c "$usedq" 2>/dev/null)
+is "${seen[0]}/${seen[1]}" "8000/$((kbase + 3 * seg))" "a fourth session's call succeeds and keeps none (a quarter of the limit is kept already)"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60) /* kept_%' AND pid <> pg_backend_pid()" >/dev/null
+wait "${pids[@]}"
+wait_used "$kbase"; ok $? "their segments are released when they are terminated (bytes in use: $(used), before: $kbase)"
 q "ALTER SYSTEM SET ruvector.shared_memory_limit = '32MB'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 33554432 ] && break; sleep 0.1; done
