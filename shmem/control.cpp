@@ -55,6 +55,7 @@ void control_shmem_startup()
 		pg_atomic_init_u32(&ctl->in_flight, 0);
 		pg_atomic_init_u64(&ctl->dsa_used, 0);
 		pg_atomic_init_u64(&ctl->dsa_limit, 0);
+		pg_atomic_init_u64(&ctl->kept_input, 0);
 		ctl->num_doorbells = (MaxBackends + 63) / 64;
 		for (int i = 0; i < ctl->num_doorbells; i++)
 			pg_atomic_init_u64(&ctl->doorbell[i], 0);

@@ -21,7 +21,7 @@ extern "C" {
 
 namespace ruvector {
 
-inline constexpr uint32 kControlLayoutVersion = 2;
+inline constexpr uint32 kControlLayoutVersion = 3;
 
 enum class WorkerState : uint32 { stopped = 0, starting = 1, ready = 2 };
 enum class SlotState : uint32 { free = 0, posted = 1, active = 2 };
@@ -73,6 +73,7 @@ struct RvControl {
 	pg_atomic_uint32 in_flight;
 	pg_atomic_uint64 dsa_used;      // bytes the store, job buffers and input segments hold
 	pg_atomic_uint64 dsa_limit;
+	pg_atomic_uint64 kept_input;  // of dsa_used: request input segments sessions keep between requests
 	int num_doorbells;
 	pg_atomic_uint64 doorbell[FLEXIBLE_ARRAY_MEMBER];  // one bit per slot
 };

@@ -178,6 +178,49 @@ void abandon_request()
 	current.out = current.in = nullptr;
 }
 
+/* The request input segment this backend keeps between its requests. A segment made for one
+ * request costs the backend more than filling it: dsm_create zero-fills all of it (posix_fallocate
+ * in /dev/shm), every page written faults it in, and the detach unmaps it (at 100k nodes, 112 MB:
+ * about a quarter of a forward pass's backend CPU). So the segment of a large request stays mapped
+ * and is filled again by the next request that fits in it. While kept it stays counted against
+ * ruvector.shared_memory_limit (the bound holds); only segments of kKeepMinBytes up to an eighth
+ * of the limit are kept, so an idle session holds at most that much, and all sessions together keep
+ * at most a quarter of it (rv_control->kept_input), so that idle sessions never take the room
+ * running requests need: beyond that a session does not keep its segment. It is dropped (detached,
+ * its reservation released) when a larger request replaces it, when the request it held fails or
+ * is abandoned (the worker may still read it: a cancel, an error, a subtransaction abort) and when
+ * the backend exits (dsm_backend_shutdown detaches every segment). */
+constexpr Size kKeepMinBytes = Size(8) << 20;
+struct KeptInput {
+	dsm_segment *seg;
+	Size bytes;
+	bool in_use;  // holds the input of the request being prepared or in flight
+};
+KeptInput kept_input{};
+
+// The segment worker_input_room() handed out, for the next request's input (the kept one, or a
+// new one of the current resource owner's). An abort forgets it: the resource owner detaches a new
+// one, drop_kept_input_in_use() the kept one.
+dsm_segment *staged_input = nullptr;
+
+void drop_kept_input()
+{
+	dsm_segment *seg = kept_input.seg;
+	kept_input = KeptInput{};
+	if (staged_input == seg)
+		staged_input = nullptr;
+	if (seg)
+		dsm_detach(seg);  // its on_dsm_detach callback releases the reservation
+}
+
+// On a failed or abandoned request: the worker may still read the kept segment, which must then
+// never be written again.
+void drop_kept_input_in_use()
+{
+	if (kept_input.in_use)
+		drop_kept_input();
+}
+
 // This backend's scratch entry may exist: it is released on every way out of the statement.
 bool scratch_held = false;
 
@@ -234,16 +277,22 @@ void on_xact(XactEvent event, void *)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
 		abandon_request();
+		staged_input = nullptr;
+		drop_kept_input_in_use();
 		release_scratch();
 		drop_on_abort(InvalidSubTransactionId);
-	} else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+	} else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE) {
 		abort_drop_count = 0;
+		worker_input_room_release();  // handed out but not used (before the resource owner sees it)
+	}
 }
 
 void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		abandon_request();
+		staged_input = nullptr;
+		drop_kept_input_in_use();
 		release_scratch();
 		drop_on_abort(sub);
 	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
@@ -514,10 +563,87 @@ dsm_segment *worker_input_segment_create(Size bytes)
 
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }
 
+namespace {
+
+// The request whose input was in `seg` got its whole reply: the worker no longer reads it.
+void request_input_done(dsm_segment *seg)
+{
+	if (!seg)
+		return;
+	if (seg == kept_input.seg)
+		kept_input.in_use = false;
+	else
+		worker_input_segment_free(seg);
+}
+
+// Count `bytes` more kept by sessions, if that stays within a quarter of the limit (and the segment
+// within an eighth).
+bool reserve_kept(uint64 bytes)
+{
+	uint64 limit = pg_atomic_read_u64(&rv_control->dsa_limit);
+	uint64 kept = pg_atomic_read_u64(&rv_control->kept_input);
+	do {
+		if (bytes > limit / 8 || kept + bytes > limit / 4)
+			return false;
+	} while (!pg_atomic_compare_exchange_u64(&rv_control->kept_input, &kept, kept + bytes));
+	return true;
+}
+
+void release_kept(dsm_segment *, Datum bytes) { pg_atomic_fetch_sub_u64(&rv_control->kept_input, uint64(DatumGetInt64(bytes))); }
+
+// The segment for a request's bulk input of `bytes`: the one worker_input_room() handed out or the
+// kept one when it is large enough, else a new one, kept afterwards when its size is worth keeping
+// (see KeptInput); nullptr over the limit.
+dsm_segment *request_input_segment(Size bytes)
+{
+	if (dsm_segment *staged = staged_input) {
+		staged_input = nullptr;
+		if (dsm_segment_map_length(staged) >= bytes)
+			return staged;
+		request_input_done(staged);
+	}
+	if (kept_input.seg && !kept_input.in_use) {
+		if (kept_input.bytes >= bytes) {
+			kept_input.in_use = true;
+			return kept_input.seg;
+		}
+		drop_kept_input();  // too small: its reservation goes before a larger one is made
+	}
+	dsm_segment *seg = worker_input_segment_create(bytes);
+	if (seg && !kept_input.seg && bytes >= kKeepMinBytes && reserve_kept(bytes)) {
+		register_callbacks();    // its drop on abort
+		on_dsm_detach(seg, release_kept, Int64GetDatum(int64(bytes)));  // dropped, or the backend exits
+		dsm_pin_mapping(seg);  // not the resource owner's: an error leaves it to drop_kept_input_in_use
+		kept_input = KeptInput{seg, bytes, true};
+	}
+	return seg;
+}
+
+}  // namespace
+
+std::span<std::byte> worker_input_room(Size bytes)
+{
+	require_worker_support();
+	register_callbacks();
+	worker_input_room_release();
+	dsm_segment *seg = request_input_segment(bytes);
+	if (!seg)
+		return {};
+	staged_input = seg;
+	return {static_cast<std::byte *>(dsm_segment_address(seg)), dsm_segment_map_length(seg)};
+}
+
+void worker_input_room_release()
+{
+	dsm_segment *seg = staged_input;
+	staged_input = nullptr;
+	request_input_done(seg);
+}
+
 dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte> payload, Size count, Size unit_bytes,
 								 CopyUnits copy, const void *arg)
 {
-	dsm_segment *seg = worker_input_segment_create(count * unit_bytes);
+	dsm_segment *seg = request_input_segment(count * unit_bytes);
 	if (seg)
 		copy(arg, 0, count, static_cast<std::byte *>(dsm_segment_address(seg)));
 	elog(DEBUG1, "ruvector %s request: its input (%zu bytes) goes through %s", proto::request_name(type),
@@ -550,7 +676,8 @@ dsm_segment *worker_request_post(proto::MsgType type, std::span<const std::byte>
 				continue;
 			}
 			Size take = std::min(n, part.size() - from);
-			memcpy(dst, part.data() + from, take);
+			if (part.data() + from != dst)  // a part written in place (worker_input_room)
+				memcpy(dst, part.data() + from, take);
 			dst += take;
 			n -= take;
 			from = 0;
@@ -633,7 +760,11 @@ void worker_request_finish()
 	current.out = current.in = nullptr;
 }
 
-void worker_request_abandon() { abandon_request(); }
+void worker_request_abandon()
+{
+	abandon_request();
+	drop_kept_input_in_use();
+}
 
 proto::StoreKey worker_scratch_key()
 {
@@ -694,8 +825,7 @@ std::span<const std::byte> receive_reply(dsm_segment *input)
 	char *buf;
 	Size len = worker_request_receive_all(&buf);
 	worker_request_finish();
-	if (input)
-		worker_input_segment_free(input);
+	request_input_done(input);
 	return {reinterpret_cast<const std::byte *>(buf), len};
 }
 
@@ -721,10 +851,10 @@ void store_put(const proto::StoreKey &key, uint64 tag, ByteParts parts)
 	if (used + 2 * uint64(bytes) <= limit) {
 		dsm_segment *input = worker_request_post(proto::MsgType::store_put, put, parts);
 		receive_end();
-		if (input)
-			worker_input_segment_free(input);
+		request_input_done(input);
 		return;
 	}
+	worker_input_room_release();
 	elog(DEBUG1, "ruvector store_put request: its input (%zu bytes) goes through the queue", bytes);
 	worker_request_begin(proto::MsgType::store_put, put);
 	for (auto part : parts)
@@ -836,8 +966,7 @@ proto::GnnForwardReply gnn_forward(const proto::GnnForwardRequest &request, std:
 		len += payload.size();
 	}
 	worker_request_finish();
-	if (input)
-		worker_input_segment_free(input);
+	request_input_done(input);
 	proto::GnnForwardReply reply = proto::decode_gnn_forward_reply({buf, len});
 	if (!reply.header.in_dsa)
 		return reply;

@@ -34,6 +34,14 @@ void require_worker_support();
 // an error detaches it; the worker keeps its own mapping until its job stopped reading.
 dsm_segment *worker_input_segment_create(Size bytes);
 void worker_input_segment_free(dsm_segment *seg);
+// Room for the bulk input of this backend's next request, mapped here: at least `bytes` of the
+// segment that request will use (the session's kept one, or a new one); empty when none fits under
+// the limit. A caller may build part of its input in place there and pass that part where it is:
+// the request copies only the parts not already at their place. The next request takes the room
+// when its input fits (else it is released); worker_input_room_release() and the end of the
+// transaction release a room no request took.
+std::span<std::byte> worker_input_room(Size bytes);
+void worker_input_room_release();
 // Give up on the request in flight, if any (after catching its error, for best-effort requests
 // such as cache publication). Transaction abort does this by itself.
 void worker_request_abandon();

@@ -569,14 +569,27 @@ ForwardResult forward_named_graph(const char *graph_name, ModelOf model_of, Memo
 			}
 		}
 	}
-	GraphTables t = read_graph_tables(g.src);
-	GraphBytes graph = graph_bytes(t);
 	// The graph goes to the worker once: published, then run from the store by key; inline only
-	// when it was not published (or was replaced in between).
-	if (shareable && publish_if_newer(g, graph.parts)) {
-		ForwardResult r = forward_cached(model_of(t.dim), key, uint64(g.version), uint64(t.n), reply_cxt);
-		if (!r.stale)
-			return r;
+	// when it was not published (or was replaced in between). Its features are read straight into
+	// the input of the store_put (a room, read_graph_tables).
+	Size no_prefix = 0;
+	GraphTables t = read_graph_tables(g.src, false, shareable ? &no_prefix : nullptr);
+	GraphBytes graph = graph_bytes(t);
+	if (shareable) {
+		bool published = publish_if_newer(g, graph.parts);
+		if (t.room) {
+			worker_input_room_release();  // when no store_put took it
+			graph = {};                   // the features went with the room
+		}
+		if (published) {
+			ForwardResult r = forward_cached(model_of(t.dim), key, uint64(g.version), uint64(t.n), reply_cxt);
+			if (!r.stale)
+				return r;
+		}
+		if (t.room) {  // rare: not published, or replaced in between; read again
+			t = read_graph_tables(g.src);
+			graph = graph_bytes(t);
+		}
 	}
 	return forward_graph(model_of(t.dim), graph, reply_cxt);
 }
@@ -739,7 +752,9 @@ RV_FUNCTION(ruvector_gnn_forward_tables)
 	return forward_rows(fcinfo, [&](MemoryContext cxt) {
 		ModelRows rows = read_model(model_name);
 		std::span<const std::byte> model = encode_model(rows, fo);
-		GraphTables t = read_graph_tables(src);
+		// The features go straight into the request's input, after the model (a room).
+		Size prefix = (model.size() + 7) & ~Size(7);
+		GraphTables t = read_graph_tables(src, false, &prefix);
 		return forward_graph(model, graph_bytes(t), cxt);
 	});
 }

@@ -1,4 +1,5 @@
 #include "extension/graph/graph_reader.hpp"
+#include "extension/client/worker_client.hpp"
 #include "extension/table_reader.hpp"
 #include "worker/kernels/gnn_model.hpp"
 
@@ -13,6 +14,8 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "catalog/pg_class.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
@@ -83,14 +86,75 @@ T *grow(T *p, Size *cap, Size need, MemoryContext cxt)
 	return static_cast<T *>(p ? repalloc_huge(p, *cap * sizeof(T)) : MemoryContextAllocHuge(cxt, *cap * sizeof(T)));
 }
 
+// The planner's row count of a table (pg_class.reltuples): -1 when unknown.
+double estimated_rows(Oid relid)
+{
+	HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return -1;
+	double rows = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->reltuples;
+	ReleaseSysCache(tup);
+	return rows;
+}
+
 }  // namespace
+
+// Features read straight into the input room of the request that ships the graph (see
+// read_graph_tables): asked for at the first node row, when the width is known, sized from the
+// tables' estimates with a margin. x goes where it will be when the estimates are exact.
+struct FeatureRoom {
+	Size prefix;
+	Oid nodes, edges;
+	bool weighted;
+	Size x_at = 0;  // the features' offset in the room
+};
 
 // Node rows as either reader gets them, checked the same way and appended to t.ids / t.x.
 struct NodeRows {
 	GraphTables &t;
 	const char *nodes_name;
 	MemoryContext cxt;
+	FeatureRoom *room = nullptr;
 	Size cap_ids = 0, cap_x = 0;
+
+	void open_room()
+	{
+		double n_est = estimated_rows(room->nodes), e_est = std::max(estimated_rows(room->edges), 0.0);
+		if (n_est < 1 || n_est > double(UINT32_MAX))
+			return;
+		auto est = [&](double n, double e) { return kernels::graph_layout(uint64(n), uint64(e), uint32(t.dim), room->weighted); };
+		Size want = room->prefix + est(n_est * 1.02 + 64, e_est * 1.02 + 64).total;
+		std::span<std::byte> r = worker_input_room(want);
+		if (r.size() < want) {
+			worker_input_room_release();
+			return;
+		}
+		room->x_at = room->prefix + est(n_est, e_est).x_offset;
+		t.room = r.data();
+		t.room_bytes = r.size();
+		t.room_prefix = room->prefix;
+		t.x = reinterpret_cast<float *>(t.room + room->x_at);
+	}
+
+	// Whether rows node rows fit in the room: features, then the ids after 8 bytes of padding.
+	bool room_fits(Size rows) const
+	{
+		return room->x_at + rows * (sizeof(float) * t.dim + sizeof(int64)) + 8 <= t.room_bytes;
+	}
+
+	// Move the features read so far out of the room, into palloc'd memory.
+	void leave_room()
+	{
+		elog(DEBUG1, "ruvector graph read: features copied out of the request's input (%s)",
+			 room_fits(Size(t.n + 1)) ? "nodes out of id order" : "more nodes than estimated");
+		Size floats = Size(t.n) * t.dim;
+		cap_x = std::max<Size>(2 * (floats + t.dim), 1024);
+		auto *x = static_cast<float *>(MemoryContextAllocHuge(cxt, cap_x * sizeof(float)));
+		memcpy(x, t.x, floats * sizeof(float));
+		t.x = x;
+		t.room = nullptr;
+		worker_input_room_release();
+	}
 
 	void add(bool null_id, int64 node, bool null_v, Datum vd)
 	{
@@ -100,14 +164,19 @@ struct NodeRows {
 			ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
 							errmsg("node " INT64_FORMAT " of %s has a NULL embedding", node, nodes_name)));
 		Vector *v = datum_get_vector(vd);
-		if (t.n == 0)
+		if (t.n == 0) {
 			t.dim = v->dim;
-		else if (v->dim != t.dim)
+			if (room)
+				open_room();
+		} else if (v->dim != t.dim)
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
 							errmsg("node " INT64_FORMAT " of %s has %d dimensions, the others %d", node, nodes_name,
 								   v->dim, t.dim)));
 		t.ids = grow(t.ids, &cap_ids, Size(t.n + 1), cxt);
-		t.x = grow(t.x, &cap_x, Size(t.n + 1) * t.dim, cxt);
+		if (t.room && !room_fits(Size(t.n + 1)))
+			leave_room();
+		if (!t.room)
+			t.x = grow(t.x, &cap_x, Size(t.n + 1) * t.dim, cxt);
 		t.ids[t.n] = node;
 		memcpy(t.x + Size(t.n) * t.dim, v->x, sizeof(float) * t.dim);
 		t.n++;
@@ -179,13 +248,16 @@ void sort_nodes(GraphTables &t, MemoryContext cxt)
 
 // Nodes, in id order: the dense index of a node is its rank. A direct scan of the table when it
 // may be read so (scan_table), else `SELECT id::bigint, embedding ... ORDER BY 1` through SPI.
-static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller, ScanAs as)
+static void read_nodes(const GraphSource &s, const char *nodes_name, GraphTables &t, MemoryContext caller, ScanAs as,
+					   FeatureRoom *room = nullptr)
 {
 	AttrNumber atts[2] = {get_attnum(s.nodes, s.id), get_attnum(s.nodes, s.embedding)};
 	Oid id_type = get_atttype(s.nodes, atts[0]);
-	NodeRows rows{t, nodes_name, caller};
+	NodeRows rows{t, nodes_name, caller, room};
 	auto row = [&](const Datum *v, const bool *n) { rows.add(n[0], n[0] ? 0 : id_value(v[0], id_type), n[1], v[1]); };
 	if (scan_table(s.nodes, atts, as, row)) {
+		if (t.room && !std::is_sorted(t.ids, t.ids + t.n))
+			rows.leave_room();  // sorted into new arrays
 		if (t.n > 0)
 			sort_nodes(t, caller);
 		rows.check_unique();
@@ -306,7 +378,7 @@ static void read_edges(const GraphSource &s, const char *nodes_name, const char 
 	SPI_finish();
 }
 
-GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
+GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan, const Size *room_prefix)
 {
 	check_vector_column(s.nodes, s.embedding);
 	check_integer_column(s.nodes, s.id, "id");
@@ -319,7 +391,9 @@ GraphTables read_graph_tables(const GraphSource &s, bool nodes_by_scan)
 	MemoryContext caller = CurrentMemoryContext;
 	GraphTables t{};
 
-	read_nodes(s, nodes_name, t, caller, nodes_by_scan ? ScanAs::index_build : ScanAs::caller);
+	FeatureRoom room{room_prefix ? *room_prefix : 0, s.nodes, s.edges, s.weight != nullptr};
+	read_nodes(s, nodes_name, t, caller, nodes_by_scan ? ScanAs::index_build : ScanAs::caller,
+			   room_prefix ? &room : nullptr);
 	if (t.n == 0)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("node table %s has no rows", nodes_name),
 						errhint("A graph needs at least one node.")));
@@ -404,7 +478,7 @@ Size GraphBytes::size() const
 	return n;
 }
 
-GraphBytes graph_bytes(const GraphTables &t)
+GraphBytes graph_bytes(GraphTables &t)
 {
 	static const std::byte zeros[8] = {};
 	std::byte *head = nullptr;
@@ -421,6 +495,28 @@ GraphBytes graph_bytes(const GraphTables &t)
 	if (!head)
 		throw std::bad_alloc();
 	Size x_bytes = sizeof(float) * Size(t.n) * t.dim;
+	// Features in a room: moved to their place there (nothing to do when the estimates were exact),
+	// or out of it when the graph does not fit after all.
+	if (t.room) {
+		std::byte *at = t.room + t.room_prefix + layout.x_offset;
+		if (t.room_prefix + layout.total <= t.room_bytes) {
+			bool moved = at != reinterpret_cast<std::byte *>(t.x);
+			if (moved)
+				memmove(at, t.x, x_bytes);
+			t.x = reinterpret_cast<float *>(at);
+			// tests/sh/091 reads these
+			elog(DEBUG1, "ruvector graph read: features in the request's input%s", moved ? ", moved to their place" : "");
+		} else {
+			elog(DEBUG1, "ruvector graph read: features copied out of the request's input (the graph outgrew it)");
+			auto *x = static_cast<float *>(palloc_extended(x_bytes + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+			if (!x)
+				throw std::bad_alloc();
+			memcpy(x, t.x, x_bytes);
+			t.x = x;
+			t.room = nullptr;
+			worker_input_room_release();
+		}
+	}
 	GraphBytes b;
 	b.parts = {std::span<const std::byte>(head, layout.x_offset),
 			   std::as_bytes(std::span(t.x, Size(t.n) * t.dim)),
@@ -430,7 +526,7 @@ GraphBytes graph_bytes(const GraphTables &t)
 	return b;
 }
 
-std::span<const std::byte> graph_blob(const GraphTables &t)
+std::span<const std::byte> graph_blob(GraphTables &t)
 {
 	GraphBytes b = graph_bytes(t);
 	Size len = b.size();

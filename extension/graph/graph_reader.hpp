@@ -33,11 +33,21 @@ struct GraphTables {
 	uint32 *src;
 	uint32 *dst;
 	float *w;  // nullptr when there is no weight column
+	// x in the room of the request that ships the graph (worker_input_room), rather than palloc'd:
+	// the room's start and size, and the bytes before the graph there (the model's)
+	std::byte *room;
+	Size room_bytes;
+	Size room_prefix;
 };
 
 // Reads and validates: duplicate or NULL ids, NULL or mixed-dimension embeddings, NULL or dangling
 // edge endpoints, NULL weights are errors; an empty node table is an error; no edges is fine.
-GraphTables read_graph_tables(const GraphSource &src, bool nodes_by_scan = false);
+// With a room_prefix, the features are read straight into the input room of the request that will
+// ship the graph (worker_input_room, sized from the tables' row estimates) after room_prefix bytes
+// of other input (the model, 8-byte aligned; 0 for a store_put): written once, where graph_bytes()
+// puts them, rather than palloc'd and copied. When the estimates were short (or the node table is
+// not in id order), they end up palloc'd as without a room.
+GraphTables read_graph_tables(const GraphSource &src, bool nodes_by_scan = false, const Size *room_prefix = nullptr);
 
 // Only the nodes (ids and embeddings, in id order; no edges), with the same checks.
 GraphTables read_node_vectors(Oid relid, const char *id_column, const char *embedding_column);
@@ -53,9 +63,10 @@ struct GraphBytes {
 	uint64 nodes;
 	Size size() const;
 };
-GraphBytes graph_bytes(const GraphTables &t);
+// (Features in a room are first moved to their place in it, or out of it when the graph does not fit.)
+GraphBytes graph_bytes(GraphTables &t);
 // The same as one palloc'd blob, for work on the graph in this backend.
-std::span<const std::byte> graph_blob(const GraphTables &t);
+std::span<const std::byte> graph_blob(GraphTables &t);
 
 // Whether the current user has SELECT on every column used (superusers: always).
 bool may_read_graph(const GraphSource &src);

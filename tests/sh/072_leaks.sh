@@ -131,6 +131,80 @@ is "$(sqlstate_of "SET ruvector.debug_fault = 'corrupt_reply:gnn_forward'; SELEC
 is "$(used)" "$gbase" "and the reply the worker wrote is freed (bytes in use: $(used), before: $gbase)"
 q "SELECT ruvector_graph_drop('leak_g')" >/dev/null
 
+# --- the request input segment a session keeps between its GNN calls (8 MB up to an eighth of the
+# limit: 128 MB here): counted while kept, reused by the next call, dropped when a request fails
+# (an error, one trapped in a subtransaction) and when the session ends or is terminated
+q "ALTER SYSTEM SET ruvector.shared_memory_limit = '128MB'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 134217728 ] && break; sleep 0.1; done
+# 8000 x 256 floats: an 8.3 MB request
+q "CREATE TABLE kn AS SELECT i::bigint AS id, ARRAY(SELECT ((i::bigint * d * 7919) % 1000)::real / 1000 FROM generate_series(1, 256) d)::vector(256) AS embedding FROM generate_series(1, 8000) i"
+q "CREATE TABLE ke AS SELECT i::bigint AS src_id, (i % 8000 + 1)::bigint AS dst_id FROM generate_series(1, 8000) i"
+q "SELECT ruvector_gnn_model_create('keep_gcn', 'gcn', ARRAY[256, 64], '{}'::jsonb, 42)" >/dev/null
+kbase=$(used)
+fwd="SELECT count(*) FROM ruvector_gnn_forward('keep_gcn', 'kn', 'ke')"
+usedq="SELECT shared_memory_used FROM ruvector_worker_status()"
+wait_used() {  # wait_used BYTES: until shared_memory_used is BYTES, at most 10 s
+	for _ in $(seq 1 100); do [ "$(used)" = "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+mapfile -t seen < <(psql -X -q -At -c "$fwd" -c "$usedq" -c "$fwd" -c "$usedq" \
+	-c "SET ruvector.debug_fault = 'corrupt_reply:gnn_forward'" -c "$fwd" -c "RESET ruvector.debug_fault" -c "$usedq" \
+	-c "$fwd" -c "$usedq" -c "SET ruvector.debug_fault = 'corrupt_reply:gnn_forward'" \
+	-c "DO \$\$ BEGIN PERFORM count(*) FROM ruvector_gnn_forward('keep_gcn', 'kn', 'ke'); EXCEPTION WHEN protocol_violation THEN NULL; END \$\$" \
+	-c "RESET ruvector.debug_fault" -c "$usedq" 2>/dev/null)
+is "${seen[0]}/${seen[2]}" 8000/8000 "two table-form GNN calls in one session"
+[ "${seen[1]}" -ge $((kbase + 8 * 1024 * 1024)) ]; ok $? "the session keeps the first call's input segment, counted (${seen[1]} bytes in use, before: $kbase)"
+is "${seen[3]}" "${seen[1]}" "the second call reuses it: no second segment"
+gseg=$(( ${seen[1]} - kbase ))  # the GNN call's segment
+is "${seen[4]}" "$kbase" "a call whose reply fails to decode drops it"
+[ "${seen[6]}" -gt "$kbase" ]; ok $? "the next call keeps one again"
+is "${seen[7]}" "$kbase" "an error trapped in a subtransaction drops it too"
+wait_used "$kbase"; ok $? "the session's end releases what it kept (bytes in use: $(used), before: $kbase)"
+# a cancel (statement_timeout) while the worker runs a request whose input is in the kept segment:
+# a k-means call keeps its 10 MB input segment, an HNSW build's 10 MB of rows (20000 distinct ones)
+# then go into it and the build (m 48, ef_construction 800: tens of seconds) is cancelled
+q "CREATE TABLE th AS SELECT id, (v + array_fill((id % 997)::real / 997, ARRAY[128])::vector)::vector(128) AS v FROM t"
+kerr=$(mktemp)
+mapfile -t seen < <(psql -X -q -At -c "SELECT count(*) FROM ruvector_kmeans('th', 'v', 4, 2)" -c "$usedq" \
+	-c "SET statement_timeout = '2s'" -c "CREATE INDEX th_hnsw_cancel ON th USING ruhnsw (v vector_l2_ops) WITH (m = 48, ef_construction = 800)" \
+	-c "RESET statement_timeout" -c "$usedq" 2>"$kerr")
+[ "${seen[1]}" -ge $((kbase + 9 * 1024 * 1024)) ]; ok $? "a k-means call keeps its 10 MB input segment too (${seen[1]} bytes in use)"
+grep -q "canceling statement due to statement timeout" "$kerr"; ok $? "statement_timeout cancels an HNSW build while the worker runs it"
+is "${seen[2]}" "$kbase" "and the segment it was using is dropped"
+rm -f "$kerr"
+wait_used "$kbase"; ok $? "nothing stays after that session (bytes in use: $(used), before: $kbase)"
+psql -X -q -At -c "$fwd" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+bg=$!
+for _ in $(seq 1 300); do [ "$(used)" -gt "$kbase" ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do
+	pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid() LIMIT 1")
+	[ -n "$pid" ] && break
+	sleep 0.1
+done
+[ "$(used)" -gt "$kbase" ]; ok $? "a session idle after a call holds its segment"
+is "$(q "SELECT pg_terminate_backend($pid)")" t "that backend is terminated"
+wait $bg
+wait_used "$kbase"; ok $? "and its segment is released (bytes in use: $(used), before: $kbase)"
+# all sessions together keep at most a quarter of the limit (32 MB): three idle sessions keep their
+# 8.3 MB segments, a fourth one's call succeeds without keeping its own
+seg=$gseg
+pids=()
+for i in 1 2 3; do
+	psql -X -q -At -c "$fwd" -c "SELECT pg_sleep(60) /* kept_$i */" >/dev/null 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 1 300); do [ "$(used)" = $((kbase + 3 * seg)) ] && break; sleep 0.1; done
+is "$(used)" $((kbase + 3 * seg)) "three idle sessions keep a segment each"
+mapfile -t seen < <(psql -X -q -At -c "$fwd" -c "$usedq" 2>/dev/null)
+is "${seen[0]}/${seen[1]}" "8000/$((kbase + 3 * seg))" "a fourth session's call succeeds and keeps none (a quarter of the limit is kept already)"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60) /* kept_%' AND pid <> pg_backend_pid()" >/dev/null
+wait "${pids[@]}"
+wait_used "$kbase"; ok $? "their segments are released when they are terminated (bytes in use: $(used), before: $kbase)"
+q "ALTER SYSTEM SET ruvector.shared_memory_limit = '32MB'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do [ "$(q "SELECT shared_memory_limit FROM ruvector_worker_status()")" = 33554432 ] && break; sleep 0.1; done
+
 # --- nothing is running and nothing leaked: a 10 MB request fits under the 32 MB limit
 is "$(q "SELECT in_flight FROM ruvector_worker_status()")" 0 "nothing is running"
 is "$(q "SELECT sum(size) FROM ruvector_kmeans('t', 'v', 4, 2)")" 20000 "a 10 MB k-means request succeeds under the 32 MB limit"

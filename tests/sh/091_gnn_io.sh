@@ -100,6 +100,59 @@ is "$(q "SELECT count(*) FROM t_rls")" 4000 "both wrote their rows"
 q "CREATE TABLE t_dims (id bigint, embedding vector(3))"
 is "$(sqlstate_of "SELECT ruvector_gnn_forward_into('m', 'g', 't_dims')")" 22000 "other dimensions: the INSERT's error"
 
+# --- node features read straight into the request's input (a room sized from pg_class.reltuples):
+# the same rows whether the estimates are missing, exact, short or long, for a heap out of id order,
+# and for a named graph's first call (the store_put's input)
+q "CREATE TABLE rm_nodes (id bigint, embedding vector(16)) WITH (autovacuum_enabled = false)"
+q "CREATE TABLE rm_edges (src_id bigint, dst_id bigint, w real) WITH (autovacuum_enabled = false)"
+q "INSERT INTO rm_nodes SELECT i, (SELECT array_agg(((i * 5 + j * 3) % 17)::real / 4) FROM generate_series(1, 16) j)::vector
+   FROM generate_series(1, 3000) i"
+q "INSERT INTO rm_edges SELECT 1 + i % 3000, 1 + (i * 37) % 3000, 1 + i % 3 FROM generate_series(1, 6000) i"
+rm_q() { echo "SELECT md5(string_agg(node_id || ':' || embedding::text, ' ' ORDER BY node_id)) FROM ruvector_gnn_forward('m', $1)"; }
+rm_tables="'rm_nodes', 'rm_edges', weight_column => 'w'"
+# The rows' digest read without a room: copies of the tables that have no estimate yet.
+rm_ref() {
+	q "DROP TABLE IF EXISTS rm_nodes_c, rm_edges_c"
+	q "CREATE TABLE rm_nodes_c WITH (autovacuum_enabled = false) AS SELECT * FROM rm_nodes"
+	q "CREATE TABLE rm_edges_c WITH (autovacuum_enabled = false) AS SELECT * FROM rm_edges"
+	q "$(rm_q "'rm_nodes_c', 'rm_edges_c', weight_column => 'w'")"
+}
+# The digest of the call on the tables themselves, and its "graph read" DEBUG1 line.
+rm_call() {
+	psql -X -q -At -c "SET client_min_messages = debug1" -c "$(rm_q "$1")" 2>"$BENCH_ERR" | tail -1
+}
+BENCH_ERR=$(mktemp)
+room_msg() { sed -nE 's/.*ruvector graph read: (.*)/\1/p' "$BENCH_ERR" | head -1; }
+ref=$(rm_ref)
+is "$(rm_call "$rm_tables")" "$ref" "no estimates yet: the rows"
+is "$(room_msg)" "" "read without a room"
+q "VACUUM ANALYZE rm_nodes"; q "VACUUM ANALYZE rm_edges"
+is "$(rm_call "$rm_tables")" "$ref" "exact estimates: the same rows"
+is "$(room_msg)" "features in the request's input" "the features were read in place"
+q "INSERT INTO rm_edges SELECT 1 + i % 3000, 1 + (i * 11) % 3000, 2 FROM generate_series(1, 100) i"
+ref=$(rm_ref)
+is "$(rm_call "$rm_tables")" "$ref" "100 edges more than estimated: the rows"
+is "$(room_msg)" "features in the request's input, moved to their place" "the features moved within the input"
+q "INSERT INTO rm_nodes SELECT i, (SELECT array_agg(((i * 3 + j) % 7)::real) FROM generate_series(1, 16) j)::vector
+   FROM generate_series(3001, 3500) i"
+ref=$(rm_ref)
+is "$(rm_call "$rm_tables")" "$ref" "500 nodes more than estimated: the rows"
+is "$(room_msg)" "features copied out of the request's input (more nodes than estimated)" "the features left the input"
+q "VACUUM ANALYZE rm_nodes"; q "VACUUM ANALYZE rm_edges"
+q "DELETE FROM rm_nodes WHERE id > 3300"
+ref=$(rm_ref)
+is "$(rm_call "$rm_tables")" "$ref" "200 nodes fewer than estimated: the rows"
+is "$(room_msg)" "features in the request's input, moved to their place" "the features moved within the input"
+q "VACUUM ANALYZE rm_nodes"
+q "SELECT ruvector_graph_create('rm_g', 'rm_nodes', 'rm_edges', weight_column => 'w')" >/dev/null
+is "$(rm_call "'rm_g'")" "$ref" "a named graph's first call: the rows"
+is "$(room_msg)" "features in the request's input" "its features went into the store_put's input in place"
+is "$(rm_call "'rm_g'")" "$ref" "and its cached graph gives them again"
+q "UPDATE rm_nodes SET embedding = embedding WHERE id = 5"
+is "$(rm_call "$rm_tables")" "$ref" "a heap out of id order: the rows"
+is "$(room_msg)" "features copied out of the request's input (nodes out of id order)" "its features were sorted out of the input"
+rm -f "$BENCH_ERR"
+
 psql -X -q -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null 2>&1
 psql -X -q -d postgres -c "DROP ROLE io_sh_reader" >/dev/null 2>&1
 psql -X -q -d postgres -c "DROP ROLE io_sh_writer" >/dev/null 2>&1

@@ -101,6 +101,14 @@ TEST(GraphBlob, HeadThenFeaturesThenIdsIsTheBlob)
 		std::memcpy(parts.data() + layout.ids_offset, ids.data(), sizeof(std::int64_t) * ids.size());
 		EXPECT_EQ(parts, blob) << "dim " << dim;
 		EXPECT_EQ(layout.ids_offset - layout.x_offset, dim == 3 ? 64u : 40u);
+		// The layout from the counts alone (the backend sizes a graph's request from them before it
+		// has built the CSR) is the same.
+		GraphLayout counted = graph_layout(g.n, g.edges(), dim, !g.weight.empty());
+		EXPECT_EQ(counted.x_offset, layout.x_offset);
+		EXPECT_EQ(counted.ids_offset, layout.ids_offset);
+		EXPECT_EQ(counted.total, layout.total);
+		GraphLayout unweighted = graph_layout(g.n, g.edges(), dim, false);
+		EXPECT_EQ(layout.x_offset - unweighted.x_offset, g.weight.empty() ? 0u : (sizeof(float) * g.edges() + 7) / 8 * 8);
 	}
 }
 

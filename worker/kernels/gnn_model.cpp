@@ -540,6 +540,12 @@ GraphLayout graph_layout(const Csr &g, std::uint32_t dim)
 	return {s.x, s.ids, s.total};
 }
 
+GraphLayout graph_layout(std::uint64_t nodes, std::uint64_t edges, std::uint32_t dim, bool weighted)
+{
+	Sections s = sections(GraphHeader{kGraphMagic, dim, nodes, edges, weighted ? 1u : 0u, 0});
+	return {s.x, s.ids, s.total};
+}
+
 void encode_graph_head_into(std::span<std::byte> out, const Csr &g, std::uint32_t dim)
 {
 	GraphHeader h = header_of(g, dim);

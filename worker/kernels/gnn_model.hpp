@@ -127,6 +127,7 @@ struct GraphLayout {
 	std::size_t x_offset, ids_offset, total;
 };
 GraphLayout graph_layout(const Csr &g, std::uint32_t dim);
+GraphLayout graph_layout(std::uint64_t nodes, std::uint64_t edges, std::uint32_t dim, bool weighted);
 void encode_graph_head_into(std::span<std::byte> head, const Csr &g, std::uint32_t dim);
 void encode_graph_into(std::span<std::byte> out, const Csr &g, std::span<const float> x, std::uint32_t dim,
                        std::span<const std::int64_t> ids);
