@@ -114,20 +114,23 @@ ivf_durability_checks() {
 }
 
 # maintenance_fixture: SQL functions clustered(n, first) (16-dimensional rows in 100 clusters, row g
-# in cluster g % 100; row 0 has no vector) and recall_at_10(probes) (mean recall@10 of 30 rows of
-# `items` through its index against an exact scan), for the index maintenance tests.
+# in cluster g % 100; row 0 has no vector) and recall_at_10(probes[, every]) (mean recall@10 of 30 rows
+# of `items`, or of every row whose id % every = 7, through its index against an exact scan), for the
+# index maintenance tests.
 maintenance_fixture() {
 	# 100 clusters in 16 dimensions; row g is in cluster g % 100.
 	q "CREATE FUNCTION clustered(n int, first int DEFAULT 1) RETURNS TABLE (embedding vector) LANGUAGE sql AS \$\$
 		SELECT (SELECT array_agg(((g % 100) * 37 + i * 11) % 100 + random()) FROM generate_series(1, 16) i WHERE g > 0)::vector
 		FROM generate_series(first, first + n - 1) g \$\$"
-	# recall_at_10(probes): mean recall@10 through the index against an exact scan, 30 queries from the rows.
-	q "CREATE FUNCTION recall_at_10(probes int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+	# recall_at_10(probes[, every]): mean recall@10 through the index against an exact scan, 30 queries
+	# from the rows (every > 0: the rows whose id % every = 7, spread over the whole table).
+	q "CREATE FUNCTION recall_at_10(probes int, every int DEFAULT 0) RETURNS float8 LANGUAGE plpgsql AS \$\$
 	DECLARE total float8 := 0; n int := 0; qv vector; got bigint[]; want bigint[];
 	BEGIN
 		PERFORM set_config('ivfflat.probes', probes::text, true);
 		PERFORM set_config('enable_seqscan', 'off', true);
-		FOR qv IN SELECT embedding FROM items ORDER BY id % 101, id LIMIT 30 LOOP
+		FOR qv IN SELECT embedding FROM items WHERE every = 0 OR id % every = 7
+				ORDER BY CASE WHEN every = 0 THEN id % 101 END, id LIMIT CASE WHEN every = 0 THEN 30 END LOOP
 			got := ARRAY(SELECT id FROM items ORDER BY embedding <-> qv LIMIT 10);
 			want := ARRAY(SELECT id FROM items ORDER BY (embedding <-> qv) + 0, id LIMIT 10);
 			total := total + (SELECT count(*) FROM unnest(got) g WHERE g = ANY (want)) / 10.0;
