@@ -193,17 +193,6 @@ inline double operator_lower_bound(const MetricInfo *metric, float order_distanc
 	return metric->from_order(order_distance) - 4.0 * ((dim + 4) * kFloatUnit + 2 * metric->element().unit);
 }
 
-// Pull a whole page towards the cache while the previous one is being scanned: list pages sit at
-// scattered shared-buffer addresses, so the hardware prefetcher cannot run ahead across them.
-// Not for sq8 lists: their few rows a page are 1.5 KB runs the hardware prefetcher follows, and
-// the page's 128 prefetches cost more than they saved (100k x 1536, probes 10: 8.8-9.0 ms of CPU a
-// query with them, 6.7 without; rabitq's and flat lists' queries were no slower with them).
-inline void prefetch_page(Buffer buf)
-{
-	const char *p = static_cast<const char *>(BufferGetPage(buf));
-	for (Size off = 0; off < BLCKSZ; off += 64)
-		__builtin_prefetch(p + off);
-}
 
 // Distances of every live entry on a page (rabitq: estimates, and their lower bounds in lower).
 // Entries added in order sit back to back (the last one lowest in the page), so when nothing was
@@ -342,6 +331,10 @@ void scan_batch(Relation index, ScanState *so, const Candidate *after)
 		Buffer ahead_buf = InvalidBuffer;
 		if (ahead != InvalidBlockNumber) {
 			ahead_buf = recent->read(index, ahead);
+			// Not for sq8 lists: their few rows a page are 1.5 KB runs the hardware prefetcher
+			// follows, and the page's 128 prefetches cost more than they saved (100k x 1536, probes
+			// 10: 8.8-9.0 ms of CPU a query with them, 6.7 without; rabitq's and flat lists' queries
+			// were no slower with them).
 			if (so->quantizer != Quantizer::sq8)
 				prefetch_page(ahead_buf);
 		}

@@ -293,8 +293,6 @@ void consider_toast_pass(ExactScanState *s, Relation rel, double pages_done, Blo
 	if (s->toast_decided || s->toast_fetches < kFetchesBeforeDeciding)
 		return;
 	s->toast_decided = true;
-	if (s->pscan || !s->fast || !OidIsValid(rel->rd_rel->reltoastrelid))
-		return;
 	Relation toast = table_open(rel->rd_rel->reltoastrelid, AccessShareLock);
 	BlockNumber toast_pages = RelationGetNumberOfBlocks(toast);
 	table_close(toast, AccessShareLock);
@@ -379,9 +377,7 @@ constexpr BlockNumber kPagesAhead = 2;
 Buffer pin_and_prefetch(Relation rel, HeapScanDesc hscan, RecentBuffers *recent, BlockNumber blk)
 {
 	Buffer b = recent->read(rel, blk, hscan->rs_strategy);
-	const char *p = static_cast<const char *>(BufferGetPage(b));
-	for (size_t line = 0; line < BLCKSZ; line += 64)
-		__builtin_prefetch(p + line);
+	prefetch_page(b);
 	return b;
 }
 
@@ -459,7 +455,9 @@ void run_scan(ExactScanState *s)
 	s->last_k = s->k;
 	prepare_query(s, econtext);
 	s->toast = nullptr;
-	s->toast_decided = false;
+	// Decided at once where no pass can be taken (so rows of tables without out-of-line values
+	// never ask again); otherwise after the first fetches (consider_toast_pass).
+	s->toast_decided = s->pscan || !s->fast || !OidIsValid(rel->rd_rel->reltoastrelid);
 	s->toast_fetches = 0;
 	s->toast_values = -1;
 

@@ -26,9 +26,7 @@ inline uint32 hash_id(Oid id) { return uint32(id) * 2654435761u; }
 Buffer pin_and_prefetch(Relation rel, RecentBuffers *recent, BlockNumber blk, BufferAccessStrategy strategy)
 {
 	Buffer b = recent->read(rel, blk, strategy);
-	const char *p = static_cast<const char *>(BufferGetPage(b));
-	for (size_t line = 0; line < BLCKSZ; line += 64)
-		__builtin_prefetch(p + line);
+	prefetch_page(b);
 	return b;
 }
 
@@ -38,7 +36,8 @@ bool toast_pass_pays(uint64 fetched, double pages_done, BlockNumber pages, Block
 {
 	// An index fetch of a value costs about as much as reading four TOAST pages in order: a
 	// btree descent and its chunks on scattered pages, against a page whose four chunks are read
-	// in place (measured: 100k x 1536 in 100k TOAST pages, 400 ms by index, 100 ms in order).
+	// in place (measured at 100k x 1536, 100k TOAST pages: about 7 us a value by index, 1.5 us a
+	// page in order).
 	constexpr double kFetchInPages = 4.0;
 	if (pages_done <= 0)
 		return false;
