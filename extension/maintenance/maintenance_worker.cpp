@@ -21,6 +21,7 @@
 extern "C" {
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -188,6 +189,7 @@ void drop_leftovers()
 struct Checked {
 	bool found = false;
 	bool checked = false;  // health holds the index's figures
+	bool busy = false;     // not checked: its table was locked by a VACUUM, ANALYZE or index build
 	Health health;
 	Oid owner = InvalidOid;
 	Oid namespace_oid = InvalidOid;
@@ -229,17 +231,32 @@ void estimate_as_owner(Relation index, Oid owner, Health &h, Estimate estimate)
 							 name, h.estimated_recall, recall_setting_name(h), h.recall_at, h.recall_sample)));
 }
 
+// How check_index takes its table's ShareUpdateExclusiveLock: waiting for it, or skipping a busy
+// table (as autovacuum does).
+enum class TableLock { wait, skip_if_busy };
+
 // The health of an index by OID, in a transaction of its own; found = false when it is gone, not
 // valid, or not a ruivfflat or ruhnsw index.
+// The table is held in ShareUpdateExclusiveLock while its index is checked: a VACUUM, ANALYZE or
+// concurrent index build in progress would show half-done figures (a VACUUM frees a ruhnsw index's
+// slots a page at a time).
 // only_maintained: an index whose auto_maintain option is off is found, but not checked.
-Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool only_maintained = false)
+Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool only_maintained = false,
+					TableLock table_lock = TableLock::wait)
 {
 	Checked c;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_clear_snapshot();  // current table statistics
-	Relation index = try_relation_open(index_oid, AccessShareLock);
+	// The table before the index, in the order VACUUM and REINDEX lock them.
+	Oid heap = IndexGetRelation(index_oid, true);
+	bool locked = OidIsValid(heap);
+	if (locked && table_lock == TableLock::wait)
+		LockRelationOid(heap, ShareUpdateExclusiveLock);
+	else if (locked)
+		locked = ConditionalLockRelationOid(heap, ShareUpdateExclusiveLock);
+	Relation index = locked ? try_relation_open(index_oid, AccessShareLock) : nullptr;
 	if (index && index->rd_rel->relkind == RELKIND_INDEX && index->rd_index->indisvalid && is_maintained_kind(index)) {
 		c.found = true;
 		bool skip = !auto_maintain_option(index);
@@ -252,10 +269,11 @@ Checked check_index(Oid index_oid, Estimate estimate = Estimate::never, bool onl
 		c.namespace_oid = RelationGetNamespace(index);
 		strlcpy(c.name, RelationGetRelationName(index), sizeof c.name);
 	}
+	c.busy = OidIsValid(heap) && !locked;
 	if (index)
 		relation_close(index, AccessShareLock);
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	CommitTransactionCommand();  // releases the table's lock
 	return c;
 }
 
@@ -328,7 +346,11 @@ const char *trigger_name(Degradation t)
 // (its auto_maintain option does not apply, and a healthy state is logged too).
 void maintain_index(const Target &target, bool asked)
 {
-	Checked before = check_index(target.index, asked ? Estimate::always : Estimate::if_due, !asked);
+	Checked before = check_index(target.index, asked ? Estimate::always : Estimate::if_due, !asked,
+								 asked ? TableLock::wait : TableLock::skip_if_busy);
+	if (before.busy)
+		ereport(DEBUG1, (errmsg("ruvector maintenance: skipping index %s: its table is being vacuumed, analyzed or indexed",
+								target.qualified_name)));
 	if (!before.found || !before.checked)
 		return;
 	const Health &h = before.health;
@@ -360,7 +382,7 @@ void maintain_index(const Target &target, bool asked)
 		return;
 	}
 	// Re-checked under the lock: another process may have replaced the index meanwhile.
-	Checked now = check_index(target.index);
+	Checked now = check_index(target.index, Estimate::never, false, asked ? TableLock::wait : TableLock::skip_if_busy);
 	if (!now.found || now.health.stamp != h.stamp) {
 		LockRelease(&tag, ExclusiveLock, true);
 		return;

@@ -284,23 +284,44 @@ new_log | grep -q "rebuilding index public.hdead_manual"
 ok "$([ $? -ne 0 ]; echo $?)" "and never rebuilt"
 q "DROP TABLE hdead"
 
+# --- a table being vacuumed (here: held in SHARE UPDATE EXCLUSIVE mode, VACUUM's lock) is not
+# checked while the lock is held: a VACUUM in progress shows half-done figures
+q "CREATE TABLE hbusy (id bigserial PRIMARY KEY, embedding vector(16))"
+q "CREATE INDEX hbusy_idx ON hbusy USING ruivfflat (embedding vector_l2_ops) WITH (lists = 10)" 2>/dev/null
+psql -X -q -c "BEGIN" -c "LOCK TABLE hbusy IN SHARE UPDATE EXCLUSIVE MODE" -c "SELECT pg_sleep(5)" -c "COMMIT" >/dev/null &
+holder=$!
+wait_for "SELECT count(*) FROM pg_locks WHERE relation = 'hbusy'::regclass AND mode = 'ShareUpdateExclusiveLock' AND granted" 1 10 >/dev/null
+q "INSERT INTO hbusy (embedding) SELECT * FROM clustered(2000)"
+sleep 3
+new_log | grep -q "index public.hbusy_idx"
+ok "$([ $? -ne 0 ]; echo $?)" "a degraded index whose table is locked by a VACUUM is neither checked nor rebuilt while the lock is held"
+wait "$holder"
+secs=$(wait_for "SELECT lists FROM ruvector_index_health('hbusy_idx')" 10 60)
+ok $? "and is rebuilt once the lock is gone (${secs:-timeout} s)"
+q "DROP TABLE hbusy"
+
 # --- ruhnsw: a damaged graph's recall, estimated in the background, triggers a rebuild; recall recovers
 q "CREATE TABLE hrecall (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
 q "INSERT INTO hrecall (embedding) SELECT embedding + array_fill(50::real, ARRAY[16])::vector FROM clustered(2000)"
 q "CREATE INDEX hrecall_idx ON hrecall USING ruhnsw (embedding vector_l2_ops) WITH (auto_maintain = off)"
-# 8000 inserts away from the built rows, made with ef_construction 4 (the option restored
-# afterwards), leave a poorly linked graph (recall@10 at ef_search 40 about 0.85; 1 after a build).
-q "ALTER INDEX hrecall_idx SET (ef_construction = 4)"
-q "INSERT INTO hrecall (embedding) SELECT * FROM clustered(8000, 200000)"
-q "ALTER INDEX hrecall_idx RESET (ef_construction)"
+# Inserts away from the built rows, made with ef_construction 4 (the option restored afterwards),
+# leave a poorly linked graph (recall@10 at ef_search 40 0.85-0.96 after 8000 of them, with the
+# levels each insert draws; 1 after a build): batches of 4000 until it is under 0.93.
 hrecall_at_40() {
 	psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 40" -c "SELECT avg(hit) FROM (
 		SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM hrecall ORDER BY embedding <-> qv LIMIT 10)) g
 			WHERE g = ANY (ARRAY(SELECT id FROM hrecall ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
 		FROM (SELECT embedding AS qv FROM hrecall ORDER BY id % 101, id LIMIT 50) qs) x"
 }
-before=$(hrecall_at_40)
-echo "# recall@10 at ef_search 40 of the damaged graph: $before"
+q "ALTER INDEX hrecall_idx SET (ef_construction = 4)"
+for batch in 1 2 3 4 5; do
+	q "INSERT INTO hrecall (embedding) SELECT * FROM clustered(4000, 196000 + 4000 * $batch)"
+	before=$(hrecall_at_40)
+	[ "$batch" -ge 2 ] && [ "$(q "SELECT $before < 0.93")" = t ] && break
+done
+q "ALTER INDEX hrecall_idx RESET (ef_construction)"
+echo "# recall@10 at ef_search 40 of the damaged graph: $before ($batch batches of 4000 inserts)"
+ok "$(q "SELECT ($before < 0.93)::int - 1")" "the inserts damaged the graph: recall@10 at ef_search 40 is under 0.93 (got $before)"
 q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_min_recall = 0.95"
 q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 50"
 oid=$(q "SELECT 'hrecall_idx'::regclass::oid")
@@ -321,7 +342,7 @@ is "$(q "SELECT state || ' ' || estimated_at || ' ' || (estimated_recall >= 0.95
 	"the rebuilt index is healthy, with the estimate the maintenance process stored at ef_search 40"
 after=$(hrecall_at_40)
 echo "# recall@10 at ef_search 40 after the background rebuild: $after"
-ok "$(q "SELECT ($after >= 0.95 AND $after >= $before + 0.05)::int - 1")" "recall@10 at ef_search 40 recovered: $before before, $after after"
+ok "$(q "SELECT ($after >= 0.95)::int - 1")" "recall@10 at ef_search 40 recovered to at least 0.95: $before before, $after after"
 
 q "ALTER DATABASE $PGDATABASE RESET ALL"
 q "ALTER SYSTEM SET ruvector.auto_maintain = off"
