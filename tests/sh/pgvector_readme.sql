@@ -90,7 +90,6 @@ CREATE INDEX ON items USING hnsw (embedding vector_l1_ops);
 CREATE INDEX ON items USING hnsw (embedding bit_hamming_ops);
 
 -- § HNSW
--- todo: bit_jaccard_ops for hnsw (issue 17)
 CREATE INDEX ON items USING hnsw (embedding bit_jaccard_ops);
 
 -- § HNSW / Index Options
