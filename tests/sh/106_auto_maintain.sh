@@ -304,23 +304,14 @@ q "DROP TABLE hbusy"
 q "CREATE TABLE hrecall (id bigserial PRIMARY KEY, embedding vector(16)) WITH (autovacuum_enabled = off)"
 q "INSERT INTO hrecall (embedding) SELECT embedding + array_fill(50::real, ARRAY[16])::vector FROM clustered(2000)"
 q "CREATE INDEX hrecall_idx ON hrecall USING ruhnsw (embedding vector_l2_ops) WITH (auto_maintain = off)"
-# Inserts away from the built rows, made with ef_construction 4 (the option restored afterwards),
-# leave a poorly linked graph (recall@10 at ef_search 40 0.85-0.96 after 8000 of them, with the
-# levels each insert draws; 1 after a build): batches of 4000 until it is under 0.93.
 hrecall_at_40() {
 	psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 40" -c "SELECT avg(hit) FROM (
 		SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM hrecall ORDER BY embedding <-> qv LIMIT 10)) g
 			WHERE g = ANY (ARRAY(SELECT id FROM hrecall ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
 		FROM (SELECT embedding AS qv FROM hrecall ORDER BY id % 101, id LIMIT 50) qs) x"
 }
-q "ALTER INDEX hrecall_idx SET (ef_construction = 4)"
-for batch in 1 2 3 4 5; do
-	q "INSERT INTO hrecall (embedding) SELECT * FROM clustered(4000, 196000 + 4000 * $batch)"
-	before=$(hrecall_at_40)
-	[ "$batch" -ge 2 ] && [ "$(q "SELECT $before < 0.93")" = t ] && break
-done
-q "ALTER INDEX hrecall_idx RESET (ef_construction)"
-echo "# recall@10 at ef_search 40 of the damaged graph: $before ($batch batches of 4000 inserts)"
+read -r before batches < <(damage_graph hrecall hrecall_idx hrecall_at_40)
+echo "# recall@10 at ef_search 40 of the damaged graph: $before ($batches batches of 4000 inserts)"
 ok "$(q "SELECT ($before < 0.93)::int - 1")" "the inserts damaged the graph: recall@10 at ef_search 40 is under 0.93 (got $before)"
 q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_min_recall = 0.95"
 q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 50"
