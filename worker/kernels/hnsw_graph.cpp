@@ -15,6 +15,7 @@
 #include "worker/kernels/hnsw_graph.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/float16.hpp"
 #include "worker/kernels/kmeans.hpp"
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -78,14 +79,23 @@ struct FartherOnTop {  // min-heap: the nearest candidate on top
 	bool operator()(const Cand &a, const Cand &b) const noexcept { return nearer(b, a); }
 };
 
-// The metric's ordering distance over rows, by the float32 kernels directly where the row is
-// float32 (one indirect call instead of two), else the table's order(). NaN (an overflowed inner
-// product) orders as +Infinity, so heaps stay consistent.
+// The metric's ordering distance over rows, by the float32 or half kernels directly where the rows
+// are float32 or halves (one indirect call instead of two), else the table's order(). NaN (an
+// overflowed inner product) orders as +Infinity, so heaps stay consistent.
 class Space {
 public:
 	Space(const MetricInfo &metric, const std::byte *rows, std::size_t dim)
 		: rows_(rows), stride_(metric.row_bytes(dim)), dim_(dim), order_(metric.order)
 	{
+		if (metric.type == ElementType::float16 && metric.metric != Metric::l1) {
+			const HalfKernels &k = active_half_kernels();
+			if (metric.metric == Metric::l2)
+				f16_ = k.l2_squared;
+			else {
+				f16_ = k.inner_product;
+				negate_ = true;
+			}
+		}
 		if (metric.type == ElementType::float32) {
 			const DistanceKernels &k = active_kernels();
 			if (metric.metric == Metric::l2)
@@ -106,6 +116,10 @@ public:
 			d = f32_(reinterpret_cast<const float *>(a), reinterpret_cast<const float *>(b), dim_);
 			if (negate_)
 				d = -d;
+		} else if (f16_) {
+			d = f16_(reinterpret_cast<const half *>(a), reinterpret_cast<const half *>(b), dim_);
+			if (negate_)
+				d = -d;
 		} else
 			d = order_(a, b, dim_);
 		return d == d ? d : std::numeric_limits<float>::infinity();
@@ -124,6 +138,7 @@ private:
 	std::size_t stride_, dim_;
 	float (*order_)(const std::byte *, const std::byte *, std::size_t);
 	float (*f32_)(const float *, const float *, std::size_t) = nullptr;
+	float (*f16_)(const half *, const half *, std::size_t) = nullptr;
 	bool negate_ = false;
 };
 
@@ -664,6 +679,57 @@ std::vector<std::int32_t> locality_order(const MetricInfo &metric, const std::by
 	return row_of;
 }
 
+// The half-precision metric a build compares its rows with, or null for the rows' own: float32
+// rows of l2, ip or cosine of at least min_bytes, on a CPU that converts halves in hardware. A
+// build's searches are bound by fetching rows from memory (about 2100 distances per insert), and
+// halves halve the bytes; the graph differs only where distances differ by less than the rounding
+// (recall of 100k x 128 builds as with float rows, see docs/benchmarks.md).
+const MetricInfo *half_metric(const MetricInfo &metric, std::size_t n, std::size_t dim, std::size_t min_bytes)
+{
+	if (metric.type != ElementType::float32 || metric.metric == Metric::l1 || n * metric.row_bytes(dim) < min_bytes)
+		return nullptr;
+	if (active_half_kernels().isa == Isa::scalar)
+		return nullptr;
+	return find_metric(ElementType::float16, metric.metric);
+}
+
+// The rows the build works on: row_of[i] as row i (the identity when row_of is empty), as they are
+// or, when `halves` (their metric) is given, as halves of the rows scaled by one power of two that brings the
+// largest component to [2^14, 2^15): no half overflows, none of the large ones is subnormal, and
+// every distance scales by the same factor (the square of it), so orders are kept.
+std::vector<std::byte> build_copy(const MetricInfo &metric, const MetricInfo *halves, const std::byte *rows,
+                                  std::size_t n, std::size_t dim, const std::vector<std::int32_t> &row_of,
+                                  const CancelToken &cancel)
+{
+	auto source = [&](std::size_t i) { return row_of.empty() ? i : std::size_t(row_of[i]); };
+	const std::size_t rb = metric.row_bytes(dim);
+	std::vector<std::byte> out;
+	if (!halves) {
+		out.resize(n * rb);
+		tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
+			for (std::size_t i = r.begin(); i < r.end(); i++)
+				std::memcpy(out.data() + i * rb, rows + source(i) * rb, rb);
+		});
+		return out;
+	}
+	const auto *x = reinterpret_cast<const float *>(rows);
+	const float largest = max_abs(x, n, dim, cancel);
+	const float scale = largest > 0 ? std::ldexp(1.0f, std::clamp(14 - std::ilogb(largest), -126, 126)) : 1.0f;
+	const std::size_t hb = halves->row_bytes(dim);
+	const HalfKernels &hk = active_half_kernels();
+	out.resize(n * hb);
+	tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
+		std::vector<float> scaled(dim);
+		for (std::size_t i = r.begin(); i < r.end(); i++) {
+			const float *src = x + source(i) * dim;
+			for (std::size_t j = 0; j < dim; j++)
+				scaled[j] = src[j] * scale;
+			hk.from_float(scaled.data(), reinterpret_cast<half *>(out.data() + i * hb), dim);
+		}
+	});
+	return out;
+}
+
 }  // namespace
 
 Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim, const BuildParams &params,
@@ -686,19 +752,17 @@ Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std:
 	std::vector<std::int32_t> row_of = locality_order(metric, rows, n, dim, params.locality_min_bytes, order, cancel);
 	std::vector<std::byte> local;
 	std::vector<std::int32_t> inverse;
-	if (!row_of.empty()) {
-		const std::size_t rb = metric.row_bytes(dim);
-		local.resize(n * rb);
-		inverse.resize(n);
-		tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
-			for (std::size_t i = r.begin(); i < r.end(); i++)
-				std::memcpy(local.data() + i * rb, rows + std::size_t(row_of[i]) * rb, rb);
-		});
-		for (std::size_t i = 0; i < n; i++)
-			inverse[std::size_t(row_of[i])] = std::int32_t(i);
+	const MetricInfo *halves = half_metric(metric, n, dim, params.half_min_bytes);
+	if (!row_of.empty() || halves) {
+		local = build_copy(metric, halves, rows, n, dim, row_of, cancel);
 		rows = local.data();
 	}
-	Builder b(metric, rows, n, dim, params, std::move(row_of));
+	if (!row_of.empty()) {
+		inverse.resize(n);
+		for (std::size_t i = 0; i < n; i++)
+			inverse[std::size_t(row_of[i])] = std::int32_t(i);
+	}
+	Builder b(halves ? *halves : metric, rows, n, dim, params, std::move(row_of));
 	b.set_inverse(std::move(inverse));
 	if (n == 0)
 		return std::move(b).finish();
