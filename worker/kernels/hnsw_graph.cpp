@@ -393,8 +393,16 @@ public:
 		}
 		for (std::uint32_t layer = 0; layer <= low_top; layer++) {
 			write_own(q, layer, s.selections[layer], s);
-			for (const Cand &c : s.selections[layer].cands)
-				link_back(c.id, layer, Cand{c.d, q}, s);
+			// The neighbours' distances and flags are cold (a search reads only their links): the
+			// next few are fetched while one is updated.
+			const std::vector<Cand> &cands = s.selections[layer].cands;
+			for (std::size_t i = 0; i < std::min(kLinkAhead, cands.size()); i++)
+				prefetch_slots(cands[i].id, layer);
+			for (std::size_t i = 0; i < cands.size(); i++) {
+				if (i + kLinkAhead < cands.size())
+					prefetch_slots(cands[i + kLinkAhead].id, layer);
+				link_back(cands[i].id, layer, Cand{cands[i].d, q}, s);
+			}
 		}
 		if (level > top) {
 			entry_ = q;
@@ -417,6 +425,19 @@ public:
 	}
 
 private:
+	static constexpr std::size_t kLinkAhead = 4;  // reverse links whose lists are prefetched ahead
+
+	// Starts loading what link_back reads of node's list at `layer` besides the links.
+	void prefetch_slots(std::int32_t node, std::uint32_t layer) const noexcept
+	{
+		const std::size_t at = slot(node, layer), last = at + slots(layer) - 1;
+		for (std::size_t i = at; i <= last; i += 16)
+			__builtin_prefetch(dist_.data() + i, 1);
+		__builtin_prefetch(dist_.data() + last, 1);
+		__builtin_prefetch(flags_.data() + at, 1);
+		__builtin_prefetch(flags_.data() + last, 1);
+	}
+
 	std::size_t slot(std::int32_t node, std::uint32_t layer) const noexcept
 	{
 		return layer == 0 ? std::size_t(node) * layer_slots(p_.m, 0)
