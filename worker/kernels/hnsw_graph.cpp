@@ -89,10 +89,12 @@ public:
 	{
 		if (metric.type == ElementType::float16 && metric.metric != Metric::l1) {
 			const HalfKernels &k = active_half_kernels();
-			if (metric.metric == Metric::l2)
+			if (metric.metric == Metric::l2) {
 				f16_ = k.l2_squared;
-			else {
+				f16q_ = k.l2_squared_float;
+			} else {
 				f16_ = k.inner_product;
+				f16q_ = k.inner_product_float;
 				negate_ = true;
 			}
 		}
@@ -126,6 +128,30 @@ public:
 	}
 	float operator()(const std::byte *a, std::int32_t b) const noexcept { return (*this)(a, row(std::size_t(b))); }
 
+	// An insert's query: its row and, on half rows, that row's floats, converted once and compared
+	// by the float-against-half kernels (the same distances, one conversion per element less).
+	struct Query {
+		const std::byte *row;
+		const float *f;
+	};
+	Query query(const std::byte *row, std::vector<float> &buf) const
+	{
+		if (!f16_)
+			return {row, nullptr};
+		buf.resize(dim_);
+		active_half_kernels().to_float(reinterpret_cast<const half *>(row), buf.data(), dim_);
+		return {row, buf.data()};
+	}
+	float operator()(const Query &q, std::int32_t b) const noexcept
+	{
+		if (!q.f)
+			return (*this)(q.row, b);
+		float d = f16q_(q.f, reinterpret_cast<const half *>(row(std::size_t(b))), dim_);
+		if (negate_)
+			d = -d;
+		return d == d ? d : std::numeric_limits<float>::infinity();
+	}
+
 	void prefetch(std::int32_t i) const noexcept
 	{
 		const char *p = reinterpret_cast<const char *>(row(std::size_t(i)));
@@ -139,6 +165,7 @@ private:
 	float (*order_)(const std::byte *, const std::byte *, std::size_t);
 	float (*f32_)(const float *, const float *, std::size_t) = nullptr;
 	float (*f16_)(const half *, const half *, std::size_t) = nullptr;
+	float (*f16q_)(const float *, const half *, std::size_t) = nullptr;
 	bool negate_ = false;
 };
 
@@ -174,6 +201,7 @@ struct Scratch {
 	Visited visited;
 	std::vector<Cand> candidates, results, entry, pruned, merged, kept, added;
 	std::vector<std::int32_t> ids, fresh;
+	std::vector<float> query;  // the insert's row as floats (half rows)
 	// Per layer of the node being inserted: its selected neighbours and how many of them the
 	// heuristic kept (the rest are kept pruned ones); full when there were more candidates than
 	// slots (only then are the kCloser flags valid).
@@ -188,8 +216,8 @@ struct Scratch {
 // Algorithm 2 over layer `layer`: the ef nearest nodes to q reachable from `entry`, nearest first.
 // lists.read(node, layer, out) appends node's neighbours at that layer to out; lists.prefetch(node,
 // layer) starts loading them.
-template <class Lists>
-void search_layer(const Space &space, const std::byte *q, std::int32_t self, const std::vector<Cand> &entry,
+template <class Lists, class Q>
+void search_layer(const Space &space, const Q &q, std::int32_t self, const std::vector<Cand> &entry,
                   std::size_t ef, std::uint32_t layer, Scratch &s, Lists &lists, std::vector<Cand> &out)
 {
 	s.visited.next();
@@ -244,8 +272,8 @@ void search_layer(const Space &space, const std::byte *q, std::int32_t self, con
 }
 
 // Greedy descent (ef 1) from `cur` through layers top..bottom+1.
-template <class Lists>
-Cand descend(const Space &space, const std::byte *q, Cand cur, std::uint32_t top, std::uint32_t bottom, Scratch &s,
+template <class Lists, class Q>
+Cand descend(const Space &space, const Q &q, Cand cur, std::uint32_t top, std::uint32_t bottom, Scratch &s,
              Lists &lists)
 {
 	for (std::uint32_t layer = top; layer > bottom; layer--) {
@@ -374,7 +402,7 @@ public:
 		if (level <= top)
 			top_lock.unlock();
 
-		const std::byte *qrow = space_.row(std::size_t(q));
+		const Space::Query qrow = space_.query(space_.row(std::size_t(q)), s.query);
 		Cand cur{space_(qrow, entry), entry};
 		cur = descend(space_, qrow, cur, top, std::min(level, top), s, *this);
 		s.entry.assign(1, cur);
