@@ -1,6 +1,7 @@
 // float16: the scalar reference conversions against the IEEE definition, every ISA's conversions
 // against the reference for all 65536 halves and millions of floats (ties, subnormals, overflow,
-// NaN), and every half distance kernel against the scalar one.
+// NaN), and every half distance kernel against the scalar one (and the float-against-half forms
+// against the half ones).
 #include "worker/kernels/float16.hpp"
 #include "worker/kernels/vector_text.hpp"
 
@@ -163,6 +164,11 @@ TEST_P(Float16Isa, DistancesMatchScalar)
 				if (n > 0 && n < 8) {  // within one lane group the scalar tail is exact: equal
 					EXPECT_EQ(K.l1(a, b, n), S.l1(a, b, n));
 				}
+				// A float first operand holding a's values: bit for bit the half kernels' sums.
+				std::vector<float> af(n);
+				K.to_float(a, af.data(), n);
+				EXPECT_EQ(K.l2_squared_float(af.data(), b, n), K.l2_squared(a, b, n)) << "n=" << n;
+				EXPECT_EQ(K.inner_product_float(af.data(), b, n), K.inner_product(a, b, n)) << "n=" << n;
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 // The in-memory HNSW build: recall against brute force for every element type, the graph's
 // invariants, independence of the levels from the thread count, edge cases and cancellation.
+#include "worker/kernels/float16.hpp"
 #include "worker/kernels/hnsw_graph.hpp"
 
 #include <gtest/gtest.h>
@@ -375,6 +376,35 @@ TEST(HnswGraph, LocalityOrderKeepsTheGraph)
 		expect_valid(c, grouped);
 		EXPECT_EQ(a.levels, c.levels);
 	}
+}
+
+// A large float32 build compares halves of its rows (half_min_bytes; 0 here forces it): recall as
+// with float rows, for every metric it applies to and at any scale of the data (the copy is scaled
+// by a power of two first: rows of 1e-9 would be zero halves, rows of 1e6 infinite).
+TEST(HnswGraph, HalfPrecisionBuildKeepsRecall)
+{
+	if (active_half_kernels().isa == Isa::scalar)
+		GTEST_SKIP() << "no hardware half conversion: builds keep float rows";
+	const std::size_t n = 4000, nq = 200, dim = 24;
+	for (Metric metric : {Metric::l2, Metric::ip, Metric::cosine})
+		for (float scale : {1.0f, 1e-9f, 1e6f}) {
+			const MetricInfo &m = metric_info(ElementType::float32, metric);
+			std::vector<float> x = clustered(n + nq, dim, 17, 40);
+			for (float &v : x)
+				v *= scale;
+			auto rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
+			auto queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
+			auto exact = params(8, 32), halves = params(8, 32);
+			exact.half_min_bytes = std::size_t(-1);
+			halves.half_min_bytes = 0;
+			hnsw::Graph a = build_on(1, m, rows, dim, exact), b = build_on(1, m, rows, dim, halves);
+			expect_valid(b, halves);
+			EXPECT_EQ(a.levels, b.levels);
+			EXPECT_NE(a.links, b.links) << "the half build should not be the float build";
+			const double ra = recall(a, m, rows, queries, dim, 10, 20), rb = recall(b, m, rows, queries, dim, 10, 20);
+			EXPECT_GE(rb, ra - 0.01) << m.opclass << " scale " << scale;
+			EXPECT_GE(rb, metric == Metric::ip ? 0.85 : 0.9) << m.opclass << " scale " << scale;
+		}
 }
 
 TEST(HnswGraph, LevelsFollowTheGeometricLaw)

@@ -88,6 +88,24 @@ float inner_product(const half *a, const half *b, std::size_t n)
 	return s;
 }
 
+float l2_squared_float(const float *a, const half *b, std::size_t n)
+{
+	float s = 0;
+	for (std::size_t i = 0; i < n; i++) {
+		float d = a[i] - half_to_float(b[i]);
+		s += d * d;
+	}
+	return s;
+}
+
+float inner_product_float(const float *a, const half *b, std::size_t n)
+{
+	float s = 0;
+	for (std::size_t i = 0; i < n; i++)
+		s += a[i] * half_to_float(b[i]);
+	return s;
+}
+
 float l1(const half *a, const half *b, std::size_t n)
 {
 	float s = 0;
@@ -108,7 +126,8 @@ CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
 	return p;
 }
 
-const HalfKernels kScalar{Isa::scalar, to_float, from_float, l2_squared, inner_product, l1, cosine_parts};
+const HalfKernels kScalar{Isa::scalar,  to_float, from_float,       l2_squared,         inner_product,
+                          l1,           cosine_parts, l2_squared_float, inner_product_float};
 
 bool has_f16c()
 {

@@ -42,6 +42,10 @@ struct HalfKernels {
 	float (*inner_product)(const half *a, const half *b, std::size_t n);
 	float (*l1)(const half *a, const half *b, std::size_t n);
 	CosineParts (*cosine_parts)(const half *a, const half *b, std::size_t n);
+	// l2_squared and inner_product with a float first operand (exactly representable as halves:
+	// a half row converted once), equal to the half kernels on that row.
+	float (*l2_squared_float)(const float *a, const half *b, std::size_t n);
+	float (*inner_product_float)(const float *a, const half *b, std::size_t n);
 };
 
 // The best table for the ISA the float kernels run at (RUVECTOR_ISA caps both); an ISA without

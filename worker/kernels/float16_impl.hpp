@@ -43,6 +43,22 @@ struct HalfKernelsImpl {
 	static float inner_product(const half *a, const half *b, std::size_t n) { return Pair::inner_product(a, b, n); }
 	static float l1(const half *a, const half *b, std::size_t n) { return Pair::l1(a, b, n); }
 
+	// A float operand (a half row converted once) against half rows: the same values and sums as
+	// the half pair kernels, one conversion per element instead of two.
+	struct FloatLoad {
+		static batch load(const float *p) { return batch::load_unaligned(p); }
+	};
+	struct EitherToFloat {
+		static float get(float x) { return x; }
+		static float get(half x) { return half_to_float(x); }
+	};
+	using Mixed = PairReduce<batch, float, FloatLoad, Cvt, EitherToFloat, half>;
+	static float l2_squared_float(const float *a, const half *b, std::size_t n) { return Mixed::l2_squared(a, b, n); }
+	static float inner_product_float(const float *a, const half *b, std::size_t n)
+	{
+		return Mixed::inner_product(a, b, n);
+	}
+
 	static CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
 	{
 		batch d(0.0f), na(0.0f), nb(0.0f);
@@ -65,7 +81,7 @@ struct HalfKernelsImpl {
 
 	static HalfKernels table(Isa isa)
 	{
-		return {isa, to_float, from_float, l2_squared, inner_product, l1, cosine_parts};
+		return {isa, to_float, from_float, l2_squared, inner_product, l1, cosine_parts, l2_squared_float, inner_product_float};
 	}
 };
 

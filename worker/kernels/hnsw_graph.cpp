@@ -15,6 +15,7 @@
 #include "worker/kernels/hnsw_graph.hpp"
 
 #include "worker/kernels/distance.hpp"
+#include "worker/kernels/float16.hpp"
 #include "worker/kernels/kmeans.hpp"
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -78,14 +79,25 @@ struct FartherOnTop {  // min-heap: the nearest candidate on top
 	bool operator()(const Cand &a, const Cand &b) const noexcept { return nearer(b, a); }
 };
 
-// The metric's ordering distance over rows, by the float32 kernels directly where the row is
-// float32 (one indirect call instead of two), else the table's order(). NaN (an overflowed inner
-// product) orders as +Infinity, so heaps stay consistent.
+// The metric's ordering distance over rows, by the float32 or half kernels directly where the rows
+// are float32 or halves (one indirect call instead of two), else the table's order(). NaN (an
+// overflowed inner product) orders as +Infinity, so heaps stay consistent.
 class Space {
 public:
 	Space(const MetricInfo &metric, const std::byte *rows, std::size_t dim)
 		: rows_(rows), stride_(metric.row_bytes(dim)), dim_(dim), order_(metric.order)
 	{
+		if (metric.type == ElementType::float16 && metric.metric != Metric::l1) {
+			const HalfKernels &k = active_half_kernels();
+			if (metric.metric == Metric::l2) {
+				f16_ = k.l2_squared;
+				f16q_ = k.l2_squared_float;
+			} else {
+				f16_ = k.inner_product;
+				f16q_ = k.inner_product_float;
+				negate_ = true;
+			}
+		}
 		if (metric.type == ElementType::float32) {
 			const DistanceKernels &k = active_kernels();
 			if (metric.metric == Metric::l2)
@@ -106,11 +118,39 @@ public:
 			d = f32_(reinterpret_cast<const float *>(a), reinterpret_cast<const float *>(b), dim_);
 			if (negate_)
 				d = -d;
+		} else if (f16_) {
+			d = f16_(reinterpret_cast<const half *>(a), reinterpret_cast<const half *>(b), dim_);
+			if (negate_)
+				d = -d;
 		} else
 			d = order_(a, b, dim_);
 		return d == d ? d : std::numeric_limits<float>::infinity();
 	}
 	float operator()(const std::byte *a, std::int32_t b) const noexcept { return (*this)(a, row(std::size_t(b))); }
+
+	// An insert's query: its row and, on half rows, that row's floats, converted once and compared
+	// by the float-against-half kernels (the same distances, one conversion per element less).
+	struct Query {
+		const std::byte *row;
+		const float *f;
+	};
+	Query query(const std::byte *row, std::vector<float> &buf) const
+	{
+		if (!f16_)
+			return {row, nullptr};
+		buf.resize(dim_);
+		active_half_kernels().to_float(reinterpret_cast<const half *>(row), buf.data(), dim_);
+		return {row, buf.data()};
+	}
+	float operator()(const Query &q, std::int32_t b) const noexcept
+	{
+		if (!q.f)
+			return (*this)(q.row, b);
+		float d = f16q_(q.f, reinterpret_cast<const half *>(row(std::size_t(b))), dim_);
+		if (negate_)
+			d = -d;
+		return d == d ? d : std::numeric_limits<float>::infinity();
+	}
 
 	void prefetch(std::int32_t i) const noexcept
 	{
@@ -124,6 +164,8 @@ private:
 	std::size_t stride_, dim_;
 	float (*order_)(const std::byte *, const std::byte *, std::size_t);
 	float (*f32_)(const float *, const float *, std::size_t) = nullptr;
+	float (*f16_)(const half *, const half *, std::size_t) = nullptr;
+	float (*f16q_)(const float *, const half *, std::size_t) = nullptr;
 	bool negate_ = false;
 };
 
@@ -159,6 +201,7 @@ struct Scratch {
 	Visited visited;
 	std::vector<Cand> candidates, results, entry, pruned, merged, kept, added;
 	std::vector<std::int32_t> ids, fresh;
+	std::vector<float> query;  // the insert's row as floats (half rows)
 	// Per layer of the node being inserted: its selected neighbours and how many of them the
 	// heuristic kept (the rest are kept pruned ones); full when there were more candidates than
 	// slots (only then are the kCloser flags valid).
@@ -173,8 +216,8 @@ struct Scratch {
 // Algorithm 2 over layer `layer`: the ef nearest nodes to q reachable from `entry`, nearest first.
 // lists.read(node, layer, out) appends node's neighbours at that layer to out; lists.prefetch(node,
 // layer) starts loading them.
-template <class Lists>
-void search_layer(const Space &space, const std::byte *q, std::int32_t self, const std::vector<Cand> &entry,
+template <class Lists, class Q>
+void search_layer(const Space &space, const Q &q, std::int32_t self, const std::vector<Cand> &entry,
                   std::size_t ef, std::uint32_t layer, Scratch &s, Lists &lists, std::vector<Cand> &out)
 {
 	s.visited.next();
@@ -229,8 +272,8 @@ void search_layer(const Space &space, const std::byte *q, std::int32_t self, con
 }
 
 // Greedy descent (ef 1) from `cur` through layers top..bottom+1.
-template <class Lists>
-Cand descend(const Space &space, const std::byte *q, Cand cur, std::uint32_t top, std::uint32_t bottom, Scratch &s,
+template <class Lists, class Q>
+Cand descend(const Space &space, const Q &q, Cand cur, std::uint32_t top, std::uint32_t bottom, Scratch &s,
              Lists &lists)
 {
 	for (std::uint32_t layer = top; layer > bottom; layer--) {
@@ -359,7 +402,7 @@ public:
 		if (level <= top)
 			top_lock.unlock();
 
-		const std::byte *qrow = space_.row(std::size_t(q));
+		const Space::Query qrow = space_.query(space_.row(std::size_t(q)), s.query);
 		Cand cur{space_(qrow, entry), entry};
 		cur = descend(space_, qrow, cur, top, std::min(level, top), s, *this);
 		s.entry.assign(1, cur);
@@ -378,8 +421,16 @@ public:
 		}
 		for (std::uint32_t layer = 0; layer <= low_top; layer++) {
 			write_own(q, layer, s.selections[layer], s);
-			for (const Cand &c : s.selections[layer].cands)
-				link_back(c.id, layer, Cand{c.d, q}, s);
+			// The neighbours' distances and flags are cold (a search reads only their links): the
+			// next few are fetched while one is updated.
+			const std::vector<Cand> &cands = s.selections[layer].cands;
+			for (std::size_t i = 0; i < std::min(kLinkAhead, cands.size()); i++)
+				prefetch_slots(cands[i].id, layer);
+			for (std::size_t i = 0; i < cands.size(); i++) {
+				if (i + kLinkAhead < cands.size())
+					prefetch_slots(cands[i + kLinkAhead].id, layer);
+				link_back(cands[i].id, layer, Cand{cands[i].d, q}, s);
+			}
 		}
 		if (level > top) {
 			entry_ = q;
@@ -402,6 +453,19 @@ public:
 	}
 
 private:
+	static constexpr std::size_t kLinkAhead = 4;  // reverse links whose lists are prefetched ahead
+
+	// Starts loading what link_back reads of node's list at `layer` besides the links.
+	void prefetch_slots(std::int32_t node, std::uint32_t layer) const noexcept
+	{
+		const std::size_t at = slot(node, layer), last = at + slots(layer) - 1;
+		for (std::size_t i = at; i <= last; i += 16)
+			__builtin_prefetch(dist_.data() + i, 1);
+		__builtin_prefetch(dist_.data() + last, 1);
+		__builtin_prefetch(flags_.data() + at, 1);
+		__builtin_prefetch(flags_.data() + last, 1);
+	}
+
 	std::size_t slot(std::int32_t node, std::uint32_t layer) const noexcept
 	{
 		return layer == 0 ? std::size_t(node) * layer_slots(p_.m, 0)
@@ -664,6 +728,57 @@ std::vector<std::int32_t> locality_order(const MetricInfo &metric, const std::by
 	return row_of;
 }
 
+// The half-precision metric a build compares its rows with, or null for the rows' own: float32
+// rows of l2, ip or cosine of at least min_bytes, on a CPU that converts halves in hardware. A
+// build's searches are bound by fetching rows from memory (about 2100 distances per insert), and
+// halves halve the bytes; the graph differs only where distances differ by less than the rounding
+// (recall of 100k x 128 builds as with float rows, see docs/benchmarks.md).
+const MetricInfo *half_metric(const MetricInfo &metric, std::size_t n, std::size_t dim, std::size_t min_bytes)
+{
+	if (metric.type != ElementType::float32 || metric.metric == Metric::l1 || n * metric.row_bytes(dim) < min_bytes)
+		return nullptr;
+	if (active_half_kernels().isa == Isa::scalar)
+		return nullptr;
+	return find_metric(ElementType::float16, metric.metric);
+}
+
+// The rows the build works on: row_of[i] as row i (the identity when row_of is empty), as they are
+// or, when `halves` (their metric) is given, as halves of the rows scaled by one power of two that brings the
+// largest component to [2^14, 2^15): no half overflows, none of the large ones is subnormal, and
+// every distance scales by the same factor (the square of it), so orders are kept.
+std::vector<std::byte> build_copy(const MetricInfo &metric, const MetricInfo *halves, const std::byte *rows,
+                                  std::size_t n, std::size_t dim, const std::vector<std::int32_t> &row_of,
+                                  const CancelToken &cancel)
+{
+	auto source = [&](std::size_t i) { return row_of.empty() ? i : std::size_t(row_of[i]); };
+	const std::size_t rb = metric.row_bytes(dim);
+	std::vector<std::byte> out;
+	if (!halves) {
+		out.resize(n * rb);
+		tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
+			for (std::size_t i = r.begin(); i < r.end(); i++)
+				std::memcpy(out.data() + i * rb, rows + source(i) * rb, rb);
+		});
+		return out;
+	}
+	const auto *x = reinterpret_cast<const float *>(rows);
+	const float largest = max_abs(x, n, dim, cancel);
+	const float scale = largest > 0 ? std::ldexp(1.0f, std::clamp(14 - std::ilogb(largest), -126, 126)) : 1.0f;
+	const std::size_t hb = halves->row_bytes(dim);
+	const HalfKernels &hk = active_half_kernels();
+	out.resize(n * hb);
+	tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
+		std::vector<float> scaled(dim);
+		for (std::size_t i = r.begin(); i < r.end(); i++) {
+			const float *src = x + source(i) * dim;
+			for (std::size_t j = 0; j < dim; j++)
+				scaled[j] = src[j] * scale;
+			hk.from_float(scaled.data(), reinterpret_cast<half *>(out.data() + i * hb), dim);
+		}
+	});
+	return out;
+}
+
 }  // namespace
 
 Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim, const BuildParams &params,
@@ -686,19 +801,17 @@ Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std:
 	std::vector<std::int32_t> row_of = locality_order(metric, rows, n, dim, params.locality_min_bytes, order, cancel);
 	std::vector<std::byte> local;
 	std::vector<std::int32_t> inverse;
-	if (!row_of.empty()) {
-		const std::size_t rb = metric.row_bytes(dim);
-		local.resize(n * rb);
-		inverse.resize(n);
-		tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, 4096), [&](const tbb::blocked_range<std::size_t> &r) {
-			for (std::size_t i = r.begin(); i < r.end(); i++)
-				std::memcpy(local.data() + i * rb, rows + std::size_t(row_of[i]) * rb, rb);
-		});
-		for (std::size_t i = 0; i < n; i++)
-			inverse[std::size_t(row_of[i])] = std::int32_t(i);
+	const MetricInfo *halves = half_metric(metric, n, dim, params.half_min_bytes);
+	if (!row_of.empty() || halves) {
+		local = build_copy(metric, halves, rows, n, dim, row_of, cancel);
 		rows = local.data();
 	}
-	Builder b(metric, rows, n, dim, params, std::move(row_of));
+	if (!row_of.empty()) {
+		inverse.resize(n);
+		for (std::size_t i = 0; i < n; i++)
+			inverse[std::size_t(row_of[i])] = std::int32_t(i);
+	}
+	Builder b(halves ? *halves : metric, rows, n, dim, params, std::move(row_of));
 	b.set_inverse(std::move(inverse));
 	if (n == 0)
 		return std::move(b).finish();

@@ -6,6 +6,9 @@
 // cosine) by the caller. Neighbour selection is the paper's heuristic with kept pruned
 // connections, as pgvector's, so neighbour lists are full whenever there are enough candidates.
 //
+// Large float32 builds compare their rows in half precision (a scaled binary16 copy, see
+// BuildParams::half_min_bytes): the build is bound by fetching rows from memory.
+//
 // Rows are inserted in a random order drawn from the seed (never the caller's: tables are often
 // grouped by cluster or time, and HNSW inserted in such an order splits clusters). Levels are drawn
 // from (seed, row number), never from thread timing, so a build's levels do not depend on the
@@ -31,6 +34,10 @@ struct BuildParams {
 	// float32 rows of at least this many bytes are built on a copy grouped by locality (the graph
 	// is the same, faster to build); see hnsw_graph.cpp.
 	std::size_t locality_min_bytes = std::size_t(16) << 20;
+	// float32 rows (l2, ip, cosine) of at least this many bytes are compared during the build in
+	// half precision, on a scaled copy (half the bytes per distance; see hnsw_graph.cpp). The
+	// graph's searches and the index keep the float rows.
+	std::size_t half_min_bytes = std::size_t(16) << 20;
 };
 
 // The level of row `row`: floor(-ln(U) / ln(m)) with U uniform in (0, 1] from (seed, row),

@@ -68,6 +68,8 @@ void check_arguments(std::size_t n, std::size_t dim, int k)
 constexpr int kSafeExponent = 42;   // |component| < 2^42: ||x||^2 <= 16000 * 2^84 < 2^98
 constexpr int kTinyExponent = -40;  // all |component| < 2^-40: squares near float's smallest
 
+}  // namespace
+
 float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken &cancel)
 {
 	std::vector<float> part((n + kRowBlock - 1) / kRowBlock, 0.0f);
@@ -79,6 +81,8 @@ float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken 
 	});
 	return part.empty() ? 0.0f : *std::max_element(part.begin(), part.end());
 }
+
+namespace {
 
 // The shift that brings the largest component below 2^kSafeExponent, or tiny data up to [0.5, 1);
 // 0 for ordinary data, all-zero data and non-finite data (which the caller rejects).

@@ -63,4 +63,7 @@ std::vector<float> kmeans_plus_plus(const float *data, std::size_t n, std::size_
 void assign_nearest(const float *data, std::size_t n, std::size_t dim, const float *centroids, std::size_t k,
                     bool spherical, std::int32_t *labels_out, float *dist_out, CancelToken cancel = {});
 
+// The largest |component| of n rows of dim floats (parallel; 0 for no rows).
+float max_abs(const float *x, std::size_t n, std::size_t dim, const CancelToken &cancel);
+
 }  // namespace ruvector::kernels

@@ -12,15 +12,16 @@
 
 namespace ruvector::kernels::simd {
 
-// Batch: xsimd::batch<float, Arch>. LoadA, LoadB: load(const E *) -> Batch (the second operand may
-// be read another way, e.g. streamed; every way yields the same values). ToFloat: the tail's
-// conversion of one element.
-template <class Batch, class E, class LoadA, class LoadB, class ToFloat>
+// Batch: xsimd::batch<float, Arch>. LoadA: load(const E *) -> Batch, LoadB: load(const EB *) -> Batch
+// (the second operand may be read another way, e.g. streamed, or be of another element type, e.g. a
+// float query against half rows; every way yields the same values). ToFloat: the tail's conversion
+// of one element of either type.
+template <class Batch, class E, class LoadA, class LoadB, class ToFloat, class EB = E>
 struct PairReduce {
 	static constexpr std::size_t W = Batch::size;
 
 	template <class Step>
-	static float reduce4(const E *a, const E *b, std::size_t n, Step step, std::size_t &i)
+	static float reduce4(const E *a, const EB *b, std::size_t n, Step step, std::size_t &i)
 	{
 		Batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
 		i = 0;
@@ -35,7 +36,7 @@ struct PairReduce {
 		return xsimd::hadd((s0 + s1) + (s2 + s3));
 	}
 
-	static float l2_squared(const E *a, const E *b, std::size_t n)
+	static float l2_squared(const E *a, const EB *b, std::size_t n)
 	{
 		std::size_t i;
 		float s = reduce4(a, b, n, [](Batch x, Batch y, Batch acc) { return xsimd::fma(x - y, x - y, acc); }, i);
@@ -46,7 +47,7 @@ struct PairReduce {
 		return s;
 	}
 
-	static float inner_product(const E *a, const E *b, std::size_t n)
+	static float inner_product(const E *a, const EB *b, std::size_t n)
 	{
 		std::size_t i;
 		float s = reduce4(a, b, n, [](Batch x, Batch y, Batch acc) { return xsimd::fma(x, y, acc); }, i);
@@ -55,7 +56,7 @@ struct PairReduce {
 		return s;
 	}
 
-	static float l1(const E *a, const E *b, std::size_t n)
+	static float l1(const E *a, const EB *b, std::size_t n)
 	{
 		std::size_t i;
 		float s = reduce4(a, b, n, [](Batch x, Batch y, Batch acc) { return acc + xsimd::abs(x - y); }, i);
