@@ -407,6 +407,33 @@ TEST(HnswGraph, HalfPrecisionBuildKeepsRecall)
 		}
 }
 
+// Rows that differ by little against their size (here an offset of 100 shared by every row, the
+// clusters 0.01 wide: halves round at 1/16 there) would all be the same halves: the build checks
+// that the halves keep the rows' nearest neighbours and builds from the float rows when they do
+// not, so the graph is the float build's.
+TEST(HnswGraph, HalfPrecisionBuildFallsBackWhereHalvesLoseTheNeighbours)
+{
+	if (active_half_kernels().isa == Isa::scalar)
+		GTEST_SKIP() << "no hardware half conversion: builds keep float rows";
+	const std::size_t n = 4000, nq = 200, dim = 24;
+	for (Metric metric : {Metric::l2, Metric::ip}) {
+		const MetricInfo &m = metric_info(ElementType::float32, metric);
+		std::vector<float> x = clustered(n + nq, dim, 17, 40);
+		for (float &v : x)
+			v = 100.0f + 0.01f * v;
+		auto rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
+		auto queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
+		auto exact = params(8, 32), halves = params(8, 32);
+		exact.half_min_bytes = std::size_t(-1);
+		halves.half_min_bytes = 0;
+		hnsw::Graph a = build_on(1, m, rows, dim, exact), b = build_on(1, m, rows, dim, halves);
+		EXPECT_EQ(a.links, b.links) << m.opclass << ": the float build";
+		if (metric == Metric::l2) {
+			EXPECT_GE(recall(b, m, rows, queries, dim, 10, 20), 0.9);
+		}
+	}
+}
+
 TEST(HnswGraph, LevelsFollowTheGeometricLaw)
 {
 	auto p = params(16);

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -779,6 +780,55 @@ std::vector<std::byte> build_copy(const MetricInfo &metric, const MetricInfo *ha
 	return out;
 }
 
+// Whether the half copy keeps the rows' nearest neighbours. A half keeps 11 bits of a component,
+// so where rows differ by little against their size (an offset every row shares, tight clusters
+// far from the origin) the distances between near rows drown in the rounding and the graph would
+// link the wrong rows. For kGuardQueries rows spread over the data, their top kGuardTop among up to
+// kGuardRows rows (every step-th) by the float rows and by the halves are compared; the build uses
+// the halves only when at least kGuardAgreement of those neighbours are the same.
+constexpr std::size_t kGuardQueries = 32, kGuardRows = std::size_t(1) << 17, kGuardTop = 10;
+constexpr double kGuardAgreement = 0.95;
+
+bool halves_keep_neighbours(const MetricInfo &metric, const MetricInfo &halves, const std::byte *rows,
+                            const std::byte *half_rows, std::size_t n, std::size_t dim,
+                            const std::vector<std::int32_t> &row_of, const CancelToken &cancel)
+{
+	const std::size_t step = std::max<std::size_t>(1, n / kGuardRows), candidates = (n + step - 1) / step;
+	if (candidates <= kGuardTop)
+		return true;
+	auto source = [&](std::size_t i) { return row_of.empty() ? i : std::size_t(row_of[i]); };
+	const std::size_t rb = metric.row_bytes(dim), hb = halves.row_bytes(dim);
+	const std::size_t queries = std::min(kGuardQueries, n);
+	std::vector<std::size_t> agreed(queries, 0);
+	auto ordered = [](float d) { return d == d ? d : std::numeric_limits<float>::infinity(); };
+	tbb::parallel_for(std::size_t(0), queries, [&](std::size_t qi) {
+		cancel.check();
+		const std::size_t q = qi * (n / queries);
+		std::vector<std::pair<float, std::size_t>> by_float(candidates), by_half(candidates);
+		for (std::size_t c = 0; c < candidates; c++) {
+			const std::size_t j = c * step;
+			const float inf = std::numeric_limits<float>::infinity();
+			by_float[c] = {j == q ? inf : ordered(metric.order(rows + source(q) * rb, rows + source(j) * rb, dim)), j};
+			by_half[c] = {j == q ? inf : ordered(halves.order(half_rows + q * hb, half_rows + j * hb, dim)), j};
+		}
+		auto top = [](std::vector<std::pair<float, std::size_t>> &v) {
+			std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(kGuardTop), v.end());
+			std::vector<std::size_t> ids;
+			for (std::size_t i = 0; i < kGuardTop; i++)
+				ids.push_back(v[i].second);
+			std::sort(ids.begin(), ids.end());
+			return ids;
+		};
+		std::vector<std::size_t> a = top(by_float), b = top(by_half), both;
+		std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+		agreed[qi] = both.size();
+	});
+	std::size_t total = 0;
+	for (std::size_t a : agreed)
+		total += a;
+	return double(total) >= kGuardAgreement * double(queries * kGuardTop);
+}
+
 }  // namespace
 
 Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std::size_t dim, const BuildParams &params,
@@ -802,10 +852,17 @@ Graph build(const MetricInfo &metric, const std::byte *rows, std::size_t n, std:
 	std::vector<std::byte> local;
 	std::vector<std::int32_t> inverse;
 	const MetricInfo *halves = half_metric(metric, n, dim, params.half_min_bytes);
-	if (!row_of.empty() || halves) {
+	if (halves) {
 		local = build_copy(metric, halves, rows, n, dim, row_of, cancel);
-		rows = local.data();
+		if (!halves_keep_neighbours(metric, *halves, rows, local.data(), n, dim, row_of, cancel)) {
+			halves = nullptr;
+			local.clear();
+		}
 	}
+	if (local.empty() && !row_of.empty())
+		local = build_copy(metric, nullptr, rows, n, dim, row_of, cancel);
+	if (!local.empty())
+		rows = local.data();
 	if (!row_of.empty()) {
 		inverse.resize(n);
 		for (std::size_t i = 0; i < n; i++)
