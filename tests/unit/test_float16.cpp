@@ -174,6 +174,49 @@ TEST_P(Float16Isa, DistancesMatchScalar)
 	EXPECT_EQ(K.l1(a.data(), b.data(), 3), 7.0f);
 }
 
+// The rows forms (the index scan's pages): the query as floats against rows a stride apart give
+// the bits of the same ISA's pair kernel on the query's halves, for every row of a page (one, two
+// at a time, an odd one left), at every length, at every alignment.
+TEST_P(Float16Isa, RowsEqualPairKernelBitForBit)
+{
+	const HalfKernels &K = half_kernels_for(GetParam());
+	std::mt19937 rng(11);
+	std::normal_distribution<float> g(0, 3);
+	std::vector<std::size_t> dims;
+	for (std::size_t d = 0; d <= 70; d++)
+		dims.push_back(d);
+	for (std::size_t d : {127, 128, 129, 1535, 1536, 1537})
+		dims.push_back(d);
+	for (std::size_t n : dims) {
+		for (std::size_t count : {1, 2, 3, 5}) {
+			std::size_t off = n % 3, stride = n + 1 + n % 4;
+			std::vector<half> qh(n), rows(off + count * stride, 0x7C01);  // NaN in the gaps: never read
+			std::vector<float> q(n);
+			for (std::size_t i = 0; i < n; i++) {
+				qh[i] = float_to_half(g(rng));
+				q[i] = half_to_float(qh[i]);
+			}
+			for (std::size_t r = 0; r < count; r++)
+				for (std::size_t i = 0; i < n; i++)
+					rows[off + r * stride + i] = float_to_half(g(rng));
+			std::vector<float> l2(count), ip(count), l1(count);
+			const half *base = rows.data() + off;
+			K.l2_squared_rows(q.data(), base, count, n, stride, l2.data());
+			K.inner_product_rows(q.data(), base, count, n, stride, ip.data());
+			K.l1_rows(q.data(), base, count, n, stride, l1.data());
+			for (std::size_t r = 0; r < count; r++) {
+				const half *row = base + r * stride;
+				ASSERT_EQ(l2[r], K.l2_squared(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(l2[r], K.l2_squared(row, qh.data(), n)) << "n=" << n;  // the operator's operand order
+				ASSERT_EQ(ip[r], K.inner_product(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(ip[r], K.inner_product(row, qh.data(), n)) << "n=" << n;
+				ASSERT_EQ(l1[r], K.l1(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(l1[r], K.l1(row, qh.data(), n)) << "n=" << n;
+			}
+		}
+	}
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, Float16Isa, ::testing::ValuesIn(available_isas()),
                          [](const ::testing::TestParamInfo<Isa> &info) { return std::string(isa_name(info.param)); });
 
