@@ -128,7 +128,8 @@ struct ScanState {
 	const MetricInfo *metric;
 	int dim;
 	float *query;  // prepared, in float (ranks the lists); null for a NULL query value: every distance is 0
-	std::byte *query_row;  // the query in the rows' element type (order() against them)
+	std::byte *query_row;    // the query in the rows' element type (order() against them)
+	std::byte *batch_query;  // and as order_batch() takes it (MetricInfo::batch_query)
 	IterativeScan mode;
 	int probes;
 	int32 *lists;  // lists in scan order (nearest first)
@@ -241,7 +242,7 @@ int page_distances(const ScanState *so, Page page, float *dist, float *lower, co
 	} else if (sq8)
 		kernels::sq8_order_batch(so->sq8, entry_row(entries[n - 1]), Size(n), stride, tmp);
 	else
-		so->metric->order_batch(so->query_row, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
+		so->metric->order_batch(so->batch_query, entry_row(entries[n - 1]), Size(n), Size(so->dim), stride, tmp);
 	for (int i = 0; i < n; i++)
 		dist[i] = tmp[n - 1 - i];
 	return n;
@@ -596,6 +597,8 @@ void start_scan(IndexScanDesc scan, ScanState *so)
 		}
 		so->query_row = static_cast<std::byte *>(palloc(so->metric->row_bytes(Size(so->dim))));
 		so->metric->element().from_float(so->query, so->query_row, Size(so->dim));
+		so->batch_query = static_cast<std::byte *>(palloc(so->metric->batch_query_bytes(Size(so->dim))));
+		so->metric->batch_query(so->query_row, so->batch_query, Size(so->dim));
 		if (lists == 1)
 			so->lists[0] = 0;
 		else if (choice.ratio > 0) {

@@ -166,8 +166,14 @@ RV_FUNCTION(vector_to_halfvec)
 	check_dim(v->dim, "halfvec");
 	check_expected_dim(typmod, v->dim);
 	HalfVector *result = new_halfvec(v->dim);
-	for (int i = 0; i < v->dim; i++)
-		result->x[i] = float_to_half_checked(v->x[i]);
+	// The SIMD conversion (the same bits as float_to_half) unless an element is out of range (or
+	// not finite): then element by element, so the error names the first one, as pgvector's. An
+	// expression index's query casts every row it returns (and the query) this way.
+	if (k::any_overflows_half(v->x, Size(v->dim))) {
+		for (int i = 0; i < v->dim; i++)
+			result->x[i] = float_to_half_checked(v->x[i]);
+	} else
+		k::active_half_kernels().from_float(v->x, result->x, Size(v->dim));
 	PG_RETURN_POINTER(result);
 }
 

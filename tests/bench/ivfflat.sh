@@ -157,7 +157,12 @@ type_rows() {
 		psql -X -q -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf_type" -c "CHECKPOINT"
 		psql -X -q -v ON_ERROR_STOP=1 -c "CREATE INDEX items_ivf_type ON items USING ruivfflat ($expr $opclass) WITH (lists = $lists$with)" ||
 			die "CREATE INDEX ($kind) failed"
-		prewarm_relation items_ivf_type
+		# Into shared buffers as the vector index went (untouched buffers, in block order): prewarming
+		# right after DROP INDEX items_ivf would place its pages in the dropped index's buffers,
+		# which PostgreSQL frees to the head of the free list one by one, so in reverse order, a
+		# layout that cost the halfvec scan a fifth to a half more CPU a query (docs/benchmarks.md,
+		# issue 17).
+		restart_cluster
 		size=$(psql -X -At -c "SELECT pg_relation_size('items_ivf_type')")
 		[ "$kind" = sq8 ] || [ "$kind" = rabitq ] && rerank=$(psql -X -At -c "SELECT rerank FROM ruvector_ivfflat_stats('items_ivf_type')")
 		# halfvec at the first probes only (its goals are at probes 10); bit at each (its recall

@@ -1,7 +1,7 @@
 // float16: the scalar reference conversions against the IEEE definition, every ISA's conversions
 // against the reference for all 65536 halves and millions of floats (ties, subnormals, overflow,
-// NaN), and every half distance kernel against the scalar one (and the float-against-half forms
-// against the half ones).
+// NaN), and every half distance kernel against the scalar one (and the rows forms, a float query
+// against half rows, against the pair kernels).
 #include "worker/kernels/float16.hpp"
 #include "worker/kernels/vector_text.hpp"
 
@@ -164,11 +164,6 @@ TEST_P(Float16Isa, DistancesMatchScalar)
 				if (n > 0 && n < 8) {  // within one lane group the scalar tail is exact: equal
 					EXPECT_EQ(K.l1(a, b, n), S.l1(a, b, n));
 				}
-				// A float first operand holding a's values: bit for bit the half kernels' sums.
-				std::vector<float> af(n);
-				K.to_float(a, af.data(), n);
-				EXPECT_EQ(K.l2_squared_float(af.data(), b, n), K.l2_squared(a, b, n)) << "n=" << n;
-				EXPECT_EQ(K.inner_product_float(af.data(), b, n), K.inner_product(a, b, n)) << "n=" << n;
 			}
 		}
 	}
@@ -178,6 +173,49 @@ TEST_P(Float16Isa, DistancesMatchScalar)
 	EXPECT_EQ(K.l2_squared(a.data(), b.data(), 3), 25.0f);
 	EXPECT_EQ(K.inner_product(a.data(), b.data(), 3), 25.0f);
 	EXPECT_EQ(K.l1(a.data(), b.data(), 3), 7.0f);
+}
+
+// The rows forms (the index scan's pages): the query as floats against rows a stride apart give
+// the bits of the same ISA's pair kernel on the query's halves, for every row of a page (one, two
+// at a time, an odd one left), at every length, at every alignment.
+TEST_P(Float16Isa, RowsEqualPairKernelBitForBit)
+{
+	const HalfKernels &K = half_kernels_for(GetParam());
+	std::mt19937 rng(11);
+	std::normal_distribution<float> g(0, 3);
+	std::vector<std::size_t> dims;
+	for (std::size_t d = 0; d <= 70; d++)
+		dims.push_back(d);
+	for (std::size_t d : {127, 128, 129, 1535, 1536, 1537})
+		dims.push_back(d);
+	for (std::size_t n : dims) {
+		for (std::size_t count : {1, 2, 3, 5}) {
+			std::size_t off = n % 3, stride = n + 1 + n % 4;
+			std::vector<half> qh(n), rows(off + count * stride, 0x7C01);  // NaN in the gaps: never read
+			std::vector<float> q(n);
+			for (std::size_t i = 0; i < n; i++) {
+				qh[i] = float_to_half(g(rng));
+				q[i] = half_to_float(qh[i]);
+			}
+			for (std::size_t r = 0; r < count; r++)
+				for (std::size_t i = 0; i < n; i++)
+					rows[off + r * stride + i] = float_to_half(g(rng));
+			std::vector<float> l2(count), ip(count), l1(count);
+			const half *base = rows.data() + off;
+			K.l2_squared_rows(q.data(), base, count, n, stride, l2.data());
+			K.inner_product_rows(q.data(), base, count, n, stride, ip.data());
+			K.l1_rows(q.data(), base, count, n, stride, l1.data());
+			for (std::size_t r = 0; r < count; r++) {
+				const half *row = base + r * stride;
+				ASSERT_EQ(l2[r], K.l2_squared(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(l2[r], K.l2_squared(row, qh.data(), n)) << "n=" << n;  // the operator's operand order
+				ASSERT_EQ(ip[r], K.inner_product(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(ip[r], K.inner_product(row, qh.data(), n)) << "n=" << n;
+				ASSERT_EQ(l1[r], K.l1(qh.data(), row, n)) << "n=" << n << " count=" << count << " row " << r;
+				ASSERT_EQ(l1[r], K.l1(row, qh.data(), n)) << "n=" << n;
+			}
+		}
+	}
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, Float16Isa, ::testing::ValuesIn(available_isas()),

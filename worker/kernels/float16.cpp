@@ -88,24 +88,6 @@ float inner_product(const half *a, const half *b, std::size_t n)
 	return s;
 }
 
-float l2_squared_float(const float *a, const half *b, std::size_t n)
-{
-	float s = 0;
-	for (std::size_t i = 0; i < n; i++) {
-		float d = a[i] - half_to_float(b[i]);
-		s += d * d;
-	}
-	return s;
-}
-
-float inner_product_float(const float *a, const half *b, std::size_t n)
-{
-	float s = 0;
-	for (std::size_t i = 0; i < n; i++)
-		s += a[i] * half_to_float(b[i]);
-	return s;
-}
-
 float l1(const half *a, const half *b, std::size_t n)
 {
 	float s = 0;
@@ -126,8 +108,43 @@ CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
 	return p;
 }
 
-const HalfKernels kScalar{Isa::scalar,  to_float, from_float,       l2_squared,         inner_product,
-                          l1,           cosine_parts, l2_squared_float, inner_product_float};
+// The rows forms: the scalar pair kernels with the query's halves read as the floats q holds
+// (their exact values), row by row.
+void l2_squared_rows(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride, float *out)
+{
+	for (std::size_t r = 0; r < count; r++, rows += stride) {
+		float s = 0;
+		for (std::size_t i = 0; i < n; i++) {
+			float d = q[i] - half_to_float(rows[i]);
+			s += d * d;
+		}
+		out[r] = s;
+	}
+}
+
+void inner_product_rows(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride,
+                        float *out)
+{
+	for (std::size_t r = 0; r < count; r++, rows += stride) {
+		float s = 0;
+		for (std::size_t i = 0; i < n; i++)
+			s += q[i] * half_to_float(rows[i]);
+		out[r] = s;
+	}
+}
+
+void l1_rows(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride, float *out)
+{
+	for (std::size_t r = 0; r < count; r++, rows += stride) {
+		float s = 0;
+		for (std::size_t i = 0; i < n; i++)
+			s += std::fabs(q[i] - half_to_float(rows[i]));
+		out[r] = s;
+	}
+}
+
+const HalfKernels kScalar{Isa::scalar, to_float,     from_float,      l2_squared,        inner_product,
+                          l1,          cosine_parts, l2_squared_rows, inner_product_rows, l1_rows};
 
 bool has_f16c()
 {

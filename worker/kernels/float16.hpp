@@ -28,6 +28,15 @@ constexpr bool half_is_zero(half h) { return (h & 0x7FFF) == 0; }
 
 // A finite float whose half is infinite (pgvector's "is out of range for type halfvec").
 inline bool overflows_half(float f) { return std::isfinite(f) && std::fabs(f) >= kHalfOverflow; }
+// Whether some element overflows half or is not finite (NaN, infinity): a branch-free pass, so
+// the common all-in-range row goes straight to a SIMD from_float.
+inline bool any_overflows_half(const float *x, std::size_t n)
+{
+	bool any = false;
+	for (std::size_t i = 0; i < n; i++)
+		any |= !(std::fabs(x[i]) < kHalfOverflow);
+	return any;
+}
 
 // Scalar reference conversions (exact; NaN stays NaN, quiet, with its sign).
 float half_to_float(half h) noexcept;
@@ -42,10 +51,15 @@ struct HalfKernels {
 	float (*inner_product)(const half *a, const half *b, std::size_t n);
 	float (*l1)(const half *a, const half *b, std::size_t n);
 	CosineParts (*cosine_parts)(const half *a, const half *b, std::size_t n);
-	// l2_squared and inner_product with a float first operand (exactly representable as halves:
-	// a half row converted once), equal to the half kernels on that row.
-	float (*l2_squared_float)(const float *a, const half *b, std::size_t n);
-	float (*inner_product_float)(const float *a, const half *b, std::size_t n);
+	// A query given as floats that are the exact values of halves (half_to_float of a half row)
+	// against `count` half rows `stride` halves apart: out[r] is the pair kernel of the query's
+	// halves against row r, bit for bit, with the query converted once instead of once per row
+	// (the index scan's pages of rows: two 1536-d rows a page).
+	void (*l2_squared_rows)(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride,
+	                        float *out);
+	void (*inner_product_rows)(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride,
+	                           float *out);
+	void (*l1_rows)(const float *q, const half *rows, std::size_t count, std::size_t n, std::size_t stride, float *out);
 };
 
 // The best table for the ISA the float kernels run at (RUVECTOR_ISA caps both); an ISA without

@@ -37,26 +37,32 @@ struct HalfKernelsImpl {
 	// The float kernels' reduction (simd_reduce.hpp), on halves converted as they load.
 	struct HalfToFloat {
 		static float get(half x) { return half_to_float(x); }
+		static float get(float x) { return x; }
 	};
 	using Pair = PairReduce<batch, half, Cvt, Cvt, HalfToFloat>;
+	// The query as floats (the values of its halves), rows as halves: the same values in the
+	// same lanes as Pair, so the same bits.
+	struct FloatLoad {
+		static batch load(const float *p) { return batch::load_unaligned(p); }
+	};
+	using Rows = PairReduce<batch, float, FloatLoad, Cvt, HalfToFloat, half>;
 	static float l2_squared(const half *a, const half *b, std::size_t n) { return Pair::l2_squared(a, b, n); }
 	static float inner_product(const half *a, const half *b, std::size_t n) { return Pair::inner_product(a, b, n); }
 	static float l1(const half *a, const half *b, std::size_t n) { return Pair::l1(a, b, n); }
 
-	// A float operand (a half row converted once) against half rows: the same values and sums as
-	// the half pair kernels, one conversion per element instead of two.
-	struct FloatLoad {
-		static batch load(const float *p) { return batch::load_unaligned(p); }
-	};
-	struct EitherToFloat {
-		static float get(float x) { return x; }
-		static float get(half x) { return half_to_float(x); }
-	};
-	using Mixed = PairReduce<batch, float, FloatLoad, Cvt, EitherToFloat, half>;
-	static float l2_squared_float(const float *a, const half *b, std::size_t n) { return Mixed::l2_squared(a, b, n); }
-	static float inner_product_float(const float *a, const half *b, std::size_t n)
+	static void l2_squared_rows(const float *q, const half *r, std::size_t count, std::size_t n, std::size_t stride,
+	                            float *out)
 	{
-		return Mixed::inner_product(a, b, n);
+		Rows::template rows<typename Rows::L2>(q, r, count, n, stride, out);
+	}
+	static void inner_product_rows(const float *q, const half *r, std::size_t count, std::size_t n,
+	                               std::size_t stride, float *out)
+	{
+		Rows::template rows<typename Rows::Ip>(q, r, count, n, stride, out);
+	}
+	static void l1_rows(const float *q, const half *r, std::size_t count, std::size_t n, std::size_t stride, float *out)
+	{
+		Rows::template rows<typename Rows::L1>(q, r, count, n, stride, out);
 	}
 
 	static CosineParts cosine_parts(const half *a, const half *b, std::size_t n)
@@ -81,7 +87,7 @@ struct HalfKernelsImpl {
 
 	static HalfKernels table(Isa isa)
 	{
-		return {isa, to_float, from_float, l2_squared, inner_product, l1, cosine_parts, l2_squared_float, inner_product_float};
+		return {isa, to_float, from_float, l2_squared, inner_product, l1, cosine_parts, l2_squared_rows, inner_product_rows, l1_rows};
 	}
 };
 

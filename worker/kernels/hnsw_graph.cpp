@@ -92,10 +92,10 @@ public:
 			const HalfKernels &k = active_half_kernels();
 			if (metric.metric == Metric::l2) {
 				f16_ = k.l2_squared;
-				f16q_ = k.l2_squared_float;
+				f16q_ = k.l2_squared_rows;
 			} else {
 				f16_ = k.inner_product;
-				f16q_ = k.inner_product_float;
+				f16q_ = k.inner_product_rows;
 				negate_ = true;
 			}
 		}
@@ -130,7 +130,7 @@ public:
 	float operator()(const std::byte *a, std::int32_t b) const noexcept { return (*this)(a, row(std::size_t(b))); }
 
 	// An insert's query: its row and, on half rows, that row's floats, converted once and compared
-	// by the float-against-half kernels (the same distances, one conversion per element less).
+	// by the half rows kernels, one row a call (the same distances, one conversion per element less).
 	struct Query {
 		const std::byte *row;
 		const float *f;
@@ -147,7 +147,8 @@ public:
 	{
 		if (!q.f)
 			return (*this)(q.row, b);
-		float d = f16q_(q.f, reinterpret_cast<const half *>(row(std::size_t(b))), dim_);
+		float d;
+		f16q_(q.f, reinterpret_cast<const half *>(row(std::size_t(b))), 1, dim_, dim_, &d);
 		if (negate_)
 			d = -d;
 		return d == d ? d : std::numeric_limits<float>::infinity();
@@ -166,7 +167,7 @@ private:
 	float (*order_)(const std::byte *, const std::byte *, std::size_t);
 	float (*f32_)(const float *, const float *, std::size_t) = nullptr;
 	float (*f16_)(const half *, const half *, std::size_t) = nullptr;
-	float (*f16q_)(const float *, const half *, std::size_t) = nullptr;
+	void (*f16q_)(const float *, const half *, std::size_t, std::size_t, std::size_t, float *) = nullptr;
 	bool negate_ = false;
 };
 

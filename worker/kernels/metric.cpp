@@ -162,6 +162,27 @@ float l1_order_f16(const std::byte *a, const std::byte *b, std::size_t dim)
 	return hk().l1(f16(a), f16(b), dim);
 }
 
+// A page of rows against the query's floats (batch_query_floats), converted once: the same bits as
+// the pair kernels above (HalfKernels::l2_squared_rows).
+const float *query_floats(const std::byte *q) { return reinterpret_cast<const float *>(q); }
+void l2_batch_f16(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	hk().l2_squared_rows(query_floats(q), f16(rows), count, dim, stride / sizeof(half), out);
+}
+void ip_batch_f16(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	hk().inner_product_rows(query_floats(q), f16(rows), count, dim, stride / sizeof(half), out);
+	for (std::size_t i = 0; i < count; i++)
+		out[i] = -out[i];
+}
+void l1_batch_f16(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
+                  float *out)
+{
+	hk().l1_rows(query_floats(q), f16(rows), count, dim, stride / sizeof(half), out);
+}
+
 // Row by row through the pair kernel: each value is exactly what the operator computes.
 template <float (*Order)(const std::byte *, const std::byte *, std::size_t)>
 void batch_of(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim, std::size_t stride,
@@ -339,7 +360,7 @@ constexpr std::array kElements{
 	ElementInfo{ElementType::float32, "vector", "dimensions", 32, 1.0 / 16777216.0, f32_to_float, f32_from_float, false,
 	            int16_dims, 8},
 	ElementInfo{ElementType::float16, "halfvec", "dimensions", 16, 1.0 / 2048.0, f16_to_float, f16_from_float, false,
-	            int16_dims, 8},
+	            int16_dims, 8, nullptr, 0, true},
 	ElementInfo{ElementType::bit, "bit", "lengths", 1, 0.0, bit_to_float, bit_from_float, true, varbit_dims, 8},
 	// 64 bits per non-zero element (index and value) after the 12-byte row header.
 	ElementInfo{ElementType::sparse, "sparsevec", "dimensions", 64, 1.0 / 16777216.0, sparse_to_float, sparse_from_float,
@@ -359,15 +380,15 @@ constexpr std::array kTable{
 	           Metric::l1, l1_f32, l1_order_f32, l1_batch_f32, order_is_distance, normalise_f32_row, nullptr},
 	// halfvec: rows of halves, graph building has no dot-product form for them (from_dots null).
 	MetricInfo{ElementType::float16, Metric::l2, "l2", "", "<->", "halfvec_l2_ops", false, false, true, Metric::l2,
-	           Metric::l2, l2_f16, l2_order_f16, batch_of<l2_order_f16>, sqrt_of_order, normalise_f16_row, nullptr},
+	           Metric::l2, l2_f16, l2_order_f16, l2_batch_f16, sqrt_of_order, normalise_f16_row, nullptr},
 	MetricInfo{ElementType::float16, Metric::ip, "ip", "inner_product", "<#>", "halfvec_ip_ops", false, true, true,
-	           Metric::ip, Metric::ip, negative_ip_f16, ip_order_f16, batch_of<ip_order_f16>, order_is_distance,
+	           Metric::ip, Metric::ip, negative_ip_f16, ip_order_f16, ip_batch_f16, order_is_distance,
 	           normalise_f16_row, nullptr},
 	MetricInfo{ElementType::float16, Metric::cosine, "cosine", "", "<=>", "halfvec_cosine_ops", true, true, true,
-	           Metric::cosine, Metric::cosine, cosine_f16, ip_order_f16, batch_of<ip_order_f16>, cosine_of_order, normalise_f16_row,
+	           Metric::cosine, Metric::cosine, cosine_f16, ip_order_f16, ip_batch_f16, cosine_of_order, normalise_f16_row,
 	           nullptr},
 	MetricInfo{ElementType::float16, Metric::l1, "l1", "", "<+>", "halfvec_l1_ops", false, false, false, Metric::l2,
-	           Metric::l1, l1_f16, l1_order_f16, batch_of<l1_order_f16>, order_is_distance, normalise_f16_row, nullptr},
+	           Metric::l1, l1_f16, l1_order_f16, l1_batch_f16, order_is_distance, normalise_f16_row, nullptr},
 	// bit: Hamming by popcount, exactly <~>; lists are trained and ranked on the 0/1 float form by
 	// L2 (squared L2 between 0/1 rows is their Hamming distance), centroids rounded to bits.
 	MetricInfo{ElementType::bit, Metric::hamming, "hamming", "", "<~>", "bit_hamming_ops", false, false, false,
@@ -403,6 +424,20 @@ const ElementInfo &element_info(ElementType type) noexcept
 }
 
 std::size_t MetricInfo::row_bytes(std::size_t dim) const noexcept { return element().row_bytes(dim); }
+
+std::size_t MetricInfo::batch_query_bytes(std::size_t dim) const noexcept
+{
+	return element().batch_query_floats ? dim * sizeof(float) : row_bytes(dim);
+}
+
+void MetricInfo::batch_query(const std::byte *row, std::byte *out, std::size_t dim) const noexcept
+{
+	const ElementInfo &e = element();
+	if (e.batch_query_floats)
+		e.to_float(row, reinterpret_cast<float *>(out), dim);
+	else
+		std::memcpy(out, row, e.size_of(row, dim));
+}
 
 const MetricInfo &MetricInfo::as_float32() const noexcept { return *find_metric(ElementType::float32, float_form); }
 

@@ -54,6 +54,9 @@ struct ElementInfo {
 	// float values[nnz] (row_header bytes, then `bits` per non-zero element).
 	std::size_t (*row_size)(const std::byte *row) = nullptr;
 	std::size_t row_header = 0;
+	// MetricInfo::order_batch takes the query as dim floats (to_float of the query row) rather
+	// than as a row (float16: converted once per query, not once per row it is compared with).
+	bool batch_query_floats = false;
 
 	// The size of a row of dim elements; for variable-size rows the largest (every element
 	// non-zero), which from_float may write.
@@ -108,7 +111,8 @@ struct MetricInfo {
 	// once rows are prepared (normalised when `normalise`): squared L2, negative inner product,
 	// L1.
 	float (*order)(const std::byte *a, const std::byte *b, std::size_t dim);
-	// order() of q against `count` rows `stride` bytes apart.
+	// order() of the query against `count` rows `stride` bytes apart, the same bits as order() of
+	// the query row against each. q is the query in batch form (batch_query()).
 	void (*order_batch)(const std::byte *q, const std::byte *rows, std::size_t count, std::size_t dim,
 	                    std::size_t stride, float *out);
 	// The operator's distance from order() (prepared rows; a zero cosine query is NaN, which the
@@ -126,6 +130,10 @@ struct MetricInfo {
 	                  const float *norms_b, std::size_t dim);
 
 	std::size_t row_bytes(std::size_t dim) const noexcept;
+	// The query row `row` as order_batch takes it, written to `out` (batch_query_bytes(dim) bytes):
+	// the row itself, or its floats where the element says so (ElementInfo::batch_query_floats).
+	std::size_t batch_query_bytes(std::size_t dim) const noexcept;
+	void batch_query(const std::byte *row, std::byte *out, std::size_t dim) const noexcept;
 	const ElementInfo &element() const noexcept { return element_info(type); }
 	// The code an index stores (meta page, support function): the element type in the high
 	// byte, so float32 codes are the plain Metric values ruivfflat has always stored.
