@@ -378,9 +378,31 @@ TEST(HnswGraph, LocalityOrderKeepsTheGraph)
 	}
 }
 
-// A large float32 build compares halves of its rows (half_min_bytes; 0 here forces it): recall as
-// with float rows, for every metric it applies to and at any scale of the data (the copy is scaled
-// by a power of two first: rows of 1e-9 would be zero halves, rows of 1e6 infinite).
+// The same float32 rows built from the float rows (a) and with halves allowed (b; half_min_bytes 0
+// forces them where the build finds them safe), one thread, with the first n rows indexed and the
+// rest as queries.
+struct HalfAndFloatBuilds {
+	std::vector<std::byte> rows, queries;
+	hnsw::Graph a, b;
+	hnsw::BuildParams halves;
+};
+HalfAndFloatBuilds half_and_float_builds(const MetricInfo &m, const std::vector<float> &x, std::size_t n, std::size_t dim)
+{
+	HalfAndFloatBuilds r;
+	r.rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
+	r.queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
+	auto exact = params(8, 32);
+	r.halves = params(8, 32);
+	exact.half_min_bytes = std::size_t(-1);
+	r.halves.half_min_bytes = 0;
+	r.a = build_on(1, m, r.rows, dim, exact);
+	r.b = build_on(1, m, r.rows, dim, r.halves);
+	return r;
+}
+
+// A large float32 build compares halves of its rows (half_min_bytes): recall as with float rows,
+// for every metric it applies to and at any scale of the data (the copy is scaled by a power of
+// two first: rows of 1e-9 would be zero halves, rows of 1e6 infinite).
 TEST(HnswGraph, HalfPrecisionBuildKeepsRecall)
 {
 	if (active_half_kernels().isa == Isa::scalar)
@@ -392,16 +414,12 @@ TEST(HnswGraph, HalfPrecisionBuildKeepsRecall)
 			std::vector<float> x = clustered(n + nq, dim, 17, 40);
 			for (float &v : x)
 				v *= scale;
-			auto rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
-			auto queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
-			auto exact = params(8, 32), halves = params(8, 32);
-			exact.half_min_bytes = std::size_t(-1);
-			halves.half_min_bytes = 0;
-			hnsw::Graph a = build_on(1, m, rows, dim, exact), b = build_on(1, m, rows, dim, halves);
-			expect_valid(b, halves);
-			EXPECT_EQ(a.levels, b.levels);
-			EXPECT_NE(a.links, b.links) << "the half build should not be the float build";
-			const double ra = recall(a, m, rows, queries, dim, 10, 20), rb = recall(b, m, rows, queries, dim, 10, 20);
+			HalfAndFloatBuilds g = half_and_float_builds(m, x, n, dim);
+			expect_valid(g.b, g.halves);
+			EXPECT_EQ(g.a.levels, g.b.levels);
+			EXPECT_NE(g.a.links, g.b.links) << "the half build should not be the float build";
+			const double ra = recall(g.a, m, g.rows, g.queries, dim, 10, 20),
+			             rb = recall(g.b, m, g.rows, g.queries, dim, 10, 20);
 			EXPECT_GE(rb, ra - 0.01) << m.opclass << " scale " << scale;
 			EXPECT_GE(rb, metric == Metric::ip ? 0.85 : 0.9) << m.opclass << " scale " << scale;
 		}
@@ -421,15 +439,10 @@ TEST(HnswGraph, HalfPrecisionBuildFallsBackWhereHalvesLoseTheNeighbours)
 		std::vector<float> x = clustered(n + nq, dim, 17, 40);
 		for (float &v : x)
 			v = 100.0f + 0.01f * v;
-		auto rows = rows_for(m, std::vector<float>(x.begin(), x.begin() + std::ptrdiff_t(n * dim)), dim);
-		auto queries = rows_for(m, std::vector<float>(x.begin() + std::ptrdiff_t(n * dim), x.end()), dim);
-		auto exact = params(8, 32), halves = params(8, 32);
-		exact.half_min_bytes = std::size_t(-1);
-		halves.half_min_bytes = 0;
-		hnsw::Graph a = build_on(1, m, rows, dim, exact), b = build_on(1, m, rows, dim, halves);
-		EXPECT_EQ(a.links, b.links) << m.opclass << ": the float build";
+		HalfAndFloatBuilds g = half_and_float_builds(m, x, n, dim);
+		EXPECT_EQ(g.a.links, g.b.links) << m.opclass << ": the float build";
 		if (metric == Metric::l2) {
-			EXPECT_GE(recall(b, m, rows, queries, dim, 10, 20), 0.9);
+			EXPECT_GE(recall(g.b, m, g.rows, g.queries, dim, 10, 20), 0.9);
 		}
 	}
 }
