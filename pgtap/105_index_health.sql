@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ruvector;
-SELECT plan(83);
+SELECT plan(84);
 
 SELECT has_function('ruvector_index_health', ARRAY['regclass', 'integer'], 'ruvector_index_health(regclass, integer) exists');
 SELECT has_view('ruvector_index_health', 'the ruvector_index_health view exists');
@@ -158,6 +158,19 @@ SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_sq8'
           'an sq8 index at probes = lists: estimated recall 1');
 SELECT is((SELECT estimated_recall FROM ruvector_index_health('rv105_recall_cos', 20)), 1::float8,
           'a cosine index at probes = lists: estimated recall 1 (its own operator''s exact answers)');
+RESET ruvector.ivfflat_probes;
+-- A sample row is left out of its own answers: it is its own nearest neighbour, which a query from
+-- outside the table is not. One far row and a group of ten, in two lists: at probes 1 the far
+-- row's list holds only itself (0 of its 10 neighbours found), and each of the ten finds the other
+-- nine of its list but not the far row (9 of 10): 90 of 110. Counting each row as found by itself
+-- would say 101 of 110.
+CREATE TABLE rv105_self (id bigserial PRIMARY KEY, embedding vector(2));
+INSERT INTO rv105_self (embedding) SELECT ARRAY[i * 0.01, 0]::vector FROM generate_series(1, 10) i;
+INSERT INTO rv105_self (embedding) VALUES ('[1000,0]');
+CREATE INDEX rv105_self_ivf ON rv105_self USING ruivfflat (embedding vector_l2_ops) WITH (lists = 2);
+SET LOCAL ruvector.ivfflat_probes = 1;
+SELECT is((SELECT round(estimated_recall::numeric, 4) FROM ruvector_index_health('rv105_self_ivf', 11)), round(90 / 110.0, 4),
+          'each sample row is left out of its own answers (90 of 110 neighbours found at probes 1, not 101)');
 RESET ruvector.ivfflat_probes;
 CREATE INDEX rv105_recall_hnsw ON rv105_recall USING ruhnsw (embedding vector_l2_ops);
 SELECT ok((SELECT estimated_recall > 0.5 FROM ruvector_index_health('rv105_recall_hnsw', 20)),

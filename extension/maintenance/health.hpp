@@ -126,13 +126,16 @@ bool auto_maintain_option(Relation index);
 Health index_health(Relation index);
 
 // Estimated recall@k at the session's search settings: `sample` of the table's rows (read through
-// SPI with the caller's privileges and snapshot) used as queries, answered exactly and by the index.
+// SPI with the caller's privileges and snapshot) used as queries, answered exactly and by the index,
+// each leaving the query row itself out (a table of more than k rows): a row is its own nearest
+// neighbour, which a query from outside the table is not, so counting it would overstate recall.
 // -1 when the table has no rows. Errors (0A000) for expression and partial indexes and under
 // row-level security. Costs `sample` exact scans of the table and index scans (recall.cpp).
 double estimate_recall(Relation index, int sample, int k);
 // Sample rows drawn by measure_recall, for a second call on the same queries.
 struct RecallSample {
 	Datum *rows = nullptr;
+	ItemPointerData *tids = nullptr;  // each row's own TID, left out of its answers
 	uint64 count = 0;
 };
 // The same at each of `points` values of `setting` (ruivfflat: ruvector.ivfflat_probes or

@@ -2,8 +2,9 @@
 // sample of the table's own rows, each used as a query, answered exactly (a sequential scan's
 // ordering by the opclass's distance function, through SPI: the caller's privileges and snapshot)
 // and through the index (an index scan of this index, at ruvector.ivfflat_probes or
-// hnsw.ef_search). Recall counts the index's first k visible rows whose exact distance is within
-// the k-th exact one, so ties count as found. The recall curves scans pick their settings from
+// hnsw.ef_search), both without the query row itself. Recall counts the index's first k visible
+// rows other than the query whose exact distance is within the k-th exact one of the other rows, so
+// ties count as found. The recall curves scans pick their settings from
 // under a target recall (extension/recall_curve.hpp) are measured here too.
 #include "extension/maintenance/health.hpp"
 #include "extension/index_support.hpp"
@@ -110,29 +111,33 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 	Oid column_type = get_atttype(heap_oid, attnum);
 
 	Relation heap = table_open(heap_oid, AccessShareLock);
-	ItemPointerData *found = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * k));
-	Datum *tids = static_cast<Datum *>(palloc(sizeof(Datum) * k));
+	ItemPointerData *found = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * (k + 1)));
+	Datum *tids = static_cast<Datum *>(palloc(sizeof(Datum) * (k + 1)));
 	MemoryContext outer = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	// A function call, not the operator, in ORDER BY: no index can answer it, so it is exact.
-	char *sample_q = psprintf("SELECT %s FROM ONLY %s WHERE %s IS NOT NULL ORDER BY random() LIMIT %d", column, table,
-							  column, sample);
+	char *sample_q = psprintf("SELECT %s, ctid FROM ONLY %s WHERE %s IS NOT NULL ORDER BY random() LIMIT %d", column,
+							  table, column, sample);
+	// k + 1: the query row is one of them (at distance 0, or tied there with a duplicate).
 	char *exact_q = psprintf("SELECT %s(%s, $1) FROM ONLY %s WHERE %s IS NOT NULL ORDER BY 1 LIMIT %d", fn_name, column,
-							 table, column, k);
+							 table, column, k + 1);
 	char *count_q = psprintf("SELECT count(*) FROM ONLY %s WHERE ctid = ANY ($2) AND %s(%s, $1) <= $3", table, fn_name,
 							 column);
 	uint64 queries;
 	Datum *sample_rows;
+	ItemPointerData *sample_tids;
 	if (drawn && drawn->rows) {  // the caller's sample, drawn by an earlier call
 		queries = drawn->count;
 		sample_rows = drawn->rows;
+		sample_tids = drawn->tids;
 	} else {
 	if (SPI_execute(sample_q, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", sample_q);
 	queries = SPI_processed;
 	sample_rows = static_cast<Datum *>(MemoryContextAlloc(outer, sizeof(Datum) * Max(queries, 1)));
+	sample_tids = static_cast<ItemPointerData *>(MemoryContextAlloc(outer, sizeof(ItemPointerData) * Max(queries, 1)));
 	{
 		int16 typlen;
 		bool typbyval;
@@ -142,11 +147,14 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 			bool isnull;
 			Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 			sample_rows[i] = datumCopy(d, typbyval, typlen);
+			sample_tids[i] = *reinterpret_cast<ItemPointer>(
+				DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
 		}
 		MemoryContextSwitchTo(spi);
 	}
 	if (drawn) {
 		drawn->rows = sample_rows;
+		drawn->tids = sample_tids;
 		drawn->count = queries;
 	}
 	}
@@ -185,14 +193,32 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 		Datum kth = SPI_getbinval(SPI_tuptable->vals[exact_n - 1], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			continue;
-		wanted += double(exact_n);
+		// More than k rows: the query's k neighbours are the other rows within the (k+1)-th
+		// distance, and the index answers k + 1 rows of which the query's own is dropped (or the
+		// last, when the index did not return it). A table of k rows or fewer keeps the query row:
+		// its answer is the whole table.
+		bool leave_out_self = exact_n > uint64(k);
+		int answer = int(exact_n);
+		wanted += double(leave_out_self ? exact_n - 1 : exact_n);
 		for (int p = 0; p < points; p++) {
 			if (setting) {
 				char value[32];
 				snprintf(value, sizeof value, "%.9g", values[p]);
 				set_config_option(setting, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 			}
-			int n = index_answer(heap, index, fn, key_type, sample_rows[i], int(exact_n), found);
+			int n = index_answer(heap, index, fn, key_type, sample_rows[i], answer, found);
+			if (leave_out_self) {
+				int self = -1;
+				for (int j = 0; j < n && self < 0; j++)
+					if (ItemPointerEquals(&found[j], &sample_tids[i]))
+						self = j;
+				if (self < 0 && n == answer)
+					self = n - 1;
+				if (self >= 0) {
+					std::copy(found + self + 1, found + n, found + self);
+					n--;
+				}
+			}
 			if (n == 0)
 				continue;
 			for (int j = 0; j < n; j++)

@@ -212,18 +212,19 @@ echo "# after REINDEX: $e"
 ok "$(echo "$e" | grep -qE "^recall_idx: probes [0-9.]+ .*of 100 lists \(for target recall 0\.95: [0-9.]+ measured\)$"; echo $?)" \
 	"right after a plain REINDEX a scan probes for the target, and EXPLAIN says so"
 p=$(echo "$e" | sed -E 's/^recall_idx: probes ([0-9.]+) .*/\1/')
-# Held-out queries: rows of the same 100 clusters that the table does not hold. The curve meets the
-# target with 95% confidence over its 50 sample queries (table rows, each also finding itself), so
-# the held-out recall may fall short of it by that bound's margin (about 0.03 here) without the
-# curve being wrong: held-out recall at probes 1 is about 0.96 on this data, and CI once saw 0.949.
-# The bound still fails a curve that badly overestimates the index (the stale lists before the
-# rebuild: about 0.8 at probes 1).
-held=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SELECT avg(hit) FROM (SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM recall_items ORDER BY embedding <-> qv LIMIT 10)) g
+# Held-out queries: rows of the same 100 clusters that the table does not hold. The curve's sample
+# rows leave themselves out of their answers, so it measures what held-out queries see; it meets
+# the target with 95% confidence over its 50 queries, and the held-out mean over 300 queries has a
+# spread of its own (CI saw 0.949 over 100 of them when the curve still counted each sample row as
+# its own neighbour). So the check fails when the held-out queries show the target missed: their
+# mean more than 3 standard errors under 0.95.
+read -r held held_se < <(psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -c "SET enable_seqscan = off" -c "SELECT round(avg(hit), 4), round(stddev_samp(hit) / sqrt(count(*)::numeric), 4) FROM (
+	SELECT (SELECT count(*) FROM unnest(ARRAY(SELECT id FROM recall_items ORDER BY embedding <-> qv LIMIT 10)) g
 		WHERE g = ANY (ARRAY(SELECT id FROM recall_items ORDER BY (embedding <-> qv) + 0, id LIMIT 10))) / 10.0 AS hit
-	FROM (SELECT embedding AS qv FROM clustered(200, 900000)) qs) x")
-echo "# held-out recall@10 at the target's probes $p: $held"
-ok "$(q "SELECT ($held >= 0.92)::int - 1")" \
-	"held-out queries under the target after REINDEX: recall@10 within the curve's confidence margin of 0.95 (>= 0.92, got $held)"
+	FROM (SELECT embedding AS qv FROM clustered(300, 900000)) qs) x")
+echo "# held-out recall@10 at the target's probes $p: $held (standard error $held_se, 300 queries)"
+ok "$(q "SELECT ($held + 3 * $held_se >= 0.95)::int - 1")" \
+	"held-out queries under the target after REINDEX meet it: recall@10 $held, not 3 standard errors ($held_se) under 0.95"
 # VACUUM FULL and CLUSTER rebuild the index too (after the statement, as for REINDEX).
 q "VACUUM FULL recall_items"
 ok "$(explain_recall | grep -qE "for target recall 0\.95: [0-9.]+ measured"; echo $?)" "after VACUUM FULL the index has its curve at once"
@@ -322,16 +323,16 @@ hrecall_at_40() {
 }
 read -r before batches < <(damage_graph hrecall hrecall_idx hrecall_at_40)
 echo "# recall@10 at ef_search 40 of the damaged graph: $before ($batches batches of 4000 inserts)"
-ok "$(q "SELECT ($before < 0.93)::int - 1")" "the inserts damaged the graph: recall@10 at ef_search 40 is under 0.93 (got $before)"
+ok "$(q "SELECT ($before < 0.9)::int - 1")" "the inserts damaged the graph: recall@10 at ef_search 40 is under 0.9 (got $before)"
 q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_min_recall = 0.95"
-q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 50"
+q "ALTER DATABASE $PGDATABASE SET ruvector.maintenance_recall_sample = 200"
 oid=$(q "SELECT 'hrecall_idx'::regclass::oid")
 q "ALTER INDEX hrecall_idx SET (auto_maintain = on)"
 secs=$(wait_for "SELECT ('hrecall_idx'::regclass::oid <> $oid)::text" true 60)
 ok $? "with ruvector.maintenance_min_recall = 0.95 the maintenance process rebuilds the damaged ruhnsw index within 60 s (${secs:-timeout} s)"
-new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.hrecall_idx: 0\.[0-9]+ at ef_search 40 \(50 sample queries\)"
+new_log | grep -qE "ruvector maintenance: estimated recall@10 of index public.hrecall_idx: 0\.[0-9]+ at ef_search 40 \(200 sample queries\)"
 ok $? "it logged its background estimate at the index's ef_search"
-new_log | grep -qE "ruvector maintenance: rebuilding index public.hrecall_idx: estimated recall@10 0\.[0-9]+ is under 0\.950 \(50 sample queries at ef_search 40\)$"
+new_log | grep -qE "ruvector maintenance: rebuilding index public.hrecall_idx: estimated recall@10 0\.[0-9]+ is under 0\.950 \(200 sample queries at ef_search 40\)$"
 ok $? "and why it rebuilt"
 wait_log "ruvector maintenance: rebuilt index public.hrecall_idx"
 ok $? "and that the rebuild improved the estimate"
