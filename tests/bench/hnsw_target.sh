@@ -98,7 +98,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end."
 	echo "Data: the seeded clustered sets of \`./run bench ivfflat\` (1000 Gaussian clusters, noise 1.25); 1000"
 	echo "queries from the same mixture that are not rows of the table; recall@10 against exact float64 truth."
-	echo "The index is tuned with \`ruvector_index_tune('items_hnsw', sample)\` (its own rows as queries), then"
+	echo "The index is tuned with \`ruvector_index_tune('items_hnsw', sample)\` (its own rows as queries, each left out of its own answers), then"
 	echo "searched under \`ruvector.hnsw_target_recall\` and at fixed \`hnsw.ef_search\` (bisection over 10..1000)."
 	echo "ef_search and elements visited per query come from EXPLAIN ANALYZE of the statement that measured the recall."
 	echo

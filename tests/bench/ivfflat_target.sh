@@ -95,7 +95,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end."
 	echo "Data: the seeded clustered sets of \`./run bench ivfflat\` (1000 Gaussian clusters, noise 1.25); 1000"
 	echo "queries from the same mixture that are not rows of the table; recall@10 against exact float64 truth."
-	echo "The index is tuned with \`ruvector_index_tune('items_ivf', sample)\` (its own rows as queries), then:"
+	echo "The index is tuned with \`ruvector_index_tune('items_ivf', sample)\` (its own rows as queries, each left out of its own answers), then:"
 	echo "per query = \`ruvector.ivfflat_target_recall\` (per-query probes, the default); fixed = the same"
 	echo "target with \`ruvector.ivfflat_target_per_query = off\`; min fixed = the smallest"
 	echo "\`ruvector.ivfflat_probes\` whose recall reaches the per-query run's. Probes and rows per query"
