@@ -115,9 +115,10 @@ ivf_durability_checks() {
 
 # damage_graph TABLE INDEX RECALL_COMMAND: a poorly linked ruhnsw graph for the maintenance tests.
 # Rows of clustered() inserted with ef_construction 4 (the option reset afterwards), in batches of
-# 4000, until RECALL_COMMAND (a command printing a recall@10) prints under 0.9: how far 8000 such
-# inserts damage a graph depends on the levels each insert draws (0.85-0.96 seen). Well under the
-# tests' 0.95 threshold, so that a 200-query estimate (spread about 0.015) falls under it too.
+# 4000 (up to six), until RECALL_COMMAND (a command printing a recall@10) prints under 0.93: how far
+# such inserts damage a graph depends on the levels each insert draws (after 8000: 0.85-0.96 seen;
+# one run stayed at 0.912 after 24000). The tests' recall threshold, 0.97, is over 3 spreads of a
+# 200-query estimate (about 0.012) above that and as far under a fresh build's (0.99-1.0).
 # Prints the recall and the batches inserted.
 damage_graph() {
 	local recall batch
@@ -125,7 +126,7 @@ damage_graph() {
 	for batch in 1 2 3 4 5 6; do
 		q "INSERT INTO $1 (embedding) SELECT * FROM clustered(4000, 196000 + 4000 * $batch)"
 		recall=$($3)
-		[ "$batch" -ge 2 ] && [ "$(q "SELECT $recall < 0.9")" = t ] && break
+		[ "$batch" -ge 2 ] && [ "$(q "SELECT $recall < 0.93")" = t ] && break
 	done
 	q "ALTER INDEX $2 RESET (ef_construction)"
 	echo "$recall $batch"
