@@ -50,6 +50,7 @@ struct BuildState {
 	ItemPointerData *tids;  // kMaxHeapTids per element
 	uint8 *ntids;
 	Size n, capacity;
+	Size expected;          // elements the table's row estimate (reltuples) says to make room for
 	uint32 *slots;          // element + 1, 0 empty
 	Size slot_mask;
 	Size budget;            // maintenance_work_mem in bytes
@@ -423,12 +424,15 @@ bool keep_row(BuildState *bs, const ItemPointerData &tid)
 		}
 	}
 	if (bs->n == bs->capacity) {
-		Size grow = std::max<Size>(bs->capacity * 2, 1024);
+		// Room for the table's estimated rows at once (no copy of the rows, no rehash, as they
+		// come), then doubling beyond the estimate.
+		Size grow = std::max<Size>({bs->capacity * 2, bs->expected, 1024});
 		while (grow > bs->capacity && kept_bytes(bs, grow) > bs->budget)
 			grow = bs->capacity + (grow - bs->capacity) / 2;
 		if (grow <= bs->capacity)
 			return false;
 		bs->rows = static_cast<std::byte *>(repalloc_huge(bs->rows, grow * bs->row_bytes));
+		advise_huge_pages(bs->rows, grow * bs->row_bytes);
 		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, grow * kMaxHeapTids * sizeof(ItemPointerData)));
 		bs->ntids = static_cast<uint8 *>(repalloc_huge(bs->ntids, grow));
 		// The hash at most half full.
@@ -528,6 +532,9 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
 	bs.metric = &metric;
 	bs.row_bytes = metric.row_bytes(Size(bs.dim));
 	bs.budget = Size(maintenance_work_mem) * 1024;
+	// reltuples: -1 when never vacuumed or analysed; a margin for rows added since (ruivfflat's).
+	if (heap->rd_rel->reltuples > 0)
+		bs.expected = Size(heap->rd_rel->reltuples * 1.05) + 1024;
 
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);
