@@ -15,6 +15,7 @@ extern "C" {
 
 #include <algorithm>
 #include <climits>
+#include <sys/mman.h>
 
 namespace ruvector {
 
@@ -87,6 +88,15 @@ Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *
 						errhint("REINDEX INDEX %s, or drop the index and create it again.",
 								quote_identifier(RelationGetRelationName(index)))));
 	return index;
+}
+
+void advise_huge_pages(void *p, Size bytes)
+{
+	constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+	uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+	uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+	if (hi > lo)
+		(void) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_HUGEPAGE);
 }
 
 uint64 new_build_stamp()

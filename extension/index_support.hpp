@@ -34,6 +34,12 @@ bool prepare_vector(const kernels::MetricInfo &metric, const float *in, int dim,
 // and valid (55000 with a REINDEX hint after an unfinished CREATE INDEX CONCURRENTLY).
 Relation open_index_for_stats(Oid relid, bool (*is_kind)(Relation), const char *am_name);
 
+// A build's kept rows are tens or hundreds of MB written once, in order: on 4 kB pages, the kernel
+// zeroing each page at its first touch was a quarter of a 1M-row ruivfflat build. Transparent huge
+// pages (advice only: the kernel may decline) fault 2 MB at a time. palloc's huge chunks are
+// private mmaps; advise before the memory is first written.
+void advise_huge_pages(void *p, Size bytes);
+
 // A random stamp for a new build's meta page (never 0, "absent" in the shared store): tells one
 // build of an index from another.
 uint64 new_build_stamp();

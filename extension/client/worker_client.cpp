@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <sys/mman.h>
+
 extern "C" {
 #include "access/xact.h"
 #include "lib/ilist.h"
@@ -558,7 +560,16 @@ dsm_segment *worker_input_segment_create(Size bytes)
 {
 	require_worker_support();
 	bool over_limit;
-	return reserved_segment_create(bytes, &over_limit);
+	dsm_segment *seg = reserved_segment_create(bytes, &over_limit);
+#ifdef MADV_POPULATE_WRITE
+	// dsm_create allocated its pages (posix_fallocate) but this process has not mapped them: the
+	// caller writes the input next, and one call maps them all rather than a page fault per 4 kB
+	// (copying a 51 MB ruhnsw build input took 130-190 ms, mostly faults). Advice only: kernels
+	// before 5.14 refuse it.
+	if (seg)
+		(void) madvise(dsm_segment_address(seg), dsm_segment_map_length(seg), MADV_POPULATE_WRITE);
+#endif
+	return seg;
 }
 
 void worker_input_segment_free(dsm_segment *seg) { dsm_detach(seg); }

@@ -24,6 +24,7 @@ extern "C" {
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/smgr.h"
 #include "utils/memutils.h"
 }
 
@@ -50,6 +51,7 @@ struct BuildState {
 	ItemPointerData *tids;  // kMaxHeapTids per element
 	uint8 *ntids;
 	Size n, capacity;
+	Size expected;          // elements the table's row estimate (reltuples) says to make room for
 	uint32 *slots;          // element + 1, 0 empty
 	Size slot_mask;
 	Size budget;            // maintenance_work_mem in bytes
@@ -136,28 +138,57 @@ void write_first_pages(Relation index, ForkNumber fork, const MetricInfo &metric
 /* Writing the worker's graph */
 
 // Element pages appended to the chain, through shared buffers (no WAL: logged at the end).
+// A dry writer places the same items on a private copy of the page instead and only counts the
+// pages: the relation is then extended once, to its final length (one write at the last block,
+// the blocks before it a hole, as hash indexes allocate buckets), and each new page is a zeroed
+// buffer of a block the file already has: no write and no size check per page (the checkpoint
+// writes them).
 struct ChainWriter {
 	Relation index;
-	Buffer buf;
+	bool dry;
+	Buffer buf = InvalidBuffer;
 	Page page;
+	BlockNumber blkno;
+	BlockNumber nblocks;  // the relation's blocks (the dry writer: those it placed)
+	PGAlignedBlock copy;  // the dry writer's page
 
-	explicit ChainWriter(Relation rel) : index(rel)
+	// Continue on element page `last` (block 1 right after write_first_pages), the relation's last
+	// before the dry run.
+	ChainWriter(Relation rel, BlockNumber last, bool count_only) : index(rel), dry(count_only), blkno(last)
 	{
-		// Continue on the last element page (block 1 right after write_first_pages).
-		BlockNumber last = RelationGetNumberOfBlocks(rel) - 1;
-		buf = ReadBuffer(rel, last);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
+		nblocks = RelationGetNumberOfBlocks(rel);
+		Buffer b = ReadBuffer(rel, blkno);
+		LockBuffer(b, dry ? BUFFER_LOCK_SHARE : BUFFER_LOCK_EXCLUSIVE);
+		if (dry) {
+			memcpy(copy.data, BufferGetPage(b), BLCKSZ);
+			UnlockReleaseBuffer(b);
+			page = copy.data;
+		} else {
+			buf = b;
+			page = BufferGetPage(buf);
+		}
 	}
-	BlockNumber block() const { return BufferGetBlockNumber(buf); }
+	BlockNumber block() const { return blkno; }
 	void next_page()
 	{
-		Buffer nb = new_buffer(index);
+		if (dry) {
+			nblocks = ++blkno + 1;
+			init_page(page);
+			return;
+		}
+		Buffer nb;
+		if (blkno + 1 < nblocks)
+			nb = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1, RBM_ZERO_AND_LOCK, nullptr);
+		else {
+			nb = new_buffer(index);
+			nblocks = BufferGetBlockNumber(nb) + 1;
+		}
 		init_page(BufferGetPage(nb));
 		page_opaque(page)->next = BufferGetBlockNumber(nb);
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 		buf = nb;
+		blkno = BufferGetBlockNumber(nb);
 		page = BufferGetPage(nb);
 	}
 	OffsetNumber add(const void *item, Size size)
@@ -169,8 +200,18 @@ struct ChainWriter {
 	}
 	void finish()
 	{
+		if (dry)
+			return;
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
+	}
+	// After a dry run: the relation extended to the blocks it placed.
+	void extend_to_count() const
+	{
+		if (nblocks <= RelationGetNumberOfBlocks(index))
+			return;
+		PGAlignedBlock zero{};
+		smgrextend(RelationGetSmgr(index), MAIN_FORKNUM, nblocks - 1, zero.data, false);
 	}
 };
 
@@ -290,47 +331,59 @@ void write_graph(BuildState *bs, const G &g)
 	auto *nt = static_cast<HnswNeighbourTuple>(palloc0(neighbour_tuple_size(m, max_level(m))));
 	auto *et = reinterpret_cast<HnswElementTuple>(etup);
 
-	// Pass 1: elements and empty neighbour tuples, in node order (A.5 placement).
-	ChainWriter w(index);
-	for (Size node = 0; node < n; node++) {
-		if ((node & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		int level = int(g.level(node));
-		Size nsize = neighbour_tuple_size(m, level);
-		memset(etup, 0, esize);
-		et->type = kElementTuple;
-		et->level = uint8(level);
-		for (int i = 0; i < kMaxHeapTids; i++) {
-			if (i < bs->ntids[node])
-				et->heaptids[i] = bs->tids[node * kMaxHeapTids + i];
-			else
-				ItemPointerSetInvalid(&et->heaptids[i]);
-		}
-		memcpy(element_row(et), bs->rows + node * bs->row_bytes, bs->row_bytes);
-		nt->type = kNeighbourTuple;
-		nt->version = 0;
-		nt->count = uint16(graph::link_slots(uint32(m), uint32(level)));
-		for (int i = 0; i < nt->count; i++)
-			ItemPointerSetInvalid(&nt->tids[i]);
+	// Pass 1: elements and empty neighbour tuples, in node order (A.5 placement); counted first
+	// (only the sizes matter then), so that the relation is extended once.
+	BlockNumber first = RelationGetNumberOfBlocks(index) - 1;
+	auto place = [&](ChainWriter &w) {
+		for (Size node = 0; node < n; node++) {
+			if ((node & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			int level = int(g.level(node));
+			Size nsize = neighbour_tuple_size(m, level);
+			memset(etup, 0, esize);
+			et->type = kElementTuple;
+			et->level = uint8(level);
+			for (int i = 0; i < kMaxHeapTids; i++) {
+				if (i < bs->ntids[node])
+					et->heaptids[i] = bs->tids[node * kMaxHeapTids + i];
+				else
+					ItemPointerSetInvalid(&et->heaptids[i]);
+			}
+			if (!w.dry)
+				memcpy(element_row(et), bs->rows + node * bs->row_bytes, bs->row_bytes);
+			memset(nt, 0, nsize);  // its MAXALIGN padding too: the same bytes whatever came before
+			nt->type = kNeighbourTuple;
+			nt->version = 0;
+			nt->count = uint16(graph::link_slots(uint32(m), uint32(level)));
+			for (int i = 0; i < nt->count; i++)
+				ItemPointerSetInvalid(&nt->tids[i]);
 
-		constexpr Size kItemId = sizeof(ItemIdData);
-		bool can_share = esize + nsize + 2 * kItemId <= kPageDataSpace;
-		if (PageGetFreeSpace(w.page) < (can_share ? esize + nsize + kItemId : esize))
-			w.next_page();
-		// Fresh pages fill their line pointers in order: the neighbour tuple's TID is known before
-		// either tuple is added (this page's next offset, or the first of the next page).
-		OffsetNumber next_off = OffsetNumberNext(PageGetMaxOffsetNumber(w.page));
-		if (can_share)
-			ItemPointerSet(&ntids[node], w.block(), OffsetNumberNext(next_off));
-		else
-			ItemPointerSet(&ntids[node], w.block() + 1, FirstOffsetNumber);
-		et->neighbourtid = ntids[node];
-		ItemPointerSet(&etids[node], w.block(), w.add(etup, esize));
-		if (!can_share)
-			w.next_page();
-		if (w.add(nt, nsize) != ItemPointerGetOffsetNumber(&ntids[node]) || w.block() != ItemPointerGetBlockNumber(&ntids[node]))
-			elog(ERROR, "ruhnsw build placed a neighbour tuple unexpectedly");
+			constexpr Size kItemId = sizeof(ItemIdData);
+			bool can_share = esize + nsize + 2 * kItemId <= kPageDataSpace;
+			if (PageGetFreeSpace(w.page) < (can_share ? esize + nsize + kItemId : esize))
+				w.next_page();
+			// Fresh pages fill their line pointers in order: the neighbour tuple's TID is known before
+			// either tuple is added (this page's next offset, or the first of the next page).
+			OffsetNumber next_off = OffsetNumberNext(PageGetMaxOffsetNumber(w.page));
+			if (can_share)
+				ItemPointerSet(&ntids[node], w.block(), OffsetNumberNext(next_off));
+			else
+				ItemPointerSet(&ntids[node], w.block() + 1, FirstOffsetNumber);
+			et->neighbourtid = ntids[node];
+			ItemPointerSet(&etids[node], w.block(), w.add(etup, esize));
+			if (!can_share)
+				w.next_page();
+			if (w.add(nt, nsize) != ItemPointerGetOffsetNumber(&ntids[node]) || w.block() != ItemPointerGetBlockNumber(&ntids[node]))
+				elog(ERROR, "ruhnsw build placed a neighbour tuple unexpectedly");
+		}
+	};
+	{
+		ChainWriter counter(index, first, true);
+		place(counter);
+		counter.extend_to_count();
 	}
+	ChainWriter w(index, first, false);
+	place(w);
 	BlockNumber last = w.block();
 	w.finish();
 
@@ -423,12 +476,15 @@ bool keep_row(BuildState *bs, const ItemPointerData &tid)
 		}
 	}
 	if (bs->n == bs->capacity) {
-		Size grow = std::max<Size>(bs->capacity * 2, 1024);
+		// Room for the table's estimated rows at once (no copy of the rows, no rehash, as they
+		// come), then doubling beyond the estimate.
+		Size grow = std::max<Size>({bs->capacity * 2, bs->expected, 1024});
 		while (grow > bs->capacity && kept_bytes(bs, grow) > bs->budget)
 			grow = bs->capacity + (grow - bs->capacity) / 2;
 		if (grow <= bs->capacity)
 			return false;
 		bs->rows = static_cast<std::byte *>(repalloc_huge(bs->rows, grow * bs->row_bytes));
+		advise_huge_pages(bs->rows, grow * bs->row_bytes);
 		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, grow * kMaxHeapTids * sizeof(ItemPointerData)));
 		bs->ntids = static_cast<uint8 *>(repalloc_huge(bs->ntids, grow));
 		// The hash at most half full.
@@ -528,6 +584,9 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
 	bs.metric = &metric;
 	bs.row_bytes = metric.row_bytes(Size(bs.dim));
 	bs.budget = Size(maintenance_work_mem) * 1024;
+	// reltuples: -1 when never vacuumed or analysed; a margin for rows added since (ruivfflat's).
+	if (heap->rd_rel->reltuples > 0)
+		bs.expected = Size(heap->rd_rel->reltuples * 1.05) + 1024;
 
 	MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "ruhnsw build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(build_cxt);

@@ -43,8 +43,6 @@ extern "C" {
 
 #include <algorithm>
 
-#include <sys/mman.h>
-
 namespace ruvector::ivf {
 
 BuildHook *ivf_build_hook = nullptr;
@@ -119,18 +117,6 @@ bool row_vector(BuildState *bs, ItemPointer tid, Datum value, bool isnull, float
 	if (ivf_build_hook)
 		ivf_build_hook->fn(ivf_build_hook->arg, tid, out, bs->dim);
 	return prepare_vector(*bs->metric, out, bs->dim, out);
-}
-
-// The kept rows are hundreds of MB written once, in order: on 4 kB pages, the kernel zeroing each
-// page at its first touch was a quarter of a 1M-row build. Transparent huge pages (advice only:
-// the kernel may decline) fault 2 MB at a time. palloc's huge chunks are private mmaps.
-void advise_huge_pages(void *p, Size bytes)
-{
-	constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-	uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-	uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-	if (hi > lo)
-		(void) madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_HUGEPAGE);
 }
 
 // The rows no longer fit: the sample becomes vectors of its own, carved out of the kept rows in
