@@ -61,6 +61,21 @@ int index_answer(Relation heap, Relation index, Oid distance_fn, Oid key_type, D
 	return n;
 }
 
+// The index's answer (`n` of the `asked` rows) without the query row `self`: dropped where it is,
+// else the last row of a full answer, so that k rows other than the query remain.
+int leave_out_query_row(ItemPointerData *found, int n, int asked, ItemPointerData self)
+{
+	ItemPointerData *end = found + n;
+	ItemPointerData *at = std::find_if(found, end, [&](ItemPointerData &t) { return ItemPointerEquals(&t, &self); });
+	if (at == end) {
+		if (n < asked)
+			return n;
+		at = end - 1;
+	}
+	std::copy(at + 1, end, at);
+	return n - 1;
+}
+
 }  // namespace
 
 double estimate_recall(Relation index, int sample, int k)
@@ -207,18 +222,8 @@ void measure_recall(Relation index, int sample, int k, const char *setting, cons
 				set_config_option(setting, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 			}
 			int n = index_answer(heap, index, fn, key_type, sample_rows[i], answer, found);
-			if (leave_out_self) {
-				int self = -1;
-				for (int j = 0; j < n && self < 0; j++)
-					if (ItemPointerEquals(&found[j], &sample_tids[i]))
-						self = j;
-				if (self < 0 && n == answer)
-					self = n - 1;
-				if (self >= 0) {
-					std::copy(found + self + 1, found + n, found + self);
-					n--;
-				}
-			}
+			if (leave_out_self)
+				n = leave_out_query_row(found, n, answer, sample_tids[i]);
 			if (n == 0)
 				continue;
 			for (int j = 0; j < n; j++)
